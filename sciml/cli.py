@@ -1,0 +1,81 @@
+"""The ``sciml`` command line.
+
+Each domain subpackage exposes ``register(subparsers)`` in ``sciml/<domain>/cli.py``;
+those modules import only the standard library at top level, and every command
+imports torch, Lightning or DeepXDE inside its handler, so ``sciml --help`` is instant.
+A handler is ``func(args) -> int | None`` stored with ``set_defaults(func=...)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: Domain subcommand groups, registered in this order when their module exists.
+DOMAIN_MODULES = ("sciml.materials.cli", "sciml.pde.cli", "sciml.proteins.cli")
+SHARED_MODULES = ("sciml.report.cli", "sciml.data.cli")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """The config options every pipeline step takes (section JSON or a YAML file)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--config-json", help="this domain's config section as JSON (what the Snakemake rules pass)")
+    group.add_argument("--config", dest="config_file", help="YAML file: a whole pipeline config or just this section")
+
+
+def add_data_root_argument(parser: argparse.ArgumentParser) -> None:
+    """``--data-root`` (default: $SCIML_DATA_ROOT, else data/)."""
+    parser.add_argument("--data-root", default=None, help="folder holding the datasets (default: $SCIML_DATA_ROOT, else data/)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every available subcommand group."""
+    from sciml import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="sciml",
+        description="Raw scientific data -> trained deep-learning models -> reproducible reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"sciml {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks for input/config errors")
+    sub = parser.add_subparsers(dest="group", metavar="COMMAND")
+    for module_name in DOMAIN_MODULES + SHARED_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            missing = exc.name or ""
+            if module_name == missing or module_name.startswith(missing + "."):
+                continue  # domain not built into this install
+
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    from sciml.errors import SciMLError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 0 if args.group is None else 2
+    try:
+        status = func(args)
+    except SciMLError as exc:
+        if args.debug:
+            raise
+        print(f"sciml: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sciml: interrupted", file=sys.stderr)
+        return 130
+    return int(status or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Configuration: YAML loading, JSON-schema validation with defaults, per-domain sections.
+
+The schema lives in ``sciml/schemas/`` (``config.schema.yaml`` plus one file per
+domain, joined by ``$ref``) so that the Snakefile and a standalone ``sciml`` command
+validate the same way. Unknown keys and wrong types are rejected with the key named.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sciml.errors import ConfigError
+
+SCHEMA_PACKAGE = "sciml.schemas"
+ROOT_SCHEMA = "config.schema.yaml"
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Parse a YAML file with ``yaml.safe_load``; errors name the file and line."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("<file>", "file not found", source=path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("<file>", f"cannot read ({exc})", source=path) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError("<yaml>", f"{where}{getattr(exc, 'problem', exc)}", source=path) from None
+
+
+@lru_cache(maxsize=None)
+def _schema_registry() -> tuple[dict[str, Any], Any]:
+    import yaml
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT7
+
+    folder = resources.files(SCHEMA_PACKAGE)
+    registry = Registry()
+    root = None
+    for entry in folder.iterdir():
+        if not entry.name.endswith(".schema.yaml"):
+            continue
+        schema = yaml.safe_load(entry.read_text(encoding="utf-8"))
+        registry = registry.with_resource(entry.name, Resource.from_contents(schema, DRAFT7))
+        if entry.name == ROOT_SCHEMA:
+            root = schema
+    if root is None:
+        raise RuntimeError(f"{ROOT_SCHEMA} missing from {SCHEMA_PACKAGE}")
+    return root, registry
+
+
+def schema_for(name: str | None = None) -> dict[str, Any]:
+    """The root schema, or the schema file ``<name>.schema.yaml`` for one domain."""
+    root, registry = _schema_registry()
+    if name is None:
+        return root
+    return registry.contents(f"{name}.schema.yaml")
+
+
+def _validator_with_defaults(schema: dict[str, Any]):
+    """A Draft-7 validator that also fills ``default`` values into the instance.
+
+    This is the extension pattern from the jsonschema docs (Snakemake's ``validate``
+    does the same), written here so the CLI and the Snakefile agree on defaults.
+    """
+    from jsonschema import Draft7Validator, validators
+
+    _, registry = _schema_registry()
+    validate_properties = Draft7Validator.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for prop, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(prop, json.loads(json.dumps(subschema["default"])))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    cls = validators.extend(Draft7Validator, {"properties": set_defaults})
+    return cls(schema, registry=registry)
+
+
+def validate(instance: dict[str, Any], schema: dict[str, Any] | None = None,
+             source: str | Path | None = None, prefix: str = "") -> dict[str, Any]:
+    """Validate ``instance`` (in place, filling defaults) and return it.
+
+    Raises :class:`ConfigError` naming the first offending key (dotted path).
+    """
+    schema = schema if schema is not None else schema_for()
+    if instance is None:
+        instance = {}
+    if not isinstance(instance, dict):
+        raise ConfigError(prefix or "<root>", "must be a mapping of keys to values", source)
+    validator = _validator_with_defaults(schema)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        path = [prefix] if prefix else []
+        path += [str(p) for p in err.absolute_path]
+        key = ".".join(path) or "<root>"
+        if err.validator == "additionalProperties":
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            known = ", ".join(sorted(err.schema.get("properties", {})))
+            key = ".".join(path + extra[:1])
+            raise ConfigError(key, f"unknown key (known keys here: {known})", source)
+        desc = err.schema.get("description")
+        msg = err.message + (f" — {desc}" if desc else "")
+        raise ConfigError(key, msg, source)
+    return instance
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Load and validate a whole pipeline config file (defaults filled)."""
+    return validate(load_yaml(path), source=path)
+
+
+def domain_section(name: str, config_json: str | None = None,
+                   config_file: str | Path | None = None) -> dict[str, Any]:
+    """The validated config section of one domain.
+
+    ``config_json`` is the section as JSON (what the Snakemake rules pass);
+    ``config_file`` a YAML file holding either a whole pipeline config (with a
+    ``name:`` key) or just the section. With neither, the section's defaults.
+    """
+    source: str | Path | None = None
+    if config_json is not None:
+        try:
+            section = json.loads(config_json)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(name, f"--config-json is not valid JSON ({exc})") from None
+        source = "--config-json"
+    elif config_file is not None:
+        data = load_yaml(config_file) or {}
+        section = data.get(name, data) if isinstance(data, dict) and name in data else data
+        source = config_file
+    else:
+        section = {}
+    return validate(section, schema_for(name), source=source, prefix=name)

@@ -1,0 +1,125 @@
+"""Render report sections into one self-contained HTML page.
+
+Figures are embedded as base64 data URIs so the page can be mailed or archived alone.
+Jinja2 (a Snakemake dependency) does the templating with autoescaping on.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import json
+from pathlib import Path
+from typing import Any
+
+from sciml.errors import DataError
+from sciml.report.section import Section, read_section
+
+_MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{{ title }}</title>
+<style>
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#1d1d1f;line-height:1.45}
+h1{border-bottom:3px solid #2b6cb0;padding-bottom:.3em} h2{margin-top:2.2em;border-bottom:1px solid #ccc;padding-bottom:.2em}
+h3{margin-top:1.5em;color:#2b4c7e} table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.92em}
+th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:right} th{background:#f0f4f8}
+td:first-child,th:first-child{text-align:left} .note{color:#555;font-size:.88em;margin-top:-.8em}
+.warn{background:#fff4e5;border-left:4px solid #dd6b20;padding:.4em .8em;margin:.4em 0}
+figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top;max-width:100%}
+figure img{max-width:540px;border:1px solid #e2e8f0} figcaption{font-size:.85em;color:#444;max-width:540px}
+details{margin:.4em 0} summary{cursor:pointer;font-weight:600} pre{background:#f6f8fa;padding:.6em;overflow-x:auto;font-size:.82em}
+.meta{color:#555;font-size:.9em} nav a{margin-right:1em}
+</style></head><body>
+<h1>{{ title }}</h1>
+<p class="meta">Generated {{ generated }} &middot; sciml {{ version }}{% if git %} &middot; git {{ git.commit[:12] }}{% if git.dirty %} (uncommitted changes){% endif %}{% endif %}</p>
+<nav>{% for s in sections %}<a href="#{{ s.domain }}">{{ s.title }}</a>{% endfor %}<a href="#provenance">Provenance</a></nav>
+{% for s in sections %}
+<h2 id="{{ s.domain }}">{{ s.title }}</h2>
+{% if s.summary %}<p>{{ s.summary }}</p>{% endif %}
+{% for w in s.warnings %}<div class="warn">{{ w }}</div>{% endfor %}
+{% for t in s.tables %}
+<h3>{{ t.title }}</h3>
+<table><tr>{% for c in t.columns %}<th>{{ c }}</th>{% endfor %}</tr>
+{% for row in t.rows %}<tr>{% for v in row %}<td>{{ fmt(v) }}</td>{% endfor %}</tr>{% endfor %}
+</table>{% if t.note %}<p class="note">{{ t.note }}</p>{% endif %}
+{% endfor %}
+{% for f in s.figures %}
+<figure><img alt="{{ f.title }}" src="{{ f.uri }}"><figcaption><b>{{ f.title }}</b>{% if f.caption %}. {{ f.caption }}{% endif %}</figcaption></figure>
+{% endfor %}
+{% endfor %}
+<h2 id="provenance">Provenance</h2>
+<p>Every step records its resolved config, seed, package versions, git revision, the sha256 of every input and its wall time.</p>
+{% if pipeline_config %}<details><summary>Pipeline configuration (resolved)</summary><pre>{{ pipeline_config }}</pre></details>{% endif %}
+{% for s in sections %}{% for p in s.prov %}
+<details><summary>{{ s.title }} &middot; {{ p.step }} &middot; {{ "%.1f"|format(p.wall_time_s or 0) }} s &middot; seed {{ p.seed }}</summary>
+<table><tr><th>input</th><th>sha256</th></tr>{% for k, v in (p.inputs_sha256 or {}).items() %}<tr><td>{{ k }}</td><td><code>{{ v }}</code></td></tr>{% endfor %}</table>
+<table><tr><th>package</th><th>version</th></tr>{% for k, v in (p.packages or {}).items() %}<tr><td>{{ k }}</td><td>{{ v }}</td></tr>{% endfor %}</table>
+<p class="meta">python {{ p.python }} &middot; {{ p.platform }} &middot; host {{ p.host }}{% if p.device %} &middot; device {{ p.device }}{% endif %}{% if p.git %} &middot; git {{ p.git.commit[:12] }}{% endif %}</p>
+<pre>{{ dump(p.config) }}</pre>
+</details>
+{% endfor %}{% endfor %}
+</body></html>
+"""
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if value != value:
+            return "n/a"
+        if value == 0 or 1e-3 <= abs(value) < 1e5:
+            return f"{value:.4g}"
+        return f"{value:.3e}"
+    return "" if value is None else str(value)
+
+
+def _data_uri(path: Path) -> str:
+    mime = _MIME.get(path.suffix.lower())
+    if mime is None:
+        raise DataError(path, "figure must be PNG, SVG or JPEG")
+    try:
+        payload = base64.b64encode(path.read_bytes()).decode("ascii")
+    except FileNotFoundError:
+        raise DataError(path, "figure file not found") from None
+    return f"data:{mime};base64,{payload}"
+
+
+def _load_provenance(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(path, "provenance file not found") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"provenance is not valid JSON ({exc})") from None
+
+
+def render_report(section_paths: list[str | Path], pipeline_config: dict[str, Any] | None = None,
+                  title: str = "sciml run report") -> str:
+    """HTML text of the report for the given section files."""
+    import jinja2
+    import yaml
+
+    from sciml import __version__
+    from sciml.provenance import git_revision
+
+    sections = []
+    for sp in section_paths:
+        sp = Path(sp)
+        section: Section = read_section(sp)
+        base = sp.parent
+        figures = [
+            {"title": f.title, "caption": f.caption, "uri": _data_uri(base / f.path)} for f in section.figures
+        ]
+        prov = [_load_provenance(base / p) for p in section.provenance]
+        sections.append({**section.__dict__, "figures": figures, "prov": prov})
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env.globals.update(fmt=_fmt, dump=lambda obj: yaml.safe_dump(obj, sort_keys=True))
+    return env.from_string(TEMPLATE).render(
+        title=title,
+        sections=sections,
+        generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        version=__version__,
+        git=git_revision(),
+        pipeline_config=yaml.safe_dump(pipeline_config, sort_keys=True) if pipeline_config else "",
+    )

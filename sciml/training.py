@@ -1,0 +1,155 @@
+"""Shared Lightning plumbing: one Trainer factory and resumable fitting.
+
+Checkpoints live in a folder that is *not* a declared Snakemake output (Snakemake
+deletes declared outputs before rerunning a job), so a killed run resumes from
+``last.ckpt`` when the same command is run again. Imports of torch/Lightning happen
+inside the functions, never at module import.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainerSettings:
+    """What a domain config says about training hardware and schedule.
+
+    ``accelerator``/``devices``/``strategy``/``num_nodes`` go to Lightning as they are
+    ("auto" picks a GPU when there is one; ``strategy="ddp"`` for several GPUs or
+    nodes, where Lightning reads the SLURM allocation itself). ``precision`` is a
+    Lightning precision string ("32-true", "64-true", "16-mixed", "bf16-mixed").
+    """
+
+    max_epochs: int = 100
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    strategy: str = "auto"
+    num_nodes: int = 1
+    precision: str = "32-true"
+    deterministic: bool | str = False
+    patience: int | None = None
+    monitor: str = "val_loss"
+    gradient_clip_val: float | None = None
+    log_every_n_steps: int = 10
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> "TrainerSettings":
+        """Pick the known keys out of a config mapping (others are ignored)."""
+        known = {k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg}
+        return cls(**known)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (and dataloader workers) for a reproducible run."""
+    from lightning.pytorch import seed_everything as _seed
+
+    _seed(seed, workers=True)
+
+
+def last_checkpoint(ckpt_dir: str | Path) -> Path | None:
+    """``ckpt_dir/last.ckpt`` if a previous (possibly killed) run left one."""
+    path = Path(ckpt_dir) / "last.ckpt"
+    return path if path.is_file() else None
+
+
+def _nan_guard():
+    """A callback that aborts at the first non-finite training loss.
+
+    It raises inside the batch, before any checkpoint of that epoch is written, so
+    ``last.ckpt`` and ``best.ckpt`` keep the last good weights.
+    """
+    from lightning.pytorch.callbacks import Callback
+
+    from sciml.errors import TrainingError
+
+    class NaNGuard(Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+            if loss is not None and not math.isfinite(float(loss)):
+                ckpt = getattr(trainer.checkpoint_callback, "dirpath", None)
+                raise TrainingError(
+                    f"training loss became {float(loss)} at epoch {trainer.current_epoch}, batch {batch_idx}; "
+                    f"stopped, the last good checkpoint is kept in {ckpt}. Lower the learning rate or check the data"
+                )
+
+    return NaNGuard()
+
+
+def checkpoint_dir(base: str | Path, step: str, config: dict[str, Any]) -> Path:
+    """Checkpoint folder for a step, keyed by a hash of its resolved config.
+
+    Keep ``base`` outside Snakemake's declared outputs (e.g. ``results/.checkpoints``)
+    so a rerun resumes; the hash keeps a changed config from resuming stale weights.
+    """
+    import hashlib
+    import json
+
+    key = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return Path(base) / step / key
+
+
+def make_trainer(settings: TrainerSettings, out_dir: str | Path, ckpt_dir: str | Path,
+                 extra_callbacks: list[Any] | None = None, **overrides: Any):
+    """A Lightning ``Trainer`` with the project's defaults.
+
+    - ``accelerator``/``devices``/``strategy`` from ``settings`` ("auto" by default);
+    - ``ModelCheckpoint`` in ``ckpt_dir`` keeping the best (by ``monitor``) and
+      ``last.ckpt``, saved every epoch so a killed run loses at most one epoch;
+    - ``EarlyStopping`` on ``monitor`` when ``settings.patience`` is set;
+    - ``CSVLogger`` into ``out_dir/logs`` (``metrics.csv`` = learning curves);
+    - progress bar only when stderr is a terminal; no model summary spam.
+    """
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    ckpt_dir = Path(ckpt_dir)
+    callbacks: list[Any] = [
+        ModelCheckpoint(
+            dirpath=ckpt_dir, filename="best", monitor=settings.monitor, mode="min",
+            save_last=True, save_top_k=1, every_n_epochs=1, enable_version_counter=False,
+        ),
+        _nan_guard(),
+    ]
+    if settings.patience:
+        callbacks.append(EarlyStopping(monitor=settings.monitor, patience=settings.patience, mode="min"))
+    callbacks.extend(extra_callbacks or [])
+    kwargs: dict[str, Any] = dict(
+        max_epochs=settings.max_epochs,
+        accelerator=settings.accelerator,
+        devices=settings.devices,
+        strategy=settings.strategy,
+        num_nodes=settings.num_nodes,
+        precision=settings.precision,
+        deterministic=settings.deterministic,
+        gradient_clip_val=settings.gradient_clip_val,
+        log_every_n_steps=settings.log_every_n_steps,
+        callbacks=callbacks,
+        logger=CSVLogger(str(out_dir), name="logs", version=0),
+        enable_progress_bar=sys.stderr.isatty(),
+        enable_model_summary=False,
+        default_root_dir=str(out_dir),
+    )
+    kwargs.update(overrides)
+    return pl.Trainer(**kwargs)
+
+
+def fit_resumable(trainer: Any, module: Any, datamodule: Any = None, ckpt_dir: str | Path | None = None,
+                  **fit_kwargs: Any) -> Path | None:
+    """``trainer.fit`` that resumes from ``ckpt_dir/last.ckpt`` when present.
+
+    Returns the best checkpoint path (or ``last.ckpt`` if none was ranked).
+    A non-finite loss raises :class:`~sciml.errors.TrainingError` (see ``make_trainer``);
+    the checkpoints written before it are kept.
+    """
+    resume = last_checkpoint(ckpt_dir) if ckpt_dir is not None else None
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None, **fit_kwargs)
+    best = getattr(trainer.checkpoint_callback, "best_model_path", "") if trainer.checkpoint_callback else ""
+    if best:
+        return Path(best)
+    return last_checkpoint(ckpt_dir) if ckpt_dir is not None else None

@@ -1,0 +1,69 @@
+"""Shared fixtures: the repo root, the real datasets in ../shared/data, and a runner
+for tiny Snakemake workflows."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SCIML_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real datasets beside the checkout (../shared/data); tests need them."""
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"shared datasets not found at {SHARED_DATA} (set SCIML_SHARED_DATA)")
+    return SHARED_DATA
+
+
+def venv_env() -> dict[str, str]:
+    """Environment whose PATH starts with this interpreter's bin (for `sciml`/`snakemake`)."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.setdefault("PYTHONHASHSEED", "0")
+    return env
+
+
+def run_workflow(tmp_path: Path, config: dict, targets: tuple[str, ...] = (),
+                 extra_args: tuple[str, ...] = (), cores: int = 2, check: bool = True,
+                 timeout: float = 1800) -> subprocess.CompletedProcess:
+    """Run the root Snakefile with ``config`` (merged over config/config.yaml by Snakemake).
+
+    Results go to ``tmp_path/results`` unless ``config`` sets ``results_dir``.
+    ``--nolock`` lets several test workflows share the checkout.
+    """
+    config = {"results_dir": str(tmp_path / "results"), **config}
+    cfg_file = tmp_path / "config.yaml"
+    cfg_file.write_text(yaml.safe_dump(config))
+    cmd = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(REPO_ROOT / "Snakefile"),
+        "--directory", str(REPO_ROOT), "--cores", str(cores), "--nolock",
+        "--configfile", str(REPO_ROOT / "config" / "config.yaml"), str(cfg_file),
+        "--show-failed-logs", *extra_args, *targets,
+    ]
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=venv_env(), capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+@pytest.fixture
+def workflow_runner(tmp_path):
+    """``workflow_runner(config, targets=(), extra_args=())`` -> CompletedProcess."""
+
+    def _run(config: dict, targets: tuple[str, ...] = (), extra_args: tuple[str, ...] = (), **kw):
+        return run_workflow(tmp_path, config, targets, extra_args, **kw)
+
+    return _run

@@ -1,0 +1,34 @@
+# Shared helpers for the rule files. Validation uses the package's schema so the
+# Snakefile and standalone `sciml` commands agree on keys, types and defaults.
+import json
+import shlex
+
+from sciml.config import validate as _validate_config
+
+_validate_config(config, source="config (after --configfile/--config)")
+
+RESULTS = config["results_dir"]
+DATA_ROOT = config["data_root"]
+# Checkpoints live outside every declared output: Snakemake deletes a job's outputs
+# before rerunning it, and a rerun must resume from them.
+CHECKPOINTS = f"{RESULTS}/.checkpoints"
+
+
+def domain_enabled(domain):
+    """True when `domain` is listed in config['domains']."""
+    return domain in config["domains"]
+
+
+def section_json(domain):
+    """The domain's resolved config section, shell-quoted JSON for --config-json."""
+    return shlex.quote(json.dumps(config[domain], sort_keys=True))
+
+
+def pipeline_config_json():
+    """The whole resolved config, shell-quoted JSON (shown in the report)."""
+    return shlex.quote(json.dumps(config, sort_keys=True))
+
+
+def report_sections():
+    """The section file of every enabled domain, in a fixed order."""
+    return [f"{RESULTS}/{d}/section.json" for d in ("materials", "pde", "proteins") if domain_enabled(d)]

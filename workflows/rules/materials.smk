@@ -1,0 +1,1 @@
+# Rules of the materials domain (filled in by its issue).

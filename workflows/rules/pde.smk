@@ -1,0 +1,1 @@
+# Rules of the pde domain (filled in by its issue).

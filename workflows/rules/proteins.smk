@@ -1,0 +1,1 @@
+# Rules of the proteins domain (filled in by its issue).

@@ -1,0 +1,14 @@
+rule report:
+    input:
+        report_sections(),
+    output:
+        report(f"{RESULTS}/report.html", caption="../report/report.rst", category="Report"),
+    params:
+        cfg=pipeline_config_json(),
+        title=shlex.quote(config["report_title"]),
+    log:
+        f"{RESULTS}/logs/report.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report.tsv"
+    shell:
+        "sciml report {input} --out {output} --pipeline-config {params.cfg} --title {params.title} > {log} 2>&1"
