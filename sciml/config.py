@@ -51,6 +51,9 @@ def _schema_registry() -> tuple[dict[str, Any], Any]:
         if not entry.name.endswith(".schema.yaml"):
             continue
         schema = yaml.safe_load(entry.read_text(encoding="utf-8"))
+        # Every file is Draft 7; a `$schema` key would make jsonschema switch to its stock
+        # validator class when descending into a $ref, which would skip default-filling.
+        schema.pop("$schema", None)
         registry = registry.with_resource(entry.name, Resource.from_contents(schema, DRAFT7))
         if entry.name == ROOT_SCHEMA:
             root = schema

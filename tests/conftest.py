@@ -51,7 +51,7 @@ def run_workflow(tmp_path: Path, config: dict, targets: tuple[str, ...] = (),
         sys.executable, "-m", "snakemake", "--snakefile", str(REPO_ROOT / "Snakefile"),
         "--directory", str(REPO_ROOT), "--cores", str(cores), "--nolock",
         "--configfile", str(REPO_ROOT / "config" / "config.yaml"), str(cfg_file),
-        "--show-failed-logs", *extra_args, *targets,
+        "--show-failed-logs", *targets, *extra_args,
     ]
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=venv_env(), capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
@@ -67,3 +67,9 @@ def workflow_runner(tmp_path):
         return run_workflow(tmp_path, config, targets, extra_args, **kw)
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def tool_env() -> dict[str, str]:
+    """Environment for subprocesses that call `sciml`/`snakemake` from this venv."""
+    return venv_env()

@@ -1,0 +1,1 @@
+"""Published Matbench leaderboard numbers, committed as data (see the CSV header)."""
