@@ -80,6 +80,42 @@ def _nan_guard():
     return NaNGuard()
 
 
+def _rng_state_callback():
+    """A callback that stores the Python/NumPy/torch RNG states in every checkpoint and
+    restores them on resume, so a resumed run draws the same shuffles and dropout masks
+    as an uninterrupted one (Lightning does not save RNG states itself).
+    Only ints/lists/tensors are stored, so checkpoints still load with weights_only=True."""
+    import random
+
+    import numpy as np
+    import torch
+    from lightning.pytorch.callbacks import Callback
+
+    class RNGState(Callback):
+        def state_dict(self):
+            version, internal, gauss = random.getstate()
+            _, keys, pos, has_gauss, cached = np.random.get_state()
+            state = {
+                "python": [version, list(internal), gauss],
+                "numpy": [torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+                "torch": torch.get_rng_state(),
+            }
+            if torch.cuda.is_available():
+                state["cuda"] = torch.cuda.get_rng_state_all()
+            return state
+
+        def load_state_dict(self, state):
+            version, internal, gauss = state["python"]
+            random.setstate((version, tuple(internal), gauss))
+            keys, pos, has_gauss, cached = state["numpy"]
+            np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+            torch.set_rng_state(state["torch"])
+            if "cuda" in state and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["cuda"])
+
+    return RNGState()
+
+
 def checkpoint_dir(base: str | Path, step: str, config: dict[str, Any]) -> Path:
     """Checkpoint folder for a step, keyed by a hash of its resolved config.
 
@@ -110,11 +146,19 @@ def make_trainer(settings: TrainerSettings, out_dir: str | Path, ckpt_dir: str |
 
     ckpt_dir = Path(ckpt_dir)
     callbacks: list[Any] = [
+        # best.ckpt: the best epoch by `monitor` (first, so trainer.checkpoint_callback is this one).
         ModelCheckpoint(
             dirpath=ckpt_dir, filename="best", monitor=settings.monitor, mode="min",
-            save_last=True, save_top_k=1, every_n_epochs=1, enable_version_counter=False,
+            save_top_k=1, every_n_epochs=1, enable_version_counter=False,
+        ),
+        # last.ckpt: every epoch. (save_last=True on the callback above writes last.ckpt only
+        # when `monitor` improves in Lightning 2.6, so a killed run could lose many epochs.)
+        ModelCheckpoint(
+            dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1, every_n_epochs=1,
+            enable_version_counter=False,
         ),
         _nan_guard(),
+        _rng_state_callback(),
     ]
     if settings.patience:
         callbacks.append(EarlyStopping(monitor=settings.monitor, patience=settings.patience, mode="min"))

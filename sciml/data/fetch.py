@@ -18,7 +18,7 @@ def _download(url: str, dest: Path, timeout: float = 60.0) -> None:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "wb") as out:
             shutil.copyfileobj(response, out)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: not a URL (e.g. a project-made entry)
         raise DataError(url, f"download failed ({exc})", hint="Check the network, or copy the file into the data root by hand") from None
 
 
@@ -30,18 +30,23 @@ def safe_extract_member(archive: Path, member: str, dest: Path) -> None:
     """
     if member.startswith("/") or ".." in Path(member).parts:
         raise DataError(archive, f"archive member '{member}' escapes the target folder")
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf, zf.open(member) as src, open(dest, "wb") as out:
-            shutil.copyfileobj(src, out)
-        return
-    with tarfile.open(archive) as tf:
-        info = tf.getmember(member)
-        if not info.isfile():
-            raise DataError(archive, f"archive member '{member}' is not a regular file")
-        src = tf.extractfile(info)
-        assert src is not None
-        with src, open(dest, "wb") as out:
-            shutil.copyfileobj(src, out)
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf, zf.open(member) as src, open(dest, "wb") as out:
+                shutil.copyfileobj(src, out)
+            return
+        with tarfile.open(archive) as tf:
+            info = tf.getmember(member)
+            if not info.isfile():
+                raise DataError(archive, f"archive member '{member}' is not a regular file")
+            src = tf.extractfile(info)
+            assert src is not None
+            with src, open(dest, "wb") as out:
+                shutil.copyfileobj(src, out)
+    except KeyError:
+        raise DataError(archive, f"archive has no member '{member}'") from None
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise DataError(archive, f"cannot read the archive ({exc})") from None
 
 
 def fetch(name: str, root: str | Path | None = None, force: bool = False) -> Path:

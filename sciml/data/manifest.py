@@ -61,11 +61,15 @@ def data_root(root: str | Path | None = None) -> Path:
 
 def safe_join(root: str | Path, relative: str | Path) -> Path:
     """``root / relative``, refusing absolute paths and paths that climb out of ``root``."""
-    root_resolved = Path(root).resolve()
     rel = Path(relative)
     if rel.is_absolute():
         raise DataError(relative, f"absolute path not allowed here; give a path inside the data root {root}")
-    candidate = (root_resolved / rel).resolve()
+    try:
+        root_resolved = Path(root).resolve()
+        candidate = (root_resolved / rel).resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: symlink loop on Python < 3.13
+        raise DataError(relative, f"cannot resolve the path under the data root {root} ({exc}); "
+                        "is it a symbolic-link loop?") from None
     if candidate != root_resolved and root_resolved not in candidate.parents:
         raise DataError(relative, f"path escapes the data root {root}")
     return Path(root) / rel

@@ -124,8 +124,13 @@ def read_matbench_json(path: str | Path, target_column: str | None = None) -> It
         raise DataError(path, "file not found") from None
     except (OSError, json.JSONDecodeError, UnicodeDecodeError, EOFError) as exc:
         raise DataError(path, f"not a readable Matbench JSON file ({exc})") from None
+    except RecursionError:
+        raise DataError(path, "JSON nested too deeply to be a Matbench file") from None
     if not isinstance(doc, dict) or not {"index", "columns", "data"} <= set(doc):
         raise DataError(path, "expected the Matbench 'split' layout with keys index, columns, data")
+    for key in ("index", "columns", "data"):
+        if not isinstance(doc[key], list):
+            raise DataError(path, f"'{key}' must be a list in the Matbench 'split' layout, not {type(doc[key]).__name__}")
     columns = list(doc["columns"])
     if "structure" not in columns:
         raise DataError(path, f"no 'structure' column (columns: {columns})")
@@ -184,8 +189,15 @@ def read_structure_csv(path: str | Path, structure_column: str = "structure", ta
             if col is not None and col not in header:
                 raise DataError(path, f"column '{col}' ({what}) not in the header {header}",
                                 hint=f"set materials.dataset.{what}")
-        reader = csv.DictReader(fh, fieldnames=header)
-        for i, row in enumerate(reader):
+        rows = csv.reader(fh)
+        first = next(rows, None)
+        if first is not None and len(first) == len(header) + 1:
+            # pandas' to_csv with an unnamed index writes one more field than header names
+            # (the matminer files); read it as pandas does: the extra first field is the index
+            header = ["__index__"] + header
+        rows = _chain_first(first, rows)
+        for i, values in enumerate(rows):
+            row = dict(zip(header, values))
             rid = str(row[id_column]) if id_column else f"row{i}"
             try:
                 structure = parse_structure(row.get(structure_column) or "", structure_format)
@@ -197,6 +209,12 @@ def read_structure_csv(path: str | Path, structure_column: str = "structure", ta
         fh.close()
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(path, f"cannot read CSV ({exc})") from None
+
+
+def _chain_first(first: list[str] | None, rest: Iterator[list[str]]) -> Iterator[list[str]]:
+    if first is not None:
+        yield first
+    yield from rest
 
 
 def _structure_files(folder: Path) -> dict[str, Path]:

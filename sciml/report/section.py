@@ -69,5 +69,7 @@ def read_section(path: str | Path) -> Section:
         )
     except FileNotFoundError:
         raise DataError(path, "report section not found (did the domain's pipeline run?)") from None
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
         raise DataError(path, f"not a valid report section ({exc})") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot read the report section ({exc})") from None

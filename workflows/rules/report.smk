@@ -10,5 +10,7 @@ rule report:
         f"{RESULTS}/logs/report.log",
     benchmark:
         f"{RESULTS}/benchmarks/report.tsv"
+    conda:
+        "../envs/sciml.yaml"
     shell:
         "sciml report {input} --out {output} --pipeline-config {params.cfg} --title {params.title} > {log} 2>&1"

@@ -1,0 +1,109 @@
+"""GPU check: run each domain's training through the package CLI on an accelerator.
+
+    python benchmarks/gpu_check.py --data-root ../shared/data --out results/gpu_check [--only materials,pde,proteins]
+
+It reuses the benchmark configs (config/benchmarks/*.yaml), switches their accelerator keys to
+the GPU, and calls the same `sciml` steps the Snakemake rules call (so it needs no Snakemake).
+It prints one line per figure and writes `gpu_check.json` into --out. The materials step is the
+full Matbench jdft2d 5-fold CGCNN benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sciml.config import domain_section, load_yaml
+from sciml.io import write_json_atomic
+
+CLI = [sys.executable, "-m", "sciml.cli"]
+
+
+def _section(bench: str, domain: str, overrides: dict) -> dict:
+    cfg = load_yaml(Path("config/benchmarks") / f"{bench}.yaml")[domain]
+    for key, value in overrides.items():
+        node = cfg
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return domain_section(domain, json.dumps(cfg))
+
+
+def _run(args: list[str], log: Path) -> float:
+    start = time.perf_counter()
+    with open(log, "a") as fh:
+        fh.write("$ " + " ".join(args) + "\n")
+        fh.flush()
+        subprocess.run(args, check=True, stdout=fh, stderr=subprocess.STDOUT)
+    return time.perf_counter() - start
+
+
+def materials(data_root: str, out: Path, log: Path) -> dict:
+    cfg = _section("materials_jdft2d", "materials", {"train.accelerator": "gpu", "train.devices": 1})
+    cj = json.dumps(cfg)
+    m = out / "materials"
+    t_prep = _run([*CLI, "materials", "prepare", "--config-json", cj, "--data-root", data_root,
+                   "--out-dir", str(m / "prepared"), "--cache-dir", str(m / "cache")], log)
+    t_train = 0.0
+    for fold in cfg["cv"]["folds"]:
+        t_train += _run([*CLI, "materials", "train", "--config-json", cj, "--data-root", data_root,
+                         "--fold", str(fold), "--out-dir", str(m / f"fold_{fold}"),
+                         "--checkpoint-dir", str(m / "ckpt"), "--cache-dir", str(m / "cache")], log)
+    _run([*CLI, "materials", "evaluate", "--config-json", cj, "--prepared", str(m / "prepared" / "summary.json"),
+          "--fold-dirs", *[str(m / f"fold_{f}") for f in cfg["cv"]["folds"]], "--out-dir", str(m / "evaluation"),
+          "--section", str(m / "section.json")], log)
+    metrics = json.loads((m / "evaluation" / "metrics.json").read_text())
+    return {"prepare_s": round(t_prep, 1), "train_5_folds_s": round(t_train, 1), "metrics": metrics}
+
+
+def proteins(data_root: str, out: Path, log: Path) -> dict:
+    cfg = _section("proteins_msa_pairs", "proteins", {"potts.device": "cuda"})
+    names = [f["name"] for f in cfg["families"]]
+    family = "5ptpA" if "5ptpA" in names else names[0]
+    p = out / "proteins" / family
+    t = _run([*CLI, "proteins", "coevolution", "--config-json", json.dumps(cfg), "--data-root", data_root,
+              "--family", family, "--out", str(p)], log)
+    return {"family": family, "coevolution_step_s": round(t, 1),
+            "metrics": json.loads((p / "metrics.json").read_text()) if (p / "metrics.json").exists() else None}
+
+
+def pde(data_root: str, out: Path, log: Path) -> dict:
+    cfg = _section("pde_burgers", "pde", {})
+    p = out / "pde" / "burgers"
+    t = _run([*CLI, "pde", "train", "--config-json", json.dumps(cfg), "--data-root", data_root, "--problem", "burgers",
+              "--out", str(p / "train"), "--checkpoint-dir", str(out / "pde" / "ckpt")], log)
+    return {"train_s": round(t, 1)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-root", default="../shared/data")
+    parser.add_argument("--out", default="results/gpu_check")
+    parser.add_argument("--only", default="materials,proteins,pde")
+    args = parser.parse_args()
+    import torch
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "gpu_check.log"
+    result: dict = {"torch": torch.__version__, "cuda": torch.version.cuda,
+                    "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+    print(json.dumps(result))
+    steps = {"materials": materials, "proteins": proteins, "pde": pde}
+    for name in args.only.split(","):
+        try:
+            result[name] = steps[name](args.data_root, out, log)
+        except subprocess.CalledProcessError as exc:
+            result[name] = {"error": f"exit {exc.returncode}; see {log}"}
+        print(name, json.dumps(result[name])[:2000], flush=True)
+        write_json_atomic(out / "gpu_check.json", result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

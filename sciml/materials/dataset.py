@@ -1,0 +1,195 @@
+"""Processed datasets: validated records -> cached graph tensors -> PyG ``Data`` objects.
+
+``load_or_build`` reads a dataset file through a reader, validates every record (bad
+ones go to the quarantine list with their reason), builds the periodic graphs and
+stores everything as one torch file in ``cache_dir`` named by a hash of the input bytes
+and every setting that changes the result. Folds, reruns and other pipeline steps load
+that file (``torch.load(weights_only=True)``) instead of rebuilding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sciml.errors import DataError
+from sciml.io import atomic_path, sha256_file, sha256_tree
+from sciml.materials.graphs import GraphSettings
+from sciml.materials.readers import RawRecord, read_records
+from sciml.materials.validation import Quarantine, check_record
+
+#: Bump when the cached layout or graph semantics change (invalidates old caches).
+CACHE_VERSION = 2
+
+
+@dataclass
+class GraphTable:
+    """Concatenated graphs of a dataset (CSR layout).
+
+    ``z`` (N_atoms,), ``atom_ptr`` (n+1,), ``edge_index`` (2, N_edges) with per-graph
+    local node indices, ``edge_ptr`` (n+1,), ``distance`` (N_edges,) A, ``y`` (n,) in
+    model target units (after ``transform``). ``ids`` the kept record ids; ``all_ids``
+    every record id in file order (Matbench folds are defined on it); ``quarantine``
+    ``[id, line, reason]`` rows; ``meta`` the settings it was built with.
+    """
+
+    ids: list[str]
+    all_ids: list[str]
+    z: Any
+    atom_ptr: Any
+    edge_index: Any
+    edge_ptr: Any
+    distance: Any
+    y: Any
+    quarantine: list[list[Any]]
+    meta: dict[str, Any]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def graph(self, i: int):
+        """The ``torch_geometric.data.Data`` of graph ``i`` (``z``, ``edge_index``, ``distance``, ``y``)."""
+        from torch_geometric.data import Data
+
+        a0, a1 = int(self.atom_ptr[i]), int(self.atom_ptr[i + 1])
+        e0, e1 = int(self.edge_ptr[i]), int(self.edge_ptr[i + 1])
+        return Data(
+            z=self.z[a0:a1], edge_index=self.edge_index[:, e0:e1], distance=self.distance[e0:e1],
+            y=self.y[i:i + 1], num_nodes=a1 - a0, idx=i,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def apply_transform(value: float, transform: str) -> float:
+    """Target transform: ``none`` or ``log10`` (non-positive values become NaN)."""
+    if transform == "none":
+        return value
+    if transform == "log10":
+        return math.log10(value) if value > 0 else math.nan
+    raise ValueError(f"unknown target transform '{transform}'")
+
+
+def _input_digest(path: Path) -> str:
+    return ("tree:" + sha256_tree(path)) if path.is_dir() else sha256_file(path)
+
+
+def cache_key(path: Path, dataset_cfg: dict[str, Any], graph: GraphSettings, validation: dict[str, Any]) -> str:
+    """Hash of the input bytes and every setting that changes the processed graphs."""
+    payload = {
+        "version": CACHE_VERSION,
+        "input": _input_digest(path),
+        "dataset": {k: dataset_cfg.get(k) for k in sorted(dataset_cfg) if k not in ("name", "unit", "matbench_task")},
+        "graph": graph.as_dict(),
+        "validation": validation,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def build_table(records, graph: GraphSettings, transform: str = "none", max_z: int = 100,
+                min_distance: float = 0.5, limit: int | None = None) -> GraphTable:
+    """Validate ``records`` (an iterable of :class:`RawRecord`) and concatenate their graphs."""
+    import torch
+
+    quarantine = Quarantine()
+    ids: list[str] = []
+    all_ids: list[str] = []
+    zs, eis, ds, ys, n_atoms, n_edges = [], [], [], [], [], []
+    seen: set[str] = set()
+    for k, rec in enumerate(records):
+        if limit is not None and k >= limit:
+            break
+        all_ids.append(rec.id)
+        if rec.id in seen:
+            quarantine.add(rec, f"duplicate_id: id '{rec.id}' appears more than once")
+            continue
+        seen.add(rec.id)
+        target = apply_transform(rec.target, transform) if rec.target is not None else None
+        if target is not None and not math.isfinite(target) and math.isfinite(rec.target or math.nan):
+            quarantine.add(rec, f"bad_target: {rec.target!r} has no {transform} (must be > 0)")
+            continue
+        checked = RawRecord(rec.id, rec.structure, target, rec.error, rec.line)
+        g, reason = check_record(checked, graph, max_z=max_z, min_distance=min_distance)
+        if reason is not None:
+            quarantine.add(rec, reason)
+            continue
+        ids.append(rec.id)
+        zs.append(g.z)
+        eis.append(g.edge_index)
+        ds.append(g.distance)
+        ys.append(target)
+        n_atoms.append(len(g.z))
+        n_edges.append(g.distance.size)
+    atom_ptr = np.concatenate([[0], np.cumsum(n_atoms)]).astype(np.int64)
+    edge_ptr = np.concatenate([[0], np.cumsum(n_edges)]).astype(np.int64)
+    return GraphTable(
+        ids=ids,
+        all_ids=all_ids,
+        z=torch.from_numpy(np.concatenate(zs) if zs else np.zeros(0, np.int64)),
+        atom_ptr=torch.from_numpy(atom_ptr),
+        edge_index=torch.from_numpy(np.concatenate(eis, axis=1) if eis else np.zeros((2, 0), np.int64)),
+        edge_ptr=torch.from_numpy(edge_ptr),
+        distance=torch.from_numpy(np.concatenate(ds) if ds else np.zeros(0, np.float32)),
+        y=torch.tensor(ys, dtype=torch.float32),
+        quarantine=[[r.id, r.line, r.reason] for r in quarantine.items],
+        meta={"graph": graph.as_dict(), "transform": transform, "max_z": max_z, "min_distance": min_distance},
+    )
+
+
+def load_or_build(dataset_cfg: dict[str, Any], graph: GraphSettings, root: str | Path | None,
+                  cache_dir: str | Path | None, validation: dict[str, Any] | None = None) -> tuple[GraphTable, Path, bool]:
+    """The processed dataset described by ``dataset_cfg`` (cached); returns (table, input path, cache_hit).
+
+    Raises :class:`DataError` when no record survives validation.
+    """
+    import torch
+
+    from sciml.data import resolve
+
+    validation = validation or {"max_z": 100, "min_distance": 0.5}
+    path = resolve(dataset_cfg["path"], root)
+    key = cache_key(path, dataset_cfg, graph, validation)
+    cache_file = Path(cache_dir) / f"graphs-{key}.pt" if cache_dir else None
+    if cache_file is not None and cache_file.is_file():
+        try:
+            raw = torch.load(cache_file, weights_only=True)
+            return GraphTable(**raw), path, True
+        except Exception:  # a corrupt cache is rebuilt, never trusted
+            cache_file.unlink(missing_ok=True)
+    records = read_records(
+        path, fmt=dataset_cfg.get("format", "auto"), structure_column=dataset_cfg.get("structure_column", "structure"),
+        target_column=dataset_cfg.get("target_column"), id_column=dataset_cfg.get("id_column"),
+        structure_format=dataset_cfg.get("structure_format", "auto"),
+    )
+    table = build_table(records, graph, transform=dataset_cfg.get("transform", "none"),
+                        max_z=validation["max_z"], min_distance=validation["min_distance"],
+                        limit=dataset_cfg.get("limit"))
+    if len(table) == 0:
+        reasons = sorted({r[2].split(":", 1)[0] for r in table.quarantine})
+        raise DataError(path, f"no usable records after validation ({len(table.quarantine)} quarantined: {reasons})",
+                        hint="check the structure/target columns and the graph cutoff")
+    if cache_file is not None:
+        with atomic_path(cache_file) as tmp:
+            torch.save(table.to_dict(), tmp)
+    return table, path, False
+
+
+class GraphSubset:
+    """A map-style dataset over some graphs of a :class:`GraphTable` (for PyG's DataLoader)."""
+
+    def __init__(self, table: GraphTable, indices):
+        self.table = table
+        self.indices = [int(i) for i in indices]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, k: int):
+        return self.table.graph(self.indices[k])

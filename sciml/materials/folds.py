@@ -1,0 +1,53 @@
+"""Cross-validation folds exactly as Matbench defines them, plus a validation carve-out.
+
+Matbench v0.1 (``scripts/mvb01_generate_validation.py``): rows in dataset order,
+``KFold(n_splits=5, shuffle=True, random_state=18012019)`` for regression; fold k is the
+k-th ``(train, test)`` pair. Matbench has no validation set: we carve it from the
+training fold only.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+MATBENCH_SEED = 18012019
+
+
+def kfold_indices(n: int, n_splits: int = 5, seed: int = MATBENCH_SEED) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``[(train_idx, test_idx), ...]`` of ``KFold(n_splits, shuffle=True, random_state=seed)`` over n rows."""
+    from sklearn.model_selection import KFold
+
+    kf = KFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return [(tr, te) for tr, te in kf.split(np.zeros((n, 1)))]
+
+
+def fold_ids(all_ids: list[str], n_splits: int = 5, seed: int = MATBENCH_SEED) -> list[dict[str, list[str]]]:
+    """Matbench-style ``[{"train": [ids], "test": [ids]}, ...]`` over the records in file order."""
+    return [{"train": [all_ids[i] for i in tr], "test": [all_ids[i] for i in te]}
+            for tr, te in kfold_indices(len(all_ids), n_splits, seed)]
+
+
+def official_folds(path: str | Path, task: str) -> list[dict[str, list[str]]]:
+    """The official folds of ``task`` from ``matbench_v0.1_folds.json.gz`` (as lists of mbids)."""
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        doc = json.load(fh)
+    splits = doc["splits"][task]
+    return [{"train": list(splits[f"fold_{k}"]["train"]), "test": list(splits[f"fold_{k}"]["test"])}
+            for k in range(len(splits))]
+
+
+def carve_validation(train: list[int] | np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split training-fold indices into (fit, validation); validation = ``ceil(fraction * n)`` random rows."""
+    train = np.asarray(train)
+    n_val = max(1, int(math.ceil(fraction * len(train))))
+    if n_val >= len(train):
+        raise ValueError(f"validation fraction {fraction} leaves no training rows out of {len(train)}")
+    perm = np.random.default_rng(seed).permutation(len(train))
+    val = np.sort(train[perm[:n_val]])
+    fit = np.sort(train[perm[n_val:]])
+    return fit, val

@@ -1,0 +1,26 @@
+"""Crystal GNNs as plain ``torch.nn.Module``s (usable without Lightning).
+
+Every model takes a PyG batch with ``z`` (atomic numbers), ``edge_index`` (source j,
+target i), ``distance`` (A) and ``batch``, and returns one scalar per graph, shape (B,).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MODEL_NAMES = ("cgcnn", "cogn")
+
+
+def build_model(name: str, **kwargs: Any):
+    """Instantiate model ``name`` (one of :data:`MODEL_NAMES`) with its keyword arguments."""
+    from sciml.errors import ConfigError
+
+    if name == "cgcnn":
+        from sciml.materials.models.cgcnn import CGCNN
+
+        return CGCNN(**kwargs)
+    if name == "cogn":
+        from sciml.materials.models.cogn import CoGNLite
+
+        return CoGNLite(**kwargs)
+    raise ConfigError("materials.model.name", f"unknown model '{name}' (valid: {', '.join(MODEL_NAMES)})")

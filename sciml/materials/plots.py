@@ -1,0 +1,89 @@
+"""Figures of the materials section (matplotlib, Agg backend, PNG)."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+from sciml.io import atomic_path
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png", bbox_inches="tight")
+    _plt().close(fig)
+    return path
+
+
+def parity_per_fold(folds: dict[int, tuple[np.ndarray, np.ndarray, float]], label: str, path: str | Path) -> Path:
+    """One parity panel per fold: ``folds[k] = (target, prediction, mae)`` in target units."""
+    plt = _plt()
+    n = len(folds)
+    cols = min(n, 5)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 3.0 * rows), squeeze=False)
+    all_v = np.concatenate([np.concatenate([t, p]) for t, p, _ in folds.values()])
+    lo, hi = float(all_v.min()), float(all_v.max())
+    pad = 0.03 * (hi - lo or 1.0)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax, (k, (t, p, mae)) in zip(axes.flat, sorted(folds.items())):
+        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.6", lw=1)
+        ax.scatter(t, p, s=6, alpha=0.6)
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.set_title(f"fold {k}: MAE {mae:.4g}", fontsize=9)
+        ax.set_xlabel(f"true {label}", fontsize=8)
+        ax.set_ylabel("predicted", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return _save(fig, Path(path))
+
+
+def read_learning_curve(metrics_csv: str | Path) -> dict[str, list[tuple[int, float]]]:
+    """``{"train_loss": [(epoch, value)], "val_loss": [...], "val_mae": [...]}`` from a Lightning CSVLogger file."""
+    curves: dict[str, dict[int, float]] = {"train_loss": {}, "val_loss": {}, "val_mae": {}}
+    with open(metrics_csv, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            for key in curves:
+                v = row.get(key)
+                if v not in (None, ""):
+                    curves[key][int(row["epoch"])] = float(v)
+    return {k: sorted(v.items()) for k, v in curves.items()}
+
+
+def learning_curves(curves: dict[int, dict[str, list[tuple[int, float]]]], unit: str, path: str | Path) -> Path:
+    """Training/validation loss (normalised) and validation MAE (target units) per epoch, one line per fold."""
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for k, c in sorted(curves.items()):
+        if c["train_loss"]:
+            e, v = zip(*c["train_loss"])
+            a1.plot(e, v, lw=1, label=f"fold {k} train")
+        if c["val_loss"]:
+            e, v = zip(*c["val_loss"])
+            a1.plot(e, v, lw=1, ls="--", label=f"fold {k} val")
+        if c["val_mae"]:
+            e, v = zip(*c["val_mae"])
+            a2.plot(e, v, lw=1, label=f"fold {k}")
+    a1.set_xlabel("epoch")
+    a1.set_ylabel("loss (normalised target)")
+    a1.set_yscale("log")
+    a1.legend(fontsize=6, ncol=2)
+    a2.set_xlabel("epoch")
+    a2.set_ylabel(f"validation MAE ({unit})")
+    a2.legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, Path(path))

@@ -1,0 +1,61 @@
+"""Accuracy of a solution against a reference: relative L2 on the reference grid
+(masked points excluded) and an xarray Dataset (prediction, reference, |error|)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sciml.pde.references import Reference
+
+COORD_UNITS = {"x": "1 (non-dimensional length)", "y": "1 (non-dimensional length)", "t": "1 (non-dimensional time)"}
+
+
+def relative_l2(pred: np.ndarray, ref: Reference) -> float:
+    """||pred - ref|| / ||ref|| over the points where the reference is defined."""
+    mask = ref.mask
+    diff = np.asarray(pred, dtype=float).reshape(ref.shape)[mask] - ref.values[mask]
+    return float(np.linalg.norm(diff) / np.linalg.norm(ref.values[mask]))
+
+
+def to_dataset(pred: np.ndarray, ref: Reference, attrs: dict[str, Any] | None = None):
+    """xarray Dataset with ``prediction``, ``reference``, ``abs_error`` on the reference dims
+    (NaN outside the domain), coordinates and units in ``attrs``."""
+    import xarray as xr
+
+    pred = np.asarray(pred, dtype=float).reshape(ref.shape).copy()
+    pred[~ref.mask] = np.nan
+    coords = {d: (d, np.asarray(ref.coords[d], dtype=float), {"units": COORD_UNITS.get(d, "1")}) for d in ref.dims}
+    u = {"units": "1 (non-dimensional u)"}
+    ds = xr.Dataset(
+        {
+            "prediction": (ref.dims, pred, {**u, "long_name": "PINN prediction of u"}),
+            "reference": (ref.dims, ref.values, {**u, "long_name": f"reference u ({Path(ref.source).name})"}),
+            "abs_error": (ref.dims, np.abs(pred - ref.values), {**u, "long_name": "|prediction - reference|"}),
+        },
+        coords=coords,
+        attrs={k: (str(v) if not isinstance(v, (int, float, str)) else v) for k, v in (attrs or {}).items()},
+    )
+    return ds
+
+
+def write_netcdf(ds, path: str | Path) -> Path:
+    """Write ``ds`` atomically as netCDF: netCDF4 via h5netcdf when h5py is installed,
+    else netCDF3 via scipy (both readable by ``xarray.open_dataset``)."""
+    import importlib.util
+
+    from sciml.io import atomic_path
+
+    engine = "h5netcdf" if importlib.util.find_spec("h5py") is not None else "scipy"
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine=engine)
+    return Path(path)
+
+
+def round_sig(value: float | None, digits: int = 6) -> float | None:
+    """Round to ``digits`` significant digits (stable JSON across identical runs)."""
+    if value is None or not np.isfinite(value) or value == 0:
+        return value
+    return float(f"{value:.{digits}g}")

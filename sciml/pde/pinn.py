@@ -1,0 +1,296 @@
+"""Build and train PINNs with DeepXDE (PyTorch backend).
+
+Training runs as stages: Adam, optional residual-based adaptive refinement (RAR)
+rounds (each adds the points of largest PDE residual, then more Adam), then L-BFGS.
+Every stage runs in chunks; after each chunk the state (weights, optimizer, RAR
+anchors, loss history, elapsed time) is checked for finiteness and saved atomically
+to ``ckpt_dir/last.pt``, so a killed run resumes where it stopped and a NaN stops
+the run while keeping the last good checkpoint. Checkpoints are loaded with
+``torch.load(weights_only=True)`` (we do not use DeepXDE's ``restore``).
+
+DeepXDE keeps global state (backend, default float, seeds, L-BFGS options): each run
+sets all of them explicitly through :func:`setup_deepxde`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sciml.errors import ConfigError, TrainingError
+from sciml.pde.problems import Problem
+
+CHECKPOINT_NAME = "last.pt"
+
+
+def import_deepxde() -> Any:
+    """Import DeepXDE with the PyTorch backend (``DDE_BACKEND`` must be set before the first import)."""
+    backend = os.environ.setdefault("DDE_BACKEND", "pytorch")
+    if backend != "pytorch":
+        raise ConfigError("DDE_BACKEND", f"the pde domain needs DDE_BACKEND=pytorch, got '{backend}'")
+    import deepxde as dde
+
+    if dde.backend.backend_name != "pytorch":
+        raise ConfigError("DDE_BACKEND", f"DeepXDE was already imported with backend '{dde.backend.backend_name}'")
+    return dde
+
+
+def setup_deepxde(precision: str, seed: int, threads: int | None = None) -> Any:
+    """Set DeepXDE's float precision and all seeds for this run; returns the module."""
+    dde = import_deepxde()
+    import torch
+
+    if precision not in ("float32", "float64"):
+        raise ConfigError("pde.pinn.precision", f"must be float32 or float64, got '{precision}'")
+    if threads:
+        torch.set_num_threads(int(threads))
+    dde.config.set_default_float(precision)
+    dde.config.set_random_seed(int(seed))
+    return dde
+
+
+@dataclass
+class PINN:
+    """A DeepXDE model and the pieces it was built from."""
+
+    problem: Problem
+    cfg: dict[str, Any]
+    dde: Any
+    model: Any
+    data: Any
+    net: Any
+    hard: bool
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Network output u at points ``X`` (n, d) as float64 (n,)."""
+        X = np.asarray(X, dtype=self.dde.config.real(np))
+        return np.asarray(self.model.predict(X), dtype=float).ravel()
+
+    def residual(self, X: np.ndarray) -> np.ndarray:
+        """|PDE residual| at ``X`` (n,)."""
+        X = np.asarray(X, dtype=self.dde.config.real(np))
+        return np.abs(np.asarray(self.model.predict(X, operator=self.problem.pde(self.dde)), dtype=float)).ravel()
+
+
+def build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int | None = None) -> PINN:
+    """Geometry, data (collocation points), network and model for ``problem``.
+
+    ``cfg`` is the ``pinn`` config section. Hard constraints are used when asked for
+    and the problem supports them; otherwise IC/BC enter the loss (soft).
+    """
+    dde = setup_deepxde(cfg["precision"], seed, threads)
+    hard = bool(cfg["hard_constraints"]) and problem.supports_hard_constraints
+    geom = problem.geometry(dde)
+    conditions = problem.conditions(dde, geom, hard)
+    if len(problem.inputs) == 2 and problem.inputs[-1] == "t":
+        data = dde.data.TimePDE(
+            geom, problem.pde(dde), conditions,
+            num_domain=cfg["num_domain"],
+            num_boundary=0 if hard else cfg["num_boundary"],
+            num_initial=0 if hard else cfg["num_initial"],
+            num_test=cfg["num_test"],
+        )
+    else:
+        data = dde.data.PDE(geom, problem.pde(dde), conditions, num_domain=cfg["num_domain"],
+                            num_boundary=cfg["num_boundary"], num_test=cfg["num_test"])
+    layers = [len(problem.inputs)] + [cfg["width"]] * cfg["depth"] + [1]
+    net = dde.nn.FNN(layers, cfg["activation"], "Glorot normal")
+    if hard:
+        net.apply_output_transform(problem.output_transform(dde))
+    model = dde.Model(data, net)
+    model.compile("adam", lr=cfg["lr"])
+    return PINN(problem, cfg, dde, model, data, net, hard)
+
+
+@dataclass
+class TrainReport:
+    """What a training run did: per-stage iterations, loss history, time, L-BFGS behaviour."""
+
+    history: list[list[Any]] = field(default_factory=list)  # [iteration, stage, train loss]
+    train_seconds: float = 0.0
+    stages_done: int = 0
+    iterations: dict[str, int] = field(default_factory=dict)
+    lbfgs_restarts: int = 0
+    lbfgs_stopped_early: bool = False
+    anchors: int = 0
+    resumed_from: str | None = None
+
+
+def _stages(cfg: dict[str, Any]) -> list[tuple[str, int]]:
+    stages = [("adam", int(cfg["adam_iterations"]))]
+    rar = cfg["rar"]
+    if rar["enabled"]:
+        stages += [(f"rar{i + 1}", int(rar["iterations"])) for i in range(int(rar["rounds"]))]
+    if cfg["lbfgs_iterations"] > 0:
+        stages.append(("lbfgs", int(cfg["lbfgs_iterations"])))
+    return [s for s in stages if s[1] > 0]
+
+
+def _rar_candidates(problem: Problem, n: int, seed: int) -> np.ndarray:
+    """``n`` uniform points inside the domain, from a seeded generator (independent of resume)."""
+    rng = np.random.default_rng(seed)
+    lo = np.array([b[0] for b in problem.bounds()])
+    hi = np.array([b[1] for b in problem.bounds()])
+    pts = np.empty((0, len(lo)))
+    while len(pts) < n:
+        X = lo + (hi - lo) * rng.random((2 * n, len(lo)))
+        pts = np.concatenate([pts, X[problem.inside(X)]])
+    return pts[:n]
+
+
+def _state_finite(pinn: PINN, loss: float) -> bool:
+    if not math.isfinite(loss):
+        return False
+    return all(bool(p.detach().isfinite().all()) for p in pinn.net.parameters())
+
+
+def _save_checkpoint(path: Path, pinn: PINN, stage: int, done: int, report: TrainReport, anchors: np.ndarray | None) -> None:
+    import torch
+
+    from sciml.io import atomic_path
+
+    opt = pinn.model.opt.state_dict() if pinn.model.opt is not None else None
+    state = {
+        "stage": stage, "done": done, "net": pinn.net.state_dict(),
+        "opt": opt if not isinstance(pinn.model.opt, torch.optim.LBFGS) else None,
+        "anchors": torch.as_tensor(anchors) if anchors is not None else None,
+        "history": report.history, "train_seconds": report.train_seconds,
+        "iterations": report.iterations, "lbfgs_restarts": report.lbfgs_restarts,
+        "lbfgs_stopped_early": report.lbfgs_stopped_early,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_state(path: str | Path) -> dict[str, Any]:
+    """A training checkpoint or weights file, loaded with ``weights_only=True``."""
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _current_loss(model: Any) -> float:
+    loss = model.train_state.loss_train
+    return float(np.sum(loss)) if loss is not None else float("nan")
+
+
+def train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int,
+               log: Callable[[str], None] = print) -> TrainReport:
+    """Run all stages (resuming from ``ckpt_dir/last.pt``); returns the report.
+
+    Raises TrainingError when the loss or weights become non-finite; the checkpoint
+    of the last good chunk stays in ``ckpt_dir``.
+    """
+    dde, model, cfg = pinn.dde, pinn.model, pinn.cfg
+    ckpt_dir = Path(ckpt_dir)
+    ckpt_path = ckpt_dir / CHECKPOINT_NAME
+    stages = _stages(cfg)
+    chunk = int(cfg["checkpoint_every"])
+    report = TrainReport()
+    anchors: np.ndarray | None = None
+    start_stage, start_done = 0, 0
+    opt_state = None
+    if ckpt_path.is_file():
+        state = load_state(ckpt_path)
+        pinn.net.load_state_dict(state["net"])
+        start_stage, start_done = int(state["stage"]), int(state["done"])
+        report.history = [list(h) for h in state["history"]]
+        report.train_seconds = float(state["train_seconds"])
+        report.iterations = dict(state["iterations"])
+        report.lbfgs_restarts = int(state["lbfgs_restarts"])
+        report.lbfgs_stopped_early = bool(state["lbfgs_stopped_early"])
+        report.resumed_from = str(ckpt_path)
+        if state["anchors"] is not None:
+            anchors = state["anchors"].numpy()
+            pinn.data.add_anchors(anchors)
+        opt_state = state["opt"]
+        log(f"resuming from {ckpt_path}: stage {start_stage}, {start_done} iterations done")
+
+    for si in range(start_stage, len(stages)):
+        name, total = stages[si]
+        done = start_done if si == start_stage else 0
+        if name.startswith("rar") and done == 0:
+            rar = cfg["rar"]
+            X = _rar_candidates(pinn.problem, int(rar["candidates"]), seed + si)
+            res = pinn.residual(X)
+            new = X[np.argsort(-res, kind="stable")[: int(rar["points_per_round"])]]
+            anchors = new if anchors is None else np.concatenate([anchors, new])
+            pinn.data.add_anchors(new)
+            log(f"{name}: mean |residual| {res.mean():.3e}, added {len(new)} points (total anchors {len(anchors)})")
+        if name == "lbfgs":
+            import deepxde.optimizers.config as optcfg
+
+            dde.optimizers.set_LBFGS_options(maxcor=100, ftol=0, gtol=1e-12 if cfg["precision"] == "float64" else 1e-9)
+        else:
+            model.compile("adam", lr=cfg["lr"])
+            if opt_state is not None and si == start_stage and done > 0:
+                model.opt.load_state_dict(opt_state)
+        opt_state = None
+        stalled = 0
+        while done < total:
+            n = min(chunk, total - done)
+            it0 = model.train_state.iteration
+            t0 = time.perf_counter()
+            if name == "lbfgs":
+                dde.optimizers.set_LBFGS_options(maxcor=100, ftol=0, maxiter=n,
+                                                 gtol=1e-12 if cfg["precision"] == "float64" else 1e-9)
+                # DeepXDE fixes iter_per_step at import (min(1000, maxiter)); steps of 100 keep the
+                # same optimizer (curvature memory) and record the loss every 100 iterations.
+                optcfg.LBFGS_options["iter_per_step"] = min(100, n)
+                optcfg.LBFGS_options["fun_per_step"] = int(1.25 * min(100, n))
+                model.compile("L-BFGS")
+                model.train(display_every=max(1, min(n, 100)), verbose=0)
+            else:
+                model.train(iterations=n, display_every=max(1, n // 5), verbose=0)
+            report.train_seconds += time.perf_counter() - t0
+            ran = model.train_state.iteration - it0
+            loss = _current_loss(model)
+            if not _state_finite(pinn, loss):
+                raise TrainingError(
+                    f"problem '{pinn.problem.name}': training loss became {loss} in stage {name} "
+                    f"(iteration {done + ran}); stopped, the last good checkpoint is kept in {ckpt_path}. "
+                    "Lower pinn.lr or use float64")
+            lh = model.losshistory
+            for step, lt in zip(lh.steps, lh.loss_train):
+                if not report.history or step > report.history[-1][0]:
+                    report.history.append([int(step), name, float(np.sum(lt))])
+            done += ran
+            report.iterations[name] = report.iterations.get(name, 0) + ran
+            if name == "lbfgs" and ran < n:
+                # L-BFGS stopped before maxiter (typical in float32: the line search can no
+                # longer decrease the loss). Restart with fresh curvature memory a few times.
+                stalled += 1
+                report.lbfgs_stopped_early = True
+                if ran == 0 or stalled > int(cfg["lbfgs_restarts"]):
+                    log(f"lbfgs: stopped early after {done} iterations (loss {loss:.3e}); not restarting further")
+                    _save_checkpoint(ckpt_path, pinn, si + 1, 0, report, anchors)
+                    break
+                report.lbfgs_restarts += 1
+                log(f"lbfgs: stopped early at {done} iterations (loss {loss:.3e}); restart {report.lbfgs_restarts}")
+            _save_checkpoint(ckpt_path, pinn, si if done < total else si + 1, done if done < total else 0, report, anchors)
+            log(f"{name}: {done}/{total} iterations, loss {loss:.4e}, {report.train_seconds:.1f} s")
+    report.stages_done = len(stages)
+    report.anchors = 0 if anchors is None else len(anchors)
+    return report
+
+
+def save_weights(path: str | Path, pinn: PINN) -> None:
+    """Final network weights (state dict) written atomically."""
+    import torch
+
+    from sciml.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save(pinn.net.state_dict(), tmp)
+
+
+def load_weights(path: str | Path, pinn: PINN) -> None:
+    """Load weights saved by :func:`save_weights` (``weights_only=True``)."""
+    pinn.net.load_state_dict(load_state(path))

@@ -1,0 +1,61 @@
+"""Figures: reference / prediction / |error| maps and loss curves (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_fields(ds, path: str | Path, title: str) -> Path:
+    """Three maps (reference, prediction, |error|) of an evaluation Dataset; PNG written atomically."""
+    from sciml.io import atomic_path
+
+    plt = _plt()
+    dims = ds["reference"].dims
+    xd, yd = dims[0], dims[1]  # first dim on the vertical axis: (x, t) -> x vs t
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), constrained_layout=True)
+    vmin = float(np.nanmin(ds["reference"].values))
+    vmax = float(np.nanmax(ds["reference"].values))
+    for ax, var, kw in zip(axes, ("reference", "prediction", "abs_error"),
+                           ({"vmin": vmin, "vmax": vmax, "cmap": "RdBu_r"},) * 2 + ({"cmap": "magma"},)):
+        im = ax.pcolormesh(ds[yd].values, ds[xd].values, ds[var].values, shading="auto", **kw)
+        ax.set_xlabel(yd)
+        ax.set_ylabel(xd)
+        ax.set_title(var.replace("_", " "))
+        fig.colorbar(im, ax=ax)
+    fig.suptitle(title)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_loss(history: list[list[Any]], path: str | Path, title: str) -> Path:
+    """Training loss (log scale) against iteration, one colour per stage."""
+    from sciml.io import atomic_path
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.6), constrained_layout=True)
+    stages = list(dict.fromkeys(h[1] for h in history))
+    for stage in stages:
+        pts = [(h[0], h[2]) for h in history if h[1] == stage]
+        ax.semilogy([p[0] for p in pts], [p[1] for p in pts], ".-", label=stage)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("training loss")
+    ax.set_title(title)
+    ax.legend()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return Path(path)

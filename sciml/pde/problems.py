@@ -1,0 +1,404 @@
+"""Registry of PDE problems, defined in code and selected by name from the config.
+
+Each problem knows its physics (DeepXDE geometry, residual, initial/boundary
+conditions, optional hard-constraint output transform), its reference solution (a
+shipped file or an analytic formula) and its classical solver with a ladder of
+resolutions for timing. Config only picks a name and numeric parameters; nothing
+from config is ever evaluated as code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from sciml.errors import ConfigError
+from sciml.pde.references import Reference
+
+REGISTRY: dict[str, type["Problem"]] = {}
+
+
+def register(cls: type["Problem"]) -> type["Problem"]:
+    """Class decorator adding a problem to :data:`REGISTRY` under ``cls.name``."""
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def problem_names() -> list[str]:
+    """Names of all registered problems, sorted."""
+    return sorted(REGISTRY)
+
+
+def get_problem(name: str, params: dict[str, Any] | None = None) -> "Problem":
+    """Instantiate problem ``name`` with ``params``; ConfigError naming valid names if unknown."""
+    if name not in REGISTRY:
+        raise ConfigError("pde.problems", f"unknown problem '{name}' (valid: {', '.join(problem_names())})")
+    return REGISTRY[name](params or {})
+
+
+class Problem:
+    """Base class. Subclasses set the class attributes and implement the methods."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    equation: ClassVar[str]
+    #: manifest name of the shipped reference, or None (analytic / solver reference)
+    reference_file: ClassVar[str | None] = None
+    #: parameter name -> default value
+    defaults: ClassVar[dict[str, float]] = {}
+    #: input names in network order (time last)
+    inputs: ClassVar[tuple[str, ...]] = ("x", "t")
+    supports_hard_constraints: ClassVar[bool] = True
+
+    def __init__(self, params: dict[str, Any]):
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            raise ConfigError(f"pde.params.{self.name}.{unknown[0]}",
+                              f"problem '{self.name}' has no parameter '{unknown[0]}' (valid: {', '.join(sorted(self.defaults))})")
+        self.params = {**self.defaults, **params}
+        self.validate()
+
+    # -- parameters --------------------------------------------------------
+    def validate(self) -> None:
+        """Raise ConfigError for non-physical parameters."""
+
+    def _positive(self, key: str, what: str) -> None:
+        value = self.params[key]
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ConfigError(f"pde.params.{self.name}.{key}", f"problem '{self.name}': {what} must be > 0, got {value}")
+
+    # -- reference and solver ----------------------------------------------
+    def uses_reference_file(self) -> bool:
+        """True when the shipped reference file solves exactly these parameters."""
+        return self.reference_file is not None
+
+    def reference(self, data_root: str | Path | None = None) -> Reference:
+        """The reference solution on its grid."""
+        raise NotImplementedError
+
+    def solver_levels(self) -> list[dict[str, int]]:
+        """Resolutions of the classical solver, coarse to fine."""
+        raise NotImplementedError
+
+    def solve(self, ref: Reference, level: dict[str, int]) -> np.ndarray:
+        """Classical solution at ``level`` on the reference grid (shape ``ref.shape``, NaN outside)."""
+        raise NotImplementedError
+
+    # -- physics for DeepXDE -------------------------------------------------
+    def bounds(self) -> list[tuple[float, float]]:
+        """(low, high) of each network input."""
+        raise NotImplementedError
+
+    def inside(self, X: np.ndarray) -> np.ndarray:
+        """Boolean mask of points inside the domain (default: the whole box)."""
+        return np.ones(len(X), dtype=bool)
+
+    def geometry(self, dde: Any) -> Any:
+        raise NotImplementedError
+
+    def pde(self, dde: Any) -> Callable[[Any, Any], Any]:
+        raise NotImplementedError
+
+    def conditions(self, dde: Any, geom: Any, hard: bool) -> list[Any]:
+        """Soft initial/boundary conditions (those not built into the output transform)."""
+        raise NotImplementedError
+
+    def output_transform(self, dde: Any) -> Callable[[Any, Any], Any] | None:
+        """Hard-constraint transform ``(inputs, raw) -> u`` or None."""
+        return None
+
+    def describe(self) -> str:
+        ps = ", ".join(f"{k}={v:g}" for k, v in sorted(self.params.items()))
+        return f"{self.title}: {self.equation}" + (f" ({ps})" if ps else "")
+
+
+def _grid_from_data(name: str, data_root: str | Path | None, loader: Callable[[Path, str], Reference]) -> Reference:
+    from sciml.data import resolve
+
+    return loader(resolve(name, data_root), name)
+
+
+# ---------------------------------------------------------------------------
+@register
+class Heat1D(Problem):
+    """u_t = alpha u_xx on [0, L] x [0, T], u(0,t) = u(L,t) = 0, u(x,0) = sin(m pi x / L)."""
+
+    name = "heat"
+    title = "1D heat equation"
+    equation = "u_t = alpha u_xx, u(x,0) = sin(m pi x/L), u(0,t) = u(L,t) = 0"
+    defaults = {"alpha": 0.1, "length": 1.0, "t_end": 1.0, "mode": 1, "nx": 101, "nt": 101}
+
+    def validate(self) -> None:
+        self._positive("alpha", "diffusivity alpha")
+        self._positive("length", "domain length L (empty domain otherwise)")
+        self._positive("t_end", "final time t_end (empty time interval otherwise)")
+        for key in ("mode", "nx", "nt"):
+            if int(self.params[key]) != self.params[key] or self.params[key] < (1 if key == "mode" else 2):
+                raise ConfigError(f"pde.params.heat.{key}", f"problem 'heat': {key} must be an integer >= {1 if key == 'mode' else 2}")
+
+    def uses_reference_file(self) -> bool:
+        return False
+
+    def reference(self, data_root=None) -> Reference:
+        from sciml.pde.solvers.heat import heat_analytic
+
+        p = self.params
+        x = np.linspace(0.0, p["length"], int(p["nx"]))
+        t = np.linspace(0.0, p["t_end"], int(p["nt"]))
+        u = heat_analytic(p["alpha"], p["length"], int(p["mode"]), x, t)
+        return Reference(("x", "t"), {"x": x, "t": t}, u, "analytic", inputs=("x", "t"))
+
+    def solver_levels(self):
+        return [{"nx": n, "steps_per_output": max(1, n // 32)} for n in (8, 16, 32, 64, 128, 256)]
+
+    def solve(self, ref, level):
+        from sciml.pde.solvers.heat import solve_heat_cn
+
+        p = self.params
+        return solve_heat_cn(p["alpha"], p["length"], int(p["mode"]), ref.coords["x"], ref.coords["t"],
+                             level["nx"], level["steps_per_output"])
+
+    def bounds(self):
+        return [(0.0, float(self.params["length"])), (0.0, float(self.params["t_end"]))]
+
+    def geometry(self, dde):
+        (x0, x1), (t0, t1) = self.bounds()
+        return dde.geometry.GeometryXTime(dde.geometry.Interval(x0, x1), dde.geometry.TimeDomain(t0, t1))
+
+    def pde(self, dde):
+        alpha = float(self.params["alpha"])
+
+        def residual(x, u):
+            return dde.grad.jacobian(u, x, i=0, j=1) - alpha * dde.grad.hessian(u, x, i=0, j=0)
+
+        return residual
+
+    def conditions(self, dde, geom, hard):
+        if hard:
+            return []
+        k = int(self.params["mode"]) * np.pi / self.params["length"]
+        ic = dde.icbc.IC(geom, lambda X: np.sin(k * X[:, 0:1]), lambda _, on_initial: on_initial)
+        bc = dde.icbc.DirichletBC(geom, lambda X: np.zeros((len(X), 1)), lambda _, on_boundary: on_boundary)
+        return [ic, bc]
+
+    def output_transform(self, dde):
+        length = float(self.params["length"])
+        k = int(self.params["mode"]) * np.pi / length
+        sin = dde.backend.sin
+
+        def transform(X, y):
+            x, t = X[:, 0:1], X[:, 1:2]
+            return sin(k * x) + t * x * (length - x) * y
+
+        return transform
+
+
+# ---------------------------------------------------------------------------
+@register
+class Burgers1D(Problem):
+    """Viscous Burgers on [-1, 1] x [0, 0.99] (Raissi et al. 2019)."""
+
+    name = "burgers"
+    title = "Burgers 1D"
+    equation = "u_t + u u_x = nu u_xx, u(x,0) = -sin(pi x), u(+-1,t) = 0"
+    reference_file = "pde/deepxde/Burgers.npz"
+    defaults = {"nu": 0.01 / math.pi}
+    FILE_NU = 0.01 / math.pi
+
+    def validate(self) -> None:
+        self._positive("nu", "viscosity nu")
+
+    def uses_reference_file(self) -> bool:
+        return abs(self.params["nu"] - self.FILE_NU) < 1e-12
+
+    def reference(self, data_root=None) -> Reference:
+        from sciml.pde.references import load_burgers
+
+        if self.uses_reference_file():
+            return _grid_from_data(self.reference_file, data_root, load_burgers)
+        # No file for this viscosity: the finest in-package solve is the ground truth.
+        x = np.linspace(-1.0, 1.0, 256)
+        t = np.linspace(0.0, 0.99, 100)
+        grid = Reference(("x", "t"), {"x": x, "t": t}, np.zeros((256, 100)), "solver", inputs=("x", "t"))
+        return Reference(("x", "t"), grid.coords, self.solve(grid, self.solver_levels()[-1]),
+                         "in-package spectral solver (N=2048)", inputs=("x", "t"))
+
+    def solver_levels(self):
+        return [{"n": n, "steps_per_output": m} for n, m in ((128, 2), (256, 2), (384, 3), (512, 4), (768, 6), (1024, 8), (2048, 16))]
+
+    def solve(self, ref, level):
+        from sciml.pde.solvers.spectral import solve_burgers
+
+        return solve_burgers(self.params["nu"], ref.coords["x"], ref.coords["t"], level["n"], level["steps_per_output"])
+
+    def bounds(self):
+        return [(-1.0, 1.0), (0.0, 0.99)]
+
+    def geometry(self, dde):
+        return dde.geometry.GeometryXTime(dde.geometry.Interval(-1, 1), dde.geometry.TimeDomain(0, 0.99))
+
+    def pde(self, dde):
+        nu = float(self.params["nu"])
+
+        def residual(x, u):
+            u_x = dde.grad.jacobian(u, x, i=0, j=0)
+            u_t = dde.grad.jacobian(u, x, i=0, j=1)
+            u_xx = dde.grad.hessian(u, x, i=0, j=0)
+            return u_t + u * u_x - nu * u_xx
+
+        return residual
+
+    def conditions(self, dde, geom, hard):
+        if hard:
+            return []
+        ic = dde.icbc.IC(geom, lambda X: -np.sin(np.pi * X[:, 0:1]), lambda _, on_initial: on_initial)
+        bc = dde.icbc.DirichletBC(geom, lambda X: np.zeros((len(X), 1)), lambda _, on_boundary: on_boundary)
+        return [ic, bc]
+
+    def output_transform(self, dde):
+        sin = dde.backend.sin
+
+        def transform(X, y):
+            x, t = X[:, 0:1], X[:, 1:2]
+            return -sin(np.pi * x) + t * (1 - x) * (1 + x) * y
+
+        return transform
+
+
+# ---------------------------------------------------------------------------
+@register
+class AllenCahn1D(Problem):
+    """Allen-Cahn on [-1, 1] x [0, 1], periodic in x (DeepXDE example)."""
+
+    name = "allen_cahn"
+    title = "Allen-Cahn 1D"
+    equation = "u_t = d u_xx + r (u - u^3), u(x,0) = x^2 cos(pi x), periodic in x"
+    reference_file = "pde/deepxde/Allen_Cahn.mat"
+    defaults = {"d": 0.001, "r": 5.0}
+
+    def validate(self) -> None:
+        self._positive("d", "diffusion coefficient d")
+        self._positive("r", "reaction rate r")
+
+    def uses_reference_file(self) -> bool:
+        return abs(self.params["d"] - 0.001) < 1e-15 and abs(self.params["r"] - 5.0) < 1e-15
+
+    def reference(self, data_root=None) -> Reference:
+        from sciml.pde.references import load_allen_cahn
+
+        if self.uses_reference_file():
+            return _grid_from_data(self.reference_file, data_root, load_allen_cahn)
+        x = np.linspace(-1.0, 1.0, 201)
+        t = np.linspace(0.0, 1.0, 101)
+        grid = Reference(("x", "t"), {"x": x, "t": t}, np.zeros((201, 101)), "solver", inputs=("x", "t"))
+        return Reference(("x", "t"), grid.coords, self.solve(grid, self.solver_levels()[-1]),
+                         "in-package spectral solver (N=512)", inputs=("x", "t"))
+
+    def solver_levels(self):
+        return [{"n": n, "steps_per_output": m} for n, m in ((32, 1), (64, 1), (64, 2), (128, 2), (256, 4), (512, 8))]
+
+    def solve(self, ref, level):
+        from sciml.pde.solvers.spectral import solve_allen_cahn
+
+        return solve_allen_cahn(self.params["d"], self.params["r"], ref.coords["x"], ref.coords["t"],
+                                level["n"], level["steps_per_output"])
+
+    def bounds(self):
+        return [(-1.0, 1.0), (0.0, 1.0)]
+
+    def geometry(self, dde):
+        return dde.geometry.GeometryXTime(dde.geometry.Interval(-1, 1), dde.geometry.TimeDomain(0, 1))
+
+    def pde(self, dde):
+        d, r = float(self.params["d"]), float(self.params["r"])
+
+        def residual(x, u):
+            u_t = dde.grad.jacobian(u, x, i=0, j=1)
+            u_xx = dde.grad.hessian(u, x, i=0, j=0)
+            return u_t - d * u_xx - r * (u - u**3)
+
+        return residual
+
+    def conditions(self, dde, geom, hard):
+        if hard:
+            return []
+        ic = dde.icbc.IC(geom, lambda X: X[:, 0:1] ** 2 * np.cos(np.pi * X[:, 0:1]), lambda _, on_initial: on_initial)
+        on_b = lambda _, on_boundary: on_boundary  # noqa: E731
+        return [ic, dde.icbc.PeriodicBC(geom, 0, on_b, derivative_order=0),
+                dde.icbc.PeriodicBC(geom, 0, on_b, derivative_order=1)]
+
+    def output_transform(self, dde):
+        cos = dde.backend.cos
+
+        # u(+-1, t) = -1 for all t: x = +-1 starts at the stable state u = -1 of the
+        # reaction and stays there by symmetry, so this transform is exact (DeepXDE example).
+        def transform(X, y):
+            x, t = X[:, 0:1], X[:, 1:2]
+            return x**2 * cos(np.pi * x) + t * (1 - x**2) * y
+
+        return transform
+
+
+# ---------------------------------------------------------------------------
+@register
+class PoissonLShape(Problem):
+    """-Laplace(u) = f on [-1,1]^2 minus (0,1]^2, u = 0 on the boundary."""
+
+    name = "poisson_lshape"
+    title = "Poisson on the L-shape"
+    equation = "-(u_xx + u_yy) = f on [-1,1]^2 \\ (0,1]^2, u = 0 on the boundary"
+    reference_file = "pde/deepxde/Poisson_Lshape.npz"
+    defaults = {"f": 1.0}
+    inputs = ("x", "y")
+    supports_hard_constraints = False
+    VERTICES = [[0, 0], [1, 0], [1, -1], [-1, -1], [-1, 1], [0, 1]]
+
+    def validate(self) -> None:
+        if not math.isfinite(self.params["f"]):
+            raise ConfigError("pde.params.poisson_lshape.f", "problem 'poisson_lshape': source f must be finite")
+
+    def uses_reference_file(self) -> bool:
+        return self.params["f"] == 1.0
+
+    def reference(self, data_root=None) -> Reference:
+        from sciml.pde.references import load_poisson_lshape
+
+        if self.uses_reference_file():
+            return _grid_from_data(self.reference_file, data_root, load_poisson_lshape)
+        x = np.linspace(-1.0, 1.0, 161)
+        grid = Reference(("x", "y"), {"x": x, "y": x}, np.zeros((161, 161)), "solver", inputs=("x", "y"))
+        return Reference(("x", "y"), grid.coords, self.solve(grid, self.solver_levels()[-1]),
+                         "in-package P2 FEM (refine 5)", inputs=("x", "y"))
+
+    def solver_levels(self):
+        return [{"refine": r, "order": 2} for r in (1, 2, 3, 4, 5)]
+
+    def solve(self, ref, level):
+        from sciml.pde.solvers.poisson_fem import solve_poisson_lshape
+
+        u = solve_poisson_lshape(self.params["f"], ref.points(), level["refine"], level["order"])
+        return u.reshape(ref.shape)
+
+    def bounds(self):
+        return [(-1.0, 1.0), (-1.0, 1.0)]
+
+    def inside(self, X):
+        return ~((X[:, 0] > 0) & (X[:, 1] > 0))
+
+    def geometry(self, dde):
+        return dde.geometry.Polygon(self.VERTICES)
+
+    def pde(self, dde):
+        f = float(self.params["f"])
+
+        def residual(x, u):
+            return -dde.grad.hessian(u, x, i=0, j=0) - dde.grad.hessian(u, x, i=1, j=1) - f
+
+        return residual
+
+    def conditions(self, dde, geom, hard):
+        return [dde.icbc.DirichletBC(geom, lambda X: np.zeros((len(X), 1)), lambda _, on_boundary: on_boundary)]

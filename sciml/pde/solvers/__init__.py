@@ -1,0 +1,9 @@
+"""Classical reference solvers, one per problem class.
+
+- :mod:`.spectral`: Fourier pseudo-spectral + ETDRK4 (Burgers, Allen-Cahn, periodic in x);
+- :mod:`.heat`: Crank-Nicolson finite differences (1D heat);
+- :mod:`.poisson_fem`: P2 finite elements with scikit-fem (Poisson on the L-shape).
+
+Each solver takes a resolution level and returns the field on a given reference grid,
+so its error and wall time can be compared with a PINN's.
+"""

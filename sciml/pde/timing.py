@@ -1,0 +1,75 @@
+"""Speed comparison: classical solver vs PINN, and the break-even number of solves.
+
+Definitions (what each number includes):
+- solver time: wall time of one call of the problem's solver at one resolution,
+  producing the field on the whole reference grid (time stepping / assembly + linear
+  solve + evaluation onto the reference points); best of ``repeats`` runs;
+- solver time to PINN accuracy: the cheapest resolution on the ladder whose relative
+  L2 error against the reference is <= the PINN's error (when the reference file itself
+  differs from the converged solver by > 1e-2, both errors are measured against the
+  finest solve instead, and the finest level itself is excluded);
+- PINN training time: optimizer wall time summed over all stages (and over resumed
+  runs), excluding model building and checkpoint writes;
+- PINN inference time: one ``model.predict`` on N query points, best of ``repeats``;
+- break-even solves: smallest n with train + n * inference <= n * solver, i.e.
+  ceil(train / (solver - inference)); none if the solver is not slower per query.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+
+def best_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """Minimum wall time of ``repeats`` calls (seconds) and the last result."""
+    best, out = math.inf, None
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def solver_ladder(problem, ref, repeats: int, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Time and error of the solver at every level (coarse to fine)."""
+    from sciml.pde.evaluate import relative_l2
+
+    from sciml.pde.references import Reference
+
+    rows, fields = [], []
+    levels = problem.solver_levels()
+    problem.solve(ref, levels[0])  # untimed warm-up: lazy imports and first-call overheads
+    for level in levels:
+        seconds, u = best_time(lambda: problem.solve(ref, level), repeats)
+        err = relative_l2(u, ref)
+        rows.append({"level": level, "seconds": seconds, "rel_l2": err})
+        fields.append(u)
+        log(f"solver {level}: rel L2 {err:.3e} in {seconds:.3f} s")
+    finest = Reference(ref.dims, ref.coords, np.where(ref.mask, fields[-1], np.nan), "finest solve", ref.inputs)
+    for row, u in zip(rows, fields):
+        row["rel_l2_vs_finest"] = relative_l2(u, finest)
+    return rows
+
+
+def matching_level(ladder: list[dict[str, Any]], target: float, key: str = "rel_l2") -> dict[str, Any] | None:
+    """The fastest ladder entry with ``entry[key] <= target`` (None if none reaches it).
+
+    ``key`` is ``rel_l2`` (error against the reference) or ``rel_l2_vs_finest`` (against
+    the finest solve, used when the reference file itself disagrees with the converged solver).
+    """
+    ok = [r for r in ladder[:-1] if r[key] <= target] if key == "rel_l2_vs_finest" else \
+        [r for r in ladder if r[key] <= target]
+    return min(ok, key=lambda r: r["seconds"]) if ok else None
+
+
+def break_even(train_s: float, infer_s: float, solver_s: float) -> int | None:
+    """Number of solves after which training + inference beats repeated solving (None: never)."""
+    gain = solver_s - infer_s
+    if gain <= 0:
+        return None
+    return max(1, math.ceil(train_s / gain))

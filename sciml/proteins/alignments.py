@@ -1,0 +1,217 @@
+"""Multiple sequence alignment readers, integer encoding and sequence weights.
+
+Formats: PSICOV ``.aln`` (one aligned sequence per line), A3M (lower-case insertion
+columns and '.' dropped), FASTA/A2M (A2M lower-case/'.' insert states dropped) and
+Stockholm (through ``Bio.AlignIO``). Every reader returns an :class:`Alignment` of
+upper-case, equal-length rows and raises :class:`~sciml.errors.DataError` naming the
+file and line of the first bad record.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sciml.errors import DataError
+
+#: The 20 amino acids then the gap: state index 0..20 (q = 21), as in GREMLIN/CCMpred order-free use.
+ALPHABET = "ARNDCQEGHILKMFPSTWYV-"
+GAP = 20
+Q = 21
+#: Ambiguity codes accepted in alignments and mapped to the gap state (no information).
+AMBIGUOUS = "XBZJUO"
+_VALID = set(ALPHABET) | set(AMBIGUOUS) | {"."}
+FORMATS = ("aln", "a3m", "fasta", "a2m", "stockholm")
+
+
+@dataclass
+class Alignment:
+    """Aligned sequences: ``seqs[k]`` are equal-length upper-case strings (gap '-').
+
+    ``lines[k]`` is the 1-based line of the file where record ``k`` starts.
+    """
+
+    path: str
+    ids: list[str]
+    seqs: list[str]
+    lines: list[int] = field(default_factory=list)
+
+    @property
+    def n_seqs(self) -> int:
+        return len(self.seqs)
+
+    @property
+    def length(self) -> int:
+        return len(self.seqs[0]) if self.seqs else 0
+
+    def encode(self) -> Any:
+        """(N, L) ``numpy.uint8`` array of state indices (ALPHABET order; ambiguity -> gap)."""
+        import numpy as np
+
+        table = np.full(256, GAP, dtype=np.uint8)
+        for k, aa in enumerate(ALPHABET):
+            table[ord(aa)] = k
+        raw = np.frombuffer("".join(self.seqs).encode("ascii"), dtype=np.uint8)
+        return table[raw].reshape(self.n_seqs, self.length)
+
+
+def _clean_row(path: str, line_no: int, text: str, drop_inserts: bool) -> str:
+    """Validate the characters of one aligned row; drop A3M/A2M insert states when asked."""
+    if drop_inserts:
+        text = re.sub(r"[a-z.]", "", text)
+    up = text.upper()
+    bad = [c for c in set(up) if c not in _VALID]
+    if bad:
+        col = min(up.index(c) for c in bad) + 1
+        raise DataError(path, f"character {up[col - 1]!r} at column {col} is outside the amino-acid alphabet "
+                        f"({ALPHABET[:-1]}, gap '-', ambiguity {AMBIGUOUS})", record=f"line {line_no}")
+    return up.replace(".", "-")
+
+
+def _finish(path: str, ids: list[str], seqs: list[str], lines: list[int]) -> Alignment:
+    if not seqs:
+        raise DataError(path, "no sequences found", hint="is this an alignment file?")
+    length = len(seqs[0])
+    for s, ln in zip(seqs, lines):
+        if len(s) != length:
+            raise DataError(path, f"row of length {len(s)} differs from the first row's {length}",
+                            record=f"line {ln}", hint="all aligned rows must have the same number of match columns")
+    if length == 0:
+        raise DataError(path, "the aligned rows are empty")
+    if len(seqs) < 2:
+        raise DataError(path, "only a single sequence: coevolution needs an alignment of many homologues",
+                        hint="use the sequence-only model for proteins without alignments")
+    return Alignment(path=path, ids=ids, seqs=seqs, lines=lines)
+
+
+def _read_text(path: Path) -> list[str]:
+    try:
+        if path.suffix == ".gz":
+            import gzip
+
+            with gzip.open(path, "rt", encoding="ascii", errors="strict") as fh:
+                return fh.read().splitlines()
+        return path.read_text(encoding="ascii").splitlines()
+    except FileNotFoundError:
+        raise DataError(path, "alignment file not found") from None
+    except (UnicodeDecodeError, OSError, EOFError, zlib.error) as exc:  # EOFError: truncated gzip
+        raise DataError(path, f"cannot read as ASCII text ({type(exc).__name__}: {exc})") from None
+
+
+def read_aln(path: str | Path) -> Alignment:
+    """PSICOV ``.aln``: one aligned sequence per line, no headers."""
+    path = Path(path)
+    ids, seqs, lines = [], [], []
+    for ln, raw in enumerate(_read_text(path), start=1):
+        text = raw.strip()
+        if not text:
+            continue
+        if text.startswith(">"):
+            raise DataError(path, "FASTA header in a PSICOV .aln file", record=f"line {ln}",
+                            hint="read it as FASTA/A3M (format 'fasta' or 'a3m')")
+        seqs.append(_clean_row(str(path), ln, text, drop_inserts=False))
+        ids.append(f"row{len(seqs)}")
+        lines.append(ln)
+    return _finish(str(path), ids, seqs, lines)
+
+
+def _read_fasta_like(path: Path, drop_inserts: bool) -> Alignment:
+    ids: list[str] = []
+    chunks: list[list[str]] = []
+    lines: list[int] = []
+    for ln, raw in enumerate(_read_text(path), start=1):
+        text = raw.strip()
+        if not text or text.startswith("#"):
+            continue
+        if text.startswith(">"):
+            ids.append(text[1:].split()[0] if len(text) > 1 else f"row{len(ids) + 1}")
+            chunks.append([])
+            lines.append(ln)
+        else:
+            if not chunks:
+                raise DataError(path, "sequence data before the first '>' header", record=f"line {ln}")
+            chunks[-1].append(text)
+    seqs = [_clean_row(str(path), ln, "".join(c), drop_inserts) for c, ln in zip(chunks, lines)]
+    return _finish(str(path), ids, seqs, lines)
+
+
+def read_a3m(path: str | Path) -> Alignment:
+    """A3M (HHblits): lower-case letters are insertions relative to the query and are dropped."""
+    return _read_fasta_like(Path(path), drop_inserts=True)
+
+
+def read_fasta(path: str | Path, a2m: bool = False) -> Alignment:
+    """Aligned FASTA (all characters are columns) or A2M (``a2m=True``: lower-case and '.' dropped)."""
+    return _read_fasta_like(Path(path), drop_inserts=a2m)
+
+
+def read_stockholm(path: str | Path) -> Alignment:
+    """Stockholm through ``Bio.AlignIO``; insert columns ('.'/lower-case in every row) are dropped."""
+    from Bio import AlignIO
+
+    path = Path(path)
+    try:
+        aln = AlignIO.read(str(path), "stockholm")
+    except FileNotFoundError:
+        raise DataError(path, "alignment file not found") from None
+    except Exception as exc:  # noqa: BLE001 -- Bio.AlignIO's Stockholm parser raises ValueError,
+        # AssertionError, UnicodeDecodeError, ... on malformed files; all mean "not valid Stockholm".
+        raise DataError(path, f"not a valid Stockholm alignment ({type(exc).__name__}: {exc})") from None
+    rows = [str(rec.seq) for rec in aln]
+    ids = [rec.id for rec in aln]
+    # Pfam Stockholm marks insert states with lower case / '.'; keep match columns only.
+    keep = [k for k in range(len(rows[0])) if any(r[k].isupper() or r[k] == "-" for r in rows)] if rows else []
+    seqs = [_clean_row(str(path), i + 1, "".join(r[k] for k in keep), drop_inserts=True) for i, r in enumerate(rows)]
+    return _finish(str(path), ids, seqs, [i + 1 for i in range(len(seqs))])
+
+
+def guess_format(path: str | Path) -> str:
+    """Format from the file name: .aln/.psicov, .a3m, .a2m, .sto/.stockholm, else FASTA."""
+    name = Path(path).name.lower().removesuffix(".gz")
+    if name.endswith((".aln", ".psicov")):
+        return "aln"
+    if name.endswith(".a3m"):
+        return "a3m"
+    if name.endswith(".a2m"):
+        return "a2m"
+    if name.endswith((".sto", ".stockholm", ".stk")):
+        return "stockholm"
+    return "fasta"
+
+
+def read_alignment(path: str | Path, fmt: str | None = None) -> Alignment:
+    """Read an alignment in ``fmt`` (one of :data:`FORMATS`; guessed from the name when None)."""
+    fmt = fmt or guess_format(path)
+    if fmt == "aln":
+        return read_aln(path)
+    if fmt == "a3m":
+        return read_a3m(path)
+    if fmt in ("fasta", "a2m"):
+        return read_fasta(path, a2m=(fmt == "a2m"))
+    if fmt == "stockholm":
+        return read_stockholm(path)
+    from sciml.errors import ConfigError
+
+    raise ConfigError("format", f"unknown alignment format {fmt!r}; valid: {', '.join(FORMATS)}")
+
+
+def sequence_weights(X: Any, threshold: float = 0.8, device: str = "cpu", chunk: int = 1024) -> Any:
+    """Weight ``1 / #{rows with identity >= threshold}`` (itself included), float32 (N,) tensor.
+
+    Identity = fraction of the L aligned columns with the same state (gaps count, as in
+    GREMLIN/CCMpred). Counted as one-hot matmuls (BLAS) in row chunks: N^2 * L * q flops.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    Xt = torch.as_tensor(X, device=device).long()
+    N, L = Xt.shape
+    oh = F.one_hot(Xt, Q).reshape(N, L * Q).float()
+    counts = torch.empty(N, dtype=torch.float32, device=device)
+    for s in range(0, N, chunk):
+        same = oh[s:s + chunk] @ oh.T  # (chunk, N) number of identical columns
+        counts[s:s + chunk] = (same >= threshold * L - 1e-3).sum(1).float()
+    return 1.0 / counts.clamp(min=1.0)

@@ -1,0 +1,93 @@
+"""Map alignment columns onto structure residues by pairwise sequence alignment.
+
+The query of an alignment is not always row 1 (and Pfam alignments have no query),
+so every row is a candidate: the row whose ungapped sequence aligns best to the
+structure's sequence (``Bio.Align.PairwiseAligner``, BLOSUM62, local) defines which
+alignment column corresponds to which structure residue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sciml.errors import DataError
+
+
+@dataclass
+class ColumnMap:
+    """``col_to_res[k]`` = structure residue index of alignment column k, or -1.
+
+    ``row`` is the alignment row used as the query; ``identity`` the fraction of its
+    aligned residues identical to the structure; ``coverage`` the fraction of
+    alignment columns that map to a structure residue.
+    """
+
+    row: int
+    col_to_res: Any
+    identity: float
+    coverage: float
+
+
+def _aligner():
+    from Bio.Align import PairwiseAligner, substitution_matrices
+
+    al = PairwiseAligner()
+    al.mode = "local"
+    al.substitution_matrix = substitution_matrices.load("BLOSUM62")
+    al.open_gap_score = -10.0
+    al.extend_gap_score = -0.5
+    return al
+
+
+def _map_row(aligner: Any, row: str, structure_seq: str) -> tuple[Any, float, int]:
+    import numpy as np
+
+    cols = [k for k, c in enumerate(row) if c != "-"]
+    ungapped = "".join(row[k] for k in cols)
+    col_to_res = np.full(len(row), -1, dtype=np.int64)
+    if not ungapped:
+        return col_to_res, 0.0, 0
+    aln = aligner.align(ungapped, structure_seq)[0]
+    same = n = 0
+    for (a0, a1), (b0, b1) in zip(*aln.aligned):
+        for off in range(a1 - a0):
+            col_to_res[cols[a0 + off]] = b0 + off
+            n += 1
+            same += ungapped[a0 + off] == structure_seq[b0 + off]
+    return col_to_res, same / max(n, 1), n
+
+
+def map_query(seqs: list[str], structure_seq: str, path: str = "<alignment>", max_rows: int = 2000,
+              min_identity: float = 0.9, structure_path: str = "<structure>") -> ColumnMap:
+    """Find the alignment row matching ``structure_seq`` and map columns to residues.
+
+    Rows are scanned in order (first ``max_rows``); an exact ungapped match stops the
+    scan early. Raises :class:`DataError` when the best row's identity is below
+    ``min_identity`` over at least half of the shorter sequence (wrong chain/query).
+    """
+    import numpy as np
+
+    aligner = _aligner()
+    best: tuple[float, int, Any, float] | None = None
+    for r, row in enumerate(seqs[:max_rows]):
+        ungapped = row.replace("-", "")
+        if not ungapped:
+            continue
+        if ungapped in structure_seq or structure_seq in ungapped:
+            # an exact substring: identity 1 by construction, still align for offsets
+            c2r, ident, n = _map_row(aligner, row, structure_seq)
+            if ident == 1.0 and n >= 0.5 * min(len(ungapped), len(structure_seq)):
+                return ColumnMap(r, c2r, 1.0, float((c2r >= 0).mean()))
+        # cheap prefilter: compositional similarity is not enough; align the candidate
+        c2r, ident, n = _map_row(aligner, row, structure_seq)
+        score = ident * min(1.0, n / max(1, min(len(ungapped), len(structure_seq))))
+        if best is None or score > best[0]:
+            best = (score, r, c2r, ident)
+    if best is None or best[0] < min_identity * 0.5 or best[3] < min_identity:
+        got = "no usable row" if best is None else f"best row {best[1] + 1} has identity {best[3]:.2f}"
+        raise DataError(structure_path, f"chain sequence does not match any row of {path} ({got}, "
+                        f"need >= {min_identity:.2f})", record=f"sequence {structure_seq[:20]}...",
+                        hint="check the chain id, or give the structure that belongs to this alignment")
+    _, r, c2r, ident = best
+    return ColumnMap(r, c2r, float(ident), float((c2r >= 0).mean()))

@@ -1,0 +1,126 @@
+"""CASP-style contact evaluation and the CASP RR format.
+
+Precision of the top L/5, L/2 and L predicted pairs (i < j) within a separation
+range: short 6-11, medium 12-23, long >= 24 (|i - j|, in residues of the native).
+Pairs whose native state is unknown (NaN, residue missing) are never counted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+RANGES: dict[str, tuple[int, int | None]] = {"short": (6, 11), "medium": (12, 23), "long": (24, None)}
+TOPS: dict[str, int] = {"L/5": 5, "L/2": 2, "L": 1}
+
+
+def range_mask(L: int, lo: int, hi: int | None) -> Any:
+    """Boolean (L, L) upper-triangle mask of pairs with lo <= j - i <= hi."""
+    import numpy as np
+
+    i, j = np.triu_indices(L, k=1)
+    sep = j - i
+    keep = (sep >= lo) & ((sep <= hi) if hi is not None else True)
+    m = np.zeros((L, L), dtype=bool)
+    m[i[keep], j[keep]] = True
+    return m
+
+
+def top_pairs(scores: Any, mask: Any, k: int) -> Any:
+    """Indices (k', 2) of the k highest-scoring pairs within ``mask`` (ties: lower i, j first)."""
+    import numpy as np
+
+    i, j = np.nonzero(mask)
+    s = scores[i, j]
+    order = np.lexsort((j, i, -s))[:k]
+    return np.stack([i[order], j[order]], axis=1)
+
+
+def precision(scores: Any, native: Any, lo: int, hi: int | None, divisor: int, length: int | None = None) -> float:
+    """Fraction of the top ``length // divisor`` (at least 1) pairs in range that are native contacts."""
+    import numpy as np
+
+    scores = np.asarray(scores, dtype=float)
+    native = np.asarray(native, dtype=float)
+    L = native.shape[0] if length is None else length
+    mask = range_mask(native.shape[0], lo, hi) & ~np.isnan(native) & np.isfinite(scores)
+    k = max(1, L // divisor)
+    pairs = top_pairs(scores, mask, k)
+    if len(pairs) == 0:
+        return float("nan")
+    return float(native[pairs[:, 0], pairs[:, 1]].mean())
+
+
+def evaluate(scores: Any, native: Any) -> dict[str, float]:
+    """All precisions: keys like ``"long_L/5"``; L = number of residues in ``native``."""
+    out = {}
+    for rname, (lo, hi) in RANGES.items():
+        for tname, div in TOPS.items():
+            out[f"{rname}_{tname}"] = round(precision(scores, native, lo, hi, div), 6)
+    return out
+
+
+def mean_metrics(per_protein: list[dict[str, float]]) -> dict[str, float]:
+    """Mean of each key over proteins (NaN-skipping), rounded to 6 digits."""
+    import numpy as np
+
+    keys = sorted(per_protein[0]) if per_protein else []
+    return {k: round(float(np.nanmean([m[k] for m in per_protein])), 6) for k in keys}
+
+
+def symmetrize_apc(F: Any) -> Any:
+    """Average product correction of a symmetric (L, L) score matrix (diagonal ignored)."""
+    import numpy as np
+
+    F = np.array(F, dtype=float)
+    np.fill_diagonal(F, 0.0)
+    L = F.shape[0]
+    row = F.sum(1) / (L - 1)
+    total = F.sum() / (L * (L - 1))
+    out = F - np.outer(row, row) / total if total != 0 else F
+    np.fill_diagonal(out, 0.0)
+    return out
+
+
+def write_casp_rr(path: str | Path, sequence: str, scores: Any, target: str = "T0000", min_sep: int = 6,
+                  max_pairs: int | None = None, author: str = "sciml") -> Path:
+    """CASP RR (``PFRMAT RR``): pairs ``i j 0 8 p`` (1-based) sorted by score, p in [0, 1].
+
+    Scores are min-max scaled to [0, 1] over the listed pairs (RR needs probabilities).
+    """
+    import numpy as np
+
+    from sciml.io import write_text_atomic
+
+    L = len(sequence)
+    mask = range_mask(L, min_sep, None) & np.isfinite(scores)
+    pairs = top_pairs(np.asarray(scores, dtype=float), mask, int(mask.sum()) if max_pairs is None else max_pairs)
+    vals = np.asarray([scores[i, j] for i, j in pairs], dtype=float)
+    lo, hi = (vals.min(), vals.max()) if len(vals) else (0.0, 1.0)
+    prob = (vals - lo) / (hi - lo) if hi > lo else np.ones_like(vals)
+    lines = ["PFRMAT RR", f"TARGET {target}", f"AUTHOR {author}", "METHOD sciml contact prediction", "MODEL  1"]
+    lines += [sequence[k:k + 50] for k in range(0, L, 50)]
+    lines += [f"{i + 1} {j + 1} 0 8 {p:.5f}" for (i, j), p in zip(pairs, prob)]
+    lines += ["END", ""]
+    return write_text_atomic(path, "\n".join(lines))
+
+
+def read_casp_rr(path: str | Path, length: int) -> Any:
+    """Read RR contact lines ``i j [d1 d2] p`` (1-based) into a symmetric (L, L) score matrix (NaN elsewhere)."""
+    import numpy as np
+
+    from sciml.errors import DataError
+
+    out = np.full((length, length), np.nan)
+    for ln, raw in enumerate(Path(path).read_text().splitlines(), start=1):
+        parts = raw.split()
+        if not parts or not parts[0].isdigit():
+            continue
+        try:
+            i, j, p = int(parts[0]) - 1, int(parts[1]) - 1, float(parts[-1])
+        except (ValueError, IndexError):
+            raise DataError(path, "bad contact line (expected 'i j [d1 d2] p')", record=f"line {ln}") from None
+        if not (0 <= i < length and 0 <= j < length):
+            raise DataError(path, f"residue index outside 1..{length}", record=f"line {ln}")
+        out[i, j] = out[j, i] = p
+    return out

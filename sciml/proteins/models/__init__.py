@@ -1,0 +1,1 @@
+"""Contact networks (plain ``torch.nn.Module``s)."""

@@ -1,0 +1,89 @@
+"""Tiny training runs: metrics, determinism (byte-identical JSON), resume after a kill."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.materials.conftest import REPO, tiny_config  # noqa: F401  (importlib mode: package path)
+
+
+def test_tiny_run_writes_metrics_and_beats_nothing_silly(trained_fold):
+    cfg, fold_dir, metrics = trained_fold
+    for name in ("metrics.json", "predictions.csv", "model.pt", "model.json", "provenance.json"):
+        assert (fold_dir / name).is_file(), name
+    assert metrics["n_test"] == 24 and metrics["n_fit"] + metrics["n_val"] == 96
+    assert metrics["test"]["mae"] > 0 and metrics["epochs_trained"] == 3
+    rows = (fold_dir / "predictions.csv").read_text().splitlines()
+    assert rows[0] == "id,fold,target,prediction" and len(rows) == 25
+    assert (fold_dir / "logs" / "version_0" / "metrics.csv").is_file()
+
+
+@pytest.mark.slow
+def test_same_seed_same_bytes(tmp_path, trained_fold):
+    from sciml.materials.train import train_fold
+
+    cfg, fold_dir, _ = trained_fold
+    train_fold(cfg, 0, REPO / "data", tmp_path / "again", tmp_path / "ckpt", tmp_path / "cache", threads=1)
+    assert (tmp_path / "again" / "metrics.json").read_bytes() == (fold_dir / "metrics.json").read_bytes()
+
+
+class _Killed(RuntimeError):
+    pass
+
+
+@pytest.mark.slow
+def test_resume_after_kill_gives_same_metrics(tmp_path, trained_fold, monkeypatch):
+    """Kill after epoch 2 of 3, rerun the same command: it resumes from last.ckpt, same final metrics."""
+    import lightning.pytorch as pl
+
+    import sciml.training as training
+    from sciml.materials.train import train_fold
+
+    cfg, fold_dir, _ = trained_fold
+    real_make_trainer = training.make_trainer
+
+    class KillAfterEpoch(pl.Callback):
+        def on_train_epoch_end(self, trainer, pl_module):
+            if trainer.current_epoch == 1:
+                raise _Killed("simulated kill")
+
+    def killing_make_trainer(*args, **kwargs):
+        return real_make_trainer(*args, extra_callbacks=[KillAfterEpoch()], **kwargs)
+
+    monkeypatch.setattr(training, "make_trainer", killing_make_trainer)
+    with pytest.raises(_Killed):
+        train_fold(cfg, 0, REPO / "data", tmp_path / "run", tmp_path / "ckpt", tmp_path / "cache", threads=1)
+    assert list((tmp_path / "ckpt").rglob("last.ckpt")), "no checkpoint left by the killed run"
+    assert not (tmp_path / "run" / "metrics.json").exists()
+    monkeypatch.setattr(training, "make_trainer", real_make_trainer)
+    resumed = train_fold(cfg, 0, REPO / "data", tmp_path / "run", tmp_path / "ckpt", tmp_path / "cache", threads=1)
+    ref = json.loads((fold_dir / "metrics.json").read_text())
+    assert resumed["test"] == ref["test"]
+    assert (tmp_path / "run" / "metrics.json").read_bytes() == (fold_dir / "metrics.json").read_bytes()
+
+
+def test_target_encoding_round_trip():
+    import torch
+
+    from sciml.materials.lightning import CrystalRegressor
+
+    y = torch.tensor([0.5, 80.0, 1600.0])
+    for log_target, mean, std in ((False, 100.0, 50.0), (True, 4.0, 1.2)):
+        m = CrystalRegressor("cgcnn", {"atom_fea_len": 8, "n_conv": 1, "h_fea_len": 8}, mean, std, log_target=log_target)
+        torch.testing.assert_close(m.decode(m.encode(y)), y, rtol=1e-5, atol=1e-4)
+
+
+def test_split_keeps_official_test_fold(trained_fold):
+    from sciml.materials.dataset import load_or_build
+    from sciml.materials.folds import kfold_indices
+    from sciml.materials.graphs import GraphSettings
+    from sciml.materials.train import split_fold
+
+    cfg, _, _ = trained_fold
+    table, _, _ = load_or_build(cfg["dataset"], GraphSettings(**cfg["graph"]), REPO / "data", None, cfg["validation"])
+    split = split_fold(table, cfg, 0)
+    _, test = kfold_indices(len(table.all_ids))[0]
+    assert [table.ids[i] for i in split["test"]] == [table.all_ids[i] for i in test]
+    assert not set(split["val"]) & set(split["test"]) and not set(split["fit"]) & set(split["val"])

@@ -1,0 +1,55 @@
+"""The ``sciml pde`` commands: clean errors, determinism of metrics, resumable training."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sciml.cli import main
+
+TINY = {"problems": ["heat"], "pinn": {"num_domain": 100, "adam_iterations": 100, "lbfgs_iterations": 50,
+                                       "checkpoint_every": 50}, "evaluation": {"timing_repeats": 1}}
+
+
+def test_unknown_problem_is_a_clean_error(tmp_path, capsys):
+    rc = main(["pde", "solve", "--problem", "wave9d", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "wave9d" in err and "burgers" in err and "Traceback" not in err
+
+
+def test_negative_viscosity_is_a_clean_error(tmp_path, capsys):
+    rc = main(["pde", "solve", "--problem", "burgers", "--out", str(tmp_path),
+               "--config-json", '{"params": {"burgers": {"nu": -0.1}}}'])
+    assert rc == 2 and "pde.params.burgers.nu" in capsys.readouterr().err
+
+
+def test_help_does_not_import_heavy_modules():
+    code = "import sys; from sciml.cli import build_parser; build_parser(); " \
+           "print(sorted(m for m in ('torch','deepxde','numpy','lightning') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_same_seed_gives_byte_identical_metrics(tmp_path):
+    cfg = json.dumps(TINY)
+    outs = []
+    assert main(["pde", "solve", "--problem", "heat", "--config-json", cfg, "--out", str(tmp_path / "solve")]) == 0
+    for run in ("a", "b"):
+        train, ev = tmp_path / run / "train", tmp_path / run / "evaluate"
+        assert main(["pde", "train", "--problem", "heat", "--config-json", cfg, "--out", str(train),
+                     "--checkpoint-dir", str(tmp_path / run / "ckpt")]) == 0
+        assert main(["pde", "evaluate", "--problem", "heat", "--config-json", cfg, "--model", str(train),
+                     "--solver", str(tmp_path / "solve"), "--out", str(ev)]) == 0
+        outs.append((ev / "metrics.json").read_bytes())
+        assert (train / "train.json").is_file()
+    assert outs[0] == outs[1]
+    m = json.loads(outs[0])
+    assert m["rel_l2"] < 1e-2 and m["masked_points"] == 0
+    # Rerunning train with the same checkpoint dir resumes the finished run (no new iterations).
+    train = tmp_path / "a" / "train2"
+    assert main(["pde", "train", "--problem", "heat", "--config-json", cfg, "--out", str(train),
+                 "--checkpoint-dir", str(tmp_path / "a" / "ckpt")]) == 0
+    assert json.loads((train / "train.json").read_text()) == json.loads((tmp_path / "a" / "train" / "train.json").read_text())
+    assert json.loads((train / "train_timing.json").read_text())["resumed_from"]

@@ -1,0 +1,85 @@
+"""PINN training: tiny heat run, checkpoint/resume, NaN stop, float32 L-BFGS handling."""
+
+import numpy as np
+import pytest
+
+from sciml.config import domain_section
+from sciml.errors import TrainingError
+from sciml.pde import pinn as pinn_mod
+from sciml.pde.evaluate import relative_l2
+from sciml.pde.problems import get_problem
+
+
+def tiny_cfg(**pinn):
+    base = {"num_domain": 100, "adam_iterations": 200, "lbfgs_iterations": 100, "checkpoint_every": 100}
+    base.update(pinn)
+    return domain_section("pde", None, None) | {"pinn": domain_section("pde", f'{{"pinn": {__import__("json").dumps(base)}}}')["pinn"]}
+
+
+def test_tiny_heat_training_reaches_accuracy(tmp_path):
+    cfg = tiny_cfg()
+    problem = get_problem("heat")
+    model = pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1)
+    assert model.hard
+    report = pinn_mod.train_pinn(model, tmp_path / "ckpt", seed=0, log=lambda m: None)
+    ref = problem.reference()
+    err = relative_l2(model.predict(ref.points()), ref)
+    assert err < 1e-2, err
+    assert report.iterations["adam"] == 200 and report.iterations["lbfgs"] > 0
+    assert (tmp_path / "ckpt" / "last.pt").is_file()
+    # the checkpoint loads with weights_only=True and holds the final stage marker
+    state = pinn_mod.load_state(tmp_path / "ckpt" / "last.pt")
+    assert state["stage"] == 2
+
+
+def test_killed_run_resumes_from_checkpoint(tmp_path):
+    cfg = tiny_cfg(lbfgs_iterations=0)
+    problem = get_problem("heat")
+    calls = []
+
+    def killer(msg):
+        calls.append(msg)
+        if msg.startswith("adam: 100/"):
+            raise KeyboardInterrupt  # simulated kill after the first checkpoint
+
+    model = pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1)
+    with pytest.raises(KeyboardInterrupt):
+        pinn_mod.train_pinn(model, tmp_path, seed=0, log=killer)
+    assert pinn_mod.load_state(tmp_path / "last.pt")["done"] == 100
+    model2 = pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1)
+    report = pinn_mod.train_pinn(model2, tmp_path, seed=0, log=lambda m: None)
+    assert report.resumed_from is not None
+    assert report.iterations == {"adam": 200}  # 100 before the kill + 100 after
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    cfg = tiny_cfg(lbfgs_iterations=0)
+    model = pinn_mod.build_pinn(get_problem("heat"), cfg["pinn"], seed=0, threads=1)
+    losses = iter([0.5, float("nan")])
+    monkeypatch.setattr(pinn_mod, "_current_loss", lambda m: next(losses))
+    with pytest.raises(TrainingError) as exc:
+        pinn_mod.train_pinn(model, tmp_path, seed=0, log=lambda m: None)
+    assert "heat" in str(exc.value) and "last good checkpoint" in str(exc.value)
+    state = pinn_mod.load_state(tmp_path / "last.pt")
+    assert state["done"] == 100 and all(np.isfinite(v).all() for v in state["net"].values())
+
+
+def test_float32_lbfgs_early_stop_is_handled(tmp_path):
+    cfg = tiny_cfg(precision="float32", adam_iterations=100, lbfgs_iterations=3000, checkpoint_every=1000,
+                   lbfgs_restarts=1)
+    model = pinn_mod.build_pinn(get_problem("heat"), cfg["pinn"], seed=0, threads=1)
+    report = pinn_mod.train_pinn(model, tmp_path, seed=0, log=lambda m: None)
+    # float32 L-BFGS on this problem stops before 3000 iterations; the run must end
+    # cleanly, record it, and have restarted at most lbfgs_restarts times.
+    assert report.lbfgs_stopped_early
+    assert report.iterations["lbfgs"] < 3000 and report.lbfgs_restarts <= 1
+
+
+def test_rar_adds_anchor_points(tmp_path):
+    cfg = tiny_cfg(adam_iterations=50, lbfgs_iterations=0, checkpoint_every=50,
+                   rar={"enabled": True, "rounds": 2, "candidates": 500, "points_per_round": 10, "iterations": 50})
+    model = pinn_mod.build_pinn(get_problem("heat"), cfg["pinn"], seed=0, threads=1)
+    n0 = len(model.data.train_x_all)
+    report = pinn_mod.train_pinn(model, tmp_path, seed=0, log=lambda m: None)
+    assert report.anchors == 20 and len(model.data.train_x_all) == n0 + 20
+    assert set(report.iterations) == {"adam", "rar1", "rar2"}

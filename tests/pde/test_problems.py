@@ -1,0 +1,54 @@
+"""Problem registry: names, parameters, non-physical values."""
+
+import pytest
+
+from sciml.errors import ConfigError
+from sciml.pde.problems import REGISTRY, get_problem, problem_names
+
+
+def test_registry_lists_all_catalogue_problems():
+    assert {"heat", "burgers", "allen_cahn", "poisson_lshape"} <= set(problem_names())
+    for name, cls in REGISTRY.items():
+        assert cls.name == name and cls.title and cls.equation
+
+
+def test_unknown_problem_names_valid_ones():
+    with pytest.raises(ConfigError) as exc:
+        get_problem("navier_stokes_3d")
+    msg = str(exc.value)
+    assert "navier_stokes_3d" in msg and "burgers" in msg and "heat" in msg
+
+
+@pytest.mark.parametrize("name, params, key", [
+    ("burgers", {"nu": -0.01}, "nu"),
+    ("burgers", {"nu": 0.0}, "nu"),
+    ("heat", {"length": 0.0}, "length"),
+    ("heat", {"t_end": -1.0}, "t_end"),
+    ("heat", {"alpha": -1.0}, "alpha"),
+    ("allen_cahn", {"d": -1e-3}, "d"),
+    ("poisson_lshape", {"f": float("nan")}, "f"),
+])
+def test_non_physical_parameters_raise_config_error_naming_problem(name, params, key):
+    with pytest.raises(ConfigError) as exc:
+        get_problem(name, params)
+    assert name in str(exc.value) and key in str(exc.value)
+
+
+def test_unknown_parameter_rejected():
+    with pytest.raises(ConfigError, match="viscosity|no parameter"):
+        get_problem("burgers", {"viscosity": 0.1})
+
+
+def test_schema_rejects_negative_viscosity_and_unknown_problem():
+    from sciml.config import domain_section
+
+    with pytest.raises(ConfigError, match="pde.params.burgers.nu"):
+        domain_section("pde", '{"params": {"burgers": {"nu": -1}}}')
+    with pytest.raises(ConfigError, match="pde.problems"):
+        domain_section("pde", '{"problems": ["kdv"]}')
+
+
+def test_reference_file_used_only_for_matching_parameters():
+    assert get_problem("burgers").uses_reference_file()
+    assert not get_problem("burgers", {"nu": 0.01}).uses_reference_file()
+    assert not get_problem("heat").uses_reference_file()

@@ -1,0 +1,34 @@
+"""Tiny end-to-end run of the pde pipeline through Snakemake."""
+
+import json
+
+import pytest
+import xarray as xr
+
+
+@pytest.mark.slow
+def test_pde_workflow_end_to_end(workflow_runner, tmp_path):
+    cfg = {"domains": ["pde"], "pde": {"problems": ["heat"], "pinn": {
+        "num_domain": 100, "adam_iterations": 100, "lbfgs_iterations": 50, "checkpoint_every": 50},
+        "evaluation": {"timing_repeats": 1}}}
+    workflow_runner(cfg)
+    res = tmp_path / "results"
+    section = json.loads((res / "pde" / "section.json").read_text())
+    assert section["domain"] == "pde"
+    acc, speed = section["tables"]
+    assert acc["rows"][0][0] == "heat" and float(acc["rows"][0][2]) < 1e-2
+    assert speed["rows"][0][0] == "heat" and len(speed["rows"][0]) == len(speed["columns"])
+    for fig in section["figures"]:
+        assert (res / "pde" / fig["path"]).is_file()
+    metrics = json.loads((res / "pde" / "heat" / "evaluate" / "metrics.json").read_text())
+    assert metrics["rel_l2"] < 1e-2
+    ds = xr.open_dataset(res / "pde" / "heat" / "evaluate" / "fields.nc")
+    assert set(ds.data_vars) == {"prediction", "reference", "abs_error"} and ds["prediction"].dims == ("x", "t")
+    assert "units" in ds["prediction"].attrs and "units" in ds["t"].attrs
+    assert (res / "report.html").is_file()
+    assert (res / ".checkpoints" / "pde").is_dir()  # checkpoints outside declared outputs
+
+
+def test_pde_rules_dry_run(workflow_runner):
+    proc = workflow_runner({"domains": ["pde"], "pde": {"problems": ["heat", "burgers"]}}, extra_args=("-n",))
+    assert "pde_train" in proc.stdout and "pde_section" in proc.stdout

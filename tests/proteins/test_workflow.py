@@ -1,0 +1,75 @@
+"""Tiny end-to-end workflow, same-seed determinism and resume after a kill."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import venv_env
+
+FAMS = [
+    {"name": "3a4rA", "alignment": "proteins/alignments/3a4rA.aln", "structure": "proteins/structures/3a4rA.pdb.gz"},
+    {"name": "2cviA", "alignment": "proteins/alignments/2cviA.a3m", "structure": "proteins/structures/2cviA.pdb.gz"},
+    {"name": "2xcjA", "alignment": "proteins/alignments/2xcjA.fasta", "structure": "proteins/structures/2xcjA.pdb.gz"},
+    # a family whose structure does not match its alignment: skipped with a reason, not a crash
+    {"name": "mismatch", "alignment": "proteins/alignments/3a4rA.aln", "structure": "proteins/structures/2cviA.pdb.gz"},
+]
+TINY = {
+    "families": FAMS, "threads": 1,
+    "potts": {"epochs": 2, "max_sequences": 200, "batch_size": 100},
+    "meanfield": {"max_sequences": 200},
+    "network": {"max_epochs": 3, "channels": 6, "blocks": 1, "folds": 3, "accelerator": "cpu"},
+}
+
+
+def _sciml(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "sciml.cli", *args], capture_output=True, text=True, env=venv_env(),
+                          cwd=Path(__file__).resolve().parents[2], timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(proc.stderr[-4000:])
+    return proc
+
+
+@pytest.mark.slow
+def test_tiny_workflow_determinism_and_resume(workflow_runner, tmp_path):
+    workflow_runner({"domains": ["proteins"], "data_root": "data", "proteins": TINY},
+                    targets=(str(tmp_path / "results/proteins/section.json"),))
+    res = tmp_path / "results/proteins"
+    section = json.loads((res / "section.json").read_text())
+    assert section["domain"] == "proteins" and section["tables"][0]["rows"]
+    assert any("mismatch skipped" in w for w in section["warnings"])
+    assert "mismatch" in (res / "quarantine.csv").read_text()
+    assert (res / "contact_maps.png").stat().st_size > 1000
+    fam = json.loads((res / "families/3a4rA/metrics.json").read_text())
+    assert 0.0 <= fam["potts"]["long_L/5"] <= 1.0
+    net = json.loads((res / "network/metrics.json").read_text())
+    assert set(net["per_family"]) == {"3a4rA", "2cviA", "2xcjA"}
+    assert 0.0 <= net["mean"]["network"]["long_L/5"] <= 1.0
+
+    # same seed, fresh checkpoints -> byte-identical metrics; then a killed run resumes to the same metrics
+    scores = [str(res / f"families/{f['name']}/scores.npz") for f in FAMS]
+    cfg = json.dumps(TINY)
+    ref = (res / "network/metrics.json").read_bytes()
+    _sciml("proteins", "train-network", "--config-json", cfg, "--data-root", "data", "--scores", *scores,
+           "--out", str(tmp_path / "again/metrics.json"), "--checkpoint-dir", str(tmp_path / "ck_again"))
+    assert (tmp_path / "again/metrics.json").read_bytes() == ref
+
+    cmd = [sys.executable, "-m", "sciml.cli", "proteins", "train-network", "--config-json", cfg, "--data-root", "data",
+           "--scores", *scores, "--out", str(tmp_path / "killed/metrics.json"), "--checkpoint-dir", str(tmp_path / "ck_kill")]
+    proc = subprocess.Popen(cmd, env=venv_env(), cwd=Path(__file__).resolve().parents[2],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        if list((tmp_path / "ck_kill").rglob("fold0/last.ckpt")):
+            proc.kill()
+            break
+        time.sleep(0.2)
+    proc.wait()
+    assert list((tmp_path / "ck_kill").rglob("fold0/last.ckpt")), "no checkpoint before the kill"
+    _sciml(*cmd[3:])
+    assert (tmp_path / "killed/metrics.json").read_bytes() == ref

@@ -1,0 +1,98 @@
+"""The SLURM profile on a real (local, single-node) SLURM cluster.
+
+`snakemake --profile profiles/slurm` runs the tiny pipeline of every domain that has landed;
+every rule must become a SLURM job (checked in slurmctld's job-completion log, which lists
+every finished job, and in the plugin's per-rule job logs) and the report must be produced.
+Only test-local overrides are passed on the command line: no GPU request (this machine has
+none), faster status polling, kept job logs, and a private log folder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .tiny import REPO_ROOT, TINY, landed_domains, training_rules
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(1800)]
+
+
+def _jobcomp_entries(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    entries = []
+    for line in path.read_text().splitlines():
+        fields = dict(re.findall(r"(\w+)=(\S*)", line))
+        if fields:
+            entries.append(fields)
+    return entries
+
+
+def test_profile_files_are_valid_yaml_with_expected_keys() -> None:
+    prof = yaml.safe_load((REPO_ROOT / "profiles" / "slurm" / "profile.yaml").read_text())
+    assert prof["executor"] == "slurm"
+    assert prof["default-resources"]["mem_mb"] > 0 and prof["default-resources"]["runtime"] > 0
+    for domain in landed_domains():
+        for rule in training_rules(domain):
+            assert prof["set-resources"][rule]["gpu"] >= 1, f"{rule} must request a GPU"
+            assert prof["set-resources"][rule]["cpus_per_gpu"] >= 1
+    default = yaml.safe_load((REPO_ROOT / "profiles" / "default" / "profile.yaml").read_text())
+    assert "executor" not in default  # the workstation profile never submits anywhere
+
+
+def test_slurm_profile_runs_tiny_pipeline(slurm_cluster, tmp_path: Path) -> None:
+    domains = landed_domains()
+    if not domains:
+        pytest.skip("no domain has landed yet (no rules)")
+    results = tmp_path / "results"
+    cfg = {"domains": domains, "results_dir": str(results), **{d: TINY[d] for d in domains}}
+    cfg_file = tmp_path / "config.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg))
+    slurm_logs = tmp_path / "slurm_logs"
+    no_gpu = [f"{rule}:gpu=0" for d in domains for rule in training_rules(d)]
+    cmd = [
+        sys.executable, "-m", "snakemake",
+        "--profile", str(REPO_ROOT / "profiles" / "slurm"),
+        "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(REPO_ROOT), "--nolock",
+        "--configfile", str(REPO_ROOT / "config" / "config.yaml"), str(cfg_file),
+        "--jobs", "2",
+        "--slurm-init-seconds-before-status-checks", "2",
+        "--slurm-keep-successful-logs",
+        "--slurm-logdir", str(slurm_logs),
+        "--slurm-jobname-prefix", "scimltest",
+        *(["--set-resources", *no_gpu] if no_gpu else []),
+    ]
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=slurm_cluster["env"], capture_output=True, text=True,
+                          timeout=1700)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"snakemake --profile profiles/slurm failed:\n{out[-8000:]}"
+    assert (results / "report.html").is_file()
+    for d in domains:
+        assert json.loads((results / d / "section.json").read_text())["domain"] == d
+
+    run_id = re.search(r"SLURM run ID: (\S+)", out).group(1)
+    # jobid -> rule, from the plugin's own submission messages
+    submitted = {jid: rule for jid, rule in re.findall(r"submitted with SLURM jobid (\d+) \(log: \S*?rule_(\w+)", out)}
+    assert submitted, out[-4000:]
+    jobs = {e["JobId"]: e for e in _jobcomp_entries(slurm_cluster["jobcomp"]) if e.get("Name") == run_id}
+    assert set(submitted) <= set(jobs), "a submitted job is missing from slurmctld's job-completion log"
+    for jid in submitted:
+        assert jobs[jid]["JobState"] == "COMPLETED", jobs[jid]
+
+    # every rule of the DAG (except the target-only `all`) ran as a SLURM job
+    dry = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory",
+         str(REPO_ROOT), "--nolock", "--configfile", str(REPO_ROOT / "config" / "config.yaml"), str(cfg_file),
+         "--forceall", "-n", "--quiet", "rules"],
+        cwd=REPO_ROOT, env=slurm_cluster["env"], capture_output=True, text=True, timeout=300)
+    expected = {m for m in re.findall(r"^(\w+)\s+\d+\s*$", dry.stdout, flags=re.M)} - {"all", "total"}
+    assert expected, dry.stdout
+    assert set(submitted.values()) == expected
+    for rule in expected:
+        assert any((slurm_logs / f"rule_{rule}").rglob("*.log")), f"no SLURM job log for {rule}"

@@ -1,0 +1,220 @@
+"""sciml.config: YAML loading, schema validation (unknown keys, wrong types), defaults."""
+
+from __future__ import annotations
+
+import json
+import string
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sciml.config import domain_section, load_config, load_yaml, schema_for, validate
+from sciml.errors import ConfigError
+
+DOMAINS = ("materials", "pde", "proteins")
+
+
+def test_defaults_are_filled_for_an_empty_config() -> None:
+    cfg = validate({})
+    assert cfg["data_root"] == "data"
+    assert cfg["results_dir"] == "results"
+    assert cfg["domains"] == ["materials", "pde", "proteins"]
+    for d in DOMAINS:
+        # each domain section is filled with its own defaults (at least the seed)
+        assert isinstance(cfg[d], dict)
+        assert cfg[d]["seed"] == 0
+
+
+def test_validate_fills_defaults_in_place_and_keeps_given_values() -> None:
+    cfg = {"results_dir": "out", "pde": {"seed": 7}}
+    out = validate(cfg)
+    assert out is cfg
+    assert cfg["results_dir"] == "out"
+    assert cfg["pde"]["seed"] == 7
+    assert cfg["materials"]["seed"] == 0
+
+
+def test_default_values_are_not_shared_between_calls() -> None:
+    a = validate({})
+    a["domains"].append("mutated")
+    b = validate({})
+    assert b["domains"] == ["materials", "pde", "proteins"]
+
+
+def test_unknown_top_level_key_is_named() -> None:
+    with pytest.raises(ConfigError) as info:
+        validate({"result_dir": "x"})
+    assert info.value.key == "result_dir"
+    assert "unknown key" in str(info.value)
+    assert "results_dir" in str(info.value)  # the message lists the valid keys
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_unknown_domain_key_is_named_with_dotted_path(domain: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        validate({domain: {"definitely_not_a_key": 1}})
+    assert info.value.key == f"{domain}.definitely_not_a_key"
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_wrong_type_is_named(domain: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        validate({domain: {"seed": "zero"}})
+    assert info.value.key == f"{domain}.seed"
+    assert "'zero' is not of type 'integer'" in str(info.value)
+
+
+def test_enum_violation_names_the_list_item() -> None:
+    with pytest.raises(ConfigError) as info:
+        validate({"domains": ["materials", "chemistry"]})
+    assert info.value.key == "domains.1"
+
+
+def test_non_mapping_config_is_rejected() -> None:
+    with pytest.raises(ConfigError) as info:
+        validate(["a", "list"])  # type: ignore[arg-type]
+    assert info.value.key == "<root>"
+
+
+def test_every_schema_key_has_a_description_and_no_extra_properties() -> None:
+    """The schemas are the documentation: every key described, unknown keys refused."""
+
+    def walk(node: dict, where: str) -> None:
+        if node.get("type") == "object" and "properties" in node:
+            assert node.get("additionalProperties") is False, f"{where}: additionalProperties must be false"
+            for key, sub in node["properties"].items():
+                assert sub.get("description"), f"{where}.{key}: no description"
+                walk(sub, f"{where}.{key}")
+        if node.get("type") == "array" and isinstance(node.get("items"), dict):
+            walk(node["items"], f"{where}[]")
+
+    walk(schema_for(), "<root>")
+    for d in DOMAINS:
+        walk(schema_for(d), d)
+
+
+def test_load_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data_root: data\nresults_dir: [unclosed\nother: 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_yaml(bad)
+    msg = str(info.value)
+    assert str(bad) in msg
+    assert "line " in msg
+
+
+def test_load_yaml_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_yaml(tmp_path / "nope.yaml")
+    assert "nope.yaml" in str(info.value)
+
+
+def test_load_yaml_binary_garbage(tmp_path: Path) -> None:
+    bad = tmp_path / "garbage.yaml"
+    bad.write_bytes(b"\xff\xfe\x00\x81binary\x00")
+    with pytest.raises(ConfigError) as info:
+        load_yaml(bad)
+    assert "garbage.yaml" in str(info.value)
+
+
+def test_load_yaml_refuses_python_tags(tmp_path: Path) -> None:
+    """safe_load: a YAML file cannot construct Python objects (no code execution)."""
+    evil = tmp_path / "evil.yaml"
+    evil.write_text("data_root: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ConfigError):
+        load_yaml(evil)
+
+
+def test_load_config_validates_with_file_named(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("domains: [pde]\npde: {seed: -1}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg_file)
+    assert info.value.key == "pde.seed"
+    assert str(cfg_file) in str(info.value)
+
+
+def test_repo_default_config_is_valid(repo_root: Path) -> None:
+    cfg = load_config(repo_root / "config" / "config.yaml")
+    assert set(cfg["domains"]) <= set(DOMAINS)
+
+
+def test_domain_section_from_json_and_file(tmp_path: Path) -> None:
+    assert domain_section("pde", json.dumps({"seed": 3}))["seed"] == 3
+    whole = tmp_path / "whole.yaml"
+    whole.write_text("pde: {seed: 4}\n")
+    assert domain_section("pde", config_file=whole)["seed"] == 4
+    only = tmp_path / "only.yaml"
+    only.write_text("seed: 5\n")
+    assert domain_section("pde", config_file=only)["seed"] == 5
+    assert domain_section("pde")["seed"] == 0
+
+
+def test_domain_section_bad_json_names_domain() -> None:
+    with pytest.raises(ConfigError) as info:
+        domain_section("pde", "{not json")
+    assert info.value.key == "pde"
+
+
+def test_domain_section_unknown_key_dotted() -> None:
+    with pytest.raises(ConfigError) as info:
+        domain_section("proteins", json.dumps({"sed": 1}))
+    assert info.value.key == "proteins.sed"
+    assert info.value.source == "--config-json"
+
+
+# ---------------------------------------------------------------- property-based
+
+_json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=20)
+)
+_json_values = st.recursive(
+    _json_scalars,
+    lambda children: st.one_of(st.lists(children, max_size=4),
+                               st.dictionaries(st.text(max_size=10), children, max_size=4)),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.text(max_size=12), _json_values, max_size=5))
+def test_validate_never_crashes_on_arbitrary_mappings(instance: dict) -> None:
+    """Any mapping either validates (and then has every top-level default) or raises ConfigError."""
+    try:
+        out = validate(dict(instance))
+    except ConfigError as exc:
+        assert isinstance(exc.key, str) and str(exc).startswith(f"config key '{exc.key}'")
+    else:
+        assert {"data_root", "results_dir", "domains"} <= set(out)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=string.printable + "äéøß中\u200b\ufeff", max_size=200))
+def test_load_yaml_never_crashes_on_arbitrary_text(tmp_path_factory, text: str) -> None:
+    """Arbitrary text parses to a value or raises ConfigError naming the file."""
+    path = tmp_path_factory.mktemp("fuzz") / "fuzz.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        load_yaml(path)
+    except ConfigError as exc:
+        assert str(path) in str(exc)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(DOMAINS), st.text(min_size=1, max_size=15), _json_values)
+def test_unknown_domain_keys_are_always_named(domain: str, key: str, value) -> None:
+    if key in schema_for(domain).get("properties", {}):
+        return
+    with pytest.raises(ConfigError) as info:
+        validate({domain: {key: value}})
+    assert info.value.key == f"{domain}.{key}"
+
+
+def test_yaml_round_trip_of_defaults_is_stable() -> None:
+    """The resolved default config survives a YAML dump/load unchanged (what Snakemake sees)."""
+    cfg = validate({})
+    again = validate(yaml.safe_load(yaml.safe_dump(cfg)))
+    assert again == cfg

@@ -1,0 +1,286 @@
+"""sciml.data: manifest, data root, checksum verification, safe paths, archive member extraction."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import sciml.data.manifest as manifest
+from sciml.data import data_root, load_manifest, resolve, safe_join, verify
+from sciml.data.fetch import fetch, safe_extract_member
+from sciml.errors import ChecksumError, DataError
+from sciml.io import sha256_tree
+
+URL = "https://example.org/official/dataset.csv"
+
+
+@pytest.fixture
+def fake_manifest(monkeypatch, tmp_path: Path):
+    """A manifest with one file entry and one folder entry, and a data root holding both."""
+    root = tmp_path / "root"
+    (root / "dom").mkdir(parents=True)
+    good = root / "dom" / "file.csv"
+    good.write_text("a,b\n1,2\n")
+    folder = root / "dom" / "tree"
+    folder.mkdir()
+    (folder / "x.txt").write_text("x")
+    entries = {
+        "dom/file.csv": manifest.DataEntry(
+            name="dom/file.csv", sha256=hashlib.sha256(good.read_bytes()).hexdigest(), url=URL,
+            licence="CC-BY-4.0", source="Example et al. 2024"),
+        "dom/tree": manifest.DataEntry(
+            name="dom/tree", sha256="tree:" + sha256_tree(folder), url=URL + ".tar.gz",
+            licence="CC0", source="Example"),
+        "dom/missing.csv": manifest.DataEntry(
+            name="dom/missing.csv", sha256="0" * 64, url=URL + "?missing", licence="CC0",
+            source="Example", archive_member="inner/missing.csv"),
+    }
+    monkeypatch.setattr(manifest, "load_manifest", lambda: entries)
+    return root, entries
+
+
+def test_real_manifests_are_well_formed(repo_root: Path) -> None:
+    """Every shipped manifest entry has a sha256 (64 hex, or tree:), a licence and a source, and either
+    an http(s) URL to fetch it from or (project-made data) a committed copy under data/."""
+    for name, entry in load_manifest().items():
+        digest = entry.sha256.removeprefix("tree:")
+        assert len(digest) == 64 and int(digest, 16) >= 0, name
+        if not entry.url.startswith(("https://", "http://")):
+            assert (repo_root / "data" / name).exists(), f"{name}: no download URL and not committed under data/"
+        assert entry.licence and entry.source, name
+        assert not Path(name).is_absolute() and ".." not in Path(name).parts, name
+
+
+def test_real_manifests_match_shared_data(shared_data: Path) -> None:
+    """The checksums in the manifests are those of the files in the shared data folder."""
+    checked = 0
+    for name, entry in load_manifest().items():
+        path = shared_data / name
+        if path.exists():
+            verify(path, entry)
+            checked += 1
+    if load_manifest() and not checked:
+        pytest.fail("no manifest entry is present under the shared data root")
+
+
+def test_data_root_precedence(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("SCIML_DATA_ROOT", raising=False)
+    assert data_root() == Path("data")
+    monkeypatch.setenv("SCIML_DATA_ROOT", str(tmp_path))
+    assert data_root() == tmp_path
+    assert data_root("explicit") == Path("explicit")
+
+
+def test_resolve_verifies_file_and_tree(fake_manifest) -> None:
+    root, _ = fake_manifest
+    assert resolve("dom/file.csv", root) == root / "dom" / "file.csv"
+    assert resolve("dom/tree", root) == root / "dom" / "tree"
+
+
+def test_missing_file_names_file_and_official_url(fake_manifest) -> None:
+    root, _ = fake_manifest
+    with pytest.raises(DataError) as info:
+        resolve("dom/missing.csv", root)
+    msg = str(info.value)
+    assert str(root / "dom" / "missing.csv") in msg
+    assert URL + "?missing" in msg
+    assert "inner/missing.csv" in msg  # the archive member to take
+    assert "sciml data fetch dom/missing.csv" in msg
+
+
+def test_missing_unlisted_file_says_where_to_put_it(fake_manifest) -> None:
+    root, _ = fake_manifest
+    with pytest.raises(DataError) as info:
+        resolve("mine/own.csv", root)
+    assert "own.csv" in str(info.value) and "data root" in str(info.value)
+
+
+def test_checksum_mismatch(fake_manifest) -> None:
+    root, _ = fake_manifest
+    (root / "dom" / "file.csv").write_text("a,b\n1,3\n")
+    with pytest.raises(ChecksumError) as info:
+        resolve("dom/file.csv", root)
+    assert "sha256 mismatch" in str(info.value) and "file.csv" in str(info.value)
+    assert resolve("dom/file.csv", root, check=False).exists()
+
+
+def test_tree_checksum_mismatch(fake_manifest) -> None:
+    root, _ = fake_manifest
+    (root / "dom" / "tree" / "extra.txt").write_text("new")
+    with pytest.raises(ChecksumError):
+        resolve("dom/tree", root)
+
+
+def test_unlisted_user_file_resolves_without_check(fake_manifest) -> None:
+    root, _ = fake_manifest
+    (root / "mine.csv").write_text("x")
+    assert resolve("mine.csv", root) == root / "mine.csv"
+
+
+@pytest.mark.parametrize("rel", ["../secret", "dom/../../secret", "a/b/../../../x", "..", "dom/tree/../../.."])
+def test_safe_join_refuses_climbing_out(tmp_path: Path, rel: str) -> None:
+    with pytest.raises(DataError) as info:
+        safe_join(tmp_path, rel)
+    assert "escapes the data root" in str(info.value)
+
+
+def test_safe_join_refuses_absolute(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as info:
+        safe_join(tmp_path, "/etc/passwd")
+    assert "absolute" in str(info.value)
+
+
+def test_safe_join_allows_inner_dotdot_and_refuses_symlink_escape(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "a").mkdir(parents=True)
+    assert safe_join(root, "a/../b.txt") == root / "a/../b.txt"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, root / "link")
+    with pytest.raises(DataError):
+        safe_join(root, "link/file")
+
+
+@pytest.mark.timeout(30)
+def test_resolve_symlink_loop_is_a_data_error(tmp_path: Path) -> None:
+    """A symlink loop in the data root ends in a DataError (or not-found), never a hang or OSError."""
+    root = tmp_path / "root"
+    root.mkdir()
+    os.symlink(root / "loop", root / "loop")
+    with pytest.raises(DataError) as info:
+        resolve("loop", root)
+    assert "loop" in str(info.value)
+
+
+def test_resolve_refuses_dotdot_names(fake_manifest) -> None:
+    root, _ = fake_manifest
+    with pytest.raises(DataError):
+        resolve("../root/dom/file.csv", root / "dom")
+
+
+# ------------------------------------------------------------- archives / fetch
+
+
+def _tar_with(tmp_path: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
+    path = tmp_path / "a.tar.gz"
+    with tarfile.open(path, "w:gz") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tf.addfile(info)
+    return path
+
+
+def _zip_with(tmp_path: Path, members: dict[str, bytes]) -> Path:
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize("member", ["../evil.txt", "inner/../../evil.txt", "/etc/evil.txt"])
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_extract_refuses_escaping_members(tmp_path: Path, member: str, kind: str) -> None:
+    archive = (_tar_with if kind == "tar" else _zip_with)(tmp_path, {member: b"pwned"})
+    dest = tmp_path / "out" / "file.txt"
+    dest.parent.mkdir()
+    with pytest.raises(DataError) as info:
+        safe_extract_member(archive, member, dest)
+    assert "escapes the target folder" in str(info.value)
+    assert not dest.exists()
+    assert not (tmp_path / "evil.txt").exists()
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_extract_good_member(tmp_path: Path, kind: str) -> None:
+    archive = (_tar_with if kind == "tar" else _zip_with)(tmp_path, {"inner/data.csv": b"a,b\n"})
+    dest = tmp_path / "data.csv"
+    safe_extract_member(archive, "inner/data.csv", dest)
+    assert dest.read_bytes() == b"a,b\n"
+
+
+def test_extract_refuses_symlink_member(tmp_path: Path) -> None:
+    archive = _tar_with(tmp_path, {}, links={"inner/link": "/etc/passwd"})
+    with pytest.raises(DataError) as info:
+        safe_extract_member(archive, "inner/link", tmp_path / "x")
+    assert "not a regular file" in str(info.value)
+
+
+def test_extract_missing_member_is_a_data_error(tmp_path: Path) -> None:
+    archive = _tar_with(tmp_path, {"a.txt": b"a"})
+    with pytest.raises(DataError) as info:
+        safe_extract_member(archive, "b.txt", tmp_path / "x")
+    assert "b.txt" in str(info.value)
+
+
+def test_extract_from_garbage_archive_is_a_data_error(tmp_path: Path) -> None:
+    archive = tmp_path / "garbage.tar.gz"
+    archive.write_bytes(os.urandom(512))
+    with pytest.raises(DataError) as info:
+        safe_extract_member(archive, "a.txt", tmp_path / "x")
+    assert "garbage.tar.gz" in str(info.value)
+
+
+def test_fetch_verifies_download_before_use(fake_manifest, monkeypatch) -> None:
+    """A download whose sha256 differs is refused and never lands at its final path."""
+    root, entries = fake_manifest
+    import sciml.data.fetch as fetch_mod
+
+    monkeypatch.setattr(fetch_mod, "load_manifest", lambda: entries)
+
+    def fake_download(url: str, dest: Path, timeout: float = 60.0) -> None:
+        with tarfile.open(dest, "w:gz") as tf:
+            data = b"tampered"
+            info = tarfile.TarInfo("inner/missing.csv")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+
+    monkeypatch.setattr(fetch_mod, "_download", fake_download)
+    with pytest.raises(ChecksumError):
+        fetch("dom/missing.csv", root)
+    assert not (root / "dom" / "missing.csv").exists()
+    assert not [p for p in (root / "dom").iterdir() if ".tmp" in p.name]
+
+
+def test_fetch_good_download_lands_verified(fake_manifest, monkeypatch) -> None:
+    root, entries = fake_manifest
+    import sciml.data.fetch as fetch_mod
+
+    payload = b"a,b\n1,2\n"
+    target = root / "dom" / "file.csv"
+    target.unlink()
+    monkeypatch.setattr(fetch_mod, "load_manifest", lambda: entries)
+    monkeypatch.setattr(fetch_mod, "_download", lambda url, dest, timeout=60.0: dest.write_bytes(payload))
+    assert fetch("dom/file.csv", root) == target
+    assert target.read_bytes() == payload
+
+
+def test_fetch_unknown_name(fake_manifest, monkeypatch) -> None:
+    import sciml.data.fetch as fetch_mod
+
+    monkeypatch.setattr(fetch_mod, "load_manifest", lambda: fake_manifest[1])
+    with pytest.raises(DataError) as info:
+        fetch("nope.csv", fake_manifest[0])
+    assert "not in the data manifest" in str(info.value)
+
+
+def test_fetch_entry_without_download_url_is_a_data_error(monkeypatch, tmp_path: Path) -> None:
+    import sciml.data.fetch as fetch_mod
+
+    entry = manifest.DataEntry(name="p/made.aln", sha256="0" * 64, url="project-made, committed in data/p",
+                               licence="CC0", source="us")
+    monkeypatch.setattr(fetch_mod, "load_manifest", lambda: {"p/made.aln": entry})
+    with pytest.raises(DataError):
+        fetch("p/made.aln", tmp_path)

@@ -1,0 +1,147 @@
+"""sciml.io: atomic writes (no partial file, no temp left, safe under concurrent writers) and checksums."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+from pathlib import Path
+
+import pytest
+
+from sciml.io import atomic_path, sha256_file, sha256_tree, write_bytes_atomic, write_json_atomic, write_text_atomic
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".tmp" in p.name)
+
+
+def test_write_json_atomic_is_sorted_and_byte_stable(tmp_path: Path) -> None:
+    a = write_json_atomic(tmp_path / "a.json", {"b": 1, "a": [1.5, 2]})
+    b = write_json_atomic(tmp_path / "b.json", {"a": [1.5, 2], "b": 1})
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_text().endswith("\n")
+    assert json.loads(a.read_text()) == {"a": [1.5, 2], "b": 1}
+    assert _leftovers(tmp_path) == []
+
+
+def test_write_json_atomic_converts_numpy_and_paths(tmp_path: Path) -> None:
+    np = pytest.importorskip("numpy")
+    out = write_json_atomic(tmp_path / "m.json", {"x": np.float32(0.5), "v": np.arange(3), "p": Path("a/b")})
+    assert json.loads(out.read_text()) == {"x": 0.5, "v": [0, 1, 2], "p": "a/b"}
+
+
+def test_unserialisable_object_leaves_no_file(tmp_path: Path) -> None:
+    target = tmp_path / "bad.json"
+    with pytest.raises(TypeError):
+        write_json_atomic(target, {"x": object()})
+    assert not target.exists()
+    assert _leftovers(tmp_path) == []
+
+
+def test_exception_in_body_leaves_no_file_and_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "out.csv"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            assert tmp.parent == target.parent
+            assert tmp.suffix == ".csv"  # writers that dispatch on the suffix still work
+            tmp.write_text("half a file")
+            raise RuntimeError("killed mid-write")
+    assert not target.exists()
+    assert _leftovers(target.parent) == []
+
+
+def test_exception_keeps_previous_complete_file(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    write_text_atomic(target, "complete v1\n")
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(target) as tmp:
+            tmp.write_text("partial v2")
+            raise KeyboardInterrupt
+    assert target.read_text() == "complete v1\n"
+    assert _leftovers(tmp_path) == []
+
+
+def test_atomic_path_body_may_not_create_the_file(tmp_path: Path) -> None:
+    """A writer that replaces the temp (e.g. torch.save to the path) still works."""
+    target = tmp_path / "x.bin"
+    with atomic_path(target) as tmp:
+        tmp.unlink()
+        tmp.write_bytes(b"\x00\x01")
+    assert target.read_bytes() == b"\x00\x01"
+
+
+def _racer(path: str, worker: int, rounds: int) -> None:
+    payload = (f"writer {worker}\n" * 20000).encode()  # ~200 kB so writes overlap
+    for _ in range(rounds):
+        write_bytes_atomic(path, payload)
+
+
+def _reader(path: str, stop_after: int, bad: "mp.Queue") -> None:
+    seen = 0
+    while seen < stop_after:
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            continue
+        seen += 1
+        lines = data.decode().splitlines()
+        if len(lines) != 20000 or len(set(lines)) != 1:
+            bad.put(len(lines))
+            return
+
+
+def test_concurrent_writers_leave_one_complete_file(tmp_path: Path) -> None:
+    """Two processes building the same cache at once: readers only ever see a whole file."""
+    target = tmp_path / "cache.txt"
+    ctx = mp.get_context("spawn")
+    bad = ctx.Queue()
+    writers = [ctx.Process(target=_racer, args=(str(target), i, 40)) for i in range(2)]
+    reader = ctx.Process(target=_reader, args=(str(target), 200, bad))
+    for p in writers:
+        p.start()
+    reader.start()
+    for p in writers:
+        p.join(120)
+        assert p.exitcode == 0
+    reader.join(120)
+    if reader.is_alive():  # writers finished first; the file is complete by now
+        reader.terminate()
+        reader.join()
+    assert bad.empty(), f"a reader saw a torn file with {bad.get()} lines"
+    lines = target.read_text().splitlines()
+    assert len(lines) == 20000 and len(set(lines)) == 1 and lines[0] in {"writer 0", "writer 1"}
+    assert _leftovers(tmp_path) == []
+
+
+def test_sha256_file_matches_hashlib(tmp_path: Path) -> None:
+    data = os.urandom(3 * 1024 + 7)
+    f = tmp_path / "f.bin"
+    f.write_bytes(data)
+    assert sha256_file(f, chunk_size=1000) == hashlib.sha256(data).hexdigest()
+
+
+def test_sha256_tree_depends_on_names_and_contents(tmp_path: Path) -> None:
+    a = tmp_path / "a"
+    (a / "sub").mkdir(parents=True)
+    (a / "x.txt").write_text("1")
+    (a / "sub" / "y.txt").write_text("2")
+    h1 = sha256_tree(a)
+    assert h1 == sha256_tree(a)
+    (a / "sub" / "y.txt").write_text("3")
+    h2 = sha256_tree(a)
+    assert h2 != h1
+    (a / "sub" / "y.txt").rename(a / "sub" / "z.txt")
+    assert sha256_tree(a) != h2
+
+
+@pytest.mark.timeout(30)
+def test_sha256_tree_survives_symlink_loop(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    (root / "d").mkdir(parents=True)
+    (root / "d" / "f.txt").write_text("x")
+    before = sha256_tree(root)
+    os.symlink(root, root / "d" / "loop")  # directory link back to the root
+    os.symlink(root / "d" / "self", root / "d" / "self")  # a link to itself
+    assert sha256_tree(root) == before  # links are ignored, the walk terminates

@@ -1,0 +1,167 @@
+"""sciml.training: Trainer factory, resume from last.ckpt, NaN guard, checkpoint folder keys."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pl = pytest.importorskip("lightning.pytorch")
+
+from sciml.errors import TrainingError  # noqa: E402
+from sciml.training import (  # noqa: E402
+    TrainerSettings,
+    checkpoint_dir,
+    fit_resumable,
+    last_checkpoint,
+    make_trainer,
+    seed_everything,
+)
+
+
+class TinyModule(pl.LightningModule):
+    """Linear regression on fixed random data; ``nan_at_epoch`` poisons the loss from that epoch on."""
+
+    def __init__(self, nan_at_epoch: int = -1, lr: float = 0.05):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = torch.nn.Linear(4, 1)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.net(x), y)
+        if 0 <= self.hparams.nan_at_epoch <= self.current_epoch:
+            loss = loss * float("nan")
+        self.log("train_loss", loss, on_epoch=True, on_step=False)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_loss", torch.nn.functional.mse_loss(self.net(x), y))
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+
+class TinyData(pl.LightningDataModule):
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(64, 4, generator=g)
+        y = x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]]) + 0.1 * torch.randn(64, 1, generator=g)
+        self.ds = torch.utils.data.TensorDataset(x, y)
+
+    def train_dataloader(self):
+        return torch.utils.data.DataLoader(self.ds, batch_size=16, shuffle=True)
+
+    def val_dataloader(self):
+        return torch.utils.data.DataLoader(self.ds, batch_size=64)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def _fit(out: Path, ckpt: Path, epochs: int, **module_kw):
+    seed_everything(0)
+    trainer = make_trainer(TrainerSettings(max_epochs=epochs, accelerator="cpu", devices=1), out, ckpt)
+    module = TinyModule(**module_kw)
+    best = fit_resumable(trainer, module, TinyData(), ckpt)
+    return trainer, module, best
+
+
+def _epochs_logged(out: Path) -> list[int]:
+    with open(out / "logs" / "version_0" / "metrics.csv") as fh:
+        return sorted({int(r["epoch"]) for r in csv.DictReader(fh) if r.get("train_loss")})
+
+
+def test_settings_from_config_ignores_unknown_keys() -> None:
+    s = TrainerSettings.from_config({"max_epochs": 3, "seed": 1, "lr": 0.1, "deterministic": True})
+    assert s.max_epochs == 3 and s.deterministic is True and s.accelerator == "auto"
+
+
+def test_checkpoint_dir_keyed_by_config(tmp_path: Path) -> None:
+    a = checkpoint_dir(tmp_path, "pde_train", {"seed": 0, "lr": 1})
+    assert a == checkpoint_dir(tmp_path, "pde_train", {"lr": 1, "seed": 0})  # key order irrelevant
+    assert a != checkpoint_dir(tmp_path, "pde_train", {"seed": 1, "lr": 1})
+    assert a.parent == tmp_path / "pde_train"
+
+
+def test_trainer_writes_best_and_last_and_metrics(tmp_path: Path) -> None:
+    trainer, _, best = _fit(tmp_path / "out", tmp_path / "ckpt", 2)
+    assert (tmp_path / "ckpt" / "last.ckpt").is_file()
+    assert best == tmp_path / "ckpt" / "best.ckpt" and best.is_file()
+    assert _epochs_logged(tmp_path / "out") == [0, 1]
+    assert trainer.current_epoch == 2
+
+
+def test_resume_matches_uninterrupted(tmp_path: Path) -> None:
+    ckpt = tmp_path / "ckpt"
+    _fit(tmp_path / "a", ckpt, 2)
+    _, resumed, _ = _fit(tmp_path / "b", ckpt, 4)
+    _, straight, _ = _fit(tmp_path / "c", tmp_path / "ckpt2", 4)
+    for p, q in zip(resumed.parameters(), straight.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_resume_continues_epoch_count(tmp_path: Path) -> None:
+    """2 epochs, then the same call with max_epochs=4 resumes at epoch 2."""
+    ckpt = tmp_path / "ckpt"
+    _fit(tmp_path / "a", ckpt, 2)
+    assert torch.load(ckpt / "last.ckpt", weights_only=True, map_location="cpu")["epoch"] == 1
+    trainer, _, _ = _fit(tmp_path / "b", ckpt, 4)
+    assert trainer.current_epoch == 4
+    assert _epochs_logged(tmp_path / "b") == [2, 3]  # only the remaining epochs ran
+
+
+def test_finished_run_rerun_does_nothing(tmp_path: Path) -> None:
+    ckpt = tmp_path / "ckpt"
+    _fit(tmp_path / "a", ckpt, 2)
+    trainer, _, _ = _fit(tmp_path / "b", ckpt, 2)
+    assert trainer.current_epoch == 2
+    assert not (tmp_path / "b" / "logs" / "version_0" / "metrics.csv").exists() or _epochs_logged(tmp_path / "b") == []
+
+
+def test_checkpoints_load_with_weights_only(tmp_path: Path) -> None:
+    _fit(tmp_path / "out", tmp_path / "ckpt", 1)
+    state = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True, map_location="cpu")
+    assert "state_dict" in state and "net.weight" in state["state_dict"]
+
+
+def test_nan_loss_raises_training_error_and_keeps_last_good_checkpoint(tmp_path: Path) -> None:
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(TrainingError) as info:
+        _fit(tmp_path / "out", ckpt, 5, nan_at_epoch=2)
+    assert "epoch 2" in str(info.value) and str(ckpt) in str(info.value)
+    last = torch.load(ckpt / "last.ckpt", weights_only=True, map_location="cpu")
+    assert last["epoch"] == 1  # the last completed, finite epoch
+    for v in last["state_dict"].values():
+        assert torch.isfinite(v).all()
+    assert last_checkpoint(ckpt) == ckpt / "last.ckpt"
+
+
+def test_last_checkpoint_absent(tmp_path: Path) -> None:
+    assert last_checkpoint(tmp_path) is None
+
+
+class WorseEveryEpoch(TinyModule):
+    """Validation loss grows every epoch, so only epoch 0 is ever the best."""
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val_loss", torch.tensor(float(self.current_epoch)))
+
+
+def test_last_checkpoint_written_every_epoch_even_without_improvement(tmp_path: Path) -> None:
+    """A killed run must lose at most one epoch: last.ckpt follows every epoch."""
+    seed_everything(0)
+    ckpt = tmp_path / "ckpt"
+    trainer = make_trainer(TrainerSettings(max_epochs=3, accelerator="cpu", devices=1), tmp_path / "out", ckpt)
+    fit_resumable(trainer, WorseEveryEpoch(), TinyData(), ckpt)
+    assert torch.load(ckpt / "best.ckpt", weights_only=True)["epoch"] == 0
+    assert torch.load(ckpt / "last.ckpt", weights_only=True)["epoch"] == 2
