@@ -17,7 +17,8 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,24 @@ def setup_deepxde(precision: str, seed: int, threads: int | None = None) -> Any:
     return dde
 
 
+@contextmanager
+def torch_precision(precision: str) -> Iterator[None]:
+    """Make ``precision`` torch's default dtype inside the block, and restore the old one after.
+
+    DeepXDE sets the default dtype process-wide (``set_default_float``); without this, a float64
+    PINN would leave every later torch model in the same process (another domain, a notebook
+    cell, a test) building float64 tensors.
+    """
+    import torch
+
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64 if precision == "float64" else torch.float32)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(old)
+
+
 @dataclass
 class PINN:
     """A DeepXDE model and the pieces it was built from."""
@@ -71,12 +90,15 @@ class PINN:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Network output u at points ``X`` (n, d) as float64 (n,)."""
         X = np.asarray(X, dtype=self.dde.config.real(np))
-        return np.asarray(self.model.predict(X), dtype=float).ravel()
+        with torch_precision(self.cfg["precision"]):
+            return np.asarray(self.model.predict(X), dtype=float).ravel()
 
     def residual(self, X: np.ndarray) -> np.ndarray:
         """|PDE residual| at ``X`` (n,)."""
         X = np.asarray(X, dtype=self.dde.config.real(np))
-        return np.abs(np.asarray(self.model.predict(X, operator=self.problem.pde(self.dde)), dtype=float)).ravel()
+        with torch_precision(self.cfg["precision"]):
+            out = self.model.predict(X, operator=self.problem.pde(self.dde))
+        return np.abs(np.asarray(out, dtype=float)).ravel()
 
 
 def build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int | None = None) -> PINN:
@@ -85,6 +107,16 @@ def build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int | 
     ``cfg`` is the ``pinn`` config section. Hard constraints are used when asked for
     and the problem supports them; otherwise IC/BC enter the loss (soft).
     """
+    import torch
+
+    old_dtype = torch.get_default_dtype()
+    try:
+        return _build_pinn(problem, cfg, seed, threads)
+    finally:
+        torch.set_default_dtype(old_dtype)  # setup_deepxde changed it process-wide
+
+
+def _build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int | None) -> PINN:
     dde = setup_deepxde(cfg["precision"], seed, threads)
     hard = bool(cfg["hard_constraints"]) and problem.supports_hard_constraints
     geom = problem.geometry(dde)
@@ -188,6 +220,11 @@ def train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int,
     Raises TrainingError when the loss or weights become non-finite; the checkpoint
     of the last good chunk stays in ``ckpt_dir``.
     """
+    with torch_precision(pinn.cfg["precision"]):
+        return _train_pinn(pinn, ckpt_dir, seed, log)
+
+
+def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str], None]) -> TrainReport:
     dde, model, cfg = pinn.dde, pinn.model, pinn.cfg
     ckpt_dir = Path(ckpt_dir)
     ckpt_path = ckpt_dir / CHECKPOINT_NAME

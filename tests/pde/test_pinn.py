@@ -83,3 +83,20 @@ def test_rar_adds_anchor_points(tmp_path):
     report = pinn_mod.train_pinn(model, tmp_path, seed=0, log=lambda m: None)
     assert report.anchors == 20 and len(model.data.train_x_all) == n0 + 20
     assert set(report.iterations) == {"adam", "rar1", "rar2"}
+
+
+def test_float64_pinn_does_not_leak_torch_default_dtype(tmp_path):
+    """DeepXDE sets torch's default dtype process-wide; a PINN run must restore it, or every
+    later torch model in the process (another domain, a notebook cell) turns float64."""
+    import torch
+
+    assert torch.get_default_dtype() == torch.float32
+    cfg = tiny_cfg(precision="float64", adam_iterations=20, lbfgs_iterations=10, checkpoint_every=10)
+    problem = get_problem("heat")
+    model = pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1)
+    assert torch.get_default_dtype() == torch.float32
+    pinn_mod.train_pinn(model, tmp_path / "ckpt", seed=0, log=lambda m: None)
+    assert torch.get_default_dtype() == torch.float32
+    out = model.predict(problem.reference().points()[:5])
+    assert out.dtype == np.float64 and np.isfinite(out).all()
+    assert torch.get_default_dtype() == torch.float32
