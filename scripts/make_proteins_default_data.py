@@ -12,7 +12,7 @@ pipeline exercises each reader. Run from the repository root::
     python scripts/make_proteins_default_data.py --source ../shared/data/proteins/mdanalysis_dssp50
 
 Contacts recovered from these alignments measure whether the pipeline works, not how
-well it does on natural proteins (see benchmarks/proteins.md for real data).
+well it does on natural proteins (see BENCHMARKS.md for real data).
 """
 
 from __future__ import annotations
