@@ -142,6 +142,18 @@ def test_repo_default_config_is_valid(repo_root: Path) -> None:
     assert set(cfg["domains"]) <= set(DOMAINS)
 
 
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parent.parent / "config" / "benchmarks").glob("*.yaml")))
+def test_every_benchmark_config_is_valid(repo_root: Path, name: str) -> None:
+    """Each documented benchmark command runs on a config the schema accepts (merged as Snakemake does)."""
+    base = load_yaml(repo_root / "config" / "config.yaml")
+    override = load_yaml(repo_root / "config" / "benchmarks" / name)
+    from snakemake.utils import update_config  # the deep merge Snakemake applies to --configfile
+
+    update_config(base, override)
+    cfg = validate(base)
+    assert cfg["domains"], name
+
+
 def test_domain_section_from_json_and_file(tmp_path: Path) -> None:
     assert domain_section("pde", json.dumps({"seed": 3}))["seed"] == 3
     whole = tmp_path / "whole.yaml"
