@@ -22,12 +22,18 @@ def relative_l2(pred: np.ndarray, ref: Reference) -> float:
 
 def to_dataset(pred: np.ndarray, ref: Reference, attrs: dict[str, Any] | None = None):
     """xarray Dataset with ``prediction``, ``reference``, ``abs_error`` on the reference dims
-    (NaN outside the domain), coordinates and units in ``attrs``."""
+    (NaN outside the domain), coordinates and units in ``attrs``. A scattered reference gives
+    dim ``node`` with the node coordinates (``x``, ``y``) as coordinates along it."""
     import xarray as xr
 
     pred = np.asarray(pred, dtype=float).reshape(ref.shape).copy()
     pred[~ref.mask] = np.nan
-    coords = {d: (d, np.asarray(ref.coords[d], dtype=float), {"units": COORD_UNITS.get(d, "1")}) for d in ref.dims}
+    if ref.nodes is not None:  # scattered nodes: dim "node", coordinates x, y along it
+        coords = {"node": ("node", np.arange(len(ref.nodes)), {"long_name": "reference node index"})}
+        coords |= {name: ("node", ref.nodes[:, i].astype(float), {"units": COORD_UNITS.get(name, "1")})
+                   for i, name in enumerate(ref.inputs)}
+    else:
+        coords = {d: (d, np.asarray(ref.coords[d], dtype=float), {"units": COORD_UNITS.get(d, "1")}) for d in ref.dims}
     u = {"units": "1 (non-dimensional u)"}
     ds = xr.Dataset(
         {

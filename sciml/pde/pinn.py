@@ -93,6 +93,15 @@ class PINN:
         with torch_precision(self.cfg["precision"]):
             return np.asarray(self.model.predict(X), dtype=float).ravel()
 
+    def loss_weights(self) -> list[float] | None:
+        """DeepXDE loss weights: 1 for the PDE residual, ``cfg["bc_weight"]`` for every soft
+        IC/BC term; None (DeepXDE's unweighted sum) when ``bc_weight`` is 1."""
+        w = float(self.cfg.get("bc_weight", 1.0))
+        n_bc = len(self.data.bcs)
+        if w == 1.0 or n_bc == 0:
+            return None
+        return [1.0] + [w] * n_bc
+
     def residual(self, X: np.ndarray) -> np.ndarray:
         """|PDE residual| at ``X`` (n,)."""
         X = np.asarray(X, dtype=self.dde.config.real(np))
@@ -130,15 +139,20 @@ def _build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int |
             num_test=cfg["num_test"],
         )
     else:
+        own = problem.boundary_samples(cfg["num_boundary"]) if cfg["num_boundary"] else None
+        # Boundary points of the problem's own (unbiased) sampler enter as anchors: DeepXDE's
+        # BCs pick their points on the boundary from all training points, anchors included.
         data = dde.data.PDE(geom, problem.pde(dde), conditions, num_domain=cfg["num_domain"],
-                            num_boundary=cfg["num_boundary"], num_test=cfg["num_test"])
+                            num_boundary=0 if own is not None else cfg["num_boundary"],
+                            anchors=own, num_test=cfg["num_test"])
     layers = [len(problem.inputs)] + [cfg["width"]] * cfg["depth"] + [1]
     net = dde.nn.FNN(layers, cfg["activation"], "Glorot normal")
     if hard:
         net.apply_output_transform(problem.output_transform(dde))
     model = dde.Model(data, net)
-    model.compile("adam", lr=cfg["lr"])
-    return PINN(problem, cfg, dde, model, data, net, hard)
+    pinn = PINN(problem, cfg, dde, model, data, net, hard)
+    model.compile("adam", lr=cfg["lr"], loss_weights=pinn.loss_weights())
+    return pinn
 
 
 @dataclass
@@ -266,7 +280,7 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
 
             dde.optimizers.set_LBFGS_options(maxcor=100, ftol=0, gtol=1e-12 if cfg["precision"] == "float64" else 1e-9)
         else:
-            model.compile("adam", lr=cfg["lr"])
+            model.compile("adam", lr=cfg["lr"], loss_weights=pinn.loss_weights())
             if opt_state is not None and si == start_stage and done > 0:
                 model.opt.load_state_dict(opt_state)
         opt_state = None
@@ -282,7 +296,7 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
                 # same optimizer (curvature memory) and record the loss every 100 iterations.
                 optcfg.LBFGS_options["iter_per_step"] = min(100, n)
                 optcfg.LBFGS_options["fun_per_step"] = int(1.25 * min(100, n))
-                model.compile("L-BFGS")
+                model.compile("L-BFGS", loss_weights=pinn.loss_weights())
                 model.train(display_every=max(1, min(n, 100)), verbose=0)
             else:
                 model.train(iterations=n, display_every=max(1, n // 5), verbose=0)

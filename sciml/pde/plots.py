@@ -23,15 +23,22 @@ def plot_fields(ds, path: str | Path, title: str) -> Path:
 
     plt = _plt()
     dims = ds["reference"].dims
-    xd, yd = dims[0], dims[1]  # first dim on the vertical axis: (x, t) -> x vs t
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), constrained_layout=True)
+    scattered = dims == ("node",)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6) if not scattered else (13, 4), constrained_layout=True)
     vmin = float(np.nanmin(ds["reference"].values))
     vmax = float(np.nanmax(ds["reference"].values))
     for ax, var, kw in zip(axes, ("reference", "prediction", "abs_error"),
                            ({"vmin": vmin, "vmax": vmax, "cmap": "RdBu_r"},) * 2 + ({"cmap": "magma"},)):
-        im = ax.pcolormesh(ds[yd].values, ds[xd].values, ds[var].values, shading="auto", **kw)
-        ax.set_xlabel(yd)
-        ax.set_ylabel(xd)
+        if scattered:  # unstructured reference nodes (COMSOL export): coloured points, x right, y up
+            im = ax.scatter(ds["x"].values, ds["y"].values, c=ds[var].values, s=9, linewidths=0, **kw)
+            ax.set_aspect("equal")
+            ax.set_xlabel("x")
+            ax.set_ylabel("y")
+        else:
+            xd, yd = dims[0], dims[1]  # first dim on the vertical axis: (x, t) -> x vs t
+            im = ax.pcolormesh(ds[yd].values, ds[xd].values, ds[var].values, shading="auto", **kw)
+            ax.set_xlabel(yd)
+            ax.set_ylabel(xd)
         ax.set_title(var.replace("_", " "))
         fig.colorbar(im, ax=ax)
     fig.suptitle(title)

@@ -1,8 +1,9 @@
 """Reference solutions on a grid: loading, shape checks and masking.
 
-A :class:`Reference` holds a field on a tensor-product grid with named dimensions.
-Points where the field is undefined (outside an L-shaped domain, stored as NaN in the
-DeepXDE reference) are *masked*, not treated as bad data.
+A :class:`Reference` holds a field on a tensor-product grid with named dimensions, or on
+scattered nodes (COMSOL exports of PINNacle: one dimension ``node`` and the node coordinates
+in ``nodes``). Points where the field is undefined (outside an L-shaped domain, stored as NaN
+in the DeepXDE reference) are *masked*, not treated as bad data.
 """
 
 from __future__ import annotations
@@ -30,11 +31,16 @@ class Reference:
     source: str
     inputs: tuple[str, ...] = ("x", "t")
     units: dict[str, str] = field(default_factory=dict)
+    #: scattered references only: node coordinates (n, len(inputs)) in network input order
+    nodes: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         shape = tuple(len(self.coords[d]) for d in self.dims)
         if self.values.shape != shape:
             raise DataError(self.source, f"reference field has shape {self.values.shape}, grid needs {shape}")
+        if self.nodes is not None and self.nodes.shape != (len(self.values.ravel()), len(self.inputs)):
+            raise DataError(self.source, f"reference nodes have shape {self.nodes.shape}, "
+                                         f"need ({self.values.size}, {len(self.inputs)})")
 
     @property
     def mask(self) -> np.ndarray:
@@ -46,7 +52,10 @@ class Reference:
         return self.values.shape
 
     def points(self) -> np.ndarray:
-        """All grid points as an (n, len(inputs)) array in network input order (C order over ``dims``)."""
+        """All grid points as an (n, len(inputs)) array in network input order (C order over ``dims``);
+        the nodes themselves for a scattered reference."""
+        if self.nodes is not None:
+            return self.nodes
         mesh = np.meshgrid(*[self.coords[d] for d in self.dims], indexing="ij")
         by_name = dict(zip(self.dims, mesh))
         return np.stack([by_name[name].ravel() for name in self.inputs], axis=1)
@@ -135,3 +144,46 @@ def load_poisson_lshape(path: str | Path, problem: str = "poisson_lshape") -> Re
     if not (np.allclose(grid[..., 0], xs[:, None]) and np.allclose(grid[..., 1], ys[None, :])):
         raise DataError(path, f"problem '{problem}': X_test is not a tensor-product grid with x outer")
     return Reference(("x", "y"), {"x": xs, "y": ys}, y.reshape(n, n), str(path), inputs=("x", "y"))
+
+
+def load_comsol_dat(path: str | Path, problem: str, columns: tuple[str, ...] = ("x", "y", "u")) -> Reference:
+    """COMSOL text export as shipped by PINNacle (e.g. ``poisson_classic.dat``): ``%`` comment
+    lines, then one node per line with whitespace-separated ``columns`` (coordinates, then the
+    field). Returns a scattered :class:`Reference` (dim ``node``; ``nodes`` = coordinates).
+
+    A line with the wrong number of columns, a non-numeric or non-finite value, or a file
+    without data lines raises DataError naming the file and the line number.
+    """
+    path = Path(path)
+    ncol = len(columns)
+    rows: list[list[float]] = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for lineno, line in enumerate(fh, start=1):
+                text = line.strip()
+                if not text or text.startswith("%"):
+                    continue
+                parts = text.split()
+                if len(parts) != ncol:
+                    raise DataError(path, f"problem '{problem}': {len(parts)} columns, expected {ncol} "
+                                          f"({', '.join(columns)})", record=f"line {lineno}")
+                try:
+                    vals = [float(p) for p in parts]
+                except ValueError:
+                    raise DataError(path, f"problem '{problem}': non-numeric value in '{text[:80]}'",
+                                    record=f"line {lineno}") from None
+                if not all(np.isfinite(vals)):
+                    raise DataError(path, f"problem '{problem}': non-finite value (NaN/inf) in '{text[:80]}'",
+                                    record=f"line {lineno}")
+                rows.append(vals)
+    except FileNotFoundError:
+        raise DataError(path, f"problem '{problem}': reference file not found") from None
+    except OSError as exc:
+        raise DataError(path, f"problem '{problem}': cannot read ({exc})") from None
+    if not rows:
+        raise DataError(path, f"problem '{problem}': no data lines (only comments or empty)",
+                        hint="Is this the right COMSOL .dat export?")
+    data = np.asarray(rows, dtype=float)
+    nodes, values = data[:, :-1].copy(), data[:, -1].copy()
+    return Reference(("node",), {"node": np.arange(len(values))}, values, str(path),
+                     inputs=tuple(columns[:-1]), nodes=nodes)
