@@ -109,11 +109,14 @@ def cmd_coevolution(args: argparse.Namespace) -> int:
             "n_eff": round(res["n_eff"], 2), "query_row": fam.query_row + 1, "identity": round(fam.identity, 4),
             "notes": fam.notes, "potts": metrics.evaluate(res["potts"], fam.native),
             "meanfield": metrics.evaluate(res["meanfield"], fam.native),
-            "potts_loss": res["potts_loss"],
+            "potts_loss": res["potts_loss"], "potts_objective": res["potts_objective"],
+            "potts_iterations": res["potts_iterations"],
         }
         write_json_atomic(out / "metrics.json", m)
         # timings vary run to run: kept out of metrics.json so it stays byte-identical
         write_json_atomic(out / "timings.json", {"potts_s": round(res["potts_time_s"], 2),
+                                                 "potts_weights_s": round(res["potts_weights_s"], 2),
+                                                 "potts_fit_s": round(res["potts_fit_s"], 2),
                                                  "meanfield_s": round(res["meanfield_time_s"], 2)})
         for method in ("potts", "meanfield"):
             metrics.write_casp_rr(out / f"{fam.name}.{method}.rr", fam.sequence, np.nan_to_num(res[method], nan=-np.inf),

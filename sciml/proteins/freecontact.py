@@ -21,8 +21,11 @@ def available() -> bool:
     return shutil.which("freecontact") is not None
 
 
-def run(fam: Any, parprof: str = "evfold", threads: int = 2) -> dict[str, Any]:
-    """FreeContact scores on the chain (L, L) for a :class:`~sciml.proteins.pipeline.Family`, and wall time (s)."""
+def run(fam: Any, parprof: str = "evfold", threads: int = 2, timeout: float | None = None) -> dict[str, Any]:
+    """FreeContact scores on the chain (L, L) for a :class:`~sciml.proteins.pipeline.Family`, and wall time (s).
+
+    Raises ``subprocess.TimeoutExpired`` when ``timeout`` (s) is given and exceeded.
+    """
     import numpy as np
 
     from sciml.proteins.alignments import ALPHABET
@@ -38,7 +41,7 @@ def run(fam: Any, parprof: str = "evfold", threads: int = 2) -> dict[str, Any]:
         t0 = time.perf_counter()
         with open(aln) as fh:
             proc = subprocess.run(["freecontact", "--parprof", parprof, "-a", str(threads)], stdin=fh,
-                                  capture_output=True, text=True, check=True)
+                                  capture_output=True, text=True, check=True, timeout=timeout)
         wall = time.perf_counter() - t0
     C = X.shape[1]
     s = np.full((C, C), np.nan)

@@ -2,8 +2,9 @@
 
 Weighted single/pair frequencies with a pseudocount (fraction ``pseudocount`` of
 uniform), covariance over the 20 amino-acid states (gap dropped as the reference
-state), J = -C^{-1}, Frobenius norm per pair, APC. Weights at 80% identity; large
-alignments are subsampled like the Potts model (the pair counts cost N*(20L)^2).
+state), J = -C^{-1}, Frobenius norm per pair, APC. Weights at 80% identity (computed on
+the whole alignment); large alignments are then subsampled like the Potts model (the pair
+counts cost N*(20L)^2).
 """
 
 from __future__ import annotations

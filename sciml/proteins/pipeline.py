@@ -81,6 +81,10 @@ def coevolution(fam: Family, cfg: dict[str, Any], log: Any = None) -> dict[str, 
     out["n_eff"] = r["n_eff"]
     out["n_used"] = r["n_used"]
     out["potts_loss"] = r["loss"]
+    out["potts_objective"] = r["objective"]
+    out["potts_iterations"] = r["iterations"]
+    out["potts_weights_s"] = r["weights_s"]
+    out["potts_fit_s"] = r["fit_s"]
     mf_cfg = cfg.get("meanfield", {})
     t0 = time.perf_counter()
     m = meanfield.fit(fam.X, pseudocount=mf_cfg.get("pseudocount", 0.5),

@@ -1,34 +1,55 @@
 """Pseudo-likelihood Potts model (plmDCA / GREMLIN style) in PyTorch, with APC.
 
-Energy: E(x) = sum_i h_i(x_i) + sum_{i<j} J_ij(x_i, x_j) over q = 21 states.
-Loss: weighted negative pseudo-log-likelihood sum_n w_n sum_i -log P(x_ni | x_n,-i)
-(normalised by N_eff) + L2 on h and J (GREMLIN's lambda_J scaled by (L-1)(q-1)/2).
+Energy: E(x) = sum_i h_i(x_i) + sum_{i != j} W_ij(x_i, x_j) over q = 21 states.
+Objective (asymmetric plm, Ekeberg et al. 2014; symmetrised at the end):
+``f = [sum_n w_n sum_i -log P(x_ni | x_n,-i) + lambda_h |h|^2 + lambda_J' |W|^2] / sum_n w_n``
+with 80%-identity sequence weights w_n and GREMLIN's lambda_J' = lambda_J (L-1)(q-1)/2.
 
-Speed on CPU (why it is written this way): the conditional logits of every position
-are ``onehot(x) @ J`` with a (Lq x Lq) coupling matrix; on CPU this is computed as an
-``embedding_bag`` sum over the L observed states of each sequence instead of a dense
-one-hot matmul (which is ~2*N*(Lq)^2 flops), on GPU as the dense matmul. Identical rows
-are merged with summed weights; alignments larger than ``max_sequences`` are
-uniformly subsampled (seeded) with weights still counted against the whole alignment.
-Optimisation is mini-batch Adam over a fixed number of epochs (GREMLIN uses Adam).
+Speed (why it is written this way): the conditional logits need
+``sum_j W[j*q + x_nj, :]`` for every sequence n, i.e. a (N x Lq) one-hot times the
+(Lq x Lq) coupling matrix. On CPU the product is computed as an ``embedding_bag`` sum
+over the L observed states of each row (N*L*Lq adds instead of the dense matmul's
+2*N*(Lq)^2 flops), and its transpose for the gradient as another ``embedding_bag``
+over the rows of the logit gradient with fixed, precomputed "bags" (the rows having
+state b at column j). Both are done in column blocks of ``_BLOCK_POS`` positions so the table
+being gathered stays in cache (3x faster than whole rows). On GPU the dense matmul is
+used. Gradients are written by hand (no autograd graph over the Lq x Lq matrix).
+
+Fitting: full-batch L-BFGS (:func:`lbfgs`, backtracking line search, buffers allocated once),
+as plmDCA/CCMpred do (default), or mini-batch Adam (GREMLIN's optimiser), or ``auto``: L-BFGS
+up to ``lbfgs_max_rows`` unique rows, Adam over all rows above (with ``max_sequences`` raised,
+the faster and, on 5ptpA, more precise but less converged choice; BENCHMARKS.md). Identical rows are merged with
+summed weights, and alignments above ``max_sequences`` rows are uniformly subsampled
+(seeded, query row kept) with weights computed on the WHOLE alignment (so each kept row
+has its true weight, not one recomputed inside the subsample).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from sciml.proteins.alignments import GAP, Q
+
+#: Positions per column block of the cache-blocked embedding_bag products (6 * q = 126 columns; 64-128 measured best).
+_BLOCK_POS = 6
+#: Rows per chunk of the objective (bounds the (rows x Lq) logit buffer).
+_ROWS = 1024
 
 
 @dataclass(frozen=True)
 class PottsSettings:
-    """Hyper-parameters; defaults follow GREMLIN (lambda_h 0.01, lambda_J 0.01*(L-1)(q-1)/2... per N_eff)."""
+    """Hyper-parameters (see ``sciml/schemas/proteins.schema.yaml`` for the documented defaults)."""
 
     lambda_h: float = 0.01
     lambda_j: float = 0.01
-    epochs: int = 8
-    batch_size: int = 256
+    optimizer: str = "lbfgs"
+    lbfgs_max_rows: int = 3000
+    max_iter: int = 30
+    history: int = 5
+    tolerance: float = 1e-5
+    epochs: int = 2
+    batch_size: int = 512
     lr: float = 0.05
     max_sequences: int = 3000
     identity_threshold: float = 0.8
@@ -36,29 +57,28 @@ class PottsSettings:
 
 
 def prepare(X: Any, settings: PottsSettings, seed: int, device: str = "cpu") -> tuple[Any, Any, float]:
-    """Subsample (seeded), weight at the identity threshold, merge identical rows.
+    """Weight at the identity threshold (whole alignment), subsample (seeded), merge identical rows.
 
-    Returns (X_unique (M, L) int64 tensor, weights (M,) float32 tensor, N_eff of the used rows).
+    Returns (X_unique (M, L) int64 tensor, weights (M,) float32 tensor, N_eff of the whole alignment).
     """
     import numpy as np
     import torch
 
     from sciml.proteins.alignments import sequence_weights
 
+    X = np.asarray(X)
     N = X.shape[0]
-    rng = np.random.default_rng(seed)
+    w = sequence_weights(X, settings.identity_threshold, device=device).cpu().numpy().astype(np.float64)
+    n_eff = float(w.sum())
     if N > settings.max_sequences:
+        rng = np.random.default_rng(seed)
         rows = np.sort(np.concatenate([[0], rng.choice(np.arange(1, N), settings.max_sequences - 1, replace=False)]))
     else:
         rows = np.arange(N)
-    sub = X[rows]
-    # weights within the used rows (the subsample is the alignment the model sees)
-    w = sequence_weights(sub, settings.identity_threshold, device=device).cpu().numpy()
-    n_eff_full = float(w.sum())
-    uniq, inverse = np.unique(sub, axis=0, return_inverse=True)
+    uniq, inverse = np.unique(X[rows], axis=0, return_inverse=True)
     wu = np.zeros(len(uniq), dtype=np.float64)
-    np.add.at(wu, inverse.reshape(-1), w)
-    return torch.as_tensor(uniq.astype(np.int64)), torch.as_tensor(wu, dtype=torch.float32), n_eff_full
+    np.add.at(wu, inverse.reshape(-1), w[rows])
+    return torch.as_tensor(uniq.astype(np.int64)), torch.as_tensor(wu, dtype=torch.float32), n_eff
 
 
 def coupling_scores(W: Any, L: int, apc: bool = True) -> Any:
@@ -78,70 +98,288 @@ def coupling_scores(W: Any, L: int, apc: bool = True) -> Any:
     return symmetrize_apc(F) if apc else F
 
 
-def fit(X: Any, settings: PottsSettings = PottsSettings(), seed: int = 0, log: Any = None) -> dict[str, Any]:
+class PLObjective:
+    """Weighted negative pseudo-log-likelihood (+ L2) of ``X`` (M, L) int64 and its exact gradient.
+
+    Parameters are one flat vector ``theta = [h (L*q), W]``. On CPU, W is stored in column
+    blocks of ``_BLOCK_POS`` positions (block b = columns [s_b, e_b) of the (Lq, Lq) matrix,
+    a contiguous (Lq, e_b - s_b) slice of theta), so the embedding_bag gathers read
+    contiguous, cache-sized tables without a copy per evaluation. ``dense=True`` (GPU path,
+    and the reference the tests compare with) stores W row-major and uses one-hot matmuls.
+    ``to_theta``/``from_theta`` convert between (h, W matrix) and theta. The gradient of
+    the diagonal (i, i) blocks is zero (no self-coupling).
+    """
+
+    def __init__(self, X: Any, w: Any, lambda_h: float, lambda_j: float, norm: float | None = None,
+                 dense: bool = False) -> None:
+        import torch
+
+        self.device = X.device
+        self.M, self.L = X.shape
+        L = self.L
+        self.Lq = Lq = L * Q
+        self.nh = L * Q
+        self.n = self.nh + Lq * Lq
+        self.norm = float(w.sum()) if norm is None else float(norm)
+        self.lam_h = lambda_h
+        self.lam_j = lambda_j * (L - 1) * (Q - 1) / 2.0
+        self.dense = dense
+        step = Lq if dense else _BLOCK_POS * Q
+        self.blocks = [(c, min(c + step, Lq)) for c in range(0, Lq, step)]
+        offs = torch.arange(L, device=self.device) * Q
+        self.chunks = []
+        for s in range(0, self.M, _ROWS):
+            x = X[s:s + _ROWS]
+            idx = x + offs  # (R, L) row of W gathered for each observed state
+            ch = {"x": x, "idx": idx, "w": w[s:s + _ROWS]}
+            if not dense:
+                # bags for the transposed product: for key k = j*q + b, the chunk rows with x_j = b
+                key = idx.T.reshape(-1)
+                rows = torch.arange(len(x), device=self.device).repeat(L)
+                order = torch.argsort(key, stable=True)
+                counts = torch.bincount(key, minlength=Lq)
+                ch["bag_rows"] = rows[order].contiguous()
+                ch["bag_offsets"] = torch.cat([counts.new_zeros(1), counts.cumsum(0)[:-1]])
+            self.chunks.append(ch)
+
+    def _views(self, theta: Any) -> tuple[Any, list[Any]]:
+        """(h (L, q), [W column blocks (Lq, width)]) as views of ``theta``."""
+        Lq = self.Lq
+        return theta[:self.nh].view(self.L, Q), [theta[self.nh + Lq * s:self.nh + Lq * e].view(Lq, e - s)
+                                                 for s, e in self.blocks]
+
+    def to_theta(self, h: Any, W: Any) -> Any:
+        """Flat parameter vector from h (L, q) and the (Lq, Lq) coupling matrix."""
+        import torch
+
+        return torch.cat([h.reshape(-1)] + [W[:, s:e].reshape(-1) for s, e in self.blocks])
+
+    def from_theta(self, theta: Any) -> tuple[Any, Any]:
+        """(h (L, q), W (Lq, Lq)) copies from a flat parameter vector."""
+        import torch
+
+        h, Wb = self._views(theta)
+        return h.clone(), torch.cat(Wb, 1)
+
+    def value_and_grad(self, theta: Any, grad: Any | None = None) -> float:
+        """Objective at ``theta``; when ``grad`` (same shape) is given it is overwritten with the gradient."""
+        import torch
+        import torch.nn.functional as F
+
+        L, Lq = self.L, self.Lq
+        h, Wb = self._views(theta)
+        with torch.no_grad():
+            if grad is not None:
+                grad.zero_()
+                gh, gWb = self._views(grad)
+            nll = 0.0
+            for ch in self.chunks:
+                x, w = ch["x"], ch["w"]
+                R = len(x)
+                if self.dense:
+                    oh = F.one_hot(x, Q).reshape(R, Lq).to(theta.dtype)
+                    logits = oh @ Wb[0]
+                else:
+                    logits = torch.cat([F.embedding_bag(ch["idx"], b, mode="sum") for b in Wb], 1)
+                logp = torch.log_softmax(logits.view(R, L, Q) + h, -1)
+                nll -= float((logp.gather(2, x[..., None]).squeeze(-1).sum(1) * w).sum())
+                if grad is None:
+                    continue
+                G = logp.exp_()  # dNLL/dlogits = w_n (P - onehot)
+                G.scatter_add_(2, x[..., None], torch.full((R, L, 1), -1.0, device=self.device, dtype=G.dtype))
+                G.mul_(w[:, None, None])
+                gh += G.sum(0)
+                G = G.view(R, Lq)
+                if self.dense:
+                    gWb[0].addmm_(oh.T, G)
+                else:
+                    for (s, e), gb in zip(self.blocks, gWb):
+                        gb += F.embedding_bag(ch["bag_rows"], G[:, s:e].contiguous(), ch["bag_offsets"], mode="sum")
+            Wflat = theta[self.nh:]
+            reg = self.lam_h * float(torch.dot(h.reshape(-1), h.reshape(-1))) + self.lam_j * float(torch.dot(Wflat, Wflat))
+            f = (nll + reg) / self.norm
+            if grad is not None:
+                grad[:self.nh].add_(theta[:self.nh], alpha=2.0 * self.lam_h)
+                grad[self.nh:].add_(Wflat, alpha=2.0 * self.lam_j)
+                grad.div_(self.norm)
+                for (s, e), gb in zip(self.blocks, gWb):  # no self-coupling: zero the (i, i) blocks
+                    pos = torch.arange(s // Q, e // Q, device=self.device)
+                    gb.view(L, Q, len(pos), Q)[pos, :, pos - s // Q, :] = 0.0
+        return f
+
+
+def _init_fields(Xu: Any, wu: Any) -> Any:
+    """Fields from weighted log frequencies with a small pseudocount, as GREMLIN initialises them."""
+    import torch
+
+    L = Xu.shape[1]
+    counts = torch.zeros(L, Q, device=Xu.device)
+    counts.scatter_add_(1, Xu.T.contiguous(), wu[None, :].expand(L, -1).contiguous())
+    freq = (counts + 0.01 * wu.sum() / Q) / (wu.sum() * 1.01)
+    return torch.log(freq)
+
+
+def fit(X: Any, settings: PottsSettings = PottsSettings(), seed: int = 0, log: Callable[[str], Any] | None = None
+        ) -> dict[str, Any]:
     """Fit the Potts model to an encoded alignment ``X`` (N, L) uint8.
 
-    Returns ``{"scores": (L, L) APC scores, "W": (Lq, Lq) couplings, "h": (L, q),
-    "n_eff": float, "n_used": int, "loss": [per-epoch mean loss], "device": str}``.
+    Returns ``{"scores": (L, L) APC scores, "W": (Lq, Lq) symmetrised couplings, "h": (L, q),
+    "n_eff": float (whole alignment), "n_used": int (unique rows fitted), "loss": [objective at the start
+    and after each L-BFGS iteration, or mean batch objective per Adam epoch], "objective": final
+    full-batch objective on the fitted rows,
+    "iterations": int, "evaluations": int, "weights_s"/"fit_s": wall seconds, "device": str}``.
     """
+    import time
+
     import numpy as np
     import torch
-    import torch.nn.functional as F
 
+    from sciml.errors import ConfigError
+
+    if settings.optimizer not in ("auto", "lbfgs", "adam"):
+        raise ConfigError("proteins.potts.optimizer", f"unknown optimizer {settings.optimizer!r}; valid: auto, lbfgs, adam")
     device = settings.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
+    t0 = time.perf_counter()
     Xu, wu, n_eff = prepare(np.asarray(X), settings, seed, device=device)
+    Xu, wu = Xu.to(device), wu.to(device)
+    t_w = time.perf_counter() - t0
     M, L = Xu.shape
     Lq = L * Q
-    Xu, wu = Xu.to(device), wu.to(device)
-    # field init from log frequencies (weighted, pseudocount) as GREMLIN does
-    counts = torch.zeros(L, Q, device=device)
-    counts.scatter_add_(1, Xu.T.contiguous(), wu[None, :].expand(L, -1).contiguous())
-    freq = (counts + 0.01 * wu.sum() / Q) / (wu.sum() * 1.01)
-    h = torch.log(freq)
-    # Asymmetric plm (Ekeberg et al. 2014): W[j*q+b, i*q+a] couples x_j=b to position i's
-    # conditional; symmetrised at the end. Gradients are written by hand (two BLAS
-    # matmuls per batch) because autograd through a symmetrised (Lq x Lq) matrix costs
-    # several extra passes over ~L^2 q^2 floats per step on CPU.
+    dense = device != "cpu"
+    # Penalties are per used weight (GREMLIN's normalisation on the fitted rows). Tried: scaling them by
+    # (used weight / N_eff) so a subsample estimates the whole-alignment objective; on 5ptpA (3000 of
+    # 15,567 rows) that left L/5 unchanged (0.864), lowered long L from 0.614 to 0.583 and converged slower.
+    lam_h, lam_j = settings.lambda_h, settings.lambda_j
+    h = _init_fields(Xu, wu)
     W = torch.zeros(Lq, Lq, device=device)
-    h.requires_grad_(False)
-    opt = torch.optim.Adam([torch.nn.Parameter(h), torch.nn.Parameter(W)], lr=settings.lr)
-    ph, pW = opt.param_groups[0]["params"]
-    ar = torch.arange(L, device=device)
-    w_total = float(wu.sum())
-    lam_j = settings.lambda_j * (L - 1) * (Q - 1) / 2.0
-    losses = []
-    for epoch in range(settings.epochs):
-        perm = torch.randperm(M, generator=gen).to(device)
-        tot = 0.0
-        for s in range(0, M, settings.batch_size):
-            b = perm[s:s + settings.batch_size]
-            xb, wb = Xu[b], wu[b]
-            scale = 1.0 / max(float(wb.sum()), 1e-12)  # batch estimate of the per-N_eff mean
-            with torch.no_grad():
-                oh = F.one_hot(xb, Q).reshape(len(b), Lq).to(pW.dtype)
-                logits = (oh @ pW).reshape(len(b), L, Q) + ph[None]
-                logp = torch.log_softmax(logits, -1)
-                nll = -(logp.gather(2, xb[..., None]).squeeze(-1).sum(1) * wb).sum() * scale
-                G = (logp.exp().reshape(len(b), Lq) - oh) * (wb * scale)[:, None]  # dNLL/dlogits
-                gW = oh.T @ G
-                gW += (2.0 * lam_j / w_total) * pW
-                gh = G.reshape(len(b), L, Q).sum(0) + (2.0 * settings.lambda_h / w_total) * ph
-                pW.grad, ph.grad = gW, gh
-            opt.step()
-            with torch.no_grad():
-                pW.view(L, Q, L, Q)[ar, :, ar, :] = 0.0  # no self-coupling
-            loss_val = float(nll)  # data term only (regulariser adds a constant-ish offset)
-            tot += loss_val * len(b)
-        losses.append(round(tot / M, 6))
-        if log:
-            log(f"potts epoch {epoch + 1}/{settings.epochs} loss {losses[-1]:.4f}")
-    h = ph.detach()
-    W = pW.detach()
+    obj = PLObjective(Xu, wu, lam_h, lam_j, dense=dense)
+    # auto: full-batch L-BFGS converges in ~50 iterations on small alignments; on large ones a full pass
+    # is too expensive to repeat that often, so Adam over all rows (5ptpA, 15,567 rows, 2 epochs: L/5
+    # 0.932 in 36 s, whole-alignment objective 385.1) instead of L-BFGS on a 3000-row subsample
+    # (L/5 0.864 in 48 s, objective 341.7: lower, hence the default).
+    method = settings.optimizer if settings.optimizer != "auto" else ("lbfgs" if M <= settings.lbfgs_max_rows else "adam")
+    if method == "lbfgs":
+        theta, losses, iterations, n_eval = lbfgs(obj.value_and_grad, obj.to_theta(h, W), settings.max_iter,
+                                                  settings.history, settings.tolerance, log)
+    else:
+        theta, losses, n_eval = _fit_adam(Xu, wu, obj.to_theta(h, W), settings, lam_h, lam_j, seed, dense, log)
+        iterations = len(losses)
+    final = losses[-1] if method == "lbfgs" else obj.value_and_grad(theta)
+    h, W = obj.from_theta(theta)
+    t_fit = time.perf_counter() - t0 - t_w
+    if log:
+        log(f"potts {method}: {M} unique rows, N_eff {n_eff:.1f}, objective {final:.5f}, "
+            f"{iterations} iterations / {n_eval} evaluations, weights {t_w:.1f} s, fit {t_fit:.1f} s")
     with torch.no_grad():
         Wsym = (0.5 * (W + W.T)).cpu().numpy()
     return {"scores": coupling_scores(Wsym, L), "W": Wsym, "h": h.detach().cpu().numpy(), "n_eff": n_eff,
-            "n_used": int(M), "loss": losses, "device": device}
+            "n_used": int(M), "loss": losses, "objective": round(final, 6), "iterations": iterations,
+            "evaluations": n_eval, "optimizer": method, "weights_s": t_w, "fit_s": t_fit, "device": device}
+
+
+def _fit_adam(Xu: Any, wu: Any, theta: Any, settings: PottsSettings, lam_h: float, lam_j: float, seed: int, dense: bool,
+              log: Callable[[str], Any] | None) -> tuple[Any, list[float], int]:
+    """Mini-batch Adam over ``settings.epochs`` epochs (seeded shuffles); returns (theta, per-epoch loss, steps)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    M = Xu.shape[0]
+    total = float(wu.sum())
+    param = torch.nn.Parameter(theta)
+    param.grad = torch.empty_like(theta)
+    opt = torch.optim.Adam([param], lr=settings.lr)
+    losses, steps = [], 0
+    for epoch in range(settings.epochs):
+        perm = torch.randperm(M, generator=gen).to(Xu.device)
+        tot = 0.0
+        for s in range(0, M, settings.batch_size):
+            b = perm[s:s + settings.batch_size]
+            # batch objective normalised by the batch weight, regulariser scaled to the whole set
+            wb = wu[b]
+            scale = float(wb.sum()) / total
+            obj = PLObjective(Xu[b], wb, lam_h * scale, lam_j * scale, dense=dense)
+            tot += obj.value_and_grad(param.data, param.grad) * len(b)
+            opt.step()
+            steps += 1
+        losses.append(round(tot / M, 6))
+        if log:
+            log(f"potts Adam epoch {epoch + 1}/{settings.epochs} loss {losses[-1]:.4f}")
+    return param.detach(), losses, steps
+
+
+def lbfgs(fg: Callable[[Any, Any], float], x: Any, max_iter: int, history: int, tolerance: float,
+          log: Callable[[str], Any] | None = None) -> tuple[Any, list[float], int, int]:
+    """Minimise a smooth function of the flat tensor ``x`` with L-BFGS and a backtracking (Armijo) line search.
+
+    ``fg(x, g)`` returns f(x) and writes the gradient into ``g``. Stops after ``max_iter`` iterations or when
+    an iteration lowers f by less than ``tolerance * max(|f|, 1)``. Returns (x, objective per iteration
+    (first = start), iterations, evaluations).
+
+    Hand-written instead of ``torch.optim.LBFGS`` because that allocates ~8 new parameter-sized tensors
+    per iteration (cat/clone/abs/sub of 22M floats for L = 222): on CPU the page faults of those
+    allocations cost more than the objective itself. Here every buffer (history included) is
+    allocated once. The plm objective is convex, so the curvature pairs are positive.
+    """
+    import torch
+
+    n = x.numel()
+    g, x_new, g_new, d = (torch.empty_like(x) for _ in range(4))
+    S = torch.empty(history, n, dtype=x.dtype, device=x.device)
+    Y = torch.empty_like(S)
+    rho = [0.0] * history
+    order: list[int] = []  # ring-buffer slots, oldest first
+    gamma = 1.0
+    f = fg(x, g)
+    n_eval = 1
+    losses = [round(f, 6)]
+    it = 0
+    for it in range(1, max_iter + 1):
+        # two-loop recursion: d = -H g
+        d.copy_(g).neg_()
+        alpha = {}
+        for k in reversed(order):
+            alpha[k] = rho[k] * float(torch.dot(S[k], d))
+            d.add_(Y[k], alpha=-alpha[k])
+        d.mul_(gamma if order else 1.0 / max(float(g.norm()), 1e-12))
+        for k in order:
+            beta = rho[k] * float(torch.dot(Y[k], d))
+            d.add_(S[k], alpha=alpha[k] - beta)
+        gtd = float(torch.dot(g, d))
+        if gtd >= 0:  # not a descent direction (numerical noise): restart from steepest descent
+            order.clear()
+            d.copy_(g).mul_(-1.0 / max(float(g.norm()), 1e-12))
+            gtd = float(torch.dot(g, d))
+        t, accepted = 1.0, False
+        for _ in range(30):
+            torch.add(x, d, alpha=t, out=x_new)
+            f_new = fg(x_new, g_new)
+            n_eval += 1
+            if f_new <= f + 1e-4 * t * gtd:
+                accepted = True
+                break
+            # quadratic interpolation of the step, kept within [0.1 t, 0.5 t]
+            t_q = -gtd * t * t / (2.0 * (f_new - f - gtd * t))
+            t = min(max(t_q, 0.1 * t), 0.5 * t)
+        if not accepted:
+            break
+        free = [k for k in range(history) if k not in order]
+        slot = free[0] if free else order.pop(0)  # overwrite the oldest pair when the memory is full
+        torch.sub(x_new, x, out=S[slot])
+        torch.sub(g_new, g, out=Y[slot])
+        sy = float(torch.dot(S[slot], Y[slot]))
+        if sy > 1e-10:
+            rho[slot] = 1.0 / sy
+            gamma = sy / float(torch.dot(Y[slot], Y[slot]))
+            order.append(slot)
+        x, x_new = x_new, x
+        g, g_new = g_new, g
+        f_prev, f = f, f_new
+        losses.append(round(f, 6))
+        if log and it % 10 == 0:
+            log(f"potts L-BFGS iteration {it}: objective {f:.5f} ({n_eval} evaluations)")
+        if f_prev - f <= tolerance * max(abs(f), 1.0):
+            break
+    return x, losses, it, n_eval

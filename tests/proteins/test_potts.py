@@ -1,0 +1,138 @@
+"""Fast Potts path: objective/gradient against the dense and autograd formulations, exact fast
+sequence weights, L-BFGS fit recovering a planted contact, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sciml.errors import ConfigError
+from sciml.proteins import alignments, potts
+from sciml.proteins.alignments import Q
+
+
+def _autograd_objective(X, w, h, W, lam_h, lam_j):
+    """Reference: the plm objective written densely in float64 and differentiated by autograd."""
+    N, L = X.shape
+    hh = h.double().clone().requires_grad_()
+    WW = W.double().clone().requires_grad_()
+    oh = F.one_hot(X, Q).reshape(N, L * Q).double()
+    logp = torch.log_softmax((oh @ WW).view(N, L, Q) + hh, -1)
+    nll = -(logp.gather(2, X[..., None]).squeeze(-1).sum(1) * w.double()).sum()
+    f = (nll + lam_h * (hh ** 2).sum() + lam_j * (L - 1) * (Q - 1) / 2 * (WW ** 2).sum()) / w.double().sum()
+    f.backward()
+    gW = WW.grad.clone()
+    gW.view(L, Q, L, Q)[torch.arange(L), :, torch.arange(L), :] = 0.0
+    return float(f.detach()), hh.grad, gW
+
+
+@pytest.mark.parametrize("dense", [False, True])
+def test_objective_and_gradient_match_autograd(dense, monkeypatch):
+    torch.set_num_threads(1)
+    monkeypatch.setattr(potts, "_ROWS", 37)  # several row chunks
+    monkeypatch.setattr(potts, "_BLOCK_POS", 4)  # several (and a ragged) column blocks
+    rng = np.random.default_rng(0)
+    N, L = 120, 6
+    X = torch.as_tensor(rng.integers(0, Q, (N, L)), dtype=torch.long)
+    w = torch.as_tensor(rng.random(N) + 0.1, dtype=torch.float32)
+    h = torch.randn(L, Q, generator=torch.Generator().manual_seed(1)) * 0.3
+    W = torch.randn(L * Q, L * Q, generator=torch.Generator().manual_seed(2)) * 0.1
+    W.view(L, Q, L, Q)[torch.arange(L), :, torch.arange(L), :] = 0.0
+    obj = potts.PLObjective(X, w, 0.02, 0.03, dense=dense)
+    theta = obj.to_theta(h, W)
+    assert all(torch.equal(a, b) for a, b in zip(obj.from_theta(theta), (h, W)))  # layout round trip
+    grad = torch.full_like(theta, float("nan"))  # overwritten, not accumulated
+    f = obj.value_and_grad(theta, grad)
+    gh, gW = obj.from_theta(grad)
+    f_ref, gh_ref, gW_ref = _autograd_objective(X, w, h, W, 0.02, 0.03)
+    assert f == pytest.approx(f_ref, rel=1e-5)
+    assert torch.allclose(gh.double(), gh_ref, atol=1e-6)
+    assert torch.allclose(gW.double(), gW_ref, atol=1e-6)
+    assert float(gW.view(L, Q, L, Q)[torch.arange(L), :, torch.arange(L), :].abs().max()) == 0.0
+    assert obj.value_and_grad(theta) == f  # value only
+
+
+def _brute_weights(X, thr):
+    Xt = torch.as_tensor(X).long()
+    N, L = Xt.shape
+    oh = F.one_hot(Xt, Q).reshape(N, -1).float()
+    return 1.0 / ((oh @ oh.T) >= thr * L - 1e-3).sum(1).float()
+
+
+def test_fast_weights_are_exact():
+    rng = np.random.default_rng(3)
+    for _ in range(25):
+        n, L = int(rng.integers(2, 200)), int(rng.integers(1, 30))
+        base = rng.integers(0, Q, size=(3, L))
+        X = base[rng.integers(0, 3, n)].copy()
+        mut = rng.random((n, L)) < rng.random() * 0.6
+        X[mut] = rng.integers(0, Q, int(mut.sum()))
+        X = X.astype(np.uint8)
+        thr = float(rng.choice([0.0, 0.35, 0.62, 0.8, 1.0]))
+        chunk = int(rng.integers(1, 50))
+        assert torch.equal(alignments.sequence_weights(X, thr, chunk=chunk), _brute_weights(X, thr))
+    # all rows identical: every block takes the dense fallback
+    X = np.tile(np.arange(10, dtype=np.uint8), (40, 1))
+    assert torch.equal(alignments.sequence_weights(X, 0.8, chunk=16), torch.full((40,), 1 / 40))
+
+
+def test_prepare_weights_whole_alignment_then_subsamples():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 20, (50, 8)).astype(np.uint8)
+    X[10] = X[11] = X[12]  # three identical rows: weight 1/3 each, merged into one row of weight 1
+    st = potts.PottsSettings(max_sequences=1000)
+    Xu, wu, n_eff = potts.prepare(X, st, seed=0)
+    assert len(Xu) == 48 and n_eff == pytest.approx(float(wu.sum()), rel=1e-6)
+    assert float(wu.max()) == pytest.approx(1.0)
+    Xs, ws, n_eff_s = potts.prepare(X, potts.PottsSettings(max_sequences=20), seed=0)
+    assert n_eff_s == pytest.approx(n_eff)  # N_eff counted on the whole alignment
+    assert len(Xs) <= 20 and any(np.array_equal(r, X[0]) for r in Xs.numpy())  # query row kept
+
+
+def _planted(n=600, L=12, seed=0):
+    """Random sequences where columns 1 and 9 are perfectly coupled (x9 = f(x1))."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 20, size=(n, L)).astype(np.uint8)
+    X[:, 9] = (X[:, 1] * 7 + 3) % 20
+    return X
+
+
+@pytest.mark.parametrize("settings", [potts.PottsSettings(),
+                                      potts.PottsSettings(optimizer="adam", epochs=6, batch_size=128)])
+def test_fit_recovers_planted_pair_deterministically(settings):
+    torch.set_num_threads(1)
+    X = _planted()
+    r = potts.fit(X, settings, seed=0)
+    s = r["scores"]
+    i, j = np.unravel_index(np.argmax(np.triu(s, 1)), s.shape)
+    assert (i, j) == (1, 9)
+    assert r["loss"][-1] < r["loss"][0]
+    if settings.optimizer == "lbfgs":
+        assert all(b <= a for a, b in zip(r["loss"], r["loss"][1:]))  # Armijo steps only go down
+    r2 = potts.fit(X, settings, seed=0)
+    assert np.array_equal(r["scores"], r2["scores"])  # same seed, same result on CPU
+
+
+def test_lbfgs_reaches_a_lower_objective_than_minibatch_adam():
+    torch.set_num_threads(1)
+    X = _planted(n=300, L=10, seed=2)
+    lb = potts.fit(X, potts.PottsSettings(max_iter=200, tolerance=1e-7), seed=0)
+    ad = potts.fit(X, potts.PottsSettings(optimizer="adam", epochs=4, batch_size=64), seed=0)
+    assert lb["iterations"] < 200  # stopped by the tolerance, not the iteration cap
+    assert lb["objective"] < ad["objective"]
+
+
+def test_auto_optimizer_switches_on_row_count():
+    torch.set_num_threads(1)
+    X = _planted(n=300, L=12, seed=4)
+    assert potts.fit(X, potts.PottsSettings(max_iter=3), seed=0)["optimizer"] == "lbfgs"
+    assert potts.fit(X, potts.PottsSettings(optimizer="auto", max_iter=3), seed=0)["optimizer"] == "lbfgs"
+    r = potts.fit(X, potts.PottsSettings(optimizer="auto", lbfgs_max_rows=100, epochs=1, batch_size=100), seed=0)
+    assert r["optimizer"] == "adam" and r["evaluations"] == 3  # one epoch of 3 batches over all 300 rows
+
+
+def test_unknown_optimizer_is_a_config_error():
+    with pytest.raises(ConfigError, match="optimizer"):
+        potts.fit(_planted(n=20), potts.PottsSettings(optimizer="sgd"))
