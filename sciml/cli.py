@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 #: Domain subcommand groups, registered in this order when their module exists.
 DOMAIN_MODULES = ("sciml.materials.cli", "sciml.pde.cli", "sciml.proteins.cli")
@@ -28,6 +29,17 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 def add_data_root_argument(parser: argparse.ArgumentParser) -> None:
     """``--data-root`` (default: $SCIML_DATA_ROOT, else data/)."""
     parser.add_argument("--data-root", default=None, help="folder holding the datasets (default: $SCIML_DATA_ROOT, else data/)")
+
+
+def add_step_parser(sub: Any, name: str, help: str, *, config: bool = True,
+                    data_root: bool = True) -> argparse.ArgumentParser:
+    """A pipeline-step subcommand with the shared options (``--config-json``/``--config``, ``--data-root``)."""
+    parser = sub.add_parser(name, help=help)
+    if config:
+        add_config_arguments(parser)
+    if data_root:
+        add_data_root_argument(parser)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:

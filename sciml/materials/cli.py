@@ -7,21 +7,17 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``materials`` command group."""
-    from sciml.cli import add_config_arguments, add_data_root_argument
+    from sciml.cli import add_step_parser
 
     parser = subparsers.add_parser("materials", help="crystal GNNs: graphs, training, Matbench CV, screening")
     sub = parser.add_subparsers(dest="materials_cmd", metavar="STEP", required=True)
 
-    p = sub.add_parser("prepare", help="read + validate the dataset, build and cache graphs, write the quarantine")
-    add_config_arguments(p)
-    add_data_root_argument(p)
+    p = add_step_parser(sub, "prepare", "read + validate the dataset, build and cache graphs, write the quarantine")
     p.add_argument("--out-dir", required=True, help="folder for summary.json, quarantine.csv, provenance.json")
     p.add_argument("--cache-dir", default=None, help="graph cache folder (default: <out-dir>/cache)")
     p.set_defaults(func=_prepare)
 
-    p = sub.add_parser("train", help="train and test one cross-validation fold")
-    add_config_arguments(p)
-    add_data_root_argument(p)
+    p = add_step_parser(sub, "train", "train and test one cross-validation fold")
     p.add_argument("--fold", type=int, required=True, help="fold index (0-based)")
     p.add_argument("--out-dir", required=True, help="fold output folder (metrics.json, predictions.csv, model.pt/json)")
     p.add_argument("--checkpoint-dir", required=True, help="Lightning checkpoints (keep outside Snakemake outputs)")
@@ -29,8 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("evaluate", help="aggregate folds: metrics, leaderboard, plots, report section")
-    add_config_arguments(p)
+    p = add_step_parser(sub, "evaluate", "aggregate folds: metrics, leaderboard, plots, report section", data_root=False)
     p.add_argument("--prepared", required=True, help="summary.json written by 'prepare'")
     p.add_argument("--fold-dirs", nargs="+", required=True,
                    help="fold output folders written by 'train' (or their metrics.json files)")
@@ -38,8 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--section", required=True, help="report section JSON to write")
     p.set_defaults(func=_evaluate)
 
-    p = sub.add_parser("predict", help="score structures (CSV or folder) with a trained model, streaming in batches")
-    add_config_arguments(p)
+    p = add_step_parser(sub, "predict", "score structures (CSV or folder) with a trained model, streaming in batches", data_root=False)
     p.add_argument("--model", required=True, help="folder with model.pt + model.json (a fold output folder)")
     p.add_argument("--input", required=True, help="CSV[.gz] with a structure column, Matbench JSON, or folder of CIF/POSCAR")
     p.add_argument("--out", required=True, help="predictions file (.csv or .parquet)")

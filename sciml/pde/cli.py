@@ -19,7 +19,7 @@ TARGETS = {"burgers": 1e-3, "allen_cahn": 1e-2, "poisson_lshape": 1e-2}
 
 def register(subparsers: Any) -> None:
     """Add the ``pde`` command group."""
-    from sciml.cli import add_config_arguments, add_data_root_argument
+    from sciml.cli import add_step_parser
 
     p = subparsers.add_parser("pde", help="PINN surrogates vs reference solutions and classical solvers")
     sub = p.add_subparsers(dest="pde_command", metavar="STEP")
@@ -27,32 +27,28 @@ def register(subparsers: Any) -> None:
     lst = sub.add_parser("problems", help="list the registered problems")
     lst.set_defaults(func=cmd_problems)
 
-    def common(sp: argparse.ArgumentParser, problem: bool = True) -> None:
-        add_config_arguments(sp)
-        add_data_root_argument(sp)
+    def step(name: str, help: str, problem: bool = True) -> argparse.ArgumentParser:
+        sp = add_step_parser(sub, name, help)
         if problem:
             sp.add_argument("--problem", required=True, help="problem name from the registry (see 'sciml pde problems')")
         sp.add_argument("--out", required=True, help="output folder of this step")
         sp.add_argument("--threads", type=int, default=1,
                         help="torch threads (default 1: the small PINNs here run fastest single-threaded)")
+        return sp
 
-    s = sub.add_parser("solve", help="validate the classical solver against the reference and time its resolution ladder")
-    common(s)
+    s = step("solve", "validate the classical solver against the reference and time its resolution ladder")
     s.set_defaults(func=cmd_solve)
 
-    t = sub.add_parser("train", help="train the PINN (Adam -> RAR -> L-BFGS), resuming from the checkpoint dir")
-    common(t)
+    t = step("train", "train the PINN (Adam -> RAR -> L-BFGS), resuming from the checkpoint dir")
     t.add_argument("--checkpoint-dir", required=True, help="base folder for checkpoints (outside the step outputs)")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("evaluate", help="PINN accuracy on the reference grid, netCDF fields, plots and speed table")
-    common(e)
+    e = step("evaluate", "PINN accuracy on the reference grid, netCDF fields, plots and speed table")
     e.add_argument("--model", required=True, help="output folder of 'pde train' (or its model.pt)")
     e.add_argument("--solver", required=True, help="output folder of 'pde solve' (or its solver.json)")
     e.set_defaults(func=cmd_evaluate)
 
-    r = sub.add_parser("section", help="write the report section from evaluated problems")
-    add_config_arguments(r)
+    r = add_step_parser(sub, "section", "write the report section from evaluated problems", data_root=False)
     r.add_argument("--out", required=True, help="section.json path")
     r.add_argument("evaluations", nargs="+", help="output folders of 'pde evaluate' (or their metrics.json)")
     r.set_defaults(func=cmd_section)

@@ -12,43 +12,34 @@ from typing import Any
 
 def register(subparsers: Any) -> None:
     """Add the ``proteins`` command group."""
-    from sciml.cli import add_config_arguments, add_data_root_argument
+    from sciml.cli import add_step_parser
 
     p = subparsers.add_parser("proteins", help="residue-residue contact prediction (coevolution + trained networks)")
     sub = p.add_subparsers(dest="proteins_cmd", metavar="STEP")
 
-    c = sub.add_parser("coevolution", help="one family: read, map to the structure, Potts + mean-field scores, evaluate")
-    add_config_arguments(c)
-    add_data_root_argument(c)
+    c = add_step_parser(sub, "coevolution", "one family: read, map to the structure, Potts + mean-field scores, evaluate")
     c.add_argument("--family", required=True, help="family name from the config's 'families' list")
     c.add_argument("--out", required=True, help="output folder for this family")
     c.set_defaults(func=cmd_coevolution)
 
-    t = sub.add_parser("train-network", help="family-held-out cross-validation of the 2D residual contact network")
-    add_config_arguments(t)
-    add_data_root_argument(t)
+    t = add_step_parser(sub, "train-network", "family-held-out cross-validation of the 2D residual contact network")
     t.add_argument("--scores", nargs="+", required=True, help="scores.npz files from the coevolution step")
     t.add_argument("--out", required=True, help="metrics JSON path; learning curves and provenance go beside it")
     t.add_argument("--checkpoint-dir", required=True, help="checkpoint base folder (outside Snakemake outputs)")
     t.set_defaults(func=cmd_train_network)
 
-    r = sub.add_parser("report", help="write the report section (tables, contact-map figures)")
-    add_config_arguments(r)
-    add_data_root_argument(r)
+    r = add_step_parser(sub, "report", "write the report section (tables, contact-map figures)")
     r.add_argument("--scores", nargs="+", required=True, help="scores.npz files from the coevolution step")
     r.add_argument("--network", default=None, help="metrics.json of train-network (optional)")
     r.add_argument("--out", required=True, help="section.json path")
     r.set_defaults(func=cmd_report)
 
-    q = sub.add_parser("train-sequence", help="sequence-only network on cgdms chains, evaluated on PSICOV150 (benchmark)")
-    add_config_arguments(q)
-    add_data_root_argument(q)
+    q = add_step_parser(sub, "train-sequence", "sequence-only network on cgdms chains, evaluated on PSICOV150 (benchmark)")
     q.add_argument("--out", required=True, help="metrics JSON path (logs and provenance beside it)")
     q.add_argument("--checkpoint-dir", required=True, help="checkpoint base folder")
     q.set_defaults(func=cmd_train_sequence)
 
-    g = sub.add_parser("gremlin-anchor", help="score the published GREMLIN predictions on PSICOV150 natives (benchmark anchor)")
-    add_data_root_argument(g)
+    g = add_step_parser(sub, "gremlin-anchor", "score the published GREMLIN predictions on PSICOV150 natives (benchmark anchor)", config=False)
     g.add_argument("--out", required=True, help="output JSON")
     g.set_defaults(func=cmd_gremlin_anchor)
 
