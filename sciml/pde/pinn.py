@@ -145,14 +145,56 @@ def _build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int |
         data = dde.data.PDE(geom, problem.pde(dde), conditions, num_domain=cfg["num_domain"],
                             num_boundary=0 if own is not None else cfg["num_boundary"],
                             anchors=own, num_test=cfg["num_test"])
-    layers = [len(problem.inputs)] + [cfg["width"]] * cfg["depth"] + [1]
+    embedding = periodic_embedding(problem, int(cfg.get("periodic_modes", 0)))
+    n_in = len(problem.inputs) if embedding is None else embedding.n_features
+    layers = [n_in] + [cfg["width"]] * cfg["depth"] + [1]
     net = dde.nn.FNN(layers, cfg["activation"], "Glorot normal")
+    if embedding is not None:
+        net.apply_feature_transform(embedding)
     if hard:
         net.apply_output_transform(problem.output_transform(dde))
     model = dde.Model(data, net)
     pinn = PINN(problem, cfg, dde, model, data, net, hard)
     model.compile("adam", lr=cfg["lr"], loss_weights=pinn.loss_weights())
     return pinn
+
+
+@dataclass
+class PeriodicEmbedding:
+    """Network input features: cos/sin(2 pi k x_i / P_i), k = 1..modes, for each periodic input
+    i (period P_i), other inputs unchanged. Called by DeepXDE on (n, d) tensors -> (n, n_features).
+
+    DeepXDE's own ``PeriodicBC`` only penalises the mismatch at the two ends; the embedding makes
+    every network function exactly periodic and gives it the high frequencies a sharp front needs.
+    """
+
+    periods: dict[int, float]
+    n_inputs: int
+    modes: int
+
+    @property
+    def n_features(self) -> int:
+        return self.n_inputs + len(self.periods) * (2 * self.modes - 1)
+
+    def __call__(self, X: Any) -> Any:
+        import torch
+
+        cols = []
+        for i in range(self.n_inputs):
+            xi = X[:, i:i + 1]
+            if i in self.periods:
+                k = torch.arange(1, self.modes + 1, dtype=X.dtype, device=X.device) * (2 * math.pi / self.periods[i])
+                cols += [torch.cos(k * xi), torch.sin(k * xi)]
+            else:
+                cols.append(xi)
+        return torch.cat(cols, dim=1)
+
+
+def periodic_embedding(problem: Problem, modes: int) -> PeriodicEmbedding | None:
+    """The embedding for ``problem`` with ``modes`` Fourier modes, or None (``modes`` 0 or no periodic input)."""
+    if modes <= 0 or not problem.periods:
+        return None
+    return PeriodicEmbedding(dict(problem.periods), len(problem.inputs), modes)
 
 
 @dataclass

@@ -53,6 +53,9 @@ class Problem:
     #: input names in network order (time last)
     inputs: ClassVar[tuple[str, ...]] = ("x", "t")
     supports_hard_constraints: ClassVar[bool] = True
+    #: input index -> period, for inputs in which the solution is periodic (used by the
+    #: optional periodic Fourier embedding of the network inputs, ``pinn.periodic_modes``)
+    periods: ClassVar[dict[int, float]] = {}
 
     def __init__(self, params: dict[str, Any]):
         unknown = sorted(set(params) - set(self.defaults))
@@ -213,6 +216,9 @@ class Burgers1D(Problem):
     reference_file = "pde/deepxde/Burgers.npz"
     defaults = {"nu": 0.01 / math.pi}
     FILE_NU = 0.01 / math.pi
+    # The solution is also the 2-periodic one: -sin(pi x) is odd about x = 0 and x = +-1 and
+    # Burgers keeps that symmetry, so u(+-1, t) = 0 holds (the spectral solver relies on it too).
+    periods = {0: 2.0}
 
     def validate(self) -> None:
         self._positive("nu", "viscosity nu")
@@ -284,6 +290,7 @@ class AllenCahn1D(Problem):
     equation = "u_t = d u_xx + r (u - u^3), u(x,0) = x^2 cos(pi x), periodic in x"
     reference_file = "pde/deepxde/Allen_Cahn.mat"
     defaults = {"d": 0.001, "r": 5.0}
+    periods = {0: 2.0}
 
     def validate(self) -> None:
         self._positive("d", "diffusion coefficient d")

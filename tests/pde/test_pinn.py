@@ -100,3 +100,40 @@ def test_float64_pinn_does_not_leak_torch_default_dtype(tmp_path):
     out = model.predict(problem.reference().points()[:5])
     assert out.dtype == np.float64 and np.isfinite(out).all()
     assert torch.get_default_dtype() == torch.float32
+
+
+def test_periodic_embedding_features():
+    import torch
+
+    emb = pinn_mod.periodic_embedding(get_problem("allen_cahn"), 3)
+    assert emb is not None and emb.n_features == 3 * 2 + 1
+    X = torch.tensor([[-1.0, 0.3], [1.0, 0.3], [0.5, 0.7]], dtype=torch.float64)
+    F = emb(X)
+    assert F.shape == (3, 7)
+    # x = -1 and x = +1 are the same point of the period-2 circle; t passes through unchanged
+    assert torch.allclose(F[0], F[1], atol=1e-12)
+    assert torch.allclose(F[2, :3], torch.cos(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64) * torch.pi * 0.5))
+    assert F[2, -1] == 0.7
+    # off, or a problem without periodic inputs: raw inputs
+    assert pinn_mod.periodic_embedding(get_problem("allen_cahn"), 0) is None
+    assert pinn_mod.periodic_embedding(get_problem("heat"), 5) is None
+
+
+def test_periodic_embedding_makes_the_network_periodic(tmp_path):
+    """With soft constraints (no output transform) only the embedding can make u(-1, t) = u(1, t)."""
+    cfg = tiny_cfg(hard_constraints=False, periodic_modes=4, adam_iterations=20, lbfgs_iterations=0,
+                   checkpoint_every=20)
+    problem = get_problem("allen_cahn")
+    model = pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1)
+    pinn_mod.train_pinn(model, tmp_path / "ckpt", seed=0, log=lambda m: None)
+    t = np.linspace(0.0, 1.0, 11)
+    left = model.predict(np.stack([-np.ones_like(t), t], axis=1))
+    right = model.predict(np.stack([np.ones_like(t), t], axis=1))
+    middle = model.predict(np.stack([np.zeros_like(t), t], axis=1))
+    assert np.allclose(left, right, atol=1e-5)
+    assert not np.allclose(left, middle, atol=1e-3)
+    # the same config without the embedding is not periodic
+    cfg0 = tiny_cfg(hard_constraints=False, adam_iterations=20, lbfgs_iterations=0, checkpoint_every=20)
+    model0 = pinn_mod.build_pinn(problem, cfg0["pinn"], seed=0, threads=1)
+    assert not np.allclose(model0.predict(np.stack([-np.ones_like(t), t], axis=1)),
+                           model0.predict(np.stack([np.ones_like(t), t], axis=1)), atol=1e-5)
