@@ -31,7 +31,10 @@ class Family:
 
 
 def load_family(spec: dict[str, Any], data_root: str | Path | None = None, min_identity: float = 0.9) -> Family:
-    """Read the alignment and structure of ``spec`` (a config family entry) and map them."""
+    """Read the alignment and structure of ``spec`` (a config family entry) and map them.
+
+    ``min_identity`` is the structure-to-row identity required for the mapping; the family's
+    own ``min_identity`` (when set) overrides it."""
     import numpy as np
 
     from sciml.data import resolve
@@ -39,6 +42,8 @@ def load_family(spec: dict[str, Any], data_root: str | Path | None = None, min_i
     from sciml.proteins.mapping import map_query
     from sciml.proteins.structures import contact_map, read_structure
 
+    if spec.get("min_identity") is not None:
+        min_identity = float(spec["min_identity"])
     aln_path = resolve(spec["alignment"], data_root)
     st_path = resolve(spec["structure"], data_root)
     aln = read_alignment(aln_path, spec.get("format"))

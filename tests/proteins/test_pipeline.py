@@ -40,3 +40,21 @@ def test_sequence_features_and_prior():
     y[0, 2] = y[2, 0] = 1.0
     prior = separation_prior([{"y": y}], max_sep=20)
     assert prior[2] == 1 / 7 and prior[3] == 0.0 and prior[15] == prior[8]
+
+
+def test_family_min_identity_overrides_the_global_one(shared_data):
+    """Pfam40's .align.80 files hold a homolog of the structure's chain (here 88% identical),
+    not the chain itself: the global 0.9 skips the family, its own min_identity admits it."""
+    import pytest
+
+    from sciml.errors import DataError
+    from sciml.proteins import pipeline
+
+    spec = {"name": "PF00041", "alignment": "proteins/pfam40/natural_alignments/PF00041.align.80",
+            "format": "fasta", "structure": "proteins/pfam40/domains/PF00041/1TEN_A.pdb", "chain": "A"}
+    with pytest.raises(DataError, match="identity 0.88, need >= 0.90"):
+        pipeline.load_family(spec, shared_data, 0.9)
+    fam = pipeline.load_family({**spec, "min_identity": 0.8}, shared_data, 0.9)
+    assert 0.8 <= fam.identity < 0.9
+    assert len(fam.res) > 0.8 * len(fam.sequence)
+    assert fam.native.shape == (len(fam.sequence),) * 2
