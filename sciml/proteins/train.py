@@ -1,8 +1,8 @@
 """Family-held-out cross-validation of the contact network.
 
-Folds: families sorted by name, fold k tests families[k::folds]; the first family of
-the next fold is the validation family (early stopping / best checkpoint), the rest
-train. Each held-out family is predicted by the model that never saw it, and scored
+Folds: families sorted by name, fold k tests families[k::folds]; the first
+``network.val_families`` families of the next fold validate (best checkpoint by their
+mean loss), the rest train. Each held-out family is predicted by the model that never saw it, and scored
 beside the Potts and mean-field predictions of the same family.
 """
 
@@ -31,6 +31,18 @@ def featurise(d: dict[str, Any]) -> Any:
     return pair_features(d["sequence"], d["profile"], d["potts"], d["meanfield"])
 
 
+def fold_split(fams: list[Any], k: int, n_folds: int, n_val: int) -> tuple[list[Any], list[Any], list[Any]]:
+    """(test, val, train) of fold ``k``: test = fams[k::n_folds]; val = the first ``n_val`` of
+    the next fold's test families; train = the rest (val doubles as train when nothing is left)."""
+    test = fams[k::n_folds]
+    val = fams[(k + 1) % n_folds::n_folds][:n_val]
+    held = {id(d) for d in test + val}
+    train = [d for d in fams if id(d) not in held]
+    if not train:  # too few families to hold any out for validation
+        train, val = val, val
+    return test, val, train
+
+
 def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir: str | Path,
                    ckpt_base: str | Path, log: Any = print) -> dict[str, Any]:
     """Run the folds; return ``{"per_family": {name: {method: metrics}}, "folds": [...]}``."""
@@ -54,12 +66,8 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
     settings = TrainerSettings.from_config({"max_epochs": net["max_epochs"], "accelerator": net["accelerator"],
                                             "deterministic": net["deterministic"], "log_every_n_steps": 1})
     for k in range(n_folds):
-        test = fams[k::n_folds]
-        val = [fams[((k + 1) % n_folds)::n_folds][0]]
+        test, val, train = fold_split(fams, k, n_folds, net["val_families"])
         names_test = {d["name"] for d in test}
-        train = [d for d in fams if d["name"] not in names_test and d["name"] != val[0]["name"]]
-        if not train:
-            train, val = val, val
         seed_everything(cfg["seed"] + k)
         module = ContactLightning(N_PAIR_CHANNELS, net["channels"], net["blocks"], net["lr"])
         dm = ContactDataModule([items[d["name"]] for d in train], [items[d["name"]] for d in val], seed=cfg["seed"] + k)
@@ -68,7 +76,7 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
         state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
         module.eval()
-        fold_rec = {"fold": k, "test": sorted(names_test), "val": val[0]["name"], "train": [d["name"] for d in train],
+        fold_rec = {"fold": k, "test": sorted(names_test), "val": [d["name"] for d in val], "train": [d["name"] for d in train],
                     "epochs_run": int(trainer.current_epoch)}
         with torch.no_grad():
             for d in test:

@@ -58,3 +58,20 @@ def test_family_min_identity_overrides_the_global_one(shared_data):
     assert 0.8 <= fam.identity < 0.9
     assert len(fam.res) > 0.8 * len(fam.sequence)
     assert fam.native.shape == (len(fam.sequence),) * 2
+
+
+def test_fold_split_holds_out_whole_families():
+    from sciml.proteins.train import fold_split
+
+    fams = [f"F{i:02d}" for i in range(11)]
+    tested = []
+    for k in range(4):
+        test, val, train = fold_split(fams, k, 4, 2)
+        assert len(val) == 2 and not set(test) & set(val)
+        assert not (set(test) | set(val)) & set(train)
+        assert sorted(test + val + train) == fams
+        tested += test
+    assert sorted(tested) == fams  # every family is tested exactly once
+    # three families, three folds: one tests, one validates, one trains
+    test, val, train = fold_split(["a", "b", "c"], 0, 3, 3)
+    assert (test, val, train) == (["a"], ["b"], ["c"])
