@@ -2,8 +2,8 @@
 
 Folds: families sorted by name, fold k tests families[k::folds]; the first
 ``network.val_families`` families of the next fold validate (best checkpoint by their
-mean loss), the rest train. Each held-out family is predicted by the model that never saw it, and scored
-beside the Potts and mean-field predictions of the same family.
+mean loss), the rest train. Each held-out family is predicted by the model that never
+saw it, and scored beside the Potts and mean-field predictions of the same family.
 """
 
 from __future__ import annotations
