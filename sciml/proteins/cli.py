@@ -124,7 +124,6 @@ def cmd_train_network(args: argparse.Namespace) -> int:
     from sciml.io import write_json_atomic
     from sciml.proteins import metrics, train
     from sciml.provenance import record_step
-    from sciml.training import checkpoint_dir
 
     cfg = _setup(args)
     metrics_path = Path(args.out)
@@ -139,10 +138,13 @@ def cmd_train_network(args: argparse.Namespace) -> int:
             return 0
         if cfg["network"]["folds"] < 2:
             raise ConfigError("proteins.network.folds", "need at least 2 folds")
-        cv = train.cross_validate(fams, cfg, out, checkpoint_dir(args.checkpoint_dir, "proteins_network", cfg),
-                                  log=lambda m: print(m, file=sys.stderr))
+        cv = train.cross_validate(fams, cfg, out, args.checkpoint_dir, log=lambda m: print(m, file=sys.stderr))
         methods = ("network", "potts", "meanfield")
-        cv["mean"] = {m: metrics.mean_metrics([cv["per_family"][n][m] for n in sorted(cv["per_family"])]) for m in methods}
+        names = sorted(cv["per_family"])
+        cv["mean"] = {m: metrics.mean_metrics([cv["per_family"][n][m] for n in names]) for m in methods}
+        if cfg["network"]["ensemble"] > 1:
+            cv["member_means"] = [metrics.mean_metrics([cv["per_family"][n]["network_members"][i] for n in names])
+                                  for i in range(cfg["network"]["ensemble"])]
         write_json_atomic(metrics_path, cv)
         rec.outputs.append(str(metrics_path))
     return 0
@@ -189,7 +191,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     methods = {"Potts (plm)": [metrics.evaluate(d["potts"], d["native"]) for d in fams],
                "mean-field DCA": [metrics.evaluate(d["meanfield"], d["native"]) for d in fams]}
     if have_net:
-        methods["network (held out)"] = [net["per_family"][d["name"]]["network"] for d in fams if d["name"] in net["per_family"]]
+        scored = [net["per_family"][d["name"]] for d in fams if d["name"] in net["per_family"]]
+        members = net["folds"][0].get("members", []) if net.get("folds") else []
+        label = f"network (held out, mean of {len(members)} seeds)" if members else "network (held out)"
+        methods[label] = [r["network"] for r in scored]
+        for i, mem in enumerate(members):  # each ensemble member alone, for the seed spread
+            methods[f"network member, seed {mem['seed']}"] = [r["network_members"][i] for r in scored]
     keys = [f"{r}_{t}" for r in metrics.RANGES for t in metrics.TOPS]
     mean_rows = [[name] + [metrics.mean_metrics(v)[k] for k in keys] for name, v in methods.items() if v]
     tables.append(Table("Mean precision over families (all ranges)", ["method"] + keys, mean_rows,

@@ -75,3 +75,16 @@ def test_fold_split_holds_out_whole_families():
     # three families, three folds: one tests, one validates, one trains
     test, val, train = fold_split(["a", "b", "c"], 0, 3, 3)
     assert (test, val, train) == (["a"], ["b"], ["c"])
+
+
+def test_member_config_is_the_single_seed_config():
+    from sciml.config import domain_section
+    from sciml.proteins.train import member_config
+    from sciml.training import checkpoint_dir
+
+    single = domain_section("proteins", '{"seed": 5}', None)
+    ens = domain_section("proteins", '{"seed": 4, "network": {"ensemble": 3}}', None)
+    m1, alone = member_config(ens, 1), member_config(single, 0)
+    assert m1 == alone and "ensemble" not in m1["network"]
+    assert checkpoint_dir("ck", "proteins_network", m1) == checkpoint_dir("ck", "proteins_network", alone)
+    assert ens["network"]["ensemble"] == 3 and ens["seed"] == 4  # the input is not modified

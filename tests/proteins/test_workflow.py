@@ -73,3 +73,21 @@ def test_tiny_workflow_determinism_and_resume(workflow_runner, tmp_path):
     assert list((tmp_path / "ck_kill").rglob("fold0/last.ckpt")), "no checkpoint before the kill"
     _sciml(*cmd[3:])
     assert (tmp_path / "killed/metrics.json").read_bytes() == ref
+
+    # seed ensemble of 2: member 0 is the run above (its checkpoints are reused, same metrics);
+    # member 1 is exactly the single-model run with seed + 1 (which then finds its checkpoints)
+    ens_cfg = json.dumps({**TINY, "network": {**TINY["network"], "ensemble": 2}})
+    _sciml("proteins", "train-network", "--config-json", ens_cfg, "--data-root", "data", "--scores", *scores,
+           "--out", str(tmp_path / "ens/metrics.json"), "--checkpoint-dir", str(tmp_path / "ck_again"))
+    ens = json.loads((tmp_path / "ens/metrics.json").read_text())
+    single = json.loads(ref)
+    assert ens["member_means"][0] == single["mean"]["network"]
+    assert [m["seed"] for m in ens["folds"][0]["members"]] == [0, 1]
+    member_dirs = sorted(p.name for p in (tmp_path / "ck_again/proteins_network").iterdir())
+    assert len(member_dirs) == 2
+    seed1 = json.dumps({**TINY, "seed": 1})
+    _sciml("proteins", "train-network", "--config-json", seed1, "--data-root", "data", "--scores", *scores,
+           "--out", str(tmp_path / "seed1/metrics.json"), "--checkpoint-dir", str(tmp_path / "ck_again"))
+    assert sorted(p.name for p in (tmp_path / "ck_again/proteins_network").iterdir()) == member_dirs
+    assert json.loads((tmp_path / "seed1/metrics.json").read_text())["mean"]["network"] == ens["member_means"][1]
+    assert all(len(ens["per_family"][n]["network_members"]) == 2 for n in ens["per_family"])
