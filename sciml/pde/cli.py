@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
     s = step("solve", "validate the classical solver against the reference and time its resolution ladder")
     s.set_defaults(func=cmd_solve)
 
-    t = step("train", "train the PINN (Adam -> RAR -> L-BFGS), resuming from the checkpoint dir")
+    t = step("train", "train the PINN (Adam, RAR rounds and L-BFGS), resuming from the checkpoint dir")
     t.add_argument("--checkpoint-dir", required=True, help="base folder for checkpoints (outside the step outputs)")
     t.set_defaults(func=cmd_train)
 
@@ -217,6 +217,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             **{k: train[k] for k in ("iterations", "final_train_loss", "hard_constraints", "precision",
                                      "lbfgs_stopped_early", "lbfgs_restarts", "rar_anchors")},
         }
+        if problem.parameter_dims:
+            from sciml.pde.timing import per_parameter_queries
+
+            metrics["per_parameter"] = [{k: round_sig(v) if isinstance(v, float) else v for k, v in row.items()}
+                                        for row in per_parameter_queries(problem, ref, pinn.predict, pred,
+                                                                         cfg["evaluation"]["timing_repeats"], log=_log)]
         write_json_atomic(out / "metrics.json", metrics)
         ds = to_dataset(pred, ref, {"problem": args.problem, "equation": problem.describe(),
                                     "rel_l2": metrics["rel_l2"]})
@@ -260,6 +266,9 @@ def _fmt(v: Any, spec: str = ".3g") -> str:
     return str(v)
 
 
+_QUERY_KEYS = {"pinn_rel_l2", "pinn_inference_seconds", "points", "solver_level", "solver_seconds", "solver_rel_l2"}
+
+
 def cmd_section(args: argparse.Namespace) -> int:
     import os
 
@@ -268,7 +277,7 @@ def cmd_section(args: argparse.Namespace) -> int:
 
     cfg = _cfg(args)
     out = Path(args.out)
-    acc_rows, speed_rows, figures, warnings, provenance = [], [], [], [], []
+    acc_rows, speed_rows, query_rows, figures, warnings, provenance = [], [], [], [], [], []
     for folder in map(_folder, args.evaluations):
         try:
             m = json.loads((folder / "metrics.json").read_text())
@@ -297,6 +306,12 @@ def cmd_section(args: argparse.Namespace) -> int:
                            _fmt(t["pinn_train_seconds"], ".4g"), t["inference_points"],
                            _fmt(t["pinn_inference_seconds"], ".3g"),
                            _fmt(t["break_even_solves"]) if t["break_even_solves"] is not None else "never"])
+        for q in m.get("per_parameter", []):
+            par = next(k for k in q if k not in _QUERY_KEYS)
+            query_rows.append([name, f"{par} = {q[par]:.4g}", _fmt(q["pinn_rel_l2"]), q["points"],
+                               _fmt(q["pinn_inference_seconds"]),
+                               ", ".join(f"{k}={v}" for k, v in q["solver_level"].items()) if q["solver_level"] else "not reached",
+                               _fmt(q["solver_seconds"])])
         rel = lambda p: os.path.relpath(p, out.parent)  # noqa: E731
         figures.append(Figure(f"{name}: reference, PINN, error", rel(folder / "fields.png"),
                               f"{name}: reference solution, PINN prediction and absolute error on the reference grid."))
@@ -327,7 +342,12 @@ def cmd_section(args: argparse.Namespace) -> int:
                   "Solver time: one full solve onto the reference grid, best of repeats, cheapest resolution whose "
                   "error <= the PINN's. Training: optimizer wall time. Break-even: smallest n with "
                   "train + n*inference <= n*solver ('never' if the solver is faster per query)."),
-        ],
+        ] + ([Table("Parametric surrogate, per query (one parameter value each)",
+                    ["problem", "query", "PINN rel. L2", "grid points", "PINN inference s",
+                     "solver resolution at PINN accuracy", "solver s (that resolution)"], query_rows,
+                    "One trained network answers every parameter value; each row is one value alone, against one "
+                    "solve of that value at the cheapest resolution whose error <= the PINN's on it.")]
+             if query_rows else []),
         figures=figures, warnings=warnings, provenance=provenance,
     )
     write_section(out, section)

@@ -1,7 +1,8 @@
 """Build and train PINNs with DeepXDE (PyTorch backend).
 
 Training runs as stages: Adam, optional residual-based adaptive refinement (RAR)
-rounds (each adds the points of largest PDE residual, then more Adam), then L-BFGS.
+rounds (each adds the points of largest PDE residual, then more Adam), then L-BFGS;
+or, with ``rar.optimizer: lbfgs``, Adam, L-BFGS, then RAR rounds trained with L-BFGS.
 Every stage runs in chunks; after each chunk the state (weights, optimizer, RAR
 anchors, loss history, elapsed time) is checked for finiteness and saved atomically
 to ``ckpt_dir/last.pt``, so a killed run resumes where it stopped and a NaN stops
@@ -130,7 +131,7 @@ def _build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int |
     hard = bool(cfg["hard_constraints"]) and problem.supports_hard_constraints
     geom = problem.geometry(dde)
     conditions = problem.conditions(dde, geom, hard)
-    if len(problem.inputs) == 2 and problem.inputs[-1] == "t":
+    if problem.inputs[-1] == "t":
         data = dde.data.TimePDE(
             geom, problem.pde(dde), conditions,
             num_domain=cfg["num_domain"],
@@ -146,11 +147,14 @@ def _build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int |
                             num_boundary=0 if own is not None else cfg["num_boundary"],
                             anchors=own, num_test=cfg["num_test"])
     embedding = periodic_embedding(problem, int(cfg.get("periodic_modes", 0)))
+    features = problem.feature_transform(dde)
     n_in = len(problem.inputs) if embedding is None else embedding.n_features
     layers = [n_in] + [cfg["width"]] * cfg["depth"] + [1]
     net = dde.nn.FNN(layers, cfg["activation"], "Glorot normal")
-    if embedding is not None:
-        net.apply_feature_transform(embedding)
+    if features is not None and embedding is not None:
+        net.apply_feature_transform(lambda X: embedding(features(X)))
+    elif features is not None or embedding is not None:
+        net.apply_feature_transform(features or embedding)
     if hard:
         net.apply_output_transform(problem.output_transform(dde))
     model = dde.Model(data, net)
@@ -212,13 +216,19 @@ class TrainReport:
 
 
 def _stages(cfg: dict[str, Any]) -> list[tuple[str, int]]:
-    stages = [("adam", int(cfg["adam_iterations"]))]
+    """(name, iterations) in order. RAR rounds train with Adam between Adam and L-BFGS, or,
+    with ``rar.optimizer: lbfgs``, with L-BFGS after the main L-BFGS stage (the points then
+    go where the converged network's residual is largest, e.g. Burgers' shock)."""
     rar = cfg["rar"]
-    if rar["enabled"]:
-        stages += [(f"rar{i + 1}", int(rar["iterations"])) for i in range(int(rar["rounds"]))]
-    if cfg["lbfgs_iterations"] > 0:
-        stages.append(("lbfgs", int(cfg["lbfgs_iterations"])))
+    rounds = [(f"rar{i + 1}", int(rar["iterations"])) for i in range(int(rar["rounds"]))] if rar["enabled"] else []
+    lbfgs = [("lbfgs", int(cfg["lbfgs_iterations"]))] if cfg["lbfgs_iterations"] > 0 else []
+    after = rar["optimizer"] == "lbfgs"
+    stages = [("adam", int(cfg["adam_iterations"]))] + (lbfgs + rounds if after else rounds + lbfgs)
     return [s for s in stages if s[1] > 0]
+
+
+def _uses_lbfgs(name: str, cfg: dict[str, Any]) -> bool:
+    return name == "lbfgs" or (name.startswith("rar") and cfg["rar"]["optimizer"] == "lbfgs")
 
 
 def _rar_candidates(problem: Problem, n: int, seed: int) -> np.ndarray:
@@ -317,7 +327,8 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
             anchors = new if anchors is None else np.concatenate([anchors, new])
             pinn.data.add_anchors(new)
             log(f"{name}: mean |residual| {res.mean():.3e}, added {len(new)} points (total anchors {len(anchors)})")
-        if name == "lbfgs":
+        lbfgs = _uses_lbfgs(name, cfg)
+        if lbfgs:
             import deepxde.optimizers.config as optcfg
 
             dde.optimizers.set_LBFGS_options(maxcor=100, ftol=0, gtol=1e-12 if cfg["precision"] == "float64" else 1e-9)
@@ -331,7 +342,7 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
             n = min(chunk, total - done)
             it0 = model.train_state.iteration
             t0 = time.perf_counter()
-            if name == "lbfgs":
+            if lbfgs:
                 dde.optimizers.set_LBFGS_options(maxcor=100, ftol=0, maxiter=n,
                                                  gtol=1e-12 if cfg["precision"] == "float64" else 1e-9)
                 # DeepXDE fixes iter_per_step at import (min(1000, maxiter)); steps of 100 keep the
@@ -356,17 +367,17 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
                     report.history.append([int(step), name, float(np.sum(lt))])
             done += ran
             report.iterations[name] = report.iterations.get(name, 0) + ran
-            if name == "lbfgs" and ran < n:
+            if lbfgs and ran < n:
                 # L-BFGS stopped before maxiter (typical in float32: the line search can no
                 # longer decrease the loss). Restart with fresh curvature memory a few times.
                 stalled += 1
                 report.lbfgs_stopped_early = True
                 if ran == 0 or stalled > int(cfg["lbfgs_restarts"]):
-                    log(f"lbfgs: stopped early after {done} iterations (loss {loss:.3e}); not restarting further")
+                    log(f"{name}: L-BFGS stopped early after {done} iterations (loss {loss:.3e}); not restarting further")
                     _save_checkpoint(ckpt_path, pinn, si + 1, 0, report, anchors)
                     break
                 report.lbfgs_restarts += 1
-                log(f"lbfgs: stopped early at {done} iterations (loss {loss:.3e}); restart {report.lbfgs_restarts}")
+                log(f"{name}: L-BFGS stopped early at {done} iterations (loss {loss:.3e}); restart {report.lbfgs_restarts}")
             _save_checkpoint(ckpt_path, pinn, si if done < total else si + 1, done if done < total else 0, report, anchors)
             log(f"{name}: {done}/{total} iterations, loss {loss:.4e}, {report.train_seconds:.1f} s")
     report.stages_done = len(stages)

@@ -23,6 +23,8 @@ def plot_fields(ds, path: str | Path, title: str) -> Path:
 
     plt = _plt()
     dims = ds["reference"].dims
+    if len(dims) == 3:  # parametric (e.g. nu, x, t): one row of maps per parameter value
+        return _plot_parametric(ds, path, title)
     scattered = dims == ("node",)
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6) if not scattered else (13, 4), constrained_layout=True)
     vmin = float(np.nanmin(ds["reference"].values))
@@ -64,5 +66,30 @@ def plot_loss(history: list[list[Any]], path: str | Path, title: str) -> Path:
     ax.legend()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def _plot_parametric(ds, path: str | Path, title: str) -> Path:
+    """Reference, prediction and |error| maps, one row per value of the first dim."""
+    from sciml.io import atomic_path
+
+    plt = _plt()
+    par, xd, yd = ds["reference"].dims
+    n = ds.sizes[par]
+    fig, axes = plt.subplots(n, 3, figsize=(13, 3.2 * n), constrained_layout=True, squeeze=False)
+    vmin = float(np.nanmin(ds["reference"].values))
+    vmax = float(np.nanmax(ds["reference"].values))
+    for i in range(n):
+        for ax, var, kw in zip(axes[i], ("reference", "prediction", "abs_error"),
+                               ({"vmin": vmin, "vmax": vmax, "cmap": "RdBu_r"},) * 2 + ({"cmap": "magma"},)):
+            im = ax.pcolormesh(ds[yd].values, ds[xd].values, ds[var].isel({par: i}).values, shading="auto", **kw)
+            ax.set_xlabel(yd)
+            ax.set_ylabel(xd)
+            ax.set_title(f"{var.replace('_', ' ')}, {par} = {float(ds[par][i]):.4g}")
+            fig.colorbar(im, ax=ax)
+    fig.suptitle(title)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
     return Path(path)

@@ -56,6 +56,9 @@ class Problem:
     #: input index -> period, for inputs in which the solution is periodic (used by the
     #: optional periodic Fourier embedding of the network inputs, ``pinn.periodic_modes``)
     periods: ClassVar[dict[int, float]] = {}
+    #: reference dims that are physical parameters given to the network as inputs (a
+    #: parametric surrogate); the evaluation reports the error and timing per value
+    parameter_dims: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: dict[str, Any]):
         unknown = sorted(set(params) - set(self.defaults))
@@ -117,6 +120,11 @@ class Problem:
     def boundary_samples(self, n: int) -> np.ndarray | None:
         """``n`` points on the boundary to use instead of DeepXDE's boundary sampling, or None
         (DeepXDE samples). Needed where DeepXDE's sampling is biased (nested CSG differences)."""
+        return None
+
+    def feature_transform(self, dde: Any) -> Callable[[Any], Any] | None:
+        """Map of the network inputs (n, d) to its features (n, d) (e.g. rescaling a parameter
+        input), applied before any periodic embedding; None = raw inputs."""
         return None
 
     def describe(self) -> str:
@@ -278,6 +286,99 @@ class Burgers1D(Problem):
             return -sin(np.pi * x) + t * (1 - x) * (1 + x) * y
 
         return transform
+
+
+# ---------------------------------------------------------------------------
+@register
+class BurgersParametric(Problem):
+    """Burgers 1D with the viscosity as a network input: one trained network answers any nu
+    in [nu_min, nu_max] (a parametric surrogate). Reference: the in-package spectral solver at
+    ``n_nu`` log-spaced viscosities (end points included), on Burgers.npz's (x, t) grid."""
+
+    name = "burgers_nu"
+    title = "Burgers 1D, parametric in nu"
+    equation = "u_t + u u_x = nu u_xx for nu in [nu_min, nu_max], u(x,0) = -sin(pi x), u(+-1,t) = 0"
+    defaults = {"nu_min": 0.01 / math.pi, "nu_max": 0.1 / math.pi, "n_nu": 4}
+    inputs = ("x", "nu", "t")
+    parameter_dims = ("nu",)
+
+    def validate(self) -> None:
+        self._positive("nu_min", "viscosity nu_min")
+        self._positive("nu_max", "viscosity nu_max")
+        if self.params["nu_max"] <= self.params["nu_min"]:
+            raise ConfigError(f"pde.params.{self.name}.nu_max", f"problem '{self.name}': nu_max must be > nu_min "
+                              f"(an empty parameter range), got {self.params['nu_max']} <= {self.params['nu_min']}")
+        n = self.params["n_nu"]
+        if not (isinstance(n, int) and n >= 1):
+            raise ConfigError(f"pde.params.{self.name}.n_nu", f"problem '{self.name}': n_nu must be an integer >= 1, got {n}")
+
+    def nu_values(self) -> np.ndarray:
+        """The reference viscosities: ``n_nu`` log-spaced values from nu_min to nu_max."""
+        lo, hi, n = self.params["nu_min"], self.params["nu_max"], self.params["n_nu"]
+        return np.geomspace(lo, hi, n) if n > 1 else np.array([lo])
+
+    def reference(self, data_root=None) -> Reference:
+        x = np.linspace(-1.0, 1.0, 256)
+        t = np.linspace(0.0, 0.99, 100)
+        coords = {"nu": self.nu_values(), "x": x, "t": t}
+        grid = Reference(("nu", "x", "t"), coords, np.zeros((len(coords["nu"]), 256, 100)), "solver", inputs=self.inputs)
+        return Reference(("nu", "x", "t"), coords, self.solve(grid, self.solver_levels()[-1]),
+                         "in-package spectral solver (N=2048), one solve per nu", inputs=self.inputs)
+
+    def solver_levels(self):
+        return Burgers1D.solver_levels(self)
+
+    def solve(self, ref, level):
+        from sciml.pde.solvers.spectral import solve_burgers
+
+        x, t = ref.coords["x"], ref.coords["t"]
+        return np.stack([solve_burgers(float(nu), x, t, level["n"], level["steps_per_output"]) for nu in ref.coords["nu"]])
+
+    def bounds(self):
+        return [(-1.0, 1.0), (self.params["nu_min"], self.params["nu_max"]), (0.0, 0.99)]
+
+    def geometry(self, dde):
+        space = dde.geometry.Rectangle([-1.0, self.params["nu_min"]], [1.0, self.params["nu_max"]])
+        return dde.geometry.GeometryXTime(space, dde.geometry.TimeDomain(0, 0.99))
+
+    def pde(self, dde):
+        def residual(x, u):
+            u_x = dde.grad.jacobian(u, x, i=0, j=0)
+            u_t = dde.grad.jacobian(u, x, i=0, j=2)
+            u_xx = dde.grad.hessian(u, x, i=0, j=0)
+            return u_t + u * u_x - x[:, 1:2] * u_xx
+
+        return residual
+
+    def conditions(self, dde, geom, hard):
+        if hard:
+            return []
+        ic = dde.icbc.IC(geom, lambda X: -np.sin(np.pi * X[:, 0:1]), lambda _, on_initial: on_initial)
+        # only the x = +-1 faces: the nu faces of the box are not a physical boundary
+        bc = dde.icbc.DirichletBC(geom, lambda X: np.zeros((len(X), 1)),
+                                  lambda X, on_boundary: on_boundary and bool(np.isclose(abs(X[0]), 1.0)))
+        return [ic, bc]
+
+    def output_transform(self, dde):
+        sin = dde.backend.sin
+
+        def transform(X, y):
+            x, t = X[:, 0:1], X[:, 2:3]
+            return -sin(np.pi * x) + t * (1 - x) * (1 + x) * y
+
+        return transform
+
+    def feature_transform(self, dde):
+        """Network features (x, s, t) with s = the position of log(nu) in [log nu_min, log nu_max]
+        mapped to [-1, 1]: raw nu (~0.003-0.03) would be a near-constant input to a tanh network."""
+        lo, hi = math.log(self.params["nu_min"]), math.log(self.params["nu_max"])
+        import torch
+
+        def features(X):
+            s = 2.0 * (torch.log(X[:, 1:2]) - lo) / (hi - lo) - 1.0
+            return torch.cat([X[:, 0:1], s, X[:, 2:3]], dim=1)
+
+        return features
 
 
 # ---------------------------------------------------------------------------

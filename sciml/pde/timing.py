@@ -12,7 +12,10 @@ Definitions (what each number includes):
   runs), excluding model building and checkpoint writes;
 - PINN inference time: one ``model.predict`` on N query points, best of ``repeats``;
 - break-even solves: smallest n with train + n * inference <= n * solver, i.e.
-  ceil(train / (solver - inference)); none if the solver is not slower per query.
+  ceil(train / (solver - inference)); none if the solver is not slower per query;
+- per query (parametric surrogates, e.g. Burgers over nu): the same comparison for each
+  parameter value alone: one PINN prediction on that value's grid against one solve of
+  that value at the cheapest level reaching the PINN's error on it.
 """
 
 from __future__ import annotations
@@ -73,3 +76,39 @@ def break_even(train_s: float, infer_s: float, solver_s: float) -> int | None:
     if gain <= 0:
         return None
     return max(1, math.ceil(train_s / gain))
+
+
+def per_parameter_queries(problem, ref, predict: Callable[[Any], Any], pred: Any, repeats: int,
+                          log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """A parametric surrogate compared per query: for each value of the problem's first
+    parameter dim (e.g. nu), the PINN's relative L2 on that slice, its inference time for
+    the slice, and the cheapest solver level that reaches the same error (vs the reference
+    slice) with its time. ``pred`` is the PINN prediction on the whole reference grid."""
+    from sciml.pde.evaluate import relative_l2
+    from sciml.pde.references import Reference
+
+    dim = problem.parameter_dims[0]
+    axis = ref.dims.index(dim)
+    pred = np.asarray(pred, dtype=float).reshape(ref.shape)
+    rows = []
+    for i, value in enumerate(ref.coords[dim]):
+        take = [slice(None)] * len(ref.dims)
+        take[axis] = slice(i, i + 1)
+        sub = Reference(ref.dims, {**ref.coords, dim: ref.coords[dim][i:i + 1]}, ref.values[tuple(take)],
+                        ref.source, inputs=ref.inputs)
+        err = relative_l2(pred[tuple(take)], sub)
+        pts = sub.points()
+        infer_s, _ = best_time(lambda: predict(pts), repeats)
+        match = None
+        for level in problem.solver_levels():  # coarse to fine; stop at the first that is good enough
+            seconds, u = best_time(lambda: problem.solve(sub, level), repeats)
+            if relative_l2(u, sub) <= err:
+                match = {"level": level, "seconds": seconds, "rel_l2": relative_l2(u, sub)}
+                break
+        rows.append({dim: float(value), "pinn_rel_l2": err, "pinn_inference_seconds": infer_s, "points": len(pts),
+                     "solver_level": match["level"] if match else None,
+                     "solver_seconds": match["seconds"] if match else None,
+                     "solver_rel_l2": match["rel_l2"] if match else None})
+        log(f"{dim}={value:.5g}: PINN rel L2 {err:.3e}, inference {infer_s:.4f} s; solver "
+            + (f"{match['level']} {match['seconds']:.4f} s" if match else "finer than its finest level needed"))
+    return rows

@@ -85,6 +85,25 @@ def test_rar_adds_anchor_points(tmp_path):
     assert set(report.iterations) == {"adam", "rar1", "rar2"}
 
 
+def test_rar_rounds_after_lbfgs_train_with_lbfgs(tmp_path):
+    import torch
+
+    rar = {"enabled": True, "rounds": 1, "candidates": 500, "points_per_round": 10, "iterations": 20,
+           "optimizer": "lbfgs"}
+    cfg = tiny_cfg(precision="float64", adam_iterations=30, lbfgs_iterations=20, checkpoint_every=10, rar=rar)
+    assert pinn_mod._stages(cfg["pinn"]) == [("adam", 30), ("lbfgs", 20), ("rar1", 20)]
+    assert pinn_mod._stages({**cfg["pinn"], "rar": {**rar, "optimizer": "adam"}}) == [
+        ("adam", 30), ("rar1", 20), ("lbfgs", 20)]
+    model = pinn_mod.build_pinn(get_problem("heat"), cfg["pinn"], seed=0, threads=1)
+    n0 = len(model.data.train_x_all)
+    report = pinn_mod.train_pinn(model, tmp_path, seed=0, log=lambda m: None)
+    assert report.anchors == 10 and len(model.data.train_x_all) == n0 + 10
+    assert [h[1] for h in report.history] == sorted((h[1] for h in report.history),
+                                                    key=["adam", "lbfgs", "rar1"].index)
+    assert 0 < report.iterations["rar1"] <= 20
+    assert isinstance(model.model.opt, torch.optim.LBFGS)
+
+
 def test_float64_pinn_does_not_leak_torch_default_dtype(tmp_path):
     """DeepXDE sets torch's default dtype process-wide; a PINN run must restore it, or every
     later torch model in the process (another domain, a notebook cell) turns float64."""
