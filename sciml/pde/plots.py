@@ -18,34 +18,40 @@ def _plt():
 
 
 def plot_fields(ds, path: str | Path, title: str) -> Path:
-    """Three maps (reference, prediction, |error|) of an evaluation Dataset; PNG written atomically."""
+    """Three maps (reference, prediction, |error|) of an evaluation Dataset; PNG written atomically.
+    A parametric Dataset (e.g. dims nu, x, t) gets one row of maps per value of its first dim."""
     from sciml.io import atomic_path
 
     plt = _plt()
     dims = ds["reference"].dims
-    if len(dims) == 3:  # parametric (e.g. nu, x, t): one row of maps per parameter value
-        return _plot_parametric(ds, path, title)
+    if len(dims) == 3:
+        par = dims[0]
+        rows = [(ds.isel({par: i}), f", {par} = {float(ds[par][i]):.4g}") for i in range(ds.sizes[par])]
+    else:
+        rows = [(ds, "")]
     scattered = dims == ("node",)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6) if not scattered else (13, 4), constrained_layout=True)
+    height = 4 if scattered else (3.6 if len(rows) == 1 else 3.2)
+    fig, axes = plt.subplots(len(rows), 3, figsize=(13, height * len(rows)), constrained_layout=True, squeeze=False)
     vmin = float(np.nanmin(ds["reference"].values))
     vmax = float(np.nanmax(ds["reference"].values))
-    for ax, var, kw in zip(axes, ("reference", "prediction", "abs_error"),
-                           ({"vmin": vmin, "vmax": vmax, "cmap": "RdBu_r"},) * 2 + ({"cmap": "magma"},)):
-        if scattered:  # unstructured reference nodes (COMSOL export): coloured points, x right, y up
-            im = ax.scatter(ds["x"].values, ds["y"].values, c=ds[var].values, s=9, linewidths=0, **kw)
-            ax.set_aspect("equal")
-            ax.set_xlabel("x")
-            ax.set_ylabel("y")
-        else:
-            xd, yd = dims[0], dims[1]  # first dim on the vertical axis: (x, t) -> x vs t
-            im = ax.pcolormesh(ds[yd].values, ds[xd].values, ds[var].values, shading="auto", **kw)
-            ax.set_xlabel(yd)
-            ax.set_ylabel(xd)
-        ax.set_title(var.replace("_", " "))
-        fig.colorbar(im, ax=ax)
+    for row_axes, (sub, label) in zip(axes, rows):
+        for ax, var, kw in zip(row_axes, ("reference", "prediction", "abs_error"),
+                               ({"vmin": vmin, "vmax": vmax, "cmap": "RdBu_r"},) * 2 + ({"cmap": "magma"},)):
+            if scattered:  # unstructured reference nodes (COMSOL export): coloured points, x right, y up
+                im = ax.scatter(sub["x"].values, sub["y"].values, c=sub[var].values, s=9, linewidths=0, **kw)
+                ax.set_aspect("equal")
+                ax.set_xlabel("x")
+                ax.set_ylabel("y")
+            else:
+                xd, yd = sub["reference"].dims  # first dim on the vertical axis: (x, t) -> x vs t
+                im = ax.pcolormesh(sub[yd].values, sub[xd].values, sub[var].values, shading="auto", **kw)
+                ax.set_xlabel(yd)
+                ax.set_ylabel(xd)
+            ax.set_title(var.replace("_", " ") + label)
+            fig.colorbar(im, ax=ax)
     fig.suptitle(title)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
+        fig.savefig(tmp, dpi=110 if len(rows) == 1 else 90, format="png")
     plt.close(fig)
     return Path(path)
 
@@ -66,30 +72,5 @@ def plot_loss(history: list[list[Any]], path: str | Path, title: str) -> Path:
     ax.legend()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return Path(path)
-
-
-def _plot_parametric(ds, path: str | Path, title: str) -> Path:
-    """Reference, prediction and |error| maps, one row per value of the first dim."""
-    from sciml.io import atomic_path
-
-    plt = _plt()
-    par, xd, yd = ds["reference"].dims
-    n = ds.sizes[par]
-    fig, axes = plt.subplots(n, 3, figsize=(13, 3.2 * n), constrained_layout=True, squeeze=False)
-    vmin = float(np.nanmin(ds["reference"].values))
-    vmax = float(np.nanmax(ds["reference"].values))
-    for i in range(n):
-        for ax, var, kw in zip(axes[i], ("reference", "prediction", "abs_error"),
-                               ({"vmin": vmin, "vmax": vmax, "cmap": "RdBu_r"},) * 2 + ({"cmap": "magma"},)):
-            im = ax.pcolormesh(ds[yd].values, ds[xd].values, ds[var].isel({par: i}).values, shading="auto", **kw)
-            ax.set_xlabel(yd)
-            ax.set_ylabel(xd)
-            ax.set_title(f"{var.replace('_', ' ')}, {par} = {float(ds[par][i]):.4g}")
-            fig.colorbar(im, ax=ax)
-    fig.suptitle(title)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
     return Path(path)

@@ -213,6 +213,24 @@ class Heat1D(Problem):
         return transform
 
 
+def _burgers_soft_conditions(dde: Any, geom: Any, on_boundary: Callable[[Any, bool], bool]) -> list[Any]:
+    """Soft IC u(x, 0) = -sin(pi x) (x = input 0) and u = 0 where ``on_boundary`` holds."""
+    ic = dde.icbc.IC(geom, lambda X: -np.sin(np.pi * X[:, 0:1]), lambda _, on_initial: on_initial)
+    bc = dde.icbc.DirichletBC(geom, lambda X: np.zeros((len(X), 1)), on_boundary)
+    return [ic, bc]
+
+
+def _burgers_hard_transform(dde: Any, t_column: int) -> Callable[[Any, Any], Any]:
+    """u = -sin(pi x) + t (1 - x^2) N: the IC and u(+-1, t) = 0 hold exactly (x = input 0)."""
+    sin = dde.backend.sin
+
+    def transform(X, y):
+        x, t = X[:, 0:1], X[:, t_column:t_column + 1]
+        return -sin(np.pi * x) + t * (1 - x) * (1 + x) * y
+
+    return transform
+
+
 # ---------------------------------------------------------------------------
 @register
 class Burgers1D(Problem):
@@ -272,20 +290,10 @@ class Burgers1D(Problem):
         return residual
 
     def conditions(self, dde, geom, hard):
-        if hard:
-            return []
-        ic = dde.icbc.IC(geom, lambda X: -np.sin(np.pi * X[:, 0:1]), lambda _, on_initial: on_initial)
-        bc = dde.icbc.DirichletBC(geom, lambda X: np.zeros((len(X), 1)), lambda _, on_boundary: on_boundary)
-        return [ic, bc]
+        return [] if hard else _burgers_soft_conditions(dde, geom, lambda _, on_boundary: on_boundary)
 
     def output_transform(self, dde):
-        sin = dde.backend.sin
-
-        def transform(X, y):
-            x, t = X[:, 0:1], X[:, 1:2]
-            return -sin(np.pi * x) + t * (1 - x) * (1 + x) * y
-
-        return transform
+        return _burgers_hard_transform(dde, t_column=1)
 
 
 # ---------------------------------------------------------------------------
@@ -353,20 +361,11 @@ class BurgersParametric(Problem):
     def conditions(self, dde, geom, hard):
         if hard:
             return []
-        ic = dde.icbc.IC(geom, lambda X: -np.sin(np.pi * X[:, 0:1]), lambda _, on_initial: on_initial)
         # only the x = +-1 faces: the nu faces of the box are not a physical boundary
-        bc = dde.icbc.DirichletBC(geom, lambda X: np.zeros((len(X), 1)),
-                                  lambda X, on_boundary: on_boundary and bool(np.isclose(abs(X[0]), 1.0)))
-        return [ic, bc]
+        return _burgers_soft_conditions(dde, geom, lambda X, on_boundary: on_boundary and bool(np.isclose(abs(X[0]), 1.0)))
 
     def output_transform(self, dde):
-        sin = dde.backend.sin
-
-        def transform(X, y):
-            x, t = X[:, 0:1], X[:, 2:3]
-            return -sin(np.pi * x) + t * (1 - x) * (1 + x) * y
-
-        return transform
+        return _burgers_hard_transform(dde, t_column=2)
 
     def feature_transform(self, dde):
         """Network features (x, s, t) with s = the position of log(nu) in [log nu_min, log nu_max]
@@ -467,7 +466,6 @@ class PoissonLShape(Problem):
     reference_file = "pde/deepxde/Poisson_Lshape.npz"
     defaults = {"f": 1.0}
     inputs = ("x", "y")
-    supports_hard_constraints = False
     VERTICES = [[0, 0], [1, 0], [1, -1], [-1, -1], [-1, 1], [0, 1]]
 
     def validate(self) -> None:

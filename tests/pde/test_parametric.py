@@ -97,3 +97,16 @@ def test_tiny_parametric_training_and_per_query_table(tmp_path):
         assert r["points"] == 33 * 11 and r["pinn_inference_seconds"] > 0
         assert r["solver_level"] is not None and r["solver_rel_l2"] <= 0.05
         assert r["solver_level"] != p.solver_levels()[-1]
+
+
+def test_soft_boundary_condition_only_on_the_x_faces():
+    from sciml.pde.pinn import setup_deepxde, torch_precision
+
+    with torch_precision("float64"):
+        dde = setup_deepxde("float64", 0, 1)
+        p = get_problem("burgers_nu", {"nu_min": 0.01, "nu_max": 0.02})
+        geom = p.geometry(dde)
+        ic, bc = p.conditions(dde, geom, hard=False)
+        X = np.array([[1.0, 0.015, 0.5], [0.3, 0.01, 0.5]])  # on an x face; on a nu face
+        assert bc.on_boundary(X, np.array([True, True])).tolist() == [True, False]
+        assert p.conditions(dde, geom, hard=True) == []
