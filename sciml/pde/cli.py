@@ -225,9 +225,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                                                          cfg["evaluation"]["timing_repeats"], log=_log)]
         write_json_atomic(out / "metrics.json", metrics)
         ds = to_dataset(pred, ref, {"problem": args.problem, "equation": problem.describe(),
-                                    "rel_l2": metrics["rel_l2"]})
+                                    "rel_l2": metrics["rel_l2"], "rel_l2_vs_finest_solver": metrics["rel_l2_vs_finest_solver"]},
+                        solver=finest)
         write_netcdf(ds, out / "fields.nc")
-        plots.plot_fields(ds, out / "fields.png", f"{problem.title}: PINN rel. L2 = {err:.2e}")
+        plots.plot_fields(ds, out / "fields.png", f"{problem.title}: PINN rel. L2 = {err:.2e} vs reference, "
+                                                  f"{err_vs_solver:.2e} vs finest solver")
         plots.plot_loss([[int(h[0]), h[1], float(h[2])] for h in history], out / "loss.png",
                         f"{problem.title}: training loss")
 
@@ -290,15 +292,21 @@ def cmd_section(args: argparse.Namespace) -> int:
         acc_rows.append([name, m["reference"], _fmt(m["rel_l2"]), _fmt(target), _fmt(m["rel_l2_vs_finest_solver"]),
                          _fmt(m["solver_finest_rel_l2"]), m["precision"], "yes" if m["hard_constraints"] else "no",
                          " / ".join(f"{k} {v}" for k, v in its.items())])
+        file_off = name == "poisson_lshape" and m["solver_finest_rel_l2"] > 1e-2
         if target is not None and m["rel_l2"] > target:
-            warnings.append(f"{name}: PINN relative L2 {m['rel_l2']:.3g} misses the target {target:g}.")
+            vs_fem = (f" Against the converged FEM it is {m['rel_l2_vs_finest_solver']:.3g}"
+                      f" ({'within' if m['rel_l2_vs_finest_solver'] <= target else 'also above'} the target)."
+                      if file_off else "")
+            warnings.append(f"{name}: PINN relative L2 {m['rel_l2']:.3g} misses the target {target:g}.{vs_fem}")
         if m["lbfgs_stopped_early"]:
             warnings.append(f"{name}: L-BFGS stopped before its iteration budget ({m['lbfgs_restarts']} restarts); "
                             "common in float32, consider precision float64.")
-        if name == "poisson_lshape" and m["solver_finest_rel_l2"] > 1e-2:
+        if file_off:
             warnings.append("poisson_lshape: the in-package FEM (converged, and validated on the unit square) differs "
-                            f"from Poisson_Lshape.npz by {m['solver_finest_rel_l2']:.3g} relative L2; the file's discrete "
-                            "Laplacian is about -0.9 instead of -1, so errors against it are bounded below by ~0.1.")
+                            f"from Poisson_Lshape.npz by {m['solver_finest_rel_l2']:.3g} relative L2, and so does an "
+                            "independent finite-difference solve; the file's own -Laplacian, differentiated exactly "
+                            "on its spectral elements, averages 0.935 instead of 1 (benchmarks/pde/"
+                            "lshape_reference_check.py), so errors against the file are bounded below by ~0.1.")
         lvl = t["solver_level_at_pinn_accuracy"]
         speed_rows.append([name, _fmt(t["pinn_rel_l2"]),
                            ", ".join(f"{k}={v}" for k, v in lvl.items()) if lvl else "not reached",

@@ -20,10 +20,13 @@ def relative_l2(pred: np.ndarray, ref: Reference) -> float:
     return float(np.linalg.norm(diff) / np.linalg.norm(ref.values[mask]))
 
 
-def to_dataset(pred: np.ndarray, ref: Reference, attrs: dict[str, Any] | None = None):
+def to_dataset(pred: np.ndarray, ref: Reference, attrs: dict[str, Any] | None = None,
+               solver: np.ndarray | None = None, solver_name: str = "finest in-package solve"):
     """xarray Dataset with ``prediction``, ``reference``, ``abs_error`` on the reference dims
     (NaN outside the domain), coordinates and units in ``attrs``. A scattered reference gives
-    dim ``node`` with the node coordinates (``x``, ``y``) as coordinates along it."""
+    dim ``node`` with the node coordinates (``x``, ``y``) as coordinates along it. With
+    ``solver`` (a classical solution on the same grid) also ``solver`` and
+    ``abs_error_vs_solver``, the PINN's error against it."""
     import xarray as xr
 
     pred = np.asarray(pred, dtype=float).reshape(ref.shape).copy()
@@ -44,6 +47,11 @@ def to_dataset(pred: np.ndarray, ref: Reference, attrs: dict[str, Any] | None = 
         coords=coords,
         attrs={k: (str(v) if not isinstance(v, (int, float, str)) else v) for k, v in (attrs or {}).items()},
     )
+    if solver is not None:
+        sol = np.where(ref.mask, np.asarray(solver, dtype=float).reshape(ref.shape), np.nan)
+        ds["solver"] = (ref.dims, sol, {**u, "long_name": f"classical solution u ({solver_name})"})
+        ds["abs_error_vs_solver"] = (ref.dims, np.abs(pred - sol),
+                                     {**u, "long_name": f"|prediction - {solver_name}|"})
     return ds
 
 

@@ -17,9 +17,14 @@ def _plt():
     return plt
 
 
+_TITLES = {"reference": "reference", "prediction": "prediction", "abs_error": "|error| vs reference",
+           "abs_error_vs_solver": "|error| vs finest solver"}
+
+
 def plot_fields(ds, path: str | Path, title: str) -> Path:
-    """Three maps (reference, prediction, |error|) of an evaluation Dataset; PNG written atomically.
-    A parametric Dataset (e.g. dims nu, x, t) gets one row of maps per value of its first dim."""
+    """Maps of an evaluation Dataset: reference, prediction, |error| and, where the Dataset has
+    it, |error| against the finest classical solve; PNG written atomically. A parametric
+    Dataset (e.g. dims nu, x, t) gets one row of maps per value of its first dim."""
     from sciml.io import atomic_path
 
     plt = _plt()
@@ -30,13 +35,15 @@ def plot_fields(ds, path: str | Path, title: str) -> Path:
     else:
         rows = [(ds, "")]
     scattered = dims == ("node",)
+    names = ("reference", "prediction", "abs_error") + (("abs_error_vs_solver",) if "abs_error_vs_solver" in ds else ())
     height = 4 if scattered else (3.6 if len(rows) == 1 else 3.2)
-    fig, axes = plt.subplots(len(rows), 3, figsize=(13, height * len(rows)), constrained_layout=True, squeeze=False)
-    vmin = float(np.nanmin(ds["reference"].values))
-    vmax = float(np.nanmax(ds["reference"].values))
+    fig, axes = plt.subplots(len(rows), len(names), figsize=(4.35 * len(names), height * len(rows)),
+                             constrained_layout=True, squeeze=False)
+    both = np.concatenate([ds["reference"].values.ravel(), ds["prediction"].values.ravel()])
+    vmin, vmax = float(np.nanmin(both)), float(np.nanmax(both))
+    kws = ({"vmin": vmin, "vmax": vmax, "cmap": "RdBu_r"},) * 2 + ({"cmap": "magma"},) * 2
     for row_axes, (sub, label) in zip(axes, rows):
-        for ax, var, kw in zip(row_axes, ("reference", "prediction", "abs_error"),
-                               ({"vmin": vmin, "vmax": vmax, "cmap": "RdBu_r"},) * 2 + ({"cmap": "magma"},)):
+        for ax, var, kw in zip(row_axes, names, kws):
             if scattered:  # unstructured reference nodes (COMSOL export): coloured points, x right, y up
                 im = ax.scatter(sub["x"].values, sub["y"].values, c=sub[var].values, s=9, linewidths=0, **kw)
                 ax.set_aspect("equal")
@@ -47,7 +54,7 @@ def plot_fields(ds, path: str | Path, title: str) -> Path:
                 im = ax.pcolormesh(sub[yd].values, sub[xd].values, sub[var].values, shading="auto", **kw)
                 ax.set_xlabel(yd)
                 ax.set_ylabel(xd)
-            ax.set_title(var.replace("_", " ") + label)
+            ax.set_title(_TITLES[var] + label)
             fig.colorbar(im, ax=ax)
     fig.suptitle(title)
     with atomic_path(path) as tmp:

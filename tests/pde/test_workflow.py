@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import xarray as xr
 
@@ -23,7 +24,12 @@ def test_pde_workflow_end_to_end(workflow_runner, tmp_path):
     metrics = json.loads((res / "pde" / "heat" / "evaluate" / "metrics.json").read_text())
     assert metrics["rel_l2"] < 1e-2
     ds = xr.open_dataset(res / "pde" / "heat" / "evaluate" / "fields.nc")
-    assert set(ds.data_vars) == {"prediction", "reference", "abs_error"} and ds["prediction"].dims == ("x", "t")
+    assert set(ds.data_vars) == {"prediction", "reference", "abs_error", "solver", "abs_error_vs_solver"}
+    assert ds["prediction"].dims == ("x", "t")
+    # the error against the finest classical solve is the one the metrics report
+    err = ds["prediction"].values - ds["solver"].values
+    assert np.isclose(np.linalg.norm(err) / np.linalg.norm(ds["solver"].values),
+                      metrics["rel_l2_vs_finest_solver"], rtol=1e-4)
     assert "units" in ds["prediction"].attrs and "units" in ds["t"].attrs
     assert (res / "report.html").is_file()
     assert (res / ".checkpoints" / "pde").is_dir()  # checkpoints outside declared outputs

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sciml.pde.solvers.fem_points import nearest_cells, values_in_cells
+
 Box = tuple[float, float, float, float]  # xmin, xmax, ymin, ymax
 Disk = tuple[float, float, float]  # cx, cy, r
 
@@ -108,9 +110,8 @@ def solve_laplace_holes(box: Box, disks: Sequence[Disk], u_outer: float, u_holes
 def evaluate(basis, u: np.ndarray, points: np.ndarray, box: Box, disks: Sequence[Disk], locate) -> np.ndarray:
     """FE function ``u`` at ``points`` (m, 2); NaN inside holes / outside the box.
 
-    Points are located with the mesher's Delaunay structure instead of ``basis.probes``:
-    scikit-fem's element finder tests every point against the union of all candidate
-    elements of the batch (memory ~ points x 5 points), which exhausts memory for 10^4 points.
+    Points are located with the mesher's Delaunay structure instead of ``basis.probes``
+    (see :mod:`.fem_points` for why).
     """
     pts = np.asarray(points, dtype=float)
     x0, x1, y0, y1 = box
@@ -124,15 +125,7 @@ def evaluate(basis, u: np.ndarray, points: np.ndarray, box: Box, disks: Sequence
     cells = locate(pts[idx])
     lost = np.flatnonzero(cells < 0)
     if len(lost):
-        # points on a circle up to rounding (1e-9) may fall in a removed triangle: use the
-        # element with the nearest centroid (its affine map extrapolates over ~1e-9)
-        from scipy.spatial import cKDTree
-
-        centroids = basis.mesh.p[:, basis.mesh.t].mean(axis=1).T
-        cells[lost] = cKDTree(centroids).query(pts[idx[lost]])[1]
-    x = pts[idx].T
-    ref_pts = basis.mapping.invF(x[:, :, None], tind=cells)
-    phis = np.array([basis.elem.gbasis(basis.mapping, ref_pts, k, tind=cells)[0] for k in range(basis.Nbfun)])
-    # phis: (Nbfun, m, 1); dofs of each located element: (Nbfun, m)
-    out[idx] = np.einsum("km,km->m", phis[..., 0], u[basis.element_dofs[:, cells]])
+        # points on a circle up to rounding (1e-9) may fall in a removed triangle
+        cells[lost] = nearest_cells(basis.mesh, pts[idx[lost]])
+    out[idx] = values_in_cells(basis, u, pts[idx], cells)
     return out
