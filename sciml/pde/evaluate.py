@@ -21,11 +21,11 @@ def relative_l2(pred: np.ndarray, ref: Reference) -> float:
 
 
 def to_dataset(pred: np.ndarray, ref: Reference, attrs: dict[str, Any] | None = None,
-               solver: np.ndarray | None = None, solver_name: str = "finest in-package solve"):
+               solver: np.ndarray | None = None):
     """xarray Dataset with ``prediction``, ``reference``, ``abs_error`` on the reference dims
     (NaN outside the domain), coordinates and units in ``attrs``. A scattered reference gives
     dim ``node`` with the node coordinates (``x``, ``y``) as coordinates along it. With
-    ``solver`` (a classical solution on the same grid) also ``solver`` and
+    ``solver`` (the finest in-package solve on the same grid) also ``solver`` and
     ``abs_error_vs_solver``, the PINN's error against it."""
     import xarray as xr
 
@@ -49,9 +49,9 @@ def to_dataset(pred: np.ndarray, ref: Reference, attrs: dict[str, Any] | None = 
     )
     if solver is not None:
         sol = np.where(ref.mask, np.asarray(solver, dtype=float).reshape(ref.shape), np.nan)
-        ds["solver"] = (ref.dims, sol, {**u, "long_name": f"classical solution u ({solver_name})"})
+        ds["solver"] = (ref.dims, sol, {**u, "long_name": "classical solution u (finest in-package solve)"})
         ds["abs_error_vs_solver"] = (ref.dims, np.abs(pred - sol),
-                                     {**u, "long_name": f"|prediction - {solver_name}|"})
+                                     {**u, "long_name": "|prediction - finest in-package solve|"})
     return ds
 
 

@@ -9,6 +9,8 @@ matplotlib's trapezoid-map finder and each point is mapped into its own element 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -28,10 +30,12 @@ def nearest_cells(mesh, points: np.ndarray) -> np.ndarray:
     return cKDTree(mesh.p[:, mesh.t].mean(axis=1).T).query(points)[1]
 
 
-def locate_or_nearest(mesh, points: np.ndarray) -> np.ndarray:
-    """:func:`locate_triangles`, with :func:`nearest_cells` for the points it does not find
-    (call it only for points known to be in the closed domain)."""
-    cells = locate_triangles(mesh, points)
+def locate_or_nearest(mesh, points: np.ndarray,
+                      locate: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """Element of each point by ``locate`` (default :func:`locate_triangles`; -1 = not found),
+    with :func:`nearest_cells` for the points it does not find (call it only for points known
+    to be in the closed domain)."""
+    cells = locate(points) if locate is not None else locate_triangles(mesh, points)
     lost = np.flatnonzero(cells < 0)
     if len(lost):
         cells[lost] = nearest_cells(mesh, points[lost])

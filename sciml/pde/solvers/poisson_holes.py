@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sciml.pde.solvers.fem_points import nearest_cells, values_in_cells
+from sciml.pde.solvers.fem_points import locate_or_nearest, values_in_cells
 
 Box = tuple[float, float, float, float]  # xmin, xmax, ymin, ymax
 Disk = tuple[float, float, float]  # cx, cy, r
@@ -122,10 +122,6 @@ def evaluate(basis, u: np.ndarray, points: np.ndarray, box: Box, disks: Sequence
     idx = np.flatnonzero(ok)
     if not len(idx):
         return out
-    cells = locate(pts[idx])
-    lost = np.flatnonzero(cells < 0)
-    if len(lost):
-        # points on a circle up to rounding (1e-9) may fall in a removed triangle
-        cells[lost] = nearest_cells(basis.mesh, pts[idx[lost]])
-    out[idx] = values_in_cells(basis, u, pts[idx], cells)
+    # points on a circle up to rounding (1e-9) may fall in a removed triangle: nearest element
+    out[idx] = values_in_cells(basis, u, pts[idx], locate_or_nearest(basis.mesh, pts[idx], locate))
     return out
