@@ -87,6 +87,8 @@ class PINN:
     data: Any
     net: Any
     hard: bool
+    #: the problem's symmetry is built into the network (``pinn.symmetry``, :class:`OddMirror`)
+    symmetric: bool = False
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Network output u at points ``X`` (n, d) as float64 (n,)."""
@@ -147,20 +149,73 @@ def _build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int |
                             num_boundary=0 if own is not None else cfg["num_boundary"],
                             anchors=own, num_test=cfg["num_test"])
     embedding = periodic_embedding(problem, int(cfg.get("periodic_modes", 0)))
-    features = problem.feature_transform(dde)
+    mirror = odd_mirror(problem) if cfg.get("symmetry", False) else None
     n_in = len(problem.inputs) if embedding is None else embedding.n_features
     layers = [n_in] + [cfg["width"]] * cfg["depth"] + [1]
     net = dde.nn.FNN(layers, cfg["activation"], "Glorot normal")
-    if features is not None and embedding is not None:
-        net.apply_feature_transform(lambda X: embedding(features(X)))
-    elif features is not None or embedding is not None:
-        net.apply_feature_transform(features or embedding)
-    if hard:
-        net.apply_output_transform(problem.output_transform(dde))
+    # inputs -> [mirrored copy] -> problem features -> periodic embedding -> layers
+    inputs = _compose([mirror.inputs if mirror else None, problem.feature_transform(dde), embedding])
+    if inputs is not None:
+        net.apply_feature_transform(inputs)
+    hard_transform = problem.output_transform(dde) if hard else None
+    if mirror is not None and hard_transform is not None:
+        net.apply_output_transform(lambda X, y: hard_transform(X, mirror.outputs(X, y)))
+    elif mirror is not None or hard_transform is not None:
+        net.apply_output_transform(mirror.outputs if mirror is not None else hard_transform)
     model = dde.Model(data, net)
-    pinn = PINN(problem, cfg, dde, model, data, net, hard)
+    pinn = PINN(problem, cfg, dde, model, data, net, hard, symmetric=mirror is not None)
     model.compile("adam", lr=cfg["lr"], loss_weights=pinn.loss_weights())
     return pinn
+
+
+def _compose(maps: list[Callable[[Any], Any] | None]) -> Callable[[Any], Any] | None:
+    """The maps that are not None applied left to right, or None when all are None."""
+    active = [m for m in maps if m is not None]
+    if not active:
+        return None
+    if len(active) == 1:
+        return active[0]
+
+    def composed(X: Any) -> Any:
+        for m in active:
+            X = m(X)
+        return X
+
+    return composed
+
+
+@dataclass
+class OddMirror:
+    """Makes the network exactly odd in input ``column``: u = (N(x) - N(m(x))) / 2, where m flips
+    the sign of that input. ``inputs`` (the first feature transform) stacks the points and their
+    mirror images, (n, d) -> (2n, d); ``outputs`` (the first output transform) takes the half
+    difference, (2n, 1) -> (n, 1). One forward pass of twice the points, through DeepXDE's own
+    transform hooks, so autograd derivatives, checkpoints and the hard IC/BC transform are
+    unchanged. Used where the problem's solution is known to be odd (Burgers: -sin(pi x) and
+    the equation keep u(-x, t) = -u(x, t), so the shock stays at x = 0).
+    """
+
+    column: int
+    n_inputs: int
+
+    def inputs(self, X: Any) -> Any:
+        import torch
+
+        sign = torch.ones(self.n_inputs, dtype=X.dtype, device=X.device)
+        sign[self.column] = -1.0
+        return torch.cat([X, X * sign], dim=0)
+
+    @staticmethod
+    def outputs(X: Any, y: Any) -> Any:
+        n = X.shape[0]
+        return 0.5 * (y[:n] - y[n:])
+
+
+def odd_mirror(problem: Problem) -> OddMirror | None:
+    """The exact-symmetry wrapper for ``problem``, or None where no symmetry is declared."""
+    if problem.odd_input is None:
+        return None
+    return OddMirror(problem.odd_input, len(problem.inputs))
 
 
 @dataclass

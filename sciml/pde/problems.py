@@ -56,6 +56,9 @@ class Problem:
     #: input index -> period, for inputs in which the solution is periodic (used by the
     #: optional periodic Fourier embedding of the network inputs, ``pinn.periodic_modes``)
     periods: ClassVar[dict[int, float]] = {}
+    #: index of an input in which the solution is odd, u(.., -x_i, ..) = -u(.., x_i, ..), or None
+    #: (used by the optional exact-symmetry network, ``pinn.symmetry``)
+    odd_input: ClassVar[int | None] = None
     #: reference dims that are physical parameters given to the network as inputs (a
     #: parametric surrogate); the evaluation reports the error and timing per value
     parameter_dims: ClassVar[tuple[str, ...]] = ()
@@ -248,6 +251,8 @@ class Burgers1D(Problem):
     # The solution is also the 2-periodic one: -sin(pi x) is odd about x = 0 and x = +-1 and
     # Burgers keeps that symmetry, so u(+-1, t) = 0 holds (the spectral solver relies on it too).
     periods = {0: 2.0}
+    # For the same reason u is odd in x for all t (the shock stays at x = 0).
+    odd_input = 0
 
     def validate(self) -> None:
         self._positive("nu", "viscosity nu")
@@ -312,6 +317,7 @@ class BurgersParametric(Problem):
     defaults = {"nu_min": 0.01 / math.pi, "nu_max": 0.1 / math.pi, "n_nu": 4}
     inputs = ("x", "nu", "t")
     parameter_dims = ("nu",)
+    odd_input = 0  # odd in x at every viscosity, as Burgers1D
 
     def validate(self) -> None:
         self._positive("nu_min", "viscosity nu_min")

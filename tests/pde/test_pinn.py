@@ -195,3 +195,38 @@ def test_lshape_hard_constraint_is_zero_on_every_edge_and_trains(tmp_path):
     # soft mode keeps its Dirichlet term
     soft = pinn_mod.build_pinn(problem, tiny_cfg(hard_constraints=False)["pinn"], seed=0, threads=1)
     assert not soft.hard and len(soft.data.bcs) == 1
+
+
+def test_symmetry_makes_the_burgers_network_exactly_odd_with_hard_constraints(tmp_path):
+    """pinn.symmetry: u(-x, t) = -u(x, t) for any weights; IC and BC still exact; off = not odd."""
+    cfg = tiny_cfg(symmetry=True, num_domain=200, adam_iterations=20, lbfgs_iterations=0, checkpoint_every=20)
+    problem = get_problem("burgers")
+    model = pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1)
+    pinn_mod.train_pinn(model, tmp_path / "ckpt", seed=0, log=lambda m: None)
+    x, t = np.meshgrid(np.linspace(-1.0, 1.0, 21), np.linspace(0.0, 0.99, 7), indexing="ij")
+    X = np.stack([x.ravel(), t.ravel()], axis=1)
+    mirrored = X * np.array([-1.0, 1.0])
+    u = model.predict(X)
+    assert np.allclose(model.predict(mirrored), -u, atol=1e-12)
+    assert np.abs(u).max() > 0.1 and np.abs(model.predict(np.array([[0.0, 0.5]]))).max() < 1e-12
+    assert np.allclose(model.predict(np.stack([x[:, 0], 0 * x[:, 0]], 1)), -np.sin(np.pi * x[:, 0]), atol=1e-12)
+    assert np.abs(model.predict(np.array([[-1.0, 0.5], [1.0, 0.5]]))).max() < 1e-12
+    assert np.isfinite(model.residual(X)).all()
+    # the mirrored network answers in the input's shape and trains (the loss fell)
+    state = pinn_mod.load_state(tmp_path / "ckpt" / "last.pt")
+    assert state["history"][-1][2] < state["history"][0][2]
+    # without the option the same network is not odd
+    plain = pinn_mod.build_pinn(problem, tiny_cfg(num_domain=200)["pinn"], seed=0, threads=1)
+    assert not np.allclose(plain.predict(mirrored), -plain.predict(X), atol=1e-3)
+
+
+def test_symmetry_for_the_parametric_problem_and_problems_without_one():
+    """burgers_nu is odd in x at every viscosity (x is input 0 of (x, nu, t)); a problem without
+    a declared symmetry ignores the option."""
+    cfg = tiny_cfg(symmetry=True, num_domain=100)
+    model = pinn_mod.build_pinn(get_problem("burgers_nu"), cfg["pinn"], seed=0, threads=1)
+    X = np.array([[0.3, 0.005, 0.2], [0.7, 0.02, 0.9], [-0.1, 0.01, 0.5]])
+    assert np.allclose(model.predict(X * np.array([-1.0, 1.0, 1.0])), -model.predict(X), atol=1e-12)
+    assert pinn_mod.odd_mirror(get_problem("heat")) is None
+    heat = pinn_mod.build_pinn(get_problem("heat"), cfg["pinn"], seed=0, threads=1)
+    assert heat.predict(np.array([[0.5, 0.5]])).shape == (1,)
