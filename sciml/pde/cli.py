@@ -293,8 +293,9 @@ def cmd_section(args: argparse.Namespace) -> int:
         name = m["problem"]
         target = m["target_rel_l2"]
         its = m["iterations"]
+        built_in = ("yes" if m["hard_constraints"] else "no") + (", odd symmetry" if m.get("exact_symmetry") else "")
         acc_rows.append([name, m["reference"], _fmt(m["rel_l2"]), _fmt(target), _fmt(m["rel_l2_vs_finest_solver"]),
-                         _fmt(m["solver_finest_rel_l2"]), m["precision"], ("yes" if m["hard_constraints"] else "no") + (", odd symmetry" if m.get("exact_symmetry") else ""),
+                         _fmt(m["solver_finest_rel_l2"]), m["precision"], built_in,
                          " / ".join(f"{k} {v}" for k, v in its.items())])
         # set by `evaluate` when the reference file disagrees with the converged in-package solver
         file_off = t.get("accuracy_matched_against", "reference") != "reference"

@@ -53,3 +53,23 @@ def test_same_seed_gives_byte_identical_metrics(tmp_path):
                  "--checkpoint-dir", str(tmp_path / "a" / "ckpt")]) == 0
     assert json.loads((train / "train.json").read_text()) == json.loads((tmp_path / "a" / "train" / "train.json").read_text())
     assert json.loads((train / "train_timing.json").read_text())["resumed_from"]
+
+
+@pytest.mark.slow
+def test_symmetric_burgers_steps_record_the_symmetry_in_outputs_and_report(tmp_path, shared_data):
+    """solve -> train -> evaluate -> section with pinn.symmetry: train.json, metrics.json and the
+    report's accuracy table say the odd symmetry was built in."""
+    cfg = json.dumps({"problems": ["burgers"], "evaluation": {"timing_repeats": 1},
+                      "pinn": {"symmetry": True, "num_domain": 200, "adam_iterations": 30, "lbfgs_iterations": 0,
+                               "checkpoint_every": 30}})
+    common = ["--problem", "burgers", "--config-json", cfg, "--data-root", str(shared_data)]
+    solve, train, ev = tmp_path / "solve", tmp_path / "train", tmp_path / "evaluate"
+    assert main(["pde", "solve", *common, "--out", str(solve)]) == 0
+    assert main(["pde", "train", *common, "--out", str(train), "--checkpoint-dir", str(tmp_path / "ckpt")]) == 0
+    assert json.loads((train / "train.json").read_text())["exact_symmetry"] is True
+    assert main(["pde", "evaluate", *common, "--model", str(train), "--solver", str(solve), "--out", str(ev)]) == 0
+    assert json.loads((ev / "metrics.json").read_text())["exact_symmetry"] is True
+    assert main(["pde", "section", "--out", str(tmp_path / "section.json"), str(ev)]) == 0
+    table = json.loads((tmp_path / "section.json").read_text())["tables"][0]
+    col = table["columns"].index("hard IC/BC (built-in symmetry)")
+    assert table["rows"][0][col] == "yes, odd symmetry"
