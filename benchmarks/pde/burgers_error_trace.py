@@ -18,8 +18,6 @@ import json
 import tempfile
 import time
 
-import yaml
-
 
 def merge(base: dict, over: dict) -> dict:
     """``over`` merged into ``base`` recursively (nested dicts are merged, other values replaced)."""
@@ -38,13 +36,12 @@ def main() -> None:
     ap.add_argument("--pinn-json", default="{}", help="overrides of the pinn section (JSON)")
     args = ap.parse_args()
 
-    from sciml.config import domain_section
+    from sciml.config import domain_section, load_yaml
     from sciml.pde import pinn as pinn_mod
     from sciml.pde.evaluate import relative_l2
     from sciml.pde.problems import get_problem
 
-    with open(args.config) as fh:
-        pinn_cfg = merge(yaml.safe_load(fh)["pde"]["pinn"], json.loads(args.pinn_json))
+    pinn_cfg = merge(load_yaml(args.config)["pde"]["pinn"], json.loads(args.pinn_json))
     cfg = domain_section("pde", json.dumps({"seed": args.seed, "problems": ["burgers"], "pinn": pinn_cfg}), None)
     problem = get_problem("burgers", {})
     ref = problem.reference(args.data_root)

@@ -15,6 +15,7 @@ sets all of them explicitly through :func:`setup_deepxde`.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -157,11 +158,11 @@ def _build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int |
     inputs = _compose([mirror.inputs if mirror else None, problem.feature_transform(dde), embedding])
     if inputs is not None:
         net.apply_feature_transform(inputs)
-    hard_transform = problem.output_transform(dde) if hard else None
-    if mirror is not None and hard_transform is not None:
-        net.apply_output_transform(lambda X, y: hard_transform(X, mirror.outputs(X, y)))
-    elif mirror is not None or hard_transform is not None:
-        net.apply_output_transform(mirror.outputs if mirror is not None else hard_transform)
+    # raw output -> [half difference of the mirrored pair] -> hard IC/BC transform
+    outputs = [f for f in (mirror.outputs if mirror else None, problem.output_transform(dde) if hard else None)
+               if f is not None]
+    if outputs:
+        net.apply_output_transform(lambda X, y: functools.reduce(lambda acc, f: f(X, acc), outputs, y))
     model = dde.Model(data, net)
     pinn = PINN(problem, cfg, dde, model, data, net, hard, symmetric=mirror is not None)
     model.compile("adam", lr=cfg["lr"], loss_weights=pinn.loss_weights())
