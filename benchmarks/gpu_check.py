@@ -53,11 +53,10 @@ def materials(data_root: str, out: Path, log: Path) -> dict:
     for fold in cfg["cv"]["folds"]:
         t_train += _run([*CLI, "materials", "train", "--config-json", cj, "--data-root", data_root,
                          "--fold", str(fold), "--out-dir", str(m / f"fold_{fold}"),
-                         "--checkpoint-dir", str(m / "ckpt"), "--cache-dir", str(m / "cache")], log)
-    _run([*CLI, "materials", "evaluate", "--config-json", cj, "--prepared", str(m / "prepared" / "summary.json"),
-          "--fold-dirs", *[str(m / f"fold_{f}") for f in cfg["cv"]["folds"]], "--out-dir", str(m / "evaluation"),
-          "--section", str(m / "section.json")], log)
-    metrics = json.loads((m / "evaluation" / "metrics.json").read_text())
+                         "--checkpoint-dir", str(m / "ckpt"), "--cache-dir", str(m / "cache"), "--threads", "4"], log)
+    _run([*CLI, "materials", "section", "--config-json", cj, "--prepared-dir", str(m / "prepared"),
+          "--fold-dirs", *[str(m / f"fold_{f}") for f in cfg["cv"]["folds"]], "--out-dir", str(m / "section")], log)
+    metrics = json.loads((m / "section" / "metrics.json").read_text())
     return {"prepare_s": round(t_prep, 1), "train_5_folds_s": round(t_train, 1), "metrics": metrics}
 
 
@@ -67,7 +66,7 @@ def proteins(data_root: str, out: Path, log: Path) -> dict:
     family = "5ptpA" if "5ptpA" in names else names[0]
     p = out / "proteins" / family
     t = _run([*CLI, "proteins", "coevolution", "--config-json", json.dumps(cfg), "--data-root", data_root,
-              "--family", family, "--out", str(p)], log)
+              "--family", family, "--out-dir", str(p)], log)
     return {"family": family, "coevolution_step_s": round(t, 1),
             "metrics": json.loads((p / "metrics.json").read_text()) if (p / "metrics.json").exists() else None}
 
@@ -75,8 +74,8 @@ def proteins(data_root: str, out: Path, log: Path) -> dict:
 def pde(data_root: str, out: Path, log: Path) -> dict:
     cfg = _section("pde_burgers", "pde", {})
     p = out / "pde" / "burgers"
-    t = _run([*CLI, "pde", "train", "--config-json", json.dumps(cfg), "--data-root", data_root, "--problem", "burgers",
-              "--out", str(p / "train"), "--checkpoint-dir", str(out / "pde" / "ckpt")], log)
+    t = _run([*CLI, "pde", "train", "--config-json", json.dumps(cfg), "--problem", "burgers",
+              "--out-dir", str(p / "train"), "--checkpoint-dir", str(out / "pde" / "ckpt")], log)
     return {"train_s": round(t, 1)}
 
 

@@ -66,8 +66,8 @@ def train_model(work: Path, data_root: str, env: dict[str, str]) -> Path:
 
 def run_predict(model: Path, inp: Path, out: Path, batch_size: int, threads: int,
                 env: dict[str, str]) -> dict[str, float]:
-    cmd = ["/usr/bin/time", "-v", "sciml", "materials", "predict", "--model", str(model), "--input", str(inp),
-           "--out", str(out), "--batch-size", str(batch_size), "--threads", str(threads), "--no-progress"]
+    cmd = ["/usr/bin/time", "-v", "sciml", "materials", "predict", "--model-dir", str(model), "--input", str(inp),
+           "--out-dir", str(out), "--batch-size", str(batch_size), "--threads", str(threads), "--no-progress"]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
@@ -106,7 +106,7 @@ def main() -> None:
         inp = make_input(jdft2d, n, args.work / f"jdft2d_x{n}.csv.gz")
         row = {"n_structures": n, "input_mib": round(inp.stat().st_size / 2**20, 1), "batch_size": args.batch_size,
                "threads": args.threads,
-               **run_predict(model, inp, args.work / f"pred_{n}.csv", args.batch_size, args.threads, env)}
+               **run_predict(model, inp, args.work / f"pred_{n}", args.batch_size, args.threads, env)}
         print(json.dumps(row), flush=True)
         results.append(row)
     (args.work / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -32,14 +32,33 @@ def add_data_root_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_step_parser(sub: Any, name: str, help: str, *, config: bool = True,
-                    data_root: bool = True) -> argparse.ArgumentParser:
-    """A pipeline-step subcommand with the shared options (``--config-json``/``--config``, ``--data-root``)."""
+                    data_root: bool = True, out_dir: str | None = None,
+                    threads: bool = False) -> argparse.ArgumentParser:
+    """A pipeline-step subcommand with the shared options.
+
+    ``--config-json``/``--config`` and ``--data-root`` unless switched off; ``--out-dir``
+    (required, with ``out_dir`` as its help) when ``out_dir`` is given; ``--threads``
+    (default: the section's ``threads`` key) when ``threads``.
+    """
     parser = sub.add_parser(name, help=help)
     if config:
         add_config_arguments(parser)
     if data_root:
         add_data_root_argument(parser)
+    if out_dir is not None:
+        parser.add_argument("--out-dir", required=True, help=out_dir)
+    if threads:
+        parser.add_argument("--threads", type=int, default=None,
+                            help="torch CPU threads (default: the config section's 'threads'; "
+                                 "the rules pass what Snakemake granted)")
     return parser
+
+
+def config_section(args: argparse.Namespace, domain: str) -> dict[str, Any]:
+    """The validated config section of ``domain`` from ``--config-json``/``--config``."""
+    from sciml.config import domain_section
+
+    return domain_section(domain, getattr(args, "config_json", None), getattr(args, "config_file", None))
 
 
 def build_parser() -> argparse.ArgumentParser:

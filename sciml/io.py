@@ -65,6 +65,21 @@ def write_json_atomic(path: str | Path, obj: Any) -> Path:
     return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
 
 
+def write_csv_atomic(path: str | Path, header: list[str], rows: Any) -> Path:
+    """Write ``header`` and ``rows`` (iterables of cells) as CSV atomically; ``\n`` line ends.
+
+    Cells are written as given (format floats before passing them for byte-stable files).
+    """
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return write_text_atomic(path, buf.getvalue())
+
+
 def _json_default(obj: Any) -> Any:
     # numpy scalars/arrays and paths appear in metrics; convert without importing numpy.
     if hasattr(obj, "tolist"):

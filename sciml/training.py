@@ -197,3 +197,108 @@ def fit_resumable(trainer: Any, module: Any, datamodule: Any = None, ckpt_dir: s
     if best:
         return Path(best)
     return last_checkpoint(ckpt_dir) if ckpt_dir is not None else None
+
+
+# --------------------------------------------------------------------------- seed ensembles
+#
+# One convention for every domain: member m of an ensemble trains exactly as the single
+# model with seed ``seed + m`` on the same data split (the domain adds its own offset,
+# e.g. the fold index, to get the training seed), and its checkpoints live in a folder
+# keyed by the run's config *without* the ensemble size plus that member seed. So member
+# 0 is the single-model run, and an ensemble of 5 reuses the checkpoints of an ensemble
+# of 3 (and of the single run) made with the same config.
+
+#: Config keys that say how many members to train; dropped from the checkpoint key.
+ENSEMBLE_KEYS = ("ensemble",)
+
+
+@dataclass(frozen=True)
+class EnsembleMember:
+    """One member: its index, seed (before the domain's offset), checkpoint and log folders."""
+
+    index: int
+    seed: int
+    checkpoint_dir: Path
+    log_dir: Path
+
+
+def _without_ensemble(config: Any) -> Any:
+    """A deep copy of ``config`` with every ``ensemble`` key removed (at any depth)."""
+    if isinstance(config, dict):
+        return {k: _without_ensemble(v) for k, v in config.items() if k not in ENSEMBLE_KEYS}
+    if isinstance(config, list):
+        return [_without_ensemble(v) for v in config]
+    return config
+
+
+def ensemble_members(size: int, seed: int, ckpt_base: str | Path, step: str, config: dict[str, Any],
+                     out_dir: str | Path) -> list[EnsembleMember]:
+    """The ``size`` members of a seed ensemble (see the convention above).
+
+    Member 0 logs into ``out_dir``, member m >= 1 into ``out_dir/members/member_<m>``;
+    checkpoints go to ``checkpoint_dir(ckpt_base, step, config - ensemble + member seed)``.
+    """
+    if size < 1:
+        raise ValueError(f"ensemble size must be >= 1, got {size}")
+    base = _without_ensemble(config)
+    out_dir = Path(out_dir)
+    members = []
+    for m in range(size):
+        key = {"config": base, "member_seed": seed + m}
+        members.append(EnsembleMember(
+            index=m, seed=seed + m, checkpoint_dir=checkpoint_dir(ckpt_base, step, key),
+            log_dir=out_dir if m == 0 else out_dir / "members" / f"member_{m}",
+        ))
+    return members
+
+
+@dataclass
+class FitResult:
+    """A fitted module with its best weights loaded (on CPU, eval mode), and what the fit did.
+
+    ``is_global_zero`` is False on the other ranks of a multi-process run: they train
+    too (every rank must take part in every fit) but write nothing.
+    """
+
+    module: Any
+    trainer: Any
+    best_checkpoint: Path | None
+    epochs_trained: int
+    best_score: float | None
+    is_global_zero: bool
+
+
+def load_best_weights(module: Any, checkpoint: str | Path | None) -> Any:
+    """Load the ``state_dict`` of a Lightning checkpoint into ``module`` (``weights_only=True``)."""
+    import torch
+
+    if checkpoint is not None and Path(checkpoint).is_file():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+        module.load_state_dict(state)
+    return module
+
+
+def fit_best(make_module: Any, settings: TrainerSettings, *, seed: int, log_dir: str | Path,
+             ckpt_dir: str | Path, datamodule: Any = None, train_dataloaders: Any = None,
+             val_dataloaders: Any = None, extra_callbacks: list[Any] | None = None) -> FitResult:
+    """The one training path of every Lightning model.
+
+    Seeds everything with ``seed``, builds the module (``make_module()``, after seeding,
+    so the initial weights follow the seed), fits it with resume from
+    ``ckpt_dir/last.ckpt``, loads the best checkpoint's weights and returns the module
+    on CPU in eval mode.
+    """
+    seed_everything(seed)
+    module = make_module()
+    trainer = make_trainer(settings, log_dir, ckpt_dir, extra_callbacks=extra_callbacks)
+    best = fit_resumable(trainer, module, datamodule, ckpt_dir, train_dataloaders=train_dataloaders,
+                         val_dataloaders=val_dataloaders)
+    load_best_weights(module, best)
+    module = module.to("cpu")
+    module.eval()
+    cb = trainer.checkpoint_callback
+    score = cb.best_model_score if cb is not None else None
+    return FitResult(module=module, trainer=trainer, best_checkpoint=best,
+                     epochs_trained=int(trainer.current_epoch),
+                     best_score=float(score) if score is not None else None,
+                     is_global_zero=bool(trainer.is_global_zero))

@@ -165,3 +165,47 @@ def test_last_checkpoint_written_every_epoch_even_without_improvement(tmp_path: 
     fit_resumable(trainer, WorseEveryEpoch(), TinyData(), ckpt)
     assert torch.load(ckpt / "best.ckpt", weights_only=True)["epoch"] == 0
     assert torch.load(ckpt / "last.ckpt", weights_only=True)["epoch"] == 2
+
+
+def test_ensemble_members_follow_one_convention(tmp_path: Path) -> None:
+    from sciml.training import ensemble_members
+
+    cfg = {"seed": 3, "train": {"lr": 0.1, "ensemble": 3}}
+    members = ensemble_members(3, 3, tmp_path / "ckpt", "fold0", cfg, tmp_path / "out")
+    assert [m.seed for m in members] == [3, 4, 5]
+    assert members[0].log_dir == tmp_path / "out"
+    assert members[2].log_dir == tmp_path / "out" / "members" / "member_2"
+    assert len({m.checkpoint_dir for m in members}) == 3
+    # the ensemble size is not part of the key: a bigger ensemble reuses the members made before
+    bigger = ensemble_members(5, 3, tmp_path / "ckpt", "fold0", {"seed": 3, "train": {"lr": 0.1, "ensemble": 5}},
+                              tmp_path / "out")
+    assert [m.checkpoint_dir for m in bigger[:3]] == [m.checkpoint_dir for m in members]
+    # ... but any other config change is
+    other = ensemble_members(1, 3, tmp_path / "ckpt", "fold0", {"seed": 3, "train": {"lr": 0.2}}, tmp_path / "out")
+    assert other[0].checkpoint_dir != members[0].checkpoint_dir
+    with pytest.raises(ValueError):
+        ensemble_members(0, 3, tmp_path, "x", cfg, tmp_path)
+
+
+def test_fit_best_loads_the_best_epoch_and_follows_the_seed(tmp_path: Path) -> None:
+    """fit_best returns the best-validation weights (not the last), on CPU, in eval mode, and
+    the same seed gives the same weights (the module is built after seeding)."""
+    from sciml.training import fit_best
+
+    settings = TrainerSettings(max_epochs=3, accelerator="cpu", devices=1)
+    res = fit_best(WorseEveryEpoch, settings, seed=0, log_dir=tmp_path / "a", ckpt_dir=tmp_path / "ca",
+                   datamodule=TinyData())
+    assert res.is_global_zero and res.epochs_trained == 3 and res.best_score == 0.0
+    assert not res.module.training
+    best = torch.load(tmp_path / "ca" / "best.ckpt", weights_only=True)
+    last = torch.load(tmp_path / "ca" / "last.ckpt", weights_only=True)
+    assert best["epoch"] == 0 and last["epoch"] == 2
+    w = res.module.state_dict()["net.weight"]
+    assert torch.equal(w, best["state_dict"]["net.weight"])
+    assert not torch.equal(w, last["state_dict"]["net.weight"])
+    again = fit_best(WorseEveryEpoch, settings, seed=0, log_dir=tmp_path / "b", ckpt_dir=tmp_path / "cb",
+                     datamodule=TinyData())
+    other = fit_best(WorseEveryEpoch, settings, seed=1, log_dir=tmp_path / "c", ckpt_dir=tmp_path / "cc",
+                     datamodule=TinyData())
+    assert torch.equal(again.module.state_dict()["net.weight"], w)
+    assert not torch.equal(other.module.state_dict()["net.weight"], w)

@@ -31,8 +31,8 @@ def main() -> None:
     from sciml.data import resolve
     from sciml.materials.graphs import GraphSettings
     from sciml.materials.models import build_model
-    from sciml.materials.predict import load_model
     from sciml.materials.readers import read_matbench_json
+    from sciml.materials.saved_model import load as load_model
     from sciml.materials.validation import check_record
 
     torch.set_num_threads(args.threads)

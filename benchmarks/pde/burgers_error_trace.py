@@ -38,7 +38,7 @@ def main() -> None:
 
     from sciml.config import domain_section, load_yaml
     from sciml.pde import pinn as pinn_mod
-    from sciml.pde.evaluate import relative_l2
+    from sciml.pde.accuracy import relative_l2
     from sciml.pde.problems import get_problem
 
     pinn_cfg = merge(load_yaml(args.config)["pde"]["pinn"], json.loads(args.pinn_json))

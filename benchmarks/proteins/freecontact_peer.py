@@ -27,7 +27,7 @@ def main() -> None:
 
     from sciml.config import load_config
     from sciml.io import write_json_atomic
-    from sciml.proteins import freecontact, metrics, pipeline
+    from sciml.proteins import family, freecontact, metrics
 
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config)
@@ -41,7 +41,7 @@ def main() -> None:
         if wanted is not None and spec["name"] not in wanted:
             continue
         try:
-            fam = pipeline.load_family(spec, cfg["data_root"], pc["min_identity"])
+            fam = family.load_family(spec, cfg["data_root"], pc["min_identity"])
         except DataError as exc:  # skipped by the pipeline too (e.g. structure does not match the alignment)
             out[spec["name"]] = {"skipped": str(exc)}
             continue
@@ -53,7 +53,7 @@ def main() -> None:
         if freecontact.available():
             for mode in args.modes.split(","):
                 r = freecontact.run(fam, mode, args.threads)
-                row[f"freecontact_{mode}"] = {"long_L/5": metrics.evaluate(r["scores"], fam.native)["long_L/5"],
+                row[f"freecontact_{mode}"] = {"long_L/5": metrics.casp_precision(r["scores"], fam.native)["long_L/5"],
                                               "time_s": round(r["time_s"], 2)}
         out[spec["name"]] = row
         print(spec["name"], json.dumps(row), flush=True)

@@ -193,3 +193,15 @@ class GraphSubset:
 
     def __getitem__(self, k: int):
         return self.table.graph(self.indices[k])
+
+
+def graph_loader(table: GraphTable, indices: Any, batch_size: int, shuffle_seed: int | None = None) -> Any:
+    """A PyG ``DataLoader`` over ``table``'s graphs at ``indices`` (int sequence), in that order, or shuffled
+    per epoch with ``shuffle_seed`` (:class:`~sciml.materials.lightning.EpochSeededSampler`)."""
+    from torch_geometric.loader import DataLoader
+
+    from sciml.materials.lightning import EpochSeededSampler
+
+    ds = GraphSubset(table, indices)
+    sampler = EpochSeededSampler(len(ds), shuffle_seed) if shuffle_seed is not None else None
+    return DataLoader(ds, batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=0)

@@ -3,7 +3,7 @@
 Matbench v0.1 (``scripts/mvb01_generate_validation.py``): rows in dataset order,
 ``KFold(n_splits=5, shuffle=True, random_state=18012019)`` for regression; fold k is the
 k-th ``(train, test)`` pair. Matbench has no validation set: we carve it from the
-training fold only.
+training fold only. :func:`split_fold` combines both over a dataset's kept records.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import gzip
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -51,3 +52,26 @@ def carve_validation(train: list[int] | np.ndarray, fraction: float, seed: int) 
     val = np.sort(train[perm[:n_val]])
     fit = np.sort(train[perm[n_val:]])
     return fit, val
+
+
+def split_fold(table: Any, cfg: dict[str, Any], fold: int) -> dict[str, Any]:
+    """Indices (into the kept records of ``table``) of fit / validation / test for ``fold``, Matbench-style.
+
+    Folds are computed over *all* records in file order (so they equal the official
+    Matbench folds), then quarantined records are dropped from them; the validation
+    rows come from the training fold only (seed ``cfg["seed"] + 1000 * fold``).
+    Returns ``{"fit", "val", "test"}`` (int64 arrays) and ``"dropped_test"`` (ids of
+    quarantined test records).
+    """
+    from sciml.errors import ConfigError
+
+    cv = cfg["cv"]
+    if not 0 <= fold < cv["n_splits"]:
+        raise ConfigError("materials.cv.folds", f"fold {fold} outside 0..{cv['n_splits'] - 1}")
+    pos = {rid: k for k, rid in enumerate(table.ids)}
+    tr_all, te_all = kfold_indices(len(table.all_ids), cv["n_splits"], cv["split_seed"])[fold]
+    train = np.array([pos[table.all_ids[i]] for i in tr_all if table.all_ids[i] in pos], dtype=np.int64)
+    test = np.array([pos[table.all_ids[i]] for i in te_all if table.all_ids[i] in pos], dtype=np.int64)
+    dropped_test = [table.all_ids[i] for i in te_all if table.all_ids[i] not in pos]
+    fit, val = carve_validation(train, cv["val_fraction"], cfg["seed"] + 1000 * fold)
+    return {"fit": fit, "val": val, "test": test, "dropped_test": dropped_test}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 from torch.nn import functional as F
 
@@ -108,3 +109,13 @@ class CrystalRegressor(pl.LightningModule):
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, hp.max_epochs))
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
         return opt
+
+
+def predict_loader(model: CrystalRegressor, loader: Any, device: str = "cpu") -> np.ndarray:
+    """Predictions (target units, float64, shape (n,)) of a ``CrystalRegressor`` over a loader, in loader order."""
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for batch in loader:
+            out.append(model.predict_values(batch.to(device)).double().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0)

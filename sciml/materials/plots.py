@@ -1,4 +1,4 @@
-"""Figures of the materials section (matplotlib, Agg backend, PNG)."""
+"""Figures of the materials section (matplotlib object API via :mod:`sciml.figures`, PNG, 110 dpi)."""
 
 from __future__ import annotations
 
@@ -8,32 +8,18 @@ from pathlib import Path
 
 import numpy as np
 
-from sciml.io import atomic_path
+from sciml.figures import new_figure, save_figure
 
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png", bbox_inches="tight")
-    _plt().close(fig)
-    return path
+#: Resolution of the section's figures.
+DPI = 110
 
 
 def parity_per_fold(folds: dict[int, tuple[np.ndarray, np.ndarray, float]], label: str, path: str | Path) -> Path:
     """One parity panel per fold: ``folds[k] = (target, prediction, mae)`` in target units."""
-    plt = _plt()
     n = len(folds)
     cols = min(n, 5)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 3.0 * rows), squeeze=False)
+    fig, axes = new_figure(rows, cols, figsize=(3.0 * cols, 3.0 * rows), squeeze=False)
     all_v = np.concatenate([np.concatenate([t, p]) for t, p, _ in folds.values()])
     lo, hi = float(all_v.min()), float(all_v.max())
     pad = 0.03 * (hi - lo or 1.0)
@@ -49,7 +35,7 @@ def parity_per_fold(folds: dict[int, tuple[np.ndarray, np.ndarray, float]], labe
         ax.set_ylabel("predicted", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.tight_layout()
-    return _save(fig, Path(path))
+    return save_figure(fig, path, dpi=DPI)
 
 
 def read_learning_curve(metrics_csv: str | Path) -> dict[str, list[tuple[int, float]]]:
@@ -66,8 +52,7 @@ def read_learning_curve(metrics_csv: str | Path) -> dict[str, list[tuple[int, fl
 
 def learning_curves(curves: dict[int, dict[str, list[tuple[int, float]]]], unit: str, path: str | Path) -> Path:
     """Training/validation loss (normalised) and validation MAE (target units) per epoch, one line per fold."""
-    plt = _plt()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (a1, a2) = new_figure(1, 2, figsize=(10, 3.6))
     for k, c in sorted(curves.items()):
         if c["train_loss"]:
             e, v = zip(*c["train_loss"])
@@ -86,4 +71,4 @@ def learning_curves(curves: dict[int, dict[str, list[tuple[int, float]]]], unit:
     a2.set_ylabel(f"validation MAE ({unit})")
     a2.legend(fontsize=7)
     fig.tight_layout()
-    return _save(fig, Path(path))
+    return save_figure(fig, path, dpi=DPI)

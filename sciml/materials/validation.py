@@ -8,14 +8,12 @@ than ``min_distance`` (A); an atom has no neighbour inside the graph cutoff.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sciml.io import write_text_atomic
+from sciml.io import write_csv_atomic
 from sciml.materials.graphs import CrystalGraph, GraphSettings, site_elements, structure_graph
 from sciml.materials.readers import RawRecord
 
@@ -53,16 +51,13 @@ class Quarantine:
         """Number of rejections per reason category."""
         return dict(sorted(Counter(r.category for r in self.items).items()))
 
-    def to_csv(self) -> str:
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(QUARANTINE_COLUMNS)
-        for r in self.items:
-            w.writerow([r.id, "" if r.line is None else r.line, r.reason])
-        return buf.getvalue()
+    def rows(self) -> list[list]:
+        """``[id, line ('' when unknown), reason]`` per rejection (the CSV rows)."""
+        return [[r.id, "" if r.line is None else r.line, r.reason] for r in self.items]
 
     def write(self, path: str | Path) -> Path:
-        return write_text_atomic(path, self.to_csv())
+        """Write the quarantine CSV (``id,line,reason``) atomically."""
+        return write_csv_atomic(path, QUARANTINE_COLUMNS, self.rows())
 
 
 def check_record(record: RawRecord, settings: GraphSettings, max_z: int = DEFAULT_MAX_Z,

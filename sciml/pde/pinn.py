@@ -10,7 +10,8 @@ the run while keeping the last good checkpoint. Checkpoints are loaded with
 ``torch.load(weights_only=True)`` (we do not use DeepXDE's ``restore``).
 
 DeepXDE keeps global state (backend, default float, seeds, L-BFGS options): each run
-sets all of them explicitly through :func:`setup_deepxde`.
+sets all of them explicitly through :func:`setup_deepxde`. The trained network is saved and
+loaded by :mod:`sciml.pde.saved_model` (the one owner of that format).
 """
 
 from __future__ import annotations
@@ -287,18 +288,6 @@ def _uses_lbfgs(name: str, cfg: dict[str, Any]) -> bool:
     return name == "lbfgs" or (name.startswith("rar") and cfg["rar"]["optimizer"] == "lbfgs")
 
 
-def _rar_candidates(problem: Problem, n: int, seed: int) -> np.ndarray:
-    """``n`` uniform points inside the domain, from a seeded generator (independent of resume)."""
-    rng = np.random.default_rng(seed)
-    lo = np.array([b[0] for b in problem.bounds()])
-    hi = np.array([b[1] for b in problem.bounds()])
-    pts = np.empty((0, len(lo)))
-    while len(pts) < n:
-        X = lo + (hi - lo) * rng.random((2 * n, len(lo)))
-        pts = np.concatenate([pts, X[problem.inside(X)]])
-    return pts[:n]
-
-
 def _state_finite(pinn: PINN, loss: float) -> bool:
     if not math.isfinite(loss):
         return False
@@ -377,7 +366,7 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
         done = start_done if si == start_stage else 0
         if name.startswith("rar") and done == 0:
             rar = cfg["rar"]
-            X = _rar_candidates(pinn.problem, int(rar["candidates"]), seed + si)
+            X = pinn.problem.uniform_points(int(rar["candidates"]), seed + si)
             res = pinn.residual(X)
             new = X[np.argsort(-res, kind="stable")[: int(rar["points_per_round"])]]
             anchors = new if anchors is None else np.concatenate([anchors, new])
@@ -439,18 +428,3 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
     report.stages_done = len(stages)
     report.anchors = 0 if anchors is None else len(anchors)
     return report
-
-
-def save_weights(path: str | Path, pinn: PINN) -> None:
-    """Final network weights (state dict) written atomically."""
-    import torch
-
-    from sciml.io import atomic_path
-
-    with atomic_path(path) as tmp:
-        torch.save(pinn.net.state_dict(), tmp)
-
-
-def load_weights(path: str | Path, pinn: PINN) -> None:
-    """Load weights saved by :func:`save_weights` (``weights_only=True``)."""
-    pinn.net.load_state_dict(load_state(path))

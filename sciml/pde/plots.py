@@ -1,4 +1,5 @@
-"""Figures: reference / prediction / |error| maps and loss curves (matplotlib, Agg)."""
+"""Figures: reference / prediction / |error| maps and loss curves (through :mod:`sciml.figures`:
+matplotlib's object API, headless, written atomically)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 _TITLES = {"reference": "reference", "prediction": "prediction", "abs_error": "|error| vs reference",
@@ -25,9 +17,8 @@ def plot_fields(ds, path: str | Path, title: str) -> Path:
     """Maps of an evaluation Dataset: reference, prediction, |error| and, where the Dataset has
     it, |error| against the finest classical solve; PNG written atomically. A parametric
     Dataset (e.g. dims nu, x, t) gets one row of maps per value of its first dim."""
-    from sciml.io import atomic_path
+    from sciml.figures import new_figure, save_figure
 
-    plt = _plt()
     dims = ds["reference"].dims
     if len(dims) == 3:
         par = dims[0]
@@ -37,8 +28,8 @@ def plot_fields(ds, path: str | Path, title: str) -> Path:
     scattered = dims == ("node",)
     names = ("reference", "prediction", "abs_error") + (("abs_error_vs_solver",) if "abs_error_vs_solver" in ds else ())
     height = 4 if scattered else (3.6 if len(rows) == 1 else 3.2)
-    fig, axes = plt.subplots(len(rows), len(names), figsize=(4.35 * len(names), height * len(rows)),
-                             constrained_layout=True, squeeze=False)
+    fig, axes = new_figure(len(rows), len(names), figsize=(4.35 * len(names), height * len(rows)), squeeze=False)
+    fig.set_layout_engine("constrained")
     both = np.concatenate([ds["reference"].values.ravel(), ds["prediction"].values.ravel()])
     vmin, vmax = float(np.nanmin(both)), float(np.nanmax(both))
     kws = ({"vmin": vmin, "vmax": vmax, "cmap": "RdBu_r"},) * 2 + ({"cmap": "magma"},) * 2
@@ -57,18 +48,16 @@ def plot_fields(ds, path: str | Path, title: str) -> Path:
             ax.set_title(_TITLES[var] + label)
             fig.colorbar(im, ax=ax)
     fig.suptitle(title)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110 if len(rows) == 1 else 90, format="png")
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=110 if len(rows) == 1 else 90, tight=False)
 
 
 def plot_loss(history: list[list[Any]], path: str | Path, title: str) -> Path:
-    """Training loss (log scale) against iteration, one colour per stage."""
-    from sciml.io import atomic_path
+    """Training loss (log scale) against iteration, one colour per stage; ``history`` rows are
+    ``[iteration, stage, loss]``; PNG written atomically."""
+    from sciml.figures import new_figure, save_figure
 
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 3.6), constrained_layout=True)
+    fig, ax = new_figure(figsize=(6, 3.6))
+    fig.set_layout_engine("constrained")
     stages = list(dict.fromkeys(h[1] for h in history))
     for stage in stages:
         pts = [(h[0], h[2]) for h in history if h[1] == stage]
@@ -77,7 +66,4 @@ def plot_loss(history: list[list[Any]], path: str | Path, title: str) -> Path:
     ax.set_ylabel("training loss")
     ax.set_title(title)
     ax.legend()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=110, tight=False)

@@ -5,9 +5,10 @@ Definitions (what each number includes):
   producing the field on the whole reference grid (time stepping / assembly + linear
   solve + evaluation onto the reference points); best of ``repeats`` runs;
 - solver time to PINN accuracy: the cheapest resolution on the ladder whose relative
-  L2 error against the reference is <= the PINN's error (when the reference file itself
-  differs from the converged solver by > 1e-2, both errors are measured against the
-  finest solve instead, and the finest level itself is excluded);
+  L2 error against the reference is <= the PINN's error (when the problem finds its
+  reference unreliable, ``Problem.reference_is_reliable``: the converged solver differs
+  from it by more than ``Problem.UNRELIABLE_REFERENCE_REL_L2``, both errors are measured
+  against the finest solve instead, and the finest level itself is excluded);
 - PINN training time: optimizer wall time summed over all stages (and over resumed
   runs), excluding model building and checkpoint writes;
 - PINN inference time: one ``model.predict`` on N query points, best of ``repeats``;
@@ -39,10 +40,10 @@ def best_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
 
 
 def solver_ladder(problem, ref, repeats: int, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Time and error of the solver at every level (coarse to fine)."""
-    from sciml.pde.evaluate import relative_l2
-
-    from sciml.pde.references import Reference
+    """Time (s) and relative L2 error of the solver at every level (coarse to fine): one row
+    ``{level, seconds, rel_l2, rel_l2_vs_finest}`` per level, errors against ``ref`` and against
+    the finest level's field."""
+    from sciml.pde.accuracy import masked_like, relative_l2
 
     rows, fields = [], []
     levels = problem.solver_levels()
@@ -53,7 +54,7 @@ def solver_ladder(problem, ref, repeats: int, log: Callable[[str], None] = print
         rows.append({"level": level, "seconds": seconds, "rel_l2": err})
         fields.append(u)
         log(f"solver {level}: rel L2 {err:.3e} in {seconds:.3f} s")
-    finest = Reference(ref.dims, ref.coords, np.where(ref.mask, fields[-1], np.nan), "finest solve", ref.inputs)
+    finest = masked_like(fields[-1], ref, "finest solve")
     for row, u in zip(rows, fields):
         row["rel_l2_vs_finest"] = relative_l2(u, finest)
     return rows
@@ -84,7 +85,7 @@ def per_parameter_queries(problem, ref, predict: Callable[[Any], Any], pred: Any
     parameter dim (e.g. nu), the PINN's relative L2 on that slice, its inference time for
     the slice, and the cheapest solver level that reaches the same error (vs the reference
     slice) with its time. ``pred`` is the PINN prediction on the whole reference grid."""
-    from sciml.pde.evaluate import relative_l2
+    from sciml.pde.accuracy import relative_l2
     from sciml.pde.references import Reference
 
     dim = problem.parameter_dims[0]

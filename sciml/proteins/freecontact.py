@@ -22,14 +22,14 @@ def available() -> bool:
 
 
 def run(fam: Any, parprof: str = "evfold", threads: int = 2, timeout: float | None = None) -> dict[str, Any]:
-    """FreeContact scores on the chain (L, L) for a :class:`~sciml.proteins.pipeline.Family`, and wall time (s).
+    """FreeContact scores on the chain (L, L) for a :class:`~sciml.proteins.family.Family`, and wall time (s).
 
     Raises ``subprocess.TimeoutExpired`` when ``timeout`` (s) is given and exceeded.
     """
     import numpy as np
 
     from sciml.proteins.alignments import ALPHABET
-    from sciml.proteins.pipeline import to_chain
+    from sciml.proteins.family import to_chain
 
     X = np.asarray(fam.X)
     order = [fam.query_row] + [k for k in range(X.shape[0]) if k != fam.query_row]

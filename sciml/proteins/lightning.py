@@ -81,7 +81,8 @@ class ContactLightning(pl.LightningModule):
         return loss
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self.log("val_loss", self._loss(batch), on_epoch=True, batch_size=1)
+        # sync_dist: under DDP every rank checkpoints on the same (all-rank mean) validation loss
+        self.log("val_loss", self._loss(batch), on_epoch=True, batch_size=1, sync_dist=True)
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)

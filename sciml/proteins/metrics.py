@@ -51,21 +51,37 @@ def precision(scores: Any, native: Any, lo: int, hi: int | None, divisor: int, l
     return float(native[pairs[:, 0], pairs[:, 1]].mean())
 
 
-def evaluate(scores: Any, native: Any) -> dict[str, float]:
-    """All precisions: keys like ``"long_L/5"``; L = number of residues in ``native``."""
+def casp_precision(scores: Any, native: Any) -> dict[str, float | None]:
+    """CASP contact precisions of one protein: the 9 keys ``"<range>_<top>"`` (e.g. ``"long_L/5"``).
+
+    ``scores`` and ``native`` are (L, L); L = number of residues in ``native``. Values are
+    fractions in [0, 1] rounded to 6 decimals; None where a range has no scorable pair.
+    """
+    from sciml.rounding import round_fixed
+
     out = {}
     for rname, (lo, hi) in RANGES.items():
         for tname, div in TOPS.items():
-            out[f"{rname}_{tname}"] = round(precision(scores, native, lo, hi, div), 6)
+            out[f"{rname}_{tname}"] = round_fixed(precision(scores, native, lo, hi, div))
     return out
 
 
-def mean_metrics(per_protein: list[dict[str, float]]) -> dict[str, float]:
-    """Mean of each key over proteins (NaN-skipping), rounded to 6 digits."""
+def mean_metrics(per_protein: list[dict[str, float | None]]) -> dict[str, float | None]:
+    """Mean of each key over proteins (skipping None/NaN), rounded to 6 decimals."""
+    import warnings
+
     import numpy as np
 
+    from sciml.rounding import round_fixed
+
     keys = sorted(per_protein[0]) if per_protein else []
-    return {k: round(float(np.nanmean([m[k] for m in per_protein])), 6) for k in keys}
+    out = {}
+    for k in keys:
+        vals = np.array([np.nan if m[k] is None else m[k] for m in per_protein], dtype=float)
+        with warnings.catch_warnings():  # all-NaN column: None, without numpy's warning
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[k] = round_fixed(float(np.nanmean(vals)))
+    return out
 
 
 def symmetrize_apc(F: Any) -> Any:

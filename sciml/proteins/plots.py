@@ -11,17 +11,13 @@ def contact_map_panels(path: str | Path, panels: list[dict[str, Any]], title: st
 
     ``panels``: dicts with ``name``, ``native`` (L, L) and ``scores`` (L, L), ``method``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
-    from sciml.io import atomic_path
+    from sciml.figures import new_figure, save_figure
     from sciml.proteins.metrics import range_mask, top_pairs
 
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.4), squeeze=False)
+    fig, axes = new_figure(1, n, figsize=(3.2 * n, 3.4), squeeze=False)
     for ax, p in zip(axes[0], panels):
         nat = np.asarray(p["native"], dtype=float)
         L = nat.shape[0]
@@ -41,7 +37,4 @@ def contact_map_panels(path: str | Path, panels: list[dict[str, Any]], title: st
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format=Path(path).suffix.lstrip(".") or "png")
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=110, tight=False)

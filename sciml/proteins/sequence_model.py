@@ -4,6 +4,7 @@ train/val split), evaluated on the PSICOV150 natives, beside a separation-only b
 Input channels (45): one-hot amino acid of residue i (20) and j (20) and the five
 separation features of :func:`sciml.proteins.features.separation_features`.
 The baseline ranks pairs by the training-set contact frequency at each separation.
+A benchmark, not a pipeline step: run it with ``benchmarks/proteins/sequence_model.py``.
 """
 
 from __future__ import annotations
@@ -64,43 +65,58 @@ def separation_prior(items: list[Any], max_sep: int = 1000) -> Any:
     return prior
 
 
-def train_and_evaluate(cfg: dict[str, Any], data_root: Path, out_dir: Path, ckpt_dir: Path, log: Any = print) -> dict[str, Any]:
-    """Train on cgdms train, early-stop on cgdms val, evaluate on PSICOV150; return metrics."""
+#: Step name keying the sequence model's checkpoint folder under the checkpoint base.
+CHECKPOINT_STEP = "proteins_sequence"
+#: Data-manifest names of the training chains and the evaluation set.
+CGDMS = "proteins/cgdms"
+PSICOV150 = "proteins/psicov150"
+
+
+def train_and_evaluate(cfg: dict[str, Any], data_root: str | Path | None, out_dir: str | Path,
+                       ckpt_root: str | Path, log: Any = print) -> dict[str, Any]:
+    """Train on cgdms train, pick the best epoch on cgdms val, score PSICOV150; return metrics.
+
+    ``cfg`` is the proteins section (its ``sequence_model`` and ``seed``); the data are found
+    through the data resolver (manifest names :data:`CGDMS`, :data:`PSICOV150`, checksums
+    verified). Lightning logs go to ``out_dir/logs``, checkpoints under ``ckpt_root`` (the
+    single member of :func:`sciml.training.ensemble_members`, keyed by the config). Returns
+    the mean CASP precisions of the network and of the separation-only baseline, and per protein.
+    """
     import numpy as np
     import torch
 
+    from sciml.data import resolve
     from sciml.proteins.lightning import ContactDataModule, ContactLightning
-    from sciml.proteins.metrics import evaluate, mean_metrics
+    from sciml.proteins.metrics import casp_precision, mean_metrics
     from sciml.proteins.structures import contact_map, read_structure
-    from sciml.training import TrainerSettings, fit_resumable, make_trainer, seed_everything
+    from sciml.proteins.train import checkpoint_config
+    from sciml.training import TrainerSettings, ensemble_members, fit_best
 
     sm = cfg["sequence_model"]
-    root = data_root / "proteins" / "cgdms"
-    train, sk1 = load_cgdms_split(root, "train", sm["max_train"])
-    val, sk2 = load_cgdms_split(root, "val")
+    cgdms = resolve(CGDMS, data_root)
+    pdir = resolve(PSICOV150, data_root) / "pdb_clean_chainA"
+    train, sk1 = load_cgdms_split(cgdms, "train", sm["max_train"])
+    val, sk2 = load_cgdms_split(cgdms, "val")
     log(f"cgdms: {len(train)} train, {len(val)} val chains; {len(sk1) + len(sk2)} skipped")
-    seed_everything(cfg["seed"])
-    module = ContactLightning(N_SEQ_CHANNELS, sm["channels"], sm["blocks"], sm["lr"])
-    settings = TrainerSettings.from_config({"max_epochs": sm["max_epochs"], "accelerator": sm["accelerator"],
-                                            "deterministic": True, "log_every_n_steps": 50})
-    trainer = make_trainer(settings, out_dir, ckpt_dir)
-    best = fit_resumable(trainer, module, ContactDataModule(train, val, cfg["seed"]), ckpt_dir)
-    module.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
-    module.eval()
+    settings = TrainerSettings.from_config({**sm, "log_every_n_steps": 50})
+    (member,) = ensemble_members(1, cfg["seed"], ckpt_root, CHECKPOINT_STEP, checkpoint_config(cfg), out_dir)
+    fit = fit_best(lambda: ContactLightning(N_SEQ_CHANNELS, sm["channels"], sm["blocks"], sm["lr"]), settings,
+                   seed=member.seed, log_dir=member.log_dir, ckpt_dir=member.checkpoint_dir,
+                   datamodule=ContactDataModule(train, val, member.seed))
+    module = fit.module
     prior = separation_prior(train)
     per_net, per_sep = {}, {}
-    pdir = data_root / "proteins" / "psicov150" / "pdb_clean_chainA"
     with torch.no_grad():
         for pdb in sorted(pdir.glob("*.pdb")):
             st = read_structure(pdb)
             native = contact_map(st.cb)
             L = st.length
             logits = module(torch.as_tensor(seq_features(st.sequence))[None]).squeeze(0).numpy().astype(np.float64)
-            per_net[pdb.stem] = evaluate(logits, native)
+            per_net[pdb.stem] = casp_precision(logits, native)
             sep = np.abs(np.arange(L)[:, None] - np.arange(L)[None, :])
             # baseline: prior by separation; ties broken by (i, j) order inside top_pairs
-            per_sep[pdb.stem] = evaluate(prior[np.minimum(sep, len(prior) - 1)], native)
-    return {"n_train": len(train), "n_val": len(val), "skipped": sk1 + sk2, "epochs_run": int(trainer.current_epoch),
+            per_sep[pdb.stem] = casp_precision(prior[np.minimum(sep, len(prior) - 1)], native)
+    return {"n_train": len(train), "n_val": len(val), "skipped": sk1 + sk2, "epochs_run": fit.epochs_trained,
             "psicov150": {"n": len(per_net), "sequence_network": mean_metrics(list(per_net.values())),
                           "separation_baseline": mean_metrics(list(per_sep.values()))},
             "per_protein": {"sequence_network": per_net, "separation_baseline": per_sep}}

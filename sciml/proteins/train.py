@@ -3,12 +3,16 @@
 Folds: families sorted by name, fold k tests families[k::folds]; the first
 ``network.val_families`` families of the next fold validate (best checkpoint by their
 mean loss), the rest train. Each held-out family is predicted by the model that never
-saw it, and scored beside the Potts and mean-field predictions of the same family.
+saw it, and scored beside the Potts and mean-field precisions the coevolution step
+computed for the same family (reused, not recomputed).
 
 With ``network.ensemble: N`` each fold trains N members and predicts the mean of their
-contact probabilities (a seed ensemble). Member m is exactly the single-model run with
-``seed + m``: same split, same seeds, same checkpoint folder, so an ensemble reuses the
-checkpoints of single-seed runs made before it, and vice versa.
+contact probabilities (a seed ensemble), following the one convention of
+:func:`sciml.training.ensemble_members`: member m is exactly the single-model run with
+``seed + m`` (fold k trains with seed ``seed + m + k``), on the same split and with the
+same checkpoint folder, so an ensemble reuses the checkpoints of single-seed runs made
+before it, and vice versa. Member 0 logs into ``<out>/fold<k>``, member m >= 1 into
+``<out>/fold<k>/members/member_<m>``.
 """
 
 from __future__ import annotations
@@ -16,21 +20,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-
-def load_scores(path: str | Path) -> dict[str, Any] | None:
-    """A family's ``scores.npz`` from the coevolution step (None if it was skipped)."""
-    import numpy as np
-
-    with np.load(path, allow_pickle=False) as z:
-        data = {k: z[k] for k in z.files}
-    if "skipped" in data:
-        return None
-    data["name"] = str(data["name"])
-    data["sequence"] = str(data["sequence"])
-    return data
+#: Step name keying the network's checkpoint folders under the checkpoint base.
+CHECKPOINT_STEP = "proteins_network"
+#: The methods scored per held-out family.
+METHODS = ("network", "potts", "meanfield")
 
 
 def featurise(d: dict[str, Any]) -> Any:
+    """(92, L, L) pair features of a scored family (see :mod:`sciml.proteins.features`)."""
     from sciml.proteins.features import pair_features
 
     return pair_features(d["sequence"], d["profile"], d["potts"], d["meanfield"])
@@ -48,32 +45,31 @@ def fold_split(fams: list[Any], k: int, n_folds: int, n_val: int) -> tuple[list[
     return test, val, train
 
 
-def member_config(cfg: dict[str, Any], member: int) -> dict[str, Any]:
-    """The single-model config that ensemble member ``member`` trains as: ``seed + member``,
-    no ``network.ensemble`` key (its checkpoint key is then that of the single-seed run)."""
-    import copy
-
-    out = copy.deepcopy(cfg)
-    out["seed"] = cfg["seed"] + member
-    out["network"].pop("ensemble", None)
-    return out
+def checkpoint_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """What keys a member's checkpoints besides its seed: the section without ``seed``
+    (:func:`sciml.training.ensemble_members` drops ``ensemble`` and adds the member seed), so
+    member m of a run with seed s shares its checkpoints with the single run of seed s + m."""
+    return {k: v for k, v in cfg.items() if k != "seed"}
 
 
 def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir: str | Path,
                    ckpt_root: str | Path, log: Any = print) -> dict[str, Any]:
-    """Run the folds; return ``{"per_family": {name: {method: metrics}}, "folds": [...]}``.
+    """Run the folds; return ``{"per_family": {name: {method: metrics}}, "folds": [...], "is_global_zero"}``.
 
-    ``ckpt_root`` is the checkpoint base; each member's folder under it is keyed by the hash
-    of its :func:`member_config`. With an ensemble, ``per_family[name]["network_members"]``
-    holds each member's own metrics beside the ensemble's ``network``.
+    ``families``: dicts of :func:`sciml.proteins.family.read_scored_family` (scores plus the
+    coevolution step's ``metrics``). ``ckpt_root`` is the checkpoint base (outside the step's
+    outputs). With an ensemble, ``per_family[name]["network_members"]`` holds each member's own
+    precisions beside the ensemble's ``network``, and each fold record lists its ``members``.
+    ``is_global_zero`` is False on the other ranks of a multi-process (DDP) run, which train
+    and predict too but must not write.
     """
     import numpy as np
     import torch
 
     from sciml.proteins.features import N_PAIR_CHANNELS
     from sciml.proteins.lightning import ContactDataModule, ContactLightning, make_item
-    from sciml.proteins.metrics import evaluate
-    from sciml.training import TrainerSettings, checkpoint_dir, fit_resumable, make_trainer, seed_everything
+    from sciml.proteins.metrics import casp_precision
+    from sciml.training import TrainerSettings, ensemble_members, fit_best
 
     net = cfg["network"]
     n_members = int(net.get("ensemble", 1))
@@ -85,30 +81,29 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
     out_dir = Path(out_dir)
     per_family: dict[str, Any] = {}
     folds = []
-    settings = TrainerSettings.from_config({"max_epochs": net["max_epochs"], "accelerator": net["accelerator"],
-                                            "deterministic": net["deterministic"], "log_every_n_steps": 1})
+    is_global_zero = True
+    settings = TrainerSettings.from_config({**net, "log_every_n_steps": 1})
+
+    def make_module() -> Any:
+        return ContactLightning(N_PAIR_CHANNELS, net["channels"], net["blocks"], net["lr"])
+
     for k in range(n_folds):
         test, val, train = fold_split(fams, k, n_folds, net["val_families"])
         names_test = sorted(d["name"] for d in test)
         member_probs: dict[str, list[Any]] = {n: [] for n in names_test}
         member_recs = []
-        for m in range(n_members):
-            mcfg = member_config(cfg, m)
-            ckpt = checkpoint_dir(ckpt_root, "proteins_network", mcfg) / f"fold{k}"
-            log_dir = out_dir / f"fold{k}" if m == 0 else out_dir / "members" / f"member{m}" / f"fold{k}"
-            seed_everything(mcfg["seed"] + k)
-            module = ContactLightning(N_PAIR_CHANNELS, net["channels"], net["blocks"], net["lr"])
-            dm = ContactDataModule([items[d["name"]] for d in train], [items[d["name"]] for d in val],
-                                   seed=mcfg["seed"] + k)
-            trainer = make_trainer(settings, log_dir, ckpt)
-            best = fit_resumable(trainer, module, dm, ckpt)
-            state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
-            module.load_state_dict(state)
-            module.eval()
-            member_recs.append({"seed": mcfg["seed"], "epochs_run": int(trainer.current_epoch)})
+        members = ensemble_members(n_members, cfg["seed"], ckpt_root, CHECKPOINT_STEP, checkpoint_config(cfg),
+                                   out_dir / f"fold{k}")
+        for member in members:
+            seed = member.seed + k
+            dm = ContactDataModule([items[d["name"]] for d in train], [items[d["name"]] for d in val], seed=seed)
+            fit = fit_best(make_module, settings, seed=seed, log_dir=member.log_dir,
+                           ckpt_dir=member.checkpoint_dir / f"fold{k}", datamodule=dm)
+            member_recs.append({"seed": member.seed, "epochs_run": fit.epochs_trained})
+            is_global_zero = is_global_zero and fit.is_global_zero
             with torch.no_grad():
                 for n in names_test:
-                    logits = module(items[n]["x"][None]).squeeze(0).numpy().astype(np.float64)
+                    logits = fit.module(items[n]["x"][None]).squeeze(0).numpy().astype(np.float64)
                     member_probs[n].append(1.0 / (1.0 + np.exp(-logits)))
         fold_rec = {"fold": k, "test": names_test, "val": [d["name"] for d in val], "train": [d["name"] for d in train],
                     "epochs_run": member_recs[0]["epochs_run"]}
@@ -116,13 +111,27 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
             fold_rec["members"] = member_recs
         for d in test:
             probs = member_probs[d["name"]]
-            d["network"] = np.mean(probs, axis=0)  # ensemble: mean contact probability of the members
-            rec = {m: evaluate(d[m], d["native"]) for m in ("network", "potts", "meanfield")}
+            # ensemble: mean contact probability of the members
+            rec = {"network": casp_precision(np.mean(probs, axis=0), d["native"]),
+                   "potts": d["metrics"]["potts"], "meanfield": d["metrics"]["meanfield"]}
             if n_members > 1:
-                rec["network_members"] = [evaluate(p, d["native"]) for p in probs]
+                rec["network_members"] = [casp_precision(p, d["native"]) for p in probs]
             per_family[d["name"]] = rec
         folds.append(fold_rec)
         log(f"fold {k}: test {names_test} " + ", ".join(
             f"{n} net {per_family[n]['network']['long_L/5']:.3f} potts {per_family[n]['potts']['long_L/5']:.3f}"
             for n in names_test))
-    return {"per_family": per_family, "folds": folds}
+    return {"per_family": per_family, "folds": folds, "is_global_zero": is_global_zero}
+
+
+def summarise(cv: dict[str, Any], n_members: int) -> dict[str, Any]:
+    """``cv`` with ``mean`` (per method, over the held-out families) and, for an ensemble,
+    ``member_means`` (each member's network precisions averaged over the families)."""
+    from sciml.proteins.metrics import mean_metrics
+
+    names = sorted(cv["per_family"])
+    cv["mean"] = {m: mean_metrics([cv["per_family"][n][m] for n in names]) for m in METHODS}
+    if n_members > 1:
+        cv["member_means"] = [mean_metrics([cv["per_family"][n]["network_members"][i] for n in names])
+                              for i in range(n_members)]
+    return cv

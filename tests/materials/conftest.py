@@ -48,9 +48,9 @@ def tiny_config(**over) -> dict:
 @pytest.fixture(scope="session")
 def trained_fold(tmp_path_factory):
     """A tiny CGCNN trained on fold 0 of 120 embedded records: (config, fold folder, metrics)."""
-    from sciml.materials.train import train_fold
+    from sciml.materials.steps import train
 
     base = tmp_path_factory.mktemp("trained")
     cfg = tiny_config()
-    metrics = train_fold(cfg, 0, REPO / "data", base / "fold_0", base / "ckpt", base / "cache", threads=1)
+    metrics = train(cfg, 0, REPO / "data", base / "fold_0", base / "ckpt", base / "cache", threads=1)
     return cfg, base / "fold_0", metrics

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import pytest
 import torch
 
 from sciml.errors import DataError
-from sciml.materials.predict import load_model, predict_file
+from sciml.materials.saved_model import load as load_model
+from sciml.materials.steps import predict
 
 
 def screening_csv(path, jdft2d_records, n=7):
@@ -29,25 +31,30 @@ def test_model_is_plain_state_dict(trained_fold):
     assert spec["model_name"] == "cgcnn"
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_predict_streams_and_skips_bad(tmp_path, trained_fold, jdft2d_records, suffix):
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_predict_streams_and_skips_bad(tmp_path, trained_fold, jdft2d_records, fmt):
     import pandas as pd
 
-    _, fold_dir, _ = trained_fold
+    cfg, fold_dir, _ = trained_fold
     src = tmp_path / "in.csv"
     screening_csv(src, jdft2d_records)
-    out = tmp_path / f"pred{suffix}"
-    stats = predict_file(fold_dir, src, out, batch_size=3, id_column="name", progress=False)
-    assert stats["n_predicted"] == 7 and stats["n_skipped"] == 2
-    df = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    out = tmp_path / "screen"
+    stats = predict(cfg, fold_dir, src, out, fmt=fmt, batch_size=3, id_column="name", progress=False)
+    assert stats["n_predicted"] == 7 and stats["n_skipped"] == 2 and stats["batch_size"] == 3
+    pred_file = out / f"predictions.{fmt}"
+    assert stats["predictions_file"] == str(pred_file)
+    df = pd.read_csv(pred_file) if fmt == "csv" else pd.read_parquet(pred_file)
     assert list(df["id"]) == [r.id for r in jdft2d_records[:7]]
     assert df["prediction"].notna().all()
-    skipped = (tmp_path / f"pred{suffix}.skipped.csv").read_text().splitlines()
+    skipped = (out / "skipped.csv").read_text().splitlines()
     assert skipped[0] == "id,line,reason" and skipped[1].startswith("garbage,") and "unparsable" in skipped[1]
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["step"] == "materials.predict" and str(fold_dir / "model.pt") in prov["inputs_sha256"]
+    assert str(pred_file) in prov["outputs"] and prov["device"]["torch_threads"] == cfg["threads"]
     # batch size must not change the numbers
-    out2 = tmp_path / f"pred_b1{suffix}"
-    predict_file(fold_dir, src, out2, batch_size=1, id_column="name", progress=False)
-    df2 = pd.read_csv(out2) if suffix == ".csv" else pd.read_parquet(out2)
+    out2 = tmp_path / "screen_b1"
+    predict(cfg, fold_dir, src, out2, fmt=fmt, batch_size=1, id_column="name", progress=False)
+    df2 = pd.read_csv(out2 / f"predictions.{fmt}") if fmt == "csv" else pd.read_parquet(out2 / f"predictions.{fmt}")
     assert (abs(df2["prediction"] - df["prediction"]) <= 1e-3 * (1 + abs(df["prediction"]))).all()
 
 
@@ -55,11 +62,12 @@ def test_predict_matches_training_predictions(trained_fold, tmp_path, repo_root)
     """Screening the test fold gives the predictions written by training (same model, same graphs)."""
     import pandas as pd
 
-    _, fold_dir, _ = trained_fold
-    out = tmp_path / "p.csv"
-    predict_file(fold_dir, repo_root / "data/materials/flla_2015_subset1000.csv.gz", out, batch_size=64,
-                 id_column="id", progress=False)
-    pred = pd.read_csv(out).set_index("id")["prediction"]
+    cfg, fold_dir, _ = trained_fold
+    out = tmp_path / "screen"
+    stats = predict(cfg, fold_dir, repo_root / "data/materials/flla_2015_subset1000.csv.gz", out, id_column="id",
+                    progress=False)
+    assert stats["batch_size"] == cfg["predict"]["batch_size"]
+    pred = pd.read_csv(out / "predictions.csv").set_index("id")["prediction"]
     train_pred = pd.read_csv(fold_dir / "predictions.csv").set_index("id")["prediction"]
     diff = (pred.loc[train_pred.index] - train_pred).abs()
     assert (diff <= 1e-4 + 1e-4 * train_pred.abs()).all()
@@ -68,3 +76,33 @@ def test_predict_matches_training_predictions(trained_fold, tmp_path, repo_root)
 def test_missing_model_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="model file missing"):
         load_model(tmp_path)
+
+
+def test_unknown_model_format_is_a_data_error(trained_fold, tmp_path):
+    import shutil
+
+    _, fold_dir, _ = trained_fold
+    old = tmp_path / "old"
+    shutil.copytree(fold_dir, old)
+    spec = json.loads((old / "model.json").read_text())
+    (old / "model.json").write_text(json.dumps({**spec, "format": "sciml.materials.model/0"}))
+    with pytest.raises(DataError, match="unknown model format 'sciml.materials.model/0'"):
+        load_model(old)
+
+
+def test_saved_model_round_trip(trained_fold, tmp_path):
+    """save() writes what load() reads: same weights, same spec (the one owner of the format)."""
+    from sciml.materials import saved_model
+    from sciml.materials.lightning import CrystalRegressor
+
+    cfg, fold_dir, _ = trained_fold
+    model, spec = load_model(fold_dir)
+    module = CrystalRegressor(spec["model_name"], spec["model_kwargs"], spec["target_mean"], spec["target_std"],
+                              log_target=spec["log_target"])
+    module.model.load_state_dict(model.state_dict())
+    meta = {"graph": spec["graph"], "max_z": spec["max_z"], "min_distance": spec["min_distance"]}
+    assert saved_model.save(module, cfg, meta, tmp_path) == ["model.pt"]
+    assert json.loads((tmp_path / "model.json").read_text()) == spec
+    again, _ = load_model(tmp_path)
+    for (k, a), (k2, b) in zip(model.state_dict().items(), again.state_dict().items()):
+        assert k == k2 and torch.equal(a, b)

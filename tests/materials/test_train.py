@@ -22,10 +22,10 @@ def test_tiny_run_writes_metrics_and_beats_nothing_silly(trained_fold):
 
 @pytest.mark.slow
 def test_same_seed_same_bytes(tmp_path, trained_fold):
-    from sciml.materials.train import train_fold
+    from sciml.materials.steps import train
 
     cfg, fold_dir, _ = trained_fold
-    train_fold(cfg, 0, REPO / "data", tmp_path / "again", tmp_path / "ckpt", tmp_path / "cache", threads=1)
+    train(cfg, 0, REPO / "data", tmp_path / "again", tmp_path / "ckpt", tmp_path / "cache", threads=1)
     assert (tmp_path / "again" / "metrics.json").read_bytes() == (fold_dir / "metrics.json").read_bytes()
 
 
@@ -39,7 +39,7 @@ def test_resume_after_kill_gives_same_metrics(tmp_path, trained_fold, monkeypatc
     import lightning.pytorch as pl
 
     import sciml.training as training
-    from sciml.materials.train import train_fold
+    from sciml.materials.steps import train
 
     cfg, fold_dir, _ = trained_fold
     real_make_trainer = training.make_trainer
@@ -49,16 +49,16 @@ def test_resume_after_kill_gives_same_metrics(tmp_path, trained_fold, monkeypatc
             if trainer.current_epoch == 1:
                 raise _Killed("simulated kill")
 
-    def killing_make_trainer(*args, **kwargs):
-        return real_make_trainer(*args, extra_callbacks=[KillAfterEpoch()], **kwargs)
+    def killing_make_trainer(*args, extra_callbacks=None, **kwargs):
+        return real_make_trainer(*args, extra_callbacks=[*(extra_callbacks or []), KillAfterEpoch()], **kwargs)
 
     monkeypatch.setattr(training, "make_trainer", killing_make_trainer)
     with pytest.raises(_Killed):
-        train_fold(cfg, 0, REPO / "data", tmp_path / "run", tmp_path / "ckpt", tmp_path / "cache", threads=1)
+        train(cfg, 0, REPO / "data", tmp_path / "run", tmp_path / "ckpt", tmp_path / "cache", threads=1)
     assert list((tmp_path / "ckpt").rglob("last.ckpt")), "no checkpoint left by the killed run"
     assert not (tmp_path / "run" / "metrics.json").exists()
     monkeypatch.setattr(training, "make_trainer", real_make_trainer)
-    resumed = train_fold(cfg, 0, REPO / "data", tmp_path / "run", tmp_path / "ckpt", tmp_path / "cache", threads=1)
+    resumed = train(cfg, 0, REPO / "data", tmp_path / "run", tmp_path / "ckpt", tmp_path / "cache", threads=1)
     ref = json.loads((fold_dir / "metrics.json").read_text())
     assert resumed["test"] == ref["test"]
     assert (tmp_path / "run" / "metrics.json").read_bytes() == (fold_dir / "metrics.json").read_bytes()
@@ -79,7 +79,7 @@ def test_split_keeps_official_test_fold(trained_fold):
     from sciml.materials.dataset import load_or_build
     from sciml.materials.folds import kfold_indices
     from sciml.materials.graphs import GraphSettings
-    from sciml.materials.train import split_fold
+    from sciml.materials.folds import split_fold
 
     cfg, _, _ = trained_fold
     table, _, _ = load_or_build(cfg["dataset"], GraphSettings(**cfg["graph"]), REPO / "data", None, cfg["validation"])

@@ -23,13 +23,15 @@ def test_tiny_materials_workflow(workflow_runner, tmp_path):
     }
     workflow_runner(cfg)
     res = tmp_path / "results"
-    section = json.loads((res / "materials" / "section.json").read_text())
-    assert section["domain"] == "materials" and section["figures"]
+    sec_dir = res / "materials" / "section"
+    section = json.loads((sec_dir / "section.json").read_text())
+    assert section["domain"] == "materials" and len(section["figures"]) == 2
     for fig in section["figures"]:
-        assert (res / "materials" / fig["path"]).is_file()
+        assert (sec_dir / fig["path"]).is_file()
+    assert "provenance.json" in section["provenance"] and len(section["provenance"]) == 4  # prepare, 2 folds, section
     for prov in section["provenance"]:
-        assert (res / "materials" / prov).is_file()
-    metrics = json.loads((res / "materials" / "evaluation" / "metrics.json").read_text())
+        assert (sec_dir / prov).is_file()
+    metrics = json.loads((sec_dir / "metrics.json").read_text())
     assert metrics["folds_run"] == [0, 1] and metrics["mae_mean"] > 0
     assert any("only folds [0, 1]" in w for w in section["warnings"])
     assert (res / "report.html").is_file()
@@ -41,7 +43,7 @@ def test_tiny_materials_workflow(workflow_runner, tmp_path):
 def test_dry_run_lists_one_job_per_fold(workflow_runner):
     proc = workflow_runner({"domains": ["materials"]}, extra_args=("-n",))
     out = proc.stdout + proc.stderr
-    assert "materials_train_fold" in out and "materials_evaluate" in out
+    assert "materials_train_fold" in out and "materials_section" in out
 
 
 def _sciml(*args):

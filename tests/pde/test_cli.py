@@ -13,13 +13,13 @@ TINY = {"problems": ["heat"], "pinn": {"num_domain": 100, "adam_iterations": 100
 
 
 def test_unknown_problem_is_a_clean_error(tmp_path, capsys):
-    rc = main(["pde", "solve", "--problem", "wave9d", "--out", str(tmp_path)])
+    rc = main(["pde", "solve", "--problem", "wave9d", "--out-dir", str(tmp_path)])
     err = capsys.readouterr().err
     assert rc == 2 and "wave9d" in err and "burgers" in err and "Traceback" not in err
 
 
 def test_negative_viscosity_is_a_clean_error(tmp_path, capsys):
-    rc = main(["pde", "solve", "--problem", "burgers", "--out", str(tmp_path),
+    rc = main(["pde", "solve", "--problem", "burgers", "--out-dir", str(tmp_path),
                "--config-json", '{"params": {"burgers": {"nu": -0.1}}}'])
     assert rc == 2 and "pde.params.burgers.nu" in capsys.readouterr().err
 
@@ -35,13 +35,13 @@ def test_help_does_not_import_heavy_modules():
 def test_same_seed_gives_byte_identical_metrics(tmp_path):
     cfg = json.dumps(TINY)
     outs = []
-    assert main(["pde", "solve", "--problem", "heat", "--config-json", cfg, "--out", str(tmp_path / "solve")]) == 0
+    assert main(["pde", "solve", "--problem", "heat", "--config-json", cfg, "--out-dir", str(tmp_path / "solve")]) == 0
     for run in ("a", "b"):
         train, ev = tmp_path / run / "train", tmp_path / run / "evaluate"
-        assert main(["pde", "train", "--problem", "heat", "--config-json", cfg, "--out", str(train),
+        assert main(["pde", "train", "--problem", "heat", "--config-json", cfg, "--out-dir", str(train),
                      "--checkpoint-dir", str(tmp_path / run / "ckpt")]) == 0
-        assert main(["pde", "evaluate", "--problem", "heat", "--config-json", cfg, "--model", str(train),
-                     "--solver", str(tmp_path / "solve"), "--out", str(ev)]) == 0
+        assert main(["pde", "evaluate", "--problem", "heat", "--config-json", cfg, "--model-dir", str(train),
+                     "--solver-dir", str(tmp_path / "solve"), "--out-dir", str(ev)]) == 0
         outs.append((ev / "metrics.json").read_bytes())
         assert (train / "train.json").is_file()
     assert outs[0] == outs[1]
@@ -49,7 +49,7 @@ def test_same_seed_gives_byte_identical_metrics(tmp_path):
     assert m["rel_l2"] < 1e-2 and m["masked_points"] == 0
     # Rerunning train with the same checkpoint dir resumes the finished run (no new iterations).
     train = tmp_path / "a" / "train2"
-    assert main(["pde", "train", "--problem", "heat", "--config-json", cfg, "--out", str(train),
+    assert main(["pde", "train", "--problem", "heat", "--config-json", cfg, "--out-dir", str(train),
                  "--checkpoint-dir", str(tmp_path / "a" / "ckpt")]) == 0
     assert json.loads((train / "train.json").read_text()) == json.loads((tmp_path / "a" / "train" / "train.json").read_text())
     assert json.loads((train / "train_timing.json").read_text())["resumed_from"]
@@ -62,14 +62,43 @@ def test_symmetric_burgers_steps_record_the_symmetry_in_outputs_and_report(tmp_p
     cfg = json.dumps({"problems": ["burgers"], "evaluation": {"timing_repeats": 1},
                       "pinn": {"symmetry": True, "num_domain": 200, "adam_iterations": 30, "lbfgs_iterations": 0,
                                "checkpoint_every": 30}})
-    common = ["--problem", "burgers", "--config-json", cfg, "--data-root", str(shared_data)]
+    common = ["--problem", "burgers", "--config-json", cfg]
+    data = ["--data-root", str(shared_data)]
     solve, train, ev = tmp_path / "solve", tmp_path / "train", tmp_path / "evaluate"
-    assert main(["pde", "solve", *common, "--out", str(solve)]) == 0
-    assert main(["pde", "train", *common, "--out", str(train), "--checkpoint-dir", str(tmp_path / "ckpt")]) == 0
+    assert main(["pde", "solve", *common, *data, "--out-dir", str(solve)]) == 0
+    assert main(["pde", "train", *common, "--out-dir", str(train), "--checkpoint-dir", str(tmp_path / "ckpt")]) == 0
     assert json.loads((train / "train.json").read_text())["exact_symmetry"] is True
-    assert main(["pde", "evaluate", *common, "--model", str(train), "--solver", str(solve), "--out", str(ev)]) == 0
+    assert main(["pde", "evaluate", *common, *data, "--model-dir", str(train), "--solver-dir", str(solve),
+                 "--out-dir", str(ev)]) == 0
     assert json.loads((ev / "metrics.json").read_text())["exact_symmetry"] is True
-    assert main(["pde", "section", "--out", str(tmp_path / "section.json"), str(ev)]) == 0
-    table = json.loads((tmp_path / "section.json").read_text())["tables"][0]
+    sec = tmp_path / "section"
+    assert main(["pde", "section", "--config-json", cfg, "--out-dir", str(sec), "--evaluate-dirs", str(ev),
+                 "--solve-dirs", str(solve), "--train-dirs", str(train)]) == 0
+    section = json.loads((sec / "section.json").read_text())
+    # figure and provenance paths are relative to the section folder, and all exist
+    assert len(section["provenance"]) == 4
+    for rel in [f["path"] for f in section["figures"]] + section["provenance"]:
+        assert (sec / rel).is_file(), rel
+    table = section["tables"][0]
     col = table["columns"].index("hard IC/BC (built-in symmetry)")
     assert table["rows"][0][col] == "yes, odd symmetry"
+
+
+def test_section_needs_one_solve_folder_per_evaluate_folder(tmp_path, capsys):
+    rc = main(["pde", "section", "--out-dir", str(tmp_path / "s"), "--evaluate-dirs", str(tmp_path / "a"),
+               str(tmp_path / "b"), "--solve-dirs", str(tmp_path / "a")])
+    assert rc == 2 and "solve" in capsys.readouterr().err
+    assert not (tmp_path / "s" / "section.json").exists()
+
+
+def test_cli_module_is_argument_parsing_only(repo_root):
+    """The CLI parses arguments and calls one step; no private imports from other modules."""
+    import ast
+
+    tree = ast.parse((repo_root / "sciml" / "pde" / "cli.py").read_text())
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert all((n.module if isinstance(n, ast.ImportFrom) else n.names[0].name) in {"__future__", "argparse", "typing"}
+               for n in top)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            assert not any(a.name.startswith("_") for a in node.names), node.names[0].name

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sciml.errors import ConfigError
-from sciml.pde.evaluate import relative_l2
+from sciml.pde.accuracy import relative_l2
 from sciml.pde.problems import get_problem
 from sciml.pde.references import Reference, load_burgers
 

@@ -6,7 +6,7 @@ import pytest
 from sciml.config import domain_section
 from sciml.errors import TrainingError
 from sciml.pde import pinn as pinn_mod
-from sciml.pde.evaluate import relative_l2
+from sciml.pde.accuracy import relative_l2
 from sciml.pde.problems import get_problem
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from sciml.errors import ConfigError, DataError
-from sciml.pde.evaluate import relative_l2, to_dataset
+from sciml.pde.accuracy import relative_l2
+from sciml.pde.fields import to_dataset
 from sciml.pde.problems import get_problem, problem_names
 from sciml.pde.references import load_comsol_dat
 

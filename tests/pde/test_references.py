@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sciml.errors import DataError
-from sciml.pde.evaluate import relative_l2
+from sciml.pde.accuracy import relative_l2
 from sciml.pde.problems import get_problem
 from sciml.pde.references import Reference, load_burgers, load_poisson_lshape
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from sciml.pde.evaluate import relative_l2
+from sciml.pde.accuracy import relative_l2
 from sciml.pde.problems import get_problem
 
 

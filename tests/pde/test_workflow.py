@@ -14,13 +14,17 @@ def test_pde_workflow_end_to_end(workflow_runner, tmp_path):
         "evaluation": {"timing_repeats": 1}}}
     workflow_runner(cfg)
     res = tmp_path / "results"
-    section = json.loads((res / "pde" / "section.json").read_text())
+    sec_dir = res / "pde" / "section"
+    section = json.loads((sec_dir / "section.json").read_text())
     assert section["domain"] == "pde"
     acc, speed = section["tables"]
     assert acc["rows"][0][0] == "heat" and float(acc["rows"][0][2]) < 1e-2
     assert speed["rows"][0][0] == "heat" and len(speed["rows"][0]) == len(speed["columns"])
-    for fig in section["figures"]:
-        assert (res / "pde" / fig["path"]).is_file()
+    for rel in [fig["path"] for fig in section["figures"]] + section["provenance"]:
+        assert (sec_dir / rel).is_file(), rel  # relative to the section folder
+    assert (sec_dir / "provenance.json").is_file()
+    model = json.loads((res / "pde" / "heat" / "train" / "model.json").read_text())
+    assert model["problem"] == "heat" and model["format_version"] >= 1
     metrics = json.loads((res / "pde" / "heat" / "evaluate" / "metrics.json").read_text())
     assert metrics["rel_l2"] < 1e-2
     ds = xr.open_dataset(res / "pde" / "heat" / "evaluate" / "fields.nc")

@@ -50,8 +50,15 @@ def test_precision_hand_example():
     native2[3, 28] = native2[28, 3] = np.nan
     native2[4, 29] = native2[29, 4] = np.nan
     assert metrics.precision(scores, native2, 24, None, 15) == 1.0  # top 2: (0,25), (1,29)
-    ev = metrics.evaluate(scores, native)
+    ev = metrics.casp_precision(scores, native)
     assert set(ev) == {f"{r}_{t}" for r in ("short", "medium", "long") for t in ("L/5", "L/2", "L")}
+    assert ev["long_L/5"] == round(2 / 6, 6) and ev["medium_L/5"] == 0.0
+    # a range without any scorable pair has no precision: None (JSON null), skipped by the mean
+    tiny = metrics.casp_precision(np.zeros((8, 8)), np.zeros((8, 8)))
+    assert tiny["long_L/5"] is None and tiny["short_L/5"] == 0.0
+    mean = metrics.mean_metrics([ev, tiny])
+    assert mean["long_L/5"] == ev["long_L/5"] and mean["short_L/5"] == round(ev["short_L/5"] / 2, 6)
+    assert metrics.mean_metrics([tiny])["long_L"] is None
 
 
 def test_apc_and_rr_roundtrip(tmp_path):

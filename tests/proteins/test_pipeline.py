@@ -17,15 +17,15 @@ def test_defaults_resolve_with_checksums(repo_root):
 
 
 def test_load_embedded_family(repo_root):
-    from sciml.proteins import pipeline
+    from sciml.proteins import family
 
     spec = domain_section("proteins")["families"][1]  # the A3M one
-    fam = pipeline.load_family(spec, repo_root / "data")
+    fam = family.load_family(spec, repo_root / "data")
     L = len(fam.sequence)
     assert fam.query_row == 0 and fam.identity == 1.0
     assert fam.X.shape[1] == len(fam.res) == L
     assert fam.native.shape == (L, L) and np.allclose(fam.native, fam.native.T)
-    prof = pipeline.profile_features(fam)
+    prof = family.profile_features(fam)
     assert prof.shape == (L, 22) and np.allclose(prof[:, :21].sum(1), 1.0)
 
 
@@ -48,13 +48,13 @@ def test_family_min_identity_overrides_the_global_one(shared_data):
     import pytest
 
     from sciml.errors import DataError
-    from sciml.proteins import pipeline
+    from sciml.proteins import family
 
     spec = {"name": "PF00041", "alignment": "proteins/pfam40/natural_alignments/PF00041.align.80",
             "format": "fasta", "structure": "proteins/pfam40/domains/PF00041/1TEN_A.pdb", "chain": "A"}
     with pytest.raises(DataError, match="identity 0.88, need >= 0.90"):
-        pipeline.load_family(spec, shared_data, 0.9)
-    fam = pipeline.load_family({**spec, "min_identity": 0.8}, shared_data, 0.9)
+        family.load_family(spec, shared_data, 0.9)
+    fam = family.load_family({**spec, "min_identity": 0.8}, shared_data, 0.9)
     assert 0.8 <= fam.identity < 0.9
     assert len(fam.res) > 0.8 * len(fam.sequence)
     assert fam.native.shape == (len(fam.sequence),) * 2
@@ -77,14 +77,21 @@ def test_fold_split_holds_out_whole_families():
     assert (test, val, train) == (["a"], ["b"], ["c"])
 
 
-def test_member_config_is_the_single_seed_config():
+def test_ensemble_member_shares_the_single_seed_checkpoints():
+    """Member m of an ensemble with seed s trains as (and keys its checkpoints like) the single
+    run with seed s + m; logs of member 0 go into the fold folder, of m >= 1 below it."""
+    from pathlib import Path
+
     from sciml.config import domain_section
-    from sciml.proteins.train import member_config
-    from sciml.training import checkpoint_dir
+    from sciml.proteins.train import CHECKPOINT_STEP, checkpoint_config
+    from sciml.training import ensemble_members
 
     single = domain_section("proteins", '{"seed": 5}', None)
     ens = domain_section("proteins", '{"seed": 4, "network": {"ensemble": 3}}', None)
-    m1, alone = member_config(ens, 1), member_config(single, 0)
-    assert m1 == alone and "ensemble" not in m1["network"]
-    assert checkpoint_dir("ck", "proteins_network", m1) == checkpoint_dir("ck", "proteins_network", alone)
+    members = ensemble_members(3, ens["seed"], "ck", CHECKPOINT_STEP, checkpoint_config(ens), "cv/fold0")
+    (alone,) = ensemble_members(1, single["seed"], "ck", CHECKPOINT_STEP, checkpoint_config(single), "cv/fold0")
+    assert [m.seed for m in members] == [4, 5, 6]
+    assert members[1].checkpoint_dir == alone.checkpoint_dir and alone.seed == 5
+    assert members[0].checkpoint_dir != members[1].checkpoint_dir
+    assert members[0].log_dir == Path("cv/fold0") and members[2].log_dir == Path("cv/fold0/members/member_2")
     assert ens["network"]["ensemble"] == 3 and ens["seed"] == 4  # the input is not modified

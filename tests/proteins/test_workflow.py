@@ -38,29 +38,42 @@ def _sciml(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_tiny_workflow_determinism_and_resume(workflow_runner, tmp_path):
     workflow_runner({"domains": ["proteins"], "data_root": "data", "proteins": TINY},
-                    targets=(str(tmp_path / "results/proteins/section.json"),))
+                    targets=(str(tmp_path / "results/proteins/section/section.json"),))
     res = tmp_path / "results/proteins"
-    section = json.loads((res / "section.json").read_text())
+    section = json.loads((res / "section/section.json").read_text())
     assert section["domain"] == "proteins" and section["tables"][0]["rows"]
     assert any("mismatch skipped" in w for w in section["warnings"])
-    assert "mismatch" in (res / "quarantine.csv").read_text()
-    assert (res / "contact_maps.png").stat().st_size > 1000
+    assert "mismatch" in (res / "section/quarantine.csv").read_text()
+    assert (res / "section/contact_maps.png").stat().st_size > 1000
+    assert (res / "section/provenance.json").is_file()
+    assert all((res / "section" / p).resolve().is_file() for p in section["provenance"])
     fam = json.loads((res / "families/3a4rA/metrics.json").read_text())
     assert 0.0 <= fam["potts"]["long_L/5"] <= 1.0
-    net = json.loads((res / "network/metrics.json").read_text())
+    assert (res / "families/3a4rA/rr/3a4rA.potts.rr").read_text().startswith("PFRMAT RR")
+    assert json.loads((res / "families/mismatch/metrics.json").read_text())["skipped"]
+    net = json.loads((res / "cross_validate/metrics.json").read_text())
     assert set(net["per_family"]) == {"3a4rA", "2cviA", "2xcjA"}
     assert 0.0 <= net["mean"]["network"]["long_L/5"] <= 1.0
+    # the Potts/mean-field precisions of the CV and of the section are the coevolution step's numbers
+    assert net["per_family"]["3a4rA"]["potts"] == fam["potts"]
+    assert net["per_family"]["3a4rA"]["meanfield"] == fam["meanfield"]
+    row = next(r for r in section["tables"][0]["rows"] if r[0] == "3a4rA")
+    assert row[2] == round(fam["potts"]["long_L/5"], 3) and row[8] == round(net["per_family"]["3a4rA"]["network"]["long_L/5"], 3)
+    assert (res / "cross_validate/folds/fold0/logs/version_0/metrics.csv").is_file()
 
     # same seed, fresh checkpoints -> byte-identical metrics; then a killed run resumes to the same metrics
-    scores = [str(res / f"families/{f['name']}/scores.npz") for f in FAMS]
+    family_dirs = [str(res / f"families/{f['name']}") for f in FAMS]
     cfg = json.dumps(TINY)
-    ref = (res / "network/metrics.json").read_bytes()
-    _sciml("proteins", "train-network", "--config-json", cfg, "--data-root", "data", "--scores", *scores,
-           "--out", str(tmp_path / "again/metrics.json"), "--checkpoint-dir", str(tmp_path / "ck_again"))
+    ref = (res / "cross_validate/metrics.json").read_bytes()
+
+    def cv(config: str, out: str, ckpt: str) -> list[str]:
+        return ["proteins", "cross-validate", "--config-json", config, "--family-dirs", *family_dirs,
+                "--out-dir", str(tmp_path / out), "--checkpoint-dir", str(tmp_path / ckpt)]
+
+    _sciml(*cv(cfg, "again", "ck_again"))
     assert (tmp_path / "again/metrics.json").read_bytes() == ref
 
-    cmd = [sys.executable, "-m", "sciml.cli", "proteins", "train-network", "--config-json", cfg, "--data-root", "data",
-           "--scores", *scores, "--out", str(tmp_path / "killed/metrics.json"), "--checkpoint-dir", str(tmp_path / "ck_kill")]
+    cmd = [sys.executable, "-m", "sciml.cli", *cv(cfg, "killed", "ck_kill")]
     proc = subprocess.Popen(cmd, env=venv_env(), cwd=Path(__file__).resolve().parents[2],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
@@ -77,17 +90,16 @@ def test_tiny_workflow_determinism_and_resume(workflow_runner, tmp_path):
     # seed ensemble of 2: member 0 is the run above (its checkpoints are reused, same metrics);
     # member 1 is exactly the single-model run with seed + 1 (which then finds its checkpoints)
     ens_cfg = json.dumps({**TINY, "network": {**TINY["network"], "ensemble": 2}})
-    _sciml("proteins", "train-network", "--config-json", ens_cfg, "--data-root", "data", "--scores", *scores,
-           "--out", str(tmp_path / "ens/metrics.json"), "--checkpoint-dir", str(tmp_path / "ck_again"))
+    _sciml(*cv(ens_cfg, "ens", "ck_again"))
     ens = json.loads((tmp_path / "ens/metrics.json").read_text())
     single = json.loads(ref)
     assert ens["member_means"][0] == single["mean"]["network"]
     assert [m["seed"] for m in ens["folds"][0]["members"]] == [0, 1]
+    assert (tmp_path / "ens/folds/fold0/members/member_1/logs/version_0/metrics.csv").is_file()
     member_dirs = sorted(p.name for p in (tmp_path / "ck_again/proteins_network").iterdir())
     assert len(member_dirs) == 2
     seed1 = json.dumps({**TINY, "seed": 1})
-    _sciml("proteins", "train-network", "--config-json", seed1, "--data-root", "data", "--scores", *scores,
-           "--out", str(tmp_path / "seed1/metrics.json"), "--checkpoint-dir", str(tmp_path / "ck_again"))
+    _sciml(*cv(seed1, "seed1", "ck_again"))
     assert sorted(p.name for p in (tmp_path / "ck_again/proteins_network").iterdir()) == member_dirs
     assert json.loads((tmp_path / "seed1/metrics.json").read_text())["mean"]["network"] == ens["member_means"][1]
     assert all(len(ens["per_family"][n]["network_members"]) == 2 for n in ens["per_family"])

@@ -40,7 +40,7 @@ def snakemake_cmd(cfg_file: Path, results: Path, domain: str, cores: int = 2) ->
         sys.executable, "-m", "snakemake", "--snakefile", str(REPO_ROOT / "Snakefile"),
         "--directory", str(REPO_ROOT), "--cores", str(cores), "--nolock",
         "--configfile", str(REPO_ROOT / "config" / "config.yaml"), str(cfg_file),
-        "--rerun-incomplete", str(results / domain / "section.json"),
+        "--rerun-incomplete", str(results / domain / "section" / "section.json"),
     ]
 
 

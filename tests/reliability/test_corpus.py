@@ -239,7 +239,7 @@ def _proteins_coevolution(root: Path, alignment: str, structure: str, out: Path,
     cfg = {"families": [fam, {**fam, "name": "b"}, {**fam, "name": "c"}], "threads": 1,
            "potts": {"epochs": 1, "max_sequences": 50}, "meanfield": {"max_sequences": 50}}
     return _run(["proteins", "coevolution", "--config-json", json.dumps(cfg), "--data-root", str(root),
-                 "--family", "fam", "--out", str(out)], capsys)
+                 "--family", "fam", "--out-dir", str(out)], capsys)
 
 
 def _assert_refused_or_family_skipped(rc: int, text: str, name: str, out: Path) -> None:

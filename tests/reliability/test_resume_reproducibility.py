@@ -85,12 +85,13 @@ def test_sigkill_mid_training_then_rerun_resumes_to_same_metrics(domain: str, re
     killed = helpers.run_and_kill_when(cmd, has_last_ckpt)
     assert killed, (f"{domain}: training finished before a {ckpt_name} appeared in {ckpt_root}; "
                     "checkpoints must be written every epoch outside the declared outputs")
-    assert not (results / domain / "section.json").exists()
+    assert not (results / domain / "section" / "section.json").exists()
     partial = helpers.metrics_files(results, domain, curves=False)
     assert partial != reference, "the pipeline had already finished when it was killed"
 
     proc = helpers.run(cmd)  # the very same command
-    logs = "\n".join(p.read_text(errors="replace") for p in (results / "logs").glob(f"{domain}_train*.log"))
+    logs = "\n".join(p.read_text(errors="replace") for rule in training_rules(domain)
+                     for p in (results / "logs").glob(f"{rule}*.log"))
     assert any(marker in logs for marker in SPEC[domain]["resumed"]), (
         f"{domain}: the rerun did not resume from {ckpt_name}:\n{logs[-3000:]}\n{proc.stdout[-2000:]}")
     resumed = helpers.metrics_files(results, domain, curves=False)

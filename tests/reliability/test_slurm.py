@@ -74,7 +74,7 @@ def test_slurm_profile_runs_tiny_pipeline(slurm_cluster, tmp_path: Path) -> None
     assert proc.returncode == 0, f"snakemake --profile profiles/slurm failed:\n{out[-8000:]}"
     assert (results / "report.html").is_file()
     for d in domains:
-        assert json.loads((results / d / "section.json").read_text())["domain"] == d
+        assert json.loads((results / d / "section" / "section.json").read_text())["domain"] == d
 
     run_id = re.search(r"SLURM run ID: (\S+)", out).group(1)
     # jobid -> rule, from the plugin's own submission messages

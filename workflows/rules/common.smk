@@ -31,10 +31,31 @@ def pipeline_config_json():
 
 def report_sections():
     """The section file of every enabled domain, in a fixed order."""
-    return [f"{RESULTS}/{d}/section.json" for d in ("materials", "pde", "proteins") if domain_enabled(d)]
+    return [section_file(d) for d in ("materials", "pde", "proteins") if domain_enabled(d)]
+
+
+def section_dir(domain):
+    """The folder of a domain's final `section` step (section.json, its figures, provenance)."""
+    return f"{RESULTS}/{domain}/section"
+
+
+def section_file(domain):
+    """The report section a domain's `section` step writes."""
+    return f"{section_dir(domain)}/section.json"
 
 
 def data_root_param(wildcards):
     """The data root as a rule param. A function rather than a string, so that Snakemake's
     linter does not take it for a hard-coded prefix of the input paths."""
     return DATA_ROOT
+
+
+def folder_param(path):
+    """A step's folder (--out-dir, --cv-dir, ...) as a param of a rule. A function rather
+    than a string, like data_root_param, so that the linter does not take it for a
+    hard-coded prefix of the inputs or outputs."""
+
+    def param(wildcards):
+        return path
+
+    return param

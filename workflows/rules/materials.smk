@@ -1,31 +1,40 @@
 # Materials domain: dataset -> validated, cached periodic graphs -> one training job per
-# CV fold (run in parallel on a cluster) -> Matbench-style evaluation -> report section.
+# CV fold (run in parallel on a cluster) -> Matbench-style fold aggregation + report section.
+# Each rule calls one step of sciml.materials.steps through `sciml materials <step>`.
 MATERIALS = config["materials"]
 MATERIALS_OUT = f"{RESULTS}/materials"
+MATERIALS_PREPARED = f"{MATERIALS_OUT}/prepared"
+MATERIALS_FOLD = f"{MATERIALS_OUT}/folds/fold_{{fold}}"
+MATERIALS_SECTION = section_dir("materials")
 MATERIALS_CACHE = f"{RESULTS}/.cache/materials"
 MATERIALS_FOLDS = sorted(MATERIALS["cv"]["folds"])
 MATERIALS_DATA = f"{DATA_ROOT}/{MATERIALS['dataset']['path']}"
+# ensemble members m >= 1 of a fold (train.ensemble > 1): their weights and learning curves
+MATERIALS_MEMBERS = range(1, MATERIALS["train"]["ensemble"])
+MATERIALS_CURVE = "logs/version_0/metrics.csv"
 
 
 rule materials_prepare:
     input:
-        MATERIALS_DATA,
+        data=MATERIALS_DATA,
     output:
-        summary=f"{MATERIALS_OUT}/prepared/summary.json",
+        summary=f"{MATERIALS_PREPARED}/summary.json",
         quarantine=report(
-            f"{MATERIALS_OUT}/prepared/quarantine.csv",
+            f"{MATERIALS_PREPARED}/quarantine.csv",
             caption="../../sciml/materials/captions/quarantine.rst",
             category="Materials",
         ),
+        provenance=f"{MATERIALS_PREPARED}/provenance.json",
     params:
         data_root=data_root_param,
         cfg=section_json("materials"),
+        out_dir=folder_param(MATERIALS_PREPARED),
         cache=MATERIALS_CACHE,
     log:
         f"{RESULTS}/logs/materials_prepare.log",
     benchmark:
         f"{RESULTS}/benchmarks/materials_prepare.tsv"
-    threads: 1
+    threads: MATERIALS["threads"]
     resources:
         mem_mb=4000,
         runtime=30,
@@ -33,20 +42,29 @@ rule materials_prepare:
         "../envs/sciml.yaml"
     shell:
         "sciml materials prepare --config-json {params.cfg} --data-root {params.data_root} "
-        "--out-dir $(dirname {output.summary}) --cache-dir {params.cache} > {log} 2>&1"
+        "--out-dir {params.out_dir} --cache-dir {params.cache} --threads {threads} > {log} 2>&1"
 
 
 rule materials_train_fold:
     input:
-        summary=f"{MATERIALS_OUT}/prepared/summary.json",
+        # the step reads the dataset (the cache key hashes it) and the graph cache 'prepare' built
+        data=MATERIALS_DATA,
+        summary=f"{MATERIALS_PREPARED}/summary.json",
     output:
-        metrics=f"{MATERIALS_OUT}/folds/fold_{{fold}}/metrics.json",
-        predictions=f"{MATERIALS_OUT}/folds/fold_{{fold}}/predictions.csv",
-        model=f"{MATERIALS_OUT}/folds/fold_{{fold}}/model.pt",
-        model_json=f"{MATERIALS_OUT}/folds/fold_{{fold}}/model.json",
+        metrics=f"{MATERIALS_FOLD}/metrics.json",
+        predictions=f"{MATERIALS_FOLD}/predictions.csv",
+        model=f"{MATERIALS_FOLD}/model.pt",
+        model_json=f"{MATERIALS_FOLD}/model.json",
+        member_models=[f"{MATERIALS_FOLD}/model_member{m}.pt" for m in MATERIALS_MEMBERS],
+        curve=f"{MATERIALS_FOLD}/{MATERIALS_CURVE}",
+        hparams=f"{MATERIALS_FOLD}/logs/version_0/hparams.yaml",
+        member_curves=[f"{MATERIALS_FOLD}/members/member_{m}/{MATERIALS_CURVE}" for m in MATERIALS_MEMBERS],
+        member_hparams=[f"{MATERIALS_FOLD}/members/member_{m}/logs/version_0/hparams.yaml" for m in MATERIALS_MEMBERS],
+        provenance=f"{MATERIALS_FOLD}/provenance.json",
     params:
         data_root=data_root_param,
         cfg=section_json("materials"),
+        out_dir=MATERIALS_FOLD,
         ckpt=f"{CHECKPOINTS}/materials",
         cache=MATERIALS_CACHE,
     wildcard_constraints:
@@ -55,7 +73,7 @@ rule materials_train_fold:
         f"{RESULTS}/logs/materials_train_fold_{{fold}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/materials_train_fold_{{fold}}.tsv"
-    threads: 1
+    threads: MATERIALS["threads"]
     resources:
         mem_mb=6000,
         runtime=120,
@@ -63,35 +81,44 @@ rule materials_train_fold:
         "../envs/sciml.yaml"
     shell:
         "sciml materials train --config-json {params.cfg} --data-root {params.data_root} --fold {wildcards.fold} "
-        "--out-dir $(dirname {output.metrics}) --checkpoint-dir {params.ckpt} --cache-dir {params.cache} "
+        "--out-dir {params.out_dir} --checkpoint-dir {params.ckpt} --cache-dir {params.cache} "
         "--threads {threads} > {log} 2>&1"
 
 
-rule materials_evaluate:
+rule materials_section:
     input:
-        summary=f"{MATERIALS_OUT}/prepared/summary.json",
-        metrics=expand(f"{MATERIALS_OUT}/folds/fold_{{fold}}/metrics.json", fold=MATERIALS_FOLDS),
+        summary=f"{MATERIALS_PREPARED}/summary.json",
+        prepared_provenance=f"{MATERIALS_PREPARED}/provenance.json",
+        metrics=expand(f"{MATERIALS_FOLD}/metrics.json", fold=MATERIALS_FOLDS),
+        predictions=expand(f"{MATERIALS_FOLD}/predictions.csv", fold=MATERIALS_FOLDS),
+        curves=expand(f"{MATERIALS_FOLD}/{MATERIALS_CURVE}", fold=MATERIALS_FOLDS),
+        fold_provenance=expand(f"{MATERIALS_FOLD}/provenance.json", fold=MATERIALS_FOLDS),
     output:
-        section=f"{MATERIALS_OUT}/section.json",
-        metrics=f"{MATERIALS_OUT}/evaluation/metrics.json",
-        predictions=f"{MATERIALS_OUT}/evaluation/predictions.csv",
+        section=f"{MATERIALS_SECTION}/section.json",
+        metrics=f"{MATERIALS_SECTION}/metrics.json",
+        predictions=f"{MATERIALS_SECTION}/predictions.csv",
         parity=report(
-            f"{MATERIALS_OUT}/evaluation/parity.png",
+            f"{MATERIALS_SECTION}/parity.png",
             caption="../../sciml/materials/captions/parity.rst",
             category="Materials",
         ),
+        learning_curves=f"{MATERIALS_SECTION}/learning_curves.png",
+        provenance=f"{MATERIALS_SECTION}/provenance.json",
     params:
         cfg=section_json("materials"),
+        prepared_dir=folder_param(MATERIALS_PREPARED),
+        fold_dirs=expand(MATERIALS_FOLD, fold=MATERIALS_FOLDS),
+        out_dir=folder_param(MATERIALS_SECTION),
     log:
-        f"{RESULTS}/logs/materials_evaluate.log",
+        f"{RESULTS}/logs/materials_section.log",
     benchmark:
-        f"{RESULTS}/benchmarks/materials_evaluate.tsv"
-    threads: 1
+        f"{RESULTS}/benchmarks/materials_section.tsv"
+    threads: 1  # no torch in this step: it reads CSV/JSON and draws figures
     resources:
         mem_mb=2000,
         runtime=10,
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml materials evaluate --config-json {params.cfg} --prepared {input.summary} "
-        "--fold-dirs {input.metrics} --out-dir $(dirname {output.metrics}) --section {output.section} > {log} 2>&1"
+        "sciml materials section --config-json {params.cfg} --prepared-dir {params.prepared_dir} "
+        "--fold-dirs {params.fold_dirs} --out-dir {params.out_dir} > {log} 2>&1"

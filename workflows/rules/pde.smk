@@ -1,9 +1,12 @@
 # PDE domain: per problem, validate+time the classical solver, train the PINN,
 # evaluate it (accuracy, fields, speed table); then one report section.
 # Checkpoints live under CHECKPOINTS (outside declared outputs) so a rerun resumes.
+# Step folders are passed as --out-dir/--model-dir/--solver-dir, derived from the declared
+# files with subpath() so the folder and the files cannot disagree.
 
 PDE_PROBLEMS = config["pde"]["problems"]
 PDE = f"{RESULTS}/pde"
+PDE_PROBLEM = f"{PDE}/{{pde_problem}}"
 
 
 wildcard_constraints:
@@ -12,17 +15,17 @@ wildcard_constraints:
 
 rule pde_solve:
     output:
-        f"{PDE}/{{pde_problem}}/solve/solver.json",
-        f"{PDE}/{{pde_problem}}/solve/provenance.json",
+        solver=f"{PDE_PROBLEM}/solve/solver.json",
+        prov=f"{PDE_PROBLEM}/solve/provenance.json",
     params:
         data_root=data_root_param,
         cfg=section_json("pde"),
-        out=f"{PDE}/{{pde_problem}}/solve",
+        out_dir=subpath(output.solver, parent=True),
     log:
         f"{RESULTS}/logs/pde_solve_{{pde_problem}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/pde_solve_{{pde_problem}}.tsv"
-    threads: 1
+    threads: config["pde"]["threads"]
     resources:
         mem_mb=2000,
         runtime=30,
@@ -30,58 +33,63 @@ rule pde_solve:
         "../envs/sciml.yaml"
     shell:
         "sciml pde solve --config-json {params.cfg} --data-root {params.data_root} "
-        "--problem {wildcards.pde_problem} --threads {threads} --out {params.out} > {log} 2>&1"
+        "--problem {wildcards.pde_problem} --threads {threads} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule pde_train:
     output:
-        f"{PDE}/{{pde_problem}}/train/model.pt",
-        f"{PDE}/{{pde_problem}}/train/train.json",
-        f"{PDE}/{{pde_problem}}/train/train_timing.json",
-        f"{PDE}/{{pde_problem}}/train/loss_history.csv",
-        f"{PDE}/{{pde_problem}}/train/provenance.json",
+        model=f"{PDE_PROBLEM}/train/model.pt",
+        model_json=f"{PDE_PROBLEM}/train/model.json",
+        train=f"{PDE_PROBLEM}/train/train.json",
+        timing=f"{PDE_PROBLEM}/train/train_timing.json",
+        history=f"{PDE_PROBLEM}/train/loss_history.csv",
+        prov=f"{PDE_PROBLEM}/train/provenance.json",
     params:
-        data_root=data_root_param,
         cfg=section_json("pde"),
         ckpt=f"{CHECKPOINTS}/pde",
-        out=f"{PDE}/{{pde_problem}}/train",
+        out_dir=subpath(output.train, parent=True),
     log:
         f"{RESULTS}/logs/pde_train_{{pde_problem}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/pde_train_{{pde_problem}}.tsv"
-    threads: 1
+    threads: config["pde"]["threads"]
     resources:
         mem_mb=4000,
         runtime=120,
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml pde train --config-json {params.cfg} --data-root {params.data_root} "
+        "sciml pde train --config-json {params.cfg} "
         "--problem {wildcards.pde_problem} --threads {threads} --checkpoint-dir {params.ckpt} "
-        "--out {params.out} > {log} 2>&1"
+        "--out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule pde_evaluate:
     input:
-        model=f"{PDE}/{{pde_problem}}/train/model.pt",
-        train=f"{PDE}/{{pde_problem}}/train/train.json",
-        solver=f"{PDE}/{{pde_problem}}/solve/solver.json",
+        model=f"{PDE_PROBLEM}/train/model.pt",
+        model_json=f"{PDE_PROBLEM}/train/model.json",
+        train=f"{PDE_PROBLEM}/train/train.json",
+        train_timing=f"{PDE_PROBLEM}/train/train_timing.json",
+        history=f"{PDE_PROBLEM}/train/loss_history.csv",
+        solver=f"{PDE_PROBLEM}/solve/solver.json",
     output:
-        metrics=f"{PDE}/{{pde_problem}}/evaluate/metrics.json",
-        timing=f"{PDE}/{{pde_problem}}/evaluate/timing.json",
-        fields=f"{PDE}/{{pde_problem}}/evaluate/fields.nc",
-        fig=report(f"{PDE}/{{pde_problem}}/evaluate/fields.png", category="PDE", subcategory="fields"),
-        loss=report(f"{PDE}/{{pde_problem}}/evaluate/loss.png", category="PDE", subcategory="loss curves"),
-        prov=f"{PDE}/{{pde_problem}}/evaluate/provenance.json",
+        metrics=f"{PDE_PROBLEM}/evaluate/metrics.json",
+        timing=f"{PDE_PROBLEM}/evaluate/timing.json",
+        fields=f"{PDE_PROBLEM}/evaluate/fields.nc",
+        fig=report(f"{PDE_PROBLEM}/evaluate/fields.png", category="PDE", subcategory="fields"),
+        loss=report(f"{PDE_PROBLEM}/evaluate/loss.png", category="PDE", subcategory="loss curves"),
+        prov=f"{PDE_PROBLEM}/evaluate/provenance.json",
     params:
         data_root=data_root_param,
         cfg=section_json("pde"),
-        out=f"{PDE}/{{pde_problem}}/evaluate",
+        model_dir=subpath(input.model, parent=True),
+        solver_dir=subpath(input.solver, parent=True),
+        out_dir=subpath(output.metrics, parent=True),
     log:
         f"{RESULTS}/logs/pde_evaluate_{{pde_problem}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/pde_evaluate_{{pde_problem}}.tsv"
-    threads: 1
+    threads: config["pde"]["threads"]
     resources:
         mem_mb=2000,
         runtime=30,
@@ -89,18 +97,25 @@ rule pde_evaluate:
         "../envs/sciml.yaml"
     shell:
         "sciml pde evaluate --config-json {params.cfg} --data-root {params.data_root} "
-        "--problem {wildcards.pde_problem} --threads {threads} --model {input.model} --solver {input.solver} "
-        "--out {params.out} > {log} 2>&1"
+        "--problem {wildcards.pde_problem} --threads {threads} --model-dir {params.model_dir} "
+        "--solver-dir {params.solver_dir} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule pde_section:
     input:
-        metrics=expand(f"{PDE}/{{pde_problem}}/evaluate/metrics.json", pde_problem=PDE_PROBLEMS),
-        timing=expand(f"{PDE}/{{pde_problem}}/evaluate/timing.json", pde_problem=PDE_PROBLEMS),
+        metrics=expand(f"{PDE}/{{p}}/evaluate/metrics.json", p=PDE_PROBLEMS),
+        timing=expand(f"{PDE}/{{p}}/evaluate/timing.json", p=PDE_PROBLEMS),
+        figs=expand(f"{PDE}/{{p}}/evaluate/{{fig}}.png", p=PDE_PROBLEMS, fig=("fields", "loss")),
+        prov=expand(f"{PDE}/{{p}}/{{step}}/provenance.json", p=PDE_PROBLEMS, step=("solve", "train", "evaluate")),
     output:
-        f"{PDE}/section.json",
+        section=section_file("pde"),
+        prov=f"{section_dir('pde')}/provenance.json",
     params:
         cfg=section_json("pde"),
+        out_dir=subpath(output.section, parent=True),
+        evaluate_dirs=expand(f"{PDE}/{{p}}/evaluate", p=PDE_PROBLEMS),
+        solve_dirs=expand(f"{PDE}/{{p}}/solve", p=PDE_PROBLEMS),
+        train_dirs=expand(f"{PDE}/{{p}}/train", p=PDE_PROBLEMS),
     log:
         f"{RESULTS}/logs/pde_section.log",
     benchmark:
@@ -112,4 +127,6 @@ rule pde_section:
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml pde section --config-json {params.cfg} --out {output} {input.metrics} > {log} 2>&1"
+        "sciml pde section --config-json {params.cfg} --out-dir {params.out_dir} "
+        "--evaluate-dirs {params.evaluate_dirs} --solve-dirs {params.solve_dirs} "
+        "--train-dirs {params.train_dirs} > {log} 2>&1"

@@ -1,8 +1,11 @@
-# Proteins domain: per-family coevolution (Potts + mean-field) -> family-held-out
-# network cross-validation -> report section. Families come from config (schema defaults
-# = the embedded synthetic families in data/proteins/).
+# Proteins domain: per-family coevolution (Potts + mean-field, CASP precision) ->
+# family-held-out cross-validation of the contact network -> report section.
+# Families come from config (schema defaults = the embedded synthetic families in
+# data/proteins/). Checkpoints live under CHECKPOINTS (outside declared outputs) so a
+# rerun resumes. Threads: one source, config["proteins"]["threads"], passed as --threads.
 
 PROTEIN_FAMILIES = [f["name"] for f in config["proteins"]["families"]]
+PROTEINS = f"{RESULTS}/proteins"
 
 
 wildcard_constraints:
@@ -11,17 +14,20 @@ wildcard_constraints:
 
 rule proteins_coevolution:
     output:
-        scores=f"{RESULTS}/proteins/families/{{family}}/scores.npz",
-        metrics=f"{RESULTS}/proteins/families/{{family}}/metrics.json",
+        scores=f"{PROTEINS}/families/{{family}}/scores.npz",
+        metrics=f"{PROTEINS}/families/{{family}}/metrics.json",
+        timings=f"{PROTEINS}/families/{{family}}/timings.json",
+        rr=directory(f"{PROTEINS}/families/{{family}}/rr"),
+        provenance=f"{PROTEINS}/families/{{family}}/provenance.json",
     params:
         data_root=data_root_param,
         cfg=section_json("proteins"),
-        outdir=f"{RESULTS}/proteins/families/{{family}}",
+        out=f"{PROTEINS}/families/{{family}}",
     log:
         f"{RESULTS}/logs/proteins_coevolution/{{family}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/proteins_coevolution/{{family}}.tsv"
-    threads: 2
+    threads: config["proteins"]["threads"]
     resources:
         mem_mb=4000,
         runtime=30,
@@ -29,47 +35,58 @@ rule proteins_coevolution:
         "../envs/sciml.yaml"
     shell:
         "sciml proteins coevolution --config-json {params.cfg} --data-root {params.data_root} "
-        "--family {wildcards.family} --out {params.outdir} > {log} 2>&1"
+        "--family {wildcards.family} --threads {threads} --out-dir {params.out} > {log} 2>&1"
 
 
-rule proteins_train_network:
+rule proteins_cross_validate:
     input:
-        expand(f"{RESULTS}/proteins/families/{{family}}/scores.npz", family=PROTEIN_FAMILIES),
+        scores=expand(f"{PROTEINS}/families/{{family}}/scores.npz", family=PROTEIN_FAMILIES),
+        metrics=expand(f"{PROTEINS}/families/{{family}}/metrics.json", family=PROTEIN_FAMILIES),
     output:
-        metrics=f"{RESULTS}/proteins/network/metrics.json",
+        metrics=f"{PROTEINS}/cross_validate/metrics.json",
+        folds=directory(f"{PROTEINS}/cross_validate/folds"),
+        provenance=f"{PROTEINS}/cross_validate/provenance.json",
     params:
-        data_root=data_root_param,
         cfg=section_json("proteins"),
+        family_dirs=expand(f"{PROTEINS}/families/{{family}}", family=PROTEIN_FAMILIES),
         ckpt=f"{CHECKPOINTS}/proteins",
+        out=folder_param(f"{PROTEINS}/cross_validate"),
     log:
-        f"{RESULTS}/logs/proteins_train_network.log",
+        f"{RESULTS}/logs/proteins_cross_validate.log",
     benchmark:
-        f"{RESULTS}/benchmarks/proteins_train_network.tsv"
-    threads: 2
+        f"{RESULTS}/benchmarks/proteins_cross_validate.tsv"
+    threads: config["proteins"]["threads"]
     resources:
         mem_mb=4000,
         runtime=60,
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml proteins train-network --config-json {params.cfg} --data-root {params.data_root} "
-        "--scores {input} --out {output.metrics} --checkpoint-dir {params.ckpt} > {log} 2>&1"
+        "sciml proteins cross-validate --config-json {params.cfg} --family-dirs {params.family_dirs} "
+        "--threads {threads} --checkpoint-dir {params.ckpt} --out-dir {params.out} > {log} 2>&1"
 
 
-rule proteins_report:
+rule proteins_section:
     input:
-        scores=expand(f"{RESULTS}/proteins/families/{{family}}/scores.npz", family=PROTEIN_FAMILIES),
-        network=f"{RESULTS}/proteins/network/metrics.json",
+        scores=expand(f"{PROTEINS}/families/{{family}}/scores.npz", family=PROTEIN_FAMILIES),
+        metrics=expand(f"{PROTEINS}/families/{{family}}/metrics.json", family=PROTEIN_FAMILIES),
+        provenance=expand(f"{PROTEINS}/families/{{family}}/provenance.json", family=PROTEIN_FAMILIES),
+        cv_metrics=f"{PROTEINS}/cross_validate/metrics.json",
+        cv_provenance=f"{PROTEINS}/cross_validate/provenance.json",
     output:
-        section=f"{RESULTS}/proteins/section.json",
-        maps=report(f"{RESULTS}/proteins/contact_maps.png", category="Proteins"),
+        section=section_file("proteins"),
+        maps=report(f"{PROTEINS}/section/contact_maps.png", category="Proteins"),
+        quarantine=f"{PROTEINS}/section/quarantine.csv",
+        provenance=f"{PROTEINS}/section/provenance.json",
     params:
-        data_root=data_root_param,
         cfg=section_json("proteins"),
+        family_dirs=expand(f"{PROTEINS}/families/{{family}}", family=PROTEIN_FAMILIES),
+        cv_dir=folder_param(f"{PROTEINS}/cross_validate"),
+        out=folder_param(section_dir("proteins")),
     log:
-        f"{RESULTS}/logs/proteins_report.log",
+        f"{RESULTS}/logs/proteins_section.log",
     benchmark:
-        f"{RESULTS}/benchmarks/proteins_report.tsv"
+        f"{RESULTS}/benchmarks/proteins_section.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -77,5 +94,5 @@ rule proteins_report:
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml proteins report --config-json {params.cfg} --data-root {params.data_root} "
-        "--scores {input.scores} --network {input.network} --out {output.section} > {log} 2>&1"
+        "sciml proteins section --config-json {params.cfg} --family-dirs {params.family_dirs} "
+        "--cv-dir {params.cv_dir} --out-dir {params.out} > {log} 2>&1"

@@ -24,3 +24,13 @@ def build_model(name: str, **kwargs: Any):
 
         return CoGNLite(**kwargs)
     raise ConfigError("materials.model.name", f"unknown model '{name}' (valid: {', '.join(MODEL_NAMES)})")
+
+
+def model_kwargs(cfg: dict[str, Any], max_z: int) -> dict[str, Any]:
+    """Constructor arguments of the model a materials config section names (its
+    ``model.<name>`` sizes, the graph cutoff in Angstrom and the embedding size ``max_z``)."""
+    name = cfg["model"]["name"]
+    kw = dict(cfg["model"].get(name, {}))
+    kw["cutoff"] = float(cfg["graph"]["cutoff"])
+    kw["max_z"] = int(max_z)
+    return kw

@@ -1,4 +1,9 @@
-"""The ``prepare`` step: validate, build and cache graphs, write the quarantine and a summary."""
+"""The ``prepare`` step: validate the dataset, build and cache its graphs, write the quarantine.
+
+Outputs in ``out_dir``: ``summary.json`` (record counts, quarantine by reason, graph
+settings and sizes), ``quarantine.csv`` (id, line, reason of every rejected record) and
+``provenance.json``. The graph cache (``cache_dir``) is shared with the ``train`` step.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +12,29 @@ from pathlib import Path
 from typing import Any
 
 from sciml.io import write_json_atomic
+from sciml.steps import resolve_threads, run_step
 
 
-def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path, cache_dir: str | Path) -> dict[str, Any]:
-    """Build (or reuse) the graph cache; write ``summary.json`` and ``quarantine.csv`` into ``out_dir``."""
+def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
+            cache_dir: str | Path | None = None, threads: int | None = None) -> dict[str, Any]:
+    """Build (or reuse) the graph cache of ``cfg["dataset"]`` under data root ``root``;
+    write ``summary.json`` and ``quarantine.csv`` into ``out_dir`` (cache default:
+    ``out_dir/cache``). Returns the summary."""
+    from sciml.data import resolve
     from sciml.materials.dataset import load_or_build
     from sciml.materials.graphs import GraphSettings
     from sciml.materials.validation import Quarantine, Rejection
-    from sciml.provenance import record_step
 
     out_dir = Path(out_dir)
+    cache_dir = Path(cache_dir) if cache_dir is not None else out_dir / "cache"
     graph = GraphSettings(**cfg["graph"])
-    from sciml.data import resolve
-
     data_path = resolve(cfg["dataset"]["path"], root)
-    with record_step("materials.prepare", out_dir, config=cfg, seed=cfg["seed"], inputs=[data_path]) as rec:
+    with run_step("materials.prepare", cfg, out_dir, inputs=[data_path],
+                  threads=resolve_threads(threads, cfg)) as step:
         t0 = time.perf_counter()
         table, _, hit = load_or_build(cfg["dataset"], graph, root, cache_dir, cfg["validation"])
         elapsed = time.perf_counter() - t0
         q = Quarantine([Rejection(i, line, reason) for i, line, reason in table.quarantine])
-        q.write(out_dir / "quarantine.csv")
         n_atoms = table.atom_ptr[1:] - table.atom_ptr[:-1]
         summary = {
             "dataset": cfg["dataset"]["path"],
@@ -41,8 +49,8 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path, c
             "target_name": cfg["dataset"]["target_name"], "unit": cfg["dataset"]["unit"],
             "transform": cfg["dataset"]["transform"],
         }
-        write_json_atomic(out_dir / "summary.json", summary)
-        rec.extra.update({"cache_hit": hit, "build_seconds": round(elapsed, 3),
-                          "structures_per_s": None if hit else round(len(table.all_ids) / max(elapsed, 1e-9), 1)})
-        rec.outputs += [str(out_dir / "summary.json"), str(out_dir / "quarantine.csv")]
+        write_json_atomic(step.output("summary.json"), summary)
+        q.write(step.output("quarantine.csv"))
+        step.record.extra.update({"cache_hit": hit, "build_seconds": round(elapsed, 3),
+                                  "structures_per_s": None if hit else round(len(table.all_ids) / max(elapsed, 1e-9), 1)})
     return summary

@@ -1,8 +1,9 @@
-"""One family end to end: read, map, native map, coevolution scores, evaluation.
+"""One protein family: read its alignment and structure, map them, score coevolution.
 
-This is the API the CLI steps and the notebook call. Scores live on the residues of
-the structure chain (L = chain length, NaN where no alignment column maps), so
-precision uses the CASP L of the native.
+The one-family API the ``coevolution`` step (:mod:`sciml.proteins.steps.coevolution`),
+the benchmarks and the notebook call. Scores live on the residues of the structure
+chain (L = chain length, NaN where no alignment column maps), so precision uses the
+CASP L of the native.
 """
 
 from __future__ import annotations
@@ -114,3 +115,67 @@ def profile_features(fam: Family) -> Any:
         nz = f[f > 0]
         out[r, Q] = float(-(nz * np.log(nz)).sum() / np.log(Q))
     return out
+
+
+# --------------------------------------------------------------------------- a family's scores on disk
+#
+# The coevolution step writes, per family folder, ``scores.npz`` (chain-level score
+# matrices, native, profile) and ``metrics.json`` (its CASP precisions); a family that
+# could not be read leaves both with a ``skipped`` reason instead. The functions below are
+# the one reader and writer of that format: cross-validation and the section read the
+# scores and *reuse* the precisions (each metric is computed once, in the coevolution step).
+
+#: File names inside a family folder.
+SCORES_FILE = "scores.npz"
+METRICS_FILE = "metrics.json"
+
+
+def write_scores(path: str | Path, fam: Family, potts: Any, meanfield: Any, profile: Any) -> Path:
+    """Write ``scores.npz`` of a scored family (atomic): potts/meanfield (L, L), native (L, L), profile (L, 22)."""
+    import numpy as np
+
+    from sciml.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, name=np.array(fam.name), sequence=np.array(fam.sequence), native=fam.native,
+                                potts=potts, meanfield=meanfield, profile=profile)
+    return Path(path)
+
+
+def write_skipped_scores(path: str | Path, name: str, reason: str) -> Path:
+    """Write the ``scores.npz`` of a family that was skipped, holding its name and the reason (atomic)."""
+    import numpy as np
+
+    from sciml.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, skipped=np.array(str(reason)), name=np.array(name))
+    return Path(path)
+
+
+def read_family_metrics(family_dir: str | Path) -> dict[str, Any]:
+    """The ``metrics.json`` of a family folder (``{"name", "skipped"}`` for a skipped family)."""
+    import json
+
+    return json.loads((Path(family_dir) / METRICS_FILE).read_text())
+
+
+def read_scored_family(family_dir: str | Path) -> dict[str, Any] | None:
+    """A scored family folder as one dict (None if the family was skipped).
+
+    Keys: ``name``, ``sequence``, the arrays of ``scores.npz`` (``native``, ``potts``,
+    ``meanfield`` (L, L); ``profile`` (L, 22)) and ``metrics`` (its ``metrics.json``, whose
+    ``potts``/``meanfield`` entries are the CASP precisions of those scores).
+    """
+    import numpy as np
+
+    with np.load(Path(family_dir) / SCORES_FILE, allow_pickle=False) as z:
+        data = {k: z[k] for k in z.files}
+    if "skipped" in data:
+        return None
+    data["name"] = str(data["name"])
+    data["sequence"] = str(data["sequence"])
+    data["metrics"] = read_family_metrics(family_dir)
+    return data

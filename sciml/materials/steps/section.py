@@ -1,47 +1,60 @@
-"""Aggregate the folds: Matbench-style scores, leaderboard comparison, figures, report section.
+"""The ``section`` step: aggregate the folds into Matbench-style scores, figures and the report section.
 
 Matbench scores a task by the test MAE of each fold and their mean and population std
 (``np.std``, ddof=0). Those are computed here from the per-fold ``predictions.csv``,
 beside a predict-the-training-fold-mean baseline and, when ``dataset.matbench_task``
 is set, the published leaderboard.
+
+Reads ``prepared_dir/summary.json`` and, in each fold folder, ``metrics.json``,
+``predictions.csv`` and the learning curve ``logs/version_0/metrics.csv``. Writes into
+``out_dir``: ``metrics.json`` (the aggregated scores), ``predictions.csv`` (every test
+prediction, sorted by id), ``parity.png``, ``learning_curves.png``, ``provenance.json``
+and ``section.json`` (figure and provenance paths relative to ``out_dir``).
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sciml.errors import DataError
-from sciml.io import write_json_atomic, write_text_atomic
-from sciml.materials.train import rnd
+from sciml.io import write_csv_atomic, write_json_atomic
+from sciml.materials.steps.train import LEARNING_CURVE
+from sciml.rounding import round_fixed
+from sciml.steps import run_step
+
+#: Display names of the models in the section's tables.
+MODEL_LABELS = {"cgcnn": "CGCNN (ours)", "cogn": "coGN-style GN (ours)"}
+PREDICTION_COLUMNS = ["id", "fold", "target", "prediction"]
 
 
 def _read_predictions(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise DataError(path, "fold predictions missing (did 'sciml materials train' finish?)")
     with open(path, encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
 
 
-def evaluate(cfg: dict[str, Any], prepared: str | Path, fold_dirs: list[str | Path], out_dir: str | Path,
-             section_path: str | Path) -> dict[str, Any]:
-    """Write ``out_dir/{metrics.json, predictions.csv, parity.png, learning_curves.png}`` and the section."""
+def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str | Path],
+            out_dir: str | Path) -> dict[str, Any]:
+    """Aggregate the fold folders written by ``train`` (and the ``prepare`` folder's
+    summary) into ``out_dir``; returns the aggregated metrics (MAE in target units)."""
     from sciml.materials.anchors import leaderboard
     from sciml.materials.plots import learning_curves, parity_per_fold, read_learning_curve
-    from sciml.provenance import record_step
     from sciml.report import Figure, write_section
 
     out_dir = Path(out_dir)
-    section_path = Path(section_path)
-    prepared = Path(prepared)
+    prepared_dir = Path(prepared_dir)
     fold_dirs = [Path(d) for d in fold_dirs]
-    with record_step("materials.evaluate", out_dir, config=cfg, seed=cfg["seed"],
-                     inputs=[prepared] + [d / "metrics.json" for d in fold_dirs]) as rec:
-        summary_prep = json.loads(prepared.read_text(encoding="utf-8"))
+    summary_path = prepared_dir / "summary.json"
+    with run_step("materials.section", cfg, out_dir, inputs=[summary_path]) as step:
+        if not summary_path.is_file():
+            raise DataError(summary_path, "prepare summary missing (did 'sciml materials prepare' finish?)")
+        summary_prep = json.loads(summary_path.read_text(encoding="utf-8"))
         unit = cfg["dataset"]["unit"]
         label = cfg["dataset"]["target_name"] + (" (log10)" if cfg["dataset"]["transform"] == "log10" else "")
         per_fold, parity, curves, all_rows = [], {}, {}, []
@@ -51,16 +64,18 @@ def evaluate(cfg: dict[str, Any], prepared: str | Path, fold_dirs: list[str | Pa
                 raise DataError(mpath, "fold metrics missing (did 'sciml materials train' finish?)")
             m = json.loads(mpath.read_text(encoding="utf-8"))
             rows = _read_predictions(d / "predictions.csv")
+            step.add_inputs([mpath, d / "predictions.csv"])
             t = np.array([float(r["target"]) for r in rows])
             p = np.array([float(r["prediction"]) for r in rows])
             mae = float(np.abs(p - t).mean())
             parity[m["fold"]] = (t, p, mae)
             all_rows += rows
-            lc = d / "logs" / "version_0" / "metrics.csv"
+            lc = d / LEARNING_CURVE
             if lc.is_file():
+                step.add_inputs([lc])
                 curves[m["fold"]] = read_learning_curve(lc)
             per_fold.append({
-                "fold": m["fold"], "n_test": m["n_test"], "mae": rnd(mae), "rmse": m["test"]["rmse"],
+                "fold": m["fold"], "n_test": m["n_test"], "mae": round_fixed(mae), "rmse": m["test"]["rmse"],
                 "r2": m["test"]["r2"], "baseline_mae": m["baseline_train_mean"]["mae"],
                 "epochs": m["epochs_trained"], "test_records_quarantined": len(m["test_records_quarantined"]),
             })
@@ -75,45 +90,40 @@ def evaluate(cfg: dict[str, Any], prepared: str | Path, fold_dirs: list[str | Pa
             "dataset": cfg["dataset"]["path"], "matbench_task": task, "model": cfg["model"]["name"],
             "target": cfg["dataset"]["target_name"], "unit": unit, "transform": cfg["dataset"]["transform"],
             "per_fold": per_fold, "folds_run": folds_run, "all_folds": complete,
-            "mae_mean": rnd(maes.mean()), "mae_std": rnd(maes.std()),
-            "baseline_mae_mean": rnd(base.mean()), "baseline_mae_std": rnd(base.std()),
+            "mae_mean": round_fixed(maes.mean()), "mae_std": round_fixed(maes.std()),
+            "baseline_mae_mean": round_fixed(base.mean()), "baseline_mae_std": round_fixed(base.std()),
             "n_records": summary_prep["n_records"], "n_quarantined": summary_prep["n_quarantined"],
             "quarantine_by_reason": summary_prep["quarantine_by_reason"],
         }
         if board:
             metrics["leaderboard"] = board
-        write_json_atomic(out_dir / "metrics.json", metrics)
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["id", "fold", "target", "prediction"])
-        for r in sorted(all_rows, key=lambda r: r["id"]):
-            w.writerow([r["id"], r["fold"], r["target"], r["prediction"]])
-        write_text_atomic(out_dir / "predictions.csv", buf.getvalue())
-        parity_png = parity_per_fold(parity, label, out_dir / "parity.png")
-        figures = [Figure("Parity plot per fold", _rel(parity_png, section_path),
+        write_json_atomic(step.output("metrics.json"), metrics)
+        write_csv_atomic(step.output("predictions.csv"), PREDICTION_COLUMNS,
+                         [[r[c] for c in PREDICTION_COLUMNS] for r in sorted(all_rows, key=lambda r: r["id"])])
+        parity_png = parity_per_fold(parity, label, step.output("parity.png"))
+        figures = [Figure("Parity plot per fold", step.rel(parity_png),
                           f"Predicted vs true {label} ({unit}) on each test fold; line = perfect prediction.")]
         if curves:
-            lc_png = learning_curves(curves, unit, out_dir / "learning_curves.png")
-            figures.append(Figure("Learning curves", _rel(lc_png, section_path),
+            lc_png = learning_curves(curves, unit, step.output("learning_curves.png"))
+            figures.append(Figure("Learning curves", step.rel(lc_png),
                                   "Training and validation loss (normalised target) and validation MAE per epoch."))
-        section = build_section(cfg, metrics, figures, prepared, fold_dirs, out_dir, section_path, complete)
-        rec.outputs += [str(out_dir / "metrics.json"), str(out_dir / "predictions.csv"), str(parity_png)]
+        provenance = [prepared_dir / "provenance.json"] + [d / "provenance.json" for d in fold_dirs]
+        content = build_section(cfg, metrics, figures, [step.rel(p) for p in provenance] + ["provenance.json"],
+                                complete)
+        section_path = step.output("section.json")
     # the section lists this step's provenance too, so write it once that file exists
-    write_section(section_path, section)
+    write_section(section_path, content)
     return metrics
 
 
-def _rel(path: Path, section_path: Path) -> str:
-    return os.path.relpath(Path(path).resolve(), section_path.resolve().parent)
-
-
-def build_section(cfg, metrics, figures, prepared: Path, fold_dirs, out_dir: Path, section_path: Path,
+def build_section(cfg: dict[str, Any], metrics: dict[str, Any], figures: list[Any], provenance: list[str],
                   complete: bool):
-    """The report section: scores per fold, leaderboard, dataset and quarantine."""
+    """The report section (:class:`sciml.report.Section`): scores per fold, leaderboard,
+    dataset and quarantine; ``provenance`` are paths relative to the section file."""
     from sciml.report import Section, Table
 
     unit = metrics["unit"]
-    model = {"cgcnn": "CGCNN (ours)", "cogn": "coGN-style GN (ours)"}[metrics["model"]]
+    model = MODEL_LABELS[metrics["model"]]
     fold_table = Table(
         f"Test MAE per fold ({unit})",
         ["fold", "n test", f"MAE {model}", "MAE predict-train-mean", "RMSE", "R2", "epochs"],
@@ -154,9 +164,8 @@ def build_section(cfg, metrics, figures, prepared: Path, fold_dirs, out_dir: Pat
                f"vs {metrics['baseline_mae_mean']} for predicting the training mean.")
     if board:
         summary += f" Published: CGCNN {board['models'].get('CGCNN')}, best {board['best_model']} {board['best_mae']}."
-    prov = [prepared.parent / "provenance.json"] + [Path(d) / "provenance.json" for d in fold_dirs] + [out_dir / "provenance.json"]
     return Section(
         domain="materials", title="Materials: crystal graph networks", summary=summary,
         tables=[score_table, fold_table, data_table], figures=figures, warnings=warnings,
-        provenance=[_rel(p, section_path) for p in prov],
+        provenance=provenance,
     )

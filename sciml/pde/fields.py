@@ -1,5 +1,5 @@
-"""Accuracy of a solution against a reference: relative L2 on the reference grid
-(masked points excluded) and an xarray Dataset (prediction, reference, |error|)."""
+"""Fields on the reference grid as a labelled xarray Dataset (prediction, reference, |error|,
+optionally the finest classical solve), written as netCDF."""
 
 from __future__ import annotations
 
@@ -11,13 +11,6 @@ import numpy as np
 from sciml.pde.references import Reference
 
 COORD_UNITS = {"x": "1 (non-dimensional length)", "y": "1 (non-dimensional length)", "t": "1 (non-dimensional time)"}
-
-
-def relative_l2(pred: np.ndarray, ref: Reference) -> float:
-    """||pred - ref|| / ||ref|| over the points where the reference is defined."""
-    mask = ref.mask
-    diff = np.asarray(pred, dtype=float).reshape(ref.shape)[mask] - ref.values[mask]
-    return float(np.linalg.norm(diff) / np.linalg.norm(ref.values[mask]))
 
 
 def to_dataset(pred: np.ndarray, ref: Reference, attrs: dict[str, Any] | None = None,
@@ -66,10 +59,3 @@ def write_netcdf(ds, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine=engine)
     return Path(path)
-
-
-def round_sig(value: float | None, digits: int = 6) -> float | None:
-    """Round to ``digits`` significant digits (stable JSON across identical runs)."""
-    if value is None or not np.isfinite(value) or value == 0:
-        return value
-    return float(f"{value:.{digits}g}")

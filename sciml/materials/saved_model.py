@@ -1,0 +1,122 @@
+"""The saved-model format of the materials models: written by training, read by screening.
+
+A model folder (a fold folder written by ``sciml materials train``) holds
+
+- ``model.pt``: the plain ``state_dict`` of the wrapped ``nn.Module`` (tensors only, so it
+  loads with ``torch.load(weights_only=True)``); an ensemble's further members are
+  ``model_member<k>.pt``;
+- ``model.json``: ``format`` (:data:`FORMAT`), the model name and constructor arguments,
+  the target normalisation, the graph settings and validation limits the model was
+  trained with, the target's name/unit/transform and, for an ensemble, the member weight
+  files (``ensemble_weights``).
+
+:func:`save` and :func:`load` are the only code that knows this layout.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sciml.errors import DataError
+from sciml.io import atomic_path, write_json_atomic
+
+#: Format tag written into (and required in) ``model.json``.
+FORMAT = "sciml.materials.model/1"
+SPEC_FILE = "model.json"
+
+
+def member_weight_file(k: int) -> str:
+    """Weights file of ensemble member ``k`` in a model folder (member 0 = ``model.pt``)."""
+    return "model.pt" if k == 0 else f"model_member{k}.pt"
+
+
+def save(modules: Any, cfg: dict[str, Any], meta: dict[str, Any], out_dir: str | Path) -> list[str]:
+    """Write the weights of ``modules`` (one ``CrystalRegressor`` or a list: an ensemble) and
+    ``model.json`` into ``out_dir``; ``meta`` is the graph table's ``meta`` (graph settings,
+    ``max_z``, ``min_distance``). Returns the weight file names (member order)."""
+    import torch
+
+    out_dir = Path(out_dir)
+    modules = modules if isinstance(modules, (list, tuple)) else [modules]
+    files = [member_weight_file(k) for k in range(len(modules))]
+    for name, mod in zip(files, modules):
+        with atomic_path(out_dir / name) as tmp:
+            torch.save({k: v.detach().cpu() for k, v in mod.model.state_dict().items()}, tmp)
+    module = modules[0]
+    hp = module.hparams
+    spec = {
+        "format": FORMAT,
+        "model_name": hp.model_name,
+        "model_kwargs": dict(hp.model_kwargs),
+        "target_mean": float(module.t_mean), "target_std": float(module.t_std),
+        "log_target": bool(hp.log_target),
+        "graph": meta["graph"], "max_z": meta["max_z"], "min_distance": meta["min_distance"],
+        "target_name": cfg["dataset"]["target_name"], "unit": cfg["dataset"]["unit"],
+        "transform": cfg["dataset"]["transform"],
+    }
+    if len(files) > 1:
+        spec["ensemble_weights"] = files
+    write_json_atomic(out_dir / SPEC_FILE, spec)
+    return files
+
+
+def read_spec(model_dir: str | Path) -> dict[str, Any]:
+    """``model.json`` of a model folder, checked for the format tag and the weight file list."""
+    spec_path = Path(model_dir) / SPEC_FILE
+    if not spec_path.is_file():
+        raise DataError(spec_path, "model file missing",
+                        hint="point --model-dir at a fold folder written by 'sciml materials train'")
+    try:
+        spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(spec_path, f"not valid JSON ({exc})") from None
+    if not isinstance(spec, dict) or spec.get("format") != FORMAT:
+        found = spec.get("format") if isinstance(spec, dict) else None
+        raise DataError(spec_path, f"unknown model format {found!r} (this version reads {FORMAT!r})",
+                        hint="retrain the model with this version of sciml")
+    names = spec.get("ensemble_weights", [member_weight_file(0)])
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and Path(n).name == n for n in names):
+        raise DataError(spec_path, "ensemble_weights must be a non-empty list of file names in the model folder")
+    return spec
+
+
+def weight_files(model_dir: str | Path, spec: dict[str, Any]) -> list[Path]:
+    """The weight files a model folder's ``model.json`` lists (member order)."""
+    return [Path(model_dir) / n for n in spec.get("ensemble_weights", [member_weight_file(0)])]
+
+
+def load(model_dir: str | Path) -> tuple[Any, dict[str, Any]]:
+    """``(model, spec)`` of a model folder: the plain ``nn.Module`` in eval mode (an
+    :class:`~sciml.materials.models.ensemble.EnsembleMean` of the members for an ensemble,
+    giving the fold's test predictions) and the parsed ``model.json``.
+
+    Weights load with ``torch.load(weights_only=True)``; a missing file, an unknown format
+    or weights that do not fit the model raise :class:`~sciml.errors.DataError`.
+    """
+    import torch
+
+    from sciml.materials.models import build_model
+
+    spec = read_spec(model_dir)
+    members = []
+    for weights in weight_files(model_dir, spec):
+        if not weights.is_file():
+            raise DataError(weights, "model file missing",
+                            hint="point --model-dir at a fold folder written by 'sciml materials train'")
+        model = build_model(spec["model_name"], **spec["model_kwargs"])
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            model.load_state_dict(state)
+        except (RuntimeError, KeyError) as exc:
+            raise DataError(weights, f"weights do not fit the model in model.json ({str(exc)[:200]})") from None
+        members.append(model)
+    if len(members) == 1:
+        model = members[0]
+    else:
+        from sciml.materials.models.ensemble import EnsembleMean
+
+        model = EnsembleMean(members)
+    model.eval()
+    return model, spec

@@ -1,0 +1,110 @@
+"""Screening core: score a stream of structures with a trained model, batch by batch.
+
+Memory stays bounded by ``batch_size``: records are read lazily (CSV rows and folder
+files one at a time), validated, turned into graphs and scored one batch at a time
+(:func:`predict_records`), and :class:`PredictionWriter` appends each batch's rows to a
+CSV or Parquet file before the next batch is read. The ``predict`` step
+(:mod:`sciml.materials.steps.predict`) wires them to files.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+#: Output columns; ``prediction_linear`` (10**prediction) is added for a log10 target.
+COLUMNS = ["id", "formula", "n_atoms", "prediction"]
+
+
+def columns_for(spec: dict[str, Any]) -> list[str]:
+    """Output columns for a model whose ``model.json`` is ``spec``."""
+    return COLUMNS + (["prediction_linear"] if spec.get("transform") == "log10" else [])
+
+
+def batched(it: Iterable[Any], n: int) -> Iterator[list[Any]]:
+    """Lists of up to ``n`` consecutive items of ``it`` (the last may be shorter)."""
+    it = iter(it)
+    while chunk := list(islice(it, n)):
+        yield chunk
+
+
+class PredictionWriter:
+    """Appends prediction rows to a CSV (floats as ``:.6g``) or Parquet file."""
+
+    def __init__(self, path: str | Path, parquet: bool, columns: list[str]):
+        self.parquet = parquet
+        self.columns = columns
+        if parquet:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            types = {"id": pa.string(), "formula": pa.string(), "n_atoms": pa.int64()}
+            self.schema = pa.schema([(c, types.get(c, pa.float64())) for c in columns])
+            self.writer = pq.ParquetWriter(path, self.schema)
+        else:
+            self.fh = open(path, "w", encoding="utf-8", newline="")
+            self.writer = csv.writer(self.fh, lineterminator="\n")
+            self.writer.writerow(columns)
+
+    def write(self, rows: list[list[Any]]) -> None:
+        """Append ``rows`` (aligned with the columns)."""
+        if not rows:
+            return
+        if self.parquet:
+            import pyarrow as pa
+
+            cols = list(zip(*rows))
+            self.writer.write_table(pa.table({c: list(v) for c, v in zip(self.columns, cols)}, schema=self.schema))
+        else:
+            self.writer.writerows([[f"{v:.6g}" if isinstance(v, float) else v for v in r] for r in rows])
+
+    def close(self) -> None:
+        """Finish the file."""
+        if self.parquet:
+            self.writer.close()
+        else:
+            self.fh.close()
+
+
+def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], batch_size: int = 512
+                    ) -> Iterator[tuple[list[list[Any]], list[tuple[Any, str]]]]:
+    """Score ``records`` with ``model`` (loaded by :func:`sciml.materials.saved_model.load`).
+
+    Yields per batch: (rows ``[id, formula, n_atoms, prediction(, prediction_linear)]`` in
+    target units, rejected ``(record, reason)``). Records are checked with the graph
+    settings and limits the model was trained with.
+    """
+    import torch
+    from torch_geometric.data import Batch, Data
+
+    from sciml.materials.graphs import GraphSettings
+    from sciml.materials.validation import check_record
+
+    settings = GraphSettings(**spec["graph"])
+    mean, std = float(spec["target_mean"]), float(spec["target_std"])
+    log10 = spec.get("transform") == "log10"
+    for chunk in batched(records, batch_size):
+        good, graphs, rejected = [], [], []
+        for rec in chunk:
+            g, reason = check_record(rec, settings, max_z=spec["max_z"], min_distance=spec["min_distance"],
+                                     need_target=False)
+            if reason is not None:
+                rejected.append((rec, reason))
+                continue
+            good.append(rec)
+            graphs.append(Data(z=torch.from_numpy(g.z), edge_index=torch.from_numpy(g.edge_index),
+                               distance=torch.from_numpy(g.distance), num_nodes=len(g.z)))
+        rows: list[list[Any]] = []
+        if graphs:
+            with torch.inference_mode():
+                out = model(Batch.from_data_list(graphs)).double() * std + mean
+                pred = (torch.exp(out) if spec.get("log_target") else out).tolist()
+            for rec, p in zip(good, pred):
+                row = [rec.id, rec.structure.composition.reduced_formula, len(rec.structure), float(p)]
+                if log10:
+                    row.append(float(10.0**p))
+                rows.append(row)
+        yield rows, rejected

@@ -1,0 +1,131 @@
+"""The ``train`` step: train and test one cross-validation fold (optionally a seed ensemble).
+
+Outputs in ``out_dir``: ``metrics.json`` (test MAE/RMSE/R2 in target units, the
+predict-the-train-mean baseline, sizes; rounded, sorted keys: byte-identical for the
+same seed on CPU), ``predictions.csv`` (id, fold, target, prediction for every test
+record), the saved model (``model.pt`` + ``model.json``, see
+:mod:`sciml.materials.saved_model`), the learning curve ``logs/version_0/metrics.csv``
+and ``provenance.json``. Lightning checkpoints go under ``ckpt_base`` (outside the
+declared outputs) so a killed run resumes from ``last.ckpt``.
+
+Seeds: the fold trains with ``cfg["seed"] + fold``; with ``train.ensemble: N`` member m
+trains with ``(cfg["seed"] + m) + fold`` on the same split, logs into
+``members/member_<m>/`` and is saved as ``model_member<m>.pt`` (the convention of
+:func:`sciml.training.ensemble_members`). Test predictions are the members' mean.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sciml.io import write_csv_atomic, write_json_atomic
+from sciml.rounding import round_fixed
+from sciml.steps import resolve_threads, run_step
+
+#: Batch size used to predict the test fold (does not change the numbers).
+TEST_BATCH_SIZE = 256
+LEARNING_CURVE = Path("logs") / "version_0" / "metrics.csv"
+
+
+def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str | Path,
+          ckpt_base: str | Path, cache_dir: str | Path | None = None, threads: int | None = None) -> dict[str, Any]:
+    """Train the configured model on fold ``fold`` and test it; returns the metrics dict
+    (empty on the non-zero ranks of a multi-process run, which write nothing but provenance)."""
+    from sciml.errors import ConfigError
+    from sciml.materials import saved_model
+    from sciml.materials.dataset import graph_loader, load_or_build
+    from sciml.materials.folds import split_fold
+    from sciml.materials.graphs import GraphSettings
+    from sciml.materials.lightning import CrystalRegressor, predict_loader
+    from sciml.materials.metrics import regression_metrics
+    from sciml.materials.models import model_kwargs
+    from sciml.training import TrainerSettings, ensemble_members, fit_best
+
+    out_dir = Path(out_dir)
+    tcfg = cfg["train"]
+    with run_step(f"materials.train.fold{fold}", cfg, out_dir, threads=resolve_threads(threads, cfg)) as step:
+        table, data_path, _ = load_or_build(cfg["dataset"], GraphSettings(**cfg["graph"]), root, cache_dir,
+                                            cfg["validation"])
+        step.add_inputs([data_path])
+        split = split_fold(table, cfg, fold)
+        y = table.y.numpy().astype(np.float64)
+        y_fit = y[split["fit"]]
+        log_target = bool(tcfg["log_target"])
+        if log_target:
+            if (y_fit <= 0).any():
+                raise ConfigError("materials.train.log_target", "needs a positive target; this training fold has values <= 0")
+            y_fit = np.log(y_fit)
+        mean, std = float(y_fit.mean()), float(y_fit.std())
+        bs = int(tcfg["batch_size"])
+        steps_per_epoch = int(math.ceil(len(split["fit"]) / bs))
+        mk = model_kwargs(cfg, table.meta["max_z"])
+        test_idx = split["test"]
+        settings = TrainerSettings.from_config({**tcfg, "monitor": "val_loss"})
+
+        def make_module() -> CrystalRegressor:
+            return CrystalRegressor(
+                model_name=cfg["model"]["name"], model_kwargs=mk, target_mean=mean, target_std=std,
+                lr=tcfg["lr"], weight_decay=tcfg["weight_decay"], loss=tcfg["loss"], scheduler=tcfg["scheduler"],
+                max_epochs=tcfg["max_epochs"], steps_per_epoch=steps_per_epoch, log_target=log_target,
+            )
+
+        members = ensemble_members(int(tcfg.get("ensemble", 1)), cfg["seed"], ckpt_base, f"fold{fold}", cfg, out_dir)
+        modules, member_preds, member_info = [], [], []
+        for member in members:
+            seed = member.seed + fold
+            fit = fit_best(make_module, settings, seed=seed, log_dir=member.log_dir, ckpt_dir=member.checkpoint_dir,
+                           train_dataloaders=graph_loader(table, split["fit"], bs, seed),
+                           val_dataloaders=graph_loader(table, split["val"], bs))
+            if not fit.is_global_zero:
+                # under DDP every rank takes part in every member's fit; only rank 0 tests and writes
+                continue
+            module = fit.module.float()
+            p_m = predict_loader(module, graph_loader(table, test_idx, TEST_BATCH_SIZE))
+            modules.append(module)
+            member_preds.append(p_m)
+            member_info.append({
+                "seed": seed, "epochs_trained": fit.epochs_trained,
+                "best_val_loss": round_fixed(fit.best_score),
+                "test_mae": regression_metrics(y[test_idx], p_m)["mae"] if len(test_idx) else None,
+                "checkpoint_dir": str(member.checkpoint_dir),
+            })
+        if not member_preds:  # a non-zero rank
+            return {}
+        stacked = np.stack(member_preds, axis=0)
+        # mean of the normalised outputs (all members share mean/std): arithmetic mean in
+        # target units, geometric mean when trained on log(target)
+        preds = np.exp(np.log(stacked).mean(axis=0)) if log_target else stacked.mean(axis=0)
+        y_test = y[test_idx]
+        metrics = {
+            "fold": fold,
+            "model": cfg["model"]["name"],
+            "n_fit": int(len(split["fit"])), "n_val": int(len(split["val"])), "n_test": int(len(test_idx)),
+            "test_records_quarantined": split["dropped_test"],
+            "epochs_trained": member_info[0]["epochs_trained"],
+            "best_val_loss": member_info[0]["best_val_loss"],
+            "test": regression_metrics(y_test, preds),
+            "baseline_train_mean": regression_metrics(y_test, np.full_like(y_test, float(y[split["fit"]].mean()))),
+            "target": cfg["dataset"]["target_name"], "unit": cfg["dataset"]["unit"],
+            "transform": cfg["dataset"]["transform"],
+        }
+        if len(members) > 1:
+            metrics["ensemble"] = {
+                "size": len(members),
+                "members": [{k: v for k, v in m.items() if k != "checkpoint_dir"} for m in member_info],
+            }
+        write_csv_atomic(step.output("predictions.csv"), ["id", "fold", "target", "prediction"],
+                         [[table.ids[i], fold, f"{y[i]:.6g}", f"{p:.6g}"] for i, p in zip(test_idx, preds)])
+        for name in saved_model.save(modules, cfg, table.meta, out_dir):
+            step.output(name)
+        step.output(saved_model.SPEC_FILE)
+        write_json_atomic(step.output("metrics.json"), metrics)
+        for member in members:
+            step.output(Path(member.log_dir).relative_to(out_dir) / LEARNING_CURVE)
+        step.record.extra["checkpoint_dir"] = member_info[0]["checkpoint_dir"]
+        if len(members) > 1:
+            step.record.extra["member_checkpoint_dirs"] = [m["checkpoint_dir"] for m in member_info]
+    return metrics

@@ -1,0 +1,23 @@
+"""Accuracy of a solution against a reference: relative L2 on the reference grid, masked
+points (outside the domain) excluded."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sciml.pde.references import Reference
+
+
+def relative_l2(pred: np.ndarray, ref: Reference) -> float:
+    """||pred - ref|| / ||ref|| (dimensionless) over the points where the reference is defined;
+    ``pred`` has ``ref.size`` values in any shape (reshaped to ``ref.shape``)."""
+    mask = ref.mask
+    diff = np.asarray(pred, dtype=float).reshape(ref.shape)[mask] - ref.values[mask]
+    return float(np.linalg.norm(diff) / np.linalg.norm(ref.values[mask]))
+
+
+def masked_like(values: np.ndarray, ref: Reference, source: str) -> Reference:
+    """``values`` on ``ref``'s grid as a Reference, NaN (masked) where ``ref`` is, so errors
+    against it are measured on the same points (e.g. the finest solve as a second yardstick)."""
+    return Reference(ref.dims, ref.coords, np.where(ref.mask, np.asarray(values, dtype=float).reshape(ref.shape), np.nan),
+                     source, ref.inputs)

@@ -1,0 +1,91 @@
+"""The saved PINN: the one owner of its format, written by ``train``, read by ``evaluate``.
+
+A model folder holds ``model.pt`` (the network's state dict, loaded with
+``torch.load(weights_only=True)``) and ``model.json`` (format name and version, the problem
+and its parameters, the network architecture). The network itself is rebuilt from the
+config by :func:`sciml.pde.pinn.build_pinn`; :func:`load_model` first checks that
+``model.json`` was written in this format version and for the same problem, parameters
+and architecture, so a config that drifted from the training run fails with a clear
+message instead of loading mismatched weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sciml.errors import DataError
+
+#: Format of the model folder; bump :data:`FORMAT_VERSION` when what is saved changes.
+FORMAT = "sciml.pde.pinn"
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.pt"
+META_FILE = "model.json"
+#: Both files of a saved model.
+MODEL_FILES = (WEIGHTS_FILE, META_FILE)
+#: ``pinn`` config keys that define the network (weights of another value do not fit or mean something else).
+ARCHITECTURE_KEYS = ("width", "depth", "activation", "precision", "hard_constraints", "periodic_modes", "symmetry")
+
+
+def model_meta(pinn: Any) -> dict[str, Any]:
+    """What ``model.json`` records for ``pinn`` (a :class:`sciml.pde.pinn.PINN`)."""
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "weights": WEIGHTS_FILE,
+        "problem": pinn.problem.name, "params": dict(pinn.problem.params),
+        "inputs": list(pinn.problem.inputs),
+        "architecture": {k: pinn.cfg.get(k) for k in ARCHITECTURE_KEYS},
+        "hard_constraints": pinn.hard, "exact_symmetry": pinn.symmetric,
+    }
+
+
+def save_model(model_dir: str | Path, pinn: Any) -> list[Path]:
+    """Write ``model.pt`` and ``model.json`` of ``pinn`` into ``model_dir`` atomically; return both paths."""
+    import torch
+
+    from sciml.io import atomic_path, write_json_atomic
+
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(model_dir / WEIGHTS_FILE) as tmp:
+        torch.save(pinn.net.state_dict(), tmp)
+    write_json_atomic(model_dir / META_FILE, model_meta(pinn))
+    return [model_dir / name for name in MODEL_FILES]
+
+
+def read_model_meta(model_dir: str | Path) -> dict[str, Any]:
+    """``model.json`` of a model folder; DataError when it is missing, unreadable or of another format version."""
+    import json
+
+    path = Path(model_dir) / META_FILE
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(path, "no model.json: not a PINN model folder written by 'sciml pde train'",
+                        hint="Point --model-dir at the output folder of 'sciml pde train' (rerun it if older).") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(path, f"model.json is not readable JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise DataError(path, f"not a saved PINN (format {meta.get('format') if isinstance(meta, dict) else None!r}, "
+                              f"expected {FORMAT!r})")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise DataError(path, f"saved PINN format version {meta.get('format_version')!r}, this sciml reads "
+                              f"version {FORMAT_VERSION}", hint="Retrain with 'sciml pde train'.")
+    return meta
+
+
+def load_model(model_dir: str | Path, pinn: Any) -> dict[str, Any]:
+    """Load the weights of the model folder into ``pinn`` (built from the config) after checking
+    that ``model.json`` matches its problem, parameters and architecture; returns the metadata."""
+    import torch
+
+    model_dir = Path(model_dir)
+    meta = read_model_meta(model_dir)
+    want = model_meta(pinn)
+    diffs = [k for k in ("problem", "params", "architecture") if meta.get(k) != want[k]]
+    if diffs:
+        detail = "; ".join(f"{k}: saved {meta.get(k)!r}, config {want[k]!r}" for k in diffs)
+        raise DataError(model_dir / META_FILE, f"the saved PINN does not match the config ({detail})",
+                        hint="Evaluate with the config the model was trained with, or retrain.")
+    state = torch.load(model_dir / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+    pinn.net.load_state_dict(state)
+    return meta

@@ -1,0 +1,127 @@
+"""Step ``evaluate``: the trained PINN on the reference grid (accuracy, netCDF fields, plots)
+and the speed comparison with the classical solver."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sciml.pde.steps.common import load_problem, log, step_config
+
+#: Read from the ``train`` folder (``--model-dir``) and the ``solve`` folder (``--solver-dir``).
+MODEL_INPUTS = ("model.pt", "model.json", "train.json", "train_timing.json", "loss_history.csv")
+SOLVER_INPUTS = ("solver.json",)
+#: Written into ``out_dir``.
+OUTPUTS = ("metrics.json", "timing.json", "fields.nc", "fields.png", "loss.png")
+#: train.json keys copied into metrics.json.
+TRAIN_KEYS = ("iterations", "final_train_loss", "hard_constraints", "precision", "lbfgs_stopped_early",
+              "lbfgs_restarts", "rar_anchors")
+
+
+def _read_step_outputs(problem_name: str, model_dir: Path, solver_dir: Path) -> tuple[dict, dict, float, list]:
+    """solver.json, train.json, the training seconds and the loss history rows; DataError if incomplete."""
+    import csv
+
+    from sciml.errors import DataError
+
+    try:
+        solver = json.loads((solver_dir / "solver.json").read_text())
+        train = json.loads((model_dir / "train.json").read_text())
+        train_time = json.loads((model_dir / "train_timing.json").read_text())["train_seconds"]
+        history = list(csv.reader((model_dir / "loss_history.csv").read_text().splitlines()))[1:]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(model_dir, f"problem '{problem_name}': incomplete step outputs ({exc})") from None
+    return solver, train, train_time, history
+
+
+def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, model_dir: str | Path,
+             solver_dir: str | Path, data_root: str | Path | None = None, threads: int | None = None,
+             log: Callable[[str], None] = log) -> dict[str, Any]:
+    """Evaluate the PINN saved in ``model_dir`` (a ``train`` folder) against the reference and the
+    finest solve, and time it against the solver ladder of ``solver_dir`` (a ``solve`` folder).
+
+    Writes ``metrics.json`` (relative L2 vs the reference and vs the finest solve, the target,
+    max |error|, training summary; per parameter value for parametric problems),
+    ``timing.json`` (solver seconds at the PINN's accuracy, training and inference seconds,
+    break-even solves), ``fields.nc`` and the two figures. Returns the metrics.
+    """
+    import numpy as np
+
+    from sciml.io import write_json_atomic
+    from sciml.pde import plots
+    from sciml.pde.accuracy import masked_like, relative_l2
+    from sciml.pde.fields import to_dataset, write_netcdf
+    from sciml.pde.pinn import build_pinn
+    from sciml.pde.problems.base import AGAINST_REFERENCE
+    from sciml.pde.saved_model import load_model
+    from sciml.pde.timing import best_time, break_even, matching_level, per_parameter_queries
+    from sciml.rounding import round_sig
+    from sciml.steps import resolve_threads, run_step
+
+    problem = load_problem(cfg, problem_name)
+    model_dir, solver_dir = Path(model_dir), Path(solver_dir)
+    inputs = (problem.reference_inputs(data_root) + [model_dir / n for n in MODEL_INPUTS]
+              + [solver_dir / n for n in SOLVER_INPUTS])
+    n_threads = resolve_threads(threads, cfg)
+    repeats = cfg["evaluation"]["timing_repeats"]
+    with run_step(f"pde.evaluate.{problem_name}", cfg, out_dir, inputs=inputs, threads=n_threads,
+                  provenance_config=step_config(cfg, problem_name), seed=cfg["seed"]) as step:
+        ref = problem.reference(data_root)
+        pinn = build_pinn(problem, cfg["pinn"], cfg["seed"], n_threads)
+        load_model(model_dir, pinn)
+        pred = pinn.predict(ref.points()).reshape(ref.shape)
+        err = relative_l2(pred, ref)
+        solver, train, train_time, history = _read_step_outputs(problem_name, model_dir, solver_dir)
+        # Ground truth from the finest in-package solve as a second yardstick.
+        finest = problem.solve(ref, problem.finest_level())
+        err_vs_solver = relative_l2(pred, masked_like(finest, ref, "solver"))
+        metrics = {
+            "problem": problem_name, "reference": Path(ref.source).name,
+            "rel_l2": round_sig(err), "rel_l2_vs_finest_solver": round_sig(err_vs_solver),
+            "solver_finest_rel_l2": round_sig(solver["finest_rel_l2"]),
+            "target_rel_l2": problem.target(),
+            "max_abs_error": round_sig(float(np.nanmax(np.abs(pred - ref.values)))),
+            "masked_points": int((~ref.mask).sum()), "evaluated_points": int(ref.mask.sum()),
+            **{k: train[k] for k in TRAIN_KEYS},
+            "exact_symmetry": bool(train.get("exact_symmetry", False)),
+        }
+        if problem.parameter_dims:
+            rows = per_parameter_queries(problem, ref, pinn.predict, pred, repeats, log=log)
+            metrics["per_parameter"] = [{k: round_sig(v) if isinstance(v, float) else v for k, v in row.items()}
+                                        for row in rows]
+        write_json_atomic(step.output("metrics.json"), metrics)
+        ds = to_dataset(pred, ref, {"problem": problem_name, "equation": problem.describe(),
+                                    "rel_l2": metrics["rel_l2"], "rel_l2_vs_finest_solver": metrics["rel_l2_vs_finest_solver"]},
+                        solver=finest)
+        write_netcdf(ds, step.output("fields.nc"))
+        plots.plot_fields(ds, step.output("fields.png"), f"{problem.title}: PINN rel. L2 = {err:.2e} vs reference, "
+                                                         f"{err_vs_solver:.2e} vs finest solver")
+        plots.plot_loss([[int(h[0]), h[1], float(h[2])] for h in history], step.output("loss.png"),
+                        f"{problem.title}: training loss")
+
+        n_query = cfg["evaluation"]["inference_points"] or int(ref.mask.sum())
+        Xq = problem.uniform_points(n_query, cfg["seed"] + 1000)
+        infer_s, _ = best_time(lambda: pinn.predict(Xq), repeats)
+        # Match the solver to the PINN's accuracy against the reference, or against the finest
+        # solve where the problem finds the reference unreliable (Poisson L-shape's file).
+        yardstick = problem.accuracy_yardstick(solver["finest_rel_l2"])
+        match = (matching_level(solver["ladder"], err) if yardstick == AGAINST_REFERENCE
+                 else matching_level(solver["ladder"], err_vs_solver, "rel_l2_vs_finest"))
+        solver_s = match["seconds"] if match else None
+        timing = {
+            "problem": problem_name, "pinn_rel_l2": metrics["rel_l2"],
+            "solver_level_at_pinn_accuracy": match["level"] if match else None,
+            "solver_rel_l2_at_that_level": match["rel_l2"] if match else None,
+            "accuracy_matched_against": yardstick,
+            "solver_seconds_at_pinn_accuracy": solver_s,
+            "solver_seconds_finest": solver["ladder"][-1]["seconds"],
+            "pinn_train_seconds": train_time, "inference_points": n_query, "pinn_inference_seconds": infer_s,
+            "break_even_solves": break_even(train_time, infer_s, solver_s) if solver_s is not None else None,
+            "note": "see sciml/pde/timing.py for what each number includes; 2-core CPU shared with other jobs",
+        }
+        write_json_atomic(step.output("timing.json"), timing)
+        log(f"{problem_name}: PINN rel L2 {err:.3e} (vs finest solver {err_vs_solver:.3e}); "
+            f"solver at that accuracy {solver_s} s; train {train_time} s; inference {infer_s:.4f} s for {n_query} pts")
+    return metrics

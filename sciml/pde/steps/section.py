@@ -1,0 +1,136 @@
+"""Step ``section``: the pde report section from the evaluated problems."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sciml.pde.steps.common import load_problem
+
+#: Read from every ``evaluate`` folder.
+EVALUATE_INPUTS = ("metrics.json", "timing.json", "fields.png", "loss.png")
+#: Keys of a per-parameter row that are not the parameter itself.
+_QUERY_KEYS = {"pinn_rel_l2", "pinn_inference_seconds", "points", "solver_level", "solver_seconds", "solver_rel_l2"}
+
+
+def _fmt(v: Any, spec: str = ".3g") -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return format(v, spec)
+    return str(v)
+
+
+def _read(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    from sciml.errors import DataError
+
+    try:
+        return (json.loads((folder / "metrics.json").read_text()), json.loads((folder / "timing.json").read_text()))
+    except (OSError, ValueError) as exc:
+        raise DataError(folder, f"evaluation outputs missing or invalid ({exc})") from None
+
+
+def section(cfg: dict[str, Any], out_dir: str | Path, *, evaluate_dirs: Sequence[str | Path],
+            solve_dirs: Sequence[str | Path] = (), train_dirs: Sequence[str | Path] = ()) -> dict[str, Any]:
+    """Write ``out_dir/section.json`` (accuracy and speed tables, figures, warnings) from the
+    ``evaluate`` folders, one per problem. ``solve_dirs`` and ``train_dirs`` (same order as
+    ``evaluate_dirs``, or empty) are the problems' other step folders, whose provenance the
+    section lists; figure and provenance paths are relative to ``out_dir``. Returns
+    ``{"section": path, "problems": [...], "warnings": n}``."""
+    from sciml.errors import ConfigError
+    from sciml.pde.problems.base import AGAINST_REFERENCE
+    from sciml.report import Figure, Section, Table, write_section
+    from sciml.steps import run_step
+
+    evaluate_dirs = [Path(d) for d in evaluate_dirs]
+    for what, dirs in (("solve", solve_dirs), ("train", train_dirs)):
+        if dirs and len(dirs) != len(evaluate_dirs):
+            raise ConfigError(f"pde.section.{what}_dirs", f"{len(dirs)} {what} folders for {len(evaluate_dirs)} "
+                              "evaluate folders: give one per problem, in the same order")
+    solve_dirs = [Path(d) for d in solve_dirs] or [None] * len(evaluate_dirs)
+    train_dirs = [Path(d) for d in train_dirs] or [None] * len(evaluate_dirs)
+    inputs = [d / n for d in evaluate_dirs for n in EVALUATE_INPUTS]
+    acc_rows, speed_rows, query_rows, figures, warnings, provenance, names = [], [], [], [], [], [], []
+    with run_step("pde.section", cfg, out_dir, inputs=inputs) as step:
+        for folder, solve_dir, train_dir in zip(evaluate_dirs, solve_dirs, train_dirs):
+            m, t = _read(folder)
+            name = m["problem"]
+            names.append(name)
+            target = m["target_rel_l2"]
+            its = m["iterations"]
+            built_in = ("yes" if m["hard_constraints"] else "no") + (", odd symmetry" if m.get("exact_symmetry") else "")
+            acc_rows.append([name, m["reference"], _fmt(m["rel_l2"]), _fmt(target), _fmt(m["rel_l2_vs_finest_solver"]),
+                             _fmt(m["solver_finest_rel_l2"]), m["precision"], built_in,
+                             " / ".join(f"{k} {v}" for k, v in its.items())])
+            # evaluate matched accuracies against the finest solve: the problem found its reference unreliable
+            file_off = t.get("accuracy_matched_against", AGAINST_REFERENCE) != AGAINST_REFERENCE
+            if target is not None and m["rel_l2"] > target:
+                vs_fem = (f" Against the converged in-package solver it is {m['rel_l2_vs_finest_solver']:.3g}"
+                          f" ({'within' if m['rel_l2_vs_finest_solver'] <= target else 'also above'} the target)."
+                          if file_off else "")
+                warnings.append(f"{name}: PINN relative L2 {m['rel_l2']:.3g} misses the target {target:g}.{vs_fem}")
+            if m["lbfgs_stopped_early"]:
+                warnings.append(f"{name}: L-BFGS stopped before its iteration budget ({m['lbfgs_restarts']} restarts); "
+                                "common in float32, consider precision float64.")
+            if file_off:
+                caveat = load_problem(cfg, name).reference_caveat
+                warnings.append(f"{name}: the converged in-package solver differs from {m['reference']} by "
+                                f"{m['solver_finest_rel_l2']:.3g} relative L2, so errors against the file are bounded "
+                                "below by about that; solver accuracy is matched against the finest solve."
+                                + (f" {caveat}" if caveat else ""))
+            lvl = t["solver_level_at_pinn_accuracy"]
+            matched = (f"{_fmt(m['rel_l2_vs_finest_solver'])} (vs finest solve)" if file_off else _fmt(t["pinn_rel_l2"]))
+            speed_rows.append([name, matched,
+                               ", ".join(f"{k}={v}" for k, v in lvl.items()) if lvl else "not reached",
+                               _fmt(t["solver_seconds_at_pinn_accuracy"], ".3g"), _fmt(t["solver_seconds_finest"], ".3g"),
+                               _fmt(t["pinn_train_seconds"], ".4g"), t["inference_points"],
+                               _fmt(t["pinn_inference_seconds"], ".3g"),
+                               _fmt(t["break_even_solves"]) if t["break_even_solves"] is not None else "never"])
+            for q in m.get("per_parameter", []):
+                par = next(k for k in q if k not in _QUERY_KEYS)
+                query_rows.append([name, f"{par} = {q[par]:.4g}", _fmt(q["pinn_rel_l2"]), q["points"],
+                                   _fmt(q["pinn_inference_seconds"]),
+                                   ", ".join(f"{k}={v}" for k, v in q["solver_level"].items()) if q["solver_level"] else "not reached",
+                                   _fmt(q["solver_seconds"])])
+            figures.append(Figure(f"{name}: reference, PINN, error", step.rel(folder / "fields.png"),
+                                  f"{name}: reference solution, PINN prediction and absolute error on the reference grid."))
+            figures.append(Figure(f"{name}: training loss", step.rel(folder / "loss.png"),
+                                  f"{name}: total training loss per stage (Adam, RAR rounds, L-BFGS)."))
+            for prov in [d / "provenance.json" for d in (solve_dir, train_dir) if d is not None] + [folder / "provenance.json"]:
+                if prov.is_file():
+                    step.add_inputs([prov])
+                    provenance.append(step.rel(prov))
+        provenance.append(step.rel(step.out_dir / "provenance.json"))  # this step's own, written on exit
+        sec = Section(
+            domain="pde",
+            title="PDE: physics-informed neural networks vs classical solvers",
+            summary=("PINNs (DeepXDE, PyTorch backend) trained with Adam, optional residual-based adaptive refinement "
+                     "and L-BFGS, measured by relative L2 error on the reference grid against shipped references or "
+                     "analytic solutions, and timed against in-package classical solvers run to the same accuracy. "
+                     f"Problems: {', '.join(names)}. Timings were taken on the machine that ran the pipeline "
+                     "(possibly shared with other jobs)."),
+            tables=[
+                Table("Accuracy (relative L2 on the reference grid)",
+                      ["problem", "reference", "PINN rel. L2", "target", "PINN vs finest solver",
+                       "finest solver vs reference", "precision", "hard IC/BC (built-in symmetry)", "iterations"], acc_rows,
+                      "Masked points (outside the domain) are excluded. 'finest solver vs reference' validates the "
+                      "in-package solver."),
+                Table("Speed: solver to PINN accuracy vs PINN",
+                      ["problem", "PINN rel. L2", "solver resolution at PINN accuracy", "solver s (that resolution)",
+                       "solver s (finest)", "PINN training s", "N query points", "PINN inference s (N points)",
+                       "break-even solves"], speed_rows,
+                      "Solver time: one full solve onto the reference grid, best of repeats, cheapest resolution whose "
+                      "error <= the PINN's. Training: optimizer wall time. Break-even: smallest n with "
+                      "train + n*inference <= n*solver ('never' if the solver is faster per query)."),
+            ] + ([Table("Parametric surrogate, per query (one parameter value each)",
+                        ["problem", "query", "PINN rel. L2", "grid points", "PINN inference s",
+                         "solver resolution at PINN accuracy", "solver s (that resolution)"], query_rows,
+                        "One trained network answers every parameter value; each row is one value alone, against one "
+                        "solve of that value at the cheapest resolution whose error <= the PINN's on it.")]
+                 if query_rows else []),
+            figures=figures, warnings=warnings, provenance=provenance,
+        )
+        path = write_section(step.output("section.json"), sec)
+    return {"section": str(path), "problems": names, "warnings": len(warnings)}

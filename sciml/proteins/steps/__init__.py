@@ -1,0 +1,20 @@
+"""The proteins pipeline steps, in order (one module each; the rules and the notebook call these):
+
+1. :func:`coevolution` (``coevolution.py``): one family -- read the alignment and structure,
+   map them, fit the Potts and mean-field models, score their CASP precisions; writes
+   ``scores.npz``, ``metrics.json``, ``timings.json``, CASP RR files into the family folder.
+2. :func:`cross_validate` (``cross_validate.py``): family-held-out cross-validation of the 2D
+   residual contact network on the family folders; writes ``metrics.json`` and learning curves.
+3. :func:`section` (``section.py``): the report section from the family folders and the CV
+   folder; writes ``section.json``, ``contact_maps.png`` and ``quarantine.csv``.
+
+Each step takes the validated ``proteins`` config section and folders, writes through
+:func:`sciml.steps.run_step` (``provenance.json`` beside its outputs) and returns a small
+summary dict.
+"""
+
+from sciml.proteins.steps.coevolution import coevolution
+from sciml.proteins.steps.cross_validate import cross_validate
+from sciml.proteins.steps.section import section
+
+__all__ = ["coevolution", "cross_validate", "section"]

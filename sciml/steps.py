@@ -1,0 +1,96 @@
+"""The plumbing every pipeline step repeats, written once.
+
+A step function (``sciml/<domain>/steps/<step>.py``) takes a validated config
+section and paths and opens :func:`run_step`, which
+
+- creates the output folder,
+- sets the torch CPU threads (one source: the CLI's ``--threads``, which the rules fill
+  from the resources Snakemake granted, else the section's ``threads`` key),
+- records provenance (config, seed, input sha256, outputs, versions, wall time) into
+  ``provenance.json`` beside the outputs when the body succeeds,
+- and hands the body a :class:`StepRun` that names outputs (recorded as it goes) and
+  writes paths relative to the output folder (what report sections store).
+
+Example::
+
+    with run_step("pde.train.burgers", cfg, out_dir, inputs=[ref_file]) as step:
+        write_json_atomic(step.output("train.json"), {...})
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sciml.provenance import StepRecord, record_step
+
+
+@dataclass
+class StepRun:
+    """What a running step body gets: its name, config, output folder and provenance record."""
+
+    name: str
+    cfg: dict[str, Any]
+    out_dir: Path
+    record: StepRecord
+
+    def output(self, name: str | Path) -> Path:
+        """``out_dir / name``, recorded as an output of this step (parents created)."""
+        path = self.out_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if str(path) not in self.record.outputs:
+            self.record.outputs.append(str(path))
+        return path
+
+    def add_inputs(self, paths: Iterable[str | Path]) -> None:
+        """Record more input files (their sha256 goes into provenance)."""
+        for p in paths:
+            if str(p) not in self.record.inputs:
+                self.record.inputs.append(str(p))
+
+    def rel(self, path: str | Path, start: str | Path | None = None) -> str:
+        """``path`` relative to ``start`` (default: this step's output folder), as report
+        sections store figure and provenance paths."""
+        return os.path.relpath(Path(path), Path(start) if start is not None else self.out_dir)
+
+
+def resolve_threads(cli_threads: int | None, cfg: dict[str, Any] | None) -> int | None:
+    """The torch thread count of a step: ``--threads`` when given, else ``cfg["threads"]``."""
+    if cli_threads:
+        return int(cli_threads)
+    if cfg and cfg.get("threads"):
+        return int(cfg["threads"])
+    return None
+
+
+def set_torch_threads(threads: int | None) -> None:
+    """``torch.set_num_threads(threads)`` (imports torch only when a count is given)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+
+
+@contextmanager
+def run_step(name: str, cfg: dict[str, Any], out_dir: str | Path, *,
+             inputs: Iterable[str | Path] = (), threads: int | None = None,
+             provenance_config: dict[str, Any] | None = None, seed: int | None = None,
+             provenance_file: str = "provenance.json") -> Iterator[StepRun]:
+    """Run a step body with the shared plumbing (see the module docstring).
+
+    ``threads`` is the CLI's value (None: the section's ``threads`` key, if any; steps
+    that run no torch pass ``cfg`` without one). ``provenance_config`` replaces ``cfg``
+    in provenance.json where a step depends on only part of its section; ``seed``
+    defaults to ``cfg["seed"]``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    set_torch_threads(threads)
+    with record_step(name, out, config=provenance_config if provenance_config is not None else cfg,
+                     seed=seed if seed is not None else cfg.get("seed"), inputs=inputs,
+                     filename=provenance_file) as rec:
+        yield StepRun(name=name, cfg=cfg, out_dir=out, record=rec)

@@ -1,0 +1,59 @@
+"""The ``section`` step: fold aggregation, figures and the report section, all in its folder."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.materials.conftest import REPO  # noqa: F401  (importlib mode: package path)
+
+
+@pytest.fixture(scope="module")
+def section_run(trained_fold, tmp_path_factory):
+    from sciml.materials.steps import prepare, section
+
+    cfg, fold_dir, fold_metrics = trained_fold
+    base = tmp_path_factory.mktemp("section")
+    summary = prepare(cfg, REPO / "data", base / "prepared", fold_dir.parent / "cache")
+    metrics = section(cfg, base / "prepared", [fold_dir], base / "section")
+    return cfg, fold_dir, fold_metrics, summary, metrics, base / "section"
+
+
+def test_section_scores_the_fold_predictions(section_run):
+    _, fold_dir, fold_metrics, summary, metrics, out = section_run
+    pred = pd.read_csv(fold_dir / "predictions.csv")
+    mae = float(np.abs(pred["prediction"] - pred["target"]).mean())
+    assert metrics["folds_run"] == [0] and not metrics["all_folds"]
+    assert metrics["per_fold"][0]["mae"] == pytest.approx(mae, abs=1e-6)
+    assert metrics["per_fold"][0]["mae"] == pytest.approx(fold_metrics["test"]["mae"], abs=2e-6)
+    assert metrics["mae_mean"] == metrics["per_fold"][0]["mae"] and metrics["mae_std"] == 0.0
+    assert metrics["baseline_mae_mean"] == fold_metrics["baseline_train_mean"]["mae"]
+    assert metrics["n_records"] == summary["n_records"] == 120
+    assert json.loads((out / "metrics.json").read_text()) == metrics
+    assert (out / "predictions.csv").read_text().splitlines()[0] == "id,fold,target,prediction"
+    assert len((out / "predictions.csv").read_text().splitlines()) == len(pred) + 1
+
+
+def test_section_paths_are_relative_to_its_folder(section_run):
+    _, _, _, _, _, out = section_run
+    sec = json.loads((out / "section.json").read_text())
+    assert sec["domain"] == "materials"
+    assert [f["path"] for f in sec["figures"]] == ["parity.png", "learning_curves.png"]
+    assert sec["provenance"][-1] == "provenance.json" and len(sec["provenance"]) == 3
+    for rel in [f["path"] for f in sec["figures"]] + sec["provenance"]:
+        assert (out / rel).is_file(), rel
+    assert any("only folds [0]" in w for w in sec["warnings"])
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["step"] == "materials.section" and str(out / "section.json") in prov["outputs"]
+
+
+def test_section_refuses_a_missing_fold(section_run, tmp_path):
+    from sciml.errors import DataError
+    from sciml.materials.steps import section
+
+    cfg, fold_dir, _, _, _, out = section_run
+    with pytest.raises(DataError, match="fold metrics missing"):
+        section(cfg, out.parent / "prepared", [fold_dir, tmp_path / "fold_9"], tmp_path / "section")

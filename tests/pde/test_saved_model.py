@@ -1,0 +1,55 @@
+"""The saved PINN (model.pt + model.json): one format, checked on load."""
+
+import json
+
+import numpy as np
+import pytest
+
+from sciml.config import domain_section
+from sciml.errors import DataError
+from sciml.pde import pinn as pinn_mod
+from sciml.pde import saved_model
+from sciml.pde.problems import get_problem
+
+
+def _pinn(**pinn):
+    cfg = domain_section("pde", json.dumps({"pinn": {"width": 8, "depth": 2, "num_domain": 50, **pinn}}))
+    return pinn_mod.build_pinn(get_problem("heat"), cfg["pinn"], seed=0, threads=1)
+
+
+def test_save_then_load_gives_the_same_network(tmp_path):
+    a = _pinn()
+    paths = saved_model.save_model(tmp_path, a)
+    assert [p.name for p in paths] == ["model.pt", "model.json"]
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert meta["format"] == saved_model.FORMAT and meta["format_version"] == saved_model.FORMAT_VERSION
+    assert meta["problem"] == "heat" and meta["architecture"]["width"] == 8
+    b = _pinn()
+    X = np.array([[0.25, 0.5], [0.75, 0.1]])
+    with __import__("torch").no_grad():
+        for p in b.net.parameters():
+            p.add_(0.1)  # make b differ until it loads a's weights
+    assert not np.allclose(a.predict(X), b.predict(X))
+    saved_model.load_model(tmp_path, b)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+def test_other_format_version_is_refused(tmp_path):
+    saved_model.save_model(tmp_path, _pinn())
+    meta = json.loads((tmp_path / "model.json").read_text())
+    (tmp_path / "model.json").write_text(json.dumps(meta | {"format_version": saved_model.FORMAT_VERSION + 1}))
+    with pytest.raises(DataError, match="format version"):
+        saved_model.load_model(tmp_path, _pinn())
+
+
+def test_missing_model_json_is_a_clean_error(tmp_path):
+    with pytest.raises(DataError, match="model.json"):
+        saved_model.load_model(tmp_path, _pinn())
+
+
+def test_config_that_drifted_from_training_is_refused(tmp_path):
+    saved_model.save_model(tmp_path, _pinn())
+    with pytest.raises(DataError, match="architecture"):
+        saved_model.load_model(tmp_path, _pinn(width=9))
+    with pytest.raises(DataError, match="architecture"):
+        saved_model.load_model(tmp_path, _pinn(activation="sin"))  # same shapes, other network
