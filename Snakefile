@@ -11,6 +11,7 @@ configfile: "config/config.yaml"
 
 include: "workflows/rules/common.smk"
 include: "workflows/rules/materials.smk"
+include: "workflows/rules/screening.smk"
 include: "workflows/rules/pde.smk"
 include: "workflows/rules/proteins.smk"
 include: "workflows/rules/report.smk"

@@ -7,7 +7,8 @@ section and paths and opens :func:`run_step`, which
 - sets the torch CPU threads (one source: the CLI's ``--threads``, which the rules fill
   from the resources Snakemake granted, else the section's ``threads`` key),
 - records provenance (config, seed, input sha256, outputs, versions, wall time) into
-  ``provenance.json`` beside the outputs when the body succeeds,
+  ``provenance.json`` beside the outputs when the body succeeds (on rank 0 only: the other
+  ranks of a multi-process run write nothing, see :func:`sciml.training.is_global_zero_env`),
 - and hands the body a :class:`StepRun` that names outputs (recorded as it goes) and
   writes paths relative to the output folder (what report sections store).
 
@@ -87,9 +88,17 @@ def run_step(name: str, cfg: dict[str, Any], out_dir: str | Path, *,
     in provenance.json where a step depends on only part of its section; ``seed``
     defaults to ``cfg["seed"]``.
     """
+    from sciml.training import is_global_zero_env
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     set_torch_threads(threads)
+    if not is_global_zero_env():
+        # a non-zero rank of a multi-process (DDP) run: it trains with the others but writes
+        # nothing, provenance included (rank 0 writes everything once)
+        yield StepRun(name=name, cfg=cfg, out_dir=out,
+                      record=StepRecord(step=name, config=cfg, seed=cfg.get("seed"), inputs=[str(p) for p in inputs]))
+        return
     with record_step(name, out, config=provenance_config if provenance_config is not None else cfg,
                      seed=seed if seed is not None else cfg.get("seed"), inputs=inputs,
                      filename=provenance_file) as rec:

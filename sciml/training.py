@@ -8,7 +8,9 @@ inside the functions, never at module import.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,15 +21,21 @@ from typing import Any
 class TrainerSettings:
     """What a domain config says about training hardware and schedule.
 
-    ``accelerator``/``devices``/``strategy``/``num_nodes`` go to Lightning as they are
-    ("auto" picks a GPU when there is one; ``strategy="ddp"`` for several GPUs or
-    nodes, where Lightning reads the SLURM allocation itself). ``precision`` is a
+    ``accelerator``/``strategy``/``num_nodes`` go to Lightning as they are ("auto"
+    picks a GPU when there is one; ``strategy="ddp"`` for several GPUs or nodes, where
+    Lightning reads the SLURM allocation itself). ``devices`` is 1 unless a strategy is
+    set: ``devices="auto"`` with ``strategy="auto"`` would let Lightning take every GPU
+    of a node and start DDP unasked (see :meth:`lightning_devices`). ``precision`` is a
     Lightning precision string ("32-true", "64-true", "16-mixed", "bf16-mixed").
+    ``sync_batchnorm`` turns BatchNorm layers into SyncBatchNorm under DDP (GPU only in
+    torch), so batch statistics cover the global batch. ``accumulate_grad_batches`` sums
+    gradients over that many batches per optimizer step (a one-protein-per-batch model on
+    one process then takes the steps of W DDP processes).
     """
 
     max_epochs: int = 100
     accelerator: str = "auto"
-    devices: int | str = "auto"
+    devices: int | str = 1
     strategy: str = "auto"
     num_nodes: int = 1
     precision: str = "32-true"
@@ -36,12 +44,110 @@ class TrainerSettings:
     monitor: str = "val_loss"
     gradient_clip_val: float | None = None
     log_every_n_steps: int = 10
+    sync_batchnorm: bool = False
+    accumulate_grad_batches: int = 1
+
+    def lightning_devices(self) -> int | str:
+        """``devices`` for the Trainer: ``"auto"`` means every device only when a strategy is set."""
+        if self.devices == "auto" and self.strategy == "auto":
+            return 1
+        return self.devices
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> "TrainerSettings":
         """Pick the known keys out of a config mapping (others are ignored)."""
         known = {k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg}
         return cls(**known)
+
+
+#: Environment variables a launcher sets to a process's rank: torchrun/Lightning's subprocess
+#: launcher (``RANK``, ``LOCAL_RANK``, ``NODE_RANK``/``GROUP_RANK``) and SLURM's srun (``SLURM_PROCID``).
+RANK_ENV_VARS = ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID")
+
+
+def is_global_zero_env(environ: dict[str, str] | None = None) -> bool:
+    """True unless the environment says this process is a non-zero rank of a multi-process run.
+
+    Lightning's DDP launcher re-runs the whole command for ranks >= 1 with ``LOCAL_RANK``
+    (and ``NODE_RANK`` on other nodes) set; srun starts one task per rank with
+    ``SLURM_PROCID``. This works before any process group exists, so a step can decide at its
+    start whether it may write (:func:`sciml.steps.run_step` writes provenance on rank 0 only).
+    """
+    env = os.environ if environ is None else environ
+    for key in RANK_ENV_VARS:
+        value = env.get(key, "").strip()
+        if value and value != "0":
+            return False
+    return True
+
+
+def dist_rank_world() -> tuple[int, int]:
+    """``(rank, world_size)`` of the initialised torch process group, else ``(0, 1)``."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+@functools.lru_cache(maxsize=None)
+def sharded_sampler_class() -> type:
+    """The class :class:`ShardedSampler` (defined on first use so torch is imported lazily).
+
+    ``ShardedSampler(n, seed=None)`` is a :class:`torch.utils.data.Sampler` over ``range(n)``
+    that shards itself across DDP ranks. ``seed=None``: fixed order 0..n-1; else a fresh
+    permutation each epoch from ``seed * 100003 + epoch`` (Lightning calls ``set_epoch`` at
+    every epoch start, also after a resume, so a resumed run sees the same batches). Under
+    DDP (the process group exists by the time Lightning sizes and iterates the loader) rank
+    r of W takes ``order[r::W]`` after padding ``order`` with its first elements to a
+    multiple of W (as ``torch.utils.data.DistributedSampler`` does), so step k of all ranks
+    together covers exactly the global batch a single process with W times the per-device
+    batch size sees at step k. On one process it yields exactly ``order``.
+
+    Hand-written rather than ``DistributedSampler``: that one needs the process group at
+    construction (the loaders are built before ``trainer.fit`` starts DDP), and Lightning's
+    ``DistributedSamplerWrapper`` around a custom sampler does not pass the epoch on to it,
+    so the batch order would repeat every epoch. The Trainer therefore runs with
+    ``use_distributed_sampler=False`` (see :func:`make_trainer`).
+    """
+    import torch
+
+    class ShardedSampler(torch.utils.data.Sampler):
+        def __init__(self, n: int, seed: int | None = None):
+            self.n = int(n)
+            self.seed = seed
+            self.epoch = 0
+
+        def set_epoch(self, epoch: int) -> None:
+            self.epoch = int(epoch)
+
+        def order(self) -> list[int]:
+            """This epoch's order over all ranks (before sharding)."""
+            if self.seed is None:
+                return list(range(self.n))
+            g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+            return torch.randperm(self.n, generator=g).tolist()
+
+        def __len__(self) -> int:
+            _, world = dist_rank_world()
+            return math.ceil(self.n / world) if world > 1 else self.n
+
+        def __iter__(self):
+            order = self.order()
+            rank, world = dist_rank_world()
+            if world > 1 and order:
+                total = math.ceil(len(order) / world) * world
+                order = (order * math.ceil(total / len(order)))[:total][rank::world]
+            return iter(order)
+
+    ShardedSampler.__module__ = __name__
+    ShardedSampler.__qualname__ = "ShardedSampler"
+    return ShardedSampler
+
+
+def sharded_sampler(n: int, seed: int | None = None) -> Any:
+    """A ``ShardedSampler(n, seed)`` (see :func:`sharded_sampler_class`)."""
+    return sharded_sampler_class()(n, seed)
 
 
 def seed_everything(seed: int) -> None:
@@ -133,7 +239,11 @@ def make_trainer(settings: TrainerSettings, out_dir: str | Path, ckpt_dir: str |
                  extra_callbacks: list[Any] | None = None, **overrides: Any):
     """A Lightning ``Trainer`` with the project's defaults.
 
-    - ``accelerator``/``devices``/``strategy`` from ``settings`` ("auto" by default);
+    - ``accelerator``/``devices``/``strategy`` from ``settings`` (one device unless a
+      strategy is set);
+    - ``use_distributed_sampler=False``: the project's loaders shard themselves across
+      ranks (:func:`sharded_sampler`; validation loaders are not sharded, so every rank
+      scores the whole validation set and the best checkpoint is chosen on all of it);
     - ``ModelCheckpoint`` in ``ckpt_dir`` keeping the best (by ``monitor``) and
       ``last.ckpt``, saved every epoch so a killed run loses at most one epoch;
     - ``EarlyStopping`` on ``monitor`` when ``settings.patience`` is set;
@@ -166,12 +276,15 @@ def make_trainer(settings: TrainerSettings, out_dir: str | Path, ckpt_dir: str |
     kwargs: dict[str, Any] = dict(
         max_epochs=settings.max_epochs,
         accelerator=settings.accelerator,
-        devices=settings.devices,
+        devices=settings.lightning_devices(),
         strategy=settings.strategy,
+        sync_batchnorm=settings.sync_batchnorm,
+        use_distributed_sampler=False,
         num_nodes=settings.num_nodes,
         precision=settings.precision,
         deterministic=settings.deterministic,
         gradient_clip_val=settings.gradient_clip_val,
+        accumulate_grad_batches=settings.accumulate_grad_batches,
         log_every_n_steps=settings.log_every_n_steps,
         callbacks=callbacks,
         logger=CSVLogger(str(out_dir), name="logs", version=0),

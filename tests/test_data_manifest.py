@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import tarfile
 import zipfile
 from pathlib import Path
@@ -46,15 +47,61 @@ def fake_manifest(monkeypatch, tmp_path: Path):
 
 
 def test_real_manifests_are_well_formed(repo_root: Path) -> None:
-    """Every shipped manifest entry has a sha256 (64 hex, or tree:), a licence and a source, and either
-    an http(s) URL to fetch it from or (project-made data) a committed copy under data/."""
-    for name, entry in load_manifest().items():
+    """Every shipped entry has a sha256 (64 hex, or tree:), a licence, a source and a 'verified' note,
+    and an origin: a direct http(s) URL (download), a PyPI package with the path inside it and its
+    file URL (pypi), a committed copy under data/ (project), or instructions for the user (manual)."""
+    from sciml.data.manifest import ORIGINS
+
+    entries = load_manifest()
+    assert len(entries) >= 200
+    for name, entry in entries.items():
         digest = entry.sha256.removeprefix("tree:")
         assert len(digest) == 64 and int(digest, 16) >= 0, name
-        if not entry.url.startswith(("https://", "http://")):
-            assert (repo_root / "data" / name).exists(), f"{name}: no download URL and not committed under data/"
-        assert entry.licence and entry.source, name
+        assert entry.origin in ORIGINS, name
+        assert entry.licence and entry.source and entry.verified, name
         assert not Path(name).is_absolute() and ".." not in Path(name).parts, name
+        if entry.origin in ("download", "pypi"):
+            assert entry.downloadable and entry.url.startswith("https://"), name
+            assert "pypi.org/project" not in entry.url and not re.fullmatch(r"https://github\.com/[^/]+/[^/]+/?", entry.url), \
+                f"{name}: {entry.url} is a web page, not a file"
+            if "raw.githubusercontent.com" in entry.url:
+                commit = entry.url.split("/")[5]
+                assert len(commit) == 40 and int(commit, 16) >= 0, f"{name}: raw URL not pinned to a commit"
+        if entry.origin == "pypi":
+            assert "==" in entry.pypi and entry.pypi_path and (entry.archive_member or entry.members), name
+        if entry.origin == "project":
+            assert (repo_root / "data" / name).exists(), f"{name}: project-made but not committed under data/"
+        if entry.origin == "manual":
+            assert entry.instructions and not entry.downloadable, name
+
+
+def test_manifest_errors_name_file_and_entry() -> None:
+    from sciml.data.manifest import _entry
+
+    with pytest.raises(DataError) as info:
+        _entry("d/x.csv", {"sha256": "0" * 64, "licence": "CC0", "source": "s", "url": "https://x", "colour": 1},
+               "sciml/data/manifests/d.yaml")
+    assert "d.yaml" in str(info.value) and "d/x.csv" in str(info.value) and "colour" in str(info.value)
+    with pytest.raises(DataError) as info:
+        _entry("d/x.csv", {"sha256": "0" * 64, "licence": "CC0", "source": "s", "origin": "manual"}, "m.yaml")
+    assert "instructions" in str(info.value)
+    with pytest.raises(DataError) as info:
+        _entry("d/x.csv", {"sha256": "0" * 64, "licence": "CC0", "source": "s", "origin": "pypi",
+                           "url": "https://x"}, "m.yaml")
+    assert "pypi" in str(info.value)
+
+
+def test_data_list_marks_pypi_project_and_manual(capsys) -> None:
+    from sciml.cli import main
+
+    assert main(["data", "list", "--data-root", "/nonexistent"]) == 0
+    lines = {line.split()[2]: line for line in capsys.readouterr().out.splitlines()}
+    assert len(lines) == len(load_manifest())
+    assert "PyPI matbench==0.6: matbench/matbench_v0.1_validation.json" in lines["materials/matbench_v0.1_folds.json.gz"]
+    assert "pip install mdanalysistests==2.11.0" in lines["proteins/mdanalysis_dssp50/1ahsA.pdb.gz"]
+    assert "project-made, committed in data/" in lines["materials/flla_2015_subset1000.csv.gz"]
+    assert "NO DIRECT DOWNLOAD" in lines["proteins/psicov150"] and "GREMLIN_RF" in lines["proteins/psicov150"]
+    assert "raw.githubusercontent.com/lululxvi/deepxde/" in lines["pde/deepxde/Burgers.npz"]
 
 
 def test_real_manifests_match_shared_data(shared_data: Path) -> None:
@@ -233,40 +280,6 @@ def test_extract_from_garbage_archive_is_a_data_error(tmp_path: Path) -> None:
     assert "garbage.tar.gz" in str(info.value)
 
 
-def test_fetch_verifies_download_before_use(fake_manifest, monkeypatch) -> None:
-    """A download whose sha256 differs is refused and never lands at its final path."""
-    root, entries = fake_manifest
-    import sciml.data.fetch as fetch_mod
-
-    monkeypatch.setattr(fetch_mod, "load_manifest", lambda: entries)
-
-    def fake_download(url: str, dest: Path, timeout: float = 60.0) -> None:
-        with tarfile.open(dest, "w:gz") as tf:
-            data = b"tampered"
-            info = tarfile.TarInfo("inner/missing.csv")
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-
-    monkeypatch.setattr(fetch_mod, "_download", fake_download)
-    with pytest.raises(ChecksumError):
-        fetch("dom/missing.csv", root)
-    assert not (root / "dom" / "missing.csv").exists()
-    assert not [p for p in (root / "dom").iterdir() if ".tmp" in p.name]
-
-
-def test_fetch_good_download_lands_verified(fake_manifest, monkeypatch) -> None:
-    root, entries = fake_manifest
-    import sciml.data.fetch as fetch_mod
-
-    payload = b"a,b\n1,2\n"
-    target = root / "dom" / "file.csv"
-    target.unlink()
-    monkeypatch.setattr(fetch_mod, "load_manifest", lambda: entries)
-    monkeypatch.setattr(fetch_mod, "_download", lambda url, dest, timeout=60.0: dest.write_bytes(payload))
-    assert fetch("dom/file.csv", root) == target
-    assert target.read_bytes() == payload
-
-
 def test_fetch_unknown_name(fake_manifest, monkeypatch) -> None:
     import sciml.data.fetch as fetch_mod
 
@@ -279,8 +292,8 @@ def test_fetch_unknown_name(fake_manifest, monkeypatch) -> None:
 def test_fetch_entry_without_download_url_is_a_data_error(monkeypatch, tmp_path: Path) -> None:
     import sciml.data.fetch as fetch_mod
 
-    entry = manifest.DataEntry(name="p/made.aln", sha256="0" * 64, url="project-made, committed in data/p",
-                               licence="CC0", source="us")
+    monkeypatch.delenv(fetch_mod.ENV_MIRROR, raising=False)
+    entry = manifest.DataEntry(name="p/made.aln", sha256="0" * 64, origin="project", licence="CC0", source="us")
     monkeypatch.setattr(fetch_mod, "load_manifest", lambda: {"p/made.aln": entry})
     with pytest.raises(DataError):
         fetch("p/made.aln", tmp_path)

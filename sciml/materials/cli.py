@@ -1,4 +1,4 @@
-"""``sciml materials``: prepare | train | section | predict (standard library only at import).
+"""``sciml materials``: prepare | train | section | predict | shard | gather (standard library only at import).
 
 Each handler parses its arguments and calls one step of :mod:`sciml.materials.steps`.
 """
@@ -47,6 +47,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_predict)
 
+    p = add_step_parser(sub, "shard", "split a screening input set into shard files (one predict job each)",
+                        data_root=False, out_dir="folder for shard_<k>.csv.gz, shards.json, provenance.json")
+    p.add_argument("--input", required=True, help="CSV[.gz] with a structure column, Matbench JSON, or folder of CIF/POSCAR")
+    p.add_argument("--n-shards", type=int, default=None, help="number of shards (default: config screening.n_shards)")
+    p.add_argument("--structures-per-shard", type=int, default=None,
+                   help="consecutive records per shard (default: config screening.structures_per_shard)")
+    p.add_argument("--structure-column", default=None, help="CSV column with the structure (default: config)")
+    p.add_argument("--id-column", default=None, help="CSV column with ids (default: config; else row<N>)")
+    p.set_defaults(func=_shard)
+
+    p = add_step_parser(sub, "gather", "rank the scored shards: one table, top-k, histogram, report section",
+                        data_root=False,
+                        out_dir="folder for ranked.csv|parquet, top_k.csv, skipped.csv, histogram.png, section.json")
+    p.add_argument("--shard-dirs", nargs="+", required=True, help="predict output folders, one per shard")
+    p.add_argument("--manifest", default=None, help="shards.json written by 'shard' (checks every shard's count)")
+    p.add_argument("--order", choices=("descending", "ascending"), default=None, help="ranking order (default: config)")
+    p.add_argument("--top-k", type=int, default=None, help="top-k size (default: config screening.top_k)")
+    p.add_argument("--format", choices=("csv", "parquet"), default=None, help="predictions/ranked file format")
+    p.set_defaults(func=_gather)
+
 
 def _prepare(args: argparse.Namespace) -> int:
     from sciml.cli import config_section
@@ -88,4 +108,26 @@ def _predict(args: argparse.Namespace) -> int:
     )
     print(f"materials predict: {stats['n_predicted']} predicted, {stats['n_skipped']} skipped "
           f"({stats['structures_per_s']} structures/s) -> {stats['predictions_file']}")
+    return 0
+
+
+def _shard(args: argparse.Namespace) -> int:
+    from sciml.cli import config_section
+    from sciml.materials.steps import shard
+
+    m = shard(config_section(args, "materials"), args.input, args.out_dir, n_shards=args.n_shards,
+              structures_per_shard=args.structures_per_shard, structure_column=args.structure_column,
+              id_column=args.id_column)
+    print(f"materials shard: {m['n_structures']} structures in {m['n_shards']} shards -> {args.out_dir}")
+    return 0
+
+
+def _gather(args: argparse.Namespace) -> int:
+    from sciml.cli import config_section
+    from sciml.materials.steps import gather
+
+    s = gather(config_section(args, "materials"), args.shard_dirs, args.out_dir, manifest=args.manifest,
+               order=args.order, top_k=args.top_k, fmt=args.format)
+    print(f"materials gather: {s['n_predicted']} ranked, {s['n_skipped']} skipped in {s['n_shards']} shards "
+          f"-> {args.out_dir}")
     return 0

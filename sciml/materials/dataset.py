@@ -195,13 +195,21 @@ class GraphSubset:
         return self.table.graph(self.indices[k])
 
 
-def graph_loader(table: GraphTable, indices: Any, batch_size: int, shuffle_seed: int | None = None) -> Any:
-    """A PyG ``DataLoader`` over ``table``'s graphs at ``indices`` (int sequence), in that order, or shuffled
-    per epoch with ``shuffle_seed`` (:class:`~sciml.materials.lightning.EpochSeededSampler`)."""
+def graph_loader(table: GraphTable, indices: Any, batch_size: int, shuffle_seed: int | None = None,
+                 num_workers: int = 0) -> Any:
+    """A PyG ``DataLoader`` over ``table``'s graphs at ``indices`` (int sequence).
+
+    In that order, or shuffled per epoch with ``shuffle_seed``
+    (:data:`~sciml.materials.lightning.EpochSeededSampler`), which also splits the order
+    across DDP ranks (a training loader); an unshuffled (evaluation) loader is not sharded,
+    so every rank sees every graph. ``num_workers`` loading processes
+    (0 = in the main process; the config's ``train.num_workers``).
+    """
     from torch_geometric.loader import DataLoader
 
     from sciml.materials.lightning import EpochSeededSampler
 
     ds = GraphSubset(table, indices)
     sampler = EpochSeededSampler(len(ds), shuffle_seed) if shuffle_seed is not None else None
-    return DataLoader(ds, batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=0)
+    return DataLoader(ds, batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=int(num_workers),
+                      persistent_workers=int(num_workers) > 0)

@@ -96,6 +96,10 @@ def periodic_neighbor_list(structure: Any, cutoff: float) -> tuple[np.ndarray, n
 
 def site_elements(structure: Any) -> list[int]:
     """Atomic numbers of the sites; raises ``ValueError`` for disordered / non-element sites."""
+    from sciml.materials.readers import CrystalArrays
+
+    if isinstance(structure, CrystalArrays):  # the fast readers' arrays: ordered, numbers known
+        return structure.z.tolist()
     try:
         # Site.specie raises AttributeError for a disordered (partial occupancy) site
         return [int(site.specie.Z) for site in structure]

@@ -1,4 +1,4 @@
-"""The LightningModule wrapping any crystal model, and a resumable shuffling sampler.
+"""The LightningModule wrapping any crystal model, and a resumable, rank-sharded shuffling sampler.
 
 ``CrystalRegressor`` normalises the target with the training-fold mean/std, trains with
 AdamW under a one-cycle / cosine / constant LR schedule, and logs ``train_loss``,
@@ -7,6 +7,7 @@ AdamW under a one-cycle / cosine / constant LR schedule, and logs ``train_loss``
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import lightning.pytorch as pl
@@ -15,29 +16,14 @@ import torch
 from torch.nn import functional as F
 
 from sciml.materials.models import build_model
+from sciml.training import sharded_sampler_class
 
 
-class EpochSeededSampler(torch.utils.data.Sampler):
-    """Shuffles with ``seed + epoch``, so a run resumed from a checkpoint sees the same batches.
-
-    Lightning calls ``set_epoch`` at the start of each epoch (also after resuming);
-    a plain ``RandomSampler`` would restart its generator and change the batch order.
-    """
-
-    def __init__(self, n: int, seed: int):
-        self.n = n
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
+#: Shuffles with ``seed + epoch`` (a run resumed from a checkpoint sees the same batches) and
+#: shards itself across DDP ranks: ``EpochSeededSampler(n, seed)``, see
+#: :func:`sciml.training.sharded_sampler_class`. Lightning calls ``set_epoch`` at the start of
+#: each epoch (also after resuming); a plain ``RandomSampler`` would restart its generator.
+EpochSeededSampler = sharded_sampler_class()
 
 
 class CrystalRegressor(pl.LightningModule):
@@ -86,7 +72,7 @@ class CrystalRegressor(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss = self._loss(self(batch), batch.y)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=int(batch.num_graphs))
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=int(batch.num_graphs), sync_dist=True)
         return loss
 
     def validation_step(self, batch, batch_idx):
@@ -94,16 +80,31 @@ class CrystalRegressor(pl.LightningModule):
         loss = self._loss(pred, batch.y)
         mae = (self.decode(pred) - batch.y).abs().mean()
         n = int(batch.num_graphs)
-        self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=n, prog_bar=True)
-        self.log("val_mae", mae, on_step=False, on_epoch=True, batch_size=n)
+        # Every rank scores the whole validation set (its loader is not sharded, see
+        # sciml.training.make_trainer); sync_dist makes ranks agree on the logged value, so the
+        # best checkpoint and early stopping decide alike on every rank (a no-op on one process).
+        self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=n, prog_bar=True, sync_dist=True)
+        self.log("val_mae", mae, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
+
+    def _total_steps(self) -> int:
+        """Optimizer steps of the whole fit: ``trainer.estimated_stepping_batches`` when attached."""
+        trainer = self._trainer
+        if trainer is not None:
+            est = trainer.estimated_stepping_batches
+            if est is not None and math.isfinite(est):
+                return max(1, int(est))
+        return max(1, int(self.hparams.max_epochs) * max(1, int(self.hparams.steps_per_epoch)))
 
     def configure_optimizers(self):
         hp = self.hparams
         opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
         if hp.scheduler == "onecycle":
-            sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=hp.lr, epochs=hp.max_epochs, steps_per_epoch=max(1, hp.steps_per_epoch), pct_start=0.1
-            )
+            # Sized from the trainer: under DDP each rank takes ceil(n / W / batch) steps per
+            # epoch, so len(train)/batch would leave the schedule part-way and never anneal.
+            # (On one process this equals max_epochs * ceil(n / batch): the same schedule.)
+            # ``steps_per_epoch`` is used only without a trainer (a bare module).
+            total = self._total_steps()
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=hp.lr, total_steps=total, pct_start=0.1)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         if hp.scheduler == "cosine":
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, hp.max_epochs))

@@ -9,6 +9,14 @@ Three layouts users already have:
 - a folder of ``*.cif`` / ``POSCAR`` / ``*.vasp`` files plus ``id_prop.csv`` (``id,target``
   without header), the CGCNN/ALIGNN convention.
 
+With ``arrays=True`` (what screening uses) a record's structure is a :class:`CrystalArrays`
+(lattice matrix, fractional coordinates, atomic numbers) instead of a pymatgen ``Structure``:
+pymatgen dicts (JSON, Python literal or Matbench rows) are turned into arrays directly, without
+building one pymatgen ``Site`` per atom, which was 3/4 of the screening time. Anything the
+fast path does not recognise as a plain ordered structure (partial occupancy, several species
+on a site, an unknown symbol, a missing key, non-finite numbers; CIF and POSCAR text) goes
+through :func:`parse_structure` and is converted, so errors and validation stay pymatgen's.
+
 Readers never raise on a bad *record*: a structure that does not parse is yielded with
 ``structure=None`` and ``error`` set, so validation can quarantine it. A missing or
 malformed *file* raises :class:`~sciml.errors.DataError`. The CSV and folder readers
@@ -48,6 +56,153 @@ class RawRecord:
     target: float | None
     error: str | None = None
     line: int | None = None
+
+
+class CrystalArrays:
+    """A periodic crystal as plain arrays (the fast readers' structure; what graphs need).
+
+    ``lattice_matrix`` (3, 3) float64 rows = lattice vectors in A; ``frac_coords`` (n, 3)
+    float64; ``z`` (n,) int64 atomic numbers; ``pbc`` periodic directions. ``lattice`` is the
+    pymatgen ``Lattice`` (built on first use, as :func:`sciml.materials.graphs.structure_graph`
+    reads it) and ``reduced_formula`` pymatgen's reduced formula of the composition.
+    """
+
+    __slots__ = ("lattice_matrix", "frac_coords", "z", "pbc", "_lattice")
+
+    def __init__(self, lattice_matrix: Any, frac_coords: Any, z: Any, pbc: tuple[bool, bool, bool] = (True, True, True)):
+        self.lattice_matrix = lattice_matrix
+        self.frac_coords = frac_coords
+        self.z = z
+        self.pbc = tuple(bool(p) for p in pbc)
+        self._lattice = None
+
+    def __len__(self) -> int:
+        return len(self.z)
+
+    @property
+    def lattice(self):
+        """The pymatgen ``Lattice`` of ``lattice_matrix`` and ``pbc``."""
+        if self._lattice is None:
+            from pymatgen.core import Lattice
+
+            self._lattice = Lattice(self.lattice_matrix, pbc=self.pbc)
+        return self._lattice
+
+    @property
+    def reduced_formula(self) -> str:
+        """pymatgen's ``Composition.reduced_formula`` of the sites (cached per composition)."""
+        import numpy as np
+
+        zs, counts = np.unique(self.z, return_counts=True)
+        return _reduced_formula(tuple(zip(zs.tolist(), counts.tolist())))
+
+    @classmethod
+    def from_structure(cls, structure: Any) -> "CrystalArrays | Any":
+        """Arrays of an ordered pymatgen ``Structure``; a disordered one is returned as it is
+        (validation rejects it with pymatgen's reason)."""
+        import numpy as np
+
+        if not structure.is_ordered:
+            return structure
+        try:
+            z = np.array([site.specie.Z for site in structure], dtype=np.int64)
+        except AttributeError:  # a DummySpecies has no atomic number: leave it to validation
+            return structure
+        lat = structure.lattice
+        return cls(np.array(lat.matrix, dtype=np.float64), np.array(structure.frac_coords, dtype=np.float64), z,
+                   tuple(lat.pbc))
+
+
+_SYMBOL_Z: dict[str, int] = {}
+
+
+def _symbol_z() -> dict[str, int]:
+    """Element symbol -> atomic number, from pymatgen's periodic table (built once)."""
+    if not _SYMBOL_Z:
+        from pymatgen.core.periodic_table import Element
+
+        _SYMBOL_Z.update({e.symbol: int(e.Z) for e in Element})
+    return _SYMBOL_Z
+
+
+_FORMULAS: dict[tuple[tuple[int, int], ...], str] = {}
+
+
+def _reduced_formula(counts: tuple[tuple[int, int], ...]) -> str:
+    """pymatgen's reduced formula of ``((Z, count), ...)``; a cache, as candidate sets repeat compositions."""
+    formula = _FORMULAS.get(counts)
+    if formula is None:
+        from pymatgen.core import Composition, Element
+
+        formula = Composition({Element.from_Z(z): n for z, n in counts}).reduced_formula
+        if len(_FORMULAS) < 1_000_000:
+            _FORMULAS[counts] = formula
+    return formula
+
+
+def _arrays_from_dict(obj: Any) -> CrystalArrays | None:
+    """Arrays straight from a pymatgen ``Structure.as_dict()`` mapping, or None when the dict is
+    not a plain ordered structure (then the pymatgen path parses it and gives its errors).
+
+    Reads what ``Structure.from_dict`` reads for the graph: ``lattice.matrix`` and
+    ``lattice.pbc``, each site's ``abc`` and its single species with occupancy 1.
+    """
+    import numpy as np
+
+    try:
+        lattice = obj["lattice"]
+        sites = obj["sites"]
+        table = _symbol_z()
+        zs, frac = [], []
+        for site in sites:
+            species = site["species"]
+            if len(species) != 1:
+                return None
+            sp = species[0]
+            z = table.get(sp["element"])
+            # an oxidation state on a valid symbol is a pymatgen Species: same element
+            if z is None or sp["occu"] != 1:
+                return None
+            zs.append(z)
+            frac.append(site["abc"])
+        matrix = np.array(lattice["matrix"], dtype=np.float64)
+        coords = np.array(frac, dtype=np.float64)
+        pbc = tuple(lattice.get("pbc", (True, True, True)))
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        return None
+    if not zs or matrix.shape != (3, 3) or coords.shape != (len(zs), 3) or len(pbc) != 3:
+        return None
+    if not (np.isfinite(matrix).all() and np.isfinite(coords).all()):
+        return None
+    return CrystalArrays(matrix, coords, np.array(zs, dtype=np.int64), pbc)
+
+
+def parse_structure_arrays(value: Any, fmt: str = "auto") -> CrystalArrays | Any:
+    """Like :func:`parse_structure`, but a :class:`CrystalArrays` for an ordered structure.
+
+    pymatgen dicts (a mapping, JSON text or a Python literal) take the fast path; CIF, POSCAR
+    and anything the fast path does not take go through :func:`parse_structure` (a disordered
+    structure comes back as the pymatgen ``Structure``, for validation to reject with its
+    reason). Raises ``ValueError`` like :func:`parse_structure`.
+    """
+    obj = None
+    if isinstance(value, dict):
+        obj = value
+    elif fmt in ("auto", "dict") and isinstance(value, str):
+        text = value.lstrip()
+        if text.startswith("{"):
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError:
+                try:  # a Python-literal dict (matminer flla); literals only, as parse_structure does
+                    obj = ast.literal_eval(text)
+                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                    obj = None  # garbage: parse_structure gives the reason
+    if isinstance(obj, dict):
+        arrays = _arrays_from_dict(obj)
+        if arrays is not None:
+            return arrays
+    return CrystalArrays.from_structure(parse_structure(value, fmt))
 
 
 def _to_float(value: Any) -> float:
@@ -114,9 +269,12 @@ def _open_text(path: Path):
     return open(path, encoding="utf-8", newline="")
 
 
-def read_matbench_json(path: str | Path, target_column: str | None = None) -> Iterator[RawRecord]:
-    """Records of a Matbench dataset in the figshare "split" JSON layout (``.json`` or ``.json.gz``)."""
+def read_matbench_json(path: str | Path, target_column: str | None = None, arrays: bool = False
+                       ) -> Iterator[RawRecord]:
+    """Records of a Matbench dataset in the figshare "split" JSON layout (``.json`` or ``.json.gz``);
+    ``arrays``: structures as :class:`CrystalArrays` (see the module docstring)."""
     path = Path(path)
+    parse = parse_structure_arrays if arrays else parse_structure
     try:
         with _open_text(path) as fh:
             doc = json.load(fh)
@@ -148,7 +306,7 @@ def read_matbench_json(path: str | Path, target_column: str | None = None) -> It
     for i, (mbid, row) in enumerate(zip(doc["index"], doc["data"])):
         rid = str(mbid)
         try:
-            structure = parse_structure(row[s_col], "dict")
+            structure = parse(row[s_col], "dict")
             error = None
         except (ValueError, IndexError, TypeError) as exc:
             structure, error = None, str(exc)
@@ -160,14 +318,32 @@ def read_matbench_json(path: str | Path, target_column: str | None = None) -> It
 
 
 def read_structure_csv(path: str | Path, structure_column: str = "structure", target_column: str | None = None,
-                       id_column: str | None = None, structure_format: str = "auto") -> Iterator[RawRecord]:
-    """Stream records of a CSV whose ``structure_column`` holds CIF/POSCAR/dict text.
+                       id_column: str | None = None, structure_format: str = "auto", arrays: bool = False
+                       ) -> Iterator[RawRecord]:
+    """Stream records of a CSV whose ``structure_column`` holds CIF/POSCAR/dict text
+    (``arrays``: structures as :class:`CrystalArrays`).
 
     Leading lines starting with ``#`` (matminer's reference line) are skipped. Records
     without ``id_column`` are named ``row<N>`` (N = 0-based data row). ``target_column``
     None means no target (screening input).
     """
     path = Path(path)
+    parse = parse_structure_arrays if arrays else parse_structure
+    for i, row in _csv_dict_rows(path, structure_column, target_column, id_column):
+        rid = str(row[id_column]) if id_column else f"row{i}"
+        try:
+            structure = parse(row.get(structure_column) or "", structure_format)
+            error = None
+        except ValueError as exc:
+            structure, error = None, str(exc)
+        target = _to_float(row.get(target_column)) if target_column else None
+        yield RawRecord(rid, structure, target, error, line=i)
+
+
+def _csv_dict_rows(path: Path, structure_column: str, target_column: str | None, id_column: str | None
+                   ) -> Iterator[tuple[int, dict[str, str]]]:
+    """``(data row index, {column: text})`` of a structure CSV: leading ``#`` lines skipped, the
+    named columns checked against the header, pandas' unnamed index column recognised."""
     if not path.is_file():
         raise DataError(path, "file not found")
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # CIF text fields exceed the 128 kB default
@@ -197,15 +373,7 @@ def read_structure_csv(path: str | Path, structure_column: str = "structure", ta
             header = ["__index__"] + header
         rows = _chain_first(first, rows)
         for i, values in enumerate(rows):
-            row = dict(zip(header, values))
-            rid = str(row[id_column]) if id_column else f"row{i}"
-            try:
-                structure = parse_structure(row.get(structure_column) or "", structure_format)
-                error = None
-            except ValueError as exc:
-                structure, error = None, str(exc)
-            target = _to_float(row.get(target_column)) if target_column else None
-            yield RawRecord(rid, structure, target, error, line=i)
+            yield i, dict(zip(header, values))
         fh.close()
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(path, f"cannot read CSV ({exc})") from None
@@ -230,20 +398,21 @@ def _structure_files(folder: Path) -> dict[str, Path]:
     return files
 
 
-def _read_file_structure(p: Path):
+def _read_file_structure(p: Path, arrays: bool = False):
     text = p.read_text(encoding="utf-8", errors="replace")
     suffix = p.suffix.lower()
     fmt = {".cif": "cif", ".json": "dict"}.get(suffix, "poscar")
-    return parse_structure(text, fmt)
+    return (parse_structure_arrays if arrays else parse_structure)(text, fmt)
 
 
-def read_structure_folder(folder: str | Path, id_prop: str | None = "id_prop.csv") -> Iterator[RawRecord]:
+def read_structure_folder(folder: str | Path, id_prop: str | None = "id_prop.csv", arrays: bool = False
+                          ) -> Iterator[RawRecord]:
     """Stream records of a folder of structure files.
 
     With ``id_prop.csv`` present (rows ``id,target``, no header; CGCNN/ALIGNN layout) the
     records follow its order and ``<id>.cif`` / ``<id>.vasp`` / ``<id>`` is looked up for
     each id; a missing file is a bad record. Without it (screening) every structure file
-    is read in name order with ``target=None``.
+    is read in name order with ``target=None``. ``arrays``: structures as :class:`CrystalArrays`.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -264,17 +433,72 @@ def read_structure_folder(folder: str | Path, id_prop: str | None = "id_prop.csv
                     yield RawRecord(rid, None, _to_float(raw_target), f"no structure file for id '{rid}' in {folder}", i)
                     continue
                 try:
-                    structure, error = _read_file_structure(p), None
+                    structure, error = _read_file_structure(p, arrays), None
                 except (ValueError, OSError) as exc:
                     structure, error = None, str(exc)
                 yield RawRecord(rid, structure, _to_float(raw_target), error, i)
         return
     for i, (rid, p) in enumerate(files.items()):
         try:
-            structure, error = _read_file_structure(p), None
+            structure, error = _read_file_structure(p, arrays), None
         except (ValueError, OSError) as exc:
             structure, error = None, str(exc)
         yield RawRecord(rid, structure, None, error, i)
+
+
+def iter_structure_texts(path: str | Path, fmt: str = "auto", structure_column: str = "structure",
+                         id_column: str | None = None) -> Iterator[tuple[str, str]]:
+    """``(id, structure text)`` of every record of an input set, in file order, without parsing
+    the structures (what the screening ``shard`` step copies into shard files).
+
+    CSV: the structure column as it is (ids from ``id_column``, else ``row<N>``); Matbench
+    JSON: the structure dict as compact JSON (ids = mbids); folder: each structure file's
+    text (ids = file names without suffix). The text parses back with ``fmt="auto"``
+    (:func:`parse_structure`), so a record that is bad here stays bad, with its reason, when
+    it is scored.
+    """
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    path = Path(path)
+    if fmt == "csv":
+        for i, row in _csv_dict_rows(path, structure_column, None, id_column):
+            yield (str(row[id_column]) if id_column else f"row{i}"), row.get(structure_column) or ""
+    elif fmt == "matbench_json":
+        for rec_id, value in _matbench_structures(path):
+            yield rec_id, value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    elif fmt == "folder":
+        if not path.is_dir():
+            raise DataError(path, "not a folder")
+        for rid, p in _structure_files(path).items():
+            try:
+                yield rid, p.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                yield rid, ""  # unreadable: scored as "empty structure field", never dropped
+    else:
+        raise DataError(path, f"unknown dataset format '{fmt}' (valid: auto, matbench_json, csv, folder)")
+
+
+def _matbench_structures(path: Path) -> Iterator[tuple[str, Any]]:
+    """``(mbid, structure value)`` of a Matbench split-layout file (no target needed)."""
+    try:
+        with _open_text(path) as fh:
+            doc = json.load(fh)
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, EOFError, RecursionError) as exc:
+        raise DataError(path, f"not a readable Matbench JSON file ({type(exc).__name__})") from None
+    if not isinstance(doc, dict) or not all(isinstance(doc.get(k), list) for k in ("index", "columns", "data")):
+        raise DataError(path, "expected the Matbench 'split' layout with list keys index, columns, data")
+    if "structure" not in doc["columns"]:
+        raise DataError(path, f"no 'structure' column (columns: {doc['columns']})")
+    if len(doc["index"]) != len(doc["data"]):
+        raise DataError(path, "index and data have different lengths")
+    s_col = doc["columns"].index("structure")
+    for mbid, row in zip(doc["index"], doc["data"]):
+        try:
+            value = row[s_col]
+        except (IndexError, TypeError):
+            value = ""
+        yield str(mbid), value if value is not None else ""
 
 
 def detect_format(path: str | Path) -> str:
@@ -293,16 +517,18 @@ def detect_format(path: str | Path) -> str:
 
 def read_records(path: str | Path, fmt: str = "auto", structure_column: str = "structure",
                  target_column: str | None = None, id_column: str | None = None,
-                 structure_format: str = "auto", with_targets: bool = True) -> Iterator[RawRecord]:
-    """Dispatch to the reader for ``fmt`` (``auto`` detects it from the path)."""
+                 structure_format: str = "auto", with_targets: bool = True, arrays: bool = False
+                 ) -> Iterator[RawRecord]:
+    """Dispatch to the reader for ``fmt`` (``auto`` detects it from the path); ``arrays``:
+    structures as :class:`CrystalArrays` (the fast path screening uses)."""
     fmt = detect_format(path) if fmt == "auto" else fmt
     if fmt == "matbench_json":
-        it = read_matbench_json(path, target_column)
+        it = read_matbench_json(path, target_column, arrays=arrays)
     elif fmt == "csv":
         it = read_structure_csv(path, structure_column, target_column if with_targets else None,
-                                id_column, structure_format)
+                                id_column, structure_format, arrays=arrays)
     elif fmt == "folder":
-        it = read_structure_folder(path, "id_prop.csv" if with_targets else None)
+        it = read_structure_folder(path, "id_prop.csv" if with_targets else None, arrays=arrays)
     else:
         raise DataError(path, f"unknown dataset format '{fmt}' (valid: auto, matbench_json, csv, folder)")
     if with_targets:

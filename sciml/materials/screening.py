@@ -69,16 +69,46 @@ class PredictionWriter:
             self.fh.close()
 
 
+def collate(graphs: list[Any]) -> Any:
+    """One torch-geometric ``Batch`` of :class:`~sciml.materials.graphs.CrystalGraph` s, built
+    by concatenating the arrays once (what ``Batch.from_data_list`` gives for ``z``,
+    ``edge_index``, ``distance``, ``batch`` and ``ptr``, without one ``Data`` object per
+    structure: 10% of the screening time before)."""
+    import numpy as np
+    import torch
+    from torch_geometric.data import Batch
+
+    sizes = np.array([len(g.z) for g in graphs], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    edge_index = np.concatenate([g.edge_index + off for g, off in zip(graphs, offsets[:-1])], axis=1)
+    return Batch(
+        z=torch.from_numpy(np.concatenate([g.z for g in graphs])),
+        edge_index=torch.from_numpy(edge_index),
+        distance=torch.from_numpy(np.concatenate([g.distance for g in graphs])),
+        batch=torch.from_numpy(np.repeat(np.arange(len(graphs), dtype=np.int64), sizes)),
+        ptr=torch.from_numpy(offsets),
+    )
+
+
+def reduced_formula(structure: Any) -> str:
+    """pymatgen's reduced formula of a ``Structure`` or :class:`~sciml.materials.readers.CrystalArrays`."""
+    from sciml.materials.readers import CrystalArrays
+
+    if isinstance(structure, CrystalArrays):
+        return structure.reduced_formula
+    return structure.composition.reduced_formula
+
+
 def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], batch_size: int = 512
                     ) -> Iterator[tuple[list[list[Any]], list[tuple[Any, str]]]]:
     """Score ``records`` with ``model`` (loaded by :func:`sciml.materials.saved_model.load`).
 
     Yields per batch: (rows ``[id, formula, n_atoms, prediction(, prediction_linear)]`` in
     target units, rejected ``(record, reason)``). Records are checked with the graph
-    settings and limits the model was trained with.
+    settings and limits the model was trained with; structures may be pymatgen
+    ``Structure`` s or :class:`~sciml.materials.readers.CrystalArrays` (the fast readers).
     """
     import torch
-    from torch_geometric.data import Batch, Data
 
     from sciml.materials.graphs import GraphSettings
     from sciml.materials.validation import check_record
@@ -95,15 +125,14 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
                 rejected.append((rec, reason))
                 continue
             good.append(rec)
-            graphs.append(Data(z=torch.from_numpy(g.z), edge_index=torch.from_numpy(g.edge_index),
-                               distance=torch.from_numpy(g.distance), num_nodes=len(g.z)))
+            graphs.append(g)
         rows: list[list[Any]] = []
         if graphs:
             with torch.inference_mode():
-                out = model(Batch.from_data_list(graphs)).double() * std + mean
+                out = model(collate(graphs)).double() * std + mean
                 pred = (torch.exp(out) if spec.get("log_target") else out).tolist()
             for rec, p in zip(good, pred):
-                row = [rec.id, rec.structure.composition.reduced_formula, len(rec.structure), float(p)]
+                row = [rec.id, reduced_formula(rec.structure), len(rec.structure), float(p)]
                 if log10:
                     row.append(float(10.0**p))
                 rows.append(row)

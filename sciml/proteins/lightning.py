@@ -43,19 +43,33 @@ def _collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 class ContactDataModule(pl.LightningDataModule):
-    """Train/val proteins already featurised (no preparation step needed)."""
+    """Train/val proteins already featurised (no preparation step needed).
 
-    def __init__(self, train: list[dict[str, Any]], val: list[dict[str, Any]], seed: int = 0):
+    ``num_workers`` loading processes per loader (0 = in the main process).
+    """
+
+    def __init__(self, train: list[dict[str, Any]], val: list[dict[str, Any]], seed: int = 0, num_workers: int = 0):
         super().__init__()
         self.train_items, self.val_items, self.seed = train, val, seed
+        self.num_workers = int(num_workers)
+
+    def _loader(self, items: list[dict[str, Any]], sampler: Any = None) -> DataLoader:
+        return DataLoader(ContactDataset(items), batch_size=1, sampler=sampler, shuffle=False, collate_fn=_collate,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 
     def train_dataloader(self) -> DataLoader:
         # fixed order (no shuffle): a run resumed from last.ckpt then sees exactly the
-        # batches an uninterrupted run would, so the final metrics are identical
-        return DataLoader(ContactDataset(self.train_items), batch_size=1, shuffle=False, collate_fn=_collate)
+        # batches an uninterrupted run would, so the final metrics are identical. Under DDP
+        # rank r of W trains on proteins r, r+W, ... (the Trainer runs with
+        # use_distributed_sampler=False, see sciml.training.make_trainer).
+        from sciml.training import sharded_sampler
+
+        return self._loader(self.train_items, sharded_sampler(len(self.train_items)))
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(ContactDataset(self.val_items), batch_size=1, shuffle=False, collate_fn=_collate)
+        # not sharded: every rank scores every validation protein, so the (synced) val_loss
+        # that picks the best checkpoint is the whole validation set's
+        return self._loader(self.val_items)
 
 
 class ContactLightning(pl.LightningModule):
@@ -77,11 +91,12 @@ class ContactLightning(pl.LightningModule):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         loss = self._loss(batch)
-        self.log("train_loss", loss, on_epoch=True, on_step=False, batch_size=1)
+        self.log("train_loss", loss, on_epoch=True, on_step=False, batch_size=1, sync_dist=True)
         return loss
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        # sync_dist: under DDP every rank checkpoints on the same (all-rank mean) validation loss
+        # every rank scores the whole validation set (unsharded loader); sync_dist makes ranks
+        # agree on the logged value, so checkpointing and early stopping decide alike
         self.log("val_loss", self._loss(batch), on_epoch=True, batch_size=1, sync_dist=True)
 
     def configure_optimizers(self):

@@ -102,7 +102,7 @@ def train_and_evaluate(cfg: dict[str, Any], data_root: str | Path | None, out_di
     (member,) = ensemble_members(1, cfg["seed"], ckpt_root, CHECKPOINT_STEP, checkpoint_config(cfg), out_dir)
     fit = fit_best(lambda: ContactLightning(N_SEQ_CHANNELS, sm["channels"], sm["blocks"], sm["lr"]), settings,
                    seed=member.seed, log_dir=member.log_dir, ckpt_dir=member.checkpoint_dir,
-                   datamodule=ContactDataModule(train, val, member.seed))
+                   datamodule=ContactDataModule(train, val, member.seed, num_workers=int(sm.get("num_workers", 0))))
     module = fit.module
     prior = separation_prior(train)
     per_net, per_sep = {}, {}

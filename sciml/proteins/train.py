@@ -96,7 +96,8 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
                                    out_dir / f"fold{k}")
         for member in members:
             seed = member.seed + k
-            dm = ContactDataModule([items[d["name"]] for d in train], [items[d["name"]] for d in val], seed=seed)
+            dm = ContactDataModule([items[d["name"]] for d in train], [items[d["name"]] for d in val], seed=seed,
+                                   num_workers=int(net.get("num_workers", 0)))
             fit = fit_best(make_module, settings, seed=seed, log_dir=member.log_dir,
                            ckpt_dir=member.checkpoint_dir / f"fold{k}", datamodule=dm)
             member_recs.append({"seed": member.seed, "epochs_run": fit.epochs_trained})

@@ -30,8 +30,21 @@ def pipeline_config_json():
 
 
 def report_sections():
-    """The section file of every enabled domain, in a fixed order."""
-    return [section_file(d) for d in ("materials", "pde", "proteins") if domain_enabled(d)]
+    """The section file of every enabled domain, in a fixed order (screening's after materials')."""
+    sections = [section_file(d) for d in ("materials", "pde", "proteins") if domain_enabled(d)]
+    if screening_enabled():
+        sections.insert(int(domain_enabled("materials")), screening_section_file())
+    return sections
+
+
+def screening_enabled():
+    """True when config['materials']['screening']['enabled'] (workflows/rules/screening.smk)."""
+    return bool(config["materials"]["screening"]["enabled"])
+
+
+def screening_section_file():
+    """The report section the screening `gather` step writes."""
+    return f"{RESULTS}/materials/screening/section/section.json"
 
 
 def section_dir(domain):
@@ -59,3 +72,22 @@ def folder_param(path):
         return path
 
     return param
+
+
+# Screening helpers (rules in screening.smk): the shard list is known only after the
+# `screening_shard` checkpoint has run, so these are input functions.
+def screening_shard_names(wildcards):
+    """Shard names from the manifest the `screening_shard` checkpoint wrote."""
+    manifest = f"{checkpoints.screening_shard.get().output.shards}/shards.json"
+    with open(manifest, encoding="utf-8") as fh:
+        return [s["name"] for s in json.load(fh)["shards"]]
+
+
+def screening_scored(wildcards):
+    """Every shard's predictions file (the gather step's inputs)."""
+    return expand(f"{SCREENING_SCORED}/{SCREENING_PRED}", shard=screening_shard_names(wildcards))
+
+
+def screening_scored_dirs(wildcards):
+    """Every shard's predict folder (gather's --shard-dirs)."""
+    return expand(SCREENING_SCORED, shard=screening_shard_names(wildcards))

@@ -9,7 +9,10 @@
 
 Outside the default pipeline:
 
-- :func:`predict` (``predict.py``): screen new structures with a trained fold's model.
+- :func:`predict` (``predict.py``): screen new structures with a trained fold's model;
+- screening at scale (``workflows/rules/screening.smk``): :func:`shard` (``shard.py``) splits
+  an input set into shard files, :func:`predict` scores each shard, :func:`gather`
+  (``gather.py``) ranks them into one table, top-k, histogram and report section.
 
 Example (a notebook)::
 
@@ -18,9 +21,11 @@ Example (a notebook)::
 
 from __future__ import annotations
 
+from sciml.materials.steps.gather import gather
 from sciml.materials.steps.predict import predict
 from sciml.materials.steps.prepare import prepare
 from sciml.materials.steps.section import section
+from sciml.materials.steps.shard import shard
 from sciml.materials.steps.train import train
 
-__all__ = ["prepare", "train", "section", "predict"]
+__all__ = ["prepare", "train", "section", "predict", "shard", "gather"]

@@ -46,9 +46,12 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
                   threads=resolve_threads(threads, cfg)) as step:
         out = step.output(OUTPUT_FILES[fmt])
         records = read_records(input_path, structure_column=structure_column, id_column=id_column,
-                               with_targets=False)
+                               with_targets=False, arrays=True)
         quarantine = Quarantine()
         n_ok = 0
+        import pymatgen.core  # noqa: F401  one-off imports before the clock: the rate is the steady one
+        import torch_geometric.data  # noqa: F401
+
         t0 = time.perf_counter()
         bar = tqdm(desc="screening", unit="structure", disable=not progress, file=sys.stderr)
         with atomic_path(out) as tmp:

@@ -60,7 +60,9 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
                 raise ConfigError("materials.train.log_target", "needs a positive target; this training fold has values <= 0")
             y_fit = np.log(y_fit)
         mean, std = float(y_fit.mean()), float(y_fit.std())
-        bs = int(tcfg["batch_size"])
+        bs = int(tcfg["batch_size"])  # per device: under DDP the global batch is bs x processes
+        workers = int(tcfg.get("num_workers", 0))
+        # only for a module used without a trainer; fits size the schedule from the trainer
         steps_per_epoch = int(math.ceil(len(split["fit"]) / bs))
         mk = model_kwargs(cfg, table.meta["max_z"])
         test_idx = split["test"]
@@ -78,8 +80,8 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
         for member in members:
             seed = member.seed + fold
             fit = fit_best(make_module, settings, seed=seed, log_dir=member.log_dir, ckpt_dir=member.checkpoint_dir,
-                           train_dataloaders=graph_loader(table, split["fit"], bs, seed),
-                           val_dataloaders=graph_loader(table, split["val"], bs))
+                           train_dataloaders=graph_loader(table, split["fit"], bs, seed, num_workers=workers),
+                           val_dataloaders=graph_loader(table, split["val"], bs, num_workers=workers))
             if not fit.is_global_zero:
                 # under DDP every rank takes part in every member's fit; only rank 0 tests and writes
                 continue

@@ -1,0 +1,179 @@
+"""The ``gather`` step of screening: the scored shards -> one ranked table and a report section.
+
+Reads each shard folder written by ``predict`` (``predictions.csv|parquet``, ``skipped.csv``,
+``provenance.json``), checks every shard against ``shards.json`` (scored + skipped = the
+records the shard holds: nothing lost silently), and writes into ``out_dir``:
+
+- ``ranked.csv`` (or ``ranked.parquet``): every scored structure, ranked by prediction
+  (``order`` descending or ascending; ties by id), columns ``rank, id, formula, n_atoms,
+  prediction[, prediction_linear], shard``;
+- ``top_k.csv``: its first ``top_k`` rows;
+- ``skipped.csv``: every skipped structure of every shard (``shard, id, line, reason``);
+- ``histogram.png``: the predicted values, with the top-k threshold;
+- ``summary.json``: counts per shard and per skip reason (no times: byte-stable);
+- ``section.json``: the report section (top-k table, per-shard table, histogram, warnings);
+- ``provenance.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sciml.errors import DataError
+from sciml.io import atomic_path, write_csv_atomic, write_json_atomic
+from sciml.steps import run_step
+
+from sciml.materials.steps.predict import OUTPUT_FILES, SKIPPED_FILE
+from sciml.materials.steps.shard import MANIFEST
+
+#: Rows of the top-k table shown in the report (top_k.csv has all ``top_k``).
+REPORT_ROWS = 25
+RANKED_FILES = {"csv": "ranked.csv", "parquet": "ranked.parquet"}
+
+
+def _read_shard(shard_dir: Path, fmt: str):
+    """(predictions DataFrame, skipped DataFrame, predict stats) of one shard folder."""
+    import pandas as pd
+
+    pred_file = shard_dir / OUTPUT_FILES[fmt]
+    try:
+        pred = (pd.read_parquet(pred_file) if fmt == "parquet"
+                else pd.read_csv(pred_file, dtype={"id": str, "formula": str}, keep_default_na=False,
+                                 na_values={"prediction": [""], "prediction_linear": [""]}))
+        skipped = pd.read_csv(shard_dir / SKIPPED_FILE, dtype={"id": str, "reason": str}, keep_default_na=False)
+        prov = json.loads((shard_dir / "provenance.json").read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise DataError(shard_dir, f"shard output missing: {Path(exc.filename).name}",
+                        hint="rerun the shard's predict job") from None
+    except (ValueError, OSError) as exc:
+        raise DataError(shard_dir, f"unreadable shard output ({exc})") from None
+    if "prediction" not in pred.columns:
+        raise DataError(pred_file, f"no 'prediction' column (columns: {list(pred.columns)})")
+    return pred, skipped, prov.get("extra", {})
+
+
+def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Path, *,
+           manifest: str | Path | None = None, order: str | None = None, top_k: int | None = None,
+           fmt: str | None = None) -> dict[str, Any]:
+    """Rank the predictions of ``shard_dirs`` (``predict`` output folders named after their
+    shards) into ``out_dir``; settings default to ``cfg["screening"]``. With ``manifest``
+    (``shards.json`` from ``shard``), each shard's scored + skipped count must equal what
+    the shard holds. Returns the summary (also ``summary.json``)."""
+    import numpy as np
+    import pandas as pd
+
+    from sciml.materials.plots import DPI
+    from sciml.figures import new_figure, save_figure
+    from sciml.report import Figure, Section, Table, write_section
+
+    scfg = cfg["screening"]
+    order = order or scfg["order"]
+    top_k = int(top_k or scfg["top_k"])
+    fmt = fmt or scfg["format"]
+    if order not in ("ascending", "descending"):
+        raise DataError(out_dir, f"unknown order {order!r} (valid: ascending, descending)")
+    shard_dirs = [Path(d) for d in shard_dirs]
+    expected = None
+    inputs = [d / f for d in shard_dirs for f in (OUTPUT_FILES[fmt], SKIPPED_FILE)]
+    if manifest is not None:
+        doc = json.loads(Path(manifest).read_text(encoding="utf-8"))
+        expected = {s["name"]: int(s["n_structures"]) for s in doc["shards"]}
+        missing = sorted(set(expected) - {d.name for d in shard_dirs})
+        if missing:
+            raise DataError(manifest, f"{len(missing)} shard(s) not gathered: {', '.join(missing[:5])}")
+        inputs.append(Path(manifest))
+    with run_step("materials.gather", cfg, out_dir, inputs=inputs) as step:
+        frames, skipped_rows, per_shard = [], [], []
+        for d in shard_dirs:
+            pred, skipped, stats = _read_shard(d, fmt)
+            n = len(pred) + len(skipped)
+            if expected is not None and d.name in expected and n != expected[d.name]:
+                raise DataError(d, f"shard holds {expected[d.name]} structures but {len(pred)} were scored and "
+                                   f"{len(skipped)} skipped", hint="rerun the shard's predict job")
+            pred["shard"] = d.name
+            frames.append(pred)
+            reasons = skipped["reason"].str.split(":", n=1).str[0].value_counts().sort_index().to_dict()
+            skipped_rows += [[d.name, r["id"], r["line"], r["reason"]] for r in skipped.to_dict("records")]
+            per_shard.append({"shard": d.name, "n_structures": n, "n_predicted": len(pred),
+                              "n_skipped": len(skipped), "skipped_by_reason": {k: int(v) for k, v in reasons.items()},
+                              "structures_per_s": stats.get("structures_per_s")})
+        table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["id", "prediction"])
+        # rank: prediction in the chosen order, ties by id (a stable, input-order-free ranking)
+        table = table.sort_values(["prediction", "id"], ascending=[order == "ascending", True], kind="mergesort",
+                                  na_position="last").reset_index(drop=True)
+        table.insert(0, "rank", np.arange(1, len(table) + 1))
+        ranked = step.output(RANKED_FILES[fmt])
+        with atomic_path(ranked) as tmp:
+            if fmt == "parquet":
+                table.to_parquet(tmp, index=False)
+            else:
+                table.to_csv(tmp, index=False, float_format="%.6g")
+        top = table.head(top_k)
+        write_csv_atomic(step.output("top_k.csv"), list(top.columns), top.values.tolist())
+        write_csv_atomic(step.output("skipped.csv"), ["shard", "id", "line", "reason"], skipped_rows)
+
+        values = table["prediction"].to_numpy(dtype=float)
+        fig, ax = new_figure(figsize=(6.0, 3.6))
+        ax.hist(values[np.isfinite(values)], bins=int(scfg["histogram_bins"]), color="#4477aa")
+        label = cfg["dataset"]["target_name"]
+        unit = cfg["dataset"]["unit"]
+        if len(top):
+            ax.axvline(float(top["prediction"].iloc[-1]), color="#cc3311", lw=1.2, label=f"top {len(top)} threshold")
+            ax.legend(fontsize=8)
+        ax.set_xlabel(f"predicted {label} ({unit})")
+        ax.set_ylabel("structures")
+        hist = save_figure(fig, step.output("histogram.png"), dpi=DPI)
+
+        by_reason: dict[str, int] = {}
+        for s in per_shard:
+            for k, v in s["skipped_by_reason"].items():
+                by_reason[k] = by_reason.get(k, 0) + v
+        n_pred, n_skip = len(table), len(skipped_rows)
+        summary = {
+            "n_structures": n_pred + n_skip, "n_predicted": n_pred, "n_skipped": n_skip,
+            "skipped_by_reason": dict(sorted(by_reason.items())), "n_shards": len(shard_dirs), "order": order,
+            "top_k": top_k, "target": label, "unit": unit,
+            "shards": [{k: v for k, v in s.items() if k != "structures_per_s"} for s in per_shard],
+        }
+        write_json_atomic(step.output("summary.json"), summary)
+        step.record.extra.update({k: summary[k] for k in ("n_structures", "n_predicted", "n_skipped", "n_shards")})
+        section = _section(summary, per_shard, top, order, Figure(
+            "Predicted values of the screened structures", step.rel(hist),
+            f"Histogram of the predicted {label} ({unit}) over all scored structures; red line: the "
+            f"top-{len(top)} threshold ({order} order)."),
+            [step.rel(d / "provenance.json") for d in shard_dirs] + ["provenance.json"])
+        section_path = step.output("section.json")
+    write_section(section_path, section)
+    return summary
+
+
+def _section(summary: dict[str, Any], per_shard: list[dict[str, Any]], top: Any, order: str, figure: Any,
+             provenance: list[str]):
+    """The screening report section."""
+    from sciml.report import Section, Table
+
+    unit = summary["unit"]
+    cols = [c for c in ("rank", "id", "formula", "n_atoms", "prediction") if c in top.columns]
+    shown = top.head(REPORT_ROWS)
+    top_table = Table(f"Top {len(shown)} of {summary['n_predicted']} ({order}, predicted {summary['target']}, {unit})",
+                      cols, shown[cols].values.tolist(),
+                      note=f"All {len(top)} top-ranked structures are in top_k.csv, every scored one in the ranked table.")
+    shard_table = Table(
+        "Shards", ["shard", "structures", "scored", "skipped", "skipped by reason", "structures/s"],
+        [[s["shard"], s["n_structures"], s["n_predicted"], s["n_skipped"],
+          ", ".join(f"{k}: {v}" for k, v in s["skipped_by_reason"].items()) or "none", s["structures_per_s"]]
+         for s in per_shard],
+        note="Each shard is scored by its own job (sciml materials predict); structures/s is that job's rate.")
+    warnings = []
+    if summary["n_skipped"]:
+        reasons = ", ".join(f"{k}: {v}" for k, v in summary["skipped_by_reason"].items())
+        warnings.append(f"{summary['n_skipped']} of {summary['n_structures']} structures skipped ({reasons}); "
+                        "see skipped.csv")
+    best = f"best {top['prediction'].iloc[0]:.4g} {unit} ({top['id'].iloc[0]})" if len(top) else "nothing scored"
+    return Section(
+        domain="materials_screening", title="Materials: screening",
+        summary=(f"{summary['n_predicted']} of {summary['n_structures']} structures scored in "
+                 f"{summary['n_shards']} shards, ranked by predicted {summary['target']} ({order}); {best}."),
+        tables=[top_table, shard_table], figures=[figure], warnings=warnings, provenance=provenance)
