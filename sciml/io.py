@@ -89,13 +89,18 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
+def sha256_stream(fh: Any, chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of everything a binary file object still yields (read in chunks)."""
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: fh.read(chunk_size), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
 def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
     """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return sha256_stream(fh, chunk_size)
 
 
 def sha256_tree(root: str | Path) -> str:

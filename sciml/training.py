@@ -8,7 +8,6 @@ inside the functions, never at module import.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import sys
@@ -79,75 +78,6 @@ def is_global_zero_env(environ: dict[str, str] | None = None) -> bool:
         if value and value != "0":
             return False
     return True
-
-
-def dist_rank_world() -> tuple[int, int]:
-    """``(rank, world_size)`` of the initialised torch process group, else ``(0, 1)``."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-@functools.lru_cache(maxsize=None)
-def sharded_sampler_class() -> type:
-    """The class :class:`ShardedSampler` (defined on first use so torch is imported lazily).
-
-    ``ShardedSampler(n, seed=None)`` is a :class:`torch.utils.data.Sampler` over ``range(n)``
-    that shards itself across DDP ranks. ``seed=None``: fixed order 0..n-1; else a fresh
-    permutation each epoch from ``seed * 100003 + epoch`` (Lightning calls ``set_epoch`` at
-    every epoch start, also after a resume, so a resumed run sees the same batches). Under
-    DDP (the process group exists by the time Lightning sizes and iterates the loader) rank
-    r of W takes ``order[r::W]`` after padding ``order`` with its first elements to a
-    multiple of W (as ``torch.utils.data.DistributedSampler`` does), so step k of all ranks
-    together covers exactly the global batch a single process with W times the per-device
-    batch size sees at step k. On one process it yields exactly ``order``.
-
-    Hand-written rather than ``DistributedSampler``: that one needs the process group at
-    construction (the loaders are built before ``trainer.fit`` starts DDP), and Lightning's
-    ``DistributedSamplerWrapper`` around a custom sampler does not pass the epoch on to it,
-    so the batch order would repeat every epoch. The Trainer therefore runs with
-    ``use_distributed_sampler=False`` (see :func:`make_trainer`).
-    """
-    import torch
-
-    class ShardedSampler(torch.utils.data.Sampler):
-        def __init__(self, n: int, seed: int | None = None):
-            self.n = int(n)
-            self.seed = seed
-            self.epoch = 0
-
-        def set_epoch(self, epoch: int) -> None:
-            self.epoch = int(epoch)
-
-        def order(self) -> list[int]:
-            """This epoch's order over all ranks (before sharding)."""
-            if self.seed is None:
-                return list(range(self.n))
-            g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
-            return torch.randperm(self.n, generator=g).tolist()
-
-        def __len__(self) -> int:
-            _, world = dist_rank_world()
-            return math.ceil(self.n / world) if world > 1 else self.n
-
-        def __iter__(self):
-            order = self.order()
-            rank, world = dist_rank_world()
-            if world > 1 and order:
-                total = math.ceil(len(order) / world) * world
-                order = (order * math.ceil(total / len(order)))[:total][rank::world]
-            return iter(order)
-
-    ShardedSampler.__module__ = __name__
-    ShardedSampler.__qualname__ = "ShardedSampler"
-    return ShardedSampler
-
-
-def sharded_sampler(n: int, seed: int | None = None) -> Any:
-    """A ``ShardedSampler(n, seed)`` (see :func:`sharded_sampler_class`)."""
-    return sharded_sampler_class()(n, seed)
 
 
 def seed_everything(seed: int) -> None:
@@ -242,7 +172,7 @@ def make_trainer(settings: TrainerSettings, out_dir: str | Path, ckpt_dir: str |
     - ``accelerator``/``devices``/``strategy`` from ``settings`` (one device unless a
       strategy is set);
     - ``use_distributed_sampler=False``: the project's loaders shard themselves across
-      ranks (:func:`sharded_sampler`; validation loaders are not sharded, so every rank
+      ranks (:class:`sciml.sampling.ShardedSampler`; validation loaders are not sharded, so every rank
       scores the whole validation set and the best checkpoint is chosen on all of it);
     - ``ModelCheckpoint`` in ``ckpt_dir`` keeping the best (by ``monitor``) and
       ``last.ckpt``, saved every epoch so a killed run loses at most one epoch;

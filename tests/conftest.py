@@ -3,9 +3,11 @@ for tiny Snakemake workflows."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -73,3 +75,24 @@ def workflow_runner(tmp_path):
 def tool_env() -> dict[str, str]:
     """Environment for subprocesses that call `sciml`/`snakemake` from this venv."""
     return venv_env()
+
+
+def _write_tar(path: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
+    """Write ``path`` as a .tar.gz holding ``members`` (name -> bytes) and symlinks (name -> target)."""
+    with tarfile.open(path, "w:gz") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tf.addfile(info)
+    return path
+
+
+@pytest.fixture
+def write_tar():
+    """The tar writer the archive tests share: ``write_tar(path, members, links=None) -> path``."""
+    return _write_tar

@@ -13,8 +13,6 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
-import io
-import tarfile
 import threading
 import urllib.parse
 import urllib.request
@@ -212,23 +210,9 @@ def test_404_fails_clearly(server, monkeypatch, tmp_path) -> None:
     assert not (tmp_path / "root" / SMALL).exists()
 
 
-def _tar(path: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
-    with tarfile.open(path, "w:gz") as tf:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type = tarfile.SYMTYPE
-            info.linkname = target
-            tf.addfile(info)
-    return path
-
-
-def test_archive_member_unpacks_and_verifies(server, monkeypatch, tmp_path, shared_data) -> None:
+def test_archive_member_unpacks_and_verifies(write_tar, server, monkeypatch, tmp_path, shared_data) -> None:
     data = (shared_data / SMALL).read_bytes()
-    archive = _tar(server.extra_dir / "PINNacle-main.tar.gz", {"PINNacle-main/ref/poisson1_cg_data.dat": data,
+    archive = write_tar(server.extra_dir / "PINNacle-main.tar.gz", {"PINNacle-main/ref/poisson1_cg_data.dat": data,
                                                                "PINNacle-main/README.md": b"x"})
     entry = _pointed(server, SMALL, url=f"{server.base}/extra/{archive.name}",
                      archive_sha256=sha256_file(archive))
@@ -265,10 +249,10 @@ def test_gzip_of_a_package_member_verifies_by_content(server, monkeypatch, tmp_p
         manifest.verify(path, bad)
 
 
-def test_folder_entry_from_archive(server, monkeypatch, tmp_path, shared_data) -> None:
+def test_folder_entry_from_archive(write_tar, server, monkeypatch, tmp_path, shared_data) -> None:
     folder = shared_data / "proteins" / "msa_pairs" / "1guuA"
     files = {f"DeepCov-abc/examples/{p.name}": p.read_bytes() for p in sorted(folder.iterdir())}
-    archive = _tar(server.extra_dir / "snap.tar.gz", {**files, "DeepCov-abc/other.txt": b"not ours"})
+    write_tar(server.extra_dir / "snap.tar.gz", {**files, "DeepCov-abc/other.txt": b"not ours"})
     name = "proteins/msa_pairs/1guuA"
     entry = manifest.DataEntry(name=name, sha256="tree:" + sha256_tree(folder), licence="GPL-3.0", source="test",
                                url=f"{server.base}/extra/snap.tar.gz", members={".": "DeepCov-abc/examples/"})
@@ -279,14 +263,14 @@ def test_folder_entry_from_archive(server, monkeypatch, tmp_path, shared_data) -
 
 
 @pytest.mark.parametrize("hostile", ["DeepCov-abc/examples/../../../evil.txt", "link"])
-def test_hostile_archive_member_is_refused(server, monkeypatch, tmp_path, hostile) -> None:
+def test_hostile_archive_member_is_refused(write_tar, server, monkeypatch, tmp_path, hostile) -> None:
     members = {"DeepCov-abc/examples/ok.txt": b"ok"}
     links = {}
     if hostile == "link":
         links = {"DeepCov-abc/examples/passwd": "/etc/passwd"}
     else:
         members[hostile] = b"pwned"
-    _tar(server.extra_dir / "evil.tar.gz", members, links)
+    write_tar(server.extra_dir / "evil.tar.gz", members, links)
     name = "proteins/msa_pairs/evil"
     entry = manifest.DataEntry(name=name, sha256="tree:" + "0" * 64, licence="x", source="test",
                                url=f"{server.base}/extra/evil.tar.gz", members={".": "DeepCov-abc/examples/"})
@@ -351,7 +335,7 @@ def test_progress_goes_to_stderr(server, monkeypatch, tmp_path, capsys) -> None:
 
 
 
-def test_entries_sharing_an_archive_download_it_once(server, monkeypatch, tmp_path, shared_data) -> None:
+def test_entries_sharing_an_archive_download_it_once(write_tar, server, monkeypatch, tmp_path, shared_data) -> None:
     """Like the 108 MDAnalysisTests files in one sdist: one request, one pass, every entry verified,
     and the archive removed afterwards."""
     from sciml.data.fetch import fetch_many
@@ -360,7 +344,7 @@ def test_entries_sharing_an_archive_download_it_once(server, monkeypatch, tmp_pa
              "proteins/structures/1lpbA.pdb.gz"]
     files = {REAL_MANIFEST[n].archive_member.replace("mdanalysistests-2.11.0", "pkg-1"): (
         shared_data / n if (shared_data / n).exists() else repo_root_data(n)).read_bytes() for n in names}
-    archive = _tar(server.extra_dir / "pkg-1.tar.gz", {**files, "pkg-1/setup.py": b"#"})
+    archive = write_tar(server.extra_dir / "pkg-1.tar.gz", {**files, "pkg-1/setup.py": b"#"})
     url = f"{server.base}/extra/pkg-1.tar.gz"
     entries = {n: dataclasses.replace(REAL_MANIFEST[n], url=url, archive_sha256=sha256_file(archive),
                                       archive_member=REAL_MANIFEST[n].archive_member.replace(

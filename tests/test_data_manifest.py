@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import re
-import tarfile
 import zipfile
 from pathlib import Path
 
@@ -214,21 +212,6 @@ def test_resolve_refuses_dotdot_names(fake_manifest) -> None:
 # ------------------------------------------------------------- archives / fetch
 
 
-def _tar_with(tmp_path: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
-    path = tmp_path / "a.tar.gz"
-    with tarfile.open(path, "w:gz") as tf:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type = tarfile.SYMTYPE
-            info.linkname = target
-            tf.addfile(info)
-    return path
-
-
 def _zip_with(tmp_path: Path, members: dict[str, bytes]) -> Path:
     path = tmp_path / "a.zip"
     with zipfile.ZipFile(path, "w") as zf:
@@ -239,8 +222,9 @@ def _zip_with(tmp_path: Path, members: dict[str, bytes]) -> Path:
 
 @pytest.mark.parametrize("member", ["../evil.txt", "inner/../../evil.txt", "/etc/evil.txt"])
 @pytest.mark.parametrize("kind", ["tar", "zip"])
-def test_extract_refuses_escaping_members(tmp_path: Path, member: str, kind: str) -> None:
-    archive = (_tar_with if kind == "tar" else _zip_with)(tmp_path, {member: b"pwned"})
+def test_extract_refuses_escaping_members(write_tar, tmp_path: Path, member: str, kind: str) -> None:
+    members = {member: b"pwned"}
+    archive = write_tar(tmp_path / "a.tar.gz", members) if kind == "tar" else _zip_with(tmp_path, members)
     dest = tmp_path / "out" / "file.txt"
     dest.parent.mkdir()
     with pytest.raises(DataError) as info:
@@ -251,22 +235,23 @@ def test_extract_refuses_escaping_members(tmp_path: Path, member: str, kind: str
 
 
 @pytest.mark.parametrize("kind", ["tar", "zip"])
-def test_extract_good_member(tmp_path: Path, kind: str) -> None:
-    archive = (_tar_with if kind == "tar" else _zip_with)(tmp_path, {"inner/data.csv": b"a,b\n"})
+def test_extract_good_member(write_tar, tmp_path: Path, kind: str) -> None:
+    members = {"inner/data.csv": b"a,b\n"}
+    archive = write_tar(tmp_path / "a.tar.gz", members) if kind == "tar" else _zip_with(tmp_path, members)
     dest = tmp_path / "data.csv"
     safe_extract_member(archive, "inner/data.csv", dest)
     assert dest.read_bytes() == b"a,b\n"
 
 
-def test_extract_refuses_symlink_member(tmp_path: Path) -> None:
-    archive = _tar_with(tmp_path, {}, links={"inner/link": "/etc/passwd"})
+def test_extract_refuses_symlink_member(write_tar, tmp_path: Path) -> None:
+    archive = write_tar(tmp_path / "a.tar.gz", {}, links={"inner/link": "/etc/passwd"})
     with pytest.raises(DataError) as info:
         safe_extract_member(archive, "inner/link", tmp_path / "x")
     assert "not a regular file" in str(info.value)
 
 
-def test_extract_missing_member_is_a_data_error(tmp_path: Path) -> None:
-    archive = _tar_with(tmp_path, {"a.txt": b"a"})
+def test_extract_missing_member_is_a_data_error(write_tar, tmp_path: Path) -> None:
+    archive = write_tar(tmp_path / "a.tar.gz", {"a.txt": b"a"})
     with pytest.raises(DataError) as info:
         safe_extract_member(archive, "b.txt", tmp_path / "x")
     assert "b.txt" in str(info.value)

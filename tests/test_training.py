@@ -214,7 +214,7 @@ def test_fit_best_loads_the_best_epoch_and_follows_the_seed(tmp_path: Path) -> N
 # --------------------------------------------------------------------------- multi-process plumbing
 
 def test_sharded_sampler_one_process_is_the_plain_order_and_reshuffles_per_epoch() -> None:
-    from sciml.training import sharded_sampler
+    from sciml.sampling import ShardedSampler as sharded_sampler
 
     fixed = sharded_sampler(7)
     assert list(fixed) == list(range(7)) and len(fixed) == 7
@@ -231,9 +231,9 @@ def test_sharded_sampler_one_process_is_the_plain_order_and_reshuffles_per_epoch
 
 
 def test_sharded_sampler_splits_each_epoch_across_ranks(monkeypatch) -> None:
-    from sciml import training
+    from sciml import sampling as training  # dist_rank_world lives beside the sampler
 
-    s = training.sharded_sampler(11, seed=5)
+    s = training.ShardedSampler(11, seed=5)
     for epoch in (0, 1):
         s.set_epoch(epoch)
         monkeypatch.setattr(training, "dist_rank_world", lambda: (0, 1))

@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from sciml.errors import ChecksumError, DataError
-from sciml.io import sha256_file, sha256_tree
+from sciml.io import sha256_file, sha256_stream, sha256_tree
 
 DEFAULT_DATA_ROOT = "data"
 ENV_DATA_ROOT = "SCIML_DATA_ROOT"
@@ -158,17 +158,13 @@ def how_to_get(entry: DataEntry | None, root: Path) -> str:
 def _gunzip_sha256(path: Path) -> str | None:
     """sha256 of the gunzipped bytes of ``path``, or None when it is not a readable gzip."""
     import gzip
-    import hashlib
     import zlib
 
-    digest = hashlib.sha256()
     try:
         with gzip.open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
+            return sha256_stream(fh)
     except (OSError, EOFError, zlib.error):
         return None
-    return digest.hexdigest()
 
 
 def verify(path: Path, entry: DataEntry) -> None:

@@ -16,14 +16,12 @@ import torch
 from torch.nn import functional as F
 
 from sciml.materials.models import build_model
-from sciml.training import sharded_sampler_class
+from sciml.sampling import ShardedSampler
 
 
 #: Shuffles with ``seed + epoch`` (a run resumed from a checkpoint sees the same batches) and
-#: shards itself across DDP ranks: ``EpochSeededSampler(n, seed)``, see
-#: :func:`sciml.training.sharded_sampler_class`. Lightning calls ``set_epoch`` at the start of
-#: each epoch (also after resuming); a plain ``RandomSampler`` would restart its generator.
-EpochSeededSampler = sharded_sampler_class()
+#: shards itself across DDP ranks: ``EpochSeededSampler(n, seed)``, see :mod:`sciml.sampling`.
+EpochSeededSampler = ShardedSampler
 
 
 class CrystalRegressor(pl.LightningModule):

@@ -62,9 +62,9 @@ class ContactDataModule(pl.LightningDataModule):
         # batches an uninterrupted run would, so the final metrics are identical. Under DDP
         # rank r of W trains on proteins r, r+W, ... (the Trainer runs with
         # use_distributed_sampler=False, see sciml.training.make_trainer).
-        from sciml.training import sharded_sampler
+        from sciml.sampling import ShardedSampler
 
-        return self._loader(self.train_items, sharded_sampler(len(self.train_items)))
+        return self._loader(self.train_items, ShardedSampler(len(self.train_items)))
 
     def val_dataloader(self) -> DataLoader:
         # not sharded: every rank scores every validation protein, so the (synced) val_loss
