@@ -5,7 +5,11 @@
 It reuses the benchmark configs (config/benchmarks/*.yaml), switches their accelerator keys to
 the GPU, and calls the same `sciml` steps the Snakemake rules call (so it needs no Snakemake).
 It prints one line per figure and writes `gpu_check.json` into --out. The materials step is the
-full Matbench jdft2d 5-fold CGCNN benchmark.
+full Matbench jdft2d 5-fold CGCNN benchmark. The `ddp` step trains with 1 process and with one
+process per GPU of the machine (Lightning DDP, NCCL) and records throughput (materials
+structures/s on the jdft2d fold 0 with the coGN-24 config, contact maps/s on the msa_pairs
+families) and the peak GPU memory per rank, through benchmarks/materials/ddp_throughput.py and
+benchmarks/proteins/ddp_throughput.py.
 """
 
 from __future__ import annotations
@@ -79,11 +83,26 @@ def pde(data_root: str, out: Path, log: Path) -> dict:
     return {"train_s": round(t, 1)}
 
 
+def ddp(data_root: str, out: Path, log: Path) -> dict:
+    """1 process vs one per GPU: training throughput and peak GPU memory per rank."""
+    import torch
+
+    n = torch.cuda.device_count()
+    counts = sorted({1, n}) if n else [1]
+    result = {"gpus": n}
+    for domain, extra in (("materials", ["--epochs", "2", "12"]), ("proteins", ["--epochs", "2", "8"])):
+        res = out / "ddp" / f"{domain}.json"
+        _run([sys.executable, f"benchmarks/{domain}/ddp_throughput.py", "--accelerator", "gpu" if n else "cpu",
+              "--processes", *map(str, counts), *extra, "--work", str(out / "ddp" / domain), "--out", str(res)], log)
+        result[domain] = json.loads(res.read_text())["rows"]
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", default="../shared/data")
     parser.add_argument("--out", default="results/gpu_check")
-    parser.add_argument("--only", default="materials,proteins,pde")
+    parser.add_argument("--only", default="materials,proteins,pde,ddp")
     args = parser.parse_args()
     import torch
 
@@ -93,7 +112,7 @@ def main() -> int:
     result: dict = {"torch": torch.__version__, "cuda": torch.version.cuda,
                     "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
     print(json.dumps(result))
-    steps = {"materials": materials, "proteins": proteins, "pde": pde}
+    steps = {"materials": materials, "proteins": proteins, "pde": pde, "ddp": ddp}
     for name in args.only.split(","):
         try:
             result[name] = steps[name](args.data_root, out, log)

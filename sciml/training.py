@@ -321,6 +321,25 @@ def load_best_weights(module: Any, checkpoint: str | Path | None) -> Any:
     return module
 
 
+def describe_processes(trainer: Any) -> str:
+    """One line saying how a multi-process fit ran: world size, nodes, devices per node and
+    the cluster environment Lightning chose (``SLURMEnvironment`` under ``srun``,
+    ``LightningEnvironment`` when Lightning started the processes itself)."""
+    env = getattr(trainer.strategy, "cluster_environment", None)
+    return (f"world_size={trainer.world_size} num_nodes={trainer.num_nodes} "
+            f"devices_per_node={trainer.num_devices} accelerator={type(trainer.accelerator).__name__} "
+            f"cluster_environment={type(env).__name__ if env is not None else None}")
+
+
+def peak_gpu_memory_mib() -> float | None:
+    """Peak CUDA memory allocated by this process (MiB) since it started, or None without CUDA."""
+    import torch
+
+    if not torch.cuda.is_available() or not torch.cuda.is_initialized():
+        return None
+    return torch.cuda.max_memory_allocated() / 2**20
+
+
 def fit_best(make_module: Any, settings: TrainerSettings, *, seed: int, log_dir: str | Path,
              ckpt_dir: str | Path, datamodule: Any = None, train_dataloaders: Any = None,
              val_dataloaders: Any = None, extra_callbacks: list[Any] | None = None) -> FitResult:
@@ -341,6 +360,11 @@ def fit_best(make_module: Any, settings: TrainerSettings, *, seed: int, log_dir:
     module.eval()
     cb = trainer.checkpoint_callback
     score = cb.best_model_score if cb is not None else None
+    if trainer.is_global_zero and trainer.world_size > 1:
+        print(f"sciml: trained on {describe_processes(trainer)}", file=sys.stderr, flush=True)
+    peak = peak_gpu_memory_mib()
+    if peak is not None:  # every rank: each holds its own replica
+        print(f"sciml: rank {trainer.global_rank} peak_gpu_memory_mib={peak:.0f}", file=sys.stderr, flush=True)
     return FitResult(module=module, trainer=trainer, best_checkpoint=best,
                      epochs_trained=int(trainer.current_epoch),
                      best_score=float(score) if score is not None else None,

@@ -96,3 +96,76 @@ def test_slurm_profile_runs_tiny_pipeline(slurm_cluster, tmp_path: Path) -> None
     assert set(submitted.values()) == expected
     for rule in expected:
         assert any((slurm_logs / f"rule_{rule}").rglob("*.log")), f"no SLURM job log for {rule}"
+
+
+def test_slurm_two_task_job_trains_with_ddp_like_one_process(slurm_cluster, tmp_path: Path) -> None:
+    """The profile's multi-GPU recipe on CPU: `mpi: srun` + `tasks: 2` make the fold one SLURM
+    job of 2 tasks whose shell starts `srun --ntasks=2 sciml materials train ...`, and Lightning's
+    SLURMEnvironment (not its own launcher) sets the 2 ranks from srun's variables. The fold must
+    agree with one process of the same global batch, as the plain DDP test demands."""
+    from .test_ddp import RTOL, _assert_close_curves, _materials_args, _materials_cfg, _run
+
+    results = tmp_path / "results"
+    cfg = {"domains": ["materials"], "results_dir": str(results),
+           "materials": json.loads(_materials_cfg(2, 4, 2))}
+    cfg_file = tmp_path / "config.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg))
+    cmd = [
+        sys.executable, "-m", "snakemake",
+        "--profile", str(REPO_ROOT / "profiles" / "slurm"),
+        "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(REPO_ROOT), "--nolock",
+        "--configfile", str(REPO_ROOT / "config" / "config.yaml"), str(cfg_file),
+        "--jobs", "1",
+        "--slurm-init-seconds-before-status-checks", "2",
+        "--slurm-logdir", str(tmp_path / "slurm_logs"),
+        "--slurm-jobname-prefix", "scimlddp",
+        "--set-resources", "materials_train_fold:gpu=0", "materials_train_fold:mpi='srun'",
+        "materials_train_fold:tasks=2",
+    ]
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=slurm_cluster["env"], capture_output=True, text=True,
+                          timeout=1200)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"2-task SLURM training failed:\n{out[-8000:]}"
+    assert "srun --nodes=1 --ntasks-per-node=2 sciml materials train" in out, out[-4000:]
+    fold = results / "materials" / "folds" / "fold_0"
+    log = (results / "logs" / "materials_train_fold_0.log").read_text()
+    # both ranks initialised inside the one job, from srun's variables
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in log, log[-4000:]
+    assert "world_size=2 num_nodes=1 devices_per_node=2" in log and "cluster_environment=SLURMEnvironment" in log, \
+        log[-4000:]
+    assert (results / "report.html").is_file()
+
+    # the same fold in one process with the same global batch (8 = 2 ranks x 4)
+    single = tmp_path / "single"
+    _run(_materials_args(_materials_cfg(1, 8, 2), single, tmp_path / "ck_single", tmp_path / "cache"), tmp_path,
+         tmp_path / "single.log")
+    m_slurm = json.loads((fold / "metrics.json").read_text())
+    m_one = json.loads((single / "metrics.json").read_text())
+    assert m_slurm["ensemble"]["size"] == 2 and m_slurm["n_fit"] == m_one["n_fit"]
+    for a, b in zip(m_slurm["ensemble"]["members"], m_one["ensemble"]["members"]):
+        assert a["best_val_loss"] == pytest.approx(b["best_val_loss"], rel=RTOL)
+        assert a["test_mae"] == pytest.approx(b["test_mae"], abs=1e-4)
+    _assert_close_curves(fold / "logs" / "version_0" / "metrics.csv", single / "logs" / "version_0" / "metrics.csv")
+
+
+@pytest.mark.parametrize("resources, expected", [
+    ([], " sciml materials train"),
+    (["materials_train_fold:mpi='srun'", "materials_train_fold:tasks=2"],
+     "srun --nodes=1 --ntasks-per-node=2 sciml materials train"),
+    (["materials_train_fold:mpi='srun'", "materials_train_fold:nodes=2", "materials_train_fold:tasks_per_node=4"],
+     "srun --nodes=2 --ntasks-per-node=4 sciml materials train"),
+    (["materials_train_fold:mpi='srun'", "materials_train_fold:nodes=2", "materials_train_fold:tasks=3"],
+     "tasks=3 is not a multiple of nodes=2"),
+])
+def test_training_command_launcher_follows_the_mpi_resource(resources, expected, tmp_path: Path) -> None:
+    """Without `mpi` the fold is one process; with it, srun starts nodes x tasks-per-node ranks."""
+    cmd = [sys.executable, "-m", "snakemake", "-n", "-p", "--cores", "2", "--forceall", "--nolock",
+           "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(REPO_ROOT),
+           "--config", "domains=[materials]", f"results_dir={tmp_path}"]
+    if resources:
+        cmd += ["--set-resources", *resources]
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert expected in out, out[-3000:]
+    if not resources:
+        assert "srun" not in out

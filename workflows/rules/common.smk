@@ -4,6 +4,7 @@ import json
 import shlex
 
 from sciml.config import validate as _validate_config
+from snakemake.exceptions import WorkflowError
 
 _validate_config(config, source="config (after --configfile/--config)")
 
@@ -72,6 +73,30 @@ def folder_param(path):
         return path
 
     return param
+
+
+def ddp_launcher(wildcards, resources):
+    """The launcher prefix of a training command: empty (one process, or Lightning's own
+    launcher on a workstation) unless the rule has the `mpi` resource, as the SLURM profile's
+    multi-GPU / multi-node example sets it. Then the job is one allocation of `nodes` x
+    `tasks_per_node` tasks (or `tasks` on one node), snakemake-executor-plugin-slurm runs the
+    rule's shell inside it without its own `srun -n1`, and this prefix (e.g.
+    `srun --nodes=2 --ntasks-per-node=4`) starts one process per task; Lightning's
+    SLURMEnvironment takes ranks and the master address from the variables srun sets (it
+    accepts --ntasks-per-node, not a bare --ntasks). The counts are given explicitly because
+    the plugin's job step removes the allocation's SLURM_NTASKS* variables before the shell."""
+    launcher = str(resources.get("mpi", "") or "").strip()
+    if not launcher:
+        return ""
+    nodes = int(resources.get("nodes", 1) or 1)
+    per_node = resources.get("tasks_per_node")
+    if not per_node:
+        tasks = int(resources.get("tasks", 1) or 1)
+        if tasks % nodes:
+            raise WorkflowError(f"resources: tasks={tasks} is not a multiple of nodes={nodes}; "
+                                "set tasks_per_node (= the domain's train.devices) instead")
+        per_node = tasks // nodes
+    return f"{launcher} --nodes={nodes} --ntasks-per-node={int(per_node)}"
 
 
 # Screening helpers (rules in screening.smk): the shard list is known only after the

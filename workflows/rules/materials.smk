@@ -67,6 +67,7 @@ rule materials_train_fold:
         out_dir=MATERIALS_FOLD,
         ckpt=f"{CHECKPOINTS}/materials",
         cache=MATERIALS_CACHE,
+        launcher=ddp_launcher,
     wildcard_constraints:
         fold=r"\d+",
     log:
@@ -80,7 +81,7 @@ rule materials_train_fold:
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml materials train --config-json {params.cfg} --data-root {params.data_root} --fold {wildcards.fold} "
+        "{params.launcher} sciml materials train --config-json {params.cfg} --data-root {params.data_root} --fold {wildcards.fold} "
         "--out-dir {params.out_dir} --checkpoint-dir {params.ckpt} --cache-dir {params.cache} "
         "--threads {threads} > {log} 2>&1"
 
