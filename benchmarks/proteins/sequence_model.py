@@ -27,13 +27,15 @@ def run(cfg: dict[str, Any], out_dir: str | Path, checkpoint_dir: str | Path, *,
     from sciml.io import write_json_atomic
     from sciml.proteins.sequence_model import CGDMS, PSICOV150, train_and_evaluate
     from sciml.steps import resolve_threads, run_step
+    from sciml.training import is_global_zero_env
 
     inputs = [resolve(CGDMS, data_root), resolve(PSICOV150, data_root) / "pdb_clean_chainA"]
     with run_step("proteins.sequence_model", cfg, out_dir, inputs=inputs,
                   threads=resolve_threads(threads, cfg)) as step:
         res = train_and_evaluate(cfg, data_root, step.out_dir, checkpoint_dir,
                                  log=lambda m: print(m, file=sys.stderr))
-        write_json_atomic(step.output("metrics.json"), res)
+        if is_global_zero_env():  # under DDP every rank trains and scores, rank 0 alone writes
+            write_json_atomic(step.output("metrics.json"), res)
     return res
 
 

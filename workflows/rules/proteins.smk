@@ -50,6 +50,7 @@ rule proteins_cross_validate:
         cfg=section_json("proteins"),
         family_dirs=expand(f"{PROTEINS}/families/{{family}}", family=PROTEIN_FAMILIES),
         ckpt=f"{CHECKPOINTS}/proteins",
+        launcher=ddp_launcher,
         out=folder_param(f"{PROTEINS}/cross_validate"),
     log:
         f"{RESULTS}/logs/proteins_cross_validate.log",
@@ -62,7 +63,7 @@ rule proteins_cross_validate:
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml proteins cross-validate --config-json {params.cfg} --family-dirs {params.family_dirs} "
+        "{params.launcher} sciml proteins cross-validate --config-json {params.cfg} --family-dirs {params.family_dirs} "
         "--threads {threads} --checkpoint-dir {params.ckpt} --out-dir {params.out} > {log} 2>&1"
 
 
