@@ -25,7 +25,7 @@ from sciml.materials.readers import RawRecord, read_records
 from sciml.materials.validation import Quarantine, check_record
 
 #: Bump when the cached layout or graph semantics change (invalidates old caches).
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: all_y (targets of every record, for Matbench scoring of quarantined test records)
 
 
 @dataclass
@@ -35,7 +35,9 @@ class GraphTable:
     ``z`` (N_atoms,), ``atom_ptr`` (n+1,), ``edge_index`` (2, N_edges) with per-graph
     local node indices, ``edge_ptr`` (n+1,), ``distance`` (N_edges,) A, ``y`` (n,) in
     model target units (after ``transform``). ``ids`` the kept record ids; ``all_ids``
-    every record id in file order (Matbench folds are defined on it); ``quarantine``
+    every record id in file order (Matbench folds are defined on it) and ``all_y`` (float64,
+    len(all_ids)) their targets in model units, NaN where a record has no usable one (so a
+    quarantined test record can still be scored, with a fallback prediction); ``quarantine``
     ``[id, line, reason]`` rows; ``meta`` the settings it was built with.
     """
 
@@ -49,6 +51,7 @@ class GraphTable:
     y: Any
     quarantine: list[list[Any]]
     meta: dict[str, Any]
+    all_y: Any = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -93,6 +96,14 @@ def cache_key(path: Path, dataset_cfg: dict[str, Any], graph: GraphSettings, val
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
+def _finite_or_nan(target: float | None, transform: str) -> float:
+    """A record's target in model units, NaN when missing or not finite after the transform."""
+    if target is None or not math.isfinite(target):
+        return math.nan
+    value = apply_transform(target, transform)
+    return value if math.isfinite(value) else math.nan
+
+
 def build_table(records, graph: GraphSettings, transform: str = "none", max_z: int = 100,
                 min_distance: float = 0.5, limit: int | None = None) -> GraphTable:
     """Validate ``records`` (an iterable of :class:`RawRecord`) and concatenate their graphs."""
@@ -101,12 +112,14 @@ def build_table(records, graph: GraphSettings, transform: str = "none", max_z: i
     quarantine = Quarantine()
     ids: list[str] = []
     all_ids: list[str] = []
+    all_y: list[float] = []
     zs, eis, ds, ys, n_atoms, n_edges = [], [], [], [], [], []
     seen: set[str] = set()
     for k, rec in enumerate(records):
         if limit is not None and k >= limit:
             break
         all_ids.append(rec.id)
+        all_y.append(_finite_or_nan(rec.target, transform))
         if rec.id in seen:
             quarantine.add(rec, f"duplicate_id: id '{rec.id}' appears more than once")
             continue
@@ -139,6 +152,7 @@ def build_table(records, graph: GraphSettings, transform: str = "none", max_z: i
         distance=torch.from_numpy(np.concatenate(ds) if ds else np.zeros(0, np.float32)),
         y=torch.tensor(ys, dtype=torch.float32),
         quarantine=[[r.id, r.line, r.reason] for r in quarantine.items],
+        all_y=torch.tensor(all_y, dtype=torch.float64),
         meta={"graph": graph.as_dict(), "transform": transform, "max_z": max_z, "min_distance": min_distance},
     )
 
@@ -160,6 +174,8 @@ def load_or_build(dataset_cfg: dict[str, Any], graph: GraphSettings, root: str |
     if cache_file is not None and cache_file.is_file():
         try:
             raw = torch.load(cache_file, weights_only=True)
+            if raw.get("all_y") is None:
+                raise ValueError("cache from before all_y")
             return GraphTable(**raw), path, True
         except Exception:  # a corrupt cache is rebuilt, never trusted
             cache_file.unlink(missing_ok=True)

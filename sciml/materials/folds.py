@@ -60,8 +60,8 @@ def split_fold(table: Any, cfg: dict[str, Any], fold: int) -> dict[str, Any]:
     Folds are computed over *all* records in file order (so they equal the official
     Matbench folds), then quarantined records are dropped from them; the validation
     rows come from the training fold only (seed ``cfg["seed"] + 1000 * fold``).
-    Returns ``{"fit", "val", "test"}`` (int64 arrays) and ``"dropped_test"`` (ids of
-    quarantined test records).
+    Returns ``{"fit", "val", "test"}`` (int64 arrays), ``"dropped_test"`` (ids of
+    quarantined test records) and ``"dropped_test_pos"`` (their positions in ``table.all_ids``).
     """
     from sciml.errors import ConfigError
 
@@ -72,6 +72,7 @@ def split_fold(table: Any, cfg: dict[str, Any], fold: int) -> dict[str, Any]:
     tr_all, te_all = kfold_indices(len(table.all_ids), cv["n_splits"], cv["split_seed"])[fold]
     train = np.array([pos[table.all_ids[i]] for i in tr_all if table.all_ids[i] in pos], dtype=np.int64)
     test = np.array([pos[table.all_ids[i]] for i in te_all if table.all_ids[i] in pos], dtype=np.int64)
-    dropped_test = [table.all_ids[i] for i in te_all if table.all_ids[i] not in pos]
+    dropped_pos = [int(i) for i in te_all if table.all_ids[i] not in pos]
     fit, val = carve_validation(train, cv["val_fraction"], cfg["seed"] + 1000 * fold)
-    return {"fit": fit, "val": val, "test": test, "dropped_test": dropped_test}
+    return {"fit": fit, "val": val, "test": test, "dropped_test": [table.all_ids[i] for i in dropped_pos],
+            "dropped_test_pos": dropped_pos}

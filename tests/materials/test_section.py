@@ -33,7 +33,7 @@ def test_section_scores_the_fold_predictions(section_run):
     assert metrics["baseline_mae_mean"] == fold_metrics["baseline_train_mean"]["mae"]
     assert metrics["n_records"] == summary["n_records"] == 120
     assert json.loads((out / "metrics.json").read_text()) == metrics
-    assert (out / "predictions.csv").read_text().splitlines()[0] == "id,fold,target,prediction"
+    assert (out / "predictions.csv").read_text().splitlines()[0] == "id,fold,target,prediction,fallback"
     assert len((out / "predictions.csv").read_text().splitlines()) == len(pred) + 1
 
 

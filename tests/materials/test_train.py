@@ -16,8 +16,45 @@ def test_tiny_run_writes_metrics_and_beats_nothing_silly(trained_fold):
     assert metrics["n_test"] == 24 and metrics["n_fit"] + metrics["n_val"] == 96
     assert metrics["test"]["mae"] > 0 and metrics["epochs_trained"] == 3
     rows = (fold_dir / "predictions.csv").read_text().splitlines()
-    assert rows[0] == "id,fold,target,prediction" and len(rows) == 25
+    assert rows[0] == "id,fold,target,prediction,fallback" and len(rows) == 25
+    assert metrics["n_test_fallback"] == 0 and all(r.endswith(",0") for r in rows[1:])
     assert (fold_dir / "logs" / "version_0" / "metrics.csv").is_file()
+
+
+def test_quarantined_test_records_are_scored_with_the_training_fold_mean(tmp_path):
+    """Matbench scores every test record: records the validation rejects (here every structure with an
+    element heavier than Zn, max_z 30) that fall in the test fold are predicted by the training-fold mean,
+    flagged, and counted in the fold's MAE, so n_test stays the whole test fold (24 of 120)."""
+    import csv
+
+    import numpy as np
+
+    from sciml.materials.dataset import load_or_build
+    from sciml.materials.folds import split_fold
+    from sciml.materials.graphs import GraphSettings
+    from sciml.materials.steps import train
+
+    cfg = tiny_config(validation={"max_z": 30})
+    metrics = train(cfg, 0, REPO / "data", tmp_path / "fold", tmp_path / "ckpt", tmp_path / "cache", threads=1)
+    table, _, _ = load_or_build(cfg["dataset"], GraphSettings(**cfg["graph"]), REPO / "data", tmp_path / "cache",
+                                cfg["validation"])
+    split = split_fold(table, cfg, 0)
+    assert split["dropped_test"], "the test needs quarantined records in the test fold"
+    y = table.y.numpy().astype(np.float64)
+    train_mean = float(y[np.concatenate([split["fit"], split["val"]])].mean())
+    with open(tmp_path / "fold" / "predictions.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    fallback = [r for r in rows if r["fallback"] == "1"]
+    assert sorted(r["id"] for r in fallback) == sorted(split["dropped_test"])
+    assert metrics["n_test"] == len(rows) == 24 and metrics["n_test_fallback"] == len(fallback)
+    for r in fallback:
+        assert float(r["prediction"]) == pytest.approx(train_mean, rel=1e-5)
+    mae_all = np.mean([abs(float(r["target"]) - float(r["prediction"])) for r in rows])
+    assert metrics["test"]["mae"] == pytest.approx(mae_all, abs=1e-5)
+    kept = [r for r in rows if r["fallback"] == "0"]
+    assert metrics["test_featurised_only"]["mae"] == pytest.approx(
+        np.mean([abs(float(r["target"]) - float(r["prediction"])) for r in kept]), abs=1e-5)
+    assert metrics["test_records_unscorable"] == []
 
 
 @pytest.mark.slow

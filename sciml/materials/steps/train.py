@@ -1,9 +1,10 @@
 """The ``train`` step: train and test one cross-validation fold (optionally a seed ensemble).
 
-Outputs in ``out_dir``: ``metrics.json`` (test MAE/RMSE/R2 in target units, the
+Outputs in ``out_dir``: ``metrics.json`` (test MAE/RMSE/R2 in target units over every
+test record, as Matbench scores, and over the featurised ones only; the
 predict-the-train-mean baseline, sizes; rounded, sorted keys: byte-identical for the
-same seed on CPU), ``predictions.csv`` (id, fold, target, prediction for every test
-record), the saved model (``model.pt`` + ``model.json``, see
+same seed on CPU), ``predictions.csv`` (id, fold, target, prediction, fallback for every
+test record: a quarantined one is predicted by the training-fold mean, fallback 1), the saved model (``model.pt`` + ``model.json``, see
 :mod:`sciml.materials.saved_model`), the learning curve ``logs/version_0/metrics.csv``
 and ``provenance.json``. Lightning checkpoints go under ``ckpt_base`` (outside the
 declared outputs) so a killed run resumes from ``last.ckpt``.
@@ -29,6 +30,23 @@ from sciml.steps import resolve_threads, run_step
 #: Batch size used to predict the test fold (does not change the numbers).
 TEST_BATCH_SIZE = 256
 LEARNING_CURVE = Path("logs") / "version_0" / "metrics.csv"
+#: predictions.csv columns; ``fallback`` is 1 for a quarantined test record scored with the
+#: training-fold mean (Matbench scores every test record), else 0.
+PREDICTION_COLUMNS = ["id", "fold", "target", "prediction", "fallback"]
+
+
+def fallback_rows(table: Any, split: dict[str, Any], train_mean: float) -> dict[str, Any]:
+    """The quarantined test records of a fold, scored as Matbench would: ids, targets (model
+    units) and the fallback prediction ``train_mean`` for those with a usable target; ids of
+    the ones without (``unscorable``: no target to score against)."""
+    all_y = table.all_y.numpy() if table.all_y is not None else np.full(len(table.all_ids), np.nan)
+    ids, targets, unscorable = [], [], []
+    for i in split["dropped_test_pos"]:
+        (ids if np.isfinite(all_y[i]) else unscorable).append(table.all_ids[i])
+        if np.isfinite(all_y[i]):
+            targets.append(float(all_y[i]))
+    return {"ids": ids, "targets": np.array(targets, dtype=np.float64),
+            "predictions": np.full(len(ids), train_mean, dtype=np.float64), "unscorable": unscorable}
 
 
 def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str | Path,
@@ -101,15 +119,24 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
         # mean of the normalised outputs (all members share mean/std): arithmetic mean in
         # target units, geometric mean when trained on log(target)
         preds = np.exp(np.log(stacked).mean(axis=0)) if log_target else stacked.mean(axis=0)
-        y_test = y[test_idx]
+        # Matbench scores every test record: a quarantined one (no graph) is predicted by the
+        # training-fold mean, counted and flagged; one without a usable target cannot be scored
+        fb = fallback_rows(table, split, float(y[np.concatenate([split["fit"], split["val"]])].mean()))
+        ids_test = [table.ids[i] for i in test_idx] + fb["ids"]
+        y_test = np.concatenate([y[test_idx], fb["targets"]])
+        preds_all = np.concatenate([preds, fb["predictions"]])
+        is_fallback = [0] * len(test_idx) + [1] * len(fb["ids"])
         metrics = {
             "fold": fold,
             "model": cfg["model"]["name"],
-            "n_fit": int(len(split["fit"])), "n_val": int(len(split["val"])), "n_test": int(len(test_idx)),
+            "n_fit": int(len(split["fit"])), "n_val": int(len(split["val"])), "n_test": int(len(y_test)),
+            "n_test_fallback": len(fb["ids"]),
             "test_records_quarantined": split["dropped_test"],
+            "test_records_unscorable": fb["unscorable"],
             "epochs_trained": member_info[0]["epochs_trained"],
             "best_val_loss": member_info[0]["best_val_loss"],
-            "test": regression_metrics(y_test, preds),
+            "test": regression_metrics(y_test, preds_all),
+            "test_featurised_only": regression_metrics(y[test_idx], preds) if len(test_idx) else None,
             "baseline_train_mean": regression_metrics(y_test, np.full_like(y_test, float(y[split["fit"]].mean()))),
             "target": cfg["dataset"]["target_name"], "unit": cfg["dataset"]["unit"],
             "transform": cfg["dataset"]["transform"],
@@ -119,8 +146,9 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
                 "size": len(members),
                 "members": [{k: v for k, v in m.items() if k != "checkpoint_dir"} for m in member_info],
             }
-        write_csv_atomic(step.output("predictions.csv"), ["id", "fold", "target", "prediction"],
-                         [[table.ids[i], fold, f"{y[i]:.6g}", f"{p:.6g}"] for i, p in zip(test_idx, preds)])
+        write_csv_atomic(step.output("predictions.csv"), PREDICTION_COLUMNS,
+                         [[rid, fold, f"{t:.6g}", f"{p:.6g}", f]
+                          for rid, t, p, f in zip(ids_test, y_test, preds_all, is_fallback)])
         for name in saved_model.save(modules, cfg, table.meta, out_dir):
             step.output(name)
         step.output(saved_model.SPEC_FILE)
