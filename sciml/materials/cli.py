@@ -35,12 +35,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fold-dirs", nargs="+", required=True, help="fold folders written by 'train'")
     p.set_defaults(func=_section)
 
-    p = add_step_parser(sub, "predict", "score structures (CSV or folder) with a trained model, streaming in batches",
+    p = add_step_parser(sub, "predict", "score structures (CSV, Matbench JSON, extxyz, folder) with a trained model, "
+                        "streaming in batches",
                         data_root=False,
                         out_dir="folder for predictions.csv|parquet, skipped.csv, provenance.json", threads=True)
     p.add_argument("--model-dir", required=True, help="folder with model.pt + model.json (a fold folder from 'train')")
-    p.add_argument("--input", required=True, help="CSV[.gz] with a structure column, Matbench JSON, or folder of CIF/POSCAR")
+    p.add_argument("--input", required=True,
+                   help="CSV[.gz] with a structure column, Matbench JSON[.gz], extended XYZ / ASE file, or folder of CIF/POSCAR")
+    p.add_argument("--input-format", choices=("auto", "csv", "matbench_json", "folder", "ase"), default="auto",
+                   help="reader of --input (default: from the name)")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="predictions file format")
+    p.add_argument("--device", default="auto", help="auto (a GPU when torch sees one), cpu, cuda, cuda:N")
     p.add_argument("--structure-column", default="structure", help="CSV column with the structure")
     p.add_argument("--id-column", default=None, help="CSV column with ids (default: row<N>)")
     p.add_argument("--batch-size", type=int, default=None, help="structures per batch (default: config predict.batch_size)")
@@ -104,10 +109,10 @@ def _predict(args: argparse.Namespace) -> int:
     stats = predict(
         config_section(args, "materials"), args.model_dir, args.input, args.out_dir, fmt=args.format,
         batch_size=args.batch_size, structure_column=args.structure_column, id_column=args.id_column,
-        threads=args.threads, progress=not args.no_progress,
+        threads=args.threads, progress=not args.no_progress, device=args.device, input_format=args.input_format,
     )
     print(f"materials predict: {stats['n_predicted']} predicted, {stats['n_skipped']} skipped "
-          f"({stats['structures_per_s']} structures/s) -> {stats['predictions_file']}")
+          f"({stats['structures_per_s']} structures/s on {stats['device']}) -> {stats['predictions_file']}")
     return 0
 
 

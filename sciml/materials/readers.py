@@ -1,13 +1,15 @@
 """Readers: structure files -> a stream of :class:`RawRecord`.
 
-Three layouts users already have:
+Four layouts users already have:
 
 - Matbench JSON "split" layout (``index`` / ``columns`` / ``data``, structure = pymatgen dict);
 - CSV (optionally gzipped, leading ``#`` comment lines allowed as in the matminer files)
   with a structure column holding CIF text, POSCAR text or a pymatgen dict (JSON or a
   Python literal, parsed with ``ast.literal_eval`` -- never ``eval``);
 - a folder of ``*.cif`` / ``POSCAR`` / ``*.vasp`` files plus ``id_prop.csv`` (``id,target``
-  without header), the CGCNN/ALIGNN convention.
+  without header), the CGCNN/ALIGNN convention;
+- a file ASE reads frame by frame (extended XYZ ``.extxyz``/``.xyz``, optionally compressed,
+  or an ASE ``.traj``), through ``ase.io.iread``; ids and targets from each frame's ``info``.
 
 With ``arrays=True`` (what screening uses) a record's structure is a :class:`CrystalArrays`
 (lattice matrix, fractional coordinates, atomic numbers) instead of a pymatgen ``Structure``:
@@ -19,9 +21,8 @@ through :func:`parse_structure` and is converted, so errors and validation stay 
 
 Readers never raise on a bad *record*: a structure that does not parse is yielded with
 ``structure=None`` and ``error`` set, so validation can quarantine it. A missing or
-malformed *file* raises :class:`~sciml.errors.DataError`. The CSV and folder readers
-stream (one record in memory at a time); the Matbench JSON layout is one JSON document
-and is read whole.
+malformed *file* raises :class:`~sciml.errors.DataError`. Every reader streams (one record
+in memory at a time); the Matbench JSON document is parsed incrementally with ijson.
 """
 
 from __future__ import annotations
@@ -269,27 +270,67 @@ def _open_text(path: Path):
     return open(path, encoding="utf-8", newline="")
 
 
-def read_matbench_json(path: str | Path, target_column: str | None = None, arrays: bool = False
-                       ) -> Iterator[RawRecord]:
-    """Records of a Matbench dataset in the figshare "split" JSON layout (``.json`` or ``.json.gz``);
-    ``arrays``: structures as :class:`CrystalArrays` (see the module docstring)."""
-    path = Path(path)
-    parse = parse_structure_arrays if arrays else parse_structure
+def _stream_items(path: Path, prefix: str) -> Iterator[Any]:
+    """The items under ``prefix`` (ijson notation, e.g. ``data.item``) of a JSON file, parsed
+    incrementally: memory holds one item, not the file (ijson's C backend)."""
+    import ijson
+
     try:
         with _open_text(path) as fh:
-            doc = json.load(fh)
+            yield from ijson.items(fh, prefix, use_float=True)
     except FileNotFoundError:
         raise DataError(path, "file not found") from None
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError, EOFError) as exc:
-        raise DataError(path, f"not a readable Matbench JSON file ({exc})") from None
-    except RecursionError:
-        raise DataError(path, "JSON nested too deeply to be a Matbench file") from None
-    if not isinstance(doc, dict) or not {"index", "columns", "data"} <= set(doc):
-        raise DataError(path, "expected the Matbench 'split' layout with keys index, columns, data")
-    for key in ("index", "columns", "data"):
-        if not isinstance(doc[key], list):
-            raise DataError(path, f"'{key}' must be a list in the Matbench 'split' layout, not {type(doc[key]).__name__}")
-    columns = list(doc["columns"])
+    except (ijson.JSONError, OSError, UnicodeDecodeError, EOFError) as exc:
+        raise DataError(path, f"not a readable Matbench JSON file ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+def _matbench_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, str, Any]]]:
+    """``(columns, rows)`` of a Matbench file in the figshare "split" JSON layout; ``rows``
+    yields ``(position, mbid, row)`` lazily.
+
+    Streaming, so peak memory stays flat in the number of records (json.load held the whole
+    document: ~40x the gzipped size). The ids and the rows are read by two incremental
+    parsers over the same file, so the keys may come in any order; a file whose ``index``
+    and ``data`` differ in length fails at the end with the count of each.
+    """
+    import ijson
+
+    columns = next(_stream_items(path, "columns"), None)
+    if columns is None:
+        try:  # tell "not the split layout" from "not JSON"
+            with _open_text(path) as fh:
+                first = next(ijson.parse(fh), None)
+        except FileNotFoundError:
+            raise DataError(path, "file not found") from None
+        except (ijson.JSONError, OSError, UnicodeDecodeError, EOFError) as exc:
+            raise DataError(path, f"not a readable Matbench JSON file ({type(exc).__name__})") from None
+        what = "an object without a 'columns' key" if first and first[1] == "start_map" else "not a JSON object"
+        raise DataError(path, f"expected the Matbench 'split' layout with keys index, columns, data ({what})")
+    if not isinstance(columns, list):
+        raise DataError(path, f"'columns' must be a list in the Matbench 'split' layout, not {type(columns).__name__}")
+
+    def rows() -> Iterator[tuple[int, str, Any]]:
+        ids, data = _stream_items(path, "index.item"), _stream_items(path, "data.item")
+        n = 0
+        for n, (mbid, row) in enumerate(zip(ids, data), start=1):
+            yield n - 1, str(mbid), row
+        rest_ids, rest_data = sum(1 for _ in ids), sum(1 for _ in data)
+        if rest_ids or rest_data:
+            raise DataError(path, f"index and data have different lengths ({n + rest_ids} ids, {n + rest_data} rows)")
+        if n == 0 and next(_stream_items(path, "data"), None) is None:
+            raise DataError(path, "expected the Matbench 'split' layout with keys index, columns, data (no 'data')")
+
+    return list(columns), rows()
+
+
+def read_matbench_json(path: str | Path, target_column: str | None = None, arrays: bool = False
+                       ) -> Iterator[RawRecord]:
+    """Records of a Matbench dataset in the figshare "split" JSON layout (``.json`` or ``.json.gz``),
+    streamed (see :func:`_matbench_rows`); ``arrays``: structures as :class:`CrystalArrays`
+    (see the module docstring)."""
+    path = Path(path)
+    parse = parse_structure_arrays if arrays else parse_structure
+    columns, rows = _matbench_rows(path)
     if "structure" not in columns:
         raise DataError(path, f"no 'structure' column (columns: {columns})")
     s_col = columns.index("structure")
@@ -301,18 +342,15 @@ def read_matbench_json(path: str | Path, target_column: str | None = None, array
     if target_column not in columns:
         raise DataError(path, f"target column '{target_column}' not found (columns: {columns})")
     t_col = columns.index(target_column)
-    if len(doc["index"]) != len(doc["data"]):
-        raise DataError(path, "index and data have different lengths")
-    for i, (mbid, row) in enumerate(zip(doc["index"], doc["data"])):
-        rid = str(mbid)
+    for i, rid, row in rows:
         try:
             structure = parse(row[s_col], "dict")
             error = None
-        except (ValueError, IndexError, TypeError) as exc:
+        except (ValueError, IndexError, TypeError, KeyError) as exc:
             structure, error = None, str(exc)
         try:
             target = _to_float(row[t_col])
-        except (IndexError, TypeError):
+        except (IndexError, TypeError, KeyError):
             target = math.nan
         yield RawRecord(rid, structure, target, error, line=i)
 
@@ -446,6 +484,65 @@ def read_structure_folder(folder: str | Path, id_prop: str | None = "id_prop.csv
         yield RawRecord(rid, structure, None, error, i)
 
 
+#: File names ASE reads as trajectories of structures (``ase.io.iread``); gzip/bz2/xz allowed.
+ASE_SUFFIXES = (".extxyz", ".xyz", ".traj", ".extxyz.gz", ".xyz.gz", ".extxyz.bz2", ".xyz.bz2", ".extxyz.xz", ".xyz.xz")
+
+
+def _atoms_structure(atoms: Any, arrays: bool) -> Any:
+    """A periodic structure from an ASE ``Atoms``: :class:`CrystalArrays` (``arrays``) or a
+    pymatgen ``Structure`` (through pymatgen's ``AseAtomsAdaptor``). A frame without a full
+    3D cell is refused: the graphs are periodic."""
+    import numpy as np
+
+    cell = np.array(atoms.cell[:], dtype=np.float64)
+    if cell.shape != (3, 3) or abs(np.linalg.det(cell)) < 1e-8:
+        raise ValueError("frame has no 3D cell (Lattice= in extxyz); a periodic crystal is needed")
+    if arrays:
+        frac = np.linalg.solve(cell.T, np.asarray(atoms.positions, dtype=np.float64).T).T
+        return CrystalArrays(cell, frac, np.asarray(atoms.numbers, dtype=np.int64), tuple(bool(p) for p in atoms.pbc))
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    return AseAtomsAdaptor.get_structure(atoms)
+
+
+def read_ase(path: str | Path, target_column: str | None = None, id_column: str | None = "id",
+             arrays: bool = False) -> Iterator[RawRecord]:
+    """Records of a file ASE reads frame by frame (``ase.io.iread``: extended XYZ, ASE trajectory...),
+    streamed. Ids from each frame's ``info[id_column]`` (else ``frame<N>``), targets from
+    ``info[target_column]`` (extxyz: ``key=value`` on the comment line). A frame that is not a
+    periodic crystal is a record with its error (validation quarantines it); a frame ASE cannot
+    parse ends the file there (ASE cannot find the next frame), as a DataError naming file and
+    frame."""
+    import ase.io
+    import numpy as np
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    frames = ase.io.iread(str(path), index=":")
+    i = 0
+    while True:
+        try:
+            atoms = next(frames)
+        except StopIteration:
+            return
+        except Exception as exc:  # ASE raises many types for a malformed frame
+            raise DataError(path, f"frame {i}: ASE cannot parse it ({type(exc).__name__}: {str(exc)[:200]})",
+                            hint=f"{i} frame(s) before it were read; fix or remove the frame") from None
+        info = getattr(atoms, "info", {}) or {}
+        rid = str(info.get(id_column)) if id_column and info.get(id_column) is not None else f"frame{i}"
+        try:
+            structure, error = _atoms_structure(atoms, arrays), None
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            structure, error = None, str(exc)
+        target = None
+        if target_column is not None:
+            value = info.get(target_column)
+            target = _to_float(value) if value is not None else math.nan
+        yield RawRecord(rid, structure, target, error, line=i)
+        i += 1
+
+
 def iter_structure_texts(path: str | Path, fmt: str = "auto", structure_column: str = "structure",
                          id_column: str | None = None) -> Iterator[tuple[str, str]]:
     """``(id, structure text)`` of every record of an input set, in file order, without parsing
@@ -465,6 +562,10 @@ def iter_structure_texts(path: str | Path, fmt: str = "auto", structure_column: 
     elif fmt == "matbench_json":
         for rec_id, value in _matbench_structures(path):
             yield rec_id, value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    elif fmt == "ase":
+        for rec in read_ase(path, id_column=id_column or "id"):
+            # the structure as pymatgen dict JSON: parses back with fmt="auto"
+            yield rec.id, json.dumps(rec.structure.as_dict(), separators=(",", ":")) if rec.structure is not None else ""
     elif fmt == "folder":
         if not path.is_dir():
             raise DataError(path, "not a folder")
@@ -474,31 +575,21 @@ def iter_structure_texts(path: str | Path, fmt: str = "auto", structure_column: 
             except OSError:
                 yield rid, ""  # unreadable: scored as "empty structure field", never dropped
     else:
-        raise DataError(path, f"unknown dataset format '{fmt}' (valid: auto, matbench_json, csv, folder)")
+        raise DataError(path, f"unknown dataset format '{fmt}' (valid: auto, matbench_json, csv, folder, ase)")
 
 
 def _matbench_structures(path: Path) -> Iterator[tuple[str, Any]]:
-    """``(mbid, structure value)`` of a Matbench split-layout file (no target needed)."""
-    try:
-        with _open_text(path) as fh:
-            doc = json.load(fh)
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError, EOFError, RecursionError) as exc:
-        raise DataError(path, f"not a readable Matbench JSON file ({type(exc).__name__})") from None
-    if not isinstance(doc, dict) or not all(isinstance(doc.get(k), list) for k in ("index", "columns", "data")):
-        raise DataError(path, "expected the Matbench 'split' layout with list keys index, columns, data")
-    if "structure" not in doc["columns"]:
-        raise DataError(path, f"no 'structure' column (columns: {doc['columns']})")
-    if len(doc["index"]) != len(doc["data"]):
-        raise DataError(path, "index and data have different lengths")
-    s_col = doc["columns"].index("structure")
-    for mbid, row in zip(doc["index"], doc["data"]):
+    """``(mbid, structure value)`` of a Matbench split-layout file (no target needed), streamed."""
+    columns, rows = _matbench_rows(path)
+    if "structure" not in columns:
+        raise DataError(path, f"no 'structure' column (columns: {columns})")
+    s_col = columns.index("structure")
+    for _, mbid, row in rows:
         try:
             value = row[s_col]
-        except (IndexError, TypeError):
+        except (IndexError, TypeError, KeyError):
             value = ""
-        yield str(mbid), value if value is not None else ""
+        yield mbid, value if value is not None else ""
 
 
 def detect_format(path: str | Path) -> str:
@@ -511,8 +602,11 @@ def detect_format(path: str | Path) -> str:
         return "matbench_json"
     if name.endswith((".csv", ".csv.gz")):
         return "csv"
+    if name.endswith(ASE_SUFFIXES):
+        return "ase"
     raise DataError(path, "cannot tell the format from the name",
-                    hint="use a .json[.gz] Matbench file, a .csv[.gz] file or a folder with id_prop.csv")
+                    hint="use a .json[.gz] Matbench file, a .csv[.gz] file, an extended XYZ (.extxyz/.xyz) "
+                         "file or a folder with id_prop.csv")
 
 
 def read_records(path: str | Path, fmt: str = "auto", structure_column: str = "structure",
@@ -529,8 +623,10 @@ def read_records(path: str | Path, fmt: str = "auto", structure_column: str = "s
                                 id_column, structure_format, arrays=arrays)
     elif fmt == "folder":
         it = read_structure_folder(path, "id_prop.csv" if with_targets else None, arrays=arrays)
+    elif fmt == "ase":
+        it = read_ase(path, target_column if with_targets else None, id_column or "id", arrays=arrays)
     else:
-        raise DataError(path, f"unknown dataset format '{fmt}' (valid: auto, matbench_json, csv, folder)")
+        raise DataError(path, f"unknown dataset format '{fmt}' (valid: auto, matbench_json, csv, folder, ase)")
     if with_targets:
         return it
     return (RawRecord(r.id, r.structure, None, r.error, r.line) for r in it)

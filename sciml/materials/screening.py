@@ -19,9 +19,25 @@ from typing import Any
 COLUMNS = ["id", "formula", "n_atoms", "prediction"]
 
 
-def columns_for(spec: dict[str, Any]) -> list[str]:
-    """Output columns for a model whose ``model.json`` is ``spec``."""
-    return COLUMNS + (["prediction_linear"] if spec.get("transform") == "log10" else [])
+def columns_for(spec: dict[str, Any], ensemble_size: int = 1) -> list[str]:
+    """Output columns for a model whose ``model.json`` is ``spec``: ``prediction_linear``
+    for a log10 target, ``prediction_std`` (the members' spread) for a seed ensemble."""
+    return (COLUMNS + (["prediction_linear"] if spec.get("transform") == "log10" else [])
+            + (["prediction_std"] if ensemble_size > 1 else []))
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; other values as given
+    (``cpu``, ``cuda``, ``cuda:1``, ``mps``); a GPU asked for but absent is a clear error."""
+    import torch
+
+    from sciml.errors import ConfigError
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("--device", f"{device!r} asked for, but torch sees no CUDA device (use cpu or auto)")
+    return device
 
 
 def batched(it: Iterable[Any], n: int) -> Iterator[list[Any]]:
@@ -99,14 +115,18 @@ def reduced_formula(structure: Any) -> str:
     return structure.composition.reduced_formula
 
 
-def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], batch_size: int = 512
-                    ) -> Iterator[tuple[list[list[Any]], list[tuple[Any, str]]]]:
-    """Score ``records`` with ``model`` (loaded by :func:`sciml.materials.saved_model.load`).
+def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], batch_size: int = 512,
+                    device: str = "cpu") -> Iterator[tuple[list[list[Any]], list[tuple[Any, str]]]]:
+    """Score ``records`` with ``model`` (loaded by :func:`sciml.materials.saved_model.load`,
+    already on ``device``).
 
-    Yields per batch: (rows ``[id, formula, n_atoms, prediction(, prediction_linear)]`` in
-    target units, rejected ``(record, reason)``). Records are checked with the graph
-    settings and limits the model was trained with; structures may be pymatgen
-    ``Structure`` s or :class:`~sciml.materials.readers.CrystalArrays` (the fast readers).
+    Yields per batch: (rows ``[id, formula, n_atoms, prediction(, prediction_linear)(,
+    prediction_std)]`` in target units, rejected ``(record, reason)``). For a seed ensemble
+    the prediction is the members' mean (as in training) and ``prediction_std`` the
+    population std of the members' predictions in target units (the ensemble's spread, a
+    rough uncertainty). Records are checked with the graph settings and limits the model was
+    trained with; structures may be pymatgen ``Structure`` s or
+    :class:`~sciml.materials.readers.CrystalArrays` (the fast readers).
     """
     import torch
 
@@ -129,11 +149,17 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
         rows: list[list[Any]] = []
         if graphs:
             with torch.inference_mode():
-                out = model(collate(graphs)).double() * std + mean
-                pred = (torch.exp(out) if spec.get("log_target") else out).tolist()
-            for rec, p in zip(good, pred):
+                batch = collate(graphs).to(device)
+                members = list(getattr(model, "members", [])) or [model]
+                out = torch.stack([m(batch) for m in members]).double().cpu() * std + mean  # (M, B)
+                decode = torch.exp if spec.get("log_target") else (lambda t: t)
+                pred = decode(out.mean(dim=0)).tolist()  # mean of the normalised outputs, as EnsembleMean
+                spread = decode(out).std(dim=0, unbiased=False).tolist() if len(members) > 1 else None
+            for k, (rec, p) in enumerate(zip(good, pred)):
                 row = [rec.id, reduced_formula(rec.structure), len(rec.structure), float(p)]
                 if log10:
                     row.append(float(10.0**p))
+                if spread is not None:
+                    row.append(float(spread[k]))
                 rows.append(row)
         yield rows, rejected

@@ -70,8 +70,13 @@ def test_ensemble_writes_members_and_scores_their_mean(ensemble_fold, trained_fo
     out = tmp_path / "screen"
     predict(cfg, fold_dir, repo_root / "data/materials/flla_2015_subset1000.csv.gz", out, batch_size=64,
             id_column="id", progress=False)
-    pred = pd.read_csv(out / "predictions.csv").set_index("id")["prediction"]
+    screened = pd.read_csv(out / "predictions.csv").set_index("id")
+    pred = screened["prediction"]
     assert ((pred.loc[train_pred.index] - train_pred).abs() <= 1e-4 + 1e-4 * train_pred.abs()).all()
+    # ... and says how far its members disagree: the population std of the two members' predictions
+    spread = ((per_member[0] - per_member[1]).abs() / 2).loc[train_pred.index]
+    assert (screened["prediction_std"].loc[train_pred.index] - spread).abs().max() <= 1e-4 * (1 + spread.max())
+    assert screened["prediction_std"].min() >= 0 and screened["prediction_std"].max() > 1e-6
 
 
 def test_missing_member_weights_is_a_data_error(ensemble_fold, tmp_path):

@@ -106,3 +106,61 @@ def test_saved_model_round_trip(trained_fold, tmp_path):
     again, _ = load_model(tmp_path)
     for (k, a), (k2, b) in zip(model.state_dict().items(), again.state_dict().items()):
         assert k == k2 and torch.equal(a, b)
+
+
+def test_predict_reads_extended_xyz_like_the_same_structures_in_csv(tmp_path, trained_fold, jdft2d_records):
+    """An extended XYZ file (ids and a target in each frame's info, read with ase.io.iread) scores
+    exactly like the same structures given as CIF in a CSV; a frame without a cell is skipped with
+    its reason, and the fast array path gives the same structures as pymatgen's adaptor."""
+    import ase.io
+    import numpy as np
+    import pandas as pd
+    from ase import Atoms
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from sciml.materials.readers import read_records
+
+    cfg, fold_dir, _ = trained_fold
+    frames = []
+    for r in jdft2d_records[:6]:
+        atoms = AseAtomsAdaptor.get_atoms(r.structure)
+        atoms.info = {"id": r.id, "exfoliation_en": r.target}
+        frames.append(atoms)
+    frames.append(Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.74]], info={"id": "molecule"}))
+    xyz = tmp_path / "screen.extxyz"
+    ase.io.write(xyz, frames, format="extxyz")
+
+    recs = list(read_records(xyz, target_column="exfoliation_en"))
+    assert [r.id for r in recs] == [r.id for r in jdft2d_records[:6]] + ["molecule"]
+    assert recs[-1].structure is None and "no 3D cell" in recs[-1].error
+    for got, want in zip(recs, jdft2d_records[:6]):
+        assert got.target == pytest.approx(want.target)
+        assert np.allclose(got.structure.lattice.matrix, want.structure.lattice.matrix)
+    fast = list(read_records(xyz, with_targets=False, arrays=True))
+    for got, want in zip(fast, jdft2d_records[:6]):
+        assert list(got.structure.z) == [s.specie.Z for s in want.structure]
+        assert np.allclose(got.structure.frac_coords % 1.0, want.structure.frac_coords % 1.0, atol=1e-6)
+
+    stats = predict(cfg, fold_dir, xyz, tmp_path / "from_xyz", progress=False, device="cpu")
+    assert stats["n_predicted"] == 6 and stats["n_skipped"] == 1 and stats["device"] == "cpu"
+    src = tmp_path / "in.csv"
+    screening_csv(src, jdft2d_records, n=6)
+    predict(cfg, fold_dir, src, tmp_path / "from_csv", id_column="name", progress=False)
+    a = pd.read_csv(tmp_path / "from_xyz" / "predictions.csv").set_index("id")["prediction"]
+    b = pd.read_csv(tmp_path / "from_csv" / "predictions.csv").set_index("id")["prediction"]
+    assert list(a.index) == list(b.index)
+    assert ((a - b).abs() <= 1e-4 * (1 + b.abs())).all()
+    assert "molecule" in (tmp_path / "from_xyz" / "skipped.csv").read_text()
+
+
+def test_device_auto_is_cpu_here_and_a_missing_gpu_is_a_clear_error(trained_fold, tmp_path):
+    import torch
+
+    from sciml.errors import ConfigError
+    from sciml.materials.screening import resolve_device
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert resolve_device("auto") == "cpu" and resolve_device("cpu") == "cpu"
+    with pytest.raises(ConfigError, match="no CUDA device"):
+        resolve_device("cuda")

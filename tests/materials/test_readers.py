@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import math
 from itertools import islice
 
@@ -18,6 +19,7 @@ from sciml.materials.readers import (
 )
 
 MATMINER = "materials/matminer_0.3.9"
+JDFT2D = "materials/matbench_jdft2d.json.gz"
 
 
 def test_matbench_json_reads_all_records(shared_data):
@@ -97,3 +99,41 @@ def test_gzip_csv_and_unknown_format(tmp_path, jdft2d_records):
     assert rec.structure is not None and rec.target == 3.0
     with pytest.raises(DataError):
         list(read_records(tmp_path / "x.txt"))
+
+
+def _matbench_doc(shared_data, n: int) -> dict:
+    import gzip
+
+    with gzip.open(shared_data / JDFT2D, "rt") as fh:
+        doc = json.load(fh)
+    return {"index": doc["index"][:n], "columns": doc["columns"], "data": doc["data"][:n]}
+
+
+def test_matbench_json_streams_records_before_the_end_of_the_file(shared_data, tmp_path):
+    """Records come out while the file is read: the 636-record file cut off at 95 % of its bytes still yields
+    the records of the parser buffers before the cut (in order), then fails naming the file; json.load
+    would fail before the first record."""
+    doc = _matbench_doc(shared_data, 636)
+    text = json.dumps(doc)
+    cut = int(len(text) * 0.95)  # inside the data, near record 600
+    path = tmp_path / "cut.json"
+    path.write_text(text[:cut])
+    got = []
+    with pytest.raises(DataError) as info:
+        for rec in read_matbench_json(path):
+            got.append(rec.id)
+    assert len(got) >= 500 and got == doc["index"][:len(got)]
+    assert "cut.json" in str(info.value)
+
+
+def test_matbench_json_keys_in_any_order_and_length_mismatch(shared_data, tmp_path):
+    doc = _matbench_doc(shared_data, 5)
+    path = tmp_path / "reordered.json"
+    path.write_text(json.dumps({"data": doc["data"], "columns": doc["columns"], "index": doc["index"]}))
+    recs = list(read_matbench_json(path))
+    assert [r.id for r in recs] == doc["index"] and all(r.structure is not None for r in recs)
+    assert [r.target for r in recs] == [row[doc["columns"].index("exfoliation_en")] for row in doc["data"]]
+    bad = tmp_path / "short_index.json"
+    bad.write_text(json.dumps({**doc, "index": doc["index"][:3]}))
+    with pytest.raises(DataError, match=r"different lengths \(3 ids, 5 rows\)"):
+        list(read_matbench_json(bad))

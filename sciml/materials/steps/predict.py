@@ -1,8 +1,9 @@
-"""The ``predict`` step: screen structures (a CSV[.gz], Matbench JSON or folder of CIF/POSCAR)
+"""The ``predict`` step: screen structures (a CSV[.gz], Matbench JSON, extended XYZ or folder of CIF/POSCAR)
 with a trained model, streaming in batches (:mod:`sciml.materials.screening`).
 
 Writes into ``out_dir``: ``predictions.csv`` (or ``predictions.parquet``: id, formula,
-n_atoms, prediction in target units, plus prediction_linear for a log10 target),
+n_atoms, prediction in target units, plus prediction_linear for a log10 target and
+prediction_std, the members' spread, for a seed ensemble),
 ``skipped.csv`` (id, line, reason of every structure that could not be scored) and
 ``provenance.json``. The predictions file is written to a temporary file and renamed at
 the end, so a killed run never leaves a truncated file that looks complete.
@@ -26,27 +27,32 @@ SKIPPED_FILE = "skipped.csv"
 
 def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, out_dir: str | Path, *,
             fmt: str = "csv", batch_size: int | None = None, structure_column: str = "structure",
-            id_column: str | None = None, threads: int | None = None, progress: bool = True) -> dict[str, Any]:
+            id_column: str | None = None, threads: int | None = None, progress: bool = True,
+            device: str = "auto", input_format: str = "auto") -> dict[str, Any]:
     """Score every structure of ``input_path`` with the model in ``model_dir`` (a fold folder
-    written by ``train``); ``batch_size`` defaults to ``cfg["predict"]["batch_size"]``.
-    Returns counts, the output files and the throughput (structures/s)."""
+    written by ``train``); ``batch_size`` defaults to ``cfg["predict"]["batch_size"]``;
+    ``device``: ``auto`` (a GPU when torch sees one), ``cpu``, ``cuda[:N]``. Returns counts,
+    the output files, the device and the throughput (structures/s)."""
     from tqdm import tqdm
 
     from sciml.materials import saved_model
     from sciml.materials.readers import read_records
-    from sciml.materials.screening import PredictionWriter, columns_for, predict_records
+    from sciml.materials.screening import PredictionWriter, columns_for, predict_records, resolve_device
     from sciml.materials.validation import Quarantine
 
     if fmt not in OUTPUT_FILES:
         raise DataError(out_dir, f"unknown output format {fmt!r} (valid: {', '.join(OUTPUT_FILES)})")
     batch_size = int(batch_size or cfg["predict"]["batch_size"])
     model, spec = saved_model.load(model_dir)
+    device = resolve_device(device)
+    model = model.to(device)
+    n_members = len(getattr(model, "members", [])) or 1
     model_files = [Path(model_dir) / saved_model.SPEC_FILE, *saved_model.weight_files(model_dir, spec)]
     with run_step("materials.predict", cfg, out_dir, inputs=[*model_files, input_path],
                   threads=resolve_threads(threads, cfg)) as step:
         out = step.output(OUTPUT_FILES[fmt])
-        records = read_records(input_path, structure_column=structure_column, id_column=id_column,
-                               with_targets=False, arrays=True)
+        records = read_records(input_path, fmt=input_format, structure_column=structure_column,
+                               id_column=id_column, with_targets=False, arrays=True)
         quarantine = Quarantine()
         n_ok = 0
         import pymatgen.core  # noqa: F401  one-off imports before the clock: the rate is the steady one
@@ -55,9 +61,9 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
         t0 = time.perf_counter()
         bar = tqdm(desc="screening", unit="structure", disable=not progress, file=sys.stderr)
         with atomic_path(out) as tmp:
-            writer = PredictionWriter(tmp, fmt == "parquet", columns_for(spec))
+            writer = PredictionWriter(tmp, fmt == "parquet", columns_for(spec, n_members))
             try:
-                for rows, rejected in predict_records(model, spec, records, batch_size):
+                for rows, rejected in predict_records(model, spec, records, batch_size, device=device):
                     writer.write(rows)
                     for rec, reason in rejected:
                         quarantine.add(rec, reason)
@@ -72,7 +78,8 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
             print(f"materials predict: skipped {len(quarantine)} structure(s), reasons in {skipped}", file=sys.stderr)
         n_all = n_ok + len(quarantine)
         stats = {"n_predicted": n_ok, "n_skipped": len(quarantine), "predictions_file": str(out),
-                 "skipped_file": str(skipped), "batch_size": batch_size, "seconds": round(elapsed, 3),
+                 "skipped_file": str(skipped), "batch_size": batch_size, "device": device,
+                 "ensemble_size": n_members, "seconds": round(elapsed, 3),
                  "structures_per_s": round(n_all / max(elapsed, 1e-9), 1)}
         step.record.extra.update(stats)
     return stats
