@@ -34,6 +34,20 @@ def _jobcomp_entries(path: Path) -> list[dict[str, str]]:
     return entries
 
 
+def _profile_run(cfg_file: Path, slurm_logs: Path, prefix: str, jobs: int, resources: list[str]) -> list[str]:
+    """`snakemake --profile profiles/slurm` on the tiny config, with the test-local overrides only
+    (fast status polling, a private log folder and job-name prefix, `--set-resources`)."""
+    return [
+        sys.executable, "-m", "snakemake",
+        "--profile", str(REPO_ROOT / "profiles" / "slurm"),
+        "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(REPO_ROOT), "--nolock",
+        "--configfile", str(REPO_ROOT / "config" / "config.yaml"), str(cfg_file),
+        "--jobs", str(jobs), "--slurm-init-seconds-before-status-checks", "2",
+        "--slurm-logdir", str(slurm_logs), "--slurm-jobname-prefix", prefix,
+        *(["--set-resources", *resources] if resources else []),
+    ]
+
+
 def test_profile_files_are_valid_yaml_with_expected_keys() -> None:
     prof = yaml.safe_load((REPO_ROOT / "profiles" / "slurm" / "profile.yaml").read_text())
     assert prof["executor"] == "slurm"
@@ -56,18 +70,7 @@ def test_slurm_profile_runs_tiny_pipeline(slurm_cluster, tmp_path: Path) -> None
     cfg_file.write_text(yaml.safe_dump(cfg))
     slurm_logs = tmp_path / "slurm_logs"
     no_gpu = [f"{rule}:gpu=0" for d in domains for rule in training_rules(d)]
-    cmd = [
-        sys.executable, "-m", "snakemake",
-        "--profile", str(REPO_ROOT / "profiles" / "slurm"),
-        "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(REPO_ROOT), "--nolock",
-        "--configfile", str(REPO_ROOT / "config" / "config.yaml"), str(cfg_file),
-        "--jobs", "2",
-        "--slurm-init-seconds-before-status-checks", "2",
-        "--slurm-keep-successful-logs",
-        "--slurm-logdir", str(slurm_logs),
-        "--slurm-jobname-prefix", "scimltest",
-        *(["--set-resources", *no_gpu] if no_gpu else []),
-    ]
+    cmd = _profile_run(cfg_file, slurm_logs, "scimltest", jobs=2, resources=no_gpu) + ["--slurm-keep-successful-logs"]
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=slurm_cluster["env"], capture_output=True, text=True,
                           timeout=1700)
     out = proc.stdout + proc.stderr
@@ -110,18 +113,9 @@ def test_slurm_two_task_job_trains_with_ddp_like_one_process(slurm_cluster, tmp_
            "materials": json.loads(_materials_cfg(2, 4, 2))}
     cfg_file = tmp_path / "config.yaml"
     cfg_file.write_text(yaml.safe_dump(cfg))
-    cmd = [
-        sys.executable, "-m", "snakemake",
-        "--profile", str(REPO_ROOT / "profiles" / "slurm"),
-        "--snakefile", str(REPO_ROOT / "Snakefile"), "--directory", str(REPO_ROOT), "--nolock",
-        "--configfile", str(REPO_ROOT / "config" / "config.yaml"), str(cfg_file),
-        "--jobs", "1",
-        "--slurm-init-seconds-before-status-checks", "2",
-        "--slurm-logdir", str(tmp_path / "slurm_logs"),
-        "--slurm-jobname-prefix", "scimlddp",
-        "--set-resources", "materials_train_fold:gpu=0", "materials_train_fold:mpi='srun'",
-        "materials_train_fold:tasks=2",
-    ]
+    cmd = _profile_run(cfg_file, tmp_path / "slurm_logs", "scimlddp", jobs=1,
+                       resources=["materials_train_fold:gpu=0", "materials_train_fold:mpi='srun'",
+                                  "materials_train_fold:tasks=2"])
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=slurm_cluster["env"], capture_output=True, text=True,
                           timeout=1200)
     out = proc.stdout + proc.stderr
