@@ -51,7 +51,7 @@ class GraphTable:
     y: Any
     quarantine: list[list[Any]]
     meta: dict[str, Any]
-    all_y: Any = None
+    all_y: Any
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -174,8 +174,6 @@ def load_or_build(dataset_cfg: dict[str, Any], graph: GraphSettings, root: str |
     if cache_file is not None and cache_file.is_file():
         try:
             raw = torch.load(cache_file, weights_only=True)
-            if raw.get("all_y") is None:
-                raise ValueError("cache from before all_y")
             return GraphTable(**raw), path, True
         except Exception:  # a corrupt cache is rebuilt, never trusted
             cache_file.unlink(missing_ok=True)

@@ -131,6 +131,7 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
     import torch
 
     from sciml.materials.graphs import GraphSettings
+    from sciml.materials.models.ensemble import member_outputs
     from sciml.materials.validation import check_record
 
     settings = GraphSettings(**spec["graph"])
@@ -149,12 +150,10 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
         rows: list[list[Any]] = []
         if graphs:
             with torch.inference_mode():
-                batch = collate(graphs).to(device)
-                members = list(getattr(model, "members", [])) or [model]
-                out = torch.stack([m(batch) for m in members]).double().cpu() * std + mean  # (M, B)
+                out = member_outputs(model, collate(graphs).to(device)).double().cpu() * std + mean  # (M, B)
                 decode = torch.exp if spec.get("log_target") else (lambda t: t)
                 pred = decode(out.mean(dim=0)).tolist()  # mean of the normalised outputs, as EnsembleMean
-                spread = decode(out).std(dim=0, unbiased=False).tolist() if len(members) > 1 else None
+                spread = decode(out).std(dim=0, unbiased=False).tolist() if len(out) > 1 else None
             for k, (rec, p) in enumerate(zip(good, pred)):
                 row = [rec.id, reduced_formula(rec.structure), len(rec.structure), float(p)]
                 if log10:

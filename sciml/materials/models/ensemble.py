@@ -21,4 +21,17 @@ class EnsembleMean(nn.Module):
         self.members = nn.ModuleList(members)
 
     def forward(self, data) -> torch.Tensor:
-        return torch.stack([m(data) for m in self.members], dim=0).mean(dim=0)
+        return member_outputs(self, data).mean(dim=0)
+
+
+def member_outputs(model: nn.Module, data) -> torch.Tensor:
+    """(M, B) normalised outputs of each member of ``model`` (an :class:`EnsembleMean`, or a
+    single model: M = 1)."""
+    if isinstance(model, EnsembleMean):
+        return torch.stack([m(data) for m in model.members], dim=0)
+    return model(data)[None]
+
+
+def ensemble_size(model: nn.Module) -> int:
+    """How many members ``model`` averages (1 for a single model)."""
+    return len(model.members) if isinstance(model, EnsembleMean) else 1

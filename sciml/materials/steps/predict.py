@@ -36,6 +36,7 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
     from tqdm import tqdm
 
     from sciml.materials import saved_model
+    from sciml.materials.models.ensemble import ensemble_size
     from sciml.materials.readers import read_records
     from sciml.materials.screening import PredictionWriter, columns_for, predict_records, resolve_device
     from sciml.materials.validation import Quarantine
@@ -46,7 +47,7 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
     model, spec = saved_model.load(model_dir)
     device = resolve_device(device)
     model = model.to(device)
-    n_members = len(getattr(model, "members", [])) or 1
+    n_members = ensemble_size(model)
     model_files = [Path(model_dir) / saved_model.SPEC_FILE, *saved_model.weight_files(model_dir, spec)]
     with run_step("materials.predict", cfg, out_dir, inputs=[*model_files, input_path],
                   threads=resolve_threads(threads, cfg)) as step:

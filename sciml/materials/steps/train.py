@@ -39,12 +39,14 @@ def fallback_rows(table: Any, split: dict[str, Any], train_mean: float) -> dict[
     """The quarantined test records of a fold, scored as Matbench would: ids, targets (model
     units) and the fallback prediction ``train_mean`` for those with a usable target; ids of
     the ones without (``unscorable``: no target to score against)."""
-    all_y = table.all_y.numpy() if table.all_y is not None else np.full(len(table.all_ids), np.nan)
+    all_y = table.all_y.numpy()
     ids, targets, unscorable = [], [], []
     for i in split["dropped_test_pos"]:
-        (ids if np.isfinite(all_y[i]) else unscorable).append(table.all_ids[i])
         if np.isfinite(all_y[i]):
+            ids.append(table.all_ids[i])
             targets.append(float(all_y[i]))
+        else:
+            unscorable.append(table.all_ids[i])
     return {"ids": ids, "targets": np.array(targets, dtype=np.float64),
             "predictions": np.full(len(ids), train_mean, dtype=np.float64), "unscorable": unscorable}
 
