@@ -177,12 +177,14 @@ def make_trainer(settings: TrainerSettings, out_dir: str | Path, ckpt_dir: str |
     - ``ModelCheckpoint`` in ``ckpt_dir`` keeping the best (by ``monitor``) and
       ``last.ckpt``, saved every epoch so a killed run loses at most one epoch;
     - ``EarlyStopping`` on ``monitor`` when ``settings.patience`` is set;
-    - ``CSVLogger`` into ``out_dir/logs`` (``metrics.csv`` = learning curves);
+    - the learning curve ``out_dir/logs/version_0/metrics.csv``, one row per epoch, kept in
+      the checkpoints so a resumed run still writes every epoch
+      (:mod:`sciml.learning_curve`); Lightning's ``CSVLogger`` writes only ``hparams.yaml``;
     - progress bar only when stderr is a terminal; no model summary spam.
     """
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger
+    from sciml.learning_curve import learning_curve_callback
 
     ckpt_dir = Path(ckpt_dir)
     callbacks: list[Any] = [
@@ -199,6 +201,7 @@ def make_trainer(settings: TrainerSettings, out_dir: str | Path, ckpt_dir: str |
         ),
         _nan_guard(),
         _rng_state_callback(),
+        learning_curve_callback(out_dir),
     ]
     if settings.patience:
         callbacks.append(EarlyStopping(monitor=settings.monitor, patience=settings.patience, mode="min"))
@@ -217,13 +220,25 @@ def make_trainer(settings: TrainerSettings, out_dir: str | Path, ckpt_dir: str |
         accumulate_grad_batches=settings.accumulate_grad_batches,
         log_every_n_steps=settings.log_every_n_steps,
         callbacks=callbacks,
-        logger=CSVLogger(str(out_dir), name="logs", version=0),
+        logger=_hparams_logger(out_dir),
         enable_progress_bar=sys.stderr.isatty(),
         enable_model_summary=False,
         default_root_dir=str(out_dir),
     )
     kwargs.update(overrides)
     return pl.Trainer(**kwargs)
+
+
+def _hparams_logger(out_dir: str | Path) -> Any:
+    """Lightning's ``CSVLogger`` for ``out_dir/logs/version_0/hparams.yaml`` only: its metrics
+    file restarts on every resume, so the curve is written by :mod:`sciml.learning_curve`."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    class HparamsOnlyCSVLogger(CSVLogger):
+        def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+            return None
+
+    return HparamsOnlyCSVLogger(str(out_dir), name="logs", version=0)
 
 
 def fit_resumable(trainer: Any, module: Any, datamodule: Any = None, ckpt_dir: str | Path | None = None,

@@ -81,6 +81,20 @@ def _epochs_logged(out: Path) -> list[int]:
         return sorted({int(r["epoch"]) for r in csv.DictReader(fh) if r.get("train_loss")})
 
 
+def _curve(out: Path) -> list[dict[str, str]]:
+    with open(out / "logs" / "version_0" / "metrics.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_curve_has_one_row_per_epoch_with_train_and_val_losses(tmp_path: Path) -> None:
+    _fit(tmp_path / "out", tmp_path / "ckpt", 3)
+    rows = _curve(tmp_path / "out")
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    assert all(float(r["train_loss"]) > 0 and float(r["val_loss"]) > 0 for r in rows)
+    assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])  # it learns
+    assert (tmp_path / "out" / "logs" / "version_0" / "hparams.yaml").is_file()
+
+
 def test_settings_from_config_ignores_unknown_keys() -> None:
     s = TrainerSettings.from_config({"max_epochs": 3, "seed": 1, "lr": 0.1, "deterministic": True})
     assert s.max_epochs == 3 and s.deterministic is True and s.accelerator == "auto"
@@ -117,7 +131,10 @@ def test_resume_continues_epoch_count(tmp_path: Path) -> None:
     assert torch.load(ckpt / "last.ckpt", weights_only=True, map_location="cpu")["epoch"] == 1
     trainer, _, _ = _fit(tmp_path / "b", ckpt, 4)
     assert trainer.current_epoch == 4
-    assert _epochs_logged(tmp_path / "b") == [2, 3]  # only the remaining epochs ran
+    # only the remaining epochs ran, and the curve still holds every epoch (rows 0-1 came
+    # with the checkpoint, equal to those of the first run)
+    assert _epochs_logged(tmp_path / "b") == [0, 1, 2, 3]
+    assert _curve(tmp_path / "b")[:2] == _curve(tmp_path / "a")
 
 
 def test_finished_run_rerun_does_nothing(tmp_path: Path) -> None:
@@ -125,7 +142,10 @@ def test_finished_run_rerun_does_nothing(tmp_path: Path) -> None:
     _fit(tmp_path / "a", ckpt, 2)
     trainer, _, _ = _fit(tmp_path / "b", ckpt, 2)
     assert trainer.current_epoch == 2
-    assert not (tmp_path / "b" / "logs" / "version_0" / "metrics.csv").exists() or _epochs_logged(tmp_path / "b") == []
+    # a run resumed from its final checkpoint (killed after training, before its outputs)
+    # still writes the whole learning curve
+    assert _curve(tmp_path / "b") == _curve(tmp_path / "a")
+    assert _epochs_logged(tmp_path / "b") == [0, 1]
 
 
 def test_checkpoints_load_with_weights_only(tmp_path: Path) -> None:

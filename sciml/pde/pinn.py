@@ -345,6 +345,9 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
     anchors: np.ndarray | None = None
     start_stage, start_done = 0, 0
     opt_state = None
+    # DeepXDE counts iterations from 0 in every new process: a resumed run's loss-history steps
+    # are shifted by the iterations done before the checkpoint, so the history reads as one run.
+    step_offset = 0
     if ckpt_path.is_file():
         state = load_state(ckpt_path)
         pinn.net.load_state_dict(state["net"])
@@ -359,6 +362,7 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
             anchors = state["anchors"].numpy()
             pinn.data.add_anchors(anchors)
         opt_state = state["opt"]
+        step_offset = sum(report.iterations.values())
         log(f"resuming from {ckpt_path}: stage {start_stage}, {start_done} iterations done")
 
     for si in range(start_stage, len(stages)):
@@ -408,8 +412,9 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
                     "Lower pinn.lr or use float64")
             lh = model.losshistory
             for step, lt in zip(lh.steps, lh.loss_train):
+                step = int(step) + step_offset
                 if not report.history or step > report.history[-1][0]:
-                    report.history.append([int(step), name, float(np.sum(lt))])
+                    report.history.append([step, name, float(np.sum(lt))])
             done += ran
             report.iterations[name] = report.iterations.get(name, 0) + ran
             if lbfgs and ran < n:

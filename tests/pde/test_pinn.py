@@ -50,6 +50,14 @@ def test_killed_run_resumes_from_checkpoint(tmp_path):
     report = pinn_mod.train_pinn(model2, tmp_path, seed=0, log=lambda m: None)
     assert report.resumed_from is not None
     assert report.iterations == {"adam": 200}  # 100 before the kill + 100 after
+    # the loss history reads as one run: iterations continue from the checkpoint's, and the
+    # losses equal those of an uninterrupted run at the same iterations
+    model3 = pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1)
+    straight = pinn_mod.train_pinn(model3, tmp_path / "straight", seed=0, log=lambda m: None)
+    steps = [h[0] for h in report.history]
+    assert steps == sorted(set(steps)) and steps[-1] == 200
+    assert [h[0] for h in report.history] == [h[0] for h in straight.history]
+    assert np.allclose([h[2] for h in report.history], [h[2] for h in straight.history], rtol=1e-6)
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):

@@ -4,7 +4,7 @@
   (final metrics JSON and the per-epoch learning curves);
 - resume: SIGKILL the pipeline mid-training once a ``last.ckpt`` exists, rerun the same
   command; training resumes from the checkpoint (kept outside the declared outputs) and the
-  final metrics equal those of the uninterrupted run.
+  final metrics and learning curves equal those of the uninterrupted run.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def test_two_runs_same_seed_identical_metrics(domain: str, reference_runs, tmp_p
 def test_sigkill_mid_training_then_rerun_resumes_to_same_metrics(domain: str, reference_runs, tmp_path: Path,
                                                                  request) -> None:
     _xfail_if_known(request, domain, "resume")
-    _, _, reference = reference_runs(domain)
+    _, full_reference, reference = reference_runs(domain)
     cfg_file, results = helpers.write_config(tmp_path, domain, TINY[domain])
     cmd = helpers.snakemake_cmd(cfg_file, results, domain)
     ckpt_root = results / ".checkpoints"
@@ -94,6 +94,6 @@ def test_sigkill_mid_training_then_rerun_resumes_to_same_metrics(domain: str, re
                      for p in (results / "logs").glob(f"{rule}*.log"))
     assert any(marker in logs for marker in SPEC[domain]["resumed"]), (
         f"{domain}: the rerun did not resume from {ckpt_name}:\n{logs[-3000:]}\n{proc.stdout[-2000:]}")
-    resumed = helpers.metrics_files(results, domain, curves=False)
-    diff = helpers.first_difference(reference, resumed)
+    resumed = helpers.metrics_files(results, domain)  # the learning curves too: they travel in the checkpoint
+    diff = helpers.first_difference(full_reference, resumed)
     assert not diff, f"{domain}: resumed run differs from the uninterrupted one: {diff}"
