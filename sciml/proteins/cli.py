@@ -1,4 +1,4 @@
-"""``sciml proteins``: coevolution | cross-validate | section (standard library only at import).
+"""``sciml proteins``: coevolution | cross-validate | section | train-model | predict (standard library only at import).
 
 Argument parsing only: each handler calls one step of :mod:`sciml.proteins.steps`.
 """
@@ -35,6 +35,31 @@ def register(subparsers: Any) -> None:
     r.add_argument("--cv-dir", default=None, help="folder written by 'cross-validate' (optional)")
     r.set_defaults(func=_section)
 
+    m = add_step_parser(sub, "train-model", "train the contact network on every scored family and save it for 'predict'",
+                        data_root=False, threads=True, out_dir="model folder (model.pt, model.json, logs/, provenance.json)")
+    m.add_argument("--family-dirs", nargs="+", required=True, help="family folders written by 'coevolution'")
+    m.add_argument("--checkpoint-dir", required=True, help="checkpoint base folder (keep outside Snakemake outputs)")
+    m.add_argument("--cv-dir", default=None, help="folder written by 'cross-validate' (its means go into model.json)")
+    m.set_defaults(func=_train_model)
+
+    q = add_step_parser(sub, "predict", "contact probabilities for one protein from its alignment (structure optional)",
+                        threads=True, out_dir="target folder (prediction/<name>.rr|.contacts.npz|.contact_map.png, "
+                                              "metrics.json, section.json, provenance.json)")
+    q.add_argument("--model-dir", required=True, help="folder written by 'train-model'")
+    src = q.add_mutually_exclusive_group(required=True)
+    src.add_argument("--alignment", help="alignment file (aln, a3m, fasta, a2m, stockholm)")
+    src.add_argument("--target", help="name of an entry of the config's proteins.targets (paths under --data-root); "
+                                      "a bad target is then skipped with exit 0, as the workflow needs")
+    q.add_argument("--format", default=None, help="alignment format (default: from the file name)")
+    q.add_argument("--query", default=None, help="id of the alignment row to predict (default: the first row)")
+    q.add_argument("--structure", default=None, help="PDB/mmCIF of the query, to score the prediction (optional)")
+    q.add_argument("--chain", default=None, help="chain id in --structure (default: the first protein chain)")
+    q.add_argument("--scores", default=None,
+                   help="L x L coupling scores from another tool (CCMpred/GREMLIN matrix, 'i j score' or plmc list), "
+                        "used instead of the Potts fit")
+    q.add_argument("--name", default=None, help="target name (default: the alignment's file name up to the first dot)")
+    q.set_defaults(func=_predict)
+
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
     from sciml.cli import config_section
@@ -61,3 +86,33 @@ def _section(args: argparse.Namespace) -> int:
 
     section(_config(args), args.family_dirs, args.out_dir, cv_dir=args.cv_dir)
     return 0
+
+
+def _train_model(args: argparse.Namespace) -> int:
+    from sciml.proteins.steps import train_model
+
+    train_model(_config(args), args.family_dirs, args.out_dir, args.checkpoint_dir, cv_dir=args.cv_dir,
+                threads=args.threads)
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sciml.proteins.steps import predict
+
+    def local(p: str | None) -> str | None:  # the user's own files, from the working directory
+        return None if p is None else str(Path(p).resolve())
+
+    cfg = _config(args)
+    if args.target is not None:
+        from sciml.proteins.steps.predict import config_target
+
+        predict(cfg, args.model_dir, config_target(cfg, args.target), args.out_dir, data_root=args.data_root,
+                threads=args.threads)
+        return 0
+    target = {"name": args.name or Path(args.alignment).name.split(".")[0], "alignment": local(args.alignment),
+              "format": args.format, "query": args.query, "structure": local(args.structure), "chain": args.chain,
+              "scores": local(args.scores)}
+    m = predict(cfg, args.model_dir, target, args.out_dir, data_root=args.data_root, threads=args.threads)
+    return 0 if "skipped" not in m else 3

@@ -99,10 +99,13 @@ def symmetrize_apc(F: Any) -> Any:
 
 
 def write_casp_rr(path: str | Path, sequence: str, scores: Any, target: str = "T0000", min_sep: int = 6,
-                  max_pairs: int | None = None, author: str = "sciml") -> Path:
+                  max_pairs: int | None = None, author: str = "sciml", probabilities: bool = False) -> Path:
     """CASP RR (``PFRMAT RR``): pairs ``i j 0 8 p`` (1-based) sorted by score, p in [0, 1].
 
-    Scores are min-max scaled to [0, 1] over the listed pairs (RR needs probabilities).
+    ``probabilities``: ``scores`` are contact probabilities (a network's sigmoid output) and
+    are written as they are. Otherwise (coevolution scores, which are not probabilities) they
+    are min-max scaled to [0, 1] over the listed pairs, as RR needs values in [0, 1]; such a
+    value is a rank, not a probability.
     """
     import numpy as np
 
@@ -112,8 +115,13 @@ def write_casp_rr(path: str | Path, sequence: str, scores: Any, target: str = "T
     mask = range_mask(L, min_sep, None) & np.isfinite(scores)
     pairs = top_pairs(np.asarray(scores, dtype=float), mask, int(mask.sum()) if max_pairs is None else max_pairs)
     vals = np.asarray([scores[i, j] for i, j in pairs], dtype=float)
-    lo, hi = (vals.min(), vals.max()) if len(vals) else (0.0, 1.0)
-    prob = (vals - lo) / (hi - lo) if hi > lo else np.ones_like(vals)
+    if probabilities:
+        if len(vals) and (vals.min() < 0.0 or vals.max() > 1.0):
+            raise ValueError(f"contact probabilities outside [0, 1] (min {vals.min()}, max {vals.max()})")
+        prob = vals
+    else:
+        lo, hi = (vals.min(), vals.max()) if len(vals) else (0.0, 1.0)
+        prob = (vals - lo) / (hi - lo) if hi > lo else np.ones_like(vals)
     lines = ["PFRMAT RR", f"TARGET {target}", f"AUTHOR {author}", "METHOD sciml contact prediction", "MODEL  1"]
     lines += [sequence[k:k + 50] for k in range(0, L, 50)]
     lines += [f"{i + 1} {j + 1} 0 8 {p:.5f}" for (i, j), p in zip(pairs, prob)]

@@ -136,3 +136,51 @@ def summarise(cv: dict[str, Any], n_members: int) -> dict[str, Any]:
         cv["member_means"] = [mean_metrics([cv["per_family"][n]["network_members"][i] for n in names])
                               for i in range(n_members)]
     return cv
+
+
+#: Step name keying the checkpoints of the model trained on all families (``train-model``).
+FINAL_CHECKPOINT_STEP = "proteins_network_final"
+
+
+def final_split(fams: list[Any], n_val: int) -> tuple[list[Any], list[Any]]:
+    """(train, val) of the model trained on all families: the last ``n_val`` families by name
+    pick the best epoch (the model's only choice), the others train; with too few families
+    to spare any, every family does both."""
+    fams = sorted(fams, key=lambda d: d["name"])
+    if len(fams) <= n_val:
+        return fams, fams
+    return fams[:-n_val], fams[-n_val:]
+
+
+def train_final(families: list[dict[str, Any]], cfg: dict[str, Any], log_dir: str | Path, ckpt_root: str | Path,
+                log: Any = print) -> dict[str, Any]:
+    """Train the network on all ``families`` (scored family dicts) with the CV's settings.
+
+    Returns ``{"members": [ContactResNet, ...] (CPU, eval), "train": names, "val": names,
+    "epochs_run": [...], "best_val_loss": [...], "is_global_zero": bool}``. Member m trains
+    with seed ``seed + m`` (checkpoints keyed as in :func:`sciml.training.ensemble_members`).
+    """
+    from sciml.proteins.features import N_PAIR_CHANNELS
+    from sciml.proteins.lightning import ContactDataModule, ContactLightning, make_item
+    from sciml.training import TrainerSettings, ensemble_members, fit_best
+
+    net = cfg["network"]
+    train, val = final_split(families, int(net["val_families"]))
+    items = {d["name"]: make_item(featurise(d), d["native"]) for d in families}
+    settings = TrainerSettings.from_config({**net, "log_every_n_steps": 1})
+    out: dict[str, Any] = {"members": [], "train": [d["name"] for d in train], "val": [d["name"] for d in val],
+                           "epochs_run": [], "best_val_loss": [], "is_global_zero": True, "pos_weight": None}
+    for member in ensemble_members(int(net.get("ensemble", 1)), cfg["seed"], ckpt_root, FINAL_CHECKPOINT_STEP,
+                                   checkpoint_config(cfg), log_dir):
+        dm = ContactDataModule([items[d["name"]] for d in train], [items[d["name"]] for d in val], seed=member.seed,
+                               num_workers=int(net.get("num_workers", 0)))
+        fit = fit_best(lambda: ContactLightning(N_PAIR_CHANNELS, net["channels"], net["blocks"], net["lr"]),
+                       settings, seed=member.seed, log_dir=member.log_dir, ckpt_dir=member.checkpoint_dir, datamodule=dm)
+        out["members"].append(fit.module.model.eval())
+        out["pos_weight"] = float(fit.module.hparams.pos_weight)
+        out["epochs_run"].append(fit.epochs_trained)
+        out["best_val_loss"].append(None if fit.best_score is None else round(float(fit.best_score), 6))
+        out["is_global_zero"] = out["is_global_zero"] and fit.is_global_zero
+        log(f"member {member.index}: trained on {len(train)} families, validated on {out['val']}, "
+            f"{fit.epochs_trained} epochs, best val loss {fit.best_score}")
+    return out

@@ -103,3 +103,30 @@ def test_tiny_workflow_determinism_and_resume(workflow_runner, tmp_path):
     assert sorted(p.name for p in (tmp_path / "ck_again/proteins_network").iterdir()) == member_dirs
     assert json.loads((tmp_path / "seed1/metrics.json").read_text())["mean"]["network"] == ens["member_means"][1]
     assert all(len(ens["per_family"][n]["network_members"]) == 2 for n in ens["per_family"])
+
+
+@pytest.mark.slow
+def test_workflow_predicts_configured_targets_with_and_without_structure(workflow_runner, tmp_path):
+    """proteins.targets: one predict job per target, through the Snakefile to the report.
+    1lpbA is no training family; one target has no structure, one has it, one is broken
+    (its query row does not exist) and is skipped without stopping the others."""
+    targets = [
+        {"name": "new1lpb", "alignment": "proteins/alignments/1lpbA.aln"},
+        {"name": "scored1lpb", "alignment": "proteins/alignments/1lpbA.aln",
+         "structure": "proteins/structures/1lpbA.pdb.gz"},
+        {"name": "broken", "alignment": "proteins/alignments/1lpbA.aln", "query": "no_such_row"},
+    ]
+    cfg = {**TINY, "families": FAMS[:3], "targets": targets}
+    workflow_runner({"domains": ["proteins"], "data_root": "data", "proteins": cfg},
+                    targets=(str(tmp_path / "results/report.html"),))
+    res = tmp_path / "results/proteins"
+    model = json.loads((res / "model/model.json").read_text())
+    assert set(model["training"]["train_families"]) | set(model["training"]["val_families"]) == {"2cviA", "2xcjA", "3a4rA"}
+    assert model["cross_validation"]["mean"]["network"]["long_L/5"] is not None
+    new = json.loads((res / "targets/new1lpb/metrics.json").read_text())
+    assert new["structure"] is False and (res / "targets/new1lpb/prediction/new1lpb.rr").is_file()
+    scored = json.loads((res / "targets/scored1lpb/metrics.json").read_text())
+    assert scored["network"]["long_L/5"] > scored["separation_baseline"]["long_L/5"]
+    assert "no alignment row named 'no_such_row'" in json.loads((res / "targets/broken/metrics.json").read_text())["skipped"]
+    html = (tmp_path / "results/report.html").read_text()
+    assert "Contact prediction: new1lpb" in html and "target broken skipped" in html

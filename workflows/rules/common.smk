@@ -35,6 +35,8 @@ def report_sections():
     sections = [section_file(d) for d in ("materials", "pde", "proteins") if domain_enabled(d)]
     if screening_enabled():
         sections.insert(int(domain_enabled("materials")), screening_section_file())
+    if domain_enabled("proteins"):  # one section per prediction target, after the proteins one
+        sections += [f"{RESULTS}/proteins/targets/{t['name']}/section.json" for t in config["proteins"]["targets"]]
     return sections
 
 

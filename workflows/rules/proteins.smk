@@ -97,3 +97,72 @@ rule proteins_section:
     shell:
         "sciml proteins section --config-json {params.cfg} --family-dirs {params.family_dirs} "
         "--cv-dir {params.cv_dir} --out-dir {params.out} > {log} 2>&1"
+
+
+# --------------------------------------------------------------------------- prediction targets
+# Proteins nobody has scored: the network trained on every family (train-model), then one
+# predict job per entry of proteins.targets (structure optional), each with its own section.
+
+PROTEIN_TARGETS = [t["name"] for t in config["proteins"]["targets"]]
+
+
+wildcard_constraints:
+    target="[A-Za-z0-9_.-]+",
+
+
+rule proteins_train_model:
+    input:
+        scores=expand(f"{PROTEINS}/families/{{family}}/scores.npz", family=PROTEIN_FAMILIES),
+        cv_metrics=f"{PROTEINS}/cross_validate/metrics.json",
+    output:
+        weights=f"{PROTEINS}/model/model.pt",
+        meta=f"{PROTEINS}/model/model.json",
+        provenance=f"{PROTEINS}/model/provenance.json",
+    params:
+        cfg=section_json("proteins"),
+        family_dirs=expand(f"{PROTEINS}/families/{{family}}", family=PROTEIN_FAMILIES),
+        ckpt=f"{CHECKPOINTS}/proteins",
+        cv_dir=folder_param(f"{PROTEINS}/cross_validate"),
+        out=folder_param(f"{PROTEINS}/model"),
+    log:
+        f"{RESULTS}/logs/proteins_train_model.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/proteins_train_model.tsv"
+    threads: config["proteins"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../envs/sciml.yaml"
+    shell:
+        "sciml proteins train-model --config-json {params.cfg} --family-dirs {params.family_dirs} "
+        "--cv-dir {params.cv_dir} --threads {threads} --checkpoint-dir {params.ckpt} --out-dir {params.out} > {log} 2>&1"
+
+
+rule proteins_predict:
+    input:
+        weights=f"{PROTEINS}/model/model.pt",
+        meta=f"{PROTEINS}/model/model.json",
+    output:
+        metrics=f"{PROTEINS}/targets/{{target}}/metrics.json",
+        section=f"{PROTEINS}/targets/{{target}}/section.json",
+        prediction=directory(f"{PROTEINS}/targets/{{target}}/prediction"),
+        provenance=f"{PROTEINS}/targets/{{target}}/provenance.json",
+    params:
+        cfg=section_json("proteins"),
+        data_root=data_root_param,
+        model=folder_param(f"{PROTEINS}/model"),
+        out=f"{PROTEINS}/targets/{{target}}",
+    log:
+        f"{RESULTS}/logs/proteins_predict/{{target}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/proteins_predict/{{target}}.tsv"
+    threads: config["proteins"]["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    conda:
+        "../envs/sciml.yaml"
+    shell:
+        "sciml proteins predict --config-json {params.cfg} --data-root {params.data_root} --target {wildcards.target} "
+        "--model-dir {params.model} --threads {threads} --out-dir {params.out} > {log} 2>&1"

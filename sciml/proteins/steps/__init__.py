@@ -8,6 +8,13 @@
 3. :func:`section` (``section.py``): the report section from the family folders and the CV
    folder; writes ``section.json``, ``contact_maps.png`` and ``quarantine.csv``.
 
+Beside them, for proteins nobody has scored:
+
+4. :func:`train_model` (``train_model.py``): the network trained on every scored family,
+   saved as ``model.pt`` + ``model.json`` (:mod:`sciml.proteins.saved_model`).
+5. :func:`predict` (``predict.py``): one target from its alignment (structure optional):
+   CASP RR with contact probabilities, the (L, L) array, a map figure, depth, a section.
+
 Each step takes the validated ``proteins`` config section and folders, writes through
 :func:`sciml.steps.run_step` (``provenance.json`` beside its outputs) and returns a small
 summary dict.
@@ -15,6 +22,8 @@ summary dict.
 
 from sciml.proteins.steps.coevolution import coevolution
 from sciml.proteins.steps.cross_validate import cross_validate
+from sciml.proteins.steps.predict import predict
 from sciml.proteins.steps.section import section
+from sciml.proteins.steps.train_model import train_model
 
-__all__ = ["coevolution", "cross_validate", "section"]
+__all__ = ["coevolution", "cross_validate", "predict", "section", "train_model"]

@@ -1,0 +1,101 @@
+"""The saved contact network: the one owner of its format, written by ``train-model``, read by ``predict``.
+
+A model folder holds ``model.pt`` (``{"member_<m>": state_dict}`` of each seed-ensemble
+member, loaded with ``torch.load(weights_only=True)``) and ``model.json``: format name and
+version, the feature spec (which pair features, how many channels, and the Potts and
+mean-field settings that made the coevolution channels: ``predict`` must compute them the
+same way), the architecture, the training and validation families with the sha256 of the
+files they were read from, and, when given, the family-held-out cross-validation
+metrics of the same config (the honest estimate of how the model does on a new family).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sciml.errors import DataError
+
+FORMAT = "sciml.proteins.contact_network"
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.pt"
+META_FILE = "model.json"
+MODEL_FILES = (WEIGHTS_FILE, META_FILE)
+#: The pair features the network reads (:func:`sciml.proteins.features.pair_features`).
+FEATURES = "pair_features_v1"
+
+
+def feature_spec(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The features a model of proteins section ``cfg`` reads, with the settings that make them."""
+    from sciml.proteins.features import N_PAIR_CHANNELS
+    from sciml.proteins.lightning import MIN_SEP
+
+    return {"name": FEATURES, "channels": N_PAIR_CHANNELS, "min_separation": MIN_SEP,
+            "potts": dict(cfg.get("potts", {})), "meanfield": dict(cfg.get("meanfield", {})),
+            "seed": int(cfg.get("seed", 0))}
+
+
+def save_model(model_dir: str | Path, members: list[Any], meta: dict[str, Any]) -> list[Path]:
+    """Write ``model.pt`` (the members' state dicts) and ``model.json`` (``meta`` plus the format) atomically."""
+    import torch
+
+    from sciml.io import atomic_path, write_json_atomic
+
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    state = {f"member_{m}": {k: v.detach().cpu() for k, v in net.state_dict().items()} for m, net in enumerate(members)}
+    with atomic_path(model_dir / WEIGHTS_FILE) as tmp:
+        torch.save(state, tmp)
+    write_json_atomic(model_dir / META_FILE, {**meta, "format": FORMAT, "format_version": FORMAT_VERSION,
+                                              "weights": WEIGHTS_FILE, "ensemble": len(members)})
+    return [model_dir / n for n in MODEL_FILES]
+
+
+def read_model_meta(model_dir: str | Path) -> dict[str, Any]:
+    """``model.json`` of a model folder; DataError when missing, unreadable, of another format or version."""
+    import json
+
+    path = Path(model_dir) / META_FILE
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(path, "no model.json: not a contact-network folder written by 'sciml proteins train-model'",
+                        hint="point --model-dir at the output folder of 'sciml proteins train-model'") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(path, f"model.json is not readable JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise DataError(path, f"not a saved contact network (format {meta.get('format') if isinstance(meta, dict) else None!r},"
+                              f" expected {FORMAT!r})")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise DataError(path, f"saved contact network format version {meta.get('format_version')!r}, this sciml reads "
+                              f"version {FORMAT_VERSION}", hint="retrain with 'sciml proteins train-model'")
+    if meta.get("features", {}).get("name") != FEATURES:
+        raise DataError(path, f"the model reads features {meta.get('features', {}).get('name')!r}, this sciml computes "
+                              f"{FEATURES!r}", hint="retrain with 'sciml proteins train-model'")
+    return meta
+
+
+def load_model(model_dir: str | Path) -> tuple[list[Any], dict[str, Any]]:
+    """The ensemble members (:class:`~sciml.proteins.models.resnet2d.ContactResNet`, CPU, eval mode) and ``model.json``."""
+    import torch
+
+    from sciml.proteins.models.resnet2d import ContactResNet
+
+    meta = read_model_meta(model_dir)
+    path = Path(model_dir) / WEIGHTS_FILE
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise DataError(path, "model.json is there but model.pt is missing") from None
+    except Exception as exc:  # a torn or foreign file: torch raises several types
+        raise DataError(path, f"cannot load the weights with weights_only=True ({type(exc).__name__}: {exc})") from None
+    arch = meta["architecture"]
+    members = []
+    for m in range(int(meta["ensemble"])):
+        net = ContactResNet(int(meta["features"]["channels"]), int(arch["channels"]), int(arch["blocks"]))
+        try:
+            net.load_state_dict(state[f"member_{m}"])
+        except (KeyError, RuntimeError) as exc:
+            raise DataError(path, f"weights of member {m} do not fit the architecture in model.json ({exc})") from None
+        members.append(net.eval())
+    return members, meta

@@ -1,0 +1,157 @@
+"""Step: contact prediction for one target from its alignment, with or without a structure.
+
+A target is ``{name, alignment, format?, query?, structure?, chain?, model?, scores?}``
+(paths resolve against the data root like every other input). Writes into ``out_dir``:
+
+- ``prediction/<name>.rr``: CASP RR (``PFRMAT RR``), the top 5 L pairs (|i-j| >= 6) with
+  the network's contact probability (its calibrated sigmoid output, not rescaled);
+- ``prediction/<name>.contacts.npz``: ``probs`` (L, L) float32, the Potts/external and
+  mean-field channels, the query ``sequence``;
+- ``prediction/<name>.contact_map.png``;
+- ``metrics.json``: alignment depth (sequences, N_eff, N_eff/L, Nf, coverage, shallow),
+  the model used, and with a structure the CASP precisions of the network and of the
+  coevolution scores it refined, beside the separation-only baseline;
+- ``section.json`` (the report section) and ``provenance.json``.
+
+A target whose files cannot be used is skipped: ``metrics.json`` holds the reason, the
+section shows it, ``prediction/`` stays empty, and nothing else fails.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+#: Sub-folder of the target folder holding the prediction files.
+PREDICTION_DIR = "prediction"
+
+
+def separation_baseline(L: int) -> Any:
+    """(L, L) scores that rank pairs by sequence separation alone (closer = higher), the
+    floor a contact predictor must beat."""
+    import numpy as np
+
+    sep = np.abs(np.arange(L)[:, None] - np.arange(L)[None, :]).astype(float)
+    return -sep
+
+
+def target_path(path: str | Path, data_root: str | Path | None) -> Path:
+    """An absolute path as it is (the CLI passes the user's files so), else a path under the data root."""
+    from sciml.data import resolve
+    from sciml.errors import DataError
+
+    p = Path(path)
+    if p.is_absolute():
+        if not p.is_file():
+            raise DataError(p, "file not found")
+        return p
+    return resolve(str(path), data_root)
+
+
+def config_target(cfg: dict[str, Any], name: str) -> dict[str, Any]:
+    """The entry of ``cfg["targets"]`` named ``name`` (ConfigError listing the valid names)."""
+    from sciml.errors import ConfigError
+
+    for t in cfg.get("targets", []):
+        if t["name"] == name:
+            return t
+    raise ConfigError("proteins.targets", f"no target named {name!r}; valid: "
+                      + (", ".join(t["name"] for t in cfg.get("targets", [])) or "none configured"))
+
+
+def predict(cfg: dict[str, Any], model_dir: str | Path, target: dict[str, Any], out_dir: str | Path, *,
+            data_root: str | Path | None = None, threads: int | None = None, log: Any = None) -> dict[str, Any]:
+    """Predict ``target`` with the saved network in ``model_dir``; return metrics.json's content."""
+    import numpy as np
+
+    from sciml.errors import DataError
+    from sciml.io import atomic_path, sha256_file, write_json_atomic
+    from sciml.proteins import metrics, plots, saved_model
+    from sciml.proteins.predict import check_length, predict_target, read_score_matrix
+    from sciml.proteins.query import alignment_depth, load_query
+    from sciml.report import Figure, Section, Table, write_section
+    from sciml.rounding import round_fixed
+    from sciml.steps import resolve_threads, run_step
+
+    log = log or (lambda m: print(m, file=sys.stderr))
+    name = str(target["name"])
+    model_dir = Path(model_dir)
+    with run_step("proteins.predict", cfg, out_dir, inputs=[model_dir / f for f in saved_model.MODEL_FILES],
+                  threads=resolve_threads(threads, cfg)) as step:
+        pred_dir = step.output(PREDICTION_DIR)
+        pred_dir.mkdir(exist_ok=True)
+        members, meta = saved_model.load_model(model_dir)  # a broken model fails every target: raise
+        try:
+            aln_path = target_path(target["alignment"], data_root)
+            st_path = target_path(target["structure"], data_root) if target.get("structure") else None
+            fam = load_query(aln_path, target.get("format"), target.get("query"), st_path, target.get("chain"),
+                             int(target.get("model", 0)), float(target.get("min_identity") or cfg.get("min_identity", 0.9)),
+                             name=name)
+            check_length(fam, str(aln_path), int(target.get("max_length") or cfg.get("max_length", 1000)))
+            scores = None
+            if target.get("scores"):
+                sc_path = target_path(target["scores"], data_root)
+                scores = read_score_matrix(sc_path, len(fam.sequence))
+                fam.inputs.append(str(sc_path))
+        except DataError as exc:
+            log(f"skipped target {name}: {exc}")
+            m = {"name": name, "skipped": str(exc)}
+            write_json_atomic(step.output("metrics.json"), m)
+            write_section(step.output("section.json"), Section(
+                "proteins", f"Contact prediction: {name}", "", [], [], [f"target {name} skipped: {exc}"],
+                ["provenance.json"]))
+            return m
+        step.add_inputs(fam.inputs)
+        res = predict_target(fam, members, meta, scores=scores, log=log)
+        probs, L = res["probs"], len(fam.sequence)
+        depth = alignment_depth(fam, res["n_eff"])
+        warnings = list(fam.notes)
+        if depth["shallow"]:
+            warnings.append(f"shallow alignment (Nf = N_eff/sqrt(L) = {depth['nf']:.1f} < 64): coevolution "
+                            "contacts are unreliable at this depth; treat the predicted map with caution")
+        # RR: the top 5 L pairs at |i-j| >= 6, probabilities as the network gives them
+        metrics.write_casp_rr(pred_dir / f"{name}.rr", fam.sequence, probs, target=name, max_pairs=5 * L,
+                              probabilities=True)
+        with atomic_path(pred_dir / f"{name}.contacts.npz") as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, probs=probs.astype(np.float32), coevolution=res["potts"],
+                                    meanfield=res["meanfield"], sequence=np.array(fam.sequence))
+        plots.predicted_map(pred_dir / f"{name}.contact_map.png", name, probs, fam.native,
+                            title=f"{name}: network contact probability (L={L})")
+        m: dict[str, Any] = {
+            "name": name, "length": L, "query_row": fam.query_row + 1, "depth": depth,
+            "coevolution_source": res["potts_source"], "structure": fam.native is not None,
+            "model": {"dir": str(model_dir), "sha256": sha256_file(model_dir / saved_model.WEIGHTS_FILE),
+                      "ensemble": meta["ensemble"], "train_families": meta["training"]["train_families"],
+                      "cross_validation_mean": (meta.get("cross_validation") or {}).get("mean")},
+            "warnings": warnings,
+        }
+        rows = []
+        if fam.native is not None:
+            m["identity"] = round_fixed(fam.identity, 4)
+            m["network"] = metrics.casp_precision(probs, fam.native)
+            m["coevolution"] = metrics.casp_precision(res["potts"], fam.native)
+            m["separation_baseline"] = metrics.casp_precision(separation_baseline(L), fam.native)
+            keys = sorted(m["network"])
+            rows = [[method] + [m[key][k] for k in keys] for method, key in
+                    (("network", "network"), (res["potts_source"], "coevolution"), ("separation only", "separation_baseline"))]
+        write_json_atomic(step.output("metrics.json"), m)
+        tables = [Table("Alignment depth", list(depth), [list(depth.values())],
+                        "N_eff: sequences reweighted at 80% identity; Nf = N_eff / sqrt(L); coverage: mean fraction "
+                        "of the query's residues a row covers.")]
+        if rows:
+            tables.append(Table("CASP precision against the given structure", ["method"] + keys, rows))
+        summary = (f"{name}: {L} residues, {depth['n_seqs']} sequences (N_eff {depth['n_eff']}); contact probabilities "
+                   f"from the saved network ({meta['ensemble']} member(s)) on {res['potts_source']} and mean-field "
+                   "channels." + ("" if fam.native is not None else " No structure was given: the map is a prediction only."))
+        figures = [Figure(f"{name}: predicted contact map", f"{PREDICTION_DIR}/{name}.contact_map.png",
+                          "Upper triangle: contact probability. Lower: top-L predictions (|i-j| >= 6)"
+                          + (", blue = native contact, red = not; grey = native contacts." if fam.native is not None
+                             else "."))]
+        write_section(step.output("section.json"), Section("proteins", f"Contact prediction: {name}", summary, tables,
+                                                           figures, warnings, ["provenance.json"]))
+        log(f"{name}: L={L}, N_eff {depth['n_eff']}" + (f", long L/5 network {m['network']['long_L/5']:.3f} "
+                                                       f"coevolution {m['coevolution']['long_L/5']:.3f}"
+                                                       if fam.native is not None else ""))
+    return m

@@ -1,0 +1,210 @@
+"""``train-model`` then ``predict``: a family the network never saw, from its alignment alone.
+
+The network trains on three embedded families (3a4rA, 2cviA, 2xcjA) and predicts 1lpbA,
+which none of its training or validation families is; its native is used only afterwards,
+to score the prediction, and by the runs that are given the structure on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sciml.config import domain_section
+from tests.conftest import venv_env
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "data"
+TRAIN_FAMS = [
+    {"name": "3a4rA", "alignment": "proteins/alignments/3a4rA.aln", "structure": "proteins/structures/3a4rA.pdb.gz"},
+    {"name": "2cviA", "alignment": "proteins/alignments/2cviA.a3m", "structure": "proteins/structures/2cviA.pdb.gz"},
+    {"name": "2xcjA", "alignment": "proteins/alignments/2xcjA.fasta", "structure": "proteins/structures/2xcjA.pdb.gz"},
+]
+UNSEEN_ALN = DATA / "proteins/alignments/1lpbA.aln"
+UNSEEN_PDB = DATA / "proteins/structures/1lpbA.pdb.gz"
+TINY = {
+    "families": TRAIN_FAMS, "threads": 1,
+    "potts": {"epochs": 2, "max_sequences": 200, "batch_size": 100},
+    "meanfield": {"max_sequences": 200},
+    "network": {"max_epochs": 4, "channels": 6, "blocks": 1, "folds": 3, "accelerator": "cpu", "val_families": 1},
+}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """(cfg, model folder) of a tiny network trained on TRAIN_FAMS through the steps."""
+    from sciml.proteins.steps import coevolution, train_model
+
+    tmp = tmp_path_factory.mktemp("proteins_model")
+    cfg = domain_section("proteins", json.dumps(TINY))
+    dirs = []
+    for f in TRAIN_FAMS:
+        coevolution(cfg, f["name"], tmp / "fam" / f["name"], data_root=DATA, threads=1, log=lambda m: None)
+        dirs.append(tmp / "fam" / f["name"])
+    meta = train_model(cfg, dirs, tmp / "model", tmp / "ckpt", threads=1, log=lambda m: None)
+    assert sorted(meta["training"]["train_families"] + meta["training"]["val_families"]) == sorted(
+        f["name"] for f in TRAIN_FAMS)
+    return cfg, tmp / "model"
+
+
+def _native(length: int) -> np.ndarray:
+    from sciml.proteins.query import load_query
+
+    fam = load_query(UNSEEN_ALN, structure=UNSEEN_PDB)
+    assert len(fam.sequence) == length
+    return fam.native
+
+
+def test_model_folder_loads_weights_only_and_records_its_training(trained):
+    from sciml.proteins import saved_model
+
+    _, model_dir = trained
+    members, meta = saved_model.load_model(model_dir)
+    assert len(members) == 1 and meta["format_version"] == saved_model.FORMAT_VERSION
+    assert set(meta["training"]["scores_sha256"]) == {f["name"] for f in TRAIN_FAMS}
+    assert all(len(v) == 64 for v in meta["training"]["scores_sha256"].values())
+    assert meta["features"]["potts"]["max_sequences"] == 200  # the settings predict must reuse
+    assert (model_dir / "logs" / "version_0" / "metrics.csv").is_file()
+
+
+def test_predict_unseen_family_from_alignment_alone_beats_separation_baseline(trained, tmp_path):
+    from sciml.proteins.metrics import casp_precision, read_casp_rr
+    from sciml.proteins.steps import predict
+    from sciml.proteins.steps.predict import separation_baseline
+
+    cfg, model_dir = trained
+    m = predict(cfg, model_dir, {"name": "new", "alignment": str(UNSEEN_ALN)}, tmp_path / "new", threads=1,
+                log=lambda s: None)
+    assert m["structure"] is False and "network" not in m
+    L = m["length"]
+    assert m["depth"]["n_seqs"] == 500 and m["depth"]["n_eff"] > 1 and 0 < m["depth"]["coverage"] <= 1
+    rr = tmp_path / "new/prediction/new.rr"
+    text = rr.read_text().splitlines()
+    assert text[0] == "PFRMAT RR" and text[-1] == "END"
+    probs_rr = read_casp_rr(rr, L)
+    listed = probs_rr[np.isfinite(probs_rr)]
+    assert len(listed) == 2 * 5 * L and listed.min() >= 0.0 and listed.max() <= 1.0
+    with np.load(tmp_path / "new/prediction/new.contacts.npz") as z:
+        probs = z["probs"]
+        assert str(z["sequence"]) and probs.shape == (L, L)
+    assert np.allclose(probs, probs.T) and 0.0 <= probs.min() and probs.max() <= 1.0
+    # the RR lists the array's values (5 decimals), not a rescaling of them
+    i, j = np.argwhere(np.isfinite(np.triu(probs_rr)))[0]
+    assert probs_rr[i, j] == pytest.approx(probs[i, j], abs=1e-5)
+    assert (tmp_path / "new/prediction/new.contact_map.png").stat().st_size > 5000
+    section = json.loads((tmp_path / "new/section.json").read_text())
+    assert section["figures"] and section["tables"][0]["title"] == "Alignment depth"
+    # scored afterwards against the native nobody gave predict
+    native = _native(L)
+    net, base = casp_precision(probs, native), casp_precision(separation_baseline(L), native)
+    assert net["long_L/5"] >= base["long_L/5"] + 0.2, (net, base)
+    assert net["long_L"] > base["long_L"] and net["medium_L/5"] > base["medium_L/5"], (net, base)
+
+
+def test_predict_with_structure_adds_casp_metrics(trained, tmp_path):
+    from sciml.proteins.steps import predict
+
+    cfg, model_dir = trained
+    m = predict(cfg, model_dir, {"name": "1lpbA", "alignment": str(UNSEEN_ALN), "structure": str(UNSEEN_PDB)},
+                tmp_path / "st", threads=1, log=lambda s: None)
+    assert m["structure"] is True and m["identity"] == 1.0
+    assert m["network"]["long_L/5"] > m["separation_baseline"]["long_L/5"]
+    section = json.loads((tmp_path / "st/section.json").read_text())
+    assert [t["title"] for t in section["tables"]][1] == "CASP precision against the given structure"
+
+
+def test_external_score_matrix_replaces_the_potts_fit(trained, tmp_path):
+    """A CCMpred-style plain L x L matrix (here the APC scores of a mean-field fit written as text)."""
+    from sciml.proteins import meanfield
+    from sciml.proteins.query import load_query
+    from sciml.proteins.steps import predict
+
+    cfg, model_dir = trained
+    fam = load_query(UNSEEN_ALN)
+    s = meanfield.fit(fam.X, max_sequences=200)["scores"]
+    mat = tmp_path / "ext.mat"
+    np.savetxt(mat, np.nan_to_num(s, nan=0.0), fmt="%.6f")
+    m = predict(cfg, model_dir, {"name": "ext", "alignment": str(UNSEEN_ALN), "scores": str(mat),
+                                 "structure": str(UNSEEN_PDB)}, tmp_path / "ext", threads=1, log=lambda s: None)
+    assert m["coevolution_source"] == "external score matrix"
+    assert m["network"]["long_L/5"] > m["separation_baseline"]["long_L/5"]
+    with np.load(tmp_path / "ext/prediction/ext.contacts.npz") as z:
+        assert np.allclose(np.nan_to_num(z["coevolution"]), np.nan_to_num(s), atol=1e-5)
+
+
+def test_score_list_formats(tmp_path):
+    from sciml.errors import DataError
+    from sciml.proteins.predict import read_score_matrix
+
+    (tmp_path / "a.txt").write_text("# i j score\n1 3 0.5\n2 4 0.25\n")
+    m = read_score_matrix(tmp_path / "a.txt", 4)
+    assert m[0, 2] == m[2, 0] == 0.5 and m[1, 3] == 0.25 and np.isnan(m[0, 1])
+    (tmp_path / "plmc.txt").write_text("1 A 4 C 0 0.75\n")
+    assert read_score_matrix(tmp_path / "plmc.txt", 4)[0, 3] == 0.75
+    (tmp_path / "bad.txt").write_text("1 9 0.5\n")
+    with pytest.raises(DataError, match=r"bad.txt \(record line 1\): residue index outside 1..4"):
+        read_score_matrix(tmp_path / "bad.txt", 4)
+    (tmp_path / "wide.txt").write_text("0 1 2 3 4\n" * 5)
+    with pytest.raises(DataError, match="not an 4 x 4 matrix"):
+        read_score_matrix(tmp_path / "wide.txt", 4)
+
+
+def test_bad_targets_are_skipped_with_a_clear_reason(trained, tmp_path):
+    from sciml.proteins.steps import predict
+
+    cfg, model_dir = trained
+    cases = {
+        "noquery": ({"query": "no_such_row"}, "no alignment row named 'no_such_row'"),
+        "wrongpdb": ({"structure": str(DATA / "proteins/structures/2cviA.pdb.gz")},
+                     "does not match the query of .*identity"),
+        "toolong": ({"max_length": 50}, "query length 85 is above the limit of 50"),
+        "missing": ({"alignment": str(tmp_path / "nope.aln")}, "nope.aln: file not found"),
+    }
+    for name, (extra, message) in cases.items():
+        m = predict(cfg, model_dir, {"name": name, "alignment": str(UNSEEN_ALN), **extra}, tmp_path / name,
+                    threads=1, log=lambda s: None)
+        assert "skipped" in m, name
+        import re
+        assert re.search(message, m["skipped"]), (name, m["skipped"])
+        assert not any((tmp_path / name / "prediction").iterdir())
+        section = json.loads((tmp_path / name / "section.json").read_text())
+        assert any(name in w and "skipped" in w for w in section["warnings"])
+
+
+def test_single_sequence_alignment_is_refused_clearly(trained, tmp_path):
+    """One sequence carries no coevolution: the target is skipped with the reason (the
+    sequence-only model is not yet a saved model predict can fall back on)."""
+    from sciml.proteins.steps import predict
+
+    cfg, model_dir = trained
+    seq = UNSEEN_ALN.read_text().splitlines()[0]
+    one = tmp_path / "one.fasta"
+    one.write_text(f">q\n{seq}\n")
+    m = predict(cfg, model_dir, {"name": "one", "alignment": str(one)}, tmp_path / "one", threads=1, log=lambda s: None)
+    assert "one.fasta" in m["skipped"] and "only a single sequence" in m["skipped"]
+
+
+def test_cli_predict_exit_codes(trained, tmp_path):
+    cfg, model_dir = trained
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "sciml.cli", "proteins", "predict", "--config-json",
+                               json.dumps(TINY), "--model-dir", str(model_dir), "--threads", "1", *args],
+                              capture_output=True, text=True, env=venv_env(), cwd=tmp_path, timeout=600)
+
+    ok = run("--alignment", str(UNSEEN_ALN), "--out-dir", "out")
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert (tmp_path / "out/prediction/1lpbA.rr").is_file()
+    bad = run("--alignment", str(UNSEEN_ALN), "--query", "nope", "--out-dir", "bad")
+    assert bad.returncode == 3 and "no alignment row named 'nope'" in bad.stderr
+    nomodel = subprocess.run([sys.executable, "-m", "sciml.cli", "proteins", "predict", "--model-dir", str(tmp_path),
+                              "--alignment", str(UNSEEN_ALN), "--out-dir", "x"], capture_output=True, text=True,
+                             env=venv_env(), cwd=tmp_path, timeout=600)
+    assert nomodel.returncode != 0 and "no model.json" in nomodel.stderr
