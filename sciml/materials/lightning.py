@@ -95,14 +95,21 @@ class CrystalRegressor(pl.LightningModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        max_lr: float | list[float] = hp.lr
+        if hasattr(self.model, "param_groups"):
+            # layer-wise learning rates of a pretrained model (frozen parameters are left out)
+            groups = self.model.param_groups(hp.lr)
+            opt = torch.optim.AdamW(groups, lr=hp.lr, weight_decay=hp.weight_decay)
+            max_lr = [g["lr"] for g in groups]
+        else:
+            opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
         if hp.scheduler == "onecycle":
             # Sized from the trainer: under DDP each rank takes ceil(n / W / batch) steps per
             # epoch, so len(train)/batch would leave the schedule part-way and never anneal.
             # (On one process this equals max_epochs * ceil(n / batch): the same schedule.)
             # ``steps_per_epoch`` is used only without a trainer (a bare module).
             total = self._total_steps()
-            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=hp.lr, total_steps=total, pct_start=0.1)
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=total, pct_start=0.1)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         if hp.scheduler == "cosine":
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, hp.max_epochs))

@@ -135,13 +135,21 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
     from sciml.materials.validation import check_record
 
     settings = GraphSettings(**spec["graph"])
+    chgnet = spec["model_name"] == "chgnet"
+    if chgnet:  # CHGNet's own graphs (sciml.materials.chgnet_data), checked with the training limits
+        from sciml.materials.chgnet_data import collate_graphs, convert_record, converter
+
+        conv = converter()
     mean, std = float(spec["target_mean"]), float(spec["target_std"])
     log10 = spec.get("transform") == "log10"
     for chunk in batched(records, batch_size):
         good, graphs, rejected = [], [], []
         for rec in chunk:
-            g, reason = check_record(rec, settings, max_z=spec["max_z"], min_distance=spec["min_distance"],
-                                     need_target=False)
+            if chgnet:
+                g, reason = convert_record(rec, conv, spec["max_z"], spec["min_distance"], need_target=False)
+            else:
+                g, reason = check_record(rec, settings, max_z=spec["max_z"], min_distance=spec["min_distance"],
+                                         need_target=False)
             if reason is not None:
                 rejected.append((rec, reason))
                 continue
@@ -150,7 +158,7 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
         rows: list[list[Any]] = []
         if graphs:
             with torch.inference_mode():
-                out = member_outputs(model, collate(graphs).to(device)).double().cpu() * std + mean  # (M, B)
+                out = member_outputs(model, (collate_graphs(graphs) if chgnet else collate(graphs)).to(device)).double().cpu() * std + mean  # (M, B)
                 decode = torch.exp if spec.get("log_target") else (lambda t: t)
                 pred = decode(out.mean(dim=0)).tolist()  # mean of the normalised outputs, as EnsembleMean
                 spread = decode(out).std(dim=0, unbiased=False).tolist() if len(out) > 1 else None

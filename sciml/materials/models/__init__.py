@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 MODEL_NAMES = ("cgcnn", "cogn")
+#: Pretrained models: they read their own graphs (CHGNet: :mod:`sciml.materials.chgnet_data`), not PyG graphs.
+PRETRAINED = ("chgnet",)
 
 
 def build_model(name: str, **kwargs: Any):
@@ -23,7 +25,11 @@ def build_model(name: str, **kwargs: Any):
         from sciml.materials.models.cogn import CoGNLite
 
         return CoGNLite(**kwargs)
-    raise ConfigError("materials.model.name", f"unknown model '{name}' (valid: {', '.join(MODEL_NAMES)})")
+    if name == "chgnet":
+        from sciml.materials.models.chgnet import CHGNetRegressor
+
+        return CHGNetRegressor(**kwargs)
+    raise ConfigError("materials.model.name", f"unknown model '{name}' (valid: {', '.join(MODEL_NAMES + PRETRAINED)})")
 
 
 def model_kwargs(cfg: dict[str, Any], max_z: int) -> dict[str, Any]:
@@ -31,6 +37,8 @@ def model_kwargs(cfg: dict[str, Any], max_z: int) -> dict[str, Any]:
     ``model.<name>`` sizes, the graph cutoff in Angstrom and the embedding size ``max_z``)."""
     name = cfg["model"]["name"]
     kw = dict(cfg["model"].get(name, {}))
+    if name in PRETRAINED:  # fixed pretrained graph settings and embedding
+        return kw
     kw["cutoff"] = float(cfg["graph"]["cutoff"])
     kw["max_z"] = int(max_z)
     return kw

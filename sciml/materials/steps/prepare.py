@@ -20,9 +20,12 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
     """Build (or reuse) the graph cache of ``cfg["dataset"]`` under data root ``root``;
     write ``summary.json`` and ``quarantine.csv`` into ``out_dir`` (cache default:
     ``out_dir/cache``). Returns the summary."""
+    import torch
+
     from sciml.data import resolve
     from sciml.materials.dataset import load_or_build
     from sciml.materials.graphs import GraphSettings
+    from sciml.materials.models import PRETRAINED
     from sciml.materials.validation import Quarantine, Rejection
 
     out_dir = Path(out_dir)
@@ -32,10 +35,17 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
     with run_step("materials.prepare", cfg, out_dir, inputs=[data_path],
                   threads=resolve_threads(threads, cfg)) as step:
         t0 = time.perf_counter()
-        table, _, hit = load_or_build(cfg["dataset"], graph, root, cache_dir, cfg["validation"])
+        if cfg["model"]["name"] in PRETRAINED:  # CHGNet's own graphs, cached for the train step
+            from sciml.materials.chgnet_data import ATOM_GRAPH_CUTOFF, load_or_build as load_chgnet
+
+            table, _, hit = load_chgnet(cfg["dataset"], root, cache_dir, cfg["validation"])
+            n_atoms, n_edges = torch.from_numpy(table.n_atoms()), table.n_edges()
+            graph = GraphSettings(cutoff=ATOM_GRAPH_CUTOFF, max_neighbors=0)
+        else:
+            table, _, hit = load_or_build(cfg["dataset"], graph, root, cache_dir, cfg["validation"])
+            n_atoms, n_edges = table.atom_ptr[1:] - table.atom_ptr[:-1], int(table.edge_index.shape[1])
         elapsed = time.perf_counter() - t0
         q = Quarantine([Rejection(i, line, reason) for i, line, reason in table.quarantine])
-        n_atoms = table.atom_ptr[1:] - table.atom_ptr[:-1]
         summary = {
             "dataset": cfg["dataset"]["path"],
             "n_records": len(table.all_ids),
@@ -43,7 +53,7 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
             "n_quarantined": len(q),
             "quarantine_by_reason": q.counts(),
             "graph": graph.as_dict(),
-            "n_edges": int(table.edge_index.shape[1]),
+            "n_edges": n_edges,
             "atoms_per_structure_mean": round(float(n_atoms.float().mean()), 3),
             "atoms_per_structure_max": int(n_atoms.max()),
             "target_name": cfg["dataset"]["target_name"], "unit": cfg["dataset"]["unit"],

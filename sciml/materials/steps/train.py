@@ -51,15 +51,36 @@ def fallback_rows(table: Any, split: dict[str, Any], train_mean: float) -> dict[
             "predictions": np.full(len(ids), train_mean, dtype=np.float64), "unscorable": unscorable}
 
 
+def load_table(cfg: dict[str, Any], root: str | Path | None, cache_dir: str | Path | None) -> tuple[Any, Path, Any]:
+    """(table, dataset path, loader factory) of the configured model's representation: the
+    PyG graph table for models trained from scratch, CHGNet's own graphs for ``chgnet``."""
+    from sciml.materials.models import PRETRAINED
+
+    if cfg["model"]["name"] in PRETRAINED:
+        from sciml.materials.chgnet_data import chgnet_loader, load_or_build as load_chgnet
+
+        table, path, _ = load_chgnet(cfg["dataset"], root, cache_dir, cfg["validation"])
+        if cfg["model"]["chgnet"]["freeze"] == "head":
+            # frozen backbone: its features are computed once and every epoch trains only the head
+            from sciml.materials.chgnet_data import attach_frozen_features
+            from sciml.materials.models import build_model
+
+            attach_frozen_features(table, build_model("chgnet", **cfg["model"]["chgnet"]))
+        return table, path, chgnet_loader
+    from sciml.materials.dataset import graph_loader, load_or_build
+    from sciml.materials.graphs import GraphSettings
+
+    table, path, _ = load_or_build(cfg["dataset"], GraphSettings(**cfg["graph"]), root, cache_dir, cfg["validation"])
+    return table, path, graph_loader
+
+
 def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str | Path,
           ckpt_base: str | Path, cache_dir: str | Path | None = None, threads: int | None = None) -> dict[str, Any]:
     """Train the configured model on fold ``fold`` and test it; returns the metrics dict
     (empty on the non-zero ranks of a multi-process run, which write nothing but provenance)."""
     from sciml.errors import ConfigError
     from sciml.materials import saved_model
-    from sciml.materials.dataset import graph_loader, load_or_build
     from sciml.materials.folds import split_fold
-    from sciml.materials.graphs import GraphSettings
     from sciml.materials.lightning import CrystalRegressor, predict_loader
     from sciml.materials.metrics import regression_metrics
     from sciml.materials.models import model_kwargs
@@ -68,8 +89,7 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
     out_dir = Path(out_dir)
     tcfg = cfg["train"]
     with run_step(f"materials.train.fold{fold}", cfg, out_dir, threads=resolve_threads(threads, cfg)) as step:
-        table, data_path, _ = load_or_build(cfg["dataset"], GraphSettings(**cfg["graph"]), root, cache_dir,
-                                            cfg["validation"])
+        table, data_path, loader = load_table(cfg, root, cache_dir)
         step.add_inputs([data_path])
         split = split_fold(table, cfg, fold)
         y = table.y.numpy().astype(np.float64)
@@ -100,13 +120,13 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
         for member in members:
             seed = member.seed + fold
             fit = fit_best(make_module, settings, seed=seed, log_dir=member.log_dir, ckpt_dir=member.checkpoint_dir,
-                           train_dataloaders=graph_loader(table, split["fit"], bs, seed, num_workers=workers),
-                           val_dataloaders=graph_loader(table, split["val"], bs, num_workers=workers))
+                           train_dataloaders=loader(table, split["fit"], bs, seed, num_workers=workers),
+                           val_dataloaders=loader(table, split["val"], bs, num_workers=workers))
             if not fit.is_global_zero:
                 # under DDP every rank takes part in every member's fit; only rank 0 tests and writes
                 continue
             module = fit.module.float()
-            p_m = predict_loader(module, graph_loader(table, test_idx, TEST_BATCH_SIZE))
+            p_m = predict_loader(module, loader(table, test_idx, TEST_BATCH_SIZE))
             modules.append(module)
             member_preds.append(p_m)
             member_info.append({

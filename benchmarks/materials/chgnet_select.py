@@ -1,0 +1,97 @@
+"""Choose the CHGNet fine-tuning settings on the inner validation split of each training fold only.
+
+For each candidate setting and each requested fold, trains on the fold's fit rows (training
+fold minus the 10 % validation carve-out, exactly the rows ``sciml materials train`` fits on)
+with the same Lightning fit as the train step, and reports the best-epoch validation MAE
+(target units) on the carve-out. The test fold is never loaded into a loader, predicted or
+scored here. Writes one JSON with per-fold validation MAEs, the mean and seconds per fit.
+
+    OMP_NUM_THREADS=1 python benchmarks/materials/chgnet_select.py \\
+        --config config/benchmarks/materials_jdft2d_chgnet_frozen.yaml --data-root ../shared/data \\
+        --folds 0 1 2 3 4 --out benchmarks/materials/chgnet_select_jdft2d.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from pathlib import Path
+
+#: Candidate settings (name -> overrides of model.chgnet / train); fixed before any run.
+CANDIDATES = {
+    "head_lr5e-3_e200": {"chgnet": {"freeze": "head"}, "train": {"lr": 0.005, "max_epochs": 200}},
+    "last1_lr2e-3_e30": {"chgnet": {"freeze": "last_blocks", "trainable_blocks": 1, "backbone_lr_scale": 0.3},
+                         "train": {"lr": 0.002, "max_epochs": 30}},
+    "none_lr2e-3_s0.1_e30": {"chgnet": {"freeze": "none", "backbone_lr_scale": 0.1},
+                             "train": {"lr": 0.002, "max_epochs": 30}},
+}
+
+
+def main() -> None:
+    import numpy as np
+    import torch
+    import yaml
+
+    from sciml.config import schema_for, validate
+    from sciml.materials.folds import split_fold
+    from sciml.materials.lightning import CrystalRegressor, predict_loader
+    from sciml.materials.steps.train import load_table
+    from sciml.training import TrainerSettings, fit_best
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--data-root", required=True)
+    ap.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--work", default="/tmp/chgnet_select")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    base = yaml.safe_load(Path(args.config).read_text())["materials"]
+    results = {"config": args.config, "folds": args.folds, "candidates": {}}
+    out = Path(args.out)
+    if out.is_file():
+        results = json.loads(out.read_text())
+    for name in args.candidates:
+        over = CANDIDATES[name]
+        raw = copy.deepcopy(base)
+        raw["model"]["chgnet"] = {**raw["model"].get("chgnet", {}), **over["chgnet"]}
+        raw["train"] = {**raw.get("train", {}), **over["train"]}
+        cfg = validate(raw, schema_for("materials"), prefix="materials")
+        tcfg = cfg["train"]
+        table, _, loader = load_table(cfg, args.data_root, Path(args.work) / "cache")
+        y = table.y.numpy().astype(np.float64)
+        entry = results["candidates"].setdefault(name, {"overrides": over, "val_mae": {}, "seconds": {}})
+        for fold in args.folds:
+            if str(fold) in entry["val_mae"]:
+                continue
+            split = split_fold(table, cfg, fold)
+            y_fit = np.log(y[split["fit"]]) if tcfg["log_target"] else y[split["fit"]]
+            bs = int(tcfg["batch_size"])
+
+            def make_module() -> CrystalRegressor:
+                return CrystalRegressor(model_name="chgnet", model_kwargs=dict(cfg["model"]["chgnet"]),
+                                        target_mean=float(y_fit.mean()), target_std=float(y_fit.std()),
+                                        lr=tcfg["lr"], weight_decay=tcfg["weight_decay"], loss=tcfg["loss"],
+                                        scheduler=tcfg["scheduler"], max_epochs=tcfg["max_epochs"],
+                                        log_target=tcfg["log_target"])
+
+            t0 = time.perf_counter()
+            work = Path(args.work) / name / f"fold{fold}"
+            fit = fit_best(make_module, TrainerSettings.from_config({**tcfg, "monitor": "val_loss"}),
+                           seed=cfg["seed"] + fold, log_dir=work / "logs", ckpt_dir=work / "ckpt",
+                           train_dataloaders=loader(table, split["fit"], bs, cfg["seed"] + fold),
+                           val_dataloaders=loader(table, split["val"], bs))
+            pred = predict_loader(fit.module.float(), loader(table, split["val"], 256))
+            mae = float(np.abs(pred - y[split["val"]]).mean())
+            entry["val_mae"][str(fold)] = round(mae, 3)
+            entry["seconds"][str(fold)] = round(time.perf_counter() - t0, 1)
+            entry["mean_val_mae"] = round(float(np.mean(list(entry["val_mae"].values()))), 3)
+            out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+            print(name, fold, entry["val_mae"][str(fold)], entry["seconds"][str(fold)], flush=True)
+
+
+if __name__ == "__main__":
+    main()

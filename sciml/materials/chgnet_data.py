@@ -1,0 +1,287 @@
+"""Datasets for the pretrained CHGNet model: validated records -> CHGNet's own crystal graphs.
+
+CHGNet needs its own graphs (atom graph within 6 A, bond graph within 3 A, built by
+``chgnet.graph.CrystalGraphConverter``), not the PyG graphs of :mod:`sciml.materials.dataset`.
+:func:`load_or_build` validates each record (parse, target, elements within CHGNet's 1..94,
+too-close pairs and isolated atoms beyond the 6 A atom-graph cutoff, via
+:func:`sciml.materials.validation.check_record`), converts the good ones and caches the
+graphs' tensors as one torch file (loaded with ``weights_only=True``), named by a hash of
+the input bytes and the settings, like the PyG graph cache. A record CHGNet cannot convert
+is quarantined with its reason, never a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sciml.errors import DataError
+from sciml.io import atomic_path
+from sciml.materials.dataset import _finite_or_nan, _input_digest, apply_transform
+from sciml.materials.graphs import GraphSettings
+from sciml.materials.readers import RawRecord, read_records
+from sciml.materials.validation import Quarantine, check_record
+
+CACHE_VERSION = 1
+#: CHGNet 0.3.0's graph cutoffs (A): atom graph, bond (angle) graph.
+ATOM_GRAPH_CUTOFF = 6.0
+BOND_GRAPH_CUTOFF = 3.0
+_TENSOR_FIELDS = ("atomic_number", "atom_frac_coord", "atom_graph", "neighbor_image", "directed2undirected",
+                  "undirected2directed", "bond_graph", "lattice")
+
+
+@dataclass
+class CHGNetTable:
+    """CHGNet graphs of a dataset's kept records, with the same bookkeeping as
+    :class:`~sciml.materials.dataset.GraphTable` (``ids``, ``all_ids``, ``all_y``, ``y``,
+    ``quarantine``, ``meta``) so the fold split and Matbench fallback scoring apply as is.
+    ``graphs`` is a list of ``chgnet.graph.CrystalGraph`` (aligned with ``ids``)."""
+
+    ids: list[str]
+    all_ids: list[str]
+    graphs: list[Any]
+    y: Any
+    quarantine: list[list[Any]]
+    meta: dict[str, Any]
+    all_y: Any
+    #: (n, 65) frozen CHGNet features of the kept records (:func:`attach_frozen_features`), or None
+    features: Any = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def n_atoms(self) -> np.ndarray:
+        return np.array([len(g.atomic_number) for g in self.graphs], dtype=np.int64)
+
+    def n_edges(self) -> int:
+        return int(sum(g.atom_graph.shape[0] for g in self.graphs))
+
+
+def converter() -> Any:
+    """CHGNet's graph converter (its 0.3.0 settings); isolated atoms raise (-> quarantine)."""
+    from chgnet.graph import CrystalGraphConverter
+
+    return CrystalGraphConverter(atom_graph_cutoff=ATOM_GRAPH_CUTOFF, bond_graph_cutoff=BOND_GRAPH_CUTOFF,
+                                 algorithm="fast", on_isolated_atoms="error")
+
+
+def as_structure(structure: Any) -> Any:
+    """A pymatgen ``Structure`` (from :class:`~sciml.materials.readers.CrystalArrays` if needed)."""
+    from sciml.materials.readers import CrystalArrays
+
+    if isinstance(structure, CrystalArrays):
+        from pymatgen.core import Lattice, Structure
+
+        return Structure(Lattice(structure.lattice_matrix, pbc=tuple(structure.pbc)),
+                         [int(z) for z in structure.z], structure.frac_coords)
+    return structure
+
+
+def convert_record(rec: RawRecord, conv: Any, max_z: int, min_distance: float,
+                   need_target: bool = True) -> tuple[Any | None, str | None]:
+    """``(CrystalGraph, None)`` or ``(None, reason)`` for one record (reasons as
+    :func:`~sciml.materials.validation.check_record`, plus ``chgnet_graph``)."""
+    from sciml.materials.models.chgnet import CHGNET_MAX_Z
+
+    _, reason = check_record(rec, GraphSettings(cutoff=ATOM_GRAPH_CUTOFF, max_neighbors=0),
+                             max_z=min(int(max_z), CHGNET_MAX_Z), min_distance=min_distance, need_target=need_target)
+    if reason is not None:
+        return None, reason
+    try:
+        return conv(as_structure(rec.structure), graph_id=str(rec.id)), None
+    except Exception as exc:  # CHGNet's converter on a structure it cannot handle
+        return None, f"chgnet_graph: {type(exc).__name__}: {str(exc)[:160]}"
+
+
+def _graph_dict(g: Any) -> dict[str, Any]:
+    d = {k: getattr(g, k).detach().clone() for k in _TENSOR_FIELDS}
+    d.update(graph_id=str(g.graph_id), composition=str(g.composition))
+    return d
+
+
+def _graph_from_dict(d: dict[str, Any]) -> Any:
+    from chgnet.graph import CrystalGraph
+
+    return CrystalGraph(atom_graph_cutoff=ATOM_GRAPH_CUTOFF, bond_graph_cutoff=BOND_GRAPH_CUTOFF, mp_id=None,
+                        **{k: d[k] for k in _TENSOR_FIELDS}, graph_id=d["graph_id"], composition=d["composition"])
+
+
+def cache_key(path: Path, dataset_cfg: dict[str, Any], validation: dict[str, Any]) -> str:
+    payload = {"version": CACHE_VERSION, "kind": "chgnet", "input": _input_digest(path),
+               "dataset": {k: dataset_cfg.get(k) for k in sorted(dataset_cfg) if k not in ("name", "unit", "matbench_task")},
+               "cutoffs": [ATOM_GRAPH_CUTOFF, BOND_GRAPH_CUTOFF], "validation": validation}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def build_table(records, transform: str = "none", max_z: int = 94, min_distance: float = 0.5,
+                limit: int | None = None) -> CHGNetTable:
+    """Validate and convert ``records`` (an iterable of :class:`RawRecord`)."""
+    import torch
+
+    from sciml.materials.models.chgnet import CHGNET_MAX_Z
+
+    conv = converter()
+    quarantine = Quarantine()
+    ids, all_ids, all_y, graphs, ys = [], [], [], [], []
+    seen: set[str] = set()
+    for k, rec in enumerate(records):
+        if limit is not None and k >= limit:
+            break
+        all_ids.append(rec.id)
+        all_y.append(_finite_or_nan(rec.target, transform))
+        if rec.id in seen:
+            quarantine.add(rec, f"duplicate_id: id '{rec.id}' appears more than once")
+            continue
+        seen.add(rec.id)
+        target = apply_transform(rec.target, transform) if rec.target is not None else None
+        if target is not None and not math.isfinite(target) and math.isfinite(rec.target or math.nan):
+            quarantine.add(rec, f"bad_target: {rec.target!r} has no {transform} (must be > 0)")
+            continue
+        g, reason = convert_record(RawRecord(rec.id, rec.structure, target, rec.error, rec.line), conv,
+                                   max_z, min_distance)
+        if reason is not None:
+            quarantine.add(rec, reason)
+            continue
+        ids.append(rec.id)
+        graphs.append(g)
+        ys.append(target)
+    return CHGNetTable(
+        ids=ids, all_ids=all_ids, graphs=graphs, y=torch.tensor(ys, dtype=torch.float32),
+        quarantine=[[r.id, r.line, r.reason] for r in quarantine.items],
+        all_y=torch.tensor(all_y, dtype=torch.float64),
+        meta={"graph": {"cutoff": ATOM_GRAPH_CUTOFF, "max_neighbors": 0}, "transform": transform,
+              "max_z": min(int(max_z), CHGNET_MAX_Z), "min_distance": min_distance},
+    )
+
+
+def load_or_build(dataset_cfg: dict[str, Any], root: str | Path | None, cache_dir: str | Path | None,
+                  validation: dict[str, Any] | None = None) -> tuple[CHGNetTable, Path, bool]:
+    """The CHGNet graphs of ``dataset_cfg`` (cached); returns (table, input path, cache_hit)."""
+    import torch
+
+    from sciml.data import resolve
+
+    validation = validation or {"max_z": 100, "min_distance": 0.5}
+    path = resolve(dataset_cfg["path"], root)
+    cache_file = Path(cache_dir) / f"chgnet-graphs-{cache_key(path, dataset_cfg, validation)}.pt" if cache_dir else None
+    if cache_file is not None and cache_file.is_file():
+        try:
+            raw = torch.load(cache_file, weights_only=True)
+            raw["graphs"] = [_graph_from_dict(d) for d in raw["graphs"]]
+            return CHGNetTable(**raw), path, True
+        except Exception:  # a corrupt cache is rebuilt, never trusted
+            cache_file.unlink(missing_ok=True)
+    records = read_records(
+        path, fmt=dataset_cfg.get("format", "auto"), structure_column=dataset_cfg.get("structure_column", "structure"),
+        target_column=dataset_cfg.get("target_column"), id_column=dataset_cfg.get("id_column"),
+        structure_format=dataset_cfg.get("structure_format", "auto"),
+    )
+    table = build_table(records, transform=dataset_cfg.get("transform", "none"), max_z=validation["max_z"],
+                        min_distance=validation["min_distance"], limit=dataset_cfg.get("limit"))
+    if len(table) == 0:
+        reasons = sorted({r[2].split(":", 1)[0] for r in table.quarantine})
+        raise DataError(path, f"no usable records for CHGNet ({len(table.quarantine)} quarantined: {reasons})")
+    if cache_file is not None:
+        raw = {k: getattr(table, k) for k in table.__dataclass_fields__ if k != "features"}
+        raw["graphs"] = [_graph_dict(g) for g in table.graphs]
+        with atomic_path(cache_file) as tmp:
+            torch.save(raw, tmp)
+    return table, path, False
+
+
+def attach_frozen_features(table: CHGNetTable, model: Any, batch_size: int = 128) -> CHGNetTable:
+    """Compute ``model.features`` (the frozen pretrained backbone's (n, 65) crystal features) of every
+    kept record once and store them in ``table.features``: with ``freeze: head`` the backbone
+    never changes, so every epoch reuses them and a fold's training takes seconds."""
+    import torch
+
+    out = []
+    model.eval()
+    with torch.inference_mode():
+        for k in range(0, len(table), batch_size):
+            out.append(model.features(collate_graphs(table.graphs[k:k + batch_size])).float())
+    table.features = torch.cat(out) if out else torch.zeros((0, 65))
+    return table
+
+
+class FeatureBatch:
+    """A batch of precomputed frozen features ``features`` (B, 65) with targets ``y`` (B,)."""
+
+    def __init__(self, features: Any, y: Any):
+        self.features = features
+        self.y = y
+
+    @property
+    def num_graphs(self) -> int:
+        return int(self.features.shape[0])
+
+    def to(self, device: Any) -> "FeatureBatch":
+        return FeatureBatch(self.features.to(device), self.y.to(device))
+
+
+class CHGNetBatch:
+    """A batch for :class:`~sciml.materials.models.chgnet.CHGNetRegressor`: ``graphs`` (list of
+    CrystalGraph), ``y`` (B,) targets; ``.to(device)`` so Lightning can move it."""
+
+    def __init__(self, graphs: list[Any], y: Any):
+        self.graphs = graphs
+        self.y = y
+
+    @property
+    def num_graphs(self) -> int:
+        return len(self.graphs)
+
+    def to(self, device: Any) -> "CHGNetBatch":
+        return CHGNetBatch([g.to(str(device)) for g in self.graphs], self.y.to(device))
+
+
+def collate_graphs(graphs: list[Any], y: Any = None) -> CHGNetBatch:
+    import torch
+
+    return CHGNetBatch(list(graphs), torch.zeros(len(graphs)) if y is None else y)
+
+
+class _Subset:
+    def __init__(self, table: CHGNetTable, indices: Any):
+        self.table = table
+        self.indices = [int(i) for i in indices]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, k: int) -> tuple[Any, Any]:
+        i = self.indices[k]
+        if self.table.features is not None:
+            return self.table.features[i], self.table.y[i]
+        return self.table.graphs[i], self.table.y[i]
+
+
+def _collate(items: list[tuple[Any, Any]]) -> CHGNetBatch | FeatureBatch:
+    import torch
+
+    y = torch.stack([y for _, y in items])
+    if isinstance(items[0][0], torch.Tensor):
+        return FeatureBatch(torch.stack([f for f, _ in items]), y)
+    return CHGNetBatch([g for g, _ in items], y)
+
+
+def chgnet_loader(table: CHGNetTable, indices: Any, batch_size: int, shuffle_seed: int | None = None,
+                  num_workers: int = 0) -> Any:
+    """A torch ``DataLoader`` of :class:`CHGNetBatch` es (of :class:`FeatureBatch` es when the table
+    has frozen ``features``) over ``table`` at ``indices`` (in order,
+    or shuffled per epoch and sharded across DDP ranks with ``shuffle_seed``, as
+    :func:`sciml.materials.dataset.graph_loader`)."""
+    from torch.utils.data import DataLoader
+
+    from sciml.materials.lightning import EpochSeededSampler
+
+    ds = _Subset(table, indices)
+    sampler = EpochSeededSampler(len(ds), shuffle_seed) if shuffle_seed is not None else None
+    return DataLoader(ds, batch_size=batch_size, sampler=sampler, shuffle=False, collate_fn=_collate,
+                      num_workers=int(num_workers), persistent_workers=int(num_workers) > 0)

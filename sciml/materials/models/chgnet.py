@@ -1,0 +1,140 @@
+"""CHGNet's pretrained crystal representation with a new property head (fine-tuning).
+
+The backbone is CHGNet 0.3.0 (Deng et al. 2023, MPtrj-pretrained; PyPI ``chgnet``): its atom,
+bond and angle embeddings and message-passing blocks up to the crystal feature (the mean of
+the 64-wide atom features after the readout LayerNorm). A NEW head maps
+``[crystal_fea (64), pretrained energy per atom (eV)]`` to one normalised property value.
+
+The weights come from the installed package's file (``chgnet/pretrained/0.3.0/*.pth.tar``,
+shipped in the wheel: nothing is downloaded). We load that file ourselves with
+``torch.load(weights_only=True)`` (``CHGNet.load`` unpickles with ``weights_only=False``)
+after checking its sha256 against :data:`KNOWN_SHA256`; a corrupted or mismatched file is a
+:class:`~sciml.errors.DataError` naming it.
+
+``freeze``: ``head`` (only the new head trains; the backbone runs under ``no_grad``),
+``last_blocks`` (the head, the readout LayerNorm, CHGNet's energy MLP and the last
+``trainable_blocks`` atom/bond/angle layers train), ``none`` (everything trains).
+:meth:`CHGNetRegressor.param_groups` gives layer-wise learning rates: backbone parameters
+at ``lr * backbone_lr_scale``, the head at ``lr``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+#: sha256 of the weight files the chgnet wheels ship (model name -> (file relative to the package, sha256)).
+KNOWN_WEIGHTS = {
+    "0.3.0": ("pretrained/0.3.0/chgnet_0.3.0_e29f68s314m37.pth.tar",
+              "d14ab7c0f093efe64b60a7bcd540bca10e74fb7f46c86108a079af60524659d1"),
+}
+#: Largest atomic number CHGNet embeds (its atom embedding has 94 rows: H..Pu).
+CHGNET_MAX_Z = 94
+FREEZE_MODES = ("head", "last_blocks", "none")
+
+
+def pretrained_weights_path(version: str = "0.3.0") -> Path:
+    """Path of the installed package's weight file of CHGNet ``version``."""
+    import chgnet
+
+    from sciml.errors import ConfigError
+
+    if version not in KNOWN_WEIGHTS:
+        raise ConfigError("materials.model.chgnet.pretrained", f"unknown CHGNet weights {version!r} (valid: {', '.join(KNOWN_WEIGHTS)})")
+    return Path(chgnet.__file__).parent / KNOWN_WEIGHTS[version][0]
+
+
+def sha256_of(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_pretrained(version: str = "0.3.0", weights_path: str | Path | None = None) -> Any:
+    """The pretrained ``chgnet.model.CHGNet`` (CPU, eval), its weights checked by sha256.
+
+    ``weights_path`` overrides the installed file (tests); it must still have the known sha256.
+    """
+    from chgnet.model import CHGNet
+
+    from sciml.errors import DataError
+
+    path = Path(weights_path) if weights_path is not None else pretrained_weights_path(version)
+    if not path.is_file():
+        raise DataError(path, "CHGNet weight file missing", hint="reinstall chgnet (pip install 'sciml[pretrained]')")
+    digest = sha256_of(path)
+    expected = KNOWN_WEIGHTS[version][1]
+    if digest != expected:
+        raise DataError(path, f"CHGNet {version} weight file sha256 {digest[:16]}... does not match the released "
+                              f"file's {expected[:16]}... (corrupted or a different model)",
+                        hint="reinstall chgnet==0.4.* so its wheel restores the file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        state = ckpt["model"]
+        with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints a banner on construction
+            net = CHGNet(**state["model_args"], mlp_out_bias=version == "0.2.0", version=version)
+        net.load_state_dict(state["state_dict"])
+    except Exception as exc:  # a file with the right hash always loads; this guards a changed chgnet API
+        raise DataError(path, f"cannot build CHGNet from the weight file ({type(exc).__name__}: {str(exc)[:200]})") from None
+    return net.eval()
+
+
+class CHGNetRegressor(nn.Module):
+    """Pretrained CHGNet backbone + new head; ``forward(batch)`` -> (B,) normalised values.
+
+    ``batch`` has ``graphs`` (a list of ``chgnet.graph.CrystalGraph``), see
+    :mod:`sciml.materials.chgnet_data`.
+    """
+
+    def __init__(self, freeze: str = "last_blocks", trainable_blocks: int = 1, backbone_lr_scale: float = 0.1,
+                 head_hidden: int = 64, pretrained: str = "0.3.0", weights_path: str | None = None):
+        super().__init__()
+        from sciml.errors import ConfigError
+
+        if freeze not in FREEZE_MODES:
+            raise ConfigError("materials.model.chgnet.freeze", f"unknown mode {freeze!r} (valid: {', '.join(FREEZE_MODES)})")
+        self.freeze = freeze
+        self.backbone_lr_scale = float(backbone_lr_scale)
+        self.backbone = load_pretrained(pretrained, weights_path).train()
+        fea = int(self.backbone.model_args["atom_fea_dim"])
+        self.head = nn.Sequential(nn.Linear(fea + 1, head_hidden), nn.SiLU(), nn.Linear(head_hidden, 1))
+        self.backbone.requires_grad_(freeze == "none")
+        if freeze == "last_blocks":
+            k = int(trainable_blocks)
+            trainable = [self.backbone.readout_norm, self.backbone.mlp]
+            for layers in (self.backbone.atom_conv_layers, self.backbone.bond_conv_layers, self.backbone.angle_layers):
+                trainable += [m for m in list(layers)[-k:] if m is not None]
+            for m in trainable:
+                if m is not None:
+                    m.requires_grad_(True)
+
+    def features(self, batch) -> torch.Tensor:
+        """(B, 65) crystal features: CHGNet's crystal_fea and its energy per atom (eV/atom)."""
+        out = self.backbone(list(batch.graphs), task="e", return_crystal_feas=True)
+        return torch.cat([out["crystal_fea"], out["e"].view(-1, 1)], dim=1)
+
+    def forward(self, batch) -> torch.Tensor:
+        if getattr(batch, "features", None) is not None:  # precomputed frozen features (freeze: head)
+            return self.head(batch.features.float()).view(-1)
+        if self.freeze == "head":
+            with torch.no_grad():
+                feats = self.features(batch)
+        else:
+            feats = self.features(batch)
+        return self.head(feats.float()).view(-1)
+
+    def param_groups(self, lr: float) -> list[dict[str, Any]]:
+        """AdamW parameter groups: trainable backbone parameters at ``lr * backbone_lr_scale``, head at ``lr``."""
+        groups = [{"params": list(self.head.parameters()), "lr": float(lr)}]
+        backbone = [p for p in self.backbone.parameters() if p.requires_grad]
+        if backbone:
+            groups.append({"params": backbone, "lr": float(lr) * self.backbone_lr_scale})
+        return groups
