@@ -21,3 +21,15 @@ def masked_like(values: np.ndarray, ref: Reference, source: str) -> Reference:
     against it are measured on the same points (e.g. the finest solve as a second yardstick)."""
     return Reference(ref.dims, ref.coords, np.where(ref.mask, np.asarray(values, dtype=float).reshape(ref.shape), np.nan),
                      source, ref.inputs)
+
+
+def joint_relative_l2(preds: dict[str, np.ndarray], ref: Reference, names: tuple[str, ...] | list[str]) -> float:
+    """Relative L2 of several fields together: sqrt(sum_f ||pred_f - ref_f||^2 / sum_f ||ref_f||^2)
+    over the points where the reference is defined; ``preds`` maps field -> values (``ref.size`` each)."""
+    mask = ref.mask
+    num = den = 0.0
+    for f in names:
+        r = ref.field(f)[mask]
+        num += float(np.sum((np.asarray(preds[f], dtype=float).reshape(ref.shape)[mask] - r) ** 2))
+        den += float(np.sum(r ** 2))
+    return float(np.sqrt(num / den))

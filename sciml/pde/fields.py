@@ -48,6 +48,37 @@ def to_dataset(pred: np.ndarray, ref: Reference, attrs: dict[str, Any] | None = 
     return ds
 
 
+def _coords(ref: Reference) -> dict[str, Any]:
+    if ref.nodes is not None:  # scattered nodes: dim "node", the input coordinates along it
+        coords = {"node": ("node", np.arange(len(ref.nodes)), {"long_name": "reference node index"})}
+        return coords | {name: ("node", ref.nodes[:, i].astype(float), {"units": COORD_UNITS.get(name, "1"),
+                                                                         "long_name": f"coordinate {name}"})
+                         for i, name in enumerate(ref.inputs)}
+    return {d: (d, np.asarray(ref.coords[d], dtype=float), {"units": COORD_UNITS.get(d, "1"), "long_name": f"coordinate {d}"})
+            for d in ref.dims}
+
+
+def to_dataset_fields(preds: dict[str, np.ndarray], ref: Reference, fields: tuple[str, ...],
+                      attrs: dict[str, Any] | None = None):
+    """xarray Dataset of a problem with several fields: ``prediction_<f>``, ``reference_<f>`` and
+    ``abs_error_<f>`` per field ``f`` on the reference dims (NaN outside the domain), CF
+    ``units``/``long_name`` attributes on every variable and coordinate."""
+    import xarray as xr
+
+    data = {}
+    for f in fields:
+        pred = np.asarray(preds[f], dtype=float).reshape(ref.shape).copy()
+        pred[~ref.mask] = np.nan
+        refv = np.asarray(ref.field(f), dtype=float)
+        u = {"units": f"1 (non-dimensional {f})"}
+        data[f"prediction_{f}"] = (ref.dims, pred, {**u, "long_name": f"PINN prediction of {f}"})
+        data[f"reference_{f}"] = (ref.dims, refv, {**u, "long_name": f"reference {f} ({Path(ref.source).name})"})
+        data[f"abs_error_{f}"] = (ref.dims, np.abs(pred - refv), {**u, "long_name": f"|prediction - reference| of {f}"})
+    attrs = {**(attrs or {}), "fields": " ".join(fields), "Conventions": "CF-1.8"}
+    return xr.Dataset(data, coords=_coords(ref),
+                      attrs={k: (str(v) if not isinstance(v, (int, float, str)) else v) for k, v in attrs.items()})
+
+
 def write_netcdf(ds, path: str | Path) -> Path:
     """Write ``ds`` atomically as netCDF: netCDF4 via h5netcdf when h5py is installed,
     else netCDF3 via scipy (both readable by ``xarray.open_dataset``)."""

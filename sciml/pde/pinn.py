@@ -93,10 +93,11 @@ class PINN:
     symmetric: bool = False
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Network output u at points ``X`` (n, d) as float64 (n,)."""
+        """Network output at points ``X`` (n, d) as float64: (n,) for one field, (n, n_fields) for several."""
         X = np.asarray(X, dtype=self.dde.config.real(np))
         with torch_precision(self.cfg["precision"]):
-            return np.asarray(self.model.predict(X), dtype=float).ravel()
+            out = np.asarray(self.model.predict(X), dtype=float)
+        return out.ravel() if len(self.problem.fields) == 1 else out.reshape(len(X), len(self.problem.fields))
 
     def loss_weights(self) -> list[float] | None:
         """DeepXDE loss weights: 1 for the PDE residual, ``cfg["bc_weight"]`` for every soft
@@ -105,13 +106,16 @@ class PINN:
         n_bc = len(self.data.bcs)
         if w == 1.0 or n_bc == 0:
             return None
-        return [1.0] + [w] * n_bc
+        n_eq = len(getattr(self.problem, "equations", None) or [None])  # declared problems: one per residual
+        return [1.0] * n_eq + [w] * n_bc
 
     def residual(self, X: np.ndarray) -> np.ndarray:
         """|PDE residual| at ``X`` (n,)."""
         X = np.asarray(X, dtype=self.dde.config.real(np))
         with torch_precision(self.cfg["precision"]):
             out = self.model.predict(X, operator=self.problem.pde(self.dde))
+        if isinstance(out, (list, tuple)):  # several equations: the sum of their |residuals|
+            return np.sum([np.abs(np.asarray(o, dtype=float)).ravel() for o in out], axis=0)
         return np.abs(np.asarray(out, dtype=float)).ravel()
 
 
@@ -153,7 +157,7 @@ def _build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int |
     embedding = periodic_embedding(problem, int(cfg.get("periodic_modes", 0)))
     mirror = odd_mirror(problem) if cfg.get("symmetry", False) else None
     n_in = len(problem.inputs) if embedding is None else embedding.n_features
-    layers = [n_in] + [cfg["width"]] * cfg["depth"] + [1]
+    layers = [n_in] + [cfg["width"]] * cfg["depth"] + [len(problem.fields)]
     net = dde.nn.FNN(layers, cfg["activation"], "Glorot normal")
     # inputs -> [mirrored copy] -> problem features -> periodic embedding -> layers
     inputs = _compose([mirror.inputs if mirror else None, problem.feature_transform(dde), embedding])

@@ -33,6 +33,9 @@ class Reference:
     units: dict[str, str] = field(default_factory=dict)
     #: scattered references only: node coordinates (n, len(inputs)) in network input order
     nodes: np.ndarray | None = None
+    #: several fields (declared problems, e.g. u, v, p): field name -> values of shape ``shape``,
+    #: the first of them also ``values``; None for a single field
+    field_values: dict[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         shape = tuple(len(self.coords[d]) for d in self.dims)
@@ -41,6 +44,15 @@ class Reference:
         if self.nodes is not None and self.nodes.shape != (len(self.values.ravel()), len(self.inputs)):
             raise DataError(self.source, f"reference nodes have shape {self.nodes.shape}, "
                                          f"need ({self.values.size}, {len(self.inputs)})")
+        for name, v in (self.field_values or {}).items():
+            if np.shape(v) != shape:
+                raise DataError(self.source, f"reference field '{name}' has shape {np.shape(v)}, grid needs {shape}")
+
+    def field(self, name: str) -> np.ndarray:
+        """Values of field ``name`` (the only field's ``values`` for a single-field reference)."""
+        if self.field_values is None:
+            return self.values
+        return self.field_values[name]
 
     @property
     def mask(self) -> np.ndarray:

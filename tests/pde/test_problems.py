@@ -45,7 +45,12 @@ def test_schema_rejects_negative_viscosity_and_unknown_problem():
     with pytest.raises(ConfigError, match="pde.params.burgers.nu"):
         domain_section("pde", '{"params": {"burgers": {"nu": -1}}}')
     with pytest.raises(ConfigError, match="pde.problems"):
-        domain_section("pde", '{"problems": ["kdv"]}')
+        domain_section("pde", '{"problems": ["KdV!"]}')  # not a problem name at all
+    # a well-formed unknown name may come from a plugin or entry point: refused when loaded
+    from sciml.pde.steps.common import load_problem
+
+    with pytest.raises(ConfigError, match="'pde.problems'.*unknown problem 'kdv'"):
+        load_problem(domain_section("pde", '{"problems": ["kdv"]}'), "kdv")
 
 
 def test_reference_file_used_only_for_matching_parameters():

@@ -49,6 +49,10 @@ class Problem:
     # -- (a) geometry and physics -----------------------------------------------------------
     #: input names in network order (time last)
     inputs: ClassVar[tuple[str, ...]] = ("x", "t")
+    #: output fields in network order (one network output each)
+    fields: ClassVar[tuple[str, ...]] = ("u",)
+    #: named groups of fields whose joint relative L2 is reported too (e.g. velocity: (u, v))
+    groups: ClassVar[dict[str, tuple[str, ...]]] = {}
     supports_hard_constraints: ClassVar[bool] = True
     #: input index -> period, for inputs in which the solution is periodic (used by the
     #: optional periodic Fourier embedding of the network inputs, ``pinn.periodic_modes``)
@@ -209,6 +213,10 @@ class Problem:
         return Reference(dims, coords, np.zeros(shape), "solver", inputs=self.inputs)
 
     # -- (c) classical solver --------------------------------------------------------------------
+    #: False where there is no classical solver (declared and plugin problems may have none):
+    #: the ``solve`` step then records an empty ladder and accuracies use the reference only
+    has_solver: ClassVar[bool] = True
+
     def solver_levels(self) -> list[dict[str, int]]:
         """Resolutions of the classical solver, coarse to fine."""
         raise NotImplementedError

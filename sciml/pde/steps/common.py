@@ -3,23 +3,53 @@ problem's steps depend on."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from sciml.pde.problems import Problem, get_problem
+from sciml.pde.problems import REGISTRY, Problem, get_problem
 
 
 def load_problem(cfg: dict[str, Any], name: str) -> Problem:
-    """The registry problem ``name`` with its parameters from the ``pde`` section (ConfigError if unknown)."""
+    """Problem ``name``: a declared one (``pde.declared``), else from the registry, after
+    loading the plugin files (``pde.plugins``) and, for a name still unknown, the installed
+    entry points; its parameters from the ``pde`` section (ConfigError if unknown)."""
+    declared = cfg.get("declared") or {}
+    if name in declared:
+        from sciml.pde.problems.declared import DeclaredProblem
+
+        return DeclaredProblem(name, declared[name])
+    if cfg.get("plugins") or name not in REGISTRY:
+        from sciml.pde.plugins import load_entry_points, load_plugins
+
+        load_plugins(cfg.get("plugins") or [])
+        if name not in REGISTRY:
+            load_entry_points()
     return get_problem(name, cfg["params"].get(name, {}))
+
+
+def problem_files(cfg: dict[str, Any], name: str) -> list[Path]:
+    """Files that define problem ``name`` outside the package (plugin files), for provenance."""
+    declared = cfg.get("declared") or {}
+    return [] if name in declared else [Path(p) for p in cfg.get("plugins") or []]
 
 
 def step_config(cfg: dict[str, Any], problem_name: str) -> dict[str, Any]:
     """The part of the ``pde`` section one problem's steps depend on: it keys the training
     checkpoints and is the config recorded in provenance. Deliberately without ``threads``
     (so the key and the recorded config stay those of earlier runs) and without the other
-    problems' parameters."""
-    return {"seed": cfg["seed"], "problem": problem_name, "params": cfg["params"].get(problem_name, {}),
-            "pinn": cfg["pinn"], "evaluation": cfg["evaluation"]}
+    problems' parameters. A declared problem adds its declaration, a plugin problem the
+    plugin paths (built-in problems keep the keys of earlier runs)."""
+    out = {"seed": cfg["seed"], "problem": problem_name, "params": cfg["params"].get(problem_name, {}),
+           "pinn": cfg["pinn"], "evaluation": cfg["evaluation"]}
+    declared = cfg.get("declared") or {}
+    if problem_name in declared:
+        out["declared"] = declared[problem_name]
+    elif cfg.get("plugins"):
+        from sciml.io import sha256_file
+
+        # the plugin code keys the checkpoints: an edited plugin file retrains
+        out["plugins"] = {str(p): (sha256_file(p) if Path(p).is_file() else None) for p in cfg["plugins"]}
+    return out
 
 
 def log(msg: str) -> None:

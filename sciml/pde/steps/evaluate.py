@@ -60,10 +60,14 @@ def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, mod
     from sciml.rounding import round_sig
     from sciml.steps import resolve_threads, run_step
 
+    from sciml.pde.accuracy import joint_relative_l2
+    from sciml.pde.fields import to_dataset_fields
+    from sciml.pde.steps.common import problem_files
+
     problem = load_problem(cfg, problem_name)
     model_dir, solver_dir = Path(model_dir), Path(solver_dir)
-    inputs = (problem.reference_inputs(data_root) + [model_dir / n for n in MODEL_INPUTS]
-              + [solver_dir / n for n in SOLVER_INPUTS])
+    inputs = (problem.reference_inputs(data_root) + problem_files(cfg, problem_name)
+              + [model_dir / n for n in MODEL_INPUTS] + [solver_dir / n for n in SOLVER_INPUTS])
     n_threads = resolve_threads(threads, cfg)
     repeats = cfg["evaluation"]["timing_repeats"]
     with run_step(f"pde.evaluate.{problem_name}", cfg, out_dir, inputs=inputs, threads=n_threads,
@@ -71,33 +75,51 @@ def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, mod
         ref = problem.reference(data_root)
         pinn = build_pinn(problem, cfg["pinn"], cfg["seed"])  # threads: set by run_step
         load_model(model_dir, pinn)
-        pred = pinn.predict(ref.points()).reshape(ref.shape)
-        err = relative_l2(pred, ref)
+        fields = problem.fields
+        multi = len(fields) > 1
+        raw = pinn.predict(ref.points())
+        preds = ({f: raw[:, i].reshape(ref.shape) for i, f in enumerate(fields)} if multi
+                 else {fields[0]: raw.reshape(ref.shape)})
+        pred = preds[fields[0]]
+        err = joint_relative_l2(preds, ref, fields) if multi else relative_l2(pred, ref)
         solver, train, train_time, history = _read_step_outputs(problem_name, model_dir, solver_dir)
-        # Ground truth from the finest in-package solve as a second yardstick.
-        finest = problem.solve(ref, problem.finest_level())
-        err_vs_solver = relative_l2(pred, masked_like(finest, ref, "solver"))
+        # Ground truth from the finest in-package solve as a second yardstick (where there is a solver).
+        finest = problem.solve(ref, problem.finest_level()) if problem.has_solver else None
+        err_vs_solver = relative_l2(pred, masked_like(finest, ref, "solver")) if finest is not None else None
+        max_err = max(float(np.nanmax(np.abs(preds[f] - ref.field(f)))) for f in fields)
         metrics = {
             "problem": problem_name, "reference": Path(ref.source).name,
             "rel_l2": round_sig(err), "rel_l2_vs_finest_solver": round_sig(err_vs_solver),
             "solver_finest_rel_l2": round_sig(solver["finest_rel_l2"]),
             "target_rel_l2": problem.target(),
-            "max_abs_error": round_sig(float(np.nanmax(np.abs(pred - ref.values)))),
+            "max_abs_error": round_sig(max_err),
             "masked_points": int((~ref.mask).sum()), "evaluated_points": int(ref.mask.sum()),
             **{k: train[k] for k in TRAIN_KEYS},
             "exact_symmetry": bool(train.get("exact_symmetry", False)),
         }
+        if multi:  # rel_l2 above is over all fields together
+            metrics["fields"] = list(fields)
+            metrics["rel_l2_per_field"] = {f: round_sig(joint_relative_l2(preds, ref, (f,))) for f in fields}
+        if problem.groups:
+            metrics["rel_l2_groups"] = {g: round_sig(joint_relative_l2(preds, ref, members))
+                                        for g, members in problem.groups.items()}
         if problem.parameter_dims:
             rows = per_parameter_queries(problem, ref, pinn.predict, pred, repeats, log=log)
             metrics["per_parameter"] = [{k: round_sig(v) if isinstance(v, float) else v for k, v in row.items()}
                                         for row in rows]
         write_json_atomic(step.output("metrics.json"), metrics)
-        ds = to_dataset(pred, ref, {"problem": problem_name, "equation": problem.describe(),
-                                    "rel_l2": metrics["rel_l2"], "rel_l2_vs_finest_solver": metrics["rel_l2_vs_finest_solver"]},
-                        solver=finest)
-        write_netcdf(ds, step.output("fields.nc"))
-        plots.plot_fields(ds, step.output("fields.png"), f"{problem.title}: PINN rel. L2 = {err:.2e} vs reference, "
-                                                         f"{err_vs_solver:.2e} vs finest solver")
+        attrs = {"problem": problem_name, "equation": problem.describe(), "rel_l2": metrics["rel_l2"],
+                 "rel_l2_vs_finest_solver": metrics["rel_l2_vs_finest_solver"]}
+        vs = (f"{err_vs_solver:.2e} vs finest solver" if err_vs_solver is not None else "no classical solver")
+        if multi:
+            ds = to_dataset_fields(preds, ref, fields, attrs)
+            write_netcdf(ds, step.output("fields.nc"))
+            plots.plot_fields(ds, step.output("fields.png"), f"{problem.title}: PINN rel. L2 = {err:.2e} "
+                                                             f"(all fields) vs reference", fields=fields)
+        else:
+            ds = to_dataset(pred, ref, attrs, solver=finest)
+            write_netcdf(ds, step.output("fields.nc"))
+            plots.plot_fields(ds, step.output("fields.png"), f"{problem.title}: PINN rel. L2 = {err:.2e} vs reference, {vs}")
         plots.plot_loss([[int(h[0]), h[1], float(h[2])] for h in history], step.output("loss.png"),
                         f"{problem.title}: training loss")
 
@@ -106,7 +128,8 @@ def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, mod
         infer_s, _ = best_time(lambda: pinn.predict(Xq), repeats)
         # Match the solver to the PINN's accuracy against the reference, or against the finest
         # solve where the problem finds the reference unreliable (Poisson L-shape's file).
-        yardstick = problem.accuracy_yardstick(solver["finest_rel_l2"])
+        yardstick = (problem.accuracy_yardstick(solver["finest_rel_l2"]) if solver["ladder"]
+                     else AGAINST_REFERENCE)
         match = (matching_level(solver["ladder"], err) if yardstick == AGAINST_REFERENCE
                  else matching_level(solver["ladder"], err_vs_solver, "rel_l2_vs_finest"))
         solver_s = match["seconds"] if match else None
@@ -116,12 +139,12 @@ def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, mod
             "solver_rel_l2_at_that_level": match["rel_l2"] if match else None,
             "accuracy_matched_against": yardstick,
             "solver_seconds_at_pinn_accuracy": solver_s,
-            "solver_seconds_finest": solver["ladder"][-1]["seconds"],
+            "solver_seconds_finest": solver["ladder"][-1]["seconds"] if solver["ladder"] else None,
             "pinn_train_seconds": train_time, "inference_points": n_query, "pinn_inference_seconds": infer_s,
             "break_even_solves": break_even(train_time, infer_s, solver_s) if solver_s is not None else None,
             "note": "see sciml/pde/timing.py for what each number includes; 2-core CPU shared with other jobs",
         }
         write_json_atomic(step.output("timing.json"), timing)
-        log(f"{problem_name}: PINN rel L2 {err:.3e} (vs finest solver {err_vs_solver:.3e}); "
+        log(f"{problem_name}: PINN rel L2 {err:.3e} ({vs}); "
             f"solver at that accuracy {solver_s} s; train {train_time} s; inference {infer_s:.4f} s for {n_query} pts")
     return metrics

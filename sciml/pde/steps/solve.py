@@ -21,12 +21,22 @@ def solve(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, data_r
     from sciml.pde.timing import solver_ladder
     from sciml.steps import resolve_threads, run_step
 
+    from sciml.pde.steps.common import problem_files
+
     problem = load_problem(cfg, problem_name)
-    with run_step(f"pde.solve.{problem_name}", cfg, out_dir, inputs=problem.reference_inputs(data_root),
+    inputs = problem.reference_inputs(data_root) + problem_files(cfg, problem_name)
+    with run_step(f"pde.solve.{problem_name}", cfg, out_dir, inputs=inputs,
                   threads=resolve_threads(threads, cfg), provenance_config=step_config(cfg, problem_name),
                   seed=cfg["seed"]) as step:
         ref = problem.reference(data_root)
         log(f"{problem.describe()}; reference {ref.source} {ref.shape}, {int((~ref.mask).sum())} masked points")
+        if not problem.has_solver:  # declared / plugin problems without a classical solver
+            log(f"{problem_name}: no classical solver; accuracy is measured against the reference only")
+            result = {"problem": problem_name, "reference": Path(ref.source).name, "reference_shape": list(ref.shape),
+                      "masked_points": int((~ref.mask).sum()), "ladder": [], "finest_rel_l2": None,
+                      "timing_note": "this problem has no classical solver"}
+            write_json_atomic(step.output("solver.json"), result)
+            return result
         ladder = solver_ladder(problem, ref, cfg["evaluation"]["timing_repeats"], log=log)
         result = {
             "problem": problem_name, "reference": Path(ref.source).name, "reference_shape": list(ref.shape),

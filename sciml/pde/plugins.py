@@ -1,0 +1,84 @@
+"""Problems from outside the package: plugin files (``pde.plugins``) and installed packages
+(entry-point group ``sciml.pde_problems``).
+
+A plugin file is a Python module defining one or more subclasses of
+:class:`sciml.pde.problems.base.Problem` with a ``name``; loading it registers them by that
+name (:func:`sciml.pde.problems.register`), so ``pde.problems`` can list them. An installed
+package registers a class under ``[project.entry-points."sciml.pde_problems"]``. Plugin code
+runs with the user's rights: it is the user's own code, named explicitly in their config.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from sciml.errors import ConfigError
+from sciml.pde.problems import REGISTRY, register
+from sciml.pde.problems.base import Problem
+
+ENTRY_POINT_GROUP = "sciml.pde_problems"
+NAME = re.compile(r"^[a-z_0-9]+$")  # the workflow's problem wildcard
+_LOADED: dict[Path, list[type[Problem]]] = {}
+
+
+def _check_class(cls: object, where: str, key: str) -> type[Problem]:
+    if not (inspect.isclass(cls) and issubclass(cls, Problem) and cls is not Problem):
+        raise ConfigError(key, f"{where} is not a subclass of sciml.pde.problems.base.Problem")
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not NAME.match(name):
+        raise ConfigError(key, f"{where}: class {cls.__name__} needs a name of lowercase letters, digits and _, got {name!r}")
+    known = REGISTRY.get(name)
+    if known is not None and known is not cls and known.__module__.startswith("sciml.pde.problems"):
+        raise ConfigError(key, f"{where}: problem name '{name}' is a built-in problem's")
+    return cls
+
+
+def load_plugin_file(path: str | Path, key: str = "pde.plugins") -> list[type[Problem]]:
+    """Import the plugin file ``path`` once and register its Problem subclasses; returns them."""
+    path = Path(path).resolve()
+    if path in _LOADED:
+        return _LOADED[path]
+    if not path.is_file() or path.suffix != ".py":
+        raise ConfigError(key, f"plugin {path} is not a .py file")
+    modname = f"sciml_pde_plugin_{abs(hash(str(path)))}"
+    spec = importlib.util.spec_from_file_location(modname, path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 -- any error in the user's file is reported as such
+        raise ConfigError(key, f"plugin {path} failed to import ({type(exc).__name__}: {exc})") from exc
+    classes = [c for c in vars(module).values()
+               if inspect.isclass(c) and issubclass(c, Problem) and c.__module__ == modname and "name" in vars(c)]
+    if not classes:
+        raise ConfigError(key, f"plugin {path} defines no subclass of Problem with a 'name'")
+    for cls in classes:
+        register(_check_class(cls, f"plugin {path}", key))
+    _LOADED[path] = classes
+    return classes
+
+
+def load_plugins(paths: Sequence[str | Path]) -> list[type[Problem]]:
+    """Load every plugin file of ``pde.plugins``."""
+    out: list[type[Problem]] = []
+    for i, p in enumerate(paths):
+        out += load_plugin_file(p, f"pde.plugins[{i}]")
+    return out
+
+
+def load_entry_points() -> list[type[Problem]]:
+    """Register the problems installed packages declare in the ``sciml.pde_problems`` group."""
+    from importlib.metadata import entry_points
+
+    out = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            cls = ep.load()
+        except Exception as exc:  # noqa: BLE001 -- a broken third-party package is named, not a crash
+            raise ConfigError("pde.problems", f"entry point '{ep.name}' ({ep.value}) of group "
+                              f"{ENTRY_POINT_GROUP} failed to load ({type(exc).__name__}: {exc})") from exc
+        out.append(register(_check_class(cls, f"entry point '{ep.name}' ({ep.value})", "pde.problems")))
+    return out

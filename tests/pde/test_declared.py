@@ -1,0 +1,193 @@
+"""Config-declared PDE problems: geometry, fields, equations and conditions from the config,
+through every pde step (solve, train with resume, evaluate, section); refusals before training."""
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+from sciml.config import domain_section
+from sciml.errors import ConfigError
+from sciml.pde.pinn import build_pinn
+from sciml.pde.steps import evaluate, section, solve, train
+from sciml.pde.steps.common import load_problem
+
+TINY = {"num_domain": 64, "num_boundary": 16, "num_initial": 32, "adam_iterations": 300, "lbfgs_iterations": 300,
+        "checkpoint_every": 100, "width": 16, "depth": 2}
+
+POISSON_YAML = """
+problems: [poisson1d]
+evaluation: {timing_repeats: 1}
+declared:
+  poisson1d:
+    title: declared 1D Poisson
+    geometry: {type: interval, low: 0, high: 1}
+    fields: [u]
+    params: {k: 2.0}
+    equations: ["u_xx + k*pi**2*sin(pi*x)"]
+    conditions:
+      - {type: dirichlet, on: left, value: 0}
+      - {type: dirichlet, on: "x > 0.5", value: "0"}
+    solution: {u: "k*sin(pi*x)"}
+"""
+
+
+def cfg_from(text: str, **pinn) -> dict:
+    raw = yaml.safe_load(text)  # YAML 1.1: the key `on` arrives as True, as from Snakemake's loader
+    raw["pinn"] = {**TINY, **pinn}
+    return domain_section("pde", json.dumps(raw))
+
+
+def run_steps(cfg: dict, name: str, root) -> dict:
+    solve(cfg, name, root / "solve", log=lambda m: None)
+    train(cfg, name, root / "train", checkpoint_dir=root / "ckpt", log=lambda m: None)
+    return evaluate(cfg, name, root / "evaluate", model_dir=root / "train", solver_dir=root / "solve",
+                    log=lambda m: None)
+
+
+def test_declared_poisson_1d_through_every_step(tmp_path):
+    cfg = cfg_from(POISSON_YAML)
+    problem = load_problem(cfg, "poisson1d")
+    ref = problem.reference()
+    assert ref.dims == ("x",) and np.isclose(np.nanmax(ref.values), 2.0, atol=1e-3)
+    m = run_steps(cfg, "poisson1d", tmp_path)
+    # a zero network has relative L2 1 against the analytic solution; the trained one is far below
+    assert m["rel_l2"] < 1e-2, m
+    assert m["reference"] == "analytic" and m["rel_l2_vs_finest_solver"] is None
+    solver = json.loads((tmp_path / "solve" / "solver.json").read_text())
+    assert solver["ladder"] == [] and solver["finest_rel_l2"] is None
+    ds = xr.open_dataset(tmp_path / "evaluate" / "fields.nc")
+    assert ds["prediction"].dims == ("x",) and "units" in ds["prediction"].attrs
+    err = np.linalg.norm(ds["prediction"].values - ds["reference"].values) / np.linalg.norm(ds["reference"].values)
+    assert np.isclose(err, m["rel_l2"], rtol=1e-3)
+    for name in ("fields.png", "loss.png", "provenance.json", "timing.json"):
+        assert (tmp_path / "evaluate" / name).is_file()
+    prov = json.loads((tmp_path / "train" / "provenance.json").read_text())
+    assert "declared" in json.dumps(prov)  # the declaration keys checkpoints and provenance
+    # resume: a second run finds the finished checkpoint and trains no further
+    again = train(cfg, "poisson1d", tmp_path / "train2", checkpoint_dir=tmp_path / "ckpt", log=lambda m: None)
+    assert again["iterations"] == json.loads((tmp_path / "train" / "train.json").read_text())["iterations"]
+    assert json.loads((tmp_path / "train2" / "train_timing.json").read_text())["resumed_from"]
+    out = section(cfg, tmp_path / "section", evaluate_dirs=[tmp_path / "evaluate"])
+    sec = json.loads((tmp_path / "section" / "section.json").read_text())
+    assert out["problems"] == ["poisson1d"] and sec["tables"][0]["rows"][0][0] == "poisson1d"
+
+
+HEAT_YAML = """
+problems: [heat_decl]
+evaluation: {timing_repeats: 1}
+declared:
+  heat_decl:
+    geometry: {type: interval, low: 0, high: 1}
+    time: [0, 1]
+    fields: [u]
+    params: {alpha: 0.1}
+    equations: ["u_t - alpha*u_xx"]
+    conditions:
+      - {type: dirichlet, on: boundary, value: 0}
+      - {type: initial, value: "sin(pi*x)"}
+    solution: {u: "exp(-alpha*pi**2*t)*sin(pi*x)"}
+    grid_points: 41
+"""
+
+
+def test_declared_heat_with_time_beats_zero(tmp_path):
+    cfg = cfg_from(HEAT_YAML, num_domain=200, adam_iterations=500, lbfgs_iterations=300)
+    m = run_steps(cfg, "heat_decl", tmp_path)
+    assert m["rel_l2"] < 0.1, m  # the zero network: 1.0
+    ds = xr.open_dataset(tmp_path / "evaluate" / "fields.nc")
+    assert ds["prediction"].dims == ("x", "t")
+
+
+TWO_FIELDS_YAML = """
+problems: [pair]
+evaluation: {timing_repeats: 1}
+declared:
+  pair:
+    geometry: {type: interval, low: 0, high: 1}
+    fields: [u, v]
+    equations: ["u_xx + pi**2*sin(pi*x)", "v - 2*u"]
+    conditions:
+      - {type: dirichlet, field: u, value: 0}
+    solution: {u: "sin(pi*x)", v: "2*sin(pi*x)"}
+    groups: {both: [u, v]}
+"""
+
+
+def test_declared_two_fields_metrics_netcdf_plot(tmp_path):
+    cfg = cfg_from(TWO_FIELDS_YAML)
+    m = run_steps(cfg, "pair", tmp_path)
+    assert m["fields"] == ["u", "v"]
+    assert set(m["rel_l2_per_field"]) == {"u", "v"} and max(m["rel_l2_per_field"].values()) < 2e-2, m
+    assert m["rel_l2_groups"]["both"] == m["rel_l2"]
+    ds = xr.open_dataset(tmp_path / "evaluate" / "fields.nc")
+    for f in ("u", "v"):
+        for v in ("prediction", "reference", "abs_error"):
+            assert f"{v}_{f}" in ds and "units" in ds[f"{v}_{f}"].attrs and "long_name" in ds[f"{v}_{f}"].attrs
+    pv, rv = ds["prediction_v"].values, ds["reference_v"].values
+    assert np.isclose(np.linalg.norm(pv - rv) / np.linalg.norm(rv), m["rel_l2_per_field"]["v"], rtol=1e-3)
+    assert (tmp_path / "evaluate" / "fields.png").stat().st_size > 1000
+
+
+def test_csg_and_polygon_geometries_build():
+    from sciml.pde.pinn import import_deepxde
+
+    text = POISSON_YAML.replace("{type: interval, low: 0, high: 1}",
+                                "{type: difference, of: [{type: rectangle, low: [0, 0], high: [1, 1]}, "
+                                "{type: disk, center: [0.5, 0.5], radius: 0.2}]}")
+    text = text.replace('"u_xx + k*pi**2*sin(pi*x)"', '"u_xx + u_yy"').replace('{u: "k*sin(pi*x)"}', '{u: "x"}')
+    cfg = cfg_from(text)
+    p = load_problem(cfg, "poisson1d")
+    assert p.inputs == ("x", "y")
+    assert list(p.inside(np.array([[0.5, 0.5], [0.1, 0.1], [0.5, 0.7]]))) == [False, True, True]
+    ref = p.reference()
+    assert np.isnan(ref.values[50, 50]) and np.isfinite(ref.values[5, 5])  # masked inside the hole
+    geom = p.geometry(import_deepxde())
+    assert geom.dim == 2
+    poly = dict(cfg)
+    poly["declared"] = {"tri": {**cfg["declared"]["poisson1d"],
+                                "geometry": {"type": "polygon", "vertices": [[0, 0], [1, 0], [0, 1]]}}}
+    t = load_problem(poly, "tri")
+    assert list(t.inside(np.array([[0.2, 0.2], [0.8, 0.8]]))) == [True, False]
+
+
+@pytest.mark.parametrize("change, key, words", [
+    (lambda d: d.update(equations=["u_xx + q"]), "pde.declared.poisson1d.equations[0]", "unknown name 'q'"),
+    (lambda d: d.update(equations=["w_xx + 1"]), "pde.declared.poisson1d.equations[0]", "field that does not exist"),
+    (lambda d: d.update(equations=["u_yy + 1"]), "pde.declared.poisson1d.equations[0]", "not made of input names"),
+    (lambda d: d["conditions"][0].update(field="v"), "pde.declared.poisson1d.conditions[0].field", "no field 'v'"),
+    (lambda d: d["conditions"][0].update({"on": "top"}), "pde.declared.poisson1d.conditions[0].on", "2D domain"),
+    (lambda d: d["conditions"][0].update(value="__import__('os')"), "pde.declared.poisson1d.conditions[0].value", ""),
+    (lambda d: d["conditions"][0].update(type="dirichlett"), "pde.declared.poisson1d.conditions[0].type", "unknown"),
+    (lambda d: d["conditions"][0].update(where="x"), "pde.declared.poisson1d.conditions[0].where", "unknown key"),
+    (lambda d: d.pop("solution"), "pde.declared.poisson1d.reference", "reference file or an analytic"),
+    (lambda d: d["conditions"].append({"type": "initial", "value": 0}), "pde.declared.poisson1d.conditions[2].type",
+     "time interval"),
+    (lambda d: d.update(geometry={"type": "sphere"}), "pde.declared.poisson1d.geometry.type", "unknown geometry"),
+])
+def test_refusals_name_the_config_key(change, key, words):
+    cfg = cfg_from(POISSON_YAML)
+    decl = cfg["declared"]["poisson1d"]
+    decl["conditions"] = [{("on" if k is True else k): v for k, v in c.items()} for c in decl["conditions"]]
+    change(decl)
+    with pytest.raises(ConfigError) as exc:
+        load_problem(cfg, "poisson1d")
+    assert f"'{key}'" in str(exc.value) and words in str(exc.value)
+
+
+def test_selector_selecting_nothing_is_refused_before_training(tmp_path):
+    cfg = cfg_from(POISSON_YAML.replace('"x > 0.5"', '"x > 2"'))
+    problem = load_problem(cfg, "poisson1d")  # parses fine ...
+    with pytest.raises(ConfigError, match=r"conditions\[1\]\.on'.*selects none"):
+        build_pinn(problem, cfg["pinn"], seed=0)  # ... but selects no boundary point
+    with pytest.raises(ConfigError, match="selects none"):
+        train(cfg, "poisson1d", tmp_path / "train", checkpoint_dir=tmp_path / "ckpt", log=lambda m: None)
+    assert not (tmp_path / "ckpt").exists() or not any((tmp_path / "ckpt").rglob("last.pt"))
+
+
+def test_unknown_problem_name_lists_the_valid_ones():
+    cfg = cfg_from(POISSON_YAML)
+    with pytest.raises(ConfigError, match="unknown problem 'nope'.*heat"):
+        load_problem(cfg, "nope")
