@@ -71,7 +71,7 @@ def _clean_row(path: str, line_no: int, text: str, drop_inserts: bool) -> str:
     return up.replace(".", "-")
 
 
-def _finish(path: str, ids: list[str], seqs: list[str], lines: list[int]) -> Alignment:
+def _finish(path: str, ids: list[str], seqs: list[str], lines: list[int], min_rows: int = 2) -> Alignment:
     if not seqs:
         raise DataError(path, "no sequences found", hint="is this an alignment file?")
     length = len(seqs[0])
@@ -81,7 +81,7 @@ def _finish(path: str, ids: list[str], seqs: list[str], lines: list[int]) -> Ali
                             record=f"line {ln}", hint="all aligned rows must have the same number of match columns")
     if length == 0:
         raise DataError(path, "the aligned rows are empty")
-    if len(seqs) < 2:
+    if len(seqs) < min_rows:
         raise DataError(path, "only a single sequence: coevolution needs an alignment of many homologues",
                         hint="use the sequence-only model for proteins without alignments")
     return Alignment(path=path, ids=ids, seqs=seqs, lines=lines)
@@ -101,7 +101,7 @@ def _read_text(path: Path) -> list[str]:
         raise DataError(path, f"cannot read as ASCII text ({type(exc).__name__}: {exc})") from None
 
 
-def read_aln(path: str | Path) -> Alignment:
+def read_aln(path: str | Path, min_rows: int = 2) -> Alignment:
     """PSICOV ``.aln``: one aligned sequence per line, no headers."""
     path = Path(path)
     ids, seqs, lines = [], [], []
@@ -115,40 +115,40 @@ def read_aln(path: str | Path) -> Alignment:
         seqs.append(_clean_row(str(path), ln, text, drop_inserts=False))
         ids.append(f"row{len(seqs)}")
         lines.append(ln)
-    return _finish(str(path), ids, seqs, lines)
+    return _finish(str(path), ids, seqs, lines, min_rows)
 
 
-def _read_fasta_like(path: Path, drop_inserts: bool) -> Alignment:
-    ids: list[str] = []
-    chunks: list[list[str]] = []
-    lines: list[int] = []
-    for ln, raw in enumerate(_read_text(path), start=1):
-        text = raw.strip()
-        if not text or text.startswith("#"):
-            continue
-        if text.startswith(">"):
-            ids.append(text[1:].split()[0] if len(text) > 1 else f"row{len(ids) + 1}")
-            chunks.append([])
-            lines.append(ln)
-        else:
-            if not chunks:
-                raise DataError(path, "sequence data before the first '>' header", record=f"line {ln}")
-            chunks[-1].append(text)
-    seqs = [_clean_row(str(path), ln, "".join(c), drop_inserts) for c, ln in zip(chunks, lines)]
-    return _finish(str(path), ids, seqs, lines)
+def _read_fasta_like(path: Path, drop_inserts: bool, min_rows: int = 2) -> Alignment:
+    """FASTA/A3M/A2M records through Biopython's ``SimpleFastaParser``; the insert handling of
+    A3M/A2M (:func:`_clean_row`) is ours, as Biopython has none. Line numbers for the errors
+    come from the header lines (Biopython's parser does not report them)."""
+    from io import StringIO
+
+    from Bio.SeqIO.FastaIO import SimpleFastaParser
+
+    # '#' comment lines (HHblits/HH-suite write them) and blank lines are not FASTA: drop them first
+    kept = [(ln, raw.strip()) for ln, raw in enumerate(_read_text(path), start=1)
+            if raw.strip() and not raw.strip().startswith("#")]
+    if kept and not kept[0][1].startswith(">"):
+        raise DataError(path, "sequence data before the first '>' header", record=f"line {kept[0][0]}")
+    lines = [ln for ln, text in kept if text.startswith(">")]
+    records = list(SimpleFastaParser(StringIO("\n".join(text for _, text in kept))))
+    ids = [title.split()[0] if title.strip() else f"row{k + 1}" for k, (title, _) in enumerate(records)]
+    seqs = [_clean_row(str(path), ln, seq, drop_inserts) for (_, seq), ln in zip(records, lines)]
+    return _finish(str(path), ids, seqs, lines, min_rows)
 
 
-def read_a3m(path: str | Path) -> Alignment:
+def read_a3m(path: str | Path, min_rows: int = 2) -> Alignment:
     """A3M (HHblits): lower-case letters are insertions relative to the query and are dropped."""
-    return _read_fasta_like(Path(path), drop_inserts=True)
+    return _read_fasta_like(Path(path), drop_inserts=True, min_rows=min_rows)
 
 
-def read_fasta(path: str | Path, a2m: bool = False) -> Alignment:
+def read_fasta(path: str | Path, a2m: bool = False, min_rows: int = 2) -> Alignment:
     """Aligned FASTA (all characters are columns) or A2M (``a2m=True``: lower-case and '.' dropped)."""
-    return _read_fasta_like(Path(path), drop_inserts=a2m)
+    return _read_fasta_like(Path(path), drop_inserts=a2m, min_rows=min_rows)
 
 
-def read_stockholm(path: str | Path) -> Alignment:
+def read_stockholm(path: str | Path, min_rows: int = 2) -> Alignment:
     """Stockholm through ``Bio.AlignIO``; insert columns ('.'/lower-case in every row) are dropped."""
     from Bio import AlignIO
 
@@ -165,7 +165,7 @@ def read_stockholm(path: str | Path) -> Alignment:
     # Pfam Stockholm marks insert states with lower case / '.'; keep match columns only.
     keep = [k for k in range(len(rows[0])) if any(r[k].isupper() or r[k] == "-" for r in rows)] if rows else []
     seqs = [_clean_row(str(path), i + 1, "".join(r[k] for k in keep), drop_inserts=True) for i, r in enumerate(rows)]
-    return _finish(str(path), ids, seqs, [i + 1 for i in range(len(seqs))])
+    return _finish(str(path), ids, seqs, [i + 1 for i in range(len(seqs))], min_rows)
 
 
 def guess_format(path: str | Path) -> str:
@@ -182,17 +182,20 @@ def guess_format(path: str | Path) -> str:
     return "fasta"
 
 
-def read_alignment(path: str | Path, fmt: str | None = None) -> Alignment:
-    """Read an alignment in ``fmt`` (one of :data:`FORMATS`; guessed from the name when None)."""
+def read_alignment(path: str | Path, fmt: str | None = None, min_rows: int = 2) -> Alignment:
+    """Read an alignment in ``fmt`` (one of :data:`FORMATS`; guessed from the name when None).
+
+    Fewer than ``min_rows`` rows is a DataError (2 for coevolution; 1 where a lone sequence is
+    predicted by the sequence-only model)."""
     fmt = fmt or guess_format(path)
     if fmt == "aln":
-        return read_aln(path)
+        return read_aln(path, min_rows)
     if fmt == "a3m":
-        return read_a3m(path)
+        return read_a3m(path, min_rows)
     if fmt in ("fasta", "a2m"):
-        return read_fasta(path, a2m=(fmt == "a2m"))
+        return read_fasta(path, a2m=(fmt == "a2m"), min_rows=min_rows)
     if fmt == "stockholm":
-        return read_stockholm(path)
+        return read_stockholm(path, min_rows)
     from sciml.errors import ConfigError
 
     raise ConfigError("format", f"unknown alignment format {fmt!r}; valid: {', '.join(FORMATS)}")

@@ -1,4 +1,5 @@
-"""``sciml proteins``: coevolution | cross-validate | section | train-model | predict (standard library only at import).
+"""``sciml proteins``: coevolution | cross-validate | section | train-model | train-sequence-model | predict
+(standard library only at import).
 
 Argument parsing only: each handler calls one step of :mod:`sciml.proteins.steps`.
 """
@@ -42,10 +43,18 @@ def register(subparsers: Any) -> None:
     m.add_argument("--cv-dir", default=None, help="folder written by 'cross-validate' (its means go into model.json)")
     m.set_defaults(func=_train_model)
 
+    s = add_step_parser(sub, "train-sequence-model", "train the sequence-only contact model (cgdms chains) and save it "
+                        "for 'predict' on single sequences", threads=True,
+                        out_dir="model folder (model.pt, model.json, logs/, provenance.json)")
+    s.add_argument("--checkpoint-dir", required=True, help="checkpoint base folder (keep outside Snakemake outputs)")
+    s.set_defaults(func=_train_sequence_model)
+
     q = add_step_parser(sub, "predict", "contact probabilities for one protein from its alignment (structure optional)",
                         threads=True, out_dir="target folder (prediction/<name>.rr|.contacts.npz|.contact_map.png, "
                                               "metrics.json, section.json, provenance.json)")
-    q.add_argument("--model-dir", required=True, help="folder written by 'train-model'")
+    q.add_argument("--model-dir", default=None, help="folder written by 'train-model' (the contact network)")
+    q.add_argument("--sequence-model-dir", default=None,
+                   help="folder written by 'train-sequence-model': predicts single sequences (no homologues)")
     src = q.add_mutually_exclusive_group(required=True)
     src.add_argument("--alignment", help="alignment file (aln, a3m, fasta, a2m, stockholm)")
     src.add_argument("--target", help="name of an entry of the config's proteins.targets (paths under --data-root); "
@@ -96,6 +105,13 @@ def _train_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_sequence_model(args: argparse.Namespace) -> int:
+    from sciml.proteins.steps import train_sequence_model
+
+    train_sequence_model(_config(args), args.out_dir, args.checkpoint_dir, data_root=args.data_root, threads=args.threads)
+    return 0
+
+
 def _predict(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -108,11 +124,12 @@ def _predict(args: argparse.Namespace) -> int:
     if args.target is not None:
         from sciml.proteins.steps.predict import config_target
 
-        predict(cfg, args.model_dir, config_target(cfg, args.target), args.out_dir, data_root=args.data_root,
-                threads=args.threads)
+        predict(cfg, args.model_dir, config_target(cfg, args.target), args.out_dir,
+                sequence_model_dir=args.sequence_model_dir, data_root=args.data_root, threads=args.threads)
         return 0
     target = {"name": args.name or Path(args.alignment).name.split(".")[0], "alignment": local(args.alignment),
               "format": args.format, "query": args.query, "structure": local(args.structure), "chain": args.chain,
               "scores": local(args.scores)}
-    m = predict(cfg, args.model_dir, target, args.out_dir, data_root=args.data_root, threads=args.threads)
+    m = predict(cfg, args.model_dir, target, args.out_dir, sequence_model_dir=args.sequence_model_dir,
+                data_root=args.data_root, threads=args.threads)
     return 0 if "skipped" not in m else 3

@@ -113,3 +113,12 @@ def predict_target(fam: Any, members: list[Any], meta: dict[str, Any], scores: A
     feats = pair_features(fam.sequence, fam_io.profile_features(fam), potts, res["meanfield"])
     return {"probs": network_probabilities(members, feats, float(meta["training"].get("pos_weight", 1.0))), "potts": potts, "meanfield": res["meanfield"],
             "n_eff": n_eff, "potts_source": source}
+
+
+def predict_sequence(fam: Any, members: list[Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """Sequence-only model probabilities for the query of ``fam`` (no coevolution: its alignment,
+    if any, is not read). Returns ``{"probs" (L, L), "n_eff": number of rows, "potts_source"}``."""
+    from sciml.proteins.sequence_model import seq_features
+
+    probs = network_probabilities(members, seq_features(fam.sequence), float(meta["training"].get("pos_weight", 1.0)))
+    return {"probs": probs, "n_eff": float(fam.n_seqs), "potts_source": "none (sequence-only model)"}

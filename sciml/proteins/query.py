@@ -36,19 +36,19 @@ def query_row(ids: list[str], path: str, query: str | None) -> int:
 
 def load_query(alignment: str | Path, fmt: str | None = None, query: str | None = None,
                structure: str | Path | None = None, chain: str | None = None, model: int = 0,
-               min_identity: float = 0.9, name: str | None = None) -> Family:
+               min_identity: float = 0.9, name: str | None = None, min_rows: int = 2) -> Family:
     """Read a prediction target; ``Family.native`` is None without a structure.
 
     ``X`` (N, L) holds the alignment's columns where the query has a residue (the query
     row moved first, so it is row 0), ``res`` = 0..L-1. Raises :class:`DataError` naming
-    the file when the query is missing or empty, or when the structure does not match the
-    query (with the identity found).
+    the file when the query is missing or empty, when the structure does not match the
+    query (with the identity found), or when the file has fewer than ``min_rows`` rows.
     """
     import numpy as np
 
     from sciml.proteins.alignments import read_alignment
 
-    aln = read_alignment(alignment, fmt)
+    aln = read_alignment(alignment, fmt, min_rows=min_rows)
     path = str(alignment)
     r = query_row(aln.ids, path, query)
     row = aln.seqs[r]

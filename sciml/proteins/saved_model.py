@@ -23,6 +23,8 @@ META_FILE = "model.json"
 MODEL_FILES = (WEIGHTS_FILE, META_FILE)
 #: The pair features the network reads (:func:`sciml.proteins.features.pair_features`).
 FEATURES = "pair_features_v1"
+#: The sequence-only model's features (:func:`sciml.proteins.sequence_model.seq_features`): no alignment.
+SEQUENCE_FEATURES = "sequence_onehot_separation_v1"
 
 
 def feature_spec(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -33,6 +35,19 @@ def feature_spec(cfg: dict[str, Any]) -> dict[str, Any]:
     return {"name": FEATURES, "channels": N_PAIR_CHANNELS, "min_separation": MIN_SEP,
             "potts": dict(cfg.get("potts", {})), "meanfield": dict(cfg.get("meanfield", {})),
             "seed": int(cfg.get("seed", 0))}
+
+
+def sequence_feature_spec() -> dict[str, Any]:
+    """The features of the sequence-only model (one-hot residues i, j and separation; no alignment)."""
+    from sciml.proteins.lightning import MIN_SEP
+    from sciml.proteins.sequence_model import N_SEQ_CHANNELS
+
+    return {"name": SEQUENCE_FEATURES, "channels": N_SEQ_CHANNELS, "min_separation": MIN_SEP}
+
+
+def is_sequence_model(meta: dict[str, Any]) -> bool:
+    """True for a model.json of the sequence-only model (it needs no alignment)."""
+    return meta.get("features", {}).get("name") == SEQUENCE_FEATURES
 
 
 def save_model(model_dir: str | Path, members: list[Any], meta: dict[str, Any]) -> list[Path]:
@@ -69,9 +84,9 @@ def read_model_meta(model_dir: str | Path) -> dict[str, Any]:
     if meta.get("format_version") != FORMAT_VERSION:
         raise DataError(path, f"saved contact network format version {meta.get('format_version')!r}, this sciml reads "
                               f"version {FORMAT_VERSION}", hint="retrain with 'sciml proteins train-model'")
-    if meta.get("features", {}).get("name") != FEATURES:
+    if meta.get("features", {}).get("name") not in (FEATURES, SEQUENCE_FEATURES):
         raise DataError(path, f"the model reads features {meta.get('features', {}).get('name')!r}, this sciml computes "
-                              f"{FEATURES!r}", hint="retrain with 'sciml proteins train-model'")
+                              f"{FEATURES!r} or {SEQUENCE_FEATURES!r}", hint="retrain with 'sciml proteins train-model'")
     return meta
 
 

@@ -4,7 +4,9 @@ train/val split), evaluated on the PSICOV150 natives, beside a separation-only b
 Input channels (45): one-hot amino acid of residue i (20) and j (20) and the five
 separation features of :func:`sciml.proteins.features.separation_features`.
 The baseline ranks pairs by the training-set contact frequency at each separation.
-A benchmark, not a pipeline step: run it with ``benchmarks/proteins/sequence_model.py``.
+:func:`train_sequence_model` fits it (the ``train-sequence-model`` step saves it for
+``predict``, which uses it for a query without homologues); :func:`train_and_evaluate`
+is the PSICOV150 benchmark (``benchmarks/proteins/sequence_model.py``).
 """
 
 from __future__ import annotations
@@ -72,37 +74,52 @@ CGDMS = "proteins/cgdms"
 PSICOV150 = "proteins/psicov150"
 
 
-def train_and_evaluate(cfg: dict[str, Any], data_root: str | Path | None, out_dir: str | Path,
-                       ckpt_root: str | Path, log: Any = print) -> dict[str, Any]:
-    """Train on cgdms train, pick the best epoch on cgdms val, score PSICOV150; return metrics.
+def train_sequence_model(cfg: dict[str, Any], data_root: str | Path | None, out_dir: str | Path,
+                         ckpt_root: str | Path, log: Any = print) -> dict[str, Any]:
+    """Train on cgdms train, pick the best epoch on cgdms val.
 
-    ``cfg`` is the proteins section (its ``sequence_model`` and ``seed``); the data are found
-    through the data resolver (manifest names :data:`CGDMS`, :data:`PSICOV150`, checksums
-    verified). Lightning logs go to ``out_dir/logs``, checkpoints under ``ckpt_root`` (the
-    single member of :func:`sciml.training.ensemble_members`, keyed by the config). Returns
-    the mean CASP precisions of the network and of the separation-only baseline, and per protein.
+    ``cfg`` is the proteins section (its ``sequence_model`` and ``seed``). Lightning logs go to
+    ``out_dir/logs``, checkpoints under ``ckpt_root`` (keyed by the config; a rerun resumes).
+    Returns ``{"fit": FitResult, "train": items, "n_train", "n_val", "skipped": [reasons],
+    "split_files": [train.txt, val.txt paths]}``.
     """
-    import numpy as np
-    import torch
-
     from sciml.data import resolve
     from sciml.proteins.lightning import ContactDataModule, ContactLightning
-    from sciml.proteins.metrics import casp_precision, mean_metrics
-    from sciml.proteins.structures import contact_map, read_structure
     from sciml.proteins.train import checkpoint_config
     from sciml.training import TrainerSettings, ensemble_members, fit_best
 
     sm = cfg["sequence_model"]
     cgdms = resolve(CGDMS, data_root)
-    pdir = resolve(PSICOV150, data_root) / "pdb_clean_chainA"
     train, sk1 = load_cgdms_split(cgdms, "train", sm["max_train"])
-    val, sk2 = load_cgdms_split(cgdms, "val")
+    val, sk2 = load_cgdms_split(cgdms, "val", sm.get("max_val"))
     log(f"cgdms: {len(train)} train, {len(val)} val chains; {len(sk1) + len(sk2)} skipped")
     settings = TrainerSettings.from_config({**sm, "log_every_n_steps": 50})
     (member,) = ensemble_members(1, cfg["seed"], ckpt_root, CHECKPOINT_STEP, checkpoint_config(cfg), out_dir)
     fit = fit_best(lambda: ContactLightning(N_SEQ_CHANNELS, sm["channels"], sm["blocks"], sm["lr"]), settings,
                    seed=member.seed, log_dir=member.log_dir, ckpt_dir=member.checkpoint_dir,
                    datamodule=ContactDataModule(train, val, member.seed, num_workers=int(sm.get("num_workers", 0))))
+    return {"fit": fit, "train": train, "n_train": len(train), "n_val": len(val), "skipped": sk1 + sk2,
+            "split_files": [cgdms / "datasets" / "train.txt", cgdms / "datasets" / "val.txt"]}
+
+
+def train_and_evaluate(cfg: dict[str, Any], data_root: str | Path | None, out_dir: str | Path,
+                       ckpt_root: str | Path, log: Any = print) -> dict[str, Any]:
+    """Train (:func:`train_sequence_model`), then score PSICOV150; return metrics.
+
+    The data are found through the data resolver (manifest names :data:`CGDMS`,
+    :data:`PSICOV150`, checksums verified). Returns the mean CASP precisions of the network
+    and of the separation-only baseline, and per protein.
+    """
+    import numpy as np
+    import torch
+
+    from sciml.data import resolve
+    from sciml.proteins.metrics import casp_precision, mean_metrics
+    from sciml.proteins.structures import contact_map, read_structure
+
+    pdir = resolve(PSICOV150, data_root) / "pdb_clean_chainA"
+    res = train_sequence_model(cfg, data_root, out_dir, ckpt_root, log=log)
+    fit, train = res["fit"], res["train"]
     module = fit.module
     prior = separation_prior(train)
     per_net, per_sep = {}, {}
@@ -116,7 +133,7 @@ def train_and_evaluate(cfg: dict[str, Any], data_root: str | Path | None, out_di
             sep = np.abs(np.arange(L)[:, None] - np.arange(L)[None, :])
             # baseline: prior by separation; ties broken by (i, j) order inside top_pairs
             per_sep[pdb.stem] = casp_precision(prior[np.minimum(sep, len(prior) - 1)], native)
-    return {"n_train": len(train), "n_val": len(val), "skipped": sk1 + sk2, "epochs_run": fit.epochs_trained,
+    return {"n_train": res["n_train"], "n_val": res["n_val"], "skipped": res["skipped"], "epochs_run": fit.epochs_trained,
             "psicov150": {"n": len(per_net), "sequence_network": mean_metrics(list(per_net.values())),
                           "separation_baseline": mean_metrics(list(per_sep.values()))},
             "per_protein": {"sequence_network": per_net, "separation_baseline": per_sep}}

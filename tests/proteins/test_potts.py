@@ -136,3 +136,30 @@ def test_auto_optimizer_switches_on_row_count():
 def test_unknown_optimizer_is_a_config_error():
     with pytest.raises(ConfigError, match="optimizer"):
         potts.fit(_planted(n=20), potts.PottsSettings(optimizer="sgd"))
+
+
+def test_own_lbfgs_optimum_matches_scipy_lbfgsb():
+    """The hand-written L-BFGS (CPU default) and SciPy's L-BFGS-B, both run to convergence on
+    the same objective, reach the same optimum: objective and APC scores agree."""
+    torch.set_num_threads(1)
+    X = _planted(n=200, L=10, seed=5)
+    tight = {"max_iter": 2000, "tolerance": 1e-12, "gtol": 1e-7}
+    own = potts.fit(X, potts.PottsSettings(lbfgs_backend="own", **tight), seed=0)
+    ref = potts.fit(X, potts.PottsSettings(lbfgs_backend="scipy", **tight), seed=0)
+    assert own["lbfgs_backend"] == "own" and ref["lbfgs_backend"] == "scipy"
+    assert own["iterations"] < 2000 and ref["iterations"] < 2000  # stopped by convergence
+    assert own["objective"] == pytest.approx(ref["objective"], rel=5e-6)  # float32 objective: ~1e-6 noise floor
+    assert np.allclose(own["scores"], ref["scores"], atol=1e-3 * np.abs(ref["scores"]).max())
+    tl = potts.fit(X, potts.PottsSettings(lbfgs_backend="torch", **tight), seed=0)
+    assert tl["objective"] == pytest.approx(ref["objective"], rel=1e-5)
+
+
+def test_default_fit_stops_by_convergence_not_the_cap():
+    torch.set_num_threads(1)
+    r = potts.fit(_planted(n=300, L=12, seed=6), potts.PottsSettings(), seed=0)
+    assert r["iterations"] < potts.PottsSettings().max_iter and r["converged"]
+
+
+def test_unknown_lbfgs_backend_is_a_config_error():
+    with pytest.raises(ConfigError, match="lbfgs_backend"):
+        potts.fit(_planted(n=20), potts.PottsSettings(lbfgs_backend="newton"))

@@ -178,9 +178,9 @@ def test_bad_targets_are_skipped_with_a_clear_reason(trained, tmp_path):
         assert any(name in w and "skipped" in w for w in section["warnings"])
 
 
-def test_single_sequence_alignment_is_refused_clearly(trained, tmp_path):
-    """One sequence carries no coevolution: the target is skipped with the reason (the
-    sequence-only model is not yet a saved model predict can fall back on)."""
+def test_single_sequence_without_a_sequence_model_is_refused_clearly(trained, tmp_path):
+    """One sequence carries no coevolution: without a sequence-only model the target is
+    skipped with the reason and what to do."""
     from sciml.proteins.steps import predict
 
     cfg, model_dir = trained
@@ -189,6 +189,76 @@ def test_single_sequence_alignment_is_refused_clearly(trained, tmp_path):
     one.write_text(f">q\n{seq}\n")
     m = predict(cfg, model_dir, {"name": "one", "alignment": str(one)}, tmp_path / "one", threads=1, log=lambda s: None)
     assert "one.fasta" in m["skipped"] and "only a single sequence" in m["skipped"]
+    assert "--sequence-model-dir" in m["skipped"]
+
+
+SEQ_TINY = {"threads": 1, "sequence_model": {"max_train": 150, "max_val": 25, "max_epochs": 2, "channels": 8,
+                                              "blocks": 2, "accelerator": "cpu"}}
+
+
+@pytest.fixture(scope="module")
+def sequence_model(tmp_path_factory, shared_data):
+    """(cfg, model folder) of a small sequence-only model trained on cgdms chains through the step."""
+    from sciml.proteins.steps import train_sequence_model
+
+    tmp = tmp_path_factory.mktemp("proteins_sequence_model")
+    cfg = domain_section("proteins", json.dumps(SEQ_TINY))
+    meta = train_sequence_model(cfg, tmp / "model", tmp / "ckpt", data_root=shared_data, threads=1,
+                                log=lambda m: None)
+    assert meta["training"]["n_train"] == 150 and meta["training"]["n_val"] == 25
+    return cfg, tmp / "model"
+
+
+def test_sequence_model_saves_and_loads_weights_only(sequence_model):
+    from sciml.proteins import saved_model
+
+    _, model_dir = sequence_model
+    members, meta = saved_model.load_model(model_dir)
+    assert saved_model.is_sequence_model(meta) and len(members) == 1
+    assert meta["features"]["channels"] == 45 and set(meta["training"]["split_sha256"]) == {"train.txt", "val.txt"}
+    assert meta["training"]["pos_weight"] > 0
+
+
+def test_single_sequences_are_predicted_by_the_sequence_model(trained, sequence_model, tmp_path):
+    """Plain FASTA of one sequence each (embedded families the model never trained on: cgdms
+    chains only): RR in [0, 1], the section says the sequence model was used, and summed over
+    the four proteins its top pairs at |i-j| >= 12 beat the separation-only ranking."""
+    from sciml.proteins.metrics import read_casp_rr
+    from sciml.proteins.steps import predict
+
+    cfg, model_dir = trained
+    _, seq_dir = sequence_model
+    net_hits = sep_hits = 0.0
+    for name, aln, pdb in [(f["name"], f["alignment"], f["structure"]) for f in TRAIN_FAMS] + [
+            ("1lpbA", "proteins/alignments/1lpbA.aln", "proteins/structures/1lpbA.pdb.gz")]:
+        from sciml.proteins.query import load_query
+
+        seq = load_query(DATA / aln).sequence
+        fasta = tmp_path / f"{name}.fasta"
+        fasta.write_text(f">{name}\n{seq}\n")
+        m = predict(cfg, model_dir, {"name": name, "alignment": str(fasta), "structure": str(DATA / pdb),
+                                     "min_identity": 0.5}, tmp_path / name, sequence_model_dir=seq_dir, threads=1,
+                    log=lambda s: None)
+        assert "skipped" not in m, m
+        assert m["model"]["kind"] == "sequence-only" and "coevolution" not in m
+        assert any("sequence-only model" in w for w in m["warnings"])
+        L = m["length"]
+        rr = read_casp_rr(tmp_path / name / "prediction" / f"{name}.rr", L)
+        probs = rr[np.isfinite(rr)]
+        assert len(probs) > 0 and ((probs >= 0) & (probs <= 1)).all()
+        for key in ("medium_L/5", "long_L/5"):
+            net_hits += m["network"][key] * max(1, L // 5)
+            sep_hits += m["separation_baseline"][key] * max(1, L // 5)
+    assert net_hits > sep_hits, (net_hits, sep_hits)
+
+
+def test_sequence_model_given_as_network_is_refused(sequence_model, tmp_path):
+    from sciml.errors import DataError
+    from sciml.proteins.steps import predict
+
+    cfg, seq_dir = sequence_model
+    with pytest.raises(DataError, match="sequence-only model but was given as the contact network"):
+        predict(cfg, seq_dir, {"name": "x", "alignment": str(UNSEEN_ALN)}, tmp_path / "x", threads=1, log=lambda s: None)
 
 
 def test_cli_predict_exit_codes(trained, tmp_path):

@@ -139,10 +139,42 @@ rule proteins_train_model:
         "--cv-dir {params.cv_dir} --threads {threads} --checkpoint-dir {params.ckpt} --out-dir {params.out} > {log} 2>&1"
 
 
+SEQUENCE_MODEL = config["proteins"]["sequence_model"]["enabled"]
+# predict's --sequence-model-dir when the workflow trains the sequence-only model
+SEQUENCE_MODEL_ARG = f"--sequence-model-dir {PROTEINS}/sequence_model" if SEQUENCE_MODEL else ""
+
+
+rule proteins_train_sequence_model:
+    output:
+        weights=f"{PROTEINS}/sequence_model/model.pt",
+        meta=f"{PROTEINS}/sequence_model/model.json",
+        provenance=f"{PROTEINS}/sequence_model/provenance.json",
+    params:
+        cfg=section_json("proteins"),
+        data_root=data_root_param,
+        ckpt=f"{CHECKPOINTS}/proteins",
+        out=folder_param(f"{PROTEINS}/sequence_model"),
+    log:
+        f"{RESULTS}/logs/proteins_train_sequence_model.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/proteins_train_sequence_model.tsv"
+    threads: config["proteins"]["threads"]
+    resources:
+        mem_mb=6000,
+        runtime=120,
+    conda:
+        "../envs/sciml.yaml"
+    shell:
+        "sciml proteins train-sequence-model --config-json {params.cfg} --data-root {params.data_root} "
+        "--threads {threads} --checkpoint-dir {params.ckpt} --out-dir {params.out} > {log} 2>&1"
+
+
 rule proteins_predict:
     input:
         weights=f"{PROTEINS}/model/model.pt",
         meta=f"{PROTEINS}/model/model.json",
+        sequence_model=[f"{PROTEINS}/sequence_model/model.pt", f"{PROTEINS}/sequence_model/model.json"]
+        if SEQUENCE_MODEL else [],
     output:
         metrics=f"{PROTEINS}/targets/{{target}}/metrics.json",
         section=f"{PROTEINS}/targets/{{target}}/section.json",
@@ -152,6 +184,7 @@ rule proteins_predict:
         cfg=section_json("proteins"),
         data_root=data_root_param,
         model=folder_param(f"{PROTEINS}/model"),
+        sequence_model=SEQUENCE_MODEL_ARG,
         out=f"{PROTEINS}/targets/{{target}}",
     log:
         f"{RESULTS}/logs/proteins_predict/{{target}}.log",
@@ -165,4 +198,4 @@ rule proteins_predict:
         "../envs/sciml.yaml"
     shell:
         "sciml proteins predict --config-json {params.cfg} --data-root {params.data_root} --target {wildcards.target} "
-        "--model-dir {params.model} --threads {threads} --out-dir {params.out} > {log} 2>&1"
+        "--model-dir {params.model} {params.sequence_model} --threads {threads} --out-dir {params.out} > {log} 2>&1"

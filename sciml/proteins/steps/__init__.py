@@ -12,8 +12,11 @@ Beside them, for proteins nobody has scored:
 
 4. :func:`train_model` (``train_model.py``): the network trained on every scored family,
    saved as ``model.pt`` + ``model.json`` (:mod:`sciml.proteins.saved_model`).
-5. :func:`predict` (``predict.py``): one target from its alignment (structure optional):
-   CASP RR with contact probabilities, the (L, L) array, a map figure, depth, a section.
+5. :func:`train_sequence_model` (``train_sequence_model.py``): the sequence-only model
+   (cgdms chains), saved the same way, for queries without homologues.
+6. :func:`predict` (``predict.py``): one target from its alignment (structure optional):
+   CASP RR with contact probabilities, the (L, L) array, a map figure, depth, a section;
+   a single sequence goes to the sequence-only model.
 
 Each step takes the validated ``proteins`` config section and folders, writes through
 :func:`sciml.steps.run_step` (``provenance.json`` beside its outputs) and returns a small
@@ -25,5 +28,6 @@ from sciml.proteins.steps.cross_validate import cross_validate
 from sciml.proteins.steps.predict import predict
 from sciml.proteins.steps.section import section
 from sciml.proteins.steps.train_model import train_model
+from sciml.proteins.steps.train_sequence_model import train_sequence_model
 
-__all__ = ["coevolution", "cross_validate", "predict", "section", "train_model"]
+__all__ = ["coevolution", "cross_validate", "predict", "section", "train_model", "train_sequence_model"]

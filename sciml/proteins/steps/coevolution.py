@@ -65,7 +65,8 @@ def coevolution(cfg: dict[str, Any], family: str, out_dir: str | Path, *, data_r
             "notes": fam.notes, "potts": metrics.casp_precision(res["potts"], fam.native),
             "meanfield": metrics.casp_precision(res["meanfield"], fam.native),
             "potts_loss": res["potts_loss"], "potts_objective": res["potts_objective"],
-            "potts_iterations": res["potts_iterations"],
+            "potts_iterations": res["potts_iterations"], "potts_converged": res["potts_converged"],
+            "potts_optimizer": res["potts_optimizer"],
         }
         write_json_atomic(step.output(fam_io.METRICS_FILE), m)
         # timings vary run to run: kept out of metrics.json so it stays byte-identical
@@ -76,5 +77,8 @@ def coevolution(cfg: dict[str, Any], family: str, out_dir: str | Path, *, data_r
             metrics.write_casp_rr(step.output(f"{RR_DIR}/{fam.name}.{method}.rr"), fam.sequence,
                                   np.nan_to_num(res[method], nan=-np.inf), target=fam.name,
                                   max_pairs=5 * len(fam.sequence))
+        if not res["potts_converged"] and res["potts_optimizer"].startswith("lbfgs"):
+            log(f"{fam.name}: WARNING the Potts fit stopped at the iteration cap (proteins.potts.max_iter) before "
+                "converging; raise it for a converged fit")
         log(f"{fam.name}: long L/5 potts {m['potts']['long_L/5']:.3f} meanfield {m['meanfield']['long_L/5']:.3f}")
     return m

@@ -13,6 +13,10 @@ A target is ``{name, alignment, format?, query?, structure?, chain?, model?, sco
   coevolution scores it refined, beside the separation-only baseline;
 - ``section.json`` (the report section) and ``provenance.json``.
 
+A query without homologues (an alignment of one sequence, e.g. a plain FASTA) is predicted by
+the sequence-only model (``sequence_model_dir``, written by ``train-sequence-model``), and
+the section says so; so is every target when no contact network is given.
+
 A target whose files cannot be used is skipped: ``metrics.json`` holds the reason, the
 section shows it, ``prediction/`` stays empty, and nothing else fails.
 """
@@ -60,9 +64,11 @@ def config_target(cfg: dict[str, Any], name: str) -> dict[str, Any]:
                       + (", ".join(t["name"] for t in cfg.get("targets", [])) or "none configured"))
 
 
-def predict(cfg: dict[str, Any], model_dir: str | Path, target: dict[str, Any], out_dir: str | Path, *,
-            data_root: str | Path | None = None, threads: int | None = None, log: Any = None) -> dict[str, Any]:
-    """Predict ``target`` with the saved network in ``model_dir``; return metrics.json's content."""
+def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str, Any], out_dir: str | Path, *,
+            sequence_model_dir: str | Path | None = None, data_root: str | Path | None = None,
+            threads: int | None = None, log: Any = None) -> dict[str, Any]:
+    """Predict ``target`` with the saved network in ``model_dir`` (alignments) or the sequence-only
+    model in ``sequence_model_dir`` (single sequences; at least one of the two); return metrics.json's content."""
     import numpy as np
 
     from sciml.errors import DataError
@@ -74,21 +80,42 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, target: dict[str, Any], 
     from sciml.rounding import round_fixed
     from sciml.steps import resolve_threads, run_step
 
+    from sciml.errors import ConfigError
+    from sciml.proteins.predict import predict_sequence
+
     log = log or (lambda m: print(m, file=sys.stderr))
     name = str(target["name"])
-    model_dir = Path(model_dir)
-    with run_step("proteins.predict", cfg, out_dir, inputs=[model_dir / f for f in saved_model.MODEL_FILES],
+    dirs = [Path(d) for d in (model_dir, sequence_model_dir) if d is not None]
+    if not dirs:
+        raise ConfigError("--model-dir", "predict needs a contact network (--model-dir, from 'train-model') or a "
+                          "sequence-only model (--sequence-model-dir, from 'train-sequence-model')")
+    with run_step("proteins.predict", cfg, out_dir, inputs=[d / f for d in dirs for f in saved_model.MODEL_FILES],
                   threads=resolve_threads(threads, cfg)) as step:
         pred_dir = step.output(PREDICTION_DIR)
         pred_dir.mkdir(exist_ok=True)
-        members, meta = saved_model.load_model(model_dir)  # a broken model fails every target: raise
+        # a broken model fails every target: raise
+        network = saved_model.load_model(model_dir) if model_dir is not None else None
+        sequence = saved_model.load_model(sequence_model_dir) if sequence_model_dir is not None else None
+        for d, loaded, want in ((model_dir, network, False), (sequence_model_dir, sequence, True)):
+            if loaded is not None and saved_model.is_sequence_model(loaded[1]) != want:
+                raise DataError(Path(d) / saved_model.META_FILE, "is a " + ("contact network" if want else "sequence-only model")
+                                + " but was given as the " + ("sequence-only model" if want else "contact network"))
         try:
             aln_path = target_path(target["alignment"], data_root)
             st_path = target_path(target["structure"], data_root) if target.get("structure") else None
             fam = load_query(aln_path, target.get("format"), target.get("query"), st_path, target.get("chain"),
                              int(target.get("model", 0)), float(target.get("min_identity") or cfg.get("min_identity", 0.9)),
-                             name=name)
+                             name=name, min_rows=1)
             check_length(fam, str(aln_path), int(target.get("max_length") or cfg.get("max_length", 1000)))
+            use_sequence = fam.n_seqs < 2 or network is None
+            if use_sequence and sequence is None:
+                raise DataError(aln_path, "only a single sequence: coevolution needs an alignment of many homologues, "
+                                          "and no sequence-only model was given",
+                                hint="pass --sequence-model-dir (train one with 'sciml proteins train-sequence-model', or "
+                                     "set proteins.sequence_model.enabled in the workflow), or give an alignment")
+            if use_sequence and target.get("scores"):
+                raise DataError(aln_path, "external scores were given, but a contact network (--model-dir) is needed to "
+                                          "refine them: the sequence-only model reads no scores")
             scores = None
             if target.get("scores"):
                 sc_path = target_path(target["scores"], data_root)
@@ -103,11 +130,17 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, target: dict[str, Any], 
                 ["provenance.json"]))
             return m
         step.add_inputs(fam.inputs)
-        res = predict_target(fam, members, meta, scores=scores, log=log)
+        members, meta = sequence if use_sequence else network
+        used_dir = Path(sequence_model_dir if use_sequence else model_dir)
+        res = predict_sequence(fam, members, meta) if use_sequence else predict_target(fam, members, meta, scores=scores, log=log)
         probs, L = res["probs"], len(fam.sequence)
         depth = alignment_depth(fam, res["n_eff"])
         warnings = list(fam.notes)
-        if depth["shallow"]:
+        if use_sequence:
+            warnings.append(("a single sequence" if fam.n_seqs < 2 else "no contact network given")
+                            + ": predicted by the sequence-only model (amino acids and separation, no coevolution); "
+                            "expect far lower precision than from a deep alignment")
+        elif depth["shallow"]:
             warnings.append(f"shallow alignment (Nf = N_eff/sqrt(L) = {depth['nf']:.1f} < 64): coevolution "
                             "contacts are unreliable at this depth; treat the predicted map with caution")
         # RR: the top 5 L pairs at |i-j| >= 6, probabilities as the network gives them
@@ -115,15 +148,16 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, target: dict[str, Any], 
                               probabilities=True)
         with atomic_path(pred_dir / f"{name}.contacts.npz") as tmp:
             with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, probs=probs.astype(np.float32), coevolution=res["potts"],
-                                    meanfield=res["meanfield"], sequence=np.array(fam.sequence))
+                channels = {} if use_sequence else {"coevolution": res["potts"], "meanfield": res["meanfield"]}
+                np.savez_compressed(fh, probs=probs.astype(np.float32), sequence=np.array(fam.sequence), **channels)
         plots.predicted_map(pred_dir / f"{name}.contact_map.png", name, probs, fam.native,
-                            title=f"{name}: network contact probability (L={L})")
+                            title=f"{name}: {'sequence-only' if use_sequence else 'network'} contact probability (L={L})")
         m: dict[str, Any] = {
             "name": name, "length": L, "query_row": fam.query_row + 1, "depth": depth,
             "coevolution_source": res["potts_source"], "structure": fam.native is not None,
-            "model": {"dir": str(model_dir), "sha256": sha256_file(model_dir / saved_model.WEIGHTS_FILE),
-                      "ensemble": meta["ensemble"], "train_families": meta["training"]["train_families"],
+            "model": {"dir": str(used_dir), "sha256": sha256_file(used_dir / saved_model.WEIGHTS_FILE),
+                      "kind": "sequence-only" if use_sequence else "contact network", "ensemble": meta["ensemble"],
+                      "train_families": meta["training"].get("train_families"),
                       "cross_validation_mean": (meta.get("cross_validation") or {}).get("mean")},
             "warnings": warnings,
         }
@@ -131,27 +165,29 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, target: dict[str, Any], 
         if fam.native is not None:
             m["identity"] = round_fixed(fam.identity, 4)
             m["network"] = metrics.casp_precision(probs, fam.native)
-            m["coevolution"] = metrics.casp_precision(res["potts"], fam.native)
+            if not use_sequence:
+                m["coevolution"] = metrics.casp_precision(res["potts"], fam.native)
             m["separation_baseline"] = metrics.casp_precision(separation_baseline(L), fam.native)
             keys = sorted(m["network"])
-            rows = [[method] + [m[key][k] for k in keys] for method, key in
-                    (("network", "network"), (res["potts_source"], "coevolution"), ("separation only", "separation_baseline"))]
+            methods = [("sequence-only model" if use_sequence else "network", "network")]
+            methods += [] if use_sequence else [(res["potts_source"], "coevolution")]
+            rows = [[method] + [m[key][k] for k in keys] for method, key in methods + [("separation only", "separation_baseline")]]
         write_json_atomic(step.output("metrics.json"), m)
         tables = [Table("Alignment depth", list(depth), [list(depth.values())],
                         "N_eff: sequences reweighted at 80% identity; Nf = N_eff / sqrt(L); coverage: mean fraction "
                         "of the query's residues a row covers.")]
         if rows:
             tables.append(Table("CASP precision against the given structure", ["method"] + keys, rows))
+        source = ("the sequence-only model (no coevolution)" if use_sequence else
+                  f"the saved network ({meta['ensemble']} member(s)) on {res['potts_source']} and mean-field channels")
         summary = (f"{name}: {L} residues, {depth['n_seqs']} sequences (N_eff {depth['n_eff']}); contact probabilities "
-                   f"from the saved network ({meta['ensemble']} member(s)) on {res['potts_source']} and mean-field "
-                   "channels." + ("" if fam.native is not None else " No structure was given: the map is a prediction only."))
+                   f"from {source}." + ("" if fam.native is not None else " No structure was given: the map is a prediction only."))
         figures = [Figure(f"{name}: predicted contact map", f"{PREDICTION_DIR}/{name}.contact_map.png",
                           "Upper triangle: contact probability. Lower: top-L predictions (|i-j| >= 6)"
                           + (", blue = native contact, red = not; grey = native contacts." if fam.native is not None
                              else "."))]
         write_section(step.output("section.json"), Section("proteins", f"Contact prediction: {name}", summary, tables,
                                                            figures, warnings, ["provenance.json"]))
-        log(f"{name}: L={L}, N_eff {depth['n_eff']}" + (f", long L/5 network {m['network']['long_L/5']:.3f} "
-                                                       f"coevolution {m['coevolution']['long_L/5']:.3f}"
+        log(f"{name}: L={L}, N_eff {depth['n_eff']}" + (f", long L/5 {m['model']['kind']} {m['network']['long_L/5']:.3f}"
                                                        if fam.native is not None else ""))
     return m
