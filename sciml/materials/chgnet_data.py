@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,9 @@ import numpy as np
 
 from sciml.errors import DataError
 from sciml.io import atomic_path
-from sciml.materials.dataset import _finite_or_nan, _input_digest, apply_transform
+from sciml.materials.dataset import _input_digest, admitted_records, dataset_records
 from sciml.materials.graphs import GraphSettings
-from sciml.materials.readers import RawRecord, read_records
+from sciml.materials.readers import RawRecord
 from sciml.materials.validation import Quarantine, check_record
 
 CACHE_VERSION = 1
@@ -129,22 +128,9 @@ def build_table(records, transform: str = "none", max_z: int = 94, min_distance:
     conv = converter()
     quarantine = Quarantine()
     ids, all_ids, all_y, graphs, ys = [], [], [], [], []
-    seen: set[str] = set()
-    for k, rec in enumerate(records):
-        if limit is not None and k >= limit:
-            break
-        all_ids.append(rec.id)
-        all_y.append(_finite_or_nan(rec.target, transform))
-        if rec.id in seen:
-            quarantine.add(rec, f"duplicate_id: id '{rec.id}' appears more than once")
-            continue
-        seen.add(rec.id)
-        target = apply_transform(rec.target, transform) if rec.target is not None else None
-        if target is not None and not math.isfinite(target) and math.isfinite(rec.target or math.nan):
-            quarantine.add(rec, f"bad_target: {rec.target!r} has no {transform} (must be > 0)")
-            continue
-        g, reason = convert_record(RawRecord(rec.id, rec.structure, target, rec.error, rec.line), conv,
-                                   max_z, min_distance)
+    for rec, checked in admitted_records(records, transform, limit, quarantine, all_ids, all_y):
+        target = checked.target
+        g, reason = convert_record(checked, conv, max_z, min_distance)
         if reason is not None:
             quarantine.add(rec, reason)
             continue
@@ -177,11 +163,7 @@ def load_or_build(dataset_cfg: dict[str, Any], root: str | Path | None, cache_di
             return CHGNetTable(**raw), path, True
         except Exception:  # a corrupt cache is rebuilt, never trusted
             cache_file.unlink(missing_ok=True)
-    records = read_records(
-        path, fmt=dataset_cfg.get("format", "auto"), structure_column=dataset_cfg.get("structure_column", "structure"),
-        target_column=dataset_cfg.get("target_column"), id_column=dataset_cfg.get("id_column"),
-        structure_format=dataset_cfg.get("structure_format", "auto"),
-    )
+    records = dataset_records(path, dataset_cfg)
     table = build_table(records, transform=dataset_cfg.get("transform", "none"), max_z=validation["max_z"],
                         min_distance=validation["min_distance"], limit=dataset_cfg.get("limit"))
     if len(table) == 0:

@@ -14,6 +14,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -104,16 +105,12 @@ def _finite_or_nan(target: float | None, transform: str) -> float:
     return value if math.isfinite(value) else math.nan
 
 
-def build_table(records, graph: GraphSettings, transform: str = "none", max_z: int = 100,
-                min_distance: float = 0.5, limit: int | None = None) -> GraphTable:
-    """Validate ``records`` (an iterable of :class:`RawRecord`) and concatenate their graphs."""
-    import torch
-
-    quarantine = Quarantine()
-    ids: list[str] = []
-    all_ids: list[str] = []
-    all_y: list[float] = []
-    zs, eis, ds, ys, n_atoms, n_edges = [], [], [], [], [], []
+def admitted_records(records: Iterable[RawRecord], transform: str, limit: int | None, quarantine: Quarantine,
+                     all_ids: list[str], all_y: list[float]) -> Iterator[tuple[RawRecord, RawRecord]]:
+    """The record-level checks every representation shares: appends each record's id and target
+    (model units, NaN when unusable) to ``all_ids`` / ``all_y`` (Matbench scores every record),
+    quarantines duplicate ids and targets the transform cannot take, and yields
+    ``(record, record with its target in model units)`` for the representation to check next."""
     seen: set[str] = set()
     for k, rec in enumerate(records):
         if limit is not None and k >= limit:
@@ -128,7 +125,21 @@ def build_table(records, graph: GraphSettings, transform: str = "none", max_z: i
         if target is not None and not math.isfinite(target) and math.isfinite(rec.target or math.nan):
             quarantine.add(rec, f"bad_target: {rec.target!r} has no {transform} (must be > 0)")
             continue
-        checked = RawRecord(rec.id, rec.structure, target, rec.error, rec.line)
+        yield rec, RawRecord(rec.id, rec.structure, target, rec.error, rec.line)
+
+
+def build_table(records, graph: GraphSettings, transform: str = "none", max_z: int = 100,
+                min_distance: float = 0.5, limit: int | None = None) -> GraphTable:
+    """Validate ``records`` (an iterable of :class:`RawRecord`) and concatenate their graphs."""
+    import torch
+
+    quarantine = Quarantine()
+    ids: list[str] = []
+    all_ids: list[str] = []
+    all_y: list[float] = []
+    zs, eis, ds, ys, n_atoms, n_edges = [], [], [], [], [], []
+    for rec, checked in admitted_records(records, transform, limit, quarantine, all_ids, all_y):
+        target = checked.target
         g, reason = check_record(checked, graph, max_z=max_z, min_distance=min_distance)
         if reason is not None:
             quarantine.add(rec, reason)
@@ -157,6 +168,15 @@ def build_table(records, graph: GraphSettings, transform: str = "none", max_z: i
     )
 
 
+def dataset_records(path: Path, dataset_cfg: dict[str, Any]) -> Iterator[RawRecord]:
+    """The raw records of the dataset file ``path``, read with the ``materials.dataset`` columns/format."""
+    return read_records(
+        path, fmt=dataset_cfg.get("format", "auto"), structure_column=dataset_cfg.get("structure_column", "structure"),
+        target_column=dataset_cfg.get("target_column"), id_column=dataset_cfg.get("id_column"),
+        structure_format=dataset_cfg.get("structure_format", "auto"),
+    )
+
+
 def load_or_build(dataset_cfg: dict[str, Any], graph: GraphSettings, root: str | Path | None,
                   cache_dir: str | Path | None, validation: dict[str, Any] | None = None) -> tuple[GraphTable, Path, bool]:
     """The processed dataset described by ``dataset_cfg`` (cached); returns (table, input path, cache_hit).
@@ -177,11 +197,7 @@ def load_or_build(dataset_cfg: dict[str, Any], graph: GraphSettings, root: str |
             return GraphTable(**raw), path, True
         except Exception:  # a corrupt cache is rebuilt, never trusted
             cache_file.unlink(missing_ok=True)
-    records = read_records(
-        path, fmt=dataset_cfg.get("format", "auto"), structure_column=dataset_cfg.get("structure_column", "structure"),
-        target_column=dataset_cfg.get("target_column"), id_column=dataset_cfg.get("id_column"),
-        structure_format=dataset_cfg.get("structure_format", "auto"),
-    )
+    records = dataset_records(path, dataset_cfg)
     table = build_table(records, graph, transform=dataset_cfg.get("transform", "none"),
                         max_z=validation["max_z"], min_distance=validation["min_distance"],
                         limit=dataset_cfg.get("limit"))
