@@ -163,3 +163,10 @@ def test_default_fit_stops_by_convergence_not_the_cap():
 def test_unknown_lbfgs_backend_is_a_config_error():
     with pytest.raises(ConfigError, match="lbfgs_backend"):
         potts.fit(_planted(n=20), potts.PottsSettings(lbfgs_backend="newton"))
+
+
+def test_auto_backend_is_the_hand_written_lbfgs_on_cpu_and_torch_on_gpu():
+    # the CPU default follows the side-by-side benchmark (BENCHMARKS.md, #16)
+    assert potts.lbfgs_backend("auto", "cpu") == "own"
+    assert potts.lbfgs_backend("auto", "cuda") == "torch"
+    assert potts.lbfgs_backend("scipy", "cpu") == "scipy"
