@@ -106,8 +106,7 @@ class PINN:
         n_bc = len(self.data.bcs)
         if w == 1.0 or n_bc == 0:
             return None
-        n_eq = len(getattr(self.problem, "equations", None) or [None])  # declared problems: one per residual
-        return [1.0] * n_eq + [w] * n_bc
+        return [1.0] * self.problem.n_residuals() + [w] * n_bc
 
     def residual(self, X: np.ndarray) -> np.ndarray:
         """|PDE residual| at ``X`` (n,)."""
@@ -160,7 +159,11 @@ def _build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int |
     layers = [n_in] + [cfg["width"]] * cfg["depth"] + [len(problem.fields)]
     net = dde.nn.FNN(layers, cfg["activation"], "Glorot normal")
     # inputs -> [mirrored copy] -> problem features -> periodic embedding -> layers
-    inputs = _compose([mirror.inputs if mirror else None, problem.feature_transform(dde), embedding])
+    scaling = input_scaling(problem, embedding) if cfg.get("normalize_inputs", False) else None
+    if scaling is not None and problem.feature_transform(dde) is not None:
+        raise ConfigError("pde.pinn.normalize_inputs", f"problem '{problem.name}' maps its inputs itself "
+                          "(a parametric problem): leave normalize_inputs false")
+    inputs = _compose([mirror.inputs if mirror else None, problem.feature_transform(dde), scaling, embedding])
     if inputs is not None:
         net.apply_feature_transform(inputs)
     # raw output -> [half difference of the mirrored pair] -> hard IC/BC transform
@@ -253,6 +256,25 @@ class PeriodicEmbedding:
             else:
                 cols.append(xi)
         return torch.cat(cols, dim=1)
+
+
+def input_scaling(problem: Problem, embedding: PeriodicEmbedding | None) -> Callable[[Any], Any] | None:
+    """Linear map of each input from its bounds to [-1, 1] (``pinn.normalize_inputs``), so a
+    long time interval (PINNacle's Heat2D, t in [0, 100]) does not saturate the first tanh layer.
+    Inputs the periodic embedding takes stay raw (their period is in raw units)."""
+    keep = set(embedding.periods) if embedding is not None else set()
+    lo = [b[0] for b in problem.bounds()]
+    hi = [b[1] for b in problem.bounds()]
+    cols = [i for i in range(len(lo)) if i not in keep]
+
+    def scale(X: Any) -> Any:
+        import torch
+
+        out = [X[:, i:i + 1] if i in keep else (2.0 * X[:, i:i + 1] - (lo[i] + hi[i])) / (hi[i] - lo[i])
+               for i in range(X.shape[1])]
+        return torch.cat(out, dim=1)
+
+    return scale if cols else None
 
 
 def periodic_embedding(problem: Problem, modes: int) -> PeriodicEmbedding | None:

@@ -24,7 +24,8 @@ META_FILE = "model.json"
 #: Both files of a saved model.
 MODEL_FILES = (WEIGHTS_FILE, META_FILE)
 #: ``pinn`` config keys that define the network (weights of another value do not fit or mean something else).
-ARCHITECTURE_KEYS = ("width", "depth", "activation", "precision", "hard_constraints", "periodic_modes", "symmetry")
+ARCHITECTURE_KEYS = ("width", "depth", "activation", "precision", "hard_constraints", "periodic_modes", "symmetry",
+                     "normalize_inputs")
 
 
 def model_meta(pinn: Any) -> dict[str, Any]:

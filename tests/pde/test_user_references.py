@@ -125,3 +125,15 @@ def test_declared_problem_trains_against_a_user_csv(tmp_path):
     prov = json.loads((tmp_path / "evaluate" / "provenance.json").read_text())
     assert "mine.csv" in json.dumps(prov)  # the user's file is a recorded input (with its sha256)
     assert (tmp_path / "evaluate" / "fields.png").is_file()
+
+
+def test_bad_reference_stops_the_train_step_before_any_training(tmp_path):
+    """A reference point outside the domain (or a bad line) is refused by ``train`` itself, naming the
+    file and line, before a checkpoint is written: no minutes of training are lost to it."""
+    path = tmp_path / "mine.csv"
+    path.write_text("x,u\n0.5,1.0\n1.5,0.0\n")
+    cfg = declared_cfg({"path": str(path), "columns": {"coords": ["x"], "fields": {"u": "u"}}},
+                       geometry={"type": "interval", "low": 0, "high": 1}, equations=["u_xx + pi**2*sin(pi*x)"])
+    with pytest.raises(DataError, match=r"mine\.csv.*line 3.*outside the domain"):
+        train(cfg, "mine", tmp_path / "train", checkpoint_dir=tmp_path / "ckpt", log=lambda m: None)
+    assert not any((tmp_path / "ckpt").rglob("*.pt"))

@@ -29,26 +29,13 @@ class AllenCahn1D(Problem):
     def bounds(self):
         return [(-1.0, 1.0), (0.0, 1.0)]
 
-    def geometry(self, dde):
-        return dde.geometry.GeometryXTime(dde.geometry.Interval(-1, 1), dde.geometry.TimeDomain(0, 1))
-
-    def pde(self, dde):
-        d, r = float(self.params["d"]), float(self.params["r"])
-
-        def residual(x, u):
-            u_t = dde.grad.jacobian(u, x, i=0, j=1)
-            u_xx = dde.grad.hessian(u, x, i=0, j=0)
-            return u_t - d * u_xx - r * (u - u**3)
-
-        return residual
-
-    def conditions(self, dde, geom, hard):
-        if hard:
-            return []
-        ic = dde.icbc.IC(geom, lambda X: X[:, 0:1] ** 2 * np.cos(np.pi * X[:, 0:1]), lambda _, on_initial: on_initial)
-        on_b = lambda _, on_boundary: on_boundary  # noqa: E731
-        return [ic, dde.icbc.PeriodicBC(geom, 0, on_b, derivative_order=0),
-                dde.icbc.PeriodicBC(geom, 0, on_b, derivative_order=1)]
+    def declaration(self):
+        return {"geometry": {"type": "interval", "low": -1, "high": 1}, "time": [0, 1], "fields": ["u"],
+                "params": {"d": float(self.params["d"]), "r": float(self.params["r"])},
+                "equations": ["u_t - d*u_xx - r*(u - u**3)"],
+                "conditions": [{"type": "initial", "value": "x**2*cos(pi*x)"},
+                               {"type": "periodic", "input": "x", "on": "boundary", "derivative_order": 0},
+                               {"type": "periodic", "input": "x", "on": "boundary", "derivative_order": 1}]}
 
     def output_transform(self, dde):
         cos = dde.backend.cos

@@ -4,7 +4,10 @@ A problem subclass (one file per problem in this package) declares
 
 (a) **geometry and physics** for DeepXDE: network inputs and their bounds, the domain
     (``inside``, ``geometry``), the PDE residual, soft initial/boundary conditions, the
-    optional hard-constraint output transform, periodic inputs and an odd symmetry;
+    optional hard-constraint output transform, periodic inputs and an odd symmetry. The
+    domain, residual and conditions are best given as a ``declaration()``, the same form a
+    scientist writes in the config (:mod:`sciml.pde.declaration`), so one path builds them;
+    code overrides stay for what a declaration cannot say;
 (b) **reference data**: the shipped reference file and the parameters it solves, or an
     analytic solution, and what is known about the file (``reference_caveat``);
 (c) the **classical solver**: a ladder of resolutions (``solver_levels``) and ``solve``;
@@ -24,12 +27,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from sciml.errors import ConfigError
 from sciml.pde.references import Reference
+
+if TYPE_CHECKING:
+    from sciml.pde.declaration import Declaration
 
 #: How accuracies are matched when the reference is trusted / when it is not (timing.json).
 AGAINST_REFERENCE = "reference"
@@ -53,6 +59,9 @@ class Problem:
     fields: ClassVar[tuple[str, ...]] = ("u",)
     #: named groups of fields whose joint relative L2 is reported too (e.g. velocity: (u, v))
     groups: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: fields fixed only up to an additive constant (a closed flow's pressure): compared with the
+    #: reference after removing the mean difference
+    up_to_constant: ClassVar[tuple[str, ...]] = ()
     supports_hard_constraints: ClassVar[bool] = True
     #: input index -> period, for inputs in which the solution is periodic (used by the
     #: optional periodic Fourier embedding of the network inputs, ``pinn.periodic_modes``)
@@ -134,17 +143,45 @@ class Problem:
             pts = np.concatenate([pts, X[self.inside(X)]])
         return pts[:n]
 
+    def declaration(self) -> dict[str, Any] | None:
+        """The physics in the config route's form (:mod:`sciml.pde.declaration`: geometry,
+        time, fields, params, equations, conditions), or None for a problem that writes
+        :meth:`geometry`, :meth:`pde` and :meth:`conditions` in code. Where given, those three
+        are built from it, by the same code as a problem declared in the config."""
+        return None
+
+    def physics(self) -> Declaration | None:
+        """The parsed :meth:`declaration` (made once per problem), or None."""
+        if not hasattr(self, "_physics"):
+            from sciml.pde.declaration import Declaration
+
+            spec = self.declaration()
+            self._physics = None if spec is None else Declaration(spec, f"problem {self.name}")
+        return self._physics
+
+    def _declared(self) -> Declaration:
+        physics = self.physics()
+        if physics is None:
+            raise NotImplementedError(f"problem '{self.name}' has no declaration(); write this method in code")
+        return physics
+
+    def n_residuals(self) -> int:
+        """Number of PDE residuals (equations) the network is trained on."""
+        physics = self.physics()
+        return 1 if physics is None else len(physics.equations)
+
     def geometry(self, dde: Any) -> Any:
         """The DeepXDE geometry (a ``GeometryXTime`` for time-dependent problems)."""
-        raise NotImplementedError
+        return self._declared().geometry(dde)
 
     def pde(self, dde: Any) -> Callable[[Any, Any], Any]:
         """The PDE residual ``(inputs, u) -> r`` as DeepXDE expects it."""
-        raise NotImplementedError
+        return self._declared().pde(dde)
 
     def conditions(self, dde: Any, geom: Any, hard: bool) -> list[Any]:
-        """Soft initial/boundary conditions (those not built into the output transform)."""
-        raise NotImplementedError
+        """Soft initial/boundary conditions (those not built into the output transform: with
+        ``hard``, the transform carries all of them)."""
+        return [] if hard else self._declared().conditions(dde, geom)
 
     def output_transform(self, dde: Any) -> Callable[[Any, Any], Any] | None:
         """Hard-constraint transform ``(inputs, raw) -> u`` or None."""
@@ -152,8 +189,15 @@ class Problem:
 
     def boundary_samples(self, n: int) -> np.ndarray | None:
         """``n`` points on the boundary to use instead of DeepXDE's boundary sampling, or None
-        (DeepXDE samples). Needed where DeepXDE's sampling is biased (nested CSG differences)."""
-        return None
+        (DeepXDE samples). Needed where DeepXDE's sampling is biased (nested CSG differences):
+        a declared 2D CSG domain gets points even by arc length
+        (:meth:`sciml.pde.declaration.Declaration.boundary_samples`)."""
+        physics = self.physics()
+        if physics is None:
+            return None
+        from sciml.pde.pinn import import_deepxde
+
+        return physics.boundary_samples(import_deepxde(), n)
 
     def feature_transform(self, dde: Any) -> Callable[[Any], Any] | None:
         """Map of the network inputs (n, d) to its features (n, d) (e.g. rescaling a parameter
@@ -190,6 +234,10 @@ class Problem:
         from sciml.data import resolve
 
         return [resolve(self.reference_file, data_root)]
+
+    def check_reference(self) -> None:
+        """Raise DataError/ConfigError now for a bad user reference file (the train step calls
+        this before any training). Shipped files are checked against the manifest when read."""
 
     def load_reference_file(self, path: Path) -> Reference:
         """Read the shipped reference file at ``path``."""

@@ -60,22 +60,11 @@ class Burgers1D(Problem):
     def bounds(self):
         return [(-1.0, 1.0), (0.0, 0.99)]
 
-    def geometry(self, dde):
-        return dde.geometry.GeometryXTime(dde.geometry.Interval(-1, 1), dde.geometry.TimeDomain(0, 0.99))
-
-    def pde(self, dde):
-        nu = float(self.params["nu"])
-
-        def residual(x, u):
-            u_x = dde.grad.jacobian(u, x, i=0, j=0)
-            u_t = dde.grad.jacobian(u, x, i=0, j=1)
-            u_xx = dde.grad.hessian(u, x, i=0, j=0)
-            return u_t + u * u_x - nu * u_xx
-
-        return residual
-
-    def conditions(self, dde, geom, hard):
-        return [] if hard else burgers_soft_conditions(dde, geom, lambda _, on_boundary: on_boundary)
+    def declaration(self):
+        return {"geometry": {"type": "interval", "low": -1, "high": 1}, "time": [0, 0.99], "fields": ["u"],
+                "params": {"nu": float(self.params["nu"])},
+                "equations": ["u_t + u*u_x - nu*u_xx"],
+                "conditions": [{"type": "initial", "value": "-sin(pi*x)"}, {"type": "dirichlet", "value": 0}]}
 
     def output_transform(self, dde):
         return burgers_hard_transform(dde, t_column=1)

@@ -29,25 +29,13 @@ class Heat1D(Problem):
     def bounds(self):
         return [(0.0, float(self.params["length"])), (0.0, float(self.params["t_end"]))]
 
-    def geometry(self, dde):
+    def declaration(self):
         (x0, x1), (t0, t1) = self.bounds()
-        return dde.geometry.GeometryXTime(dde.geometry.Interval(x0, x1), dde.geometry.TimeDomain(t0, t1))
-
-    def pde(self, dde):
-        alpha = float(self.params["alpha"])
-
-        def residual(x, u):
-            return dde.grad.jacobian(u, x, i=0, j=1) - alpha * dde.grad.hessian(u, x, i=0, j=0)
-
-        return residual
-
-    def conditions(self, dde, geom, hard):
-        if hard:
-            return []
-        k = int(self.params["mode"]) * np.pi / self.params["length"]
-        ic = dde.icbc.IC(geom, lambda X: np.sin(k * X[:, 0:1]), lambda _, on_initial: on_initial)
-        bc = dde.icbc.DirichletBC(geom, lambda X: np.zeros((len(X), 1)), lambda _, on_boundary: on_boundary)
-        return [ic, bc]
+        return {"geometry": {"type": "interval", "low": x0, "high": x1}, "time": [t0, t1], "fields": ["u"],
+                "params": {"alpha": float(self.params["alpha"]),
+                           "k": int(self.params["mode"]) * np.pi / self.params["length"]},
+                "equations": ["u_t - alpha*u_xx"],
+                "conditions": [{"type": "initial", "value": "sin(k*x)"}, {"type": "dirichlet", "value": 0}]}
 
     def output_transform(self, dde):
         length = float(self.params["length"])

@@ -35,21 +35,10 @@ class PoissonLShape(Problem):
     def inside(self, X):
         return ~((X[:, 0] > 0) & (X[:, 1] > 0))
 
-    def geometry(self, dde):
-        return dde.geometry.Polygon(self.VERTICES)
-
-    def pde(self, dde):
-        f = float(self.params["f"])
-
-        def residual(x, u):
-            return -dde.grad.hessian(u, x, i=0, j=0) - dde.grad.hessian(u, x, i=1, j=1) - f
-
-        return residual
-
-    def conditions(self, dde, geom, hard):
-        if hard:
-            return []
-        return [dde.icbc.DirichletBC(geom, lambda X: np.zeros((len(X), 1)), lambda _, on_boundary: on_boundary)]
+    def declaration(self):
+        return {"geometry": {"type": "polygon", "vertices": self.VERTICES}, "fields": ["u"],
+                "params": {"f": float(self.params["f"])},
+                "equations": ["-u_xx - u_yy - f"], "conditions": [{"type": "dirichlet", "value": 0}]}
 
     def output_transform(self, dde):
         """u = (1 - x^2)(1 - y^2) s N with s = r^(2/3) cos(2 beta / 3), beta = atan2(x - y, -x - y).

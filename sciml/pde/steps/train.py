@@ -32,6 +32,7 @@ def train(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, checkp
     n_threads = resolve_threads(threads, cfg)
     with run_step(f"pde.train.{problem_name}", cfg, out_dir, threads=n_threads, provenance_config=scfg,
                   seed=cfg["seed"]) as step:
+        problem.check_reference()  # a user's reference file: bad columns / points refused before training
         pinn = build_pinn(problem, cfg["pinn"], cfg["seed"])  # threads: set by run_step
         log(f"{problem.describe()}; hard constraints: {pinn.hard}; exact symmetry: {pinn.symmetric}; "
             f"precision {cfg['pinn']['precision']}; checkpoints in {ckpt}")
