@@ -287,19 +287,21 @@ class Declaration:
             return lambda X, on: np.asarray(on, dtype=bool) & np.isclose(X[:, axis], v, rtol=0, atol=1e-6 * max(1, abs(v)))
         return lambda X, on: np.asarray(on, dtype=bool) & what.evaluate_numpy(X)
 
-    def conditions(self, dde: Any, geom: Any) -> list[Any]:
-        """The DeepXDE conditions, in declaration order; a selector that selects none of
+    def conditions(self, dde: Any, geom: Any, skip_components: set[int] = frozenset()) -> list[Any]:
+        """The DeepXDE conditions, in declaration order, less those on the fields (output
+        components) in ``skip_components``; a selector that selects none of
         :data:`SELECTOR_SAMPLES` sampled boundary points raises ConfigError."""
         import torch
 
         spatial = geom.geometry if self.time else geom
         bbox = spatial.bbox
-        checked = [c for c in self.conditions_spec if c["on"] is not None and c["on"][0] != "all"]
+        kept = [c for c in self.conditions_spec if c["component"] not in skip_components]
+        checked = [c for c in kept if c["on"] is not None and c["on"][0] != "all"]
         if checked:  # (sampling draws from numpy's global generator: only where there is something to check)
             sample = np.asarray(geom.random_boundary_points(SELECTOR_SAMPLES, random="Hammersley"), dtype=float)
             on_sample = np.asarray(geom.on_boundary(sample), dtype=bool)
         out = []
-        for c in self.conditions_spec:
+        for c in kept:
             comp = c["component"]
             if c["type"] == "initial":
                 out.append(dde.icbc.IC(geom, (lambda v: lambda X: v.evaluate_numpy(X))(c["value"]),

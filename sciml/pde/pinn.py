@@ -142,8 +142,8 @@ def _build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int |
         data = dde.data.TimePDE(
             geom, problem.pde(dde), conditions,
             num_domain=cfg["num_domain"],
-            num_boundary=0 if hard else cfg["num_boundary"],
-            num_initial=0 if hard else cfg["num_initial"],
+            num_boundary=0 if hard and not conditions else cfg["num_boundary"],
+            num_initial=0 if hard and not conditions else cfg["num_initial"],
             num_test=cfg["num_test"],
         )
     else:

@@ -17,8 +17,10 @@ def test_pde_workflow_end_to_end(workflow_runner, tmp_path):
     sec_dir = res / "pde" / "section"
     section = json.loads((sec_dir / "section.json").read_text())
     assert section["domain"] == "pde"
-    acc, speed = section["tables"]
+    acc, checks, speed = section["tables"]
     assert acc["rows"][0][0] == "heat" and float(acc["rows"][0][2]) < 1e-2
+    # reference-free checks: the trained network's residual on fresh points, as metrics.json has it
+    assert checks["rows"][0][0] == "heat" and float(checks["rows"][0][1]) < 0.5
     assert speed["rows"][0][0] == "heat" and len(speed["rows"][0]) == len(speed["columns"])
     for rel in [fig["path"] for fig in section["figures"]] + section["provenance"]:
         assert (sec_dir / rel).is_file(), rel  # relative to the section folder
@@ -27,6 +29,7 @@ def test_pde_workflow_end_to_end(workflow_runner, tmp_path):
     assert model["problem"] == "heat" and model["format_version"] >= 1
     metrics = json.loads((res / "pde" / "heat" / "evaluate" / "metrics.json").read_text())
     assert metrics["rel_l2"] < 1e-2
+    assert checks["rows"][0][1] == format(metrics["validation"]["residual_rms"], ".3g")
     ds = xr.open_dataset(res / "pde" / "heat" / "evaluate" / "fields.nc")
     assert set(ds.data_vars) == {"prediction", "reference", "abs_error", "solver", "abs_error_vs_solver"}
     assert ds["prediction"].dims == ("x", "t")

@@ -17,6 +17,7 @@ step records that, and accuracies are measured against the declared reference on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,35 @@ class DeclaredProblem(Problem):
         if bad:
             raise ConfigError(f"{self.key}.up_to_constant", f"no field {bad[0]!r} (fields: {', '.join(self.fields)})")
         self.up_to_constant = tuple(gauge)
+        self.hard = {}
+        for f, pair in (self.spec.get("hard") or {}).items():
+            if f not in self.fields:
+                raise ConfigError(f"{self.key}.hard.{f}", f"no field {f!r} (fields: {', '.join(self.fields)})")
+            self.hard[f] = tuple(physics.expression(pair.get(part), f"{self.key}.hard.{f}.{part}", allow_derivatives=False)
+                                 for part in ("lift", "distance"))
+            if any(e.fields_used for e in self.hard[f]):
+                raise ConfigError(f"{self.key}.hard.{f}", "lift and distance may use inputs and parameters only")
+        self.supports_hard_constraints = bool(self.hard)
+
+    # -- hard constraints: field = lift + distance * N for the fields in `hard` --------------------------
+    def output_transform(self, dde: Any) -> Callable[[Any, Any], Any] | None:
+        if not self.hard:
+            return None
+        import torch
+
+        pairs = [self.hard.get(f) for f in self.fields]
+
+        def transform(X: Any, y: Any) -> Any:
+            cols = [y[:, i:i + 1] if pair is None else pair[0].evaluate_torch(X) + pair[1].evaluate_torch(X) * y[:, i:i + 1]
+                    for i, pair in enumerate(pairs)]
+            return torch.cat(cols, dim=1)
+
+        return transform
+
+    def conditions(self, dde: Any, geom: Any, hard: bool) -> list[Any]:
+        """The declared conditions, less those of fields the hard transform satisfies exactly."""
+        drop = {self.fields.index(f) for f in self.hard} if hard else set()
+        return self._physics.conditions(dde, geom, skip_components=drop)
 
     # -- geometry: the declaration's --------------------------------------------------------------------
     def bounds(self) -> list[tuple[float, float]]:

@@ -52,7 +52,7 @@ def section(cfg: dict[str, Any], out_dir: str | Path, *, evaluate_dirs: Sequence
     solve_dirs = [Path(d) for d in solve_dirs] or [None] * len(evaluate_dirs)
     train_dirs = [Path(d) for d in train_dirs] or [None] * len(evaluate_dirs)
     inputs = [d / n for d in evaluate_dirs for n in EVALUATE_INPUTS]
-    acc_rows, speed_rows, query_rows, figures, warnings, provenance, names = [], [], [], [], [], [], []
+    acc_rows, check_rows, speed_rows, query_rows, figures, warnings, provenance, names = [], [], [], [], [], [], [], []
     with run_step("pde.section", cfg, out_dir, inputs=inputs) as step:
         for folder, solve_dir, train_dir in zip(evaluate_dirs, solve_dirs, train_dirs):
             m, t = _read(folder)
@@ -64,6 +64,12 @@ def section(cfg: dict[str, Any], out_dir: str | Path, *, evaluate_dirs: Sequence
             acc_rows.append([name, m["reference"], _fmt(m["rel_l2"]), _fmt(target), _fmt(m["rel_l2_vs_finest_solver"]),
                              _fmt(m["solver_finest_rel_l2"]), m["precision"], built_in,
                              " / ".join(f"{k} {v}" for k, v in its.items())])
+            v = m.get("validation") or {}
+            per_field = m.get("rel_l2_per_field") or {}
+            check_rows.append([name, _fmt(v.get("residual_rms")), _fmt(v.get("condition_rms")),
+                               ", ".join(f"{f} {_fmt(e)}" for f, e in per_field.items()) or "-",
+                               ", ".join(f"{g} {_fmt(e)}" for g, e in (m.get("rel_l2_groups") or {}).items()) or "-",
+                               ", ".join(f"{f} {_fmt(s)}" for f, s in (m.get("gauge_shift") or {}).items()) or "-"])
             # evaluate matched accuracies against the finest solve: the problem found its reference unreliable
             file_off = t.get("accuracy_matched_against", AGAINST_REFERENCE) != AGAINST_REFERENCE
             if target is not None and m["rel_l2"] > target:
@@ -117,6 +123,12 @@ def section(cfg: dict[str, Any], out_dir: str | Path, *, evaluate_dirs: Sequence
                        "finest solver vs reference", "precision", "hard IC/BC (built-in symmetry)", "iterations"], acc_rows,
                       "Masked points (outside the domain) are excluded. 'finest solver vs reference' validates the "
                       "in-package solver."),
+                Table("Reference-free checks and fields",
+                      ["problem", "PDE residual RMS (fresh points)", "condition misfit RMS (fresh points)",
+                       "rel. L2 per field", "rel. L2 per group", "shift of fields fixed up to a constant"], check_rows,
+                      "Residual and misfit on points never used in training (no reference needed: how a problem "
+                      "without a reference is judged, and what settings are chosen on); condition misfit covers "
+                      "Dirichlet and initial conditions of declared problems ('-' where none, or built into the network)."),
                 Table("Speed: solver to PINN accuracy vs PINN",
                       ["problem", "PINN rel. L2", "solver resolution at PINN accuracy", "solver s (that resolution)",
                        "solver s (finest)", "PINN training s", "N query points", "PINN inference s (N points)",
