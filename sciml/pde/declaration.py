@@ -218,8 +218,11 @@ class Declaration:
 
     # -- geometry ----------------------------------------------------------------------------------
     def spatial(self, dde: Any) -> Any:
-        """The spatial DeepXDE geometry."""
-        return build_geometry(dde, self.spec["geometry"], f"{self.key}.geometry")
+        """The spatial DeepXDE geometry (built once: ``inside`` and ``bounds`` are called per batch of
+        points, e.g. in the rejection loop of ``Problem.uniform_points``)."""
+        if getattr(self, "_spatial", None) is None:
+            self._spatial = build_geometry(dde, self.spec["geometry"], f"{self.key}.geometry")
+        return self._spatial
 
     def geometry(self, dde: Any) -> Any:
         """The DeepXDE geometry (a ``GeometryXTime`` when there is a time interval)."""

@@ -263,8 +263,7 @@ def input_scaling(problem: Problem, embedding: PeriodicEmbedding | None) -> Call
     long time interval (PINNacle's Heat2D, t in [0, 100]) does not saturate the first tanh layer.
     Inputs the periodic embedding takes stay raw (their period is in raw units)."""
     keep = set(embedding.periods) if embedding is not None else set()
-    lo = [b[0] for b in problem.bounds()]
-    hi = [b[1] for b in problem.bounds()]
+    lo, hi = (list(ends) for ends in zip(*problem.bounds()))
     cols = [i for i in range(len(lo)) if i not in keep]
 
     def scale(X: Any) -> Any:
