@@ -91,6 +91,8 @@ class PINN:
     hard: bool
     #: the problem's symmetry is built into the network (``pinn.symmetry``, :class:`OddMirror`)
     symmetric: bool = False
+    #: gradient-norm loss balancing (``pinn.adaptive_weights``), a DeepXDE callback, or None
+    adaptive: Any = None
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Network output at points ``X`` (n, d) as float64: (n,) for one field, (n, n_fields) for several."""
@@ -101,7 +103,10 @@ class PINN:
 
     def loss_weights(self) -> list[float] | None:
         """DeepXDE loss weights: 1 for the PDE residual, ``cfg["bc_weight"]`` for every soft
-        IC/BC term; None (DeepXDE's unweighted sum) when ``bc_weight`` is 1."""
+        IC/BC term; None (DeepXDE's unweighted sum) when ``bc_weight`` is 1. With
+        ``adaptive_weights`` on, the current adaptive weights."""
+        if self.adaptive is not None:
+            return list(self.adaptive.weights)
         w = float(self.cfg.get("bc_weight", 1.0))
         n_bc = len(self.data.bcs)
         if w == 1.0 or n_bc == 0:
@@ -138,9 +143,14 @@ def _build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int |
     hard = bool(cfg["hard_constraints"]) and problem.supports_hard_constraints
     geom = problem.geometry(dde)
     conditions = problem.conditions(dde, geom, hard)
+    pde = problem.pde(dde)
+    if (cfg.get("causal") or {}).get("enabled", False):
+        from sciml.pde.training_options import causal_wrapper
+
+        pde = causal_wrapper(problem, pde, cfg)
     if problem.inputs[-1] == "t":
         data = dde.data.TimePDE(
-            geom, problem.pde(dde), conditions,
+            geom, pde, conditions,
             num_domain=cfg["num_domain"],
             num_boundary=0 if hard and not conditions else cfg["num_boundary"],
             num_initial=0 if hard and not conditions else cfg["num_initial"],
@@ -150,14 +160,15 @@ def _build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int |
         own = problem.boundary_samples(cfg["num_boundary"]) if cfg["num_boundary"] else None
         # Boundary points of the problem's own (unbiased) sampler enter as anchors: DeepXDE's
         # BCs pick their points on the boundary from all training points, anchors included.
-        data = dde.data.PDE(geom, problem.pde(dde), conditions, num_domain=cfg["num_domain"],
+        data = dde.data.PDE(geom, pde, conditions, num_domain=cfg["num_domain"],
                             num_boundary=0 if own is not None else cfg["num_boundary"],
                             anchors=own, num_test=cfg["num_test"])
     embedding = periodic_embedding(problem, int(cfg.get("periodic_modes", 0)))
     mirror = odd_mirror(problem) if cfg.get("symmetry", False) else None
     n_in = len(problem.inputs) if embedding is None else embedding.n_features
-    layers = [n_in] + [cfg["width"]] * cfg["depth"] + [len(problem.fields)]
-    net = dde.nn.FNN(layers, cfg["activation"], "Glorot normal")
+    from sciml.pde.networks import build_network
+
+    net = build_network(cfg, n_in, len(problem.fields))
     # inputs -> [mirrored copy] -> problem features -> periodic embedding -> layers
     scaling = input_scaling(problem, embedding) if cfg.get("normalize_inputs", False) else None
     if scaling is not None and problem.feature_transform(dde) is not None:
@@ -173,6 +184,12 @@ def _build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int |
         net.apply_output_transform(lambda X, y: functools.reduce(lambda acc, f: f(X, acc), outputs, y))
     model = dde.Model(data, net)
     pinn = PINN(problem, cfg, dde, model, data, net, hard, symmetric=mirror is not None)
+    adaptive = cfg.get("adaptive_weights") or {}
+    if adaptive.get("enabled", False):
+        from sciml.pde.training_options import AdaptiveWeights
+
+        initial = pinn.loss_weights() or [1.0] * (problem.n_residuals() + len(data.bcs))
+        pinn.adaptive = AdaptiveWeights(initial, int(adaptive["every"]), float(adaptive["alpha"]))
     model.compile("adam", lr=cfg["lr"], loss_weights=pinn.loss_weights())
     return pinn
 
@@ -295,6 +312,10 @@ class TrainReport:
     lbfgs_stopped_early: bool = False
     anchors: int = 0
     resumed_from: str | None = None
+    #: final loss weights of ``adaptive_weights`` (None when off)
+    loss_weights: list[float] | None = None
+    #: smallest causal chunk weight at the end (None when ``causal`` is off; 1 = every time trains)
+    causal_min_weight: float | None = None
 
 
 def _stages(cfg: dict[str, Any]) -> list[tuple[str, int]]:
@@ -332,6 +353,7 @@ def _save_checkpoint(path: Path, pinn: PINN, stage: int, done: int, report: Trai
         "history": report.history, "train_seconds": report.train_seconds,
         "iterations": report.iterations, "lbfgs_restarts": report.lbfgs_restarts,
         "lbfgs_stopped_early": report.lbfgs_stopped_early,
+        "loss_weights": list(pinn.adaptive.weights) if pinn.adaptive is not None else None,
     }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -387,9 +409,12 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
             anchors = state["anchors"].numpy()
             pinn.data.add_anchors(anchors)
         opt_state = state["opt"]
+        if pinn.adaptive is not None and state.get("loss_weights") is not None:
+            pinn.adaptive.weights = [float(w) for w in state["loss_weights"]]
         step_offset = sum(report.iterations.values())
         log(f"resuming from {ckpt_path}: stage {start_stage}, {start_done} iterations done")
 
+    curriculum = _Curriculum(pinn, cfg)
     for si in range(start_stage, len(stages)):
         name, total = stages[si]
         done = start_done if si == start_stage else 0
@@ -397,7 +422,7 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
             rar = cfg["rar"]
             X = pinn.problem.uniform_points(int(rar["candidates"]), seed + si)
             res = pinn.residual(X)
-            new = X[np.argsort(-res, kind="stable")[: int(rar["points_per_round"])]]
+            new = X[_rar_indices(X, res, rar, seed + si)]
             anchors = new if anchors is None else np.concatenate([anchors, new])
             pinn.data.add_anchors(new)
             log(f"{name}: mean |residual| {res.mean():.3e}, added {len(new)} points (total anchors {len(anchors)})")
@@ -414,6 +439,8 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
         stalled = 0
         while done < total:
             n = min(chunk, total - done)
+            if name == "adam":
+                n = min(n, curriculum.enter(done) - done)
             it0 = model.train_state.iteration
             t0 = time.perf_counter()
             if lbfgs:
@@ -426,7 +453,8 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
                 model.compile("L-BFGS", loss_weights=pinn.loss_weights())
                 model.train(display_every=max(1, min(n, 100)), verbose=0)
             else:
-                model.train(iterations=n, display_every=max(1, n // 5), verbose=0)
+                callbacks = [pinn.adaptive] if pinn.adaptive is not None else None
+                model.train(iterations=n, display_every=max(1, n // 5), verbose=0, callbacks=callbacks)
             report.train_seconds += time.perf_counter() - t0
             ran = model.train_state.iteration - it0
             loss = _current_loss(model)
@@ -455,6 +483,64 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
                 log(f"{name}: L-BFGS stopped early at {done} iterations (loss {loss:.3e}); restart {report.lbfgs_restarts}")
             _save_checkpoint(ckpt_path, pinn, si if done < total else si + 1, done if done < total else 0, report, anchors)
             log(f"{name}: {done}/{total} iterations, loss {loss:.4e}, {report.train_seconds:.1f} s")
+        if name == "adam":
+            curriculum.finish()
     report.stages_done = len(stages)
     report.anchors = 0 if anchors is None else len(anchors)
+    if pinn.adaptive is not None:
+        report.loss_weights = list(pinn.adaptive.weights)
+    causal = getattr(pinn.data, "pde", None)
+    if hasattr(causal, "min_weight"):
+        report.causal_min_weight = float(causal.min_weight)
     return report
+
+
+def _rar_indices(X: np.ndarray, res: np.ndarray, rar: dict[str, Any], seed: int) -> np.ndarray:
+    """Which RAR candidates join the collocation points (greedy, or RAR-D by ``rar.method``)."""
+    method = rar.get("method", "greedy")
+    if method == "greedy":
+        return np.argsort(-res, kind="stable")[: int(rar["points_per_round"])]
+    from sciml.pde.training_options import rar_select
+
+    return rar_select(X, res, int(rar["points_per_round"]), method, float(rar.get("k", 2.0)), float(rar.get("c", 0.0)), seed)
+
+
+class _Curriculum:
+    """The time curriculum of the Adam stage (``pinn.curriculum``): which collocation points
+    train at each iteration. Inactive (every call a no-op) when off or without a time input."""
+
+    def __init__(self, pinn: PINN, cfg: dict[str, Any]) -> None:
+        self.pinn = pinn
+        self.windows: list[tuple[int, float]] = []
+        if int((cfg.get("curriculum") or {}).get("windows", 0)) > 1:
+            if pinn.problem.inputs[-1] != "t":
+                raise ConfigError("pde.pinn.curriculum", f"problem '{pinn.problem.name}' has no time input")
+            from sciml.pde.training_options import curriculum_windows
+
+            self.windows = curriculum_windows(cfg, int(cfg["adam_iterations"]))
+            self.points = np.array(pinn.data.train_x_all, copy=True)
+            self.t_bounds = tuple(float(b) for b in pinn.problem.bounds()[-1])
+        self.current: float | None = None
+
+    def enter(self, done: int) -> int:
+        """Switch to the window that contains iteration ``done``; return the iteration where it ends."""
+        for end, fraction in self.windows:
+            if done < end:
+                self._use(fraction)
+                return end
+        self.finish()
+        return 1 << 62
+
+    def finish(self) -> None:
+        """Train on every collocation point again."""
+        if self.windows:
+            self._use(1.0)
+
+    def _use(self, fraction: float) -> None:
+        if fraction == self.current:
+            return
+        from sciml.pde.training_options import window_points
+
+        t_col = len(self.pinn.problem.inputs) - 1
+        self.pinn.data.replace_with_anchors(window_points(self.points, t_col, self.t_bounds, fraction))
+        self.current = fraction

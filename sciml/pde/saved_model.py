@@ -25,7 +25,7 @@ META_FILE = "model.json"
 MODEL_FILES = (WEIGHTS_FILE, META_FILE)
 #: ``pinn`` config keys that define the network (weights of another value do not fit or mean something else).
 ARCHITECTURE_KEYS = ("width", "depth", "activation", "precision", "hard_constraints", "periodic_modes", "symmetry",
-                     "normalize_inputs")
+                     "normalize_inputs", "network", "fourier_features", "weight_factorization")
 
 
 def model_meta(pinn: Any) -> dict[str, Any]:

@@ -48,6 +48,10 @@ def train(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, checkp
             "lbfgs_stopped_early": report.lbfgs_stopped_early, "lbfgs_restarts": report.lbfgs_restarts,
             "rar_anchors": report.anchors,
         }
+        if report.loss_weights is not None:  # adaptive_weights: where the balancing ended
+            summary["loss_weights"] = [round_sig(w) for w in report.loss_weights]
+        if report.causal_min_weight is not None:  # causal: 1 means every time chunk was training at the end
+            summary["causal_min_weight"] = round_sig(report.causal_min_weight)
         write_json_atomic(step.output("train.json"), summary)
         write_json_atomic(step.output("train_timing.json"), {
             "train_seconds": round(report.train_seconds, 3), "resumed_from": report.resumed_from,
