@@ -4,7 +4,8 @@
 
 It reuses the benchmark configs (config/benchmarks/*.yaml), switches their accelerator keys to
 the GPU, and calls the same `sciml` steps the Snakemake rules call (so it needs no Snakemake).
-It prints one line per figure and writes `gpu_check.json` into --out. The materials step is the
+It prints one line per figure and writes `gpu_check.json` into --out. `pde_options` runs the PINN
+training-option ablation (benchmarks/pde/ablation.py, seed 0) on the GPU. The materials step is the
 full Matbench jdft2d 5-fold CGCNN benchmark. The `ddp` step trains with 1 process and with one
 process per GPU of the machine (Lightning DDP, NCCL) and records throughput (materials
 structures/s on the jdft2d fold 0 with the coGN-24 config, contact maps/s on the msa_pairs
@@ -83,6 +84,15 @@ def pde(data_root: str, out: Path, log: Path) -> dict:
     return {"train_s": round(t, 1)}
 
 
+def pde_options(data_root: str, out: Path, log: Path) -> dict:
+    """The PINN training-option ablation (issue #17) on Burgers, seed 0, every option: DeepXDE
+    places its tensors on the GPU when one is present, so the code is the CPU one unchanged."""
+    res = out / "pde" / "ablation_burgers.json"
+    t = _run([sys.executable, "benchmarks/pde/ablation.py", "--problem", "burgers",
+              "--base", "config/benchmarks/pde_ablation_burgers.yaml", "--seeds", "0", "--out", str(res)], log)
+    return {"wall_s": round(t, 1), "summary": json.loads(res.read_text())["summary"]}
+
+
 def ddp(data_root: str, out: Path, log: Path) -> dict:
     """1 process vs one per GPU: training throughput and peak GPU memory per rank."""
     import torch
@@ -102,7 +112,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", default="../shared/data")
     parser.add_argument("--out", default="results/gpu_check")
-    parser.add_argument("--only", default="materials,proteins,pde,ddp")
+    parser.add_argument("--only", default="materials,proteins,pde,pde_options,ddp")
     args = parser.parse_args()
     import torch
 
@@ -112,7 +122,7 @@ def main() -> int:
     result: dict = {"torch": torch.__version__, "cuda": torch.version.cuda,
                     "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
     print(json.dumps(result))
-    steps = {"materials": materials, "proteins": proteins, "pde": pde, "ddp": ddp}
+    steps = {"materials": materials, "proteins": proteins, "pde": pde, "pde_options": pde_options, "ddp": ddp}
     for name in args.only.split(","):
         try:
             result[name] = steps[name](args.data_root, out, log)

@@ -54,7 +54,8 @@ def checkpoint_config(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir: str | Path,
                    ckpt_root: str | Path, log: Any = print) -> dict[str, Any]:
-    """Run the folds; return ``{"per_family": {name: {method: metrics}}, "folds": [...], "is_global_zero"}``.
+    """Run the folds; return ``{"per_family": {name: {method: metrics}}, "folds": [...], "is_global_zero",
+    "calibration"}`` (calibration of the held-out probabilities: :mod:`sciml.proteins.calibration`).
 
     ``families``: dicts of :func:`sciml.proteins.family.read_scored_family` (scores plus the
     coevolution step's ``metrics``). ``ckpt_root`` is the checkpoint base (outside the step's
@@ -87,6 +88,7 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
     def make_module() -> Any:
         return ContactLightning(N_PAIR_CHANNELS, net["channels"], net["blocks"], net["lr"])
 
+    held_out: list[tuple[Any, Any]] = []  # (probabilities, native) of each family, predicted held out
     for k in range(n_folds):
         test, val, train = fold_split(fams, k, n_folds, net["val_families"])
         names_test = sorted(d["name"] for d in test)
@@ -105,6 +107,9 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
             with torch.no_grad():
                 for n in names_test:
                     logits = fit.module(items[n]["x"][None]).squeeze(0).numpy().astype(np.float64)
+                    # the probability predict reports: without the log(pos_weight) bias of the
+                    # weighted loss (sciml.proteins.predict.network_probabilities)
+                    logits = logits - np.log(float(fit.module.hparams.pos_weight))
                     member_probs[n].append(1.0 / (1.0 + np.exp(-logits)))
         fold_rec = {"fold": k, "test": names_test, "val": [d["name"] for d in val], "train": [d["name"] for d in train],
                     "epochs_run": member_recs[0]["epochs_run"]}
@@ -118,11 +123,15 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
             if n_members > 1:
                 rec["network_members"] = [casp_precision(p, d["native"]) for p in probs]
             per_family[d["name"]] = rec
+            held_out.append((np.mean(probs, axis=0), d["native"]))
         folds.append(fold_rec)
         log(f"fold {k}: test {names_test} " + ", ".join(
             f"{n} net {per_family[n]['network']['long_L/5']:.3f} potts {per_family[n]['potts']['long_L/5']:.3f}"
             for n in names_test))
-    return {"per_family": per_family, "folds": folds, "is_global_zero": is_global_zero}
+    from sciml.proteins.calibration import calibration
+
+    return {"per_family": per_family, "folds": folds, "is_global_zero": is_global_zero,
+            "calibration": calibration(held_out)}
 
 
 def summarise(cv: dict[str, Any], n_members: int) -> dict[str, Any]:

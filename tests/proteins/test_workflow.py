@@ -54,6 +54,11 @@ def test_tiny_workflow_determinism_and_resume(workflow_runner, tmp_path):
     net = json.loads((res / "cross_validate/metrics.json").read_text())
     assert set(net["per_family"]) == {"3a4rA", "2cviA", "2xcjA"}
     assert 0.0 <= net["mean"]["network"]["long_L/5"] <= 1.0
+    # calibration of the held-out probabilities, pooled over the families, shown in the report
+    cal = net["calibration"]
+    assert cal["pairs"] > 1000 and 0.0 < cal["contact_rate"] < 0.2
+    assert sum(b["pairs"] for b in cal["reliability"]) == cal["pairs"] and 0.0 <= cal["ece"] <= 1.0
+    assert any(t["title"].startswith("Calibration") for t in section["tables"])
     # the Potts/mean-field precisions of the CV and of the section are the coevolution step's numbers
     assert net["per_family"]["3a4rA"]["potts"] == fam["potts"]
     assert net["per_family"]["3a4rA"]["meanfield"] == fam["meanfield"]

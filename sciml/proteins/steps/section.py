@@ -17,6 +17,19 @@ def _long_range(m: dict[str, Any]) -> list[float | None]:
     return [round_fixed(m[f"long_{t}"], 3) for t in ("L/5", "L/2", "L")]
 
 
+def _calibration_table(cal: dict[str, Any]) -> Any:
+    """Reliability table of the network's held-out probabilities (cross-validation)."""
+    from sciml.report import Table
+
+    rows = [[f"{b['bin'][0]:.1f}-{b['bin'][1]:.1f}", b["mean_predicted"], b["observed"], b["pairs"]]
+            for b in cal["reliability"]]
+    note = (f"{cal['pairs']} pairs (|i-j| >= 6) of the held-out families; Brier {cal['brier']} vs "
+            f"{cal['brier_base_rate']} for the base rate {cal['contact_rate']} (skill {cal['brier_skill']}); "
+            f"expected calibration error {cal['ece']}.")
+    return Table("Calibration of the network's contact probabilities (held out)",
+                 ["probability bin", "mean predicted", "observed contact rate", "pairs"], rows, note)
+
+
 def section(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str | Path, *,
             cv_dir: str | Path | None = None) -> dict[str, Any]:
     """Write the report section of the family folders and the cross-validation folder.
@@ -81,6 +94,11 @@ def section(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str | P
                             "short 6-11, medium 12-23, long >= 24 residues of separation"))
         if not have_net:
             warnings.append(f"contact network not evaluated: {net.get('skipped', 'not run')}")
+        elif net.get("calibration", {}).get("pairs"):
+            tables.append(_calibration_table(net["calibration"]))
+            if (net["calibration"].get("brier_skill") or 0.0) <= 0.0:
+                warnings.append("the network's held-out contact probabilities are no better calibrated than the "
+                                "base rate (Brier skill <= 0): read them as ranks, not probabilities")
 
         figures = []
         panels = []

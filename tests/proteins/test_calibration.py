@@ -1,0 +1,36 @@
+"""Calibration of contact probabilities (Brier score, reliability table, ECE)."""
+
+import numpy as np
+
+from sciml.proteins.calibration import calibration, scored_pairs
+
+
+def _protein(L: int, seed: int, distort=lambda p: p):
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.0, 0.4, size=(L, L))
+    native = (rng.random((L, L)) < p).astype(float)
+    return distort(p), native
+
+
+def test_calibrated_probabilities_score_well_and_distorted_ones_do_not():
+    good = calibration([_protein(300, s) for s in range(3)])
+    bad = calibration([_protein(300, s, distort=lambda p: np.sqrt(p)) for s in range(3)])  # over-confident
+    assert good["ece"] < 0.01 and good["brier_skill"] > 0.05
+    assert bad["ece"] > 0.1 and bad["brier"] > good["brier"]
+    # in each bin of the calibrated forecast the observed rate matches the mean prediction
+    for b in good["reliability"]:
+        assert abs(b["observed"] - b["mean_predicted"]) < 0.02
+    # a constant forecast of the base rate has no skill
+    flat = calibration([(np.full((300, 300), good["contact_rate"]), _protein(300, 0)[1])])
+    assert abs(flat["brier_skill"]) < 0.02
+
+
+def test_only_scored_pairs_count():
+    L = 20
+    native = np.zeros((L, L))
+    native[0, 10] = np.nan  # unknown native: not scored
+    probs = np.full((L, L), 0.5)
+    p, y = scored_pairs(probs, native)
+    n_sep6 = sum(1 for i in range(L) for j in range(i + 6, L))
+    assert len(p) == len(y) == n_sep6 - 1
+    assert calibration([])["pairs"] == 0
