@@ -172,3 +172,20 @@ def test_time_curriculum_trains_early_times_first(tmp_path):
     assert first and max(first) <= 0.5 * t_end + 1e-9
     assert seen[-1][0] == 200 and seen[-1][1] > 0.9 * t_end
     assert len(model.data.train_x_all) == 100  # all points again after the Adam stage
+
+
+@pytest.mark.slow
+def test_every_option_works_on_a_declared_problem_through_the_steps(tmp_path):
+    # the options are the same for problems declared in the config (issue #15's route)
+    from tests.pde.test_declared import HEAT_YAML, cfg_from, run_steps
+
+    cfg = cfg_from(HEAT_YAML, num_domain=200, adam_iterations=400, lbfgs_iterations=300, hard_constraints=False,
+                   network="modified_mlp", fourier_features={"features": 8, "sigma": 1.0},
+                   weight_factorization={"enabled": True}, causal={"enabled": True, "chunks": 8},
+                   adaptive_weights={"enabled": True, "every": 100}, curriculum={"windows": 2},
+                   rar={"enabled": True, "rounds": 1, "candidates": 2000, "points_per_round": 50,
+                        "iterations": 100, "method": "distribution"})
+    m = run_steps(cfg, "heat_decl", tmp_path)
+    assert m["rel_l2"] < 0.1, m  # the zero network: 1.0
+    assert len(m["loss_weights"]) == 3 and 0.0 < m["causal_min_weight"] <= 1.0
+    assert m["rar_anchors"] == 50
