@@ -136,10 +136,17 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
 
     settings = GraphSettings(**spec["graph"])
     chgnet = spec["model_name"] == "chgnet"
+    sevennet = spec["model_name"] == "sevennet"
     if chgnet:  # CHGNet's own graphs (sciml.materials.chgnet_data), checked with the training limits
         from sciml.materials.chgnet_data import collate_graphs, convert_record, converter
 
         conv = converter()
+    if sevennet:  # SevenNet's own graphs (sciml.materials.sevennet_data), checked with the training limits
+        from sciml.materials.models.sevennet import known_atomic_numbers
+        from sciml.materials.sevennet_data import collate_graphs as collate_sevennet, convert_record as convert_sevennet
+
+        ckpt = spec["model_kwargs"].get("checkpoint", "7net-0")
+        known = frozenset(z for z in known_atomic_numbers(ckpt) if z <= int(spec["max_z"]))
     mean, std = float(spec["target_mean"]), float(spec["target_std"])
     log10 = spec.get("transform") == "log10"
     for chunk in batched(records, batch_size):
@@ -147,6 +154,8 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
         for rec in chunk:
             if chgnet:
                 g, reason = convert_record(rec, conv, spec["max_z"], spec["min_distance"], need_target=False)
+            elif sevennet:
+                g, reason = convert_sevennet(rec, known, ckpt, spec["min_distance"], need_target=False)
             else:
                 g, reason = check_record(rec, settings, max_z=spec["max_z"], min_distance=spec["min_distance"],
                                          need_target=False)
@@ -158,7 +167,8 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
         rows: list[list[Any]] = []
         if graphs:
             with torch.inference_mode():
-                out = member_outputs(model, (collate_graphs(graphs) if chgnet else collate(graphs)).to(device)).double().cpu() * std + mean  # (M, B)
+                batch = collate_graphs(graphs) if chgnet else collate_sevennet(graphs) if sevennet else collate(graphs)
+                out = member_outputs(model, batch.to(device)).double().cpu() * std + mean  # (M, B)
                 decode = torch.exp if spec.get("log_target") else (lambda t: t)
                 pred = decode(out.mean(dim=0)).tolist()  # mean of the normalised outputs, as EnsembleMean
                 spread = decode(out).std(dim=0, unbiased=False).tolist() if len(out) > 1 else None

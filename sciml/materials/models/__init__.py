@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 MODEL_NAMES = ("cgcnn", "cogn")
-#: Pretrained models: they read their own graphs (CHGNet: :mod:`sciml.materials.chgnet_data`), not PyG graphs.
-PRETRAINED = ("chgnet",)
+#: Pretrained models: they read their own graphs (CHGNet: :mod:`sciml.materials.chgnet_data`,
+#: SevenNet: :mod:`sciml.materials.sevennet_data`), not PyG graphs.
+PRETRAINED = ("chgnet", "sevennet")
 
 
 def build_model(name: str, **kwargs: Any):
@@ -29,6 +30,10 @@ def build_model(name: str, **kwargs: Any):
         from sciml.materials.models.chgnet import CHGNetRegressor
 
         return CHGNetRegressor(**kwargs)
+    if name == "sevennet":
+        from sciml.materials.models.sevennet import SevenNetRegressor
+
+        return SevenNetRegressor(**kwargs)
     raise ConfigError("materials.model.name", f"unknown model '{name}' (valid: {', '.join(MODEL_NAMES + PRETRAINED)})")
 
 

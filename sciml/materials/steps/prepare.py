@@ -35,7 +35,15 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
     with run_step("materials.prepare", cfg, out_dir, inputs=[data_path],
                   threads=resolve_threads(threads, cfg)) as step:
         t0 = time.perf_counter()
-        if cfg["model"]["name"] in PRETRAINED:  # CHGNet's own graphs, cached for the train step
+        if cfg["model"]["name"] == "sevennet":  # SevenNet's own graphs, cached for the train step
+            from sciml.materials.models.sevennet import SEVENNET_CUTOFF
+            from sciml.materials.sevennet_data import load_or_build as load_sevennet
+
+            table, _, hit = load_sevennet(cfg["dataset"], root, cache_dir, cfg["validation"],
+                                          cfg["model"]["sevennet"]["checkpoint"])
+            n_atoms, n_edges = torch.from_numpy(table.n_atoms()), table.n_edges()
+            graph = GraphSettings(cutoff=SEVENNET_CUTOFF, max_neighbors=0)
+        elif cfg["model"]["name"] in PRETRAINED:  # CHGNet's own graphs, cached for the train step
             from sciml.materials.chgnet_data import ATOM_GRAPH_CUTOFF, load_or_build as load_chgnet
 
             table, _, hit = load_chgnet(cfg["dataset"], root, cache_dir, cfg["validation"])

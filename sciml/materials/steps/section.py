@@ -28,7 +28,8 @@ from sciml.rounding import round_fixed
 from sciml.steps import run_step
 
 #: Display names of the models in the section's tables.
-MODEL_LABELS = {"cgcnn": "CGCNN (ours)", "cogn": "coGN-style GN (ours)", "chgnet": "CHGNet 0.3.0 fine-tuned (ours)"}
+MODEL_LABELS = {"cgcnn": "CGCNN (ours)", "cogn": "coGN-style GN (ours)", "chgnet": "CHGNet 0.3.0 fine-tuned (ours)",
+                "sevennet": "SevenNet (pretrained) + new head (ours)"}
 
 
 def _read_predictions(path: Path) -> list[dict[str, str]]:

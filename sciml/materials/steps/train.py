@@ -53,9 +53,20 @@ def fallback_rows(table: Any, split: dict[str, Any], train_mean: float) -> dict[
 
 def load_table(cfg: dict[str, Any], root: str | Path | None, cache_dir: str | Path | None) -> tuple[Any, Path, Any]:
     """(table, dataset path, loader factory) of the configured model's representation: the
-    PyG graph table for models trained from scratch, CHGNet's own graphs for ``chgnet``."""
+    PyG graph table for models trained from scratch, CHGNet's own graphs for ``chgnet``,
+    SevenNet's own graphs (with their frozen features) for ``sevennet``."""
     from sciml.materials.models import PRETRAINED
 
+    if cfg["model"]["name"] == "sevennet":
+        from sciml.materials.models import build_model
+        from sciml.materials.sevennet_data import attach_frozen_features, load_or_build as load_sevennet, sevennet_loader
+
+        scfg = cfg["model"]["sevennet"]
+        table, path, _ = load_sevennet(cfg["dataset"], root, cache_dir, cfg["validation"], scfg["checkpoint"])
+        if scfg["freeze"] == "head":
+            # frozen backbone: features computed once (cached beside the graphs), every epoch trains only the head
+            attach_frozen_features(table, build_model("sevennet", **scfg), cache_dir=cache_dir)
+        return table, path, sevennet_loader
     if cfg["model"]["name"] in PRETRAINED:
         from sciml.materials.chgnet_data import chgnet_loader, load_or_build as load_chgnet
 
@@ -91,6 +102,14 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
     with run_step(f"materials.train.fold{fold}", cfg, out_dir, threads=resolve_threads(threads, cfg)) as step:
         table, data_path, loader = load_table(cfg, root, cache_dir)
         step.add_inputs([data_path])
+        if cfg["model"]["name"] == "sevennet":  # the pretrained weights (sha256 into provenance) and their package
+            from importlib.metadata import version
+
+            from sciml.materials.models.sevennet import pretrained_weights_path
+
+            step.add_inputs([pretrained_weights_path(cfg["model"]["sevennet"]["checkpoint"])])
+            step.record.extra["pretrained"] = {"package": "sevenn", "version": version("sevenn"),
+                                               "checkpoint": cfg["model"]["sevennet"]["checkpoint"]}
         split = split_fold(table, cfg, fold)
         y = table.y.numpy().astype(np.float64)
         y_fit = y[split["fit"]]
