@@ -1,4 +1,5 @@
-"""``sciml pde``: problems | solve | train | evaluate | section (standard library only at import).
+"""``sciml pde``: problems | solve | train | evaluate | operator | operator-query | section
+(standard library only at import).
 
 Each handler parses arguments and calls one step of :mod:`sciml.pde.steps`; numpy, torch
 and DeepXDE are imported inside the steps (``DDE_BACKEND=pytorch`` is set before DeepXDE loads).
@@ -40,6 +41,23 @@ def register(subparsers: Any) -> None:
     p.add_argument("--solver-dir", required=True, help="output folder of 'pde solve'")
     p.set_defaults(func=_evaluate)
 
+    p = add_step_parser(sub, "operator", "operator surrogate (DeepONet) of an input-function family: data, "
+                        "model chosen on validation inputs, test accuracy, speed table", config=False,
+                        data_root=False, threads=True,
+                        out_dir="folder for dataset.npz/.json, model/, selection.json, metrics.json, timing.json")
+    p.add_argument("--config", dest="config_file", required=True,
+                   help="operator YAML (schema sciml/schemas/pde_operator.schema.yaml)")
+    p.set_defaults(func=_operator)
+
+    p = sub.add_parser("operator-query", help="predict with a saved operator; inputs outside the training "
+                                              "range are flagged (out_of_range), a wrong shape is an error")
+    p.add_argument("--model-dir", required=True, help="the model/ folder of 'pde operator'")
+    p.add_argument("--inputs", required=True, help=".npy (n, sensors) or .npz with key 'inputs'")
+    p.add_argument("--out", required=True, help="output .npz with u (n, q), points (q, d), out_of_range (n,)")
+    p.add_argument("--accelerator", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="device (auto: cuda if available)")
+    p.set_defaults(func=_operator_query)
+
     p = add_step_parser(sub, "section", "write the report section from evaluated problems", data_root=False,
                         out_dir="folder for section.json and provenance.json")
     p.add_argument("--evaluate-dirs", nargs="+", required=True, help="output folders of 'pde evaluate', one per problem")
@@ -80,6 +98,21 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     evaluate(config_section(args, "pde"), args.problem, args.out_dir, model_dir=args.model_dir,
              solver_dir=args.solver_dir, data_root=args.data_root, threads=args.threads)
+    return 0
+
+
+def _operator(args: argparse.Namespace) -> int:
+    from sciml.pde.steps.operator import load_operator_config, operator
+
+    operator(load_operator_config(args.config_file), args.out_dir, threads=args.threads)
+    return 0
+
+
+def _operator_query(args: argparse.Namespace) -> int:
+    from sciml.pde.steps.operator import operator_query
+
+    out = operator_query(args.model_dir, args.inputs, args.out, accelerator=args.accelerator)
+    print(f"{out['queries']} predictions, {out['out_of_range']} flagged out_of_range -> {out['out']}")
     return 0
 
 
