@@ -61,6 +61,7 @@ def register(subparsers: Any) -> None:
     p = add_step_parser(sub, "section", "write the report section from evaluated problems", data_root=False,
                         out_dir="folder for section.json and provenance.json")
     p.add_argument("--evaluate-dirs", nargs="+", required=True, help="output folders of 'pde evaluate', one per problem")
+    p.add_argument("--operator-dirs", nargs="*", default=[], help="output folders of 'pde operator' (a table each)")
     p.add_argument("--solve-dirs", nargs="+", default=[], help="output folders of 'pde solve', same order (for provenance)")
     p.add_argument("--train-dirs", nargs="+", default=[], help="output folders of 'pde train', same order (for provenance)")
     p.set_defaults(func=_section)
@@ -121,6 +122,6 @@ def _section(args: argparse.Namespace) -> int:
     from sciml.pde.steps import section
 
     out = section(config_section(args, "pde"), args.out_dir, evaluate_dirs=args.evaluate_dirs,
-                  solve_dirs=args.solve_dirs, train_dirs=args.train_dirs)
+                  solve_dirs=args.solve_dirs, train_dirs=args.train_dirs, operator_dirs=args.operator_dirs)
     print(f"pde section: {len(out['problems'])} problems, {out['warnings']} warnings -> {out['section']}")
     return 0

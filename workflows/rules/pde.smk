@@ -3,14 +3,21 @@
 # Checkpoints live under CHECKPOINTS (outside declared outputs) so a rerun resumes.
 # Step folders are passed as --out-dir/--model-dir/--solver-dir, derived from the declared
 # files with subpath() so the folder and the files cannot disagree.
+# Operator surrogates (pde.operators: config files) run one job each; their table joins the section.
+
+import os
 
 PDE_PROBLEMS = config["pde"]["problems"]
 PDE = f"{RESULTS}/pde"
 PDE_PROBLEM = f"{PDE}/{{pde_problem}}"
+#: operator name (its config file's stem) -> config file (pde.operators)
+PDE_OPERATORS = {os.path.splitext(os.path.basename(p))[0]: p for p in config["pde"].get("operators", [])}
+PDE_OPERATOR_DIRS = [f"{PDE}/operator/{name}" for name in PDE_OPERATORS]
 
 
 wildcard_constraints:
     pde_problem="[a-z_0-9]+",
+    pde_operator="[A-Za-z_0-9.-]+",
 
 
 rule pde_solve:
@@ -101,12 +108,37 @@ rule pde_evaluate:
         "--solver-dir {params.solver_dir} --out-dir {params.out_dir} > {log} 2>&1"
 
 
+rule pde_operator:
+    input:
+        cfg=lambda wc: PDE_OPERATORS[wc.pde_operator],
+    output:
+        metrics=f"{PDE}/operator/{{pde_operator}}/metrics.json",
+        timing=f"{PDE}/operator/{{pde_operator}}/timing.json",
+        report=f"{PDE}/operator/{{pde_operator}}/report.txt",
+        prov=f"{PDE}/operator/{{pde_operator}}/provenance.json",
+    params:
+        out_dir=subpath(output.metrics, parent=True),
+    log:
+        f"{RESULTS}/logs/pde_operator_{{pde_operator}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/pde_operator_{{pde_operator}}.tsv"
+    threads: config["pde"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    conda:
+        "../envs/sciml.yaml"
+    shell:
+        "sciml pde operator --config {input.cfg} --threads {threads} --out-dir {params.out_dir} > {log} 2>&1"
+
+
 rule pde_section:
     input:
         metrics=expand(f"{PDE}/{{p}}/evaluate/metrics.json", p=PDE_PROBLEMS),
         timing=expand(f"{PDE}/{{p}}/evaluate/timing.json", p=PDE_PROBLEMS),
         figs=expand(f"{PDE}/{{p}}/evaluate/{{fig}}.png", p=PDE_PROBLEMS, fig=("fields", "loss")),
         prov=expand(f"{PDE}/{{p}}/{{step}}/provenance.json", p=PDE_PROBLEMS, step=("solve", "train", "evaluate")),
+        operators=[f"{d}/{f}" for d in PDE_OPERATOR_DIRS for f in ("metrics.json", "timing.json", "provenance.json")],
     output:
         section=section_file("pde"),
         prov=f"{section_dir('pde')}/provenance.json",
@@ -116,6 +148,7 @@ rule pde_section:
         evaluate_dirs=expand(f"{PDE}/{{p}}/evaluate", p=PDE_PROBLEMS),
         solve_dirs=expand(f"{PDE}/{{p}}/solve", p=PDE_PROBLEMS),
         train_dirs=expand(f"{PDE}/{{p}}/train", p=PDE_PROBLEMS),
+        operator_dirs=" ".join(["--operator-dirs"] + PDE_OPERATOR_DIRS) if PDE_OPERATOR_DIRS else "",
     log:
         f"{RESULTS}/logs/pde_section.log",
     benchmark:
@@ -129,4 +162,4 @@ rule pde_section:
     shell:
         "sciml pde section --config-json {params.cfg} --out-dir {params.out_dir} "
         "--evaluate-dirs {params.evaluate_dirs} --solve-dirs {params.solve_dirs} "
-        "--train-dirs {params.train_dirs} > {log} 2>&1"
+        "--train-dirs {params.train_dirs} {params.operator_dirs} > {log} 2>&1"

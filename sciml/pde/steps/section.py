@@ -32,12 +32,43 @@ def _read(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise DataError(folder, f"evaluation outputs missing or invalid ({exc})") from None
 
 
+def operator_rows(folder: Path) -> tuple[list[Any], list[str]]:
+    """One row of the operator table (and its warnings) from a ``pde operator`` output folder."""
+    from sciml.errors import DataError
+
+    try:
+        m = json.loads((folder / "metrics.json").read_text())
+        t = json.loads((folder / "timing.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(folder, f"operator outputs missing or invalid ({exc})") from None
+    test = m["test"]["surrogate"]
+    largest = max(t["speed"], key=lambda r: r["inputs"])
+    matched = t.get("matched_solver") or {}
+    best = [r for r in t["break_even"] if r["batch"] == largest["inputs"]]
+    fastest = min((r["solver_seconds"] for r in best), default=None)
+    be = next((r for r in best if r["solver_seconds"] == fastest), None)
+    row = [folder.name, m["family"]["kind"], f"{test['median']:.3g} ({test['p90']:.3g})",
+           _fmt(m["test"]["baseline_mean_solution"]["median"]),
+           _fmt(t["generation_seconds"] + t["training_seconds"], ".4g"),
+           f"{largest['inputs']}: {largest['seconds_per_query']:.3g}",
+           f"{matched.get('level')}: {_fmt(fastest)}" if matched else "not reached",
+           _fmt(be["speedup_per_query"], ".3g") if be else "-",
+           (str(be["break_even_queries"]) if be and be["break_even_queries"] is not None else "never")]
+    warnings = []
+    if be is None or be["break_even_queries"] is None:
+        warnings.append(f"operator {folder.name}: the classical solver is faster per query than the surrogate; "
+                        "the surrogate never pays back its data and training")
+    return row, warnings
+
+
 def section(cfg: dict[str, Any], out_dir: str | Path, *, evaluate_dirs: Sequence[str | Path],
-            solve_dirs: Sequence[str | Path] = (), train_dirs: Sequence[str | Path] = ()) -> dict[str, Any]:
+            solve_dirs: Sequence[str | Path] = (), train_dirs: Sequence[str | Path] = (),
+            operator_dirs: Sequence[str | Path] = ()) -> dict[str, Any]:
     """Write ``out_dir/section.json`` (accuracy and speed tables, figures, warnings) from the
     ``evaluate`` folders, one per problem. ``solve_dirs`` and ``train_dirs`` (same order as
     ``evaluate_dirs``, or empty) are the problems' other step folders, whose provenance the
-    section lists; figure and provenance paths are relative to ``out_dir``. Returns
+    section lists; ``operator_dirs`` are output folders of ``pde operator`` (a table of operator
+    surrogates); figure and provenance paths are relative to ``out_dir``. Returns
     ``{"section": path, "problems": [...], "warnings": n}``."""
     from sciml.errors import ConfigError
     from sciml.pde.problems.base import AGAINST_REFERENCE
@@ -108,6 +139,14 @@ def section(cfg: dict[str, Any], out_dir: str | Path, *, evaluate_dirs: Sequence
                 if prov.is_file():
                     step.add_inputs([prov])
                     provenance.append(step.rel(prov))
+        op_rows = []
+        for folder in map(Path, operator_dirs):
+            row, warn = operator_rows(folder)
+            op_rows.append(row)
+            warnings += warn
+            step.add_inputs([folder / "metrics.json", folder / "timing.json"])
+            if (folder / "provenance.json").is_file():
+                provenance.append(step.rel(folder / "provenance.json"))
         provenance.append(step.rel(step.out_dir / "provenance.json"))  # this step's own, written on exit
         sec = Section(
             domain="pde",
@@ -141,7 +180,15 @@ def section(cfg: dict[str, Any], out_dir: str | Path, *, evaluate_dirs: Sequence
                          "solver resolution at PINN accuracy", "solver s (that resolution)"], query_rows,
                         "One trained network answers every parameter value; each row is one value alone, against one "
                         "solve of that value at the cheapest resolution whose error <= the PINN's on it.")]
-                 if query_rows else []),
+                 if query_rows else [])
+              + ([Table("Operator surrogates (DeepONet) on held-out input functions",
+                        ["operator", "family", "test median rel. L2 (p90)", "mean-solution baseline",
+                         "data + training s", "inputs per batch: s per query", "matched solver level: s per solve",
+                         "speed-up per query", "break-even queries"], op_rows,
+                        "Settings chosen on validation input functions; test functions scored once. Matched solver: "
+                        "the cheapest solver level whose error is <= the surrogate's test median (for Poisson the "
+                        "faster of a solve from scratch and one reusing the factorisation). Break-even counts data "
+                        "generation and training.")] if op_rows else []),
             figures=figures, warnings=warnings, provenance=provenance,
         )
         path = write_section(step.output("section.json"), sec)
