@@ -230,7 +230,9 @@ def collate_graphs(graphs: list[Any], y: Any = None) -> CHGNetBatch:
 
 
 class _Subset:
-    def __init__(self, table: CHGNetTable, indices: Any):
+    """Rows ``indices`` of a CHGNet or SevenNet table: (frozen features or graph, target)."""
+
+    def __init__(self, table: Any, indices: Any):
         self.table = table
         self.indices = [int(i) for i in indices]
 
@@ -244,13 +246,32 @@ class _Subset:
         return self.table.graphs[i], self.table.y[i]
 
 
-def _collate(items: list[tuple[Any, Any]]) -> CHGNetBatch | FeatureBatch:
+def _collate(items: list[tuple[Any, Any]], collate_graphs: Any) -> Any:
     import torch
 
     y = torch.stack([y for _, y in items])
     if isinstance(items[0][0], torch.Tensor):
         return FeatureBatch(torch.stack([f for f, _ in items]), y)
-    return CHGNetBatch([g for g, _ in items], y)
+    return collate_graphs([g for g, _ in items], y)
+
+
+def table_loader(table: Any, indices: Any, batch_size: int, collate_graphs: Any, shuffle_seed: int | None = None,
+                 num_workers: int = 0) -> Any:
+    """A torch ``DataLoader`` over a pretrained model's table (CHGNet's or SevenNet's) at ``indices``:
+    :class:`FeatureBatch` es when the table has frozen ``features``, else ``collate_graphs(graphs, y)``;
+    in order, or shuffled per epoch and sharded across DDP ranks with ``shuffle_seed``, as
+    :func:`sciml.materials.dataset.graph_loader`."""
+    import functools
+
+    from torch.utils.data import DataLoader
+
+    from sciml.materials.lightning import EpochSeededSampler
+
+    ds = _Subset(table, indices)
+    sampler = EpochSeededSampler(len(ds), shuffle_seed) if shuffle_seed is not None else None
+    return DataLoader(ds, batch_size=batch_size, sampler=sampler, shuffle=False,
+                      collate_fn=functools.partial(_collate, collate_graphs=collate_graphs),
+                      num_workers=int(num_workers), persistent_workers=int(num_workers) > 0)
 
 
 def chgnet_loader(table: CHGNetTable, indices: Any, batch_size: int, shuffle_seed: int | None = None,
@@ -259,11 +280,8 @@ def chgnet_loader(table: CHGNetTable, indices: Any, batch_size: int, shuffle_see
     has frozen ``features``) over ``table`` at ``indices`` (in order,
     or shuffled per epoch and sharded across DDP ranks with ``shuffle_seed``, as
     :func:`sciml.materials.dataset.graph_loader`)."""
-    from torch.utils.data import DataLoader
+    return table_loader(table, indices, batch_size, _chgnet_batch, shuffle_seed, num_workers)
 
-    from sciml.materials.lightning import EpochSeededSampler
 
-    ds = _Subset(table, indices)
-    sampler = EpochSeededSampler(len(ds), shuffle_seed) if shuffle_seed is not None else None
-    return DataLoader(ds, batch_size=batch_size, sampler=sampler, shuffle=False, collate_fn=_collate,
-                      num_workers=int(num_workers), persistent_workers=int(num_workers) > 0)
+def _chgnet_batch(graphs: list[Any], y: Any) -> CHGNetBatch:
+    return CHGNetBatch(list(graphs), y)

@@ -27,7 +27,7 @@ import numpy as np
 
 from sciml.errors import DataError
 from sciml.io import atomic_path
-from sciml.materials.chgnet_data import FeatureBatch, as_structure
+from sciml.materials.chgnet_data import as_structure
 from sciml.materials.dataset import _input_digest, admitted_records, dataset_records
 from sciml.materials.graphs import GraphSettings
 from sciml.materials.readers import RawRecord
@@ -236,40 +236,11 @@ def collate_graphs(graphs: list[dict[str, Any]], y: Any = None) -> SevenNetBatch
     return SevenNetBatch(data, torch.zeros(len(graphs)) if y is None else y, len(graphs))
 
 
-class _Subset:
-    def __init__(self, table: SevenNetTable, indices: Any):
-        self.table = table
-        self.indices = [int(i) for i in indices]
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, k: int) -> tuple[Any, Any]:
-        i = self.indices[k]
-        if self.table.features is not None:
-            return self.table.features[i], self.table.y[i]
-        return self.table.graphs[i], self.table.y[i]
-
-
-def _collate(items: list[tuple[Any, Any]]) -> SevenNetBatch | FeatureBatch:
-    import torch
-
-    y = torch.stack([y for _, y in items])
-    if isinstance(items[0][0], torch.Tensor):
-        return FeatureBatch(torch.stack([f for f, _ in items]), y)
-    return collate_graphs([g for g, _ in items], y)
-
-
 def sevennet_loader(table: SevenNetTable, indices: Any, batch_size: int, shuffle_seed: int | None = None,
                     num_workers: int = 0) -> Any:
-    """A torch ``DataLoader`` over ``table`` at ``indices`` (of :class:`FeatureBatch` es when the
+    """A torch ``DataLoader`` over ``table`` at ``indices`` (of :class:`~sciml.materials.chgnet_data.FeatureBatch` es when the
     table has frozen ``features``), in order or shuffled per epoch with ``shuffle_seed``, as
     :func:`sciml.materials.chgnet_data.chgnet_loader`."""
-    from torch.utils.data import DataLoader
+    from sciml.materials.chgnet_data import table_loader
 
-    from sciml.materials.lightning import EpochSeededSampler
-
-    ds = _Subset(table, indices)
-    sampler = EpochSeededSampler(len(ds), shuffle_seed) if shuffle_seed is not None else None
-    return DataLoader(ds, batch_size=batch_size, sampler=sampler, shuffle=False, collate_fn=_collate,
-                      num_workers=int(num_workers), persistent_workers=int(num_workers) > 0)
+    return table_loader(table, indices, batch_size, collate_graphs, shuffle_seed, num_workers)

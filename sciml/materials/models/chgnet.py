@@ -87,7 +87,31 @@ def load_pretrained(version: str = "0.3.0", weights_path: str | Path | None = No
     return net.eval()
 
 
-class CHGNetRegressor(nn.Module):
+class PretrainedRegressor(nn.Module):
+    """A pretrained backbone with a new property head (CHGNet, SevenNet). Subclasses set
+    ``backbone``, ``head``, ``freeze`` (head | last_blocks | none), ``backbone_lr_scale`` and define
+    ``features(batch)`` -> (B, F); this class gives the forward pass and the optimizer groups."""
+
+    def forward(self, batch) -> torch.Tensor:
+        if getattr(batch, "features", None) is not None:  # precomputed frozen features (freeze: head)
+            return self.head(batch.features.float()).view(-1)
+        if self.freeze == "head":
+            with torch.no_grad():
+                feats = self.features(batch)
+        else:
+            feats = self.features(batch)
+        return self.head(feats.float()).view(-1)
+
+    def param_groups(self, lr: float) -> list[dict[str, Any]]:
+        """AdamW parameter groups: trainable backbone parameters at ``lr * backbone_lr_scale``, head at ``lr``."""
+        groups = [{"params": list(self.head.parameters()), "lr": float(lr)}]
+        backbone = [p for p in self.backbone.parameters() if p.requires_grad]
+        if backbone:
+            groups.append({"params": backbone, "lr": float(lr) * self.backbone_lr_scale})
+        return groups
+
+
+class CHGNetRegressor(PretrainedRegressor):
     """Pretrained CHGNet backbone + new head; ``forward(batch)`` -> (B,) normalised values.
 
     ``batch`` has ``graphs`` (a list of ``chgnet.graph.CrystalGraph``), see
@@ -121,20 +145,3 @@ class CHGNetRegressor(nn.Module):
         out = self.backbone(list(batch.graphs), task="e", return_crystal_feas=True)
         return torch.cat([out["crystal_fea"], out["e"].view(-1, 1)], dim=1)
 
-    def forward(self, batch) -> torch.Tensor:
-        if getattr(batch, "features", None) is not None:  # precomputed frozen features (freeze: head)
-            return self.head(batch.features.float()).view(-1)
-        if self.freeze == "head":
-            with torch.no_grad():
-                feats = self.features(batch)
-        else:
-            feats = self.features(batch)
-        return self.head(feats.float()).view(-1)
-
-    def param_groups(self, lr: float) -> list[dict[str, Any]]:
-        """AdamW parameter groups: trainable backbone parameters at ``lr * backbone_lr_scale``, head at ``lr``."""
-        groups = [{"params": list(self.head.parameters()), "lr": float(lr)}]
-        backbone = [p for p in self.backbone.parameters() if p.requires_grad]
-        if backbone:
-            groups.append({"params": backbone, "lr": float(lr) * self.backbone_lr_scale})
-        return groups

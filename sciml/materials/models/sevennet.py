@@ -44,7 +44,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sciml.materials.models.chgnet import sha256_of
+from sciml.materials.models.chgnet import PretrainedRegressor, sha256_of
 
 #: The weight files the sevenn 0.13 wheel ships (checkpoint name -> (file relative to the package, sha256)).
 KNOWN_WEIGHTS = {
@@ -141,7 +141,7 @@ def load_pretrained(checkpoint: str = "7net-0", weights_path: str | Path | None 
     return net.eval()
 
 
-class SevenNetRegressor(nn.Module):
+class SevenNetRegressor(PretrainedRegressor):
     """Pretrained SevenNet backbone + new head; ``forward(batch)`` -> (B,) normalised values.
 
     ``batch`` is a :class:`~sciml.materials.sevennet_data.SevenNetBatch` (SevenNet's own
@@ -215,20 +215,3 @@ class SevenNetRegressor(nn.Module):
         e_per_atom = scatter(atomic_energy, data["batch"], dim=0, dim_size=batch.num_graphs, reduce="mean")
         return torch.cat([pooled, e_per_atom.view(-1, 1)], dim=1)
 
-    def forward(self, batch) -> torch.Tensor:
-        if getattr(batch, "features", None) is not None:  # precomputed frozen features (freeze: head)
-            return self.head(batch.features.float()).view(-1)
-        if self.freeze == "head":
-            with torch.no_grad():
-                feats = self.features(batch)
-        else:
-            feats = self.features(batch)
-        return self.head(feats.float()).view(-1)
-
-    def param_groups(self, lr: float) -> list[dict[str, Any]]:
-        """AdamW parameter groups: trainable backbone parameters at ``lr * backbone_lr_scale``, head at ``lr``."""
-        groups = [{"params": list(self.head.parameters()), "lr": float(lr)}]
-        backbone = [p for p in self.backbone.parameters() if p.requires_grad]
-        if backbone:
-            groups.append({"params": backbone, "lr": float(lr) * self.backbone_lr_scale})
-        return groups
