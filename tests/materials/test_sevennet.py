@@ -49,7 +49,8 @@ def model():
 
 
 def test_installed_weights_have_the_pinned_sha256():
-    from sciml.materials.models.sevennet import KNOWN_WEIGHTS, pretrained_weights_path, sha256_of
+    from sciml.materials.models.chgnet import sha256_of
+    from sciml.materials.models.sevennet import KNOWN_WEIGHTS, pretrained_weights_path
 
     for name, (_, digest) in KNOWN_WEIGHTS.items():
         assert sha256_of(pretrained_weights_path(name)) == digest, name

@@ -50,6 +50,20 @@ def pretrained_weights_path(version: str = "0.3.0") -> Path:
     return Path(chgnet.__file__).parent / KNOWN_WEIGHTS[version][0]
 
 
+def check_weight_file(path: Path, model: str, expected: str, package: str) -> None:
+    """DataError naming ``path`` unless it exists and its sha256 is ``expected`` (the file the
+    ``package`` wheel ships for ``model``)."""
+    from sciml.errors import DataError
+
+    if not path.is_file():
+        raise DataError(path, f"{model} weight file missing", hint=f"reinstall {package} (pip install 'sciml[pretrained]')")
+    digest = sha256_of(path)
+    if digest != expected:
+        raise DataError(path, f"{model} weight file sha256 {digest[:16]}... does not match the released "
+                              f"file's {expected[:16]}... (corrupted or a different model)",
+                        hint=f"reinstall {package} so its wheel restores the file")
+
+
 def sha256_of(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -68,14 +82,7 @@ def load_pretrained(version: str = "0.3.0", weights_path: str | Path | None = No
     from sciml.errors import DataError
 
     path = Path(weights_path) if weights_path is not None else pretrained_weights_path(version)
-    if not path.is_file():
-        raise DataError(path, "CHGNet weight file missing", hint="reinstall chgnet (pip install 'sciml[pretrained]')")
-    digest = sha256_of(path)
-    expected = KNOWN_WEIGHTS[version][1]
-    if digest != expected:
-        raise DataError(path, f"CHGNet {version} weight file sha256 {digest[:16]}... does not match the released "
-                              f"file's {expected[:16]}... (corrupted or a different model)",
-                        hint="reinstall chgnet==0.4.* so its wheel restores the file")
+    check_weight_file(path, f"CHGNet {version}", KNOWN_WEIGHTS[version][1], "chgnet==0.4.*")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         state = ckpt["model"]

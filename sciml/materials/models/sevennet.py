@@ -44,7 +44,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sciml.materials.models.chgnet import PretrainedRegressor, sha256_of
+from sciml.materials.models.chgnet import PretrainedRegressor, check_weight_file
 
 #: The weight files the sevenn 0.13 wheel ships (checkpoint name -> (file relative to the package, sha256)).
 KNOWN_WEIGHTS = {
@@ -93,14 +93,7 @@ def read_checkpoint(checkpoint: str = "7net-0", weights_path: str | Path | None 
     from sciml.errors import DataError
 
     path = Path(weights_path) if weights_path is not None else pretrained_weights_path(checkpoint)
-    if not path.is_file():
-        raise DataError(path, "SevenNet weight file missing", hint="reinstall sevenn (pip install 'sciml[pretrained]')")
-    digest = sha256_of(path)
-    expected = KNOWN_WEIGHTS[checkpoint][1]
-    if digest != expected:
-        raise DataError(path, f"SevenNet {checkpoint} weight file sha256 {digest[:16]}... does not match the released "
-                              f"file's {expected[:16]}... (corrupted or a different model)",
-                        hint="reinstall sevenn==0.13.* so its wheel restores the file")
+    check_weight_file(path, f"SevenNet {checkpoint}", KNOWN_WEIGHTS[checkpoint][1], "sevenn==0.13.*")
     try:
         with torch.serialization.safe_globals(_safe_globals()):
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
