@@ -497,12 +497,10 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
 
 def _rar_indices(X: np.ndarray, res: np.ndarray, rar: dict[str, Any], seed: int) -> np.ndarray:
     """Which RAR candidates join the collocation points (greedy, or RAR-D by ``rar.method``)."""
-    method = rar.get("method", "greedy")
-    if method == "greedy":
-        return np.argsort(-res, kind="stable")[: int(rar["points_per_round"])]
     from sciml.pde.training_options import rar_select
 
-    return rar_select(X, res, int(rar["points_per_round"]), method, float(rar.get("k", 2.0)), float(rar.get("c", 0.0)), seed)
+    return rar_select(X, res, int(rar["points_per_round"]), rar.get("method", "greedy"), float(rar.get("k", 2.0)),
+                      float(rar.get("c", 0.0)), seed)
 
 
 class _Curriculum:
