@@ -54,3 +54,16 @@ def trained_fold(tmp_path_factory):
     cfg = tiny_config()
     metrics = train(cfg, 0, REPO / "data", base / "fold_0", base / "ckpt", base / "cache", threads=1)
     return cfg, base / "fold_0", metrics
+
+
+def corrupted_copy(src: str | Path, dest: Path) -> Path:
+    """A copy of ``src`` at ``dest`` with one byte in the middle flipped (a corrupted weight file)."""
+    import shutil
+
+    shutil.copyfile(src, dest)
+    with open(dest, "r+b") as fh:
+        fh.seek(dest.stat().st_size // 2)
+        b = fh.read(1)
+        fh.seek(-1, 1)
+        fh.write(bytes([b[0] ^ 0xFF]))
+    return dest

@@ -4,7 +4,6 @@ bad structures and bad weight files are reported, never a crash."""
 from __future__ import annotations
 
 import csv
-import shutil
 
 import numpy as np
 import pytest
@@ -167,13 +166,9 @@ def test_corrupted_weight_file_is_a_clear_error(tmp_path):
     from sciml.errors import DataError
     from sciml.materials.models.chgnet import CHGNetRegressor, pretrained_weights_path
 
-    bad = tmp_path / "chgnet_0.3.0.pth.tar"
-    shutil.copyfile(pretrained_weights_path("0.3.0"), bad)
-    with open(bad, "r+b") as fh:  # flip one byte in the middle
-        fh.seek(bad.stat().st_size // 2)
-        b = fh.read(1)
-        fh.seek(-1, 1)
-        fh.write(bytes([b[0] ^ 0xFF]))
+    from tests.materials.conftest import corrupted_copy
+
+    bad = corrupted_copy(pretrained_weights_path("0.3.0"), tmp_path / "chgnet_0.3.0.pth.tar")
     with pytest.raises(DataError, match="sha256") as exc:
         CHGNetRegressor(weights_path=str(bad))
     assert str(bad) in str(exc.value)

@@ -5,7 +5,6 @@ model screens new structures."""
 from __future__ import annotations
 
 import csv
-import shutil
 
 import numpy as np
 import pytest
@@ -60,13 +59,9 @@ def test_sha256_mismatch_is_refused_naming_the_file(tmp_path):
     from sciml.errors import DataError
     from sciml.materials.models.sevennet import SevenNetRegressor, pretrained_weights_path
 
-    bad = tmp_path / "checkpoint_sevennet_0.pth"
-    shutil.copyfile(pretrained_weights_path("7net-0"), bad)
-    with open(bad, "r+b") as fh:  # flip one byte in the middle
-        fh.seek(bad.stat().st_size // 2)
-        b = fh.read(1)
-        fh.seek(-1, 1)
-        fh.write(bytes([b[0] ^ 0xFF]))
+    from tests.materials.conftest import corrupted_copy
+
+    bad = corrupted_copy(pretrained_weights_path("7net-0"), tmp_path / "checkpoint_sevennet_0.pth")
     with pytest.raises(DataError, match="sha256") as exc:
         SevenNetRegressor(weights_path=str(bad))
     assert str(bad) in str(exc.value)
