@@ -7,6 +7,7 @@ Argument parsing only: each handler calls one step of :mod:`sciml.proteins.steps
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 
@@ -52,7 +53,10 @@ def register(subparsers: Any) -> None:
     q = add_step_parser(sub, "predict", "contact probabilities for one protein from its alignment (structure optional)",
                         threads=True, out_dir="target folder (prediction/<name>.rr|.contacts.npz|.contact_map.png, "
                                               "metrics.json, section.json, provenance.json)")
-    q.add_argument("--model-dir", default=None, help="folder written by 'train-model' (the contact network)")
+    q.add_argument("--model-dir", default=None,
+                   help="folder written by 'train-model' (the contact network); default, when no --sequence-model-dir "
+                        "is given either: the network shipped with sciml (with --scores, the one that refines a "
+                        "score matrix from the sequence alone)")
     q.add_argument("--sequence-model-dir", default=None,
                    help="folder written by 'train-sequence-model': predicts single sequences (no homologues)")
     src = q.add_mutually_exclusive_group(required=True)
@@ -130,6 +134,12 @@ def _predict(args: argparse.Namespace) -> int:
     target = {"name": args.name or Path(args.alignment).name.split(".")[0], "alignment": local(args.alignment),
               "format": args.format, "query": args.query, "structure": local(args.structure), "chain": args.chain,
               "scores": local(args.scores)}
-    m = predict(cfg, args.model_dir, target, args.out_dir, sequence_model_dir=args.sequence_model_dir,
+    model_dir = args.model_dir
+    if model_dir is None and args.sequence_model_dir is None:
+        from sciml.proteins.saved_model import packaged_model_dir
+
+        model_dir = str(packaged_model_dir("scores" if args.scores else "alignment"))
+        print(f"using the contact network shipped with sciml: {model_dir}", file=sys.stderr)
+    m = predict(cfg, model_dir, target, args.out_dir, sequence_model_dir=args.sequence_model_dir,
                 data_root=args.data_root, threads=args.threads)
     return 0 if "skipped" not in m else 3

@@ -90,19 +90,26 @@ def predict_target(fam: Any, members: list[Any], meta: dict[str, Any], scores: A
     :class:`~sciml.proteins.family.Family` from :func:`sciml.proteins.query.load_query`).
 
     ``scores``: an external (L, L) score matrix used as the Potts channel instead of the
-    fit. Returns ``{"probs", "potts", "meanfield" (L, L), "n_eff", "potts_source"}``.
+    fit. A network of the ``scores`` feature set reads that matrix and the sequence only, so
+    ``fam`` may then hold the query alone. Returns ``{"probs", "potts", "meanfield" (L, L, or
+    None for a ``scores`` network given a matrix), "n_eff", "potts_source"}``.
     """
     import numpy as np
 
     from sciml.proteins import family as fam_io
     from sciml.proteins import meanfield
-    from sciml.proteins.features import pair_features
+    from sciml.proteins.features import network_features
+    from sciml.proteins.saved_model import feature_set
 
-    spec = meta["features"]
+    spec, kind = meta["features"], feature_set(meta)
     cfg = {"potts": spec["potts"], "meanfield": spec["meanfield"], "seed": spec["seed"]}
     if scores is None:
         res = fam_io.coevolution(fam, cfg, log=log)
         potts, n_eff, source = res["potts"], float(res["n_eff"]), "Potts fit (pseudo-likelihood, APC)"
+    elif kind == "scores":  # the matrix and the sequence are all this network reads
+        res = {"meanfield": None}
+        potts, source = np.asarray(scores, dtype=float), "external score matrix"
+        n_eff = float(fam.n_seqs)
     else:
         mf = cfg["meanfield"]
         m = meanfield.fit(fam.X, pseudocount=mf.get("pseudocount", 0.5), max_sequences=mf.get("max_sequences", 2000),
@@ -110,7 +117,8 @@ def predict_target(fam: Any, members: list[Any], meta: dict[str, Any], scores: A
         res = {"meanfield": fam_io.to_chain(m["scores"], fam.res, len(fam.sequence))}
         potts, source = np.asarray(scores, dtype=float), "external score matrix"
         n_eff = float(m["n_eff"])
-    feats = pair_features(fam.sequence, fam_io.profile_features(fam), potts, res["meanfield"])
+    profile = None if kind == "scores" else fam_io.profile_features(fam)
+    feats = network_features(kind, fam.sequence, potts, profile, res["meanfield"])
     return {"probs": network_probabilities(members, feats, float(meta["training"].get("pos_weight", 1.0))), "potts": potts, "meanfield": res["meanfield"],
             "n_eff": n_eff, "potts_source": source}
 

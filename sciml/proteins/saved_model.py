@@ -23,16 +23,22 @@ META_FILE = "model.json"
 MODEL_FILES = (WEIGHTS_FILE, META_FILE)
 #: The pair features the network reads (:func:`sciml.proteins.features.pair_features`).
 FEATURES = "pair_features_v1"
+#: One coevolution score matrix + the sequence (:func:`sciml.proteins.features.score_features`): no alignment
+#: channels, so the network refines an external matrix given with the sequence alone.
+SCORE_FEATURES = "pair_scores_sequence_v1"
+#: model.json feature name of each ``proteins.network.features`` set.
+FEATURES_BY_SET = {"alignment": FEATURES, "scores": SCORE_FEATURES}
 #: The sequence-only model's features (:func:`sciml.proteins.sequence_model.seq_features`): no alignment.
 SEQUENCE_FEATURES = "sequence_onehot_separation_v1"
 
 
 def feature_spec(cfg: dict[str, Any]) -> dict[str, Any]:
     """The features a model of proteins section ``cfg`` reads, with the settings that make them."""
-    from sciml.proteins.features import N_PAIR_CHANNELS
+    from sciml.proteins.features import FEATURE_CHANNELS
     from sciml.proteins.lightning import MIN_SEP
 
-    return {"name": FEATURES, "channels": N_PAIR_CHANNELS, "min_separation": MIN_SEP,
+    kind = cfg.get("network", {}).get("features", "alignment")
+    return {"name": FEATURES_BY_SET[kind], "channels": FEATURE_CHANNELS[kind], "min_separation": MIN_SEP,
             "potts": dict(cfg.get("potts", {})), "meanfield": dict(cfg.get("meanfield", {})),
             "seed": int(cfg.get("seed", 0))}
 
@@ -43,6 +49,25 @@ def sequence_feature_spec() -> dict[str, Any]:
     from sciml.proteins.sequence_model import N_SEQ_CHANNELS
 
     return {"name": SEQUENCE_FEATURES, "channels": N_SEQ_CHANNELS, "min_separation": MIN_SEP}
+
+
+#: Networks shipped inside the package (``sciml/proteins/pretrained/<folder>``), by feature set:
+#: ``predict`` uses them when no model folder is given. Their model.json says how they were trained.
+PACKAGED_MODELS = {"alignment": "contact_network", "scores": "score_refiner"}
+
+
+def packaged_model_dir(kind: str = "alignment") -> Path:
+    """Folder of the network of feature set ``kind`` that ships with sciml (raises DataError if absent)."""
+    d = Path(__file__).resolve().parent / "pretrained" / PACKAGED_MODELS[kind]
+    if not (d / META_FILE).is_file():
+        raise DataError(d, "this installation has no packaged contact network",
+                        hint="train one with 'sciml proteins train-model' and pass --model-dir")
+    return d
+
+
+def feature_set(meta: dict[str, Any]) -> str:
+    """``alignment`` or ``scores``: which input a contact network's model.json says it reads."""
+    return {v: k for k, v in FEATURES_BY_SET.items()}.get(meta.get("features", {}).get("name"), "alignment")
 
 
 def is_sequence_model(meta: dict[str, Any]) -> bool:
@@ -84,9 +109,9 @@ def read_model_meta(model_dir: str | Path) -> dict[str, Any]:
     if meta.get("format_version") != FORMAT_VERSION:
         raise DataError(path, f"saved contact network format version {meta.get('format_version')!r}, this sciml reads "
                               f"version {FORMAT_VERSION}", hint="retrain with 'sciml proteins train-model'")
-    if meta.get("features", {}).get("name") not in (FEATURES, SEQUENCE_FEATURES):
+    if meta.get("features", {}).get("name") not in (FEATURES, SCORE_FEATURES, SEQUENCE_FEATURES):
         raise DataError(path, f"the model reads features {meta.get('features', {}).get('name')!r}, this sciml computes "
-                              f"{FEATURES!r} or {SEQUENCE_FEATURES!r}", hint="retrain with 'sciml proteins train-model'")
+                              f"{FEATURES!r}, {SCORE_FEATURES!r} or {SEQUENCE_FEATURES!r}", hint="retrain with 'sciml proteins train-model'")
     return meta
 
 

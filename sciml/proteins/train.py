@@ -26,11 +26,11 @@ CHECKPOINT_STEP = "proteins_network"
 METHODS = ("network", "potts", "meanfield")
 
 
-def featurise(d: dict[str, Any]) -> Any:
-    """(92, L, L) pair features of a scored family (see :mod:`sciml.proteins.features`)."""
-    from sciml.proteins.features import pair_features
+def featurise(d: dict[str, Any], kind: str = "alignment") -> Any:
+    """(C, L, L) network input of a scored family for feature set ``kind`` (see :mod:`sciml.proteins.features`)."""
+    from sciml.proteins.features import network_features
 
-    return pair_features(d["sequence"], d["profile"], d["potts"], d["meanfield"])
+    return network_features(kind, d["sequence"], d["potts"], d["profile"], d["meanfield"])
 
 
 def fold_split(fams: list[Any], k: int, n_folds: int, n_val: int) -> tuple[list[Any], list[Any], list[Any]]:
@@ -67,7 +67,7 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
     import numpy as np
     import torch
 
-    from sciml.proteins.features import N_PAIR_CHANNELS
+    from sciml.proteins.features import FEATURE_CHANNELS
     from sciml.proteins.lightning import ContactDataModule, ContactLightning, make_item
     from sciml.proteins.metrics import casp_precision
     from sciml.training import TrainerSettings, ensemble_members, fit_best
@@ -78,7 +78,8 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
     n_folds = min(net["folds"], len(fams))
     if len(fams) < 3:
         raise ValueError("network cross-validation needs at least 3 families")
-    items = {d["name"]: make_item(featurise(d), d["native"]) for d in fams}
+    kind = net.get("features", "alignment")
+    items = {d["name"]: make_item(featurise(d, kind), d["native"]) for d in fams}
     out_dir = Path(out_dir)
     per_family: dict[str, Any] = {}
     folds = []
@@ -86,7 +87,7 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
     settings = TrainerSettings.from_config({**net, "log_every_n_steps": 1})
 
     def make_module() -> Any:
-        return ContactLightning(N_PAIR_CHANNELS, net["channels"], net["blocks"], net["lr"])
+        return ContactLightning(FEATURE_CHANNELS[kind], net["channels"], net["blocks"], net["lr"])
 
     held_out: list[tuple[Any, Any]] = []  # (probabilities, native) of each family, predicted held out
     for k in range(n_folds):
@@ -169,13 +170,14 @@ def train_final(families: list[dict[str, Any]], cfg: dict[str, Any], log_dir: st
     "epochs_run": [...], "best_val_loss": [...], "is_global_zero": bool}``. Member m trains
     with seed ``seed + m`` (checkpoints keyed as in :func:`sciml.training.ensemble_members`).
     """
-    from sciml.proteins.features import N_PAIR_CHANNELS
+    from sciml.proteins.features import FEATURE_CHANNELS
     from sciml.proteins.lightning import ContactDataModule, ContactLightning, make_item
     from sciml.training import TrainerSettings, ensemble_members, fit_best
 
     net = cfg["network"]
+    kind = net.get("features", "alignment")
     train, val = final_split(families, int(net["val_families"]))
-    items = {d["name"]: make_item(featurise(d), d["native"]) for d in families}
+    items = {d["name"]: make_item(featurise(d, kind), d["native"]) for d in families}
     settings = TrainerSettings.from_config({**net, "log_every_n_steps": 1})
     out: dict[str, Any] = {"members": [], "train": [d["name"] for d in train], "val": [d["name"] for d in val],
                            "epochs_run": [], "best_val_loss": [], "is_global_zero": True, "pos_weight": None}
@@ -183,7 +185,7 @@ def train_final(families: list[dict[str, Any]], cfg: dict[str, Any], log_dir: st
                                    checkpoint_config(cfg), log_dir):
         dm = ContactDataModule([items[d["name"]] for d in train], [items[d["name"]] for d in val], seed=member.seed,
                                num_workers=int(net.get("num_workers", 0)))
-        fit = fit_best(lambda: ContactLightning(N_PAIR_CHANNELS, net["channels"], net["blocks"], net["lr"]),
+        fit = fit_best(lambda: ContactLightning(FEATURE_CHANNELS[kind], net["channels"], net["blocks"], net["lr"]),
                        settings, seed=member.seed, log_dir=member.log_dir, ckpt_dir=member.checkpoint_dir, datamodule=dm)
         out["members"].append(fit.module.model.eval())
         out["pos_weight"] = float(fit.module.hparams.pos_weight)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from sciml.proteins import meanfield, potts
@@ -44,3 +45,30 @@ def test_network_shapes():
     assert f.shape == (N_PAIR_CHANNELS, L, L)
     out = ContactResNet(N_PAIR_CHANNELS, 8, 2)(torch.as_tensor(f)[None])
     assert out.shape == (1, L, L) and torch.allclose(out, out.transpose(-1, -2))
+
+
+def test_score_features_carry_the_matrix_and_the_sequence_only():
+    """The ``scores`` set: z-scored matrix + mask, 5 separation channels, one-hot of i and of j."""
+    from sciml.proteins.features import FEATURE_CHANNELS, network_features, score_features, separation_features
+
+    seq = "ACDEFGHIKLMNPQR"
+    L = len(seq)
+    s = np.random.default_rng(0).random((L, L))
+    s = s + s.T
+    s[0, 1] = s[1, 0] = np.nan  # a pair the external tool did not score
+    f = score_features(seq, s)
+    assert f.shape == (FEATURE_CHANNELS["scores"], L, L) and f.dtype == np.float32
+    off = ~np.eye(L, dtype=bool) & np.isfinite(s)
+    z = (s[off] - s[off].mean()) / s[off].std()
+    assert np.allclose(f[0][off], z, atol=1e-5) and f[0, 0, 1] == 0.0
+    assert f[1, 0, 1] == 0.0 and f[1, 2, 3] == 1.0
+    assert np.array_equal(f[2:7], separation_features(L))
+    # residue i's amino acid along rows, residue j's along columns
+    from sciml.proteins.alignments import ALPHABET
+
+    aa = ALPHABET.find(seq[4])
+    assert f[7:27, 4, :].argmax(axis=0).tolist() == [aa] * L and f[27:47, :, 4].argmax(axis=0).tolist() == [aa] * L
+    assert f[7:27, 5, :].argmax(axis=0).tolist() == [ALPHABET.find(seq[5])] * L
+    assert np.array_equal(network_features("scores", seq, s), f)
+    with pytest.raises(ValueError, match="unknown feature set 'msa'"):
+        network_features("msa", seq, s)

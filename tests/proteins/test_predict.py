@@ -38,20 +38,37 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """(cfg, model folder) of a tiny network trained on TRAIN_FAMS through the steps."""
-    from sciml.proteins.steps import coevolution, train_model
+def family_dirs(tmp_path_factory):
+    """Coevolution folders of TRAIN_FAMS (the TINY settings), shared by the networks below."""
+    from sciml.proteins.steps import coevolution
 
-    tmp = tmp_path_factory.mktemp("proteins_model")
+    tmp = tmp_path_factory.mktemp("proteins_families")
     cfg = domain_section("proteins", json.dumps(TINY))
-    dirs = []
     for f in TRAIN_FAMS:
-        coevolution(cfg, f["name"], tmp / "fam" / f["name"], data_root=DATA, threads=1, log=lambda m: None)
-        dirs.append(tmp / "fam" / f["name"])
-    meta = train_model(cfg, dirs, tmp / "model", tmp / "ckpt", threads=1, log=lambda m: None)
+        coevolution(cfg, f["name"], tmp / f["name"], data_root=DATA, threads=1, log=lambda m: None)
+    return [tmp / f["name"] for f in TRAIN_FAMS]
+
+
+def _train(tmp: Path, family_dirs: list[Path], features: str) -> tuple[dict, Path]:
+    from sciml.proteins.steps import train_model
+
+    cfg = domain_section("proteins", json.dumps({**TINY, "network": {**TINY["network"], "features": features}}))
+    meta = train_model(cfg, family_dirs, tmp / "model", tmp / "ckpt", threads=1, log=lambda m: None)
     assert sorted(meta["training"]["train_families"] + meta["training"]["val_families"]) == sorted(
         f["name"] for f in TRAIN_FAMS)
     return cfg, tmp / "model"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, family_dirs):
+    """(cfg, model folder) of a tiny network trained on TRAIN_FAMS through the steps."""
+    return _train(tmp_path_factory.mktemp("proteins_model"), family_dirs, "alignment")
+
+
+@pytest.fixture(scope="module")
+def trained_scores(tmp_path_factory, family_dirs):
+    """The same network on the ``scores`` feature set (one coevolution matrix + the sequence)."""
+    return _train(tmp_path_factory.mktemp("proteins_model_scores"), family_dirs, "scores")
 
 
 def _native(length: int) -> np.ndarray:
@@ -137,6 +154,53 @@ def test_external_score_matrix_replaces_the_potts_fit(trained, tmp_path):
     assert m["network"]["long_L/5"] > m["separation_baseline"]["long_L/5"]
     with np.load(tmp_path / "ext/prediction/ext.contacts.npz") as z:
         assert np.allclose(np.nan_to_num(z["coevolution"]), np.nan_to_num(s), atol=1e-5)
+
+
+def test_scores_network_refines_an_external_matrix_from_the_sequence_alone(trained_scores, tmp_path):
+    """A GREMLIN-style use: only the query's sequence (a one-row FASTA) and an L x L matrix computed
+    elsewhere (here the unseen family's Potts fit, written as text); no alignment, no structure."""
+    from sciml.proteins import family as fam_io
+    from sciml.proteins import saved_model
+    from sciml.proteins.metrics import casp_precision, read_casp_rr
+    from sciml.proteins.query import load_query
+    from sciml.proteins.steps import predict
+    from sciml.proteins.steps.predict import separation_baseline
+
+    cfg, model_dir = trained_scores
+    members, meta = saved_model.load_model(model_dir)
+    assert meta["features"]["name"] == saved_model.SCORE_FEATURES and meta["features"]["channels"] == 47
+    assert saved_model.feature_set(meta) == "scores"
+    fam = load_query(UNSEEN_ALN)
+    scores = fam_io.coevolution(fam, {"potts": cfg["potts"], "meanfield": cfg["meanfield"], "seed": 0})["potts"]
+    mat = tmp_path / "ext.gremlin"
+    np.savetxt(mat, np.nan_to_num(scores, nan=0.0), fmt="%.6f")
+    fasta = tmp_path / "query.fasta"
+    fasta.write_text(f">query\n{fam.sequence}\n")
+    m = predict(cfg, model_dir, {"name": "q", "alignment": str(fasta), "scores": str(mat)}, tmp_path / "q",
+                threads=1, log=lambda s: None)
+    assert "skipped" not in m, m
+    assert m["model"]["kind"] == "contact network" and m["coevolution_source"] == "external score matrix"
+    assert m["depth"]["n_seqs"] == 1 and any("only the sequence was given" in w for w in m["warnings"])
+    L = m["length"]
+    listed = read_casp_rr(tmp_path / "q/prediction/q.rr", L)
+    listed = listed[np.isfinite(listed)]
+    assert listed.min() >= 0.0 and listed.max() <= 1.0
+    with np.load(tmp_path / "q/prediction/q.contacts.npz") as z:
+        probs = z["probs"]
+        assert "meanfield" not in z.files
+    native = _native(L)
+    net, base = casp_precision(probs, native), casp_precision(separation_baseline(L), native)
+    assert net["long_L/5"] >= base["long_L/5"] + 0.2, (net, base)
+    # the refinement reads the matrix: shuffling it destroys the prediction
+    rng = np.random.default_rng(0)
+    perm = rng.permutation(L)
+    np.savetxt(mat, np.nan_to_num(scores, nan=0.0)[np.ix_(perm, perm)], fmt="%.6f")
+    m2 = predict(cfg, model_dir, {"name": "s", "alignment": str(fasta), "scores": str(mat)}, tmp_path / "s",
+                 threads=1, log=lambda s: None)
+    with np.load(tmp_path / "s/prediction/s.contacts.npz") as z:
+        shuffled = casp_precision(z["probs"], native)
+    assert shuffled["long_L/5"] < net["long_L/5"] - 0.2, (shuffled, net)
+    assert m2["length"] == L
 
 
 def test_score_list_formats(tmp_path):

@@ -5,8 +5,8 @@ A target is ``{name, alignment, format?, query?, structure?, chain?, model?, sco
 
 - ``prediction/<name>.rr``: CASP RR (``PFRMAT RR``), the top 5 L pairs (|i-j| >= 6) with
   the network's contact probability (its calibrated sigmoid output, not rescaled);
-- ``prediction/<name>.contacts.npz``: ``probs`` (L, L) float32, the Potts/external and
-  mean-field channels, the query ``sequence``;
+- ``prediction/<name>.contacts.npz``: ``probs`` (L, L) float32, the Potts/external and (for an
+  ``alignment`` network) mean-field channels, the query ``sequence``;
 - ``prediction/<name>.contact_map.png``;
 - ``metrics.json``: alignment depth (sequences, N_eff, N_eff/L, Nf, coverage, shallow),
   the model used, and with a structure the CASP precisions of the network and of the
@@ -15,7 +15,9 @@ A target is ``{name, alignment, format?, query?, structure?, chain?, model?, sco
 
 A query without homologues (an alignment of one sequence, e.g. a plain FASTA) is predicted by
 the sequence-only model (``sequence_model_dir``, written by ``train-sequence-model``), and
-the section says so; so is every target when no contact network is given.
+the section says so; so is every target when no contact network is given. The exception: a
+network trained with ``network.features: scores`` refines an external ``scores`` matrix given
+with the sequence alone (e.g. a GREMLIN/CCMpred matrix computed elsewhere).
 
 A target whose files cannot be used is skipped: ``metrics.json`` holds the reason, the
 section shows it, ``prediction/`` stays empty, and nothing else fails.
@@ -107,7 +109,10 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
                              int(target.get("model", 0)), float(target.get("min_identity") or cfg.get("min_identity", 0.9)),
                              name=name, min_rows=1)
             check_length(fam, str(aln_path), int(target.get("max_length") or cfg.get("max_length", 1000)))
-            use_sequence = fam.n_seqs < 2 or network is None
+            # one sequence: the sequence-only model, unless a scores network refines a given matrix
+            refine_alone = (network is not None and bool(target.get("scores"))
+                            and saved_model.feature_set(network[1]) == "scores")
+            use_sequence = network is None or (fam.n_seqs < 2 and not refine_alone)
             if use_sequence and sequence is None:
                 raise DataError(aln_path, "only a single sequence: coevolution needs an alignment of many homologues, "
                                           "and no sequence-only model was given",
@@ -140,6 +145,9 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
             warnings.append(("a single sequence" if fam.n_seqs < 2 else "no contact network given")
                             + ": predicted by the sequence-only model (amino acids and separation, no coevolution); "
                             "expect far lower precision than from a deep alignment")
+        elif refine_alone and fam.n_seqs < 2:
+            warnings.append("only the sequence was given with the external score matrix: the depth of the "
+                            "alignment it came from is unknown here, and so is how far its contacts can be trusted")
         elif depth["shallow"]:
             warnings.append(f"shallow alignment (Nf = N_eff/sqrt(L) = {depth['nf']:.1f} < 64): coevolution "
                             "contacts are unreliable at this depth; treat the predicted map with caution")
@@ -148,7 +156,9 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
                               probabilities=True)
         with atomic_path(pred_dir / f"{name}.contacts.npz") as tmp:
             with open(tmp, "wb") as fh:
-                channels = {} if use_sequence else {"coevolution": res["potts"], "meanfield": res["meanfield"]}
+                channels = {} if use_sequence else {"coevolution": res["potts"]}
+                if not use_sequence and res["meanfield"] is not None:
+                    channels["meanfield"] = res["meanfield"]
                 np.savez_compressed(fh, probs=probs.astype(np.float32), sequence=np.array(fam.sequence), **channels)
         plots.predicted_map(pred_dir / f"{name}.contact_map.png", name, probs, fam.native,
                             title=f"{name}: {'sequence-only' if use_sequence else 'network'} contact probability (L={L})")
@@ -179,7 +189,8 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
         if rows:
             tables.append(Table("CASP precision against the given structure", ["method"] + keys, rows))
         source = ("the sequence-only model (no coevolution)" if use_sequence else
-                  f"the saved network ({meta['ensemble']} member(s)) on {res['potts_source']} and mean-field channels")
+                  f"the saved network ({meta['ensemble']} member(s)) on {res['potts_source']} and "
+                  + ("the sequence" if saved_model.feature_set(meta) == "scores" else "mean-field channels"))
         summary = (f"{name}: {L} residues, {depth['n_seqs']} sequences (N_eff {depth['n_eff']}); contact probabilities "
                    f"from {source}." + ("" if fam.native is not None else " No structure was given: the map is a prediction only."))
         figures = [Figure(f"{name}: predicted contact map", f"{PREDICTION_DIR}/{name}.contact_map.png",
