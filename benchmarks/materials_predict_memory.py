@@ -10,6 +10,9 @@ embedded structures: only its size matters here, not its accuracy.
     python benchmarks/materials_predict_memory.py --data-root ../shared/data \
         --work /tmp/predict_bench --sizes 10000 50000 100000 --threads 2
 
+With ``--model-dir`` an existing model folder is screened instead (e.g. a fold of a pretrained
+CHGNet run, ``results/bench_materials_dielectric_chgnet_frozen/materials/folds/fold_0``).
+
 Prints one JSON line per size and writes ``<work>/results.json``.
 """
 
@@ -74,7 +77,7 @@ def run_predict(model: Path, inp: Path, out: Path, batch_size: int, threads: int
     if proc.returncode != 0:
         raise SystemExit(f"predict failed:\n{proc.stdout}\n{proc.stderr[-4000:]}")
     peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
-    m = re.search(r"(\d+) predicted, (\d+) skipped \(([\d.]+) structures/s\)", proc.stdout)
+    m = re.search(r"(\d+) predicted, (\d+) skipped \(([\d.]+) structures/s[^)]*\)", proc.stdout)
     return {
         "peak_rss_mib": round(peak_kb / 1024, 1),
         "wall_s": round(wall, 1),
@@ -93,6 +96,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000, 100_000])
     ap.add_argument("--batch-size", type=int, default=512)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--model-dir", type=Path, default=None, help="screen with this model folder instead of training one")
     args = ap.parse_args()
 
     env = dict(os.environ)
@@ -100,11 +104,11 @@ def main() -> None:
     env["OMP_NUM_THREADS"] = str(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
     jdft2d = Path(args.data_root) / "materials" / "matbench_jdft2d.json.gz"
-    model = train_model(args.work, args.embedded_root, env)
+    model = args.model_dir or train_model(args.work, args.embedded_root, env)
     results = []
     for n in args.sizes:
         inp = make_input(jdft2d, n, args.work / f"jdft2d_x{n}.csv.gz")
-        row = {"n_structures": n, "input_mib": round(inp.stat().st_size / 2**20, 1), "batch_size": args.batch_size,
+        row = {"model_dir": str(model), "n_structures": n, "input_mib": round(inp.stat().st_size / 2**20, 1), "batch_size": args.batch_size,
                "threads": args.threads,
                **run_predict(model, inp, args.work / f"pred_{n}", args.batch_size, args.threads, env)}
         print(json.dumps(row), flush=True)
