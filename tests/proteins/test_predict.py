@@ -203,6 +203,22 @@ def test_scores_network_refines_an_external_matrix_from_the_sequence_alone(train
     assert m2["length"] == L
 
 
+def test_single_sequence_with_scores_needs_a_scores_network(trained, tmp_path):
+    """The alignment network cannot refine a matrix from one sequence: the target is skipped, and the
+    reason points at the scores feature set."""
+    from sciml.proteins.steps import predict
+
+    cfg, model_dir = trained
+    fasta, mat = tmp_path / "q.fasta", tmp_path / "q.mat"
+    seq = "ACDEFGHIKLMNPQRSTVWY"
+    fasta.write_text(f">q\n{seq}\n")
+    np.savetxt(mat, np.random.default_rng(0).random((len(seq), len(seq))))
+    m = predict(cfg, model_dir, {"name": "q", "alignment": str(fasta), "scores": str(mat)}, tmp_path / "q",
+                threads=1, log=lambda s: None)
+    assert "single sequence with external scores" in m["skipped"] and "features: scores" in m["skipped"]
+    assert str(fasta) in m["skipped"]
+
+
 def test_score_list_formats(tmp_path):
     from sciml.errors import DataError
     from sciml.proteins.predict import read_score_matrix

@@ -113,14 +113,19 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
             refine_alone = (network is not None and bool(target.get("scores"))
                             and saved_model.feature_set(network[1]) == "scores")
             use_sequence = network is None or (fam.n_seqs < 2 and not refine_alone)
+            if use_sequence and target.get("scores"):
+                if network is None:
+                    raise DataError(aln_path, "external scores were given, but a contact network (--model-dir) is "
+                                              "needed to refine them: the sequence-only model reads no scores")
+                raise DataError(aln_path, "a single sequence with external scores: the given contact network also "
+                                          "reads alignment channels (profile, mean-field), which one sequence cannot give",
+                                hint="use a network trained with proteins.network.features: scores (leave --model-dir "
+                                     "out for the packaged score refiner), or give the alignment")
             if use_sequence and sequence is None:
                 raise DataError(aln_path, "only a single sequence: coevolution needs an alignment of many homologues, "
                                           "and no sequence-only model was given",
                                 hint="pass --sequence-model-dir (train one with 'sciml proteins train-sequence-model', or "
                                      "set proteins.sequence_model.enabled in the workflow), or give an alignment")
-            if use_sequence and target.get("scores"):
-                raise DataError(aln_path, "external scores were given, but a contact network (--model-dir) is needed to "
-                                          "refine them: the sequence-only model reads no scores")
             scores = None
             if target.get("scores"):
                 sc_path = target_path(target["scores"], data_root)
