@@ -37,20 +37,27 @@ def _check_class(cls: object, where: str, key: str) -> type[Problem]:
     return cls
 
 
-def load_plugin_file(path: str | Path, key: str = "pde.plugins") -> list[type[Problem]]:
-    """Import the plugin file ``path`` once and register its Problem subclasses; returns them."""
-    path = Path(path).resolve()
-    if path in _LOADED:
-        return _LOADED[path]
+def import_user_file(path: Path, key: str, prefix: str) -> tuple[object, str]:
+    """Import the user's Python file ``path`` as a fresh module; returns (module, its name).
+    A missing file or an error raised while importing it is a ConfigError naming ``key``."""
     if not path.is_file() or path.suffix != ".py":
         raise ConfigError(key, f"plugin {path} is not a .py file")
-    modname = f"sciml_pde_plugin_{abs(hash(str(path)))}"
+    modname = f"{prefix}_{abs(hash(str(path)))}"
     spec = importlib.util.spec_from_file_location(modname, path)
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # noqa: BLE001 -- any error in the user's file is reported as such
         raise ConfigError(key, f"plugin {path} failed to import ({type(exc).__name__}: {exc})") from exc
+    return module, modname
+
+
+def load_plugin_file(path: str | Path, key: str = "pde.plugins") -> list[type[Problem]]:
+    """Import the plugin file ``path`` once and register its Problem subclasses; returns them."""
+    path = Path(path).resolve()
+    if path in _LOADED:
+        return _LOADED[path]
+    module, modname = import_user_file(path, key, "sciml_pde_plugin")
     classes = [c for c in vars(module).values()
                if inspect.isclass(c) and issubclass(c, Problem) and c.__module__ == modname and "name" in vars(c)]
     if not classes:
@@ -82,3 +89,21 @@ def load_entry_points() -> list[type[Problem]]:
                               f"{ENTRY_POINT_GROUP} failed to load ({type(exc).__name__}: {exc})") from exc
         out.append(register(_check_class(cls, f"entry point '{ep.name}' ({ep.value})", "pde.problems")))
     return out
+
+
+def load_operator_family(path: str | Path, key: str = "family.plugin") -> type:
+    """The one subclass of :class:`sciml.pde.operator.families.OperatorFamily` a plugin file defines
+    (for ``sciml pde operator``'s ``family.kind: plugin``)."""
+    from sciml.pde.operator.families import OperatorFamily
+
+    path = Path(path).resolve()
+    module, modname = import_user_file(path, key, "sciml_operator_family")
+    classes = [c for c in vars(module).values()
+               if inspect.isclass(c) and issubclass(c, OperatorFamily) and c.__module__ == modname
+               and not inspect.isabstract(c)]
+    if len(classes) != 1:
+        raise ConfigError(key, f"plugin {path} must define exactly one (non-abstract) subclass of "
+                               f"sciml.pde.operator.families.OperatorFamily, found {len(classes)}"
+                          + (f" ({', '.join(c.__name__ for c in classes)})" if classes else
+                             ": is every abstract method (spec, sample, sensors, input_function, points, solve) defined?"))
+    return classes[0]

@@ -75,7 +75,7 @@ def solver_ladder(family, coeffs: np.ndarray, refs: np.ndarray, repeats: int) ->
     reuse = family.kind == "poisson_lshape"
     for level in family.ladder:
         errs = rel_l2(np.stack([family.solve(c, level) for c in coeffs]), refs)
-        row = {"level": list(level), "median_rel_l2": float(np.median(errs)),
+        row = {"level": list(level) if isinstance(level, (list, tuple)) else level, "median_rel_l2": float(np.median(errs)),
                "seconds": median_time(lambda: family.solve(coeffs[0], level), repeats)}
         if reuse:
             row["seconds_reused_factorisation"] = median_time(lambda: family.solve(coeffs[0], level, reuse=True),

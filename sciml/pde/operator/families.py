@@ -19,10 +19,53 @@ whose error matches the surrogate's, and a reference level that generates the da
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+
+class OperatorFamily(ABC):
+    """What ``sciml pde operator`` needs of an input-function family (subclass it in a plugin file
+    named by ``family.plugin``; see docs/pde_operator.md).
+
+    Attributes: ``kind`` (a name recorded with the data and the model) and ``ladder`` (solver levels,
+    coarse to fine, searched for the classical solve whose error matches the surrogate's; a level
+    is anything :meth:`solve` accepts, stored as a JSON list). Coefficients are the family's random
+    parameters, one row per member; every array is float.
+    """
+
+    kind: str
+    ladder: list
+
+    @abstractmethod
+    def spec(self) -> dict[str, Any]:
+        """JSON-able description (``kind`` included): data and model record it; a change regenerates the data."""
+
+    @abstractmethod
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """(n, n_coeffs) random coefficients drawn with ``rng``."""
+
+    @abstractmethod
+    def sensors(self) -> np.ndarray:
+        """(n_sensors, d) coordinates where the input function is sampled (the branch input)."""
+
+    @abstractmethod
+    def input_function(self, coeffs: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Input function of each row of ``coeffs`` at ``x`` (the sensors: (n,) for d = 1, else (n, d)) -> (rows, n)."""
+
+    @abstractmethod
+    def points(self) -> np.ndarray:
+        """(n_points, d_out) query points of the solution (the trunk input)."""
+
+    @abstractmethod
+    def solve(self, coeffs: np.ndarray, level: Any = None) -> np.ndarray:
+        """Solution at the query points (n_points,) for one coefficient row; ``level`` None = reference."""
+
+    def solve_many(self, coeffs: np.ndarray) -> np.ndarray:
+        """(rows, n_points) reference solutions, one :meth:`solve` per row."""
+        return np.stack([np.asarray(self.solve(c), dtype=float) for c in coeffs])
 
 
 def split_rng(seed: int, split: str) -> np.random.Generator:
@@ -34,7 +77,7 @@ def split_rng(seed: int, split: str) -> np.random.Generator:
 
 
 @dataclass
-class BurgersGRF:
+class BurgersGRF(OperatorFamily):
     """Burgers on periodic [-1, 1) over random initial conditions.
 
     u0(x) = sum_k a_k cos(pi k x) + b_k sin(pi k x), k = 1..modes, a_k, b_k ~ N(0, s^2 w_k) with
@@ -172,7 +215,7 @@ class _LShapeFEM:
 
 
 @dataclass
-class PoissonLShape:
+class PoissonLShape(OperatorFamily):
     """Poisson on the L-shape over random sources.
 
     f(x, y) = sum_{j,k=1..modes} a_jk sin(j pi (x+1)/2) sin(k pi (y+1)/2), a_jk ~ N(0, s^2 w_jk)
@@ -284,6 +327,38 @@ def make_family(spec: dict[str, Any]):
     return FAMILIES[kind](**{k: v for k, v in spec.items() if v is not None})
 
 
+def check_family(family: OperatorFamily, key: str) -> None:
+    """Draw 2 members and check every array the step will use has the documented shape and is
+    finite; raise :class:`~sciml.errors.ConfigError` naming ``key`` (before any data is made)."""
+    from sciml.errors import ConfigError
+
+    def fail(what: str) -> None:
+        raise ConfigError(key, f"operator family {getattr(family, 'kind', type(family).__name__)!r}: {what}")
+
+    try:
+        coeffs = np.asarray(family.sample(split_rng(0, "train"), 2), dtype=float)
+        sensors = np.asarray(family.sensors(), dtype=float)
+        points = np.asarray(family.points(), dtype=float)
+        if coeffs.ndim != 2 or len(coeffs) != 2:
+            fail(f"sample(rng, 2) must return 2 rows of coefficients, got shape {coeffs.shape}")
+        if sensors.ndim != 2 or points.ndim != 2:
+            fail(f"sensors() and points() must be 2D (n, d) arrays, got {sensors.shape} and {points.shape}")
+        inputs = np.asarray(family.input_function(coeffs, sensors[:, 0] if sensors.shape[1] == 1 else sensors))
+        if inputs.shape != (2, len(sensors)):
+            fail(f"input_function must return (rows, n_sensors) = (2, {len(sensors)}), got {inputs.shape}")
+        u = np.asarray(family.solve(coeffs[0]), dtype=float)
+        if u.shape != (len(points),):
+            fail(f"solve(row) must return one value per query point ({len(points)},), got {u.shape}")
+        if not (np.isfinite(inputs).all() and np.isfinite(u).all()):
+            fail("input_function or solve returned NaN/inf")
+        if not getattr(family, "ladder", None):
+            fail("needs a non-empty 'ladder' of solver levels to time the matched classical solve")
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- the user's family code failed: say where
+        fail(f"{type(exc).__name__}: {exc}")
+
+
 def timed_reference(family, coeffs: np.ndarray) -> tuple[np.ndarray, float]:
     """Reference solutions of ``coeffs`` and the wall time (s) it took."""
     import time
@@ -299,4 +374,4 @@ def rel_l2(pred: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return np.linalg.norm(pred - ref, axis=1) / np.maximum(np.linalg.norm(ref, axis=1), np.finfo(float).tiny)
 
 
-__all__ = ["BurgersGRF", "PoissonLShape", "make_family", "split_rng", "rel_l2", "timed_reference"]
+__all__ = ["OperatorFamily", "BurgersGRF", "PoissonLShape", "make_family", "check_family", "split_rng", "rel_l2", "timed_reference"]

@@ -29,19 +29,36 @@ def load_operator_config(path: str | Path) -> dict[str, Any]:
 
 
 def family_of(cfg: dict[str, Any]):
-    """The family object of the config."""
-    from sciml.pde.operator.families import make_family
+    """The family object of the config: a built-in one, or (``kind: plugin``) the user's class from
+    the ``family.plugin`` file built with ``family.options``, checked before any data is made."""
+    from sciml.pde.operator.families import check_family, make_family
 
-    kind = cfg["family"]["kind"]
-    return make_family({"kind": kind, **cfg["family"]["burgers" if kind == "burgers_grf" else "poisson"]})
+    fam = cfg["family"]
+    kind = fam["kind"]
+    if kind != "plugin":
+        return make_family({"kind": kind, **fam["burgers" if kind == "burgers_grf" else "poisson"]})
+    from sciml.pde.plugins import load_operator_family
+
+    if not fam.get("plugin"):
+        raise ConfigError("family.plugin", "kind: plugin needs family.plugin, the .py file defining the family")
+    cls = load_operator_family(fam["plugin"])
+    try:
+        family = cls(**fam.get("options", {}))
+    except Exception as exc:  # noqa: BLE001 -- the user's constructor rejected the options
+        raise ConfigError("family.options", f"{cls.__name__}({fam.get('options', {})}) failed: "
+                                            f"{type(exc).__name__}: {exc}") from None
+    check_family(family, "family.plugin")
+    return family
 
 
-def _dataset(cfg: dict[str, Any], family, path: Path, log: Callable[[str], None]):
-    """Read the dataset at ``path`` if its record matches the config, else generate and write it."""
+def _dataset(cfg: dict[str, Any], family, path: Path, log: Callable[[str], None], extra: dict[str, Any] | None = None):
+    """Read the dataset at ``path`` if its record matches the config (and ``extra``, e.g. the plugin
+    file's sha256: an edited solver regenerates the data), else generate and write it."""
     from sciml.pde.operator.datasets import SPLITS, read_dataset, write_dataset
     from sciml.pde.operator.families import split_rng, timed_reference
 
-    want = {"family": family.spec(), "seed": cfg["seed"], "counts": {s: cfg["data"][s] for s in SPLITS}}
+    want = {"family": family.spec(), "seed": cfg["seed"], "counts": {s: cfg["data"][s] for s in SPLITS},
+            **(extra or {})}
     if path.is_file() and path.with_suffix(".json").is_file():
         arrays, record = read_dataset(path)
         if all(record.get(k) == v for k, v in want.items()):
@@ -56,7 +73,7 @@ def _dataset(cfg: dict[str, Any], family, path: Path, log: Callable[[str], None]
         arrays[f"outputs_{split}"], seconds[split] = timed_reference(family, coeffs)
         log(f"{split}: {len(coeffs)} reference solves in {seconds[split]:.1f} s")
     record = write_dataset(path, arrays, {"family": family.spec(), "seed": cfg["seed"],
-                                          "generation_seconds": seconds})
+                                          "generation_seconds": seconds, **(extra or {})})
     return arrays, record
 
 
@@ -102,7 +119,13 @@ def operator(cfg: dict[str, Any], out_dir: str | Path, *, threads: int | None = 
     threads = resolve_threads(threads, cfg)
     with run_step("pde.operator", cfg, out_dir, threads=threads, seed=cfg["seed"]) as step:
         family = family_of(cfg)
-        arrays, record = _dataset(cfg, family, step.output("dataset.npz"), log)
+        extra = None
+        if cfg["family"]["kind"] == "plugin":  # the user's solver code is an input of the data
+            from sciml.io import sha256_file
+
+            step.add_inputs([cfg["family"]["plugin"]])
+            extra = {"plugin_sha256": sha256_file(cfg["family"]["plugin"])}
+        arrays, record = _dataset(cfg, family, step.output("dataset.npz"), log, extra)
         step.output("dataset.json")
         chosen, rows, select_s = _select(cfg, arrays, threads, log)
         sur, info = deeponet.train(arrays, {**chosen, "seed": cfg["seed"], "accelerator": cfg["accelerator"]},
