@@ -13,10 +13,10 @@ from typing import Any
 
 from sciml.errors import DataError
 
-#: Longest query predicted by default: the Potts couplings take (21 L)^2 floats and the pair
-#: features 92 L^2 (L = 1000: 1.8 GB and 0.4 GB in float32). Raise ``max_length`` to go further.
+#: Longest query predicted by default. Raise ``max_length`` to go further; memory is checked too.
 MAX_LENGTH = 1000
-
+#: Memory a prediction may plan to use by default, GiB (``proteins.max_memory_gb``).
+MAX_MEMORY_GB = 8.0
 
 def read_score_matrix(path: str | Path, length: int) -> Any:
     """An (L, L) coupling-score matrix written by another tool, NaN on the diagonal.
@@ -55,14 +55,39 @@ def read_score_matrix(path: str | Path, length: int) -> Any:
     return 0.5 * (out + out.T)
 
 
-def check_length(fam: Any, path: str, max_length: int = MAX_LENGTH) -> None:
-    """DataError before any fit when the query is longer than ``max_length`` residues."""
+def memory_estimate_gb(L: int, history: int, fit_potts: bool, members: int = 1) -> float:
+    """Peak memory (GiB) a prediction of an L-residue query plans to take on CPU.
+
+    The Potts fit holds its P = (21 L)^2 + 21 L float32 parameters (:mod:`sciml.proteins.potts`)
+    in 6 + 2 ``history`` vectors during L-BFGS: the coupling start W, the flat parameters, the
+    gradient, trial point, trial gradient, direction, and the ``history`` (s, y) pairs. The
+    network reads 92 L^2 features and each member keeps a few activation maps of its width
+    (bounded by 4 x 92 L^2 here), plus ~0.6 GiB for the interpreter with torch imported."""
+    P = (21 * L) ** 2 + 21 * L
+    potts = (6 + 2 * history) * P * 4 if fit_potts else 0
+    features = (1 + 4 * max(members, 1)) * 92 * L * L * 4
+    return (potts + features) / 2**30 + 0.6
+
+
+def check_length(fam: Any, path: str, max_length: int = MAX_LENGTH, *, max_memory_gb: float = MAX_MEMORY_GB,
+                 history: int = 5, fit_potts: bool = True) -> None:
+    """DataError before any fit when the query is longer than ``max_length`` residues, or when the
+    prediction's planned memory (:func:`memory_estimate_gb`) is above ``max_memory_gb``; the
+    message says what to lower."""
     L = len(fam.sequence)
     if L > max_length:
-        gb = ((21 * L) ** 2 + 92 * L * L) * 4 / 2**30
-        raise DataError(path, f"query length {L} is above the limit of {max_length} residues (about {gb:.1f} GB "
-                              f"for the Potts couplings and pair features)",
+        gb = memory_estimate_gb(L, history, fit_potts)
+        raise DataError(path, f"query length {L} is above the limit of {max_length} residues (about {gb:.1f} GiB "
+                              f"for the Potts fit and pair features)",
                         hint="predict a domain (cut the alignment's columns), or raise max_length if the memory is there")
+    gb = memory_estimate_gb(L, history, fit_potts)
+    if gb > max_memory_gb:
+        raise DataError(path, f"query length {L} needs about {gb:.1f} GiB, above proteins.max_memory_gb = "
+                              f"{max_memory_gb:g} (the Potts fit keeps {6 + 2 * history} copies of its "
+                              f"(21 L)^2 = {(21 * L) ** 2 / 1e6:.0f} M couplings: L-BFGS history {history}, as the "
+                              f"model was trained)",
+                        hint="predict a domain (cut the alignment's columns), give an external --scores matrix "
+                             "(no Potts fit), or raise proteins.max_memory_gb if the memory is there")
 
 
 def network_probabilities(members: list[Any], features: Any, pos_weight: float = 1.0) -> Any:

@@ -219,6 +219,18 @@ def test_single_sequence_with_scores_needs_a_scores_network(trained, tmp_path):
     assert str(fasta) in m["skipped"]
 
 
+def test_memory_estimate_counts_the_lbfgs_copies():
+    """The planned memory grows as (6 + 2 history) (21 L)^2 float32 for the Potts fit; without a fit
+    (external scores) only the features and the interpreter remain."""
+    from sciml.proteins.predict import memory_estimate_gb
+
+    P = (21 * 500) ** 2 + 21 * 500
+    with_fit, without = memory_estimate_gb(500, 5, True), memory_estimate_gb(500, 5, False)
+    assert with_fit - without == pytest.approx(16 * P * 4 / 2**30)
+    assert 7.0 < with_fit < 8.0 and without < 1.1
+    assert memory_estimate_gb(500, 3, True) < with_fit
+
+
 def test_score_list_formats(tmp_path):
     from sciml.errors import DataError
     from sciml.proteins.predict import read_score_matrix
@@ -245,10 +257,12 @@ def test_bad_targets_are_skipped_with_a_clear_reason(trained, tmp_path):
         "wrongpdb": ({"structure": str(DATA / "proteins/structures/2cviA.pdb.gz")},
                      "does not match the query of .*identity"),
         "toolong": ({"max_length": 50}, "query length 85 is above the limit of 50"),
+        "toobig": ({"max_length": 5000}, "query length 85 needs about .* GiB, above proteins.max_memory_gb = 0.5"),
         "missing": ({"alignment": str(tmp_path / "nope.aln")}, "nope.aln: file not found"),
     }
     for name, (extra, message) in cases.items():
-        m = predict(cfg, model_dir, {"name": name, "alignment": str(UNSEEN_ALN), **extra}, tmp_path / name,
+        run_cfg = {**cfg, "max_memory_gb": 0.5} if name == "toobig" else cfg
+        m = predict(run_cfg, model_dir, {"name": name, "alignment": str(UNSEEN_ALN), **extra}, tmp_path / name,
                     threads=1, log=lambda s: None)
         assert "skipped" in m, name
         import re

@@ -108,11 +108,14 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
             fam = load_query(aln_path, target.get("format"), target.get("query"), st_path, target.get("chain"),
                              int(target.get("model", 0)), float(target.get("min_identity") or cfg.get("min_identity", 0.9)),
                              name=name, min_rows=1)
-            check_length(fam, str(aln_path), int(target.get("max_length") or cfg.get("max_length", 1000)))
             # one sequence: the sequence-only model, unless a scores network refines a given matrix
             refine_alone = (network is not None and bool(target.get("scores"))
                             and saved_model.feature_set(network[1]) == "scores")
             use_sequence = network is None or (fam.n_seqs < 2 and not refine_alone)
+            fits_potts = not use_sequence and not target.get("scores")
+            history = int((network[1]["features"].get("potts") or {}).get("history", 5)) if fits_potts else 5
+            check_length(fam, str(aln_path), int(target.get("max_length") or cfg.get("max_length", 1000)),
+                         max_memory_gb=float(cfg.get("max_memory_gb", 8.0)), history=history, fit_potts=fits_potts)
             if use_sequence and target.get("scores"):
                 if network is None:
                     raise DataError(aln_path, "external scores were given, but a contact network (--model-dir) is "
