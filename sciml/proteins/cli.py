@@ -7,7 +7,6 @@ Argument parsing only: each handler calls one step of :mod:`sciml.proteins.steps
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 
@@ -134,12 +133,6 @@ def _predict(args: argparse.Namespace) -> int:
     target = {"name": args.name or Path(args.alignment).name.split(".")[0], "alignment": local(args.alignment),
               "format": args.format, "query": args.query, "structure": local(args.structure), "chain": args.chain,
               "scores": local(args.scores)}
-    model_dir = args.model_dir
-    if model_dir is None and args.sequence_model_dir is None:
-        from sciml.proteins.saved_model import packaged_model_dir
-
-        model_dir = str(packaged_model_dir("scores" if args.scores else "alignment"))
-        print(f"using the contact network shipped with sciml: {model_dir}", file=sys.stderr)
-    m = predict(cfg, model_dir, target, args.out_dir, sequence_model_dir=args.sequence_model_dir,
+    m = predict(cfg, args.model_dir, target, args.out_dir, sequence_model_dir=args.sequence_model_dir,
                 data_root=args.data_root, threads=args.threads)
     return 0 if "skipped" not in m else 3

@@ -65,6 +65,19 @@ def packaged_model_dir(kind: str = "alignment") -> Path:
     return d
 
 
+def default_model_dir(model_dir: str | Path | None, sequence_model_dir: str | Path | None, scores: bool,
+                      log: Any = None) -> str | None:
+    """``model_dir`` as given; when neither it nor a sequence-only model is given, the packaged network
+    (the score refiner when an external ``scores`` matrix comes with the target), said on ``log``."""
+    if model_dir is not None or sequence_model_dir is not None:
+        return None if model_dir is None else str(model_dir)
+    import sys
+
+    d = str(packaged_model_dir("scores" if scores else "alignment"))
+    (log or (lambda m: print(m, file=sys.stderr)))(f"using the contact network shipped with sciml: {d}")
+    return d
+
+
 def feature_set(meta: dict[str, Any]) -> str:
     """``alignment`` or ``scores``: which input a contact network's model.json says it reads."""
     return {v: k for k, v in FEATURES_BY_SET.items()}.get(meta.get("features", {}).get("name"), "alignment")

@@ -70,27 +70,24 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
             sequence_model_dir: str | Path | None = None, data_root: str | Path | None = None,
             threads: int | None = None, log: Any = None) -> dict[str, Any]:
     """Predict ``target`` with the saved network in ``model_dir`` (alignments) or the sequence-only
-    model in ``sequence_model_dir`` (single sequences; at least one of the two); return metrics.json's content."""
+    model in ``sequence_model_dir`` (single sequences); with neither, the network shipped in the
+    package (:func:`sciml.proteins.saved_model.default_model_dir`). Returns metrics.json's content."""
     import numpy as np
 
     from sciml.errors import DataError
     from sciml.io import atomic_path, sha256_file, write_json_atomic
     from sciml.proteins import metrics, plots, saved_model
-    from sciml.proteins.predict import check_length, predict_target, read_score_matrix
+    from sciml.proteins.predict import check_length, predict_sequence, predict_target, read_score_matrix
     from sciml.proteins.query import alignment_depth, load_query
     from sciml.report import Figure, Section, Table, write_section
     from sciml.rounding import round_fixed
     from sciml.steps import resolve_threads, run_step
 
-    from sciml.errors import ConfigError
-    from sciml.proteins.predict import predict_sequence
-
     log = log or (lambda m: print(m, file=sys.stderr))
     name = str(target["name"])
+    # neither model given: the network shipped in the package
+    model_dir = saved_model.default_model_dir(model_dir, sequence_model_dir, bool(target.get("scores")), log)
     dirs = [Path(d) for d in (model_dir, sequence_model_dir) if d is not None]
-    if not dirs:
-        raise ConfigError("--model-dir", "predict needs a contact network (--model-dir, from 'train-model') or a "
-                          "sequence-only model (--sequence-model-dir, from 'train-sequence-model')")
     with run_step("proteins.predict", cfg, out_dir, inputs=[d / f for d in dirs for f in saved_model.MODEL_FILES],
                   threads=resolve_threads(threads, cfg)) as step:
         pred_dir = step.output(PREDICTION_DIR)
