@@ -18,6 +18,7 @@ MAX_LENGTH = 1000
 #: Memory a prediction may plan to use by default, GiB (``proteins.max_memory_gb``).
 MAX_MEMORY_GB = 8.0
 
+
 def read_score_matrix(path: str | Path, length: int) -> Any:
     """An (L, L) coupling-score matrix written by another tool, NaN on the diagonal.
 
@@ -75,12 +76,11 @@ def check_length(fam: Any, path: str, max_length: int = MAX_LENGTH, *, max_memor
     prediction's planned memory (:func:`memory_estimate_gb`) is above ``max_memory_gb``; the
     message says what to lower."""
     L = len(fam.sequence)
+    gb = memory_estimate_gb(L, history, fit_potts)
     if L > max_length:
-        gb = memory_estimate_gb(L, history, fit_potts)
         raise DataError(path, f"query length {L} is above the limit of {max_length} residues (about {gb:.1f} GiB "
                               f"for the Potts fit and pair features)",
                         hint="predict a domain (cut the alignment's columns), or raise max_length if the memory is there")
-    gb = memory_estimate_gb(L, history, fit_potts)
     if gb > max_memory_gb:
         raise DataError(path, f"query length {L} needs about {gb:.1f} GiB, above proteins.max_memory_gb = "
                               f"{max_memory_gb:g} (the Potts fit keeps {6 + 2 * history} copies of its "
