@@ -10,6 +10,11 @@ statistics of the *training* inputs only:
 - trunk: each coordinate mapped linearly from its range to [-1, 1];
 - output: (u - mean training solution per point) / one scalar std.
 
+With ``pod_tol`` the trunk is the POD basis of the normalised training solutions (DeepXDE's
+``PODDeepONet``, Lu et al. 2022): the branch maps the input to the coefficients of the leading
+modes, as many as leave at most ``pod_tol`` of the training solutions' variance unexplained. The
+basis is a buffer of the network, so it is saved in ``operator.pt`` with the weights.
+
 A saved model is ``operator.pt`` (state dict, read with ``torch.load(weights_only=True)``) and
 ``operator.json`` (format version, family spec, architecture, normalisation statistics, the
 range of the training inputs used by the query guard, the sha256 of the training data).
@@ -35,7 +40,7 @@ FORMAT_VERSION = 1
 WEIGHTS_FILE = "operator.pt"
 META_FILE = "operator.json"
 ARCH_KEYS = ("width", "depth", "latent", "activation", "branch_activation", "branch_depth", "periodic_features",
-             "whiten_tol")
+             "whiten_tol", "pod_tol")
 
 
 @contextmanager
@@ -197,17 +202,38 @@ class Surrogate:
         return self.predict_raw(np.asarray(inputs, dtype=float)), flags
 
 
-def build_net(dde: Any, m: int, d: int, cfg: dict[str, Any]) -> Any:
+def pod_basis(targets: np.ndarray, tol: float) -> np.ndarray:
+    """(q, K) POD basis of normalised, centred training solutions ``targets`` (n, q): the fewest
+    leading modes leaving at most ``tol`` of their variance unexplained, each scaled by the std of
+    the coefficients so the branch predicts order-one numbers."""
+    _, sv, vt = np.linalg.svd(targets, full_matrices=False)
+    left = 1.0 - np.cumsum(sv**2) / np.sum(sv**2)
+    k = int(np.argmax(left <= tol)) + 1 if np.any(left <= tol) else len(sv)
+    coeffs = targets @ vt[:k].T
+    return (vt[:k].T * (float(coeffs.std()) or 1.0)).astype(np.float32)
+
+
+def build_net(dde: Any, m: int, d: int, cfg: dict[str, Any], basis: np.ndarray | None = None) -> Any:
     """``DeepONetCartesianProd`` with ``depth`` hidden layers of ``width`` in branch and trunk
     and ``latent`` basis functions; ``branch_activation`` (None: ``activation``) may differ from
-    the trunk's ("linear" makes the branch a linear map, exact in form for a linear operator)."""
+    the trunk's ("linear" makes the branch a linear map, exact in form for a linear operator).
+    With ``basis`` (q, K) (``pod_tol`` set): DeepXDE's ``PODDeepONet`` on that fixed basis."""
+    import torch
+
     hidden = [int(cfg["width"])] * int(cfg["depth"])
     bdepth = cfg.get("branch_depth")
     bhidden = hidden if bdepth is None else [int(cfg["width"])] * int(bdepth)
     branch = cfg.get("branch_activation") or cfg["activation"]
     act = {"branch": None if branch == "linear" else branch, "trunk": cfg["activation"]}  # None: DeepXDE's identity
-    return dde.nn.DeepONetCartesianProd([m, *bhidden, int(cfg["latent"])], [d, *hidden, int(cfg["latent"])],
-                                        act, "Glorot normal")
+    if basis is None:
+        return dde.nn.DeepONetCartesianProd([m, *bhidden, int(cfg["latent"])], [d, *hidden, int(cfg["latent"])],
+                                            act, "Glorot normal")
+    net = dde.nn.PODDeepONet(basis, [m, *bhidden, basis.shape[1]], act, "Glorot normal")
+    # DeepXDE keeps the basis as a plain attribute: a buffer instead follows .to(device) and is
+    # saved and restored with the state dict
+    del net.pod_basis
+    net.register_buffer("pod_basis", torch.as_tensor(basis, dtype=torch.float32))
+    return net
 
 
 def _setup(cfg: dict[str, Any], threads: int | None) -> tuple[Any, str]:
@@ -250,7 +276,8 @@ def train(arrays: dict[str, np.ndarray], cfg: dict[str, Any], *, data_sha256: st
         trunk = norm.trunk(points)
         data = dde.data.TripleCartesianProd((norm.branch(x_tr), trunk), norm.target(y_tr),
                                             (norm.branch(x_va), trunk), norm.target(y_va))
-        net = build_net(dde, norm.branch_dim(), norm.trunk_dim(), cfg)
+        basis = pod_basis(norm.target(y_tr), float(cfg["pod_tol"])) if cfg.get("pod_tol") else None
+        net = build_net(dde, norm.branch_dim(), norm.trunk_dim(), cfg, basis)
         model = dde.Model(data, net)
         iters = int(cfg["iterations"])
         model.compile("adam", lr=float(cfg["lr"]), decay=("cosine", iters, float(cfg["lr"]) * 1e-2))
@@ -261,7 +288,8 @@ def train(arrays: dict[str, np.ndarray], cfg: dict[str, Any], *, data_sha256: st
         seconds = time.perf_counter() - t0
     net.eval()
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "family": family_spec or {},
-            "architecture": {k: cfg.get(k) for k in ARCH_KEYS}, "normaliser": norm.to_dict(),
+            "architecture": {k: cfg.get(k) for k in ARCH_KEYS} | {"pod_modes": None if basis is None
+                                                                  else int(basis.shape[1])}, "normaliser": norm.to_dict(),
             "input_range": input_stats(x_tr), "data_sha256": data_sha256, "sensors": int(x_tr.shape[1]),
             "query_points": int(len(points)), "train_functions": int(len(x_tr)), "seed": int(cfg["seed"])}
     rows = [{"iteration": int(s), "train_loss": float(np.sum(a)), "validation_loss": float(np.sum(b))}
@@ -303,7 +331,9 @@ def load(model_dir: str | Path, accelerator: str = "auto", threads: int | None =
     points = np.asarray(meta.pop("points"), dtype=float)
     norm = Normaliser.from_dict(meta["normaliser"])
     with float32_default():
-        net = build_net(dde, norm.branch_dim(), norm.trunk_dim(), meta["architecture"])
+        arch = meta["architecture"]
+        basis = np.zeros((len(points), int(arch["pod_modes"])), np.float32) if arch.get("pod_modes") else None
+        net = build_net(dde, norm.branch_dim(), norm.trunk_dim(), arch, basis)
         state = torch.load(Path(model_dir) / WEIGHTS_FILE, weights_only=True, map_location=device)
         net.load_state_dict(state)
     net.to(device).eval()

@@ -18,7 +18,7 @@ from sciml.errors import ConfigError
 OUTPUTS = ("dataset.npz", "dataset.json", "model/operator.pt", "model/operator.json", "selection.json",
            "metrics.json", "timing.json", "report.txt")
 MODEL_KEYS = ("width", "depth", "latent", "activation", "branch_activation", "branch_depth", "periodic_features",
-              "whiten_tol", "lr", "iterations", "batch_size")
+              "whiten_tol", "pod_tol", "lr", "iterations", "batch_size")
 
 
 def load_operator_config(path: str | Path) -> dict[str, Any]:
