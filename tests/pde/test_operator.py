@@ -173,6 +173,10 @@ def test_pod_basis_keeps_the_fewest_modes_that_meet_the_tolerance() -> None:
     for tol, k in ((0.1, 1), (1e-3, 2), (1e-9, 3)):
         b = pod_basis(y, tol)
         assert b.shape == (50, k), (tol, b.shape)
+    # float32 solutions (what training passes) with a long spectrum: a float32 SVD kept all 300 modes
+    wide = (rng.standard_normal((400, 60)) * np.logspace(0, -6, 60)) @ np.linalg.qr(rng.standard_normal((300, 60)))[0].T
+    wide -= wide.mean(axis=0)
+    assert pod_basis(wide.astype(np.float32), 1e-8).shape == pod_basis(wide, 1e-8).shape == (300, 39)
     b = pod_basis(y, 1e-9)
     gram = b.T @ b
     np.testing.assert_allclose(gram / gram[0, 0], np.eye(3), atol=1e-5)  # orthogonal, one common scale

@@ -206,7 +206,9 @@ def pod_basis(targets: np.ndarray, tol: float) -> np.ndarray:
     """(q, K) POD basis of normalised, centred training solutions ``targets`` (n, q): the fewest
     leading modes leaving at most ``tol`` of their variance unexplained, each scaled by the std of
     the coefficients so the branch predicts order-one numbers."""
-    _, sv, vt = np.linalg.svd(targets, full_matrices=False)
+    # float64: the unexplained fraction 1 - cumsum/sum of float32 singular values cannot fall below
+    # ~1e-7, so a float32 SVD would keep every mode for pod_tol <= 1e-7
+    _, sv, vt = np.linalg.svd(np.asarray(targets, dtype=np.float64), full_matrices=False)
     left = 1.0 - np.cumsum(sv**2) / np.sum(sv**2)
     k = int(np.argmax(left <= tol)) + 1 if np.any(left <= tol) else len(sv)
     coeffs = targets @ vt[:k].T
