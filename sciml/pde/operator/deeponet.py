@@ -289,9 +289,9 @@ def train(arrays: dict[str, np.ndarray], cfg: dict[str, Any], *, data_sha256: st
                                  display_every=max(1, iters // 10), verbose=0)
         seconds = time.perf_counter() - t0
     net.eval()
+    arch = {k: cfg.get(k) for k in ARCH_KEYS} | {"pod_modes": None if basis is None else int(basis.shape[1])}
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "family": family_spec or {},
-            "architecture": {k: cfg.get(k) for k in ARCH_KEYS} | {"pod_modes": None if basis is None
-                                                                  else int(basis.shape[1])}, "normaliser": norm.to_dict(),
+            "architecture": arch, "normaliser": norm.to_dict(),
             "input_range": input_stats(x_tr), "data_sha256": data_sha256, "sensors": int(x_tr.shape[1]),
             "query_points": int(len(points)), "train_functions": int(len(x_tr)), "seed": int(cfg["seed"])}
     rows = [{"iteration": int(s), "train_loss": float(np.sum(a)), "validation_loss": float(np.sum(b))}
