@@ -113,14 +113,17 @@ class PINN:
             return None
         return [1.0] * self.problem.n_residuals() + [w] * n_bc
 
-    def residual(self, X: np.ndarray) -> np.ndarray:
-        """|PDE residual| at ``X`` (n,)."""
+    def residuals(self, X: np.ndarray) -> np.ndarray:
+        """Signed residual of each PDE equation at ``X`` (n, d): (n_equations, n), float64."""
         X = np.asarray(X, dtype=self.dde.config.real(np))
         with torch_precision(self.cfg["precision"]):
             out = self.model.predict(X, operator=self.problem.pde(self.dde))
-        if isinstance(out, (list, tuple)):  # several equations: the sum of their |residuals|
-            return np.sum([np.abs(np.asarray(o, dtype=float)).ravel() for o in out], axis=0)
-        return np.abs(np.asarray(out, dtype=float)).ravel()
+        out = out if isinstance(out, (list, tuple)) else [out]
+        return np.stack([np.asarray(o, dtype=float).ravel() for o in out])
+
+    def residual(self, X: np.ndarray) -> np.ndarray:
+        """|PDE residual| at ``X`` (n,): for several equations the sum of their |residuals|."""
+        return np.abs(self.residuals(X)).sum(axis=0)
 
 
 def build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int | None = None) -> PINN:
@@ -316,6 +319,8 @@ class TrainReport:
     loss_weights: list[float] | None = None
     #: smallest causal chunk weight at the end (None when ``causal`` is off; 1 = every time trains)
     causal_min_weight: float | None = None
+    #: training stopped because ``max_train_seconds`` was spent (before all stages' iterations)
+    stopped_by_time_budget: bool = False
 
 
 def _stages(cfg: dict[str, Any]) -> list[tuple[str, int]]:
@@ -415,7 +420,11 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
         log(f"resuming from {ckpt_path}: stage {start_stage}, {start_done} iterations done")
 
     curriculum = _Curriculum(pinn, cfg)
+    budget = cfg.get("max_train_seconds")
     for si in range(start_stage, len(stages)):
+        if budget is not None and report.train_seconds >= budget:
+            report.stopped_by_time_budget = True
+            break
         name, total = stages[si]
         done = start_done if si == start_stage else 0
         if name.startswith("rar") and done == 0:
@@ -438,6 +447,10 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
         opt_state = None
         stalled = 0
         while done < total:
+            if budget is not None and report.train_seconds >= budget:  # checked per chunk: resumes stop here too
+                report.stopped_by_time_budget = True
+                log(f"{name}: time budget of {budget:g} s spent after {done} iterations; training stops")
+                break
             n = min(chunk, total - done)
             if name == "adam":
                 n = min(n, curriculum.enter(done) - done)
@@ -485,6 +498,8 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
             log(f"{name}: {done}/{total} iterations, loss {loss:.4e}, {report.train_seconds:.1f} s")
         if name == "adam":
             curriculum.finish()
+        if report.stopped_by_time_budget:
+            break
     report.stages_done = len(stages)
     report.anchors = 0 if anchors is None else len(anchors)
     if pinn.adaptive is not None:

@@ -26,6 +26,11 @@ MODEL_FILES = (WEIGHTS_FILE, META_FILE)
 #: ``pinn`` config keys that define the network (weights of another value do not fit or mean something else).
 ARCHITECTURE_KEYS = ("width", "depth", "activation", "precision", "hard_constraints", "periodic_modes", "symmetry",
                      "normalize_inputs", "network", "fourier_features", "weight_factorization")
+#: Architecture keys added after format version 1 was first written, with the value every model
+#: saved before them was trained with (a plain MLP): such a model.json lacks them, and is read as
+#: having these values, so older model folders still load under a config that keeps the defaults.
+ADDED_ARCHITECTURE_DEFAULTS = {"network": "fnn", "fourier_features": {"features": 0, "sigma": 1.0},
+                               "weight_factorization": {"enabled": False, "mean": 1.0, "std": 0.1}}
 
 
 def model_meta(pinn: Any) -> dict[str, Any]:
@@ -81,6 +86,8 @@ def load_model(model_dir: str | Path, pinn: Any) -> dict[str, Any]:
 
     model_dir = Path(model_dir)
     meta = read_model_meta(model_dir)
+    if isinstance(meta.get("architecture"), dict):
+        meta["architecture"] = {**ADDED_ARCHITECTURE_DEFAULTS, **meta["architecture"]}
     want = model_meta(pinn)
     diffs = [k for k in ("problem", "params", "architecture") if meta.get(k) != want[k]]
     if diffs:

@@ -60,6 +60,25 @@ def test_killed_run_resumes_from_checkpoint(tmp_path):
     assert np.allclose([h[2] for h in report.history], [h[2] for h in straight.history], rtol=1e-6)
 
 
+def test_time_budget_stops_training_at_a_checkpoint_and_a_resume_trains_no_further(tmp_path):
+    """max_train_seconds: training stops at the first chunk boundary past the budget (here the
+    first chunk of Adam; L-BFGS never starts), the report says so, and a rerun from the checkpoint
+    does not train past the spent budget. Without a budget every stage runs (the control)."""
+    problem = get_problem("heat")
+    cfg = tiny_cfg(max_train_seconds=1e-6)
+    messages = []
+    report = pinn_mod.train_pinn(pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1), tmp_path, seed=0,
+                                 log=messages.append)
+    assert report.stopped_by_time_budget and report.iterations == {"adam": 100}, report.iterations
+    assert any("time budget" in m for m in messages), messages
+    again = pinn_mod.train_pinn(pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1), tmp_path, seed=0,
+                                log=lambda m: None)
+    assert again.stopped_by_time_budget and again.iterations == {"adam": 100}
+    full = pinn_mod.train_pinn(pinn_mod.build_pinn(problem, tiny_cfg()["pinn"], seed=0, threads=1),
+                               tmp_path / "full", seed=0, log=lambda m: None)
+    assert not full.stopped_by_time_budget and full.iterations["adam"] == 200 and full.iterations["lbfgs"] > 0
+
+
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     cfg = tiny_cfg(lbfgs_iterations=0)
     model = pinn_mod.build_pinn(get_problem("heat"), cfg["pinn"], seed=0, threads=1)

@@ -53,3 +53,21 @@ def test_config_that_drifted_from_training_is_refused(tmp_path):
         saved_model.load_model(tmp_path, _pinn(width=9))
     with pytest.raises(DataError, match="architecture"):
         saved_model.load_model(tmp_path, _pinn(activation="sin"))  # same shapes, other network
+
+
+def test_a_model_saved_before_the_network_options_existed_still_loads(tmp_path):
+    """model.json files written before ``network`` / ``fourier_features`` / ``weight_factorization``
+    were architecture keys lack them; they were plain MLPs, so they load under a config that keeps
+    those options at their defaults, and are refused under one that turns an option on."""
+    a = _pinn()
+    saved_model.save_model(tmp_path, a)
+    meta = json.loads((tmp_path / "model.json").read_text())
+    for key in saved_model.ADDED_ARCHITECTURE_DEFAULTS:
+        del meta["architecture"][key]
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    b = _pinn()
+    saved_model.load_model(tmp_path, b)
+    X = np.array([[0.25, 0.5]])
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    with pytest.raises(DataError, match="architecture"):
+        saved_model.load_model(tmp_path, _pinn(network="modified_mlp"))

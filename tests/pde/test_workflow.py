@@ -47,6 +47,9 @@ def test_pde_workflow_end_to_end(workflow_runner, tmp_path):
     metrics = json.loads((res / "pde" / "heat" / "evaluate" / "metrics.json").read_text())
     assert metrics["rel_l2"] < 1e-2
     assert checks["rows"][0][1] == format(metrics["validation"]["residual_rms"], ".3g")
+    # heat is declared on an interval x time: the residual's dual norm is reported beside the RMS
+    assert checks["rows"][0][2] == format(metrics["validation"]["weak_residual"], ".3g")
+    assert 0 < metrics["validation"]["weak_residual"] < metrics["validation"]["residual_rms"]
     ds = xr.open_dataset(res / "pde" / "heat" / "evaluate" / "fields.nc")
     assert set(ds.data_vars) == {"prediction", "reference", "abs_error", "solver", "abs_error_vs_solver"}
     assert ds["prediction"].dims == ("x", "t")

@@ -45,7 +45,9 @@ def validation_metrics(problem: Any, pinn: Any, n: int, seed: int) -> dict[str, 
     ``residual_rms``, the RMS of the PDE residual (summed |residuals| for several equations)
     inside the domain, and ``condition_rms``, the RMS misfit of the declared Dirichlet and
     initial conditions on fresh boundary / initial points (None where the problem has none, or
-    is not declared). Settings are chosen on these, never on the reference."""
+    is not declared); on a declared box domain also ``weak_residual``, the residual's dual norm
+    (:mod:`sciml.pde.weak_residual`), which a singular corner cannot dominate. Settings are
+    chosen on these, never on the reference."""
     import numpy as np
 
     from sciml.rounding import round_sig
@@ -54,8 +56,32 @@ def validation_metrics(problem: Any, pinn: Any, n: int, seed: int) -> dict[str, 
     r = pinn.residual(problem.uniform_points(n, seed))
     physics = problem.physics()
     misfit = None if physics is None else physics.condition_misfit(pinn.dde, pinn.predict, n, seed)
-    return {"points": n, "residual_rms": round_sig(float(np.sqrt(np.mean(r * r)))),
-            "condition_rms": round_sig(misfit)}
+    out = {"points": n, "residual_rms": round_sig(float(np.sqrt(np.mean(r * r)))), "condition_rms": round_sig(misfit)}
+    n_space = _box_space_dims(problem)
+    if n_space is not None:
+        from sciml.pde.weak_residual import weak_residual
+
+        weak = weak_residual(pinn.residuals, problem.bounds(), n_space, n)
+        out["weak_residual"] = round_sig(weak["weak_residual"])
+        out["weak_residual_per_equation"] = [round_sig(v) for v in weak["weak_residual_per_equation"]]
+        out["weak_modes"], out["weak_points"] = weak["weak_modes"], weak["weak_points"]
+    return out
+
+
+#: Declared geometries whose sine modes vanish on the boundary (what the weak residual needs).
+BOX_GEOMETRIES = ("interval", "rectangle", "box")
+
+
+def _box_space_dims(problem: Any) -> int | None:
+    """Spatial dimension of a declared box domain (optionally times a time interval), or None
+    (other geometries, problems written in code, parametric problems): where the weak residual
+    (:mod:`sciml.pde.weak_residual`) is defined."""
+    physics = problem.physics()
+    if physics is None or physics.spec["geometry"]["type"] not in BOX_GEOMETRIES or problem.parameter_dims:
+        return None
+    if len(problem.bounds()) != physics.dim + (physics.time is not None):
+        return None
+    return physics.dim
 
 
 def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, model_dir: str | Path,
@@ -122,7 +148,7 @@ def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, mod
             "masked_points": int((~ref.mask).sum()), "evaluated_points": int(ref.mask.sum()),
             **{k: train[k] for k in TRAIN_KEYS},
             "exact_symmetry": bool(train.get("exact_symmetry", False)),
-            **{k: train[k] for k in ("loss_weights", "causal_min_weight") if k in train},
+            **{k: train[k] for k in ("loss_weights", "causal_min_weight", "stopped_by_time_budget") if k in train},
         }
         if multi:  # rel_l2 above is over all fields together
             metrics["fields"] = list(fields)

@@ -97,7 +97,7 @@ def section(cfg: dict[str, Any], out_dir: str | Path, *, evaluate_dirs: Sequence
                              " / ".join(f"{k} {v}" for k, v in its.items())])
             v = m.get("validation") or {}
             per_field = m.get("rel_l2_per_field") or {}
-            check_rows.append([name, _fmt(v.get("residual_rms")), _fmt(v.get("condition_rms")),
+            check_rows.append([name, _fmt(v.get("residual_rms")), _fmt(v.get("weak_residual")), _fmt(v.get("condition_rms")),
                                ", ".join(f"{f} {_fmt(e)}" for f, e in per_field.items()) or "-",
                                ", ".join(f"{g} {_fmt(e)}" for g, e in (m.get("rel_l2_groups") or {}).items()) or "-",
                                ", ".join(f"{f} {_fmt(s)}" for f, s in (m.get("gauge_shift") or {}).items()) or "-"])
@@ -163,7 +163,8 @@ def section(cfg: dict[str, Any], out_dir: str | Path, *, evaluate_dirs: Sequence
                       "Masked points (outside the domain) are excluded. 'finest solver vs reference' validates the "
                       "in-package solver."),
                 Table("Reference-free checks and fields",
-                      ["problem", "PDE residual RMS (fresh points)", "condition misfit RMS (fresh points)",
+                      ["problem", "PDE residual RMS (fresh points)", "PDE residual, dual norm (box domains)",
+                       "condition misfit RMS (fresh points)",
                        "rel. L2 per field", "rel. L2 per group", "shift of fields fixed up to a constant"], check_rows,
                       "Residual and misfit on points never used in training (no reference needed: how a problem "
                       "without a reference is judged, and what settings are chosen on); condition misfit covers "

@@ -46,7 +46,8 @@ def train(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, checkp
             "precision": cfg["pinn"]["precision"],
             "iterations": report.iterations, "final_train_loss": round_sig(final_loss),
             "lbfgs_stopped_early": report.lbfgs_stopped_early, "lbfgs_restarts": report.lbfgs_restarts,
-            "rar_anchors": report.anchors,
+            "rar_anchors": report.anchors, "stopped_by_time_budget": report.stopped_by_time_budget,
+            "max_train_seconds": cfg["pinn"].get("max_train_seconds"),
         }
         if report.loss_weights is not None:  # adaptive_weights: where the balancing ended
             summary["loss_weights"] = [round_sig(w) for w in report.loss_weights]
