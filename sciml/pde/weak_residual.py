@@ -18,8 +18,8 @@ tensor Gauss-Legendre quadrature. Truncating at ``modes`` per dimension keeps th
 part, which is what the dual norm weights most. Written here because neither DeepXDE nor SciPy
 offers a dual-norm residual; it needs only the network's signed residuals at given points.
 
-Only a box domain (interval, rectangle, box; optionally times an interval) has this sine basis;
-other geometries get None.
+Only a box domain (interval, rectangle, box; optionally times an interval) has this sine basis:
+the evaluate step reports it for declared box domains and leaves it out elsewhere.
 """
 
 from __future__ import annotations
