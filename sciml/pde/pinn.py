@@ -6,7 +6,9 @@ or, with ``rar.optimizer: lbfgs``, Adam, L-BFGS, then RAR rounds trained with L-
 Every stage runs in chunks; after each chunk the state (weights, optimizer, RAR
 anchors, loss history, elapsed time) is checked for finiteness and saved atomically
 to ``ckpt_dir/last.pt``, so a killed run resumes where it stopped and a NaN stops
-the run while keeping the last good checkpoint. Checkpoints are loaded with
+the run while keeping the last good checkpoint. L-BFGS runs on one optimizer per stage
+(its curvature memory is kept across chunks and saved in the checkpoint), so neither the
+checkpoint interval nor a kill and resume changes its trajectory. Checkpoints are loaded with
 ``torch.load(weights_only=True)`` (we do not use DeepXDE's ``restore``).
 
 DeepXDE keeps global state (backend, default float, seeds, L-BFGS options): each run
@@ -345,20 +347,49 @@ def _state_finite(pinn: PINN, loss: float) -> bool:
     return all(bool(p.detach().isfinite().all()) for p in pinn.net.parameters())
 
 
-def _save_checkpoint(path: Path, pinn: PINN, stage: int, done: int, report: TrainReport, anchors: np.ndarray | None) -> None:
+def _check_finite(pinn: PINN, loss: float, stage: str, iteration: int, ckpt_path: Path) -> None:
+    if not _state_finite(pinn, loss):
+        raise TrainingError(
+            f"problem '{pinn.problem.name}': training loss became {loss} in stage {stage} "
+            f"(iteration {iteration}); stopped, the last good checkpoint is kept in {ckpt_path}. "
+            "Lower pinn.lr or use float64")
+
+
+#: L-BFGS curvature memory (``maxcor`` pairs of parameter-sized vectors) is saved in checkpoints up to
+#: this size, so that a resumed run continues the same optimisation; above it a resume restarts the memory.
+LBFGS_STATE_MAX_BYTES = 256 * 2**20
+
+
+def _optimizer_state(opt: Any) -> dict[str, Any] | None:
+    """The optimizer's state for a checkpoint (None when there is none, or L-BFGS memory over the cap)."""
+    import torch
+
+    if opt is None:
+        return None
+    state = opt.state_dict()
+    if isinstance(opt, torch.optim.LBFGS):
+        n_params = sum(p.numel() for group in opt.param_groups for p in group["params"])
+        itemsize = next(p for group in opt.param_groups for p in group["params"]).element_size()
+        if 2 * LBFGS_MEMORY * n_params * itemsize > LBFGS_STATE_MAX_BYTES:
+            return None
+    return state
+
+
+def _save_checkpoint(path: Path, pinn: PINN, stage: int, done: int, report: TrainReport, anchors: np.ndarray | None,
+                     lbfgs_cycle_start: int = 0) -> None:
     import torch
 
     from sciml.io import atomic_path
 
-    opt = pinn.model.opt.state_dict() if pinn.model.opt is not None else None
     state = {
         "stage": stage, "done": done, "net": pinn.net.state_dict(),
-        "opt": opt if not isinstance(pinn.model.opt, torch.optim.LBFGS) else None,
+        "opt": _optimizer_state(pinn.model.opt) if done > 0 else None,
         "anchors": torch.as_tensor(anchors) if anchors is not None else None,
         "history": report.history, "train_seconds": report.train_seconds,
         "iterations": report.iterations, "lbfgs_restarts": report.lbfgs_restarts,
         "lbfgs_stopped_early": report.lbfgs_stopped_early,
         "loss_weights": list(pinn.adaptive.weights) if pinn.adaptive is not None else None,
+        "lbfgs_cycle_start": lbfgs_cycle_start,
     }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -396,7 +427,7 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
     report = TrainReport()
     anchors: np.ndarray | None = None
     start_stage, start_done = 0, 0
-    opt_state = None
+    opt_state, cycle_start = None, 0
     # DeepXDE counts iterations from 0 in every new process: a resumed run's loss-history steps
     # are shifted by the iterations done before the checkpoint, so the history reads as one run.
     step_offset = 0
@@ -414,6 +445,7 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
             anchors = state["anchors"].numpy()
             pinn.data.add_anchors(anchors)
         opt_state = state["opt"]
+        cycle_start = int(state.get("lbfgs_cycle_start", start_done))
         if pinn.adaptive is not None and state.get("loss_weights") is not None:
             pinn.adaptive.weights = [float(w) for w in state["loss_weights"]]
         step_offset = sum(report.iterations.values())
@@ -435,17 +467,15 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
             anchors = new if anchors is None else np.concatenate([anchors, new])
             pinn.data.add_anchors(new)
             log(f"{name}: mean |residual| {res.mean():.3e}, added {len(new)} points (total anchors {len(anchors)})")
-        lbfgs = _uses_lbfgs(name, cfg)
-        if lbfgs:
-            import deepxde.optimizers.config as optcfg
-
-            dde.optimizers.set_LBFGS_options(maxcor=100, ftol=0, gtol=1e-12 if cfg["precision"] == "float64" else 1e-9)
-        else:
-            model.compile("adam", lr=cfg["lr"], loss_weights=pinn.loss_weights())
-            if opt_state is not None and si == start_stage and done > 0:
-                model.opt.load_state_dict(opt_state)
+        if _uses_lbfgs(name, cfg):
+            resume = (opt_state, cycle_start) if si == start_stage and done > 0 and opt_state is not None else None
+            opt_state = None
+            _LBFGSStage(pinn, name, si, total, ckpt_path, report, anchors, log).run(done, resume, budget)
+            continue
+        model.compile("adam", lr=cfg["lr"], loss_weights=pinn.loss_weights())
+        if opt_state is not None and si == start_stage and done > 0:
+            model.opt.load_state_dict(opt_state)
         opt_state = None
-        stalled = 0
         while done < total:
             if budget is not None and report.train_seconds >= budget:  # checked per chunk: resumes stop here too
                 report.stopped_by_time_budget = True
@@ -456,26 +486,12 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
                 n = min(n, curriculum.enter(done) - done)
             it0 = model.train_state.iteration
             t0 = time.perf_counter()
-            if lbfgs:
-                dde.optimizers.set_LBFGS_options(maxcor=100, ftol=0, maxiter=n,
-                                                 gtol=1e-12 if cfg["precision"] == "float64" else 1e-9)
-                # DeepXDE fixes iter_per_step at import (min(1000, maxiter)); steps of 100 keep the
-                # same optimizer (curvature memory) and record the loss every 100 iterations.
-                optcfg.LBFGS_options["iter_per_step"] = min(100, n)
-                optcfg.LBFGS_options["fun_per_step"] = int(1.25 * min(100, n))
-                model.compile("L-BFGS", loss_weights=pinn.loss_weights())
-                model.train(display_every=max(1, min(n, 100)), verbose=0)
-            else:
-                callbacks = [pinn.adaptive] if pinn.adaptive is not None else None
-                model.train(iterations=n, display_every=max(1, n // 5), verbose=0, callbacks=callbacks)
+            callbacks = [pinn.adaptive] if pinn.adaptive is not None else None
+            model.train(iterations=n, display_every=max(1, n // 5), verbose=0, callbacks=callbacks)
             report.train_seconds += time.perf_counter() - t0
             ran = model.train_state.iteration - it0
             loss = _current_loss(model)
-            if not _state_finite(pinn, loss):
-                raise TrainingError(
-                    f"problem '{pinn.problem.name}': training loss became {loss} in stage {name} "
-                    f"(iteration {done + ran}); stopped, the last good checkpoint is kept in {ckpt_path}. "
-                    "Lower pinn.lr or use float64")
+            _check_finite(pinn, loss, name, done + ran, ckpt_path)
             lh = model.losshistory
             for step, lt in zip(lh.steps, lh.loss_train):
                 step = int(step) + step_offset
@@ -483,17 +499,6 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
                     report.history.append([step, name, float(np.sum(lt))])
             done += ran
             report.iterations[name] = report.iterations.get(name, 0) + ran
-            if lbfgs and ran < n:
-                # L-BFGS stopped before maxiter (typical in float32: the line search can no
-                # longer decrease the loss). Restart with fresh curvature memory a few times.
-                stalled += 1
-                report.lbfgs_stopped_early = True
-                if ran == 0 or stalled > int(cfg["lbfgs_restarts"]):
-                    log(f"{name}: L-BFGS stopped early after {done} iterations (loss {loss:.3e}); not restarting further")
-                    _save_checkpoint(ckpt_path, pinn, si + 1, 0, report, anchors)
-                    break
-                report.lbfgs_restarts += 1
-                log(f"{name}: L-BFGS stopped early at {done} iterations (loss {loss:.3e}); restart {report.lbfgs_restarts}")
             _save_checkpoint(ckpt_path, pinn, si if done < total else si + 1, done if done < total else 0, report, anchors)
             log(f"{name}: {done}/{total} iterations, loss {loss:.4e}, {report.train_seconds:.1f} s")
         if name == "adam":
@@ -508,6 +513,123 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
     if hasattr(causal, "min_weight"):
         report.causal_min_weight = float(causal.min_weight)
     return report
+
+
+#: L-BFGS history size (DeepXDE's ``maxcor``): curvature pairs kept by the optimizer.
+LBFGS_MEMORY = 100
+
+
+def _lbfgs_count(opt: Any) -> int:
+    """Iterations a torch L-BFGS optimizer has run (its cumulative ``n_iter``; 0 before the first)."""
+    state = opt.state_dict()["state"]
+    return int(state[0]["n_iter"]) if state else 0
+
+
+class _LBFGSStage:
+    """One L-BFGS stage, run with one optimizer whose curvature memory survives checkpoints.
+
+    DeepXDE's ``model.train`` runs L-BFGS in steps of up to 100 iterations on one optimizer. A
+    callback does the per-chunk work at the first step past every ``checkpoint_every`` iterations
+    (finiteness check, loss history, checkpoint with the optimizer state, time budget), so the
+    trajectory does not depend on the checkpoint interval, and a resumed run restores the optimizer
+    (and where it is in its reset cycle) and continues the same optimisation. The optimizer is
+    rebuilt every ``lbfgs_reset_every`` iterations (periodic restarts; the default 500 is what
+    rebuilding it at every default checkpoint did before 2026-12-05) and when L-BFGS stops before
+    its iterations (``lbfgs_restarts``), since a fresh memory can get a stalled line search moving.
+    """
+
+    def __init__(self, pinn: PINN, name: str, stage: int, total: int, ckpt_path: Path, report: TrainReport,
+                 anchors: np.ndarray | None, log: Callable[[str], None]) -> None:
+        self.pinn, self.name, self.stage, self.total = pinn, name, stage, total
+        self.ckpt_path, self.report, self.anchors, self.log = ckpt_path, report, anchors, log
+        self.chunk = int(pinn.cfg["checkpoint_every"])
+        self.cycle_start = 0  # iterations done when the current optimizer was built
+
+    def run(self, done: int, resume: tuple[dict[str, Any], int] | None, budget: float | None) -> None:
+        """Train from ``done`` iterations to the stage's total (or a stall / the time budget);
+        ``resume``: the checkpoint's optimizer state and the iteration its optimizer was built at."""
+        stalls = 0
+        resume_opt, self.cycle_start = resume if resume is not None else (None, done)
+        reset_every = self.pinn.cfg.get("lbfgs_reset_every")
+        if reset_every is not None and done >= self.cycle_start + int(reset_every):
+            resume_opt, self.cycle_start = None, done  # the checkpoint closed its optimizer's cycle
+        while done < self.total:
+            if budget is not None and self.report.train_seconds >= budget:
+                self.report.stopped_by_time_budget = True
+                self.log(f"{self.name}: time budget of {budget:g} s spent after {done} iterations; training stops")
+                return
+            start_done = done
+            asked = self.total - done
+            if reset_every is not None:
+                asked = min(asked, max(1, self.cycle_start + int(reset_every) - done))
+            done = self._optimize(done, asked, resume_opt, budget)
+            resume_opt = None
+            if done >= self.total or self.report.stopped_by_time_budget:
+                return
+            self.cycle_start = done
+            if done - start_done >= asked:  # a scheduled reset (lbfgs_reset_every), not a stall
+                continue
+            # L-BFGS stopped before its iterations (typical in float32: the line search can no longer
+            # decrease the loss). Restart with fresh curvature memory a few times.
+            stalls += 1
+            self.report.lbfgs_stopped_early = True
+            loss = _current_loss(self.pinn.model)
+            if done == start_done or stalls > int(self.pinn.cfg["lbfgs_restarts"]):
+                self.log(f"{self.name}: L-BFGS stopped early after {done} iterations (loss {loss:.3e}); not restarting further")
+                _save_checkpoint(self.ckpt_path, self.pinn, self.stage + 1, 0, self.report, self.anchors)
+                return
+            self.report.lbfgs_restarts += 1
+            self.log(f"{self.name}: L-BFGS stopped early at {done} iterations (loss {loss:.3e}); restart {self.report.lbfgs_restarts}")
+
+    def _optimize(self, done: int, remaining: int, resume_opt: dict[str, Any] | None, budget: float | None) -> int:
+        """Up to ``remaining`` iterations with one optimizer (restored from ``resume_opt``); the new ``done``."""
+        import deepxde.optimizers.config as optcfg
+
+        dde, model, cfg = self.pinn.dde, self.pinn.model, self.pinn.cfg
+        dde.optimizers.set_LBFGS_options(maxcor=LBFGS_MEMORY, ftol=0, maxiter=remaining,
+                                         gtol=1e-12 if cfg["precision"] == "float64" else 1e-9)
+        # DeepXDE fixes iter_per_step at import (min(1000, maxiter)); steps of 100 record the loss
+        # every 100 iterations and are the granularity of checkpoints.
+        optcfg.LBFGS_options["iter_per_step"] = min(100, remaining)
+        optcfg.LBFGS_options["fun_per_step"] = int(1.25 * min(100, remaining))
+        model.compile("L-BFGS", loss_weights=self.pinn.loss_weights())
+        if resume_opt is not None:
+            model.opt.load_state_dict(resume_opt)
+        start = _lbfgs_count(model.opt)
+        # DeepXDE's loop compares the optimizer's cumulative count with maxiter
+        optcfg.LBFGS_options["maxiter"] = start + remaining
+        progress = {"k": 0, "t": time.perf_counter()}
+
+        def account(force: bool) -> None:
+            k = _lbfgs_count(model.opt) - start
+            loss = _current_loss(model)
+            step = sum(self.report.iterations.values()) + k - progress["k"]
+            if k > progress["k"] and (not self.report.history or step > self.report.history[-1][0]):
+                self.report.history.append([step, self.name, loss])
+            if k == progress["k"] or (not force and k - progress["k"] < self.chunk):
+                return
+            self.report.train_seconds += time.perf_counter() - progress["t"]
+            _check_finite(self.pinn, loss, self.name, done + k, self.ckpt_path)
+            self.report.iterations[self.name] = self.report.iterations.get(self.name, 0) + k - progress["k"]
+            progress["k"] = k
+            now = done + k
+            finished = now >= self.total
+            _save_checkpoint(self.ckpt_path, self.pinn, self.stage + finished, 0 if finished else now,
+                             self.report, self.anchors, lbfgs_cycle_start=self.cycle_start)
+            self.log(f"{self.name}: {now}/{self.total} iterations, loss {loss:.4e}, {self.report.train_seconds:.1f} s")
+            if budget is not None and self.report.train_seconds >= budget and not finished:
+                self.report.stopped_by_time_budget = True
+                self.log(f"{self.name}: time budget of {budget:g} s spent after {now} iterations; training stops")
+                model.stop_training = True
+            progress["t"] = time.perf_counter()
+
+        class _EveryStep(dde.callbacks.Callback):
+            def on_epoch_end(self) -> None:
+                account(force=False)
+
+        model.train(display_every=100, verbose=0, callbacks=[_EveryStep()])
+        account(force=True)
+        return done + progress["k"]
 
 
 def _rar_indices(X: np.ndarray, res: np.ndarray, rar: dict[str, Any], seed: int) -> np.ndarray:

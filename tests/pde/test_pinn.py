@@ -60,6 +60,71 @@ def test_killed_run_resumes_from_checkpoint(tmp_path):
     assert np.allclose([h[2] for h in report.history], [h[2] for h in straight.history], rtol=1e-6)
 
 
+def _final_weights(model):
+    return np.concatenate([p.detach().numpy().ravel() for p in model.net.parameters()])
+
+
+def test_lbfgs_trajectory_does_not_depend_on_the_checkpoint_interval(tmp_path):
+    """L-BFGS keeps its curvature memory across checkpoints: checkpoints every 100 iterations give
+    the same weights as one checkpoint at the end (rebuilding the optimizer per chunk would not)."""
+    problem = get_problem("heat")
+    weights, reports = [], []
+    for every in (100, 1000):
+        cfg = tiny_cfg(precision="float64", adam_iterations=100, lbfgs_iterations=400, checkpoint_every=every,
+                       lbfgs_reset_every=None)
+        model = pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1)
+        reports.append(pinn_mod.train_pinn(model, tmp_path / str(every), seed=0, log=lambda m: None))
+        weights.append(_final_weights(model))
+    assert reports[0].iterations == reports[1].iterations and reports[0].iterations["lbfgs"] >= 400
+    assert not reports[0].lbfgs_stopped_early
+    np.testing.assert_array_equal(weights[0], weights[1])
+    assert [h[0] for h in reports[0].history] == [h[0] for h in reports[1].history]
+
+
+def test_lbfgs_reset_every_rebuilds_the_optimizer_on_its_own_schedule(tmp_path):
+    """lbfgs_reset_every: periodic fresh curvature memory. The trajectory then depends on that
+    schedule, not on the checkpoint interval, and differs from keeping one optimizer."""
+    problem = get_problem("heat")
+    weights = {}
+    for every, reset in ((100, 100), (1000, 100), (100, None)):
+        cfg = tiny_cfg(precision="float64", adam_iterations=100, lbfgs_iterations=400, checkpoint_every=every,
+                       lbfgs_reset_every=reset)
+        model = pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1)
+        report = pinn_mod.train_pinn(model, tmp_path / f"{every}_{reset}", seed=0, log=lambda m: None)
+        assert report.lbfgs_restarts == 0 and report.iterations["lbfgs"] >= 400
+        weights[every, reset] = _final_weights(model)
+    np.testing.assert_array_equal(weights[100, 100], weights[1000, 100])
+    assert np.abs(weights[100, 100] - weights[100, None]).max() > 1e-6
+
+
+@pytest.mark.parametrize("reset_every", [None, 250, 200])
+def test_run_killed_during_lbfgs_resumes_the_same_optimisation(tmp_path, reset_every):
+    """A kill after an L-BFGS checkpoint, then a resume: the checkpoint holds the optimizer's memory
+    (loadable with weights_only=True), and the resumed run ends on the uninterrupted run's weights,
+    with one optimizer, killed mid reset cycle (250) and killed where a cycle ends (200)."""
+    problem = get_problem("heat")
+    cfg = tiny_cfg(precision="float64", adam_iterations=100, lbfgs_iterations=400, checkpoint_every=100,
+                   lbfgs_reset_every=reset_every)
+
+    def killer(msg):
+        if msg.startswith("lbfgs: 200/"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        pinn_mod.train_pinn(pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1), tmp_path / "killed",
+                            seed=0, log=killer)
+    state = pinn_mod.load_state(tmp_path / "killed" / "last.pt")
+    assert state["stage"] == 1 and state["done"] == 200
+    memory = state["opt"]["state"][0]
+    assert memory["n_iter"] == 200 and len(memory["old_dirs"]) > 0
+    resumed_model = pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1)
+    resumed = pinn_mod.train_pinn(resumed_model, tmp_path / "killed", seed=0, log=lambda m: None)
+    straight_model = pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1)
+    straight = pinn_mod.train_pinn(straight_model, tmp_path / "straight", seed=0, log=lambda m: None)
+    assert resumed.resumed_from is not None and resumed.iterations == straight.iterations
+    np.testing.assert_allclose(_final_weights(resumed_model), _final_weights(straight_model), rtol=0, atol=1e-12)
+
+
 def test_time_budget_stops_training_at_a_checkpoint_and_a_resume_trains_no_further(tmp_path):
     """max_train_seconds: training stops at the first chunk boundary past the budget (here the
     first chunk of Adam; L-BFGS never starts), the report says so, and a rerun from the checkpoint
