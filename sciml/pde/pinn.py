@@ -6,9 +6,10 @@ or, with ``rar.optimizer: lbfgs``, Adam, L-BFGS, then RAR rounds trained with L-
 Every stage runs in chunks; after each chunk the state (weights, optimizer, RAR
 anchors, loss history, elapsed time) is checked for finiteness and saved atomically
 to ``ckpt_dir/last.pt``, so a killed run resumes where it stopped and a NaN stops
-the run while keeping the last good checkpoint. L-BFGS runs on one optimizer per stage
-(its curvature memory is kept across chunks and saved in the checkpoint), so neither the
-checkpoint interval nor a kill and resume changes its trajectory. Checkpoints are loaded with
+the run while keeping the last good checkpoint. L-BFGS keeps its optimizer (curvature
+memory) across chunks and saves it in the checkpoint; it is rebuilt only on its own schedule
+(``lbfgs_reset_every``) or after a stall, so neither the checkpoint interval nor a kill and
+resume changes its trajectory. Checkpoints are loaded with
 ``torch.load(weights_only=True)`` (we do not use DeepXDE's ``restore``).
 
 DeepXDE keeps global state (backend, default float, seeds, L-BFGS options): each run
@@ -526,7 +527,7 @@ def _lbfgs_count(opt: Any) -> int:
 
 
 class _LBFGSStage:
-    """One L-BFGS stage, run with one optimizer whose curvature memory survives checkpoints.
+    """One L-BFGS stage, whose optimizer (curvature memory) survives checkpoints.
 
     DeepXDE's ``model.train`` runs L-BFGS in steps of up to 100 iterations on one optimizer. A
     callback does the per-chunk work at the first step past every ``checkpoint_every`` iterations
