@@ -148,7 +148,11 @@ def test_own_lbfgs_optimum_matches_scipy_lbfgsb():
     ref = potts.fit(X, potts.PottsSettings(lbfgs_backend="scipy", **tight), seed=0)
     assert own["lbfgs_backend"] == "own" and ref["lbfgs_backend"] == "scipy"
     assert own["iterations"] < 2000 and ref["iterations"] < 2000  # stopped by convergence
-    assert own["objective"] == pytest.approx(ref["objective"], rel=5e-6)  # float32 objective: ~1e-6 noise floor
+    # The objective is float32: where SciPy's line search gives up within its noise depends on the CPU
+    # (on an AMD EPYC box it stopped 1.05e-5 above the hand-written optimum, on Intel within 5e-6). So the
+    # hand-written one must be no worse than SciPy's, and both within 2e-5 of each other.
+    assert own["objective"] <= ref["objective"] * (1 + 5e-6)
+    assert own["objective"] == pytest.approx(ref["objective"], rel=2e-5)
     assert np.allclose(own["scores"], ref["scores"], atol=1e-3 * np.abs(ref["scores"]).max())
     tl = potts.fit(X, potts.PottsSettings(lbfgs_backend="torch", **tight), seed=0)
     assert tl["objective"] == pytest.approx(ref["objective"], rel=1e-5)
