@@ -9,7 +9,9 @@ figure a choice may be made on), then prints the median and spread (min-max) per
         --base config/benchmarks/pde_ablation_burgers.yaml --seeds 0 1 2 --out results/ablation_burgers.json
 
 Finished runs are kept in ``--out`` (written atomically after each run), so a killed ablation
-resumes where it stopped. ``--options`` picks a subset of :data:`OPTIONS`.
+resumes where it stopped. ``--options`` picks a subset of :data:`OPTIONS`. ``--base`` takes several
+files, merged in order as Snakemake merges ``--configfile a.yaml b.yaml``, so a candidate is an
+overlay holding only the keys it changes.
 """
 
 from __future__ import annotations
@@ -97,20 +99,31 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def main() -> None:
+def load_base(paths: list[str]) -> dict[str, Any]:
+    """The benchmark config the files make, merged in order with Snakemake's own deep merge."""
     import yaml
+    from snakemake.utils import update_config
+
+    whole: dict[str, Any] = {}
+    for path in paths:
+        update_config(whole, yaml.safe_load(Path(path).read_text()) or {})
+    return whole
+
+
+def main() -> None:
 
     from sciml.io import write_json_atomic
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--problem", required=True)
-    ap.add_argument("--base", required=True, help="benchmark yaml whose pde section is the base config")
+    ap.add_argument("--base", required=True, nargs="+",
+                    help="benchmark yaml(s) whose merged pde section is the base config (later files override)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--options", nargs="+", default=list(OPTIONS), choices=list(OPTIONS))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    whole = yaml.safe_load(Path(args.base).read_text())
+    whole = load_base(args.base)
     base = whole["pde"]
     base.pop("problems", None)
     out = Path(args.out)
