@@ -48,6 +48,16 @@ CANDIDATES = {
                                    "sevennet": {"freeze": "last_blocks", "trainable_blocks": 1, "backbone_lr_scale": 0.3,
                                                 "checkpoint": "7net-0"},
                                    "train": {"lr": 0.002, "max_epochs": 12}},
+    # LP-FT (added 2026-12-05, before either ran): the head is first fitted alone exactly as the frozen
+    # candidate head_lr5e-3_e200 (200 epochs at 5e-3 on the frozen features), then everything trains from
+    # it for 40 epochs (~5 s per epoch over a fold's fit rows on one core) at a small learning rate;
+    # two backbone learning rates, 5e-5 and 2e-4
+    "lpft_none_lr5e-4_s0.1_e40": {"chgnet": {"freeze": "none", "backbone_lr_scale": 0.1,
+                                             "probe": {"epochs": 200, "lr": 0.005}},
+                                  "train": {"lr": 0.0005, "max_epochs": 40}},
+    "lpft_none_lr2e-4_s1_e40": {"chgnet": {"freeze": "none", "backbone_lr_scale": 1.0,
+                                           "probe": {"epochs": 200, "lr": 0.005}},
+                                "train": {"lr": 0.0002, "max_epochs": 40}},
 }
 
 
@@ -59,6 +69,8 @@ def main() -> None:
     from sciml.config import schema_for, validate
     from sciml.materials.folds import split_fold
     from sciml.materials.lightning import CrystalRegressor, predict_loader
+    from sciml.materials.models import model_kwargs
+    from sciml.materials.probe import probe_epochs, probe_head
     from sciml.materials.steps.train import load_table
     from sciml.training import TrainerSettings, fit_best
 
@@ -94,15 +106,21 @@ def main() -> None:
             y_fit = np.log(y[split["fit"]]) if tcfg["log_target"] else y[split["fit"]]
             bs = int(tcfg["batch_size"])
 
-            def make_module() -> CrystalRegressor:
-                return CrystalRegressor(model_name=model_name, model_kwargs=dict(cfg["model"][model_name]),
-                                        target_mean=float(y_fit.mean()), target_std=float(y_fit.std()),
-                                        lr=tcfg["lr"], weight_decay=tcfg["weight_decay"], loss=tcfg["loss"],
-                                        scheduler=tcfg["scheduler"], max_epochs=tcfg["max_epochs"],
-                                        log_target=tcfg["log_target"])
-
             t0 = time.perf_counter()
             work = Path(args.work) / name / f"fold{fold}"
+            head = (probe_head(cfg, table, split, loader, float(y_fit.mean()), float(y_fit.std()), cfg["seed"] + fold,
+                               work / "probe") if probe_epochs(cfg) else None)
+
+            def make_module() -> CrystalRegressor:
+                module = CrystalRegressor(model_name=model_name, model_kwargs=model_kwargs(cfg, 0),
+                                          target_mean=float(y_fit.mean()), target_std=float(y_fit.std()),
+                                          lr=tcfg["lr"], weight_decay=tcfg["weight_decay"], loss=tcfg["loss"],
+                                          scheduler=tcfg["scheduler"], max_epochs=tcfg["max_epochs"],
+                                          log_target=tcfg["log_target"])
+                if head is not None:  # LP-FT, as the train step does
+                    module.model.head.load_state_dict(head)
+                return module
+
             fit = fit_best(make_module, TrainerSettings.from_config({**tcfg, "monitor": "val_loss"}),
                            seed=cfg["seed"] + fold, log_dir=work / "logs", ckpt_dir=work / "ckpt",
                            train_dataloaders=loader(table, split["fit"], bs, cfg["seed"] + fold),

@@ -231,3 +231,55 @@ def test_chgnet_output_is_invariant_to_atom_order(jdft2d_records):
     out2 = model(collate_graphs([conv(s) for s in reordered]))
     assert out.shape == (4,) and torch.isfinite(out).all()
     torch.testing.assert_close(out, out2, rtol=1e-4, atol=1e-4)
+
+
+def test_lpft_fine_tuning_starts_from_the_probed_head(small_table, shared_data, tmp_path):
+    """LP-FT: the probed head, put on the trainable backbone before any fine-tuning step, predicts what
+    the head-only fit predicts (same features, same normalisation) and beats the train mean on the
+    validation rows; the caller's table keeps no features (so fine-tuning runs on graphs)."""
+    from sciml.materials.chgnet_data import chgnet_loader
+    from sciml.materials.folds import split_fold
+    from sciml.materials.lightning import CrystalRegressor, predict_loader
+    from sciml.materials.models import model_kwargs
+    from sciml.materials.probe import probe_epochs, probe_head
+
+    cfg = chgnet_config(freeze="none", probe={"epochs": 60, "lr": 0.005})
+    assert probe_epochs(cfg) == 60 and "probe" not in model_kwargs(cfg, 0)
+    split = split_fold(small_table, cfg, 0)
+    y = small_table.y.numpy().astype(np.float64)
+    logy = np.log(y[split["fit"]])
+    head = probe_head(cfg, small_table, split, chgnet_loader, float(logy.mean()), float(logy.std()), 0, tmp_path / "probe")
+    assert small_table.features is None
+    module = CrystalRegressor(model_name="chgnet", model_kwargs=model_kwargs(cfg, 0), target_mean=float(logy.mean()),
+                              target_std=float(logy.std()), log_target=True)
+    module.model.head.load_state_dict(head)
+    module.eval()
+    pred = predict_loader(module, chgnet_loader(small_table, split["val"], 64))
+    mae = np.abs(pred - y[split["val"]]).mean()
+    assert mae < 0.85 * np.abs(y[split["fit"]].mean() - y[split["val"]]).mean(), mae
+    frozen = {**model_kwargs(cfg, 0), "freeze": "head"}
+    ref = CrystalRegressor(model_name="chgnet", model_kwargs=frozen, target_mean=float(logy.mean()),
+                           target_std=float(logy.std()), log_target=True)
+    ref.model.head.load_state_dict(head)
+    ref.eval()
+    np.testing.assert_allclose(pred, predict_loader(ref, chgnet_loader(small_table, split["val"], 64)), rtol=1e-4)
+
+
+def test_lpft_off_with_a_frozen_backbone():
+    from sciml.materials.probe import probe_epochs
+
+    cfg = chgnet_config(freeze="head", probe={"epochs": 60})
+    assert probe_epochs(cfg) == 0
+
+
+def test_train_step_with_lpft_probes_then_fine_tunes_every_layer(tmp_path, shared_data, chgnet_fold):
+    from sciml.materials.steps import train
+
+    cfg = chgnet_config(freeze="none", probe={"epochs": 40, "lr": 0.005})
+    cfg["train"]["max_epochs"] = 2
+    metrics = train(cfg, 0, shared_data, tmp_path / "fold_0", tmp_path / "ckpt", chgnet_fold[3], threads=1)
+    assert metrics["test"]["mae"] < 0.85 * metrics["baseline_train_mean"]["mae"], metrics["test"]
+    assert metrics["epochs_trained"] == 2
+    assert list((tmp_path / "ckpt").rglob("probe/ckpt/*.ckpt")), "the head-only fit checkpoints beside the member's"
+    spec = (tmp_path / "fold_0" / "model.json").read_text()
+    assert '"probe"' not in spec  # the saved model is rebuilt without the training procedure

@@ -43,6 +43,7 @@ def model_kwargs(cfg: dict[str, Any], max_z: int) -> dict[str, Any]:
     name = cfg["model"]["name"]
     kw = dict(cfg["model"].get(name, {}))
     if name in PRETRAINED:  # fixed pretrained graph settings and embedding
+        kw.pop("probe", None)  # a training procedure (sciml.materials.probe), not part of the model
         return kw
     kw["cutoff"] = float(cfg["graph"]["cutoff"])
     kw["max_z"] = int(max_z)

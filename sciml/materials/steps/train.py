@@ -17,6 +17,7 @@ trains with ``(cfg["seed"] + m) + fold`` on the same split, logs into
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,7 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
     from sciml.materials.lightning import CrystalRegressor, predict_loader
     from sciml.materials.metrics import regression_metrics
     from sciml.materials.models import model_kwargs
+    from sciml.materials.probe import probe_epochs, probe_head
     from sciml.training import TrainerSettings, ensemble_members, fit_best
 
     out_dir = Path(out_dir)
@@ -127,18 +129,23 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
         test_idx = split["test"]
         settings = TrainerSettings.from_config({**tcfg, "monitor": "val_loss"})
 
-        def make_module() -> CrystalRegressor:
-            return CrystalRegressor(
+        def make_module(head: dict[str, Any] | None = None) -> CrystalRegressor:
+            module = CrystalRegressor(
                 model_name=cfg["model"]["name"], model_kwargs=mk, target_mean=mean, target_std=std,
                 lr=tcfg["lr"], weight_decay=tcfg["weight_decay"], loss=tcfg["loss"], scheduler=tcfg["scheduler"],
                 max_epochs=tcfg["max_epochs"], steps_per_epoch=steps_per_epoch, log_target=log_target,
             )
+            if head is not None:  # LP-FT: fine-tuning starts from the linearly probed head
+                module.model.head.load_state_dict(head)
+            return module
 
         members = ensemble_members(int(tcfg.get("ensemble", 1)), cfg["seed"], ckpt_base, f"fold{fold}", cfg, out_dir)
         modules, member_preds, member_info = [], [], []
         for member in members:
             seed = member.seed + fold
-            fit = fit_best(make_module, settings, seed=seed, log_dir=member.log_dir, ckpt_dir=member.checkpoint_dir,
+            head = (probe_head(cfg, table, split, loader, mean, std, seed, Path(member.checkpoint_dir) / "probe")
+                    if probe_epochs(cfg) else None)
+            fit = fit_best(functools.partial(make_module, head), settings, seed=seed, log_dir=member.log_dir, ckpt_dir=member.checkpoint_dir,
                            train_dataloaders=loader(table, split["fit"], bs, seed, num_workers=workers),
                            val_dataloaders=loader(table, split["val"], bs, num_workers=workers))
             if not fit.is_global_zero:
