@@ -75,9 +75,9 @@ def load_table(cfg: dict[str, Any], root: str | Path | None, cache_dir: str | Pa
         if cfg["model"]["chgnet"]["freeze"] == "head":
             # frozen backbone: its features are computed once and every epoch trains only the head
             from sciml.materials.chgnet_data import attach_frozen_features
-            from sciml.materials.models import build_model
+            from sciml.materials.models import build_model, model_kwargs
 
-            attach_frozen_features(table, build_model("chgnet", **cfg["model"]["chgnet"]))
+            attach_frozen_features(table, build_model("chgnet", **model_kwargs(cfg, 0)))
         return table, path, chgnet_loader
     from sciml.materials.dataset import graph_loader, load_or_build
     from sciml.materials.graphs import GraphSettings
