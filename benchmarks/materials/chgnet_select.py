@@ -70,7 +70,7 @@ def main() -> None:
     from sciml.materials.folds import split_fold
     from sciml.materials.lightning import CrystalRegressor, predict_loader
     from sciml.materials.models import model_kwargs
-    from sciml.materials.probe import probe_epochs, probe_head
+    from sciml.materials.probe import frozen_feature_table, probe_epochs, probe_head
     from sciml.materials.steps.train import load_table
     from sciml.training import TrainerSettings, fit_best
 
@@ -98,6 +98,7 @@ def main() -> None:
         tcfg = cfg["train"]
         table, _, loader = load_table(cfg, args.data_root, Path(args.work) / "cache")
         y = table.y.numpy().astype(np.float64)
+        feature_table = frozen_feature_table(cfg, table) if probe_epochs(cfg) else None  # LP-FT, once for all folds
         entry = results["candidates"].setdefault(name, {"overrides": over, "val_mae": {}, "seconds": {}})
         for fold in args.folds:
             if str(fold) in entry["val_mae"]:
@@ -108,8 +109,8 @@ def main() -> None:
 
             t0 = time.perf_counter()
             work = Path(args.work) / name / f"fold{fold}"
-            head = (probe_head(cfg, table, split, loader, float(y_fit.mean()), float(y_fit.std()), cfg["seed"] + fold,
-                               work / "probe") if probe_epochs(cfg) else None)
+            head = (probe_head(cfg, feature_table, split, loader, float(y_fit.mean()), float(y_fit.std()),
+                               cfg["seed"] + fold, work / "probe") if feature_table is not None else None)
 
             def make_module() -> CrystalRegressor:
                 module = CrystalRegressor(model_name=model_name, model_kwargs=model_kwargs(cfg, 0),

@@ -111,7 +111,6 @@ def load_base(paths: list[str]) -> dict[str, Any]:
 
 
 def main() -> None:
-
     from sciml.io import write_json_atomic
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

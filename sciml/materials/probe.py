@@ -5,6 +5,7 @@ gradients into the pretrained layers and distorts the features before the head i
 first fits the new head alone on the frozen backbone's features (computed once, so this costs
 seconds), picks its epoch on the validation rows, and starts fine-tuning from that head.
 ``model.chgnet.probe.epochs: 0`` (the default) leaves the head random, as before.
+:func:`frozen_feature_table` also serves ``freeze: head``, where the head is all that trains.
 """
 
 from __future__ import annotations
@@ -22,24 +23,37 @@ def probe_epochs(cfg: dict[str, Any]) -> int:
     return int(model["chgnet"].get("probe", {}).get("epochs", 0))
 
 
-def probe_head(cfg: dict[str, Any], table: Any, split: dict[str, Any], loader: Callable[..., Any],
+def _frozen_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:
+    from sciml.materials.models import model_kwargs
+
+    return {**model_kwargs(cfg, 0), "freeze": "head"}
+
+
+def frozen_feature_table(cfg: dict[str, Any], table: Any) -> Any:
+    """A shallow copy of the CHGNet ``table`` carrying the frozen backbone's features of every record
+    (computed once per dataset, shared by every fold and ensemble member); ``table`` is not modified,
+    so fine-tuning on it still runs on graphs."""
+    from sciml.materials.chgnet_data import attach_frozen_features
+    from sciml.materials.models import build_model
+
+    return attach_frozen_features(dataclasses.replace(table), build_model("chgnet", **_frozen_kwargs(cfg)))
+
+
+def probe_head(cfg: dict[str, Any], feature_table: Any, split: dict[str, Any], loader: Callable[..., Any],
                target_mean: float, target_std: float, seed: int, work_dir: str | Path) -> dict[str, Any]:
-    """Fit the new head alone on the frozen CHGNet features of ``split["fit"]`` (best epoch by the
-    validation loss on ``split["val"]``) and return its ``state_dict`` for the fine-tuned model's head.
+    """Fit the new head alone on the frozen CHGNet features (``feature_table``, from
+    :func:`frozen_feature_table`) of ``split["fit"]`` (best epoch by the validation loss on
+    ``split["val"]``) and return its ``state_dict`` for the fine-tuned model's head.
 
     ``target_mean``/``target_std`` are the fine-tuned module's normalisation (of log(y) with
     ``train.log_target``), so the head's output means the same in both fits. Checkpoints and logs go
-    under ``work_dir``; ``table`` is not modified (the features live on a shallow copy)."""
-    from sciml.materials.chgnet_data import attach_frozen_features
+    under ``work_dir``."""
     from sciml.materials.lightning import CrystalRegressor
-    from sciml.materials.models import build_model, model_kwargs
     from sciml.training import TrainerSettings, fit_best
 
     tcfg = cfg["train"]
     probe = cfg["model"]["chgnet"]["probe"]
-    frozen = {**model_kwargs(cfg, 0), "freeze": "head"}
-    with_features = dataclasses.replace(table)
-    attach_frozen_features(with_features, build_model("chgnet", **frozen))
+    frozen = _frozen_kwargs(cfg)
     epochs = int(probe["epochs"])
 
     def make_module() -> CrystalRegressor:
@@ -51,6 +65,6 @@ def probe_head(cfg: dict[str, Any], table: Any, split: dict[str, Any], loader: C
     bs = int(tcfg["batch_size"])
     work = Path(work_dir)
     fit = fit_best(make_module, settings, seed=seed, log_dir=work / "logs", ckpt_dir=work / "ckpt",
-                   train_dataloaders=loader(with_features, split["fit"], bs, seed),
-                   val_dataloaders=loader(with_features, split["val"], bs))
+                   train_dataloaders=loader(feature_table, split["fit"], bs, seed),
+                   val_dataloaders=loader(feature_table, split["val"], bs))
     return {k: v.detach().clone() for k, v in fit.module.model.head.state_dict().items()}

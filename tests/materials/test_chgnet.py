@@ -241,15 +241,16 @@ def test_lpft_fine_tuning_starts_from_the_probed_head(small_table, shared_data, 
     from sciml.materials.folds import split_fold
     from sciml.materials.lightning import CrystalRegressor, predict_loader
     from sciml.materials.models import model_kwargs
-    from sciml.materials.probe import probe_epochs, probe_head
+    from sciml.materials.probe import frozen_feature_table, probe_epochs, probe_head
 
     cfg = chgnet_config(freeze="none", probe={"epochs": 60, "lr": 0.005})
     assert probe_epochs(cfg) == 60 and "probe" not in model_kwargs(cfg, 0)
     split = split_fold(small_table, cfg, 0)
     y = small_table.y.numpy().astype(np.float64)
     logy = np.log(y[split["fit"]])
-    head = probe_head(cfg, small_table, split, chgnet_loader, float(logy.mean()), float(logy.std()), 0, tmp_path / "probe")
-    assert small_table.features is None
+    feature_table = frozen_feature_table(cfg, small_table)
+    assert small_table.features is None and feature_table.features.shape == (len(small_table), 65)
+    head = probe_head(cfg, feature_table, split, chgnet_loader, float(logy.mean()), float(logy.std()), 0, tmp_path / "probe")
     module = CrystalRegressor(model_name="chgnet", model_kwargs=model_kwargs(cfg, 0), target_mean=float(logy.mean()),
                               target_std=float(logy.std()), log_target=True)
     module.model.head.load_state_dict(head)

@@ -74,10 +74,9 @@ def load_table(cfg: dict[str, Any], root: str | Path | None, cache_dir: str | Pa
         table, path, _ = load_chgnet(cfg["dataset"], root, cache_dir, cfg["validation"])
         if cfg["model"]["chgnet"]["freeze"] == "head":
             # frozen backbone: its features are computed once and every epoch trains only the head
-            from sciml.materials.chgnet_data import attach_frozen_features
-            from sciml.materials.models import build_model, model_kwargs
+            from sciml.materials.probe import frozen_feature_table
 
-            attach_frozen_features(table, build_model("chgnet", **model_kwargs(cfg, 0)))
+            table = frozen_feature_table(cfg, table)
         return table, path, chgnet_loader
     from sciml.materials.dataset import graph_loader, load_or_build
     from sciml.materials.graphs import GraphSettings
@@ -96,7 +95,7 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
     from sciml.materials.lightning import CrystalRegressor, predict_loader
     from sciml.materials.metrics import regression_metrics
     from sciml.materials.models import model_kwargs
-    from sciml.materials.probe import probe_epochs, probe_head
+    from sciml.materials.probe import frozen_feature_table, probe_epochs, probe_head
     from sciml.training import TrainerSettings, ensemble_members, fit_best
 
     out_dir = Path(out_dir)
@@ -139,13 +138,16 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
                 module.model.head.load_state_dict(head)
             return module
 
+        # LP-FT: the frozen features are computed once, each member probes its own head on them
+        feature_table = frozen_feature_table(cfg, table) if probe_epochs(cfg) else None
         members = ensemble_members(int(tcfg.get("ensemble", 1)), cfg["seed"], ckpt_base, f"fold{fold}", cfg, out_dir)
         modules, member_preds, member_info = [], [], []
         for member in members:
             seed = member.seed + fold
-            head = (probe_head(cfg, table, split, loader, mean, std, seed, Path(member.checkpoint_dir) / "probe")
-                    if probe_epochs(cfg) else None)
-            fit = fit_best(functools.partial(make_module, head), settings, seed=seed, log_dir=member.log_dir, ckpt_dir=member.checkpoint_dir,
+            head = (probe_head(cfg, feature_table, split, loader, mean, std, seed, Path(member.checkpoint_dir) / "probe")
+                    if feature_table is not None else None)
+            fit = fit_best(functools.partial(make_module, head), settings, seed=seed, log_dir=member.log_dir,
+                           ckpt_dir=member.checkpoint_dir,
                            train_dataloaders=loader(table, split["fit"], bs, seed, num_workers=workers),
                            val_dataloaders=loader(table, split["val"], bs, num_workers=workers))
             if not fit.is_global_zero:
