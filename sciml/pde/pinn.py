@@ -332,14 +332,20 @@ def _stages(cfg: dict[str, Any]) -> list[tuple[str, int]]:
     go where the converged network's residual is largest, e.g. Burgers' shock)."""
     rar = cfg["rar"]
     rounds = [(f"rar{i + 1}", int(rar["iterations"])) for i in range(int(rar["rounds"]))] if rar["enabled"] else []
-    lbfgs = [("lbfgs", int(cfg["lbfgs_iterations"]))] if cfg["lbfgs_iterations"] > 0 else []
+    lbfgs = [(_quasi_newton_name(cfg), int(cfg["lbfgs_iterations"]))] if cfg["lbfgs_iterations"] > 0 else []
     after = rar["optimizer"] == "lbfgs"
     stages = [("adam", int(cfg["adam_iterations"]))] + (lbfgs + rounds if after else rounds + lbfgs)
     return [s for s in stages if s[1] > 0]
 
 
+def _quasi_newton_name(cfg: dict[str, Any]) -> str:
+    """Name of the stage after Adam: ``lbfgs``, or ``bfgs`` / ``ssbfgs`` (``pinn.quasi_newton.method``)."""
+    return str((cfg.get("quasi_newton") or {}).get("method", "lbfgs"))
+
+
 def _uses_lbfgs(name: str, cfg: dict[str, Any]) -> bool:
-    return name == "lbfgs" or (name.startswith("rar") and cfg["rar"]["optimizer"] == "lbfgs")
+    """The stage is trained by the quasi-Newton optimizer (the main stage, or a RAR round after it)."""
+    return name == _quasi_newton_name(cfg) or (name.startswith("rar") and cfg["rar"]["optimizer"] == "lbfgs")
 
 
 def _state_finite(pinn: PINN, loss: float) -> bool:
@@ -348,7 +354,7 @@ def _state_finite(pinn: PINN, loss: float) -> bool:
     return all(bool(p.detach().isfinite().all()) for p in pinn.net.parameters())
 
 
-def _check_finite(pinn: PINN, loss: float, stage: str, iteration: int, ckpt_path: Path) -> None:
+def check_finite(pinn: PINN, loss: float, stage: str, iteration: int, ckpt_path: Path) -> None:
     if not _state_finite(pinn, loss):
         raise TrainingError(
             f"problem '{pinn.problem.name}': training loss became {loss} in stage {stage} "
@@ -376,15 +382,19 @@ def _optimizer_state(opt: Any) -> dict[str, Any] | None:
     return state
 
 
-def _save_checkpoint(path: Path, pinn: PINN, stage: int, done: int, report: TrainReport, anchors: np.ndarray | None,
-                     lbfgs_cycle_start: int = 0) -> None:
+def save_checkpoint(path: Path, pinn: PINN, stage: int, done: int, report: TrainReport, anchors: np.ndarray | None,
+                    lbfgs_cycle_start: int = 0, opt_state: dict[str, Any] | None = None) -> None:
+    """Write the training state atomically; ``opt_state`` replaces the DeepXDE optimizer's state
+    (the dense-BFGS stage's own)."""
     import torch
 
     from sciml.io import atomic_path
 
+    if opt_state is None and done > 0:
+        opt_state = _optimizer_state(pinn.model.opt)
     state = {
         "stage": stage, "done": done, "net": pinn.net.state_dict(),
-        "opt": _optimizer_state(pinn.model.opt) if done > 0 else None,
+        "opt": opt_state if done > 0 else None,
         "anchors": torch.as_tensor(anchors) if anchors is not None else None,
         "history": report.history, "train_seconds": report.train_seconds,
         "iterations": report.iterations, "lbfgs_restarts": report.lbfgs_restarts,
@@ -469,7 +479,15 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
             pinn.data.add_anchors(new)
             log(f"{name}: mean |residual| {res.mean():.3e}, added {len(new)} points (total anchors {len(anchors)})")
         if _uses_lbfgs(name, cfg):
-            resume = (opt_state, cycle_start) if si == start_stage and done > 0 and opt_state is not None else None
+            resuming = si == start_stage and done > 0 and opt_state is not None
+            if _quasi_newton_name(cfg) != "lbfgs":
+                from sciml.pde.bfgs_stage import BFGSStage
+
+                BFGSStage(pinn, name, si, total, ckpt_path, report, anchors, seed, log).run(
+                    done, opt_state if resuming else None, budget)
+                opt_state = None
+                continue
+            resume = (opt_state, cycle_start) if resuming else None
             opt_state = None
             _LBFGSStage(pinn, name, si, total, ckpt_path, report, anchors, log).run(done, resume, budget)
             continue
@@ -492,7 +510,7 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
             report.train_seconds += time.perf_counter() - t0
             ran = model.train_state.iteration - it0
             loss = _current_loss(model)
-            _check_finite(pinn, loss, name, done + ran, ckpt_path)
+            check_finite(pinn, loss, name, done + ran, ckpt_path)
             lh = model.losshistory
             for step, lt in zip(lh.steps, lh.loss_train):
                 step = int(step) + step_offset
@@ -500,7 +518,7 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
                     report.history.append([step, name, float(np.sum(lt))])
             done += ran
             report.iterations[name] = report.iterations.get(name, 0) + ran
-            _save_checkpoint(ckpt_path, pinn, si if done < total else si + 1, done if done < total else 0, report, anchors)
+            save_checkpoint(ckpt_path, pinn, si if done < total else si + 1, done if done < total else 0, report, anchors)
             log(f"{name}: {done}/{total} iterations, loss {loss:.4e}, {report.train_seconds:.1f} s")
         if name == "adam":
             curriculum.finish()
@@ -577,7 +595,7 @@ class _LBFGSStage:
             loss = _current_loss(self.pinn.model)
             if done == start_done or stalls > int(self.pinn.cfg["lbfgs_restarts"]):
                 self.log(f"{self.name}: L-BFGS stopped early after {done} iterations (loss {loss:.3e}); not restarting further")
-                _save_checkpoint(self.ckpt_path, self.pinn, self.stage + 1, 0, self.report, self.anchors)
+                save_checkpoint(self.ckpt_path, self.pinn, self.stage + 1, 0, self.report, self.anchors)
                 return
             self.report.lbfgs_restarts += 1
             self.log(f"{self.name}: L-BFGS stopped early at {done} iterations (loss {loss:.3e}); restart {self.report.lbfgs_restarts}")
@@ -610,12 +628,12 @@ class _LBFGSStage:
             if k == progress["k"] or (not force and k - progress["k"] < self.chunk):
                 return
             self.report.train_seconds += time.perf_counter() - progress["t"]
-            _check_finite(self.pinn, loss, self.name, done + k, self.ckpt_path)
+            check_finite(self.pinn, loss, self.name, done + k, self.ckpt_path)
             self.report.iterations[self.name] = self.report.iterations.get(self.name, 0) + k - progress["k"]
             progress["k"] = k
             now = done + k
             finished = now >= self.total
-            _save_checkpoint(self.ckpt_path, self.pinn, self.stage + finished, 0 if finished else now,
+            save_checkpoint(self.ckpt_path, self.pinn, self.stage + finished, 0 if finished else now,
                              self.report, self.anchors, lbfgs_cycle_start=self.cycle_start)
             self.log(f"{self.name}: {now}/{self.total} iterations, loss {loss:.4e}, {self.report.train_seconds:.1f} s")
             if budget is not None and self.report.train_seconds >= budget and not finished:
