@@ -151,10 +151,13 @@ class BFGSStage:
             if done % 100 == 0:
                 step = sum(self.report.iterations.values()) + done - last_saved
                 self.report.history.append([step, self.name, opt.f])
-            if done - last_saved >= self.chunk or done >= self.total:
+            # the budget is checked after every iteration (one costs well under a second), not only at
+            # checkpoints, so a budgeted run stops within an iteration of it and checkpoints there
+            spent = budget is not None and self.report.train_seconds + time.perf_counter() - t >= budget
+            if done - last_saved >= self.chunk or done >= self.total or spent:
                 t = self._checkpoint(opt, done, last_saved, t)
                 last_saved = done
-                if budget is not None and self.report.train_seconds >= budget and done < self.total:
+                if spent and done < self.total:
                     self.report.stopped_by_time_budget = True
                     self.log(f"{self.name}: time budget of {budget:g} s spent after {done} iterations; training stops")
                     return
