@@ -6,9 +6,9 @@ Why it is written here: PINN studies that reach relative errors far below L-BFGS
 in float64, self-scaled (Al-Baali's factor), under a Wolfe line search. Neither torch nor
 DeepXDE has a dense BFGS; SciPy's ``minimize(method="BFGS")`` has no self-scaling and
 updates its inverse Hessian with two dense n x n matrix products per iteration (O(n^3):
-at n = 3297, the Burgers network, 1.58 s per update against 0.025 s for the rank-two
-update below, measured on the 2-core AMD EPYC box, 1 thread, 2026-12-05 with
-``benchmarks/pde/bfgs_update_cost.py``). So the update is written here, O(n^2) in place,
+at n = 3297, the Burgers network, 3.28 s per update against 0.019 s for the rank-two
+update below, while one loss-and-gradient evaluation there takes ~0.07 s; measured on the
+2-core AMD EPYC box, 1 thread, 2026-12-05, with ``benchmarks/pde/bfgs_update_cost.py``). So the update is written here, O(n^2) in place,
 and the line search is SciPy's (``scipy.optimize.line_search``, strong Wolfe).
 
 The objective is any ``fg(x) -> (f, g)`` on float64 numpy vectors; :class:`DenseBFGS`

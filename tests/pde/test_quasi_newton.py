@@ -129,3 +129,20 @@ def test_bfgs_needs_float64_and_a_compact_network(tmp_path):
     with pytest.raises(ConfigError, match="max_weights"):
         pinn_mod.train_pinn(pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1), tmp_path / "b",
                             seed=0, log=lambda m: None)
+
+
+def test_bfgs_stage_stops_within_an_iteration_of_the_time_budget(tmp_path):
+    """max_train_seconds is checked after every BFGS iteration: the run stops just past the budget (not at the
+    next checkpoint, here 100 000 iterations away), says so, checkpoints there, and a rerun trains no further."""
+    problem = get_problem("heat")
+    cfg = _bfgs_cfg(adam_iterations=100, lbfgs_iterations=100000, checkpoint_every=100000, max_train_seconds=3.0)
+    model = pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1)
+    report = pinn_mod.train_pinn(model, tmp_path, seed=0, log=lambda m: None)
+    assert report.stopped_by_time_budget
+    assert 3.0 <= report.train_seconds < 3.5, report.train_seconds
+    assert 0 < report.iterations["ssbfgs"] < 100000
+    state = pinn_mod.load_state(tmp_path / "last.pt")
+    assert state["stage"] == 1 and state["done"] == report.iterations["ssbfgs"]
+    again = pinn_mod.train_pinn(pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1), tmp_path, seed=0,
+                                log=lambda m: None)
+    assert again.iterations == report.iterations and again.stopped_by_time_budget
