@@ -146,3 +146,21 @@ def test_bfgs_stage_stops_within_an_iteration_of_the_time_budget(tmp_path):
     again = pinn_mod.train_pinn(pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1), tmp_path, seed=0,
                                 log=lambda m: None)
     assert again.iterations == report.iterations and again.stopped_by_time_budget
+
+
+def test_ssbfgs_on_a_declared_problem_through_the_steps(tmp_path):
+    """A user's own equation from the config (1D Poisson, soft Dirichlet conditions, never seen by the package):
+    the self-scaled BFGS stage with redraws trains it through the train/evaluate steps, and ends far closer to the
+    analytic solution than L-BFGS after the same Adam stage and iterations."""
+    from tests.pde.test_declared import POISSON_YAML, cfg_from, run_steps
+
+    errors = {}
+    for method in ("ssbfgs", "lbfgs"):
+        cfg = cfg_from(POISSON_YAML, precision="float64", hard_constraints=False, adam_iterations=300,
+                       lbfgs_iterations=300, lbfgs_reset_every=None,
+                       quasi_newton={"method": method, "resample_every": 100, "resample_candidates": 1000})
+        m = run_steps(cfg, "poisson1d", tmp_path / method)
+        errors[method] = m["rel_l2"]
+        assert m["iterations"]["adam"] == 300 and m["iterations"][method] > 0
+    assert errors["ssbfgs"] < 1e-4, errors
+    assert errors["ssbfgs"] < 0.5 * errors["lbfgs"], errors
