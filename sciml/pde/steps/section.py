@@ -109,8 +109,13 @@ def section(cfg: dict[str, Any], out_dir: str | Path, *, evaluate_dirs: Sequence
                           if file_off else "")
                 warnings.append(f"{name}: PINN relative L2 {m['rel_l2']:.3g} misses the target {target:g}.{vs_fem}")
             if m["lbfgs_stopped_early"]:
-                warnings.append(f"{name}: L-BFGS stopped before its iteration budget ({m['lbfgs_restarts']} restarts); "
-                                "common in float32, consider precision float64.")
+                qn = [k for k in m.get("iterations", {}) if k in ("bfgs", "ssbfgs")]
+                if qn:  # dense BFGS runs in float64 only; its line search failed at some point
+                    warnings.append(f"{name}: the {qn[0]} line search failed before its iteration budget "
+                                    f"({m['lbfgs_restarts']} restarts from a fresh inverse Hessian).")
+                else:
+                    warnings.append(f"{name}: L-BFGS stopped before its iteration budget ({m['lbfgs_restarts']} "
+                                    "restarts); common in float32, consider precision float64.")
             if file_off:
                 caveat = load_problem(cfg, name).reference_caveat
                 warnings.append(f"{name}: the converged in-package solver differs from {m['reference']} by "
