@@ -113,17 +113,16 @@ class BFGSStage:
         check_bfgs_settings(self.pinn)
         model = self.pinn.model
         model.compile("adam", lr=self.pinn.cfg["lr"], loss_weights=self.pinn.loss_weights())  # builds the loss only
-        H = None
-        if resume is not None and resume.get("kind") == "bfgs":
+        resumed = resume is not None and resume.get("kind") == "bfgs"
+        if resumed:
             self.redraws = int(resume["redraws"])
             self.pinn.data.replace_with_anchors(resume["points"].numpy())
-            H = resume["H"]
-            if H is None:
+            if resume["H"] is None:
                 self.log(f"{self.name}: the checkpoint holds no inverse Hessian (over the size cap); restarting it")
         self._load_points()
-        device = self.params[0].device
-        opt = DenseBFGS(self._fg, self._weights(), method=self.qn["method"], H=H, device=device)
-        if resume is not None and resume.get("kind") == "bfgs":
+        opt = DenseBFGS(self._fg, self._weights(), method=self.qn["method"], H=resume["H"] if resumed else None,
+                        device=self.params[0].device)
+        if resumed:
             opt.f_previous = resume["f_previous"]
         every = self.qn["resample_every"]
         failures = 0
@@ -161,8 +160,7 @@ class BFGSStage:
                     self.report.stopped_by_time_budget = True
                     self.log(f"{self.name}: time budget of {budget:g} s spent after {done} iterations; training stops")
                     return
-        self._set_weights(opt.x)
-        if done > last_saved or done < self.total:
+        if done < self.total:  # the line search failed for good: the stage ends here
             self._checkpoint(opt, done, last_saved, t, finished=True)
 
     def _checkpoint(self, opt: Any, done: int, last_saved: int, t: float, finished: bool = False) -> float:

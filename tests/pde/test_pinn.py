@@ -97,6 +97,26 @@ def test_lbfgs_reset_every_rebuilds_the_optimizer_on_its_own_schedule(tmp_path):
     assert np.abs(weights[100, 100] - weights[100, None]).max() > 1e-6
 
 
+def assert_resume_matches_uninterrupted(problem, cfg, tmp_path, atol):
+    """Resume the run killed in ``tmp_path / "killed"`` and train the same config uninterrupted in
+    ``tmp_path / "straight"``: the resumed run is a resume, does the same iterations, ends on the same weights."""
+    resumed_model = pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1)
+    resumed = pinn_mod.train_pinn(resumed_model, tmp_path / "killed", seed=0, log=lambda m: None)
+    straight_model = pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1)
+    straight = pinn_mod.train_pinn(straight_model, tmp_path / "straight", seed=0, log=lambda m: None)
+    assert resumed.resumed_from is not None and resumed.iterations == straight.iterations
+    np.testing.assert_allclose(_final_weights(resumed_model), _final_weights(straight_model), rtol=0, atol=atol)
+
+
+def kill_at(prefix):
+    """A training log function that raises KeyboardInterrupt (a simulated kill) at the first message
+    starting with ``prefix``, i.e. just after the checkpoint that message reports."""
+    def log(msg):
+        if msg.startswith(prefix):
+            raise KeyboardInterrupt
+    return log
+
+
 @pytest.mark.parametrize("reset_every", [None, 250, 200])
 def test_run_killed_during_lbfgs_resumes_the_same_optimisation(tmp_path, reset_every):
     """A kill after an L-BFGS checkpoint, then a resume: the checkpoint holds the optimizer's memory
@@ -105,24 +125,14 @@ def test_run_killed_during_lbfgs_resumes_the_same_optimisation(tmp_path, reset_e
     problem = get_problem("heat")
     cfg = tiny_cfg(precision="float64", adam_iterations=100, lbfgs_iterations=400, checkpoint_every=100,
                    lbfgs_reset_every=reset_every)
-
-    def killer(msg):
-        if msg.startswith("lbfgs: 200/"):
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
         pinn_mod.train_pinn(pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1), tmp_path / "killed",
-                            seed=0, log=killer)
+                            seed=0, log=kill_at("lbfgs: 200/"))
     state = pinn_mod.load_state(tmp_path / "killed" / "last.pt")
     assert state["stage"] == 1 and state["done"] == 200
     memory = state["opt"]["state"][0]
     assert memory["n_iter"] == 200 and len(memory["old_dirs"]) > 0
-    resumed_model = pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1)
-    resumed = pinn_mod.train_pinn(resumed_model, tmp_path / "killed", seed=0, log=lambda m: None)
-    straight_model = pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1)
-    straight = pinn_mod.train_pinn(straight_model, tmp_path / "straight", seed=0, log=lambda m: None)
-    assert resumed.resumed_from is not None and resumed.iterations == straight.iterations
-    np.testing.assert_allclose(_final_weights(resumed_model), _final_weights(straight_model), rtol=0, atol=1e-12)
+    assert_resume_matches_uninterrupted(problem, cfg, tmp_path, atol=1e-12)
 
 
 def test_time_budget_stops_training_at_a_checkpoint_and_a_resume_trains_no_further(tmp_path):

@@ -10,7 +10,7 @@ from sciml.pde import pinn as pinn_mod
 from sciml.pde.accuracy import relative_l2
 from sciml.pde.problems import get_problem
 from sciml.pde.quasi_newton import DenseBFGS, LineSearchFailed
-from tests.pde.test_pinn import _final_weights, tiny_cfg
+from tests.pde.test_pinn import assert_resume_matches_uninterrupted, kill_at, tiny_cfg
 
 
 def _rosen(x):
@@ -88,25 +88,15 @@ def test_run_killed_during_bfgs_resumes_the_same_optimisation(tmp_path):
     and the current points (weights_only=True), and the resumed run ends on the uninterrupted weights."""
     problem = get_problem("heat")
     cfg = _bfgs_cfg()
-
-    def killer(msg):
-        if msg.startswith("ssbfgs: 200/"):
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
         pinn_mod.train_pinn(pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1), tmp_path / "killed",
-                            seed=0, log=killer)
+                            seed=0, log=kill_at("ssbfgs: 200/"))
     state = pinn_mod.load_state(tmp_path / "killed" / "last.pt")
     assert state["stage"] == 1 and state["done"] == 200
     assert state["opt"]["kind"] == "bfgs" and state["opt"]["redraws"] == 2
     n = sum(p.numel() for p in pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1).net.parameters())
     assert tuple(state["opt"]["H"].shape) == (n, n)
-    resumed_model = pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1)
-    resumed = pinn_mod.train_pinn(resumed_model, tmp_path / "killed", seed=0, log=lambda m: None)
-    straight_model = pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1)
-    straight = pinn_mod.train_pinn(straight_model, tmp_path / "straight", seed=0, log=lambda m: None)
-    assert resumed.resumed_from is not None and resumed.iterations == straight.iterations
-    np.testing.assert_allclose(_final_weights(resumed_model), _final_weights(straight_model), rtol=0, atol=1e-10)
+    assert_resume_matches_uninterrupted(problem, cfg, tmp_path, atol=1e-10)
 
 
 def test_redraw_replaces_the_collocation_points(tmp_path):
