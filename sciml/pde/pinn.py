@@ -324,6 +324,8 @@ class TrainReport:
     causal_min_weight: float | None = None
     #: training stopped because ``max_train_seconds`` was spent (before all stages' iterations)
     stopped_by_time_budget: bool = False
+    #: the dense-BFGS stage ended on weights kept before a redraw (``quasi_newton.keep_best``)
+    kept_best: bool = False
 
 
 def _stages(cfg: dict[str, Any]) -> list[tuple[str, int]]:
@@ -398,7 +400,7 @@ def save_checkpoint(path: Path, pinn: PINN, stage: int, done: int, report: Train
         "anchors": torch.as_tensor(anchors) if anchors is not None else None,
         "history": report.history, "train_seconds": report.train_seconds,
         "iterations": report.iterations, "lbfgs_restarts": report.lbfgs_restarts,
-        "lbfgs_stopped_early": report.lbfgs_stopped_early,
+        "lbfgs_stopped_early": report.lbfgs_stopped_early, "kept_best": report.kept_best,
         "loss_weights": list(pinn.adaptive.weights) if pinn.adaptive is not None else None,
         "lbfgs_cycle_start": lbfgs_cycle_start,
     }
@@ -451,6 +453,7 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
         report.iterations = dict(state["iterations"])
         report.lbfgs_restarts = int(state["lbfgs_restarts"])
         report.lbfgs_stopped_early = bool(state["lbfgs_stopped_early"])
+        report.kept_best = bool(state.get("kept_best", False))
         report.resumed_from = str(ckpt_path)
         if state["anchors"] is not None:
             anchors = state["anchors"].numpy()

@@ -148,7 +148,7 @@ def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, mod
             "masked_points": int((~ref.mask).sum()), "evaluated_points": int(ref.mask.sum()),
             **{k: train[k] for k in TRAIN_KEYS},
             "exact_symmetry": bool(train.get("exact_symmetry", False)),
-            **{k: train[k] for k in ("loss_weights", "causal_min_weight", "stopped_by_time_budget") if k in train},
+            **{k: train[k] for k in ("loss_weights", "causal_min_weight", "stopped_by_time_budget", "kept_best") if k in train},
         }
         if multi:  # rel_l2 above is over all fields together
             metrics["fields"] = list(fields)

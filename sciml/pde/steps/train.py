@@ -47,6 +47,7 @@ def train(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, checkp
             "iterations": report.iterations, "final_train_loss": round_sig(final_loss),
             "lbfgs_stopped_early": report.lbfgs_stopped_early, "lbfgs_restarts": report.lbfgs_restarts,
             "rar_anchors": report.anchors, "stopped_by_time_budget": report.stopped_by_time_budget,
+            "kept_best": report.kept_best,
             "max_train_seconds": cfg["pinn"].get("max_train_seconds"),
         }
         if report.loss_weights is not None:  # adaptive_weights: where the balancing ended
