@@ -28,6 +28,7 @@ import numpy as np
 
 from sciml.errors import ConfigError
 from sciml.pde.pinn import PINN, TrainReport, check_finite, save_checkpoint
+from sciml.rounding import round_sig
 
 #: the inverse Hessian is saved in checkpoints up to this size; above it a resume restarts it
 HESSIAN_STATE_MAX_BYTES = 512 * 2**20
@@ -149,7 +150,7 @@ class BFGSStage:
         if self.best_score < score:
             self.log(f"{self.name}: ending on the weights kept before a redraw (validation score "
                      f"{self.best_score:.4e}) instead of the last ones ({score:.4e})")
-            self.report.kept_best = True
+            self.report.kept_best = {"kept_score": round_sig(self.best_score), "last_score": round_sig(score)}
             return self.best_x
         return x
 

@@ -324,8 +324,10 @@ class TrainReport:
     causal_min_weight: float | None = None
     #: training stopped because ``max_train_seconds`` was spent (before all stages' iterations)
     stopped_by_time_budget: bool = False
-    #: the dense-BFGS stage ended on weights kept before a redraw (``quasi_newton.keep_best``)
-    kept_best: bool = False
+    #: ``quasi_newton.keep_best`` ended the dense-BFGS stage on weights kept before a redraw:
+    #: {"kept_score", "last_score"} (validation scores; None when the last weights were kept).
+    #: The loss history (and ``final_train_loss``) stays the optimiser's, i.e. of the last weights.
+    kept_best: dict[str, float] | None = None
 
 
 def _stages(cfg: dict[str, Any]) -> list[tuple[str, int]]:
@@ -453,7 +455,8 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
         report.iterations = dict(state["iterations"])
         report.lbfgs_restarts = int(state["lbfgs_restarts"])
         report.lbfgs_stopped_early = bool(state["lbfgs_stopped_early"])
-        report.kept_best = bool(state.get("kept_best", False))
+        kept = state.get("kept_best")
+        report.kept_best = dict(kept) if isinstance(kept, dict) else None
         report.resumed_from = str(ckpt_path)
         if state["anchors"] is not None:
             anchors = state["anchors"].numpy()

@@ -185,7 +185,8 @@ def test_keep_best_ends_on_the_best_scored_weights(tmp_path):
     w_chosen = np.concatenate([p.detach().numpy().ravel() for p in keep.net.parameters()])
     # one iteration after a redraw the last weights are still recovering from it (score 1.2e-3 vs 4.0e-4
     # before the redraw, seed 0): the kept ones win
-    assert keep_report.kept_best and not plain_report.kept_best
+    assert keep_report.kept_best is not None and plain_report.kept_best is None
+    assert keep_report.kept_best["kept_score"] < keep_report.kept_best["last_score"]
     assert chosen < 0.5 * last and not np.allclose(w_chosen, w_last)
     assert any("kept before a redraw" in m for m in logs)
     # a kill after the first checkpoint resumes the same selection
@@ -211,9 +212,9 @@ def test_keep_best_prefers_a_lower_score_and_otherwise_keeps_the_last_weights(tm
         stage._remember(np.array([first, 7.0]))
     assert stage.best_score == 1.0
     np.testing.assert_array_equal(stage._final_weights(np.array([0.5, 9.0])), [0.5, 9.0])
-    assert not stage.report.kept_best
+    assert stage.report.kept_best is None
     np.testing.assert_array_equal(stage._final_weights(np.array([1.5, 9.0])), [1.0, 7.0])
-    assert stage.report.kept_best
+    assert stage.report.kept_best == {"kept_score": 1.0, "last_score": 1.5}
     model.cfg["quasi_newton"]["keep_best"] = False
     np.testing.assert_array_equal(stage._final_weights(np.array([1.5, 9.0])), [1.5, 9.0])
 
@@ -224,3 +225,21 @@ def test_keep_best_needs_redraws(tmp_path):
     with pytest.raises(ConfigError, match="keep_best"):
         pinn_mod.train_pinn(pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1), tmp_path, seed=0,
                             log=lambda m: None)
+
+
+def test_keep_best_on_a_declared_problem_is_reported(tmp_path):
+    """keep_best through the train/evaluate/section steps on a user's own equation: metrics.json carries both
+    validation scores, and the report section says the run ended on kept weights."""
+    from sciml.pde.steps.section import section
+    from tests.pde.test_declared import POISSON_YAML, cfg_from, run_steps
+
+    cfg = cfg_from(POISSON_YAML, precision="float64", hard_constraints=False, adam_iterations=300,
+                   lbfgs_iterations=201, lbfgs_reset_every=None,
+                   quasi_newton={"method": "ssbfgs", "resample_every": 100, "resample_candidates": 1000,
+                                 "resample_k": 4.0, "resample_c": 0.0, "keep_best": True, "selection_points": 500})
+    m = run_steps(cfg, "poisson1d", tmp_path)
+    assert m["iterations"]["ssbfgs"] == 201
+    assert m["kept_best"]["kept_score"] < m["kept_best"]["last_score"], m["kept_best"]
+    assert m["rel_l2"] < 1e-3, m["rel_l2"]
+    section(cfg, tmp_path / "section", evaluate_dirs=[tmp_path / "evaluate"])
+    assert "kept before a point redraw" in (tmp_path / "section" / "section.json").read_text()

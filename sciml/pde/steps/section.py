@@ -116,6 +116,11 @@ def section(cfg: dict[str, Any], out_dir: str | Path, *, evaluate_dirs: Sequence
                 else:
                     warnings.append(f"{name}: L-BFGS stopped before its iteration budget ({m['lbfgs_restarts']} "
                                     "restarts); common in float32, consider precision float64.")
+            if m.get("kept_best"):
+                kb = m["kept_best"]
+                warnings.append(f"{name}: training ended on the weights kept before a point redraw (keep_best): "
+                                f"validation score {kb['kept_score']:.3g} against {kb['last_score']:.3g} for the last "
+                                "weights; the loss history is the optimiser's, of the last weights.")
             if file_off:
                 caveat = load_problem(cfg, name).reference_caveat
                 warnings.append(f"{name}: the converged in-package solver differs from {m['reference']} by "
