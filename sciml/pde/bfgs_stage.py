@@ -40,12 +40,10 @@ SELECTION_SEED_OFFSET = 3000
 def selection_score(pinn: PINN, X: np.ndarray, n: int, seed: int) -> float:
     """Reference-free score of the network's current weights (lower is better): RMS of the
     PDE residual at ``X`` (m, d), plus the RMS misfit of the declared Dirichlet and initial
-    conditions on ``n`` fresh points drawn with ``seed`` (0 where the problem declares none)."""
-    r = pinn.residual(X)
-    score = float(np.sqrt(np.mean(r * r)))
-    physics = pinn.problem.physics()
-    misfit = None if physics is None else physics.condition_misfit(pinn.dde, pinn.predict, n, seed)
-    return score + (misfit or 0.0)
+    conditions on ``n`` fresh points drawn with ``seed`` (0 where the problem declares none): the
+    sum of the evaluation's two reference-free checks (:meth:`PINN.reference_free_checks`)."""
+    rms, misfit = pinn.reference_free_checks(X, n, seed)
+    return rms + (misfit or 0.0)
 
 
 def check_bfgs_settings(pinn: PINN) -> int:

@@ -128,6 +128,15 @@ class PINN:
         """|PDE residual| at ``X`` (n,): for several equations the sum of their |residuals|."""
         return np.abs(self.residuals(X)).sum(axis=0)
 
+    def reference_free_checks(self, X: np.ndarray, n: int, seed: int) -> tuple[float, float | None]:
+        """(RMS of :meth:`residual` at ``X`` (m, d), RMS misfit of the declared Dirichlet and initial
+        conditions on ``n`` fresh points drawn with ``seed``, or None where the problem declares none):
+        checks of the current weights that need no reference solution."""
+        r = self.residual(X)
+        physics = self.problem.physics()
+        misfit = None if physics is None else physics.condition_misfit(self.dde, self.predict, n, seed)
+        return float(np.sqrt(np.mean(r * r))), misfit
+
 
 def build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int | None = None) -> PINN:
     """Geometry, data (collocation points), network and model for ``problem``.
