@@ -7,9 +7,9 @@ block with its own small L-BFGS (as asymmetric plmDCA does per column), instead 
 final objective (the same function) and precision.
 
 The block objective restates the column terms of ``PLObjective.value_and_grad`` (which has no per-block
-entry point; adding one to the package for a fit that turned out no faster was not worth it). The two are
-checked against each other: the block fit's objective is reported by ``PLObjective`` itself, on the
-assembled parameters, and equals the sum of the blocks' final objectives.
+entry point; adding one to the package for a fit that turned out no faster was not worth it). The block
+fit's objective is reported by ``PLObjective`` itself on the assembled parameters, so both rows are values
+of the same function.
 
     OMP_NUM_THREADS=1 python benchmarks/proteins/potts_column_blocks.py --family 16pkA [--positions 6]
 """
