@@ -28,8 +28,8 @@ def _autograd_objective(X, w, h, W, lam_h, lam_j):
     return float(f.detach()), hh.grad, gW
 
 
-@pytest.mark.parametrize("dense", [False, True])
-def test_objective_and_gradient_match_autograd(dense, monkeypatch):
+@pytest.mark.parametrize("dense,centered", [(False, False), (True, False), (False, True), (True, True)])
+def test_objective_and_gradient_match_autograd(dense, centered, monkeypatch):
     torch.set_num_threads(1)
     monkeypatch.setattr(potts, "_ROWS", 37)  # several row chunks
     monkeypatch.setattr(potts, "_BLOCK_POS", 4)  # several (and a ragged) column blocks
@@ -40,13 +40,23 @@ def test_objective_and_gradient_match_autograd(dense, monkeypatch):
     h = torch.randn(L, Q, generator=torch.Generator().manual_seed(1)) * 0.3
     W = torch.randn(L * Q, L * Q, generator=torch.Generator().manual_seed(2)) * 0.1
     W.view(L, Q, L, Q)[torch.arange(L), :, torch.arange(L), :] = 0.0
-    obj = potts.PLObjective(X, w, 0.02, 0.03, dense=dense)
+    obj = potts.PLObjective(X, w, 0.02, 0.03, dense=dense, centered=centered)
     theta = obj.to_theta(h, W)
-    assert all(torch.equal(a, b) for a, b in zip(obj.from_theta(theta), (h, W)))  # layout round trip
+    h_back, W_back = obj.from_theta(theta)  # layout round trip
+    assert torch.allclose(h_back, h, atol=1e-6) and torch.equal(W_back, W)
+    before = theta.clone()
     grad = torch.full_like(theta, float("nan"))  # overwritten, not accumulated
     f = obj.value_and_grad(theta, grad)
-    gh, gW = obj.from_theta(grad)
+    assert torch.equal(theta, before)  # the centered evaluation restores its fields
+    gh = grad[:L * Q].view(L, Q)
+    gW = obj.from_theta(grad)[1] if not centered else potts.PLObjective(X, w, 0.02, 0.03, dense=dense).from_theta(grad)[1]
     f_ref, gh_ref, gW_ref = _autograd_objective(X, w, h, W, 0.02, 0.03)
+    if centered:
+        # theta holds h' = h + f @ W (f: weighted one-hot frequencies), so dF/dW|h' = dF/dW|h - f (x) dF/dh
+        freq = (F.one_hot(X, Q).reshape(N, L * Q).double() * w.double()[:, None]).sum(0) / w.double().sum()
+        assert not torch.allclose(theta[:L * Q], h.reshape(-1))
+        gW_ref = gW_ref - torch.outer(freq, gh_ref.reshape(-1))
+        gW_ref.view(L, Q, L, Q)[torch.arange(L), :, torch.arange(L), :] = 0.0
     assert f == pytest.approx(f_ref, rel=1e-5)
     assert torch.allclose(gh.double(), gh_ref, atol=1e-6)
     assert torch.allclose(gW.double(), gW_ref, atol=1e-6)
@@ -156,6 +166,61 @@ def test_own_lbfgs_optimum_matches_scipy_lbfgsb():
     assert np.allclose(own["scores"], ref["scores"], atol=1e-3 * np.abs(ref["scores"]).max())
     tl = potts.fit(X, potts.PottsSettings(lbfgs_backend="torch", **tight), seed=0)
     assert tl["objective"] == pytest.approx(ref["objective"], rel=1e-5)
+
+
+def test_centered_coordinates_reach_the_same_optimum():
+    """Centering the fields changes the optimiser's path, not the objective: run to convergence, both
+    coordinate systems reach the same objective and APC scores, and report true (uncentered) fields."""
+    torch.set_num_threads(1)
+    X = _planted(n=200, L=10, seed=7)
+    tight = {"max_iter": 2000, "tolerance": 1e-12, "gtol": 1e-7}
+    plain = potts.fit(X, potts.PottsSettings(centered=False, **tight), seed=0)
+    cent = potts.fit(X, potts.PottsSettings(centered=True, **tight), seed=0)
+    assert plain["iterations"] < 2000 and cent["iterations"] < 2000
+    assert cent["objective"] == pytest.approx(plain["objective"], rel=1e-5)
+    assert np.allclose(cent["scores"], plain["scores"], atol=1e-3 * np.abs(plain["scores"]).max())
+    # fields of the observed states up to a constant per column (the softmax is blind to it, only the weak
+    # field penalty fixes it; the planted rows have no gaps, so the gap field is as loosely determined)
+    def gauge(h):
+        return h[:, :20] - h[:, :20].mean(1, keepdims=True)
+    assert np.allclose(gauge(cent["h"]), gauge(plain["h"]), atol=1e-2 * np.abs(gauge(plain["h"])).max())
+
+
+def test_compact_lbfgs_direction_equals_the_two_loop_recursion():
+    """The compact form and the two-loop recursion give the same direction (float64, random pairs of a
+    convex quadratic, ring buffer wrapped so the slots are out of order)."""
+    torch.manual_seed(0)
+    n, m = 300, 4
+    A = torch.randn(n, n, dtype=torch.float64)
+    H = A @ A.T / n + torch.eye(n, dtype=torch.float64)
+    SY = torch.zeros(2 * m, n, dtype=torch.float64)
+    STY = torch.zeros(m, m, dtype=torch.float64)
+    YY = torch.zeros(m, m, dtype=torch.float64)
+    order = [2, 3, 0, 1]  # oldest first
+    for slot in order:
+        SY[slot] = torch.randn(n, dtype=torch.float64)
+        SY[m + slot] = H @ SY[slot]
+        prods = SY @ SY[m + slot]
+        STY[:, slot], YY[:, slot], YY[slot, :] = prods[:m], prods[m:], prods[m:]
+    gamma = float(STY[1, 1] / YY[1, 1])
+    g = torch.randn(n, dtype=torch.float64)
+    d1, d2 = torch.empty_like(g), torch.empty_like(g)
+    potts._compact_direction(SY, STY, YY, order, gamma, g, d1)
+    potts._two_loop_direction(SY, STY, YY, order, gamma, g, d2)
+    assert float(torch.dot(g, d1)) < 0
+    assert torch.allclose(d1, d2, rtol=1e-10, atol=1e-12)
+
+
+def test_compact_and_two_loop_lbfgs_reach_the_same_optimum():
+    torch.set_num_threads(1)
+    X = _planted(n=200, L=10, seed=8)
+    Xu, wu, _ = potts.prepare(X, potts.PottsSettings(), seed=0)
+    obj = potts.PLObjective(Xu, wu, 0.01, 0.01, centered=True)
+    start = obj.to_theta(potts._init_fields(Xu, wu), torch.zeros(10 * Q, 10 * Q))
+    runs = {way: potts.lbfgs(obj.value_and_grad, start.clone(), 2000, 5, 1e-12, gtol=1e-7, direction=way)
+            for way in ("compact", "two-loop")}
+    assert all(r[2] < 2000 for r in runs.values())
+    assert runs["compact"][1][-1] == pytest.approx(runs["two-loop"][1][-1], rel=1e-5)
 
 
 def test_default_fit_stops_by_convergence_not_the_cap():

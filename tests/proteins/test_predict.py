@@ -88,6 +88,32 @@ def test_model_folder_loads_weights_only_and_records_its_training(trained):
     assert set(meta["training"]["scores_sha256"]) == {f["name"] for f in TRAIN_FAMS}
     assert all(len(v) == 64 for v in meta["training"]["scores_sha256"].values())
     assert meta["features"]["potts"]["max_sequences"] == 200  # the settings predict must reuse
+    assert meta["features"]["potts"]["centered"] is True  # recorded, so predict refits in the same coordinates
+
+
+def test_models_saved_before_centered_fields_refit_in_plain_coordinates(trained, monkeypatch):
+    """A model.json without potts.centered (the shipped model's) was trained on plain-coordinate fits."""
+    from sciml.proteins import family as fam_io
+    from sciml.proteins import predict as predict_mod
+    from sciml.proteins import saved_model
+    from sciml.proteins.query import load_query
+
+    _, model_dir = trained
+    members, meta = saved_model.load_model(model_dir)
+    seen = []
+
+    def fake_coevolution(fam, cfg, log=None):
+        seen.append(cfg["potts"]["centered"])
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(fam_io, "coevolution", fake_coevolution)
+    fam = load_query(UNSEEN_ALN)
+    old = {**meta, "features": {**meta["features"], "potts": {k: v for k, v in meta["features"]["potts"].items()
+                                                             if k != "centered"}}}
+    for m in (meta, old):
+        with pytest.raises(RuntimeError, match="stop here"):
+            predict_mod.predict_target(fam, members, m)
+    assert seen == [True, False]
     assert (model_dir / "logs" / "version_0" / "metrics.csv").is_file()
 
 
