@@ -42,27 +42,17 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    import numpy as np
-    import torch
-
-    from sciml.config import load_config
+    from potts_rows import family_rows, initial_theta
     from sciml.io import write_json_atomic
-    from sciml.proteins import family, potts
+    from sciml.proteins import potts
 
-    torch.set_num_threads(args.threads)
-    cfg = load_config(args.config)
-    pc = cfg["proteins"]
-    specs = {s["name"]: s for s in pc["families"]}
     out: dict = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
-    for name in args.families.split(","):
-        fam = family.load_family(specs[name], cfg["data_root"], pc["min_identity"])
-        st = potts.PottsSettings(**{**pc.get("potts", {}), "device": "cpu"})
-        Xu, wu, _ = potts.prepare(np.asarray(fam.X), st, pc.get("seed", 0))
+    for name, Xu, wu, st in family_rows(args.config, args.families, args.threads):
         L = Xu.shape[1]
         rows = {}
         for mode in ("plain", "centered"):
             obj = potts.PLObjective(Xu, wu, st.lambda_h, st.lambda_j, centered=mode == "centered")
-            start = obj.to_theta(potts._init_fields(Xu, wu), torch.zeros(L * potts.Q, L * potts.Q))
+            start = initial_theta(obj, Xu, wu)
             trace: list[tuple[float, float]] = []  # (wall s, objective) of each evaluation
             t0 = time.perf_counter()
 

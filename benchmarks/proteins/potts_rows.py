@@ -1,0 +1,39 @@
+"""Shared set-up of the Potts optimiser benchmarks: the rows, weights and settings ``potts.fit`` would fit.
+
+Imported by ``potts_lbfgs_backends.py``, ``potts_centered.py`` and ``potts_lbfgs_direction.py`` (run as scripts
+from this folder, so the folder is on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+
+def family_rows(config: str, families: str, threads: int) -> Iterator[tuple[str, Any, Any, Any]]:
+    """For each comma-separated family of the config: (name, X_unique (M, L) int64, weights (M,), PottsSettings on CPU),
+    prepared exactly as :func:`sciml.proteins.potts.fit` prepares them (same seed, subsample and weights)."""
+    import numpy as np
+    import torch
+
+    from sciml.config import load_config
+    from sciml.proteins import family, potts
+
+    torch.set_num_threads(threads)
+    cfg = load_config(config)
+    pc = cfg["proteins"]
+    specs = {s["name"]: s for s in pc["families"]}
+    for name in families.split(","):
+        fam = family.load_family(specs[name], cfg["data_root"], pc["min_identity"])
+        st = potts.PottsSettings(**{**pc.get("potts", {}), "device": "cpu"})
+        Xu, wu, _ = potts.prepare(np.asarray(fam.X), st, pc.get("seed", 0))
+        yield name, Xu, wu, st
+
+
+def initial_theta(obj: Any, Xu: Any, wu: Any) -> Any:
+    """The start ``potts.fit`` uses (frequency fields, zero couplings) in ``obj``'s parameter layout."""
+    import torch
+
+    from sciml.proteins import potts
+
+    L = Xu.shape[1]
+    return obj.to_theta(potts._init_fields(Xu, wu), torch.zeros(L * potts.Q, L * potts.Q))
