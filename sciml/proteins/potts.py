@@ -395,6 +395,9 @@ def lbfgs(fg: Callable[[Any, Any], float], x: Any, max_iter: int, history: int, 
     """
     import torch
 
+    directions = {"compact": _compact_direction, "two-loop": _two_loop_direction}
+    if direction not in directions:
+        raise ValueError(f"unknown L-BFGS direction {direction!r}; valid: {', '.join(directions)}")
     n = x.numel()
     g, x_new, g_new, d = (torch.empty_like(x) for _ in range(4))
     # the curvature pairs as the rows of one (2 m, n) matrix [S; Y], so that the direction takes two
@@ -412,7 +415,7 @@ def lbfgs(fg: Callable[[Any, Any], float], x: Any, max_iter: int, history: int, 
     it = 0
     for it in range(1, max_iter + 1):
         if order:
-            (_compact_direction if direction == "compact" else _two_loop_direction)(SY, STY, YY, order, gamma, g, d)
+            directions[direction](SY, STY, YY, order, gamma, g, d)
         else:
             d.copy_(g).mul_(-1.0 / max(float(g.norm()), 1e-12))
         gtd = float(torch.dot(g, d))
