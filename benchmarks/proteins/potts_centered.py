@@ -24,13 +24,11 @@ from pathlib import Path
 CANDIDATE_TOLERANCES = (1e-5, 3e-6, 1e-6, 3e-7)
 
 
-def replay_stop(losses: list[float], tolerance: float, window: int) -> int:
+def replay_stop(losses: list[float], tolerance: float) -> int:
     """Iteration at which :func:`sciml.proteins.potts.lbfgs`'s decrease test fires on ``losses`` (or the last)."""
-    for it in range(1, len(losses)):
-        k = min(window, it)
-        if losses[it - k] - losses[it] <= k * tolerance * max(abs(losses[it]), 1.0):
-            return it
-    return len(losses) - 1
+    from sciml.proteins.potts import decrease_stalled
+
+    return next((it for it in range(1, len(losses)) if decrease_stalled(losses[:it + 1], tolerance)), len(losses) - 1)
 
 
 def main() -> None:
@@ -70,7 +68,7 @@ def main() -> None:
         for mode, r in rows.items():
             r["stops"] = {}
             for tol in CANDIDATE_TOLERANCES:
-                k = replay_stop(r["losses"], tol, potts.CONVERGENCE_WINDOW)
+                k = replay_stop(r["losses"], tol)
                 r["stops"][f"{tol:g}"] = {"iteration": k, "objective": r["losses"][k],
                                           "gap": round((r["losses"][k] - best) / abs(best), 6),
                                           # wall time of the first evaluation at or below that objective

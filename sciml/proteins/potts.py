@@ -458,10 +458,16 @@ def lbfgs(fg: Callable[[Any, Any], float], x: Any, max_iter: int, history: int, 
         # convergence: the mean relative decrease per iteration over the last CONVERGENCE_WINDOW iterations
         # (so one stalled iteration, e.g. float32 noise near the optimum, does not end the fit), or the
         # largest gradient entry below gtol
-        k = min(CONVERGENCE_WINDOW, it)
-        if fs[-1 - k] - f <= k * tolerance * max(abs(f), 1.0) or (gtol > 0 and float(g.abs().max()) <= gtol):
+        if decrease_stalled(fs, tolerance) or (gtol > 0 and float(g.abs().max()) <= gtol):
             break
     return x, losses, it, n_eval
+
+
+def decrease_stalled(fs: list[float], tolerance: float) -> bool:
+    """The decrease test of :func:`lbfgs` on the objectives so far (start first): the mean decrease per iteration
+    over the last :data:`CONVERGENCE_WINDOW` iterations is at most ``tolerance * max(|f|, 1)``."""
+    k = min(CONVERGENCE_WINDOW, len(fs) - 1)
+    return fs[-1 - k] - fs[-1] <= k * tolerance * max(abs(fs[-1]), 1.0)
 
 
 def _compact_direction(SY: Any, STY: Any, YY: Any, order: list[int], gamma: float, g: Any, d: Any) -> None:
