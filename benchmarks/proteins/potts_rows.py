@@ -1,7 +1,7 @@
 """Shared set-up of the Potts optimiser benchmarks: the rows, weights and settings ``potts.fit`` would fit.
 
-Imported by ``potts_lbfgs_backends.py``, ``potts_centered.py`` and ``potts_lbfgs_direction.py`` (run as scripts
-from this folder, so the folder is on ``sys.path``).
+Imported by ``potts_lbfgs_backends.py``, ``potts_centered.py``, ``potts_lbfgs_direction.py`` and
+``potts_preconditioned.py`` (run as scripts from this folder, so the folder is on ``sys.path``).
 """
 
 from __future__ import annotations

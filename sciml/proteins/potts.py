@@ -24,6 +24,13 @@ families the centered fit reaches the plain default's final objective 1.2-2.0x s
 tolerance stops it 2-76x closer to the optimum (within 1e-4 of it on all four, where the plain fit stopped
 up to 0.39 % above it; ``benchmarks/proteins/potts_centered.py``, BENCHMARKS.md).
 
+Diagonal start (``preconditioned``, default for the hand-written L-BFGS): every L-BFGS direction starts
+from gamma P instead of gamma I, with P the inverse of the Hessian's diagonal at the frequency start
+(:meth:`PLObjective.precondition_`). The curvature of a field or coupling scales with the frequencies of
+its states (f (1 - f) for a field), so it spans orders of magnitude between rare and frequent residues,
+which a multiple of the identity cannot follow. Same objective and optimum; measured time to convergence
+in BENCHMARKS.md (``benchmarks/proteins/potts_preconditioned.py``).
+
 Fitting: full-batch L-BFGS run to convergence, as plmDCA/CCMpred do (default): on CPU the
 hand-written :func:`lbfgs` (backtracking line search, float32 buffers allocated once), which
 reaches the same objective as SciPy's L-BFGS-B (:func:`scipy_lbfgs`, ``lbfgs_backend: scipy``)
@@ -62,6 +69,7 @@ class PottsSettings:
     lbfgs_max_rows: int = 3000
     lbfgs_backend: str = "auto"
     centered: bool = True
+    preconditioned: bool = True
     max_iter: int = 1000
     history: int = 5
     tolerance: float = 1e-6
@@ -143,11 +151,10 @@ class PLObjective:
         self.lam_j = lambda_j * (L - 1) * (Q - 1) / 2.0
         self.dense = dense
         self.centered = centered
-        if centered:
-            # weighted one-hot frequencies f (Lq,) of the fitted rows: theta holds h' = h + f @ W
-            counts = torch.zeros(L, Q, device=self.device, dtype=w.dtype)
-            counts.scatter_add_(1, X.T.contiguous(), w[None, :].expand(L, -1).contiguous())
-            self.freq = (counts / w.sum()).reshape(-1)
+        # weighted one-hot frequencies f (Lq,) of the fitted rows (centered: theta holds h' = h + f @ W)
+        counts = torch.zeros(L, Q, device=self.device, dtype=w.dtype)
+        counts.scatter_add_(1, X.T.contiguous(), w[None, :].expand(L, -1).contiguous())
+        self.freq = (counts / w.sum()).reshape(-1)
         step = Lq if dense else _BLOCK_POS * Q
         self.blocks = [(c, min(c + step, Lq)) for c in range(0, Lq, step)]
         offs = torch.arange(L, device=self.device) * Q
@@ -165,6 +172,29 @@ class PLObjective:
                 ch["bag_rows"] = rows[order].contiguous()
                 ch["bag_offsets"] = torch.cat([counts.new_zeros(1), counts.cumsum(0)[:-1]])
             self.chunks.append(ch)
+
+    def precondition_(self, v: Any) -> Any:
+        """Divide ``v`` (a parameter-shaped vector) in place by a diagonal estimate of the objective's Hessian.
+
+        The estimate is the Hessian's diagonal at the start (fields only, so P(x_i = a) = f_ia): a field
+        (i, a) has curvature f_ia (1 - f_ia) + 2 lambda_h / norm and a coupling from state (j, b) to (i, a)
+        has E[u_jb^2] f_ia (1 - f_ia) + 2 lambda_J' / norm, with u_jb the one-hot feature (centered: x - f,
+        so E[u^2] = f (1 - f); plain: x, so E[u^2] = f). These curvatures span orders of magnitude between
+        rare and frequent states, which a multiple of the identity (L-BFGS's usual start) cannot follow.
+        Computed block by block from the two (Lq,) vectors, so no parameter-sized copy is kept.
+        """
+        import torch
+
+        f = self.freq
+        col = f * (1.0 - f)
+        row = col if self.centered else f
+        h, vb = self._views(v)
+        with torch.no_grad():
+            h.view(-1).div_(col + 2.0 * self.lam_h / self.norm)
+            for (s, e), blk in zip(self.blocks, vb):
+                for r in range(0, self.Lq, 8192):  # row slices bound the temporary (dense W is one block)
+                    blk[r:r + 8192].div_(torch.outer(row[r:r + 8192], col[s:e]).add_(2.0 * self.lam_j / self.norm))
+        return v
 
     def _views(self, theta: Any) -> tuple[Any, list[Any]]:
         """(h (L, q), [W column blocks (Lq, width)]) as views of ``theta``."""
@@ -321,8 +351,11 @@ def fit(X: Any, settings: PottsSettings = PottsSettings(), seed: int = 0, log: C
     if method == "lbfgs":
         backend = lbfgs_backend(settings.lbfgs_backend, device)
         minimise = {"scipy": scipy_lbfgs, "torch": torch_lbfgs, "own": lbfgs}[backend]
+        # the diagonal start of the hand-written L-BFGS (SciPy's and torch's have none)
+        extra = {"precondition": obj.precondition_} if backend == "own" and settings.preconditioned else {}
         theta, losses, iterations, n_eval = minimise(obj.value_and_grad, obj.to_theta(h, W), settings.max_iter,
-                                                     settings.history, settings.tolerance, log, gtol=settings.gtol)
+                                                     settings.history, settings.tolerance, log, gtol=settings.gtol,
+                                                     **extra)
     else:
         theta, losses, n_eval = _fit_adam(Xu, wu, obj.to_theta(h, W), settings, lam_h, lam_j, seed, dense, log)
         iterations = len(losses)
@@ -373,8 +406,8 @@ def _fit_adam(Xu: Any, wu: Any, theta: Any, settings: PottsSettings, lam_h: floa
 
 
 def lbfgs(fg: Callable[[Any, Any], float], x: Any, max_iter: int, history: int, tolerance: float,
-          log: Callable[[str], Any] | None = None, gtol: float = 0.0, direction: str = "compact"
-          ) -> tuple[Any, list[float], int, int]:
+          log: Callable[[str], Any] | None = None, gtol: float = 0.0, direction: str = "compact",
+          precondition: Callable[[Any], Any] | None = None) -> tuple[Any, list[float], int, int]:
     """Minimise a smooth function of the flat tensor ``x`` with L-BFGS and a backtracking (Armijo) line search.
 
     ``fg(x, g)`` returns f(x) and writes the gradient into ``g``. Stops when the mean decrease of f per
@@ -383,13 +416,17 @@ def lbfgs(fg: Callable[[Any, Any], float], x: Any, max_iter: int, history: int, 
     lowers f, or after ``max_iter`` iterations (the safety cap). Returns (x, objective per iteration
     (first = start), iterations, evaluations). ``direction``: "compact" (default) or "two-loop" (the
     textbook recursion, kept as the reference the tests and the benchmark compare with).
+    ``precondition(v)``, if given, multiplies ``v`` in place by a fixed positive diagonal P (an estimate of
+    the inverse Hessian's diagonal, e.g. :meth:`PLObjective.precondition_`): the initial inverse Hessian
+    of every direction is then gamma P instead of gamma I, with gamma = s.y / y.P y from the newest pair.
+    This is L-BFGS in the variables P^-1/2 x, without a copy of x in them.
 
     Hand-written instead of ``torch.optim.LBFGS`` because that allocates ~8 new parameter-sized tensors
     per iteration (cat/clone/abs/sub of 22M floats for L = 222): on CPU the page faults of those
     allocations cost more than the objective itself; and instead of SciPy's L-BFGS-B, which reaches the
-    same objective 2.1-5.0x slower here (measured, see the module docstring). Here every buffer (history
-    included) is allocated once, and the direction comes from the compact representation
-    (:func:`_compact_direction`: two matrix-vector products over the stored pairs instead of the
+    same objective 2.1-5.0x slower here (measured, see the module docstring), and has no diagonal start.
+    Here every buffer (history included) is allocated once, and the direction comes from the compact
+    representation (:func:`_compact_direction`: matrix-vector products over the stored pairs instead of the
     two-loop recursion's 4 m separate vector passes; on these problems most of an iteration's time is
     such passes over 10-30 M parameters). The plm objective is convex, so the curvature pairs are positive.
     """
@@ -400,14 +437,21 @@ def lbfgs(fg: Callable[[Any, Any], float], x: Any, max_iter: int, history: int, 
         raise ValueError(f"unknown L-BFGS direction {direction!r}; valid: {', '.join(directions)}")
     n = x.numel()
     g, x_new, g_new, d = (torch.empty_like(x) for _ in range(4))
-    # the curvature pairs as the rows of one (2 m, n) matrix [S; Y], so that the direction takes two
+    # the curvature pairs as the rows of one (2 m, n) matrix [S; Y], so that the direction takes
     # matrix-vector products over it (compact form) instead of the two-loop's 4 m dot/axpy passes
     SY = torch.zeros(2 * history, n, dtype=x.dtype, device=x.device)
     S, Y = SY[:history], SY[history:]
     STY = torch.zeros(history, history, dtype=torch.float64)  # STY[i, j] = s_i . y_j (slot indices)
-    YY = torch.zeros(history, history, dtype=torch.float64)
+    YPY = torch.zeros(history, history, dtype=torch.float64)  # YPY[i, j] = y_i . P y_j
     order: list[int] = []  # ring-buffer slots, oldest first
     gamma = 1.0
+
+    def steepest() -> None:  # d = -P g / sqrt(g.P g): a unit step in the variables P^-1/2 x
+        d.copy_(g)
+        if precondition is not None:
+            precondition(d)
+        d.mul_(-1.0 / max(float(torch.dot(g, d)), 1e-24) ** 0.5)
+
     f = fg(x, g)
     n_eval = 1
     losses = [round(f, 6)]
@@ -415,13 +459,13 @@ def lbfgs(fg: Callable[[Any, Any], float], x: Any, max_iter: int, history: int, 
     it = 0
     for it in range(1, max_iter + 1):
         if order:
-            directions[direction](SY, STY, YY, order, gamma, g, d)
+            directions[direction](SY, STY, YPY, order, gamma, g, d, precondition)
         else:
-            d.copy_(g).mul_(-1.0 / max(float(g.norm()), 1e-12))
+            steepest()
         gtd = float(torch.dot(g, d))
         if gtd >= 0:  # not a descent direction (numerical noise): restart from steepest descent
             order.clear()
-            d.copy_(g).mul_(-1.0 / max(float(g.norm()), 1e-12))
+            steepest()
             gtd = float(torch.dot(g, d))
         t, accepted = 1.0, False
         for _ in range(30):
@@ -440,13 +484,15 @@ def lbfgs(fg: Callable[[Any, Any], float], x: Any, max_iter: int, history: int, 
         slot = free[0] if free else order.pop(0)  # overwrite the oldest pair when the memory is full
         torch.sub(x_new, x, out=S[slot])
         torch.sub(g_new, g, out=Y[slot])
-        prods = torch.mv(SY, Y[slot]).double().cpu()  # s_i . y_new and y_i . y_new for every slot
-        sy = float(prods[slot])
+        sy = float(torch.dot(S[slot], Y[slot]))
         if sy > 1e-10:
-            STY[:, slot] = prods[:history]
-            YY[:, slot] = prods[history:]
-            YY[slot, :] = prods[history:]
-            gamma = sy / float(prods[history + slot])
+            STY[:, slot] = torch.mv(S, Y[slot]).double().cpu()  # s_i . y_new for every slot
+            # P y_new, in d (free until the next direction)
+            py = Y[slot] if precondition is None else precondition(d.copy_(Y[slot]))
+            ypy = torch.mv(Y, py).double().cpu()  # y_i . P y_new for every slot
+            YPY[:, slot] = ypy
+            YPY[slot, :] = ypy
+            gamma = sy / float(ypy[slot])
             order.append(slot)
         x, x_new = x_new, x
         g, g_new = g_new, g
@@ -470,31 +516,42 @@ def decrease_stalled(fs: list[float], tolerance: float) -> bool:
     return fs[-1 - k] - fs[-1] <= k * tolerance * max(abs(fs[-1]), 1.0)
 
 
-def _compact_direction(SY: Any, STY: Any, YY: Any, order: list[int], gamma: float, g: Any, d: Any) -> None:
+def _compact_direction(SY: Any, STY: Any, YPY: Any, order: list[int], gamma: float, g: Any, d: Any,
+                       precondition: Callable[[Any], Any] | None = None) -> None:
     """Write the L-BFGS direction d = -H g into ``d`` by the compact representation of H
-    (Byrd, Nocedal & Schnabel 1994, eq. 3.1): H = gamma I + [S gamma Y] M [S gamma Y]^T with
-    M = [[R^-T (D + gamma Y^T Y) R^-1, -R^-T], [-R^-1, 0]], R the upper triangle of S^T Y and D its
-    diagonal, pairs oldest first. The same direction as the two-loop recursion, from one product
-    [S; Y] g and one [S; Y]^T c over the n-long vectors; the rest is m x m algebra in float64."""
+    (Byrd, Nocedal & Schnabel 1994, eq. 3.1) with initial matrix H0 = gamma P (P diagonal, applied in place
+    by ``precondition``; identity when None): H = H0 + [S H0Y] M [S H0Y]^T with
+    M = [[R^-T (D + gamma Y^T P Y) R^-1, -R^-T], [-R^-1, 0]], R the upper triangle of S^T Y and D its
+    diagonal, pairs oldest first. So
+    d = -gamma P (g - Y^T R^-1 S g) - S^T p with p = R^-T ((D + gamma Y^T P Y) R^-1 S g - gamma Y P g):
+    the same direction as the two-loop recursion, from products of S and Y with two n-long vectors and
+    of their transposes with two m-long ones; the rest is m x m algebra in float64."""
     import torch
 
     m = SY.shape[0] // 2
+    S, Y = SY[:m], SY[m:]
     o = torch.tensor(order)
-    prods = torch.mv(SY, g).double().cpu()
-    a, b = prods[o], prods[m + o]
+    a = torch.mv(S, g).double().cpu()[o]
+    b = torch.mv(Y, g if precondition is None else precondition(d.copy_(g))).double().cpu()[o]  # Y P g
     sty = STY[o][:, o]
     R = torch.triu(sty)
     Ra = torch.linalg.solve_triangular(R, a[:, None], upper=True)[:, 0]
-    rhs = (torch.diag(torch.diag(sty)) + gamma * YY[o][:, o]) @ Ra - gamma * b
-    p1 = torch.linalg.solve_triangular(R.T, rhs[:, None], upper=False)[:, 0]
-    c = torch.zeros(2 * m, dtype=torch.float64)
-    c[o] = p1
-    c[m + o] = -gamma * Ra
-    torch.addmv(g, SY.t(), c.to(dtype=g.dtype, device=g.device), beta=-gamma, alpha=-1.0, out=d)
+    rhs = (torch.diag(torch.diag(sty)) + gamma * YPY[o][:, o]) @ Ra - gamma * b
+    p = torch.linalg.solve_triangular(R.T, rhs[:, None], upper=False)[:, 0]
+    cy = torch.zeros(m, dtype=torch.float64)
+    cy[o] = Ra
+    cs = torch.zeros(m, dtype=torch.float64)
+    cs[o] = p
+    torch.addmv(g, Y.t(), cy.to(dtype=g.dtype, device=g.device), alpha=-1.0, out=d)
+    if precondition is not None:
+        precondition(d)
+    d.mul_(-gamma).addmv_(S.t(), cs.to(dtype=g.dtype, device=g.device), alpha=-1.0)
 
 
-def _two_loop_direction(SY: Any, STY: Any, YY: Any, order: list[int], gamma: float, g: Any, d: Any) -> None:
-    """The same direction as :func:`_compact_direction` by the two-loop recursion (Nocedal & Wright, alg. 7.4)."""
+def _two_loop_direction(SY: Any, STY: Any, YPY: Any, order: list[int], gamma: float, g: Any, d: Any,
+                        precondition: Callable[[Any], Any] | None = None) -> None:
+    """The same direction as :func:`_compact_direction` by the two-loop recursion (Nocedal & Wright, alg. 7.4),
+    with H0 = gamma P."""
     import torch
 
     m = SY.shape[0] // 2
@@ -503,6 +560,8 @@ def _two_loop_direction(SY: Any, STY: Any, YY: Any, order: list[int], gamma: flo
     for k in reversed(order):
         alpha[k] = float(torch.dot(SY[k], d)) / float(STY[k, k])
         d.add_(SY[m + k], alpha=-alpha[k])
+    if precondition is not None:
+        precondition(d)
     d.mul_(gamma)
     for k in order:
         beta = float(torch.dot(SY[m + k], d)) / float(STY[k, k])

@@ -127,8 +127,10 @@ def predict_target(fam: Any, members: list[Any], meta: dict[str, Any], scores: A
     from sciml.proteins.saved_model import feature_set
 
     spec, kind = meta["features"], feature_set(meta)
-    # a model saved before potts.centered existed was trained on fits in the plain coordinates: refit the same way
-    cfg = {"potts": {"centered": False, **spec["potts"]}, "meanfield": spec["meanfield"], "seed": spec["seed"]}
+    # a model saved before potts.centered / potts.preconditioned existed was trained on fits in the plain
+    # coordinates with the identity start: refit the same way
+    cfg = {"potts": {"centered": False, "preconditioned": False, **spec["potts"]}, "meanfield": spec["meanfield"],
+           "seed": spec["seed"]}
     if scores is None:
         res = fam_io.coevolution(fam, cfg, log=log)
         potts, n_eff, source = res["potts"], float(res["n_eff"]), "Potts fit (pseudo-likelihood, APC)"

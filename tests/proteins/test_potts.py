@@ -211,6 +211,93 @@ def test_compact_lbfgs_direction_equals_the_two_loop_recursion():
     assert torch.allclose(d1, d2, rtol=1e-10, atol=1e-12)
 
 
+def test_preconditioned_directions_equal_the_bfgs_matrix_from_a_diagonal_start():
+    """With a diagonal P, the compact form and the two-loop recursion both give d = -H g, where H is the
+    BFGS inverse-Hessian update of the pairs (oldest first) applied to H0 = gamma P, built here densely."""
+    torch.manual_seed(1)
+    n, m = 200, 3
+    A = torch.randn(n, n, dtype=torch.float64)
+    H_true = A @ A.T / n + torch.diag(torch.logspace(-2, 2, n, dtype=torch.float64))  # badly scaled
+    P = 1.0 / torch.diag(H_true)
+    SY = torch.zeros(2 * m, n, dtype=torch.float64)
+    STY = torch.zeros(m, m, dtype=torch.float64)
+    YPY = torch.zeros(m, m, dtype=torch.float64)
+    order = [1, 2, 0]
+    for slot in order:
+        SY[slot] = torch.randn(n, dtype=torch.float64)
+        SY[m + slot] = H_true @ SY[slot]
+        STY[:, slot] = SY[:m] @ SY[m + slot]
+        YPY[:, slot] = YPY[slot, :] = SY[m:] @ (P * SY[m + slot])
+    newest = order[-1]
+    gamma = float(STY[newest, newest] / YPY[newest, newest])
+    H = gamma * torch.diag(P)
+    eye = torch.eye(n, dtype=torch.float64)
+    for k in order:
+        s_, y_ = SY[k], SY[m + k]
+        rho = 1.0 / float(s_ @ y_)
+        H = (eye - rho * torch.outer(s_, y_)) @ H @ (eye - rho * torch.outer(y_, s_)) + rho * torch.outer(s_, s_)
+    g = torch.randn(n, dtype=torch.float64)
+    scale = lambda v: v.mul_(P)  # noqa: E731  (the in-place diagonal, as PLObjective.precondition_)
+    d1, d2 = torch.empty_like(g), torch.empty_like(g)
+    potts._compact_direction(SY, STY, YPY, order, gamma, g, d1, scale)
+    potts._two_loop_direction(SY, STY, YPY, order, gamma, g, d2, scale)
+    assert torch.allclose(d1, -H @ g, rtol=1e-9, atol=1e-11)
+    assert torch.allclose(d2, -H @ g, rtol=1e-9, atol=1e-11)
+    d0 = torch.empty_like(g)
+    potts._compact_direction(SY, STY, YPY, order, gamma, g, d0)  # without P: a different direction
+    assert not torch.allclose(d0, d1, rtol=1e-3)
+
+
+@pytest.mark.parametrize("centered", [False, True])
+def test_preconditioner_is_the_hessian_diagonal_at_the_frequency_start(centered):
+    """At W = 0 with fields log f, every conditional is P(x_i = a) = f_ia, where the curvature estimate of
+    ``precondition_`` is exact: compare it with the diagonal of the autograd Hessian (float64), off the
+    (i, i) blocks. Each column holds every state, with counts 1..21, and the rows carry random weights."""
+    from torch.func import hessian
+
+    rng = np.random.default_rng(4)
+    L = 3
+    col = np.repeat(np.arange(Q), np.arange(1, Q + 1))
+    X = torch.as_tensor(np.stack([rng.permutation(col) for _ in range(L)], 1), dtype=torch.long)
+    N = X.shape[0]
+    w = torch.as_tensor(rng.random(N) + 0.2, dtype=torch.float64)
+    lam_h = 0.0 if centered else 0.02  # centered: the h penalty also reaches W through h = h' - f W (not estimated)
+    obj = potts.PLObjective(X, w, lam_h, 0.03, centered=centered)
+    oh = F.one_hot(X, Q).reshape(N, L * Q).double()
+    f = (oh * w[:, None]).sum(0) / w.sum()
+    Lq = L * Q
+
+    def objective(z):
+        hp, W = z[:Lq], z[Lq:].view(Lq, Lq)
+        h = hp - f @ W if centered else hp
+        logp = torch.log_softmax((oh @ W).view(N, L, Q) + h.view(L, Q), -1)
+        nll = -(logp.gather(2, X[..., None]).squeeze(-1).sum(1) * w).sum()
+        return (nll + lam_h * (h ** 2).sum() + obj.lam_j * (W ** 2).sum()) / w.sum()
+
+    z0 = torch.cat([torch.log(f), torch.zeros(Lq * Lq, dtype=torch.float64)])  # centered: h' = h + f W = h
+    diag = torch.diagonal(hessian(objective)(z0))
+    est = obj.precondition_(torch.ones(obj.n, dtype=torch.float64)).reciprocal()
+    est_h, est_blocks = obj._views(est)
+    est_W = torch.cat(est_blocks, 1)
+    assert torch.allclose(est_h.reshape(-1), diag[:Lq], rtol=1e-9)
+    off = torch.ones(L, Q, L, Q, dtype=torch.bool)
+    off[torch.arange(L), :, torch.arange(L), :] = False
+    ref_W = diag[Lq:].view(Lq, Lq)
+    assert torch.allclose(est_W.view(L, Q, L, Q)[off], ref_W.view(L, Q, L, Q)[off], rtol=1e-9)
+    assert float(diag[:Lq].max() / diag[:Lq].min()) > 10  # a spread a multiple of the identity cannot follow
+
+
+def test_preconditioned_fit_reaches_the_same_optimum():
+    torch.set_num_threads(1)
+    X = _planted(n=200, L=10, seed=9)
+    tight = {"max_iter": 2000, "tolerance": 1e-12, "gtol": 1e-7}
+    plain = potts.fit(X, potts.PottsSettings(preconditioned=False, **tight), seed=0)
+    pre = potts.fit(X, potts.PottsSettings(preconditioned=True, **tight), seed=0)
+    assert plain["iterations"] < 2000 and pre["iterations"] < 2000
+    assert pre["objective"] == pytest.approx(plain["objective"], rel=1e-5)
+    assert np.allclose(pre["scores"], plain["scores"], atol=1e-3 * np.abs(plain["scores"]).max())
+
+
 def test_compact_and_two_loop_lbfgs_reach_the_same_optimum():
     torch.set_num_threads(1)
     X = _planted(n=200, L=10, seed=8)

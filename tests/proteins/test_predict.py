@@ -89,10 +89,12 @@ def test_model_folder_loads_weights_only_and_records_its_training(trained):
     assert all(len(v) == 64 for v in meta["training"]["scores_sha256"].values())
     assert meta["features"]["potts"]["max_sequences"] == 200  # the settings predict must reuse
     assert meta["features"]["potts"]["centered"] is True  # recorded, so predict refits in the same coordinates
+    assert meta["features"]["potts"]["preconditioned"] is True
 
 
 def test_models_saved_before_centered_fields_refit_in_plain_coordinates(trained, monkeypatch):
-    """A model.json without potts.centered (the shipped model's) was trained on plain-coordinate fits."""
+    """A model.json without potts.centered / preconditioned (the shipped model's) was trained on plain-coordinate
+    fits from the identity start."""
     from sciml.proteins import family as fam_io
     from sciml.proteins import predict as predict_mod
     from sciml.proteins import saved_model
@@ -103,17 +105,17 @@ def test_models_saved_before_centered_fields_refit_in_plain_coordinates(trained,
     seen = []
 
     def fake_coevolution(fam, cfg, log=None):
-        seen.append(cfg["potts"]["centered"])
+        seen.append((cfg["potts"]["centered"], cfg["potts"]["preconditioned"]))
         raise RuntimeError("stop here")
 
     monkeypatch.setattr(fam_io, "coevolution", fake_coevolution)
     fam = load_query(UNSEEN_ALN)
     old = {**meta, "features": {**meta["features"], "potts": {k: v for k, v in meta["features"]["potts"].items()
-                                                             if k != "centered"}}}
+                                                             if k not in ("centered", "preconditioned")}}}
     for m in (meta, old):
         with pytest.raises(RuntimeError, match="stop here"):
             predict_mod.predict_target(fam, members, m)
-    assert seen == [True, False]
+    assert seen == [(True, True), (False, False)]
     assert (model_dir / "logs" / "version_0" / "metrics.csv").is_file()
 
 
