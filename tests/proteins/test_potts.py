@@ -168,22 +168,24 @@ def test_own_lbfgs_optimum_matches_scipy_lbfgsb():
     assert tl["objective"] == pytest.approx(ref["objective"], rel=1e-5)
 
 
-def test_centered_coordinates_reach_the_same_optimum():
-    """Centering the fields changes the optimiser's path, not the objective: run to convergence, both
-    coordinate systems reach the same objective and APC scores, and report true (uncentered) fields."""
+@pytest.mark.parametrize("option,seed", [("centered", 7), ("preconditioned", 9)])
+def test_optimiser_options_reach_the_same_optimum(option, seed):
+    """Centering the fields, or the L-BFGS diagonal start, changes the optimiser's path, not the objective:
+    run to convergence, with and without the option the fit reaches the same objective and APC scores, and
+    reports the same true (uncentered) fields."""
     torch.set_num_threads(1)
-    X = _planted(n=200, L=10, seed=7)
+    X = _planted(n=200, L=10, seed=seed)
     tight = {"max_iter": 2000, "tolerance": 1e-12, "gtol": 1e-7}
-    plain = potts.fit(X, potts.PottsSettings(centered=False, **tight), seed=0)
-    cent = potts.fit(X, potts.PottsSettings(centered=True, **tight), seed=0)
-    assert plain["iterations"] < 2000 and cent["iterations"] < 2000
-    assert cent["objective"] == pytest.approx(plain["objective"], rel=1e-5)
-    assert np.allclose(cent["scores"], plain["scores"], atol=1e-3 * np.abs(plain["scores"]).max())
+    off = potts.fit(X, potts.PottsSettings(**{option: False}, **tight), seed=0)
+    on = potts.fit(X, potts.PottsSettings(**{option: True}, **tight), seed=0)
+    assert off["iterations"] < 2000 and on["iterations"] < 2000
+    assert on["objective"] == pytest.approx(off["objective"], rel=1e-5)
+    assert np.allclose(on["scores"], off["scores"], atol=1e-3 * np.abs(off["scores"]).max())
     # fields of the observed states up to a constant per column (the softmax is blind to it, only the weak
     # field penalty fixes it; the planted rows have no gaps, so the gap field is as loosely determined)
     def gauge(h):
         return h[:, :20] - h[:, :20].mean(1, keepdims=True)
-    assert np.allclose(gauge(cent["h"]), gauge(plain["h"]), atol=1e-2 * np.abs(gauge(plain["h"])).max())
+    assert np.allclose(gauge(on["h"]), gauge(off["h"]), atol=1e-2 * np.abs(gauge(off["h"])).max())
 
 
 def test_compact_lbfgs_direction_equals_the_two_loop_recursion():
@@ -285,17 +287,6 @@ def test_preconditioner_is_the_hessian_diagonal_at_the_frequency_start(centered)
     ref_W = diag[Lq:].view(Lq, Lq)
     assert torch.allclose(est_W.view(L, Q, L, Q)[off], ref_W.view(L, Q, L, Q)[off], rtol=1e-9)
     assert float(diag[:Lq].max() / diag[:Lq].min()) > 10  # a spread a multiple of the identity cannot follow
-
-
-def test_preconditioned_fit_reaches_the_same_optimum():
-    torch.set_num_threads(1)
-    X = _planted(n=200, L=10, seed=9)
-    tight = {"max_iter": 2000, "tolerance": 1e-12, "gtol": 1e-7}
-    plain = potts.fit(X, potts.PottsSettings(preconditioned=False, **tight), seed=0)
-    pre = potts.fit(X, potts.PottsSettings(preconditioned=True, **tight), seed=0)
-    assert plain["iterations"] < 2000 and pre["iterations"] < 2000
-    assert pre["objective"] == pytest.approx(plain["objective"], rel=1e-5)
-    assert np.allclose(pre["scores"], plain["scores"], atol=1e-3 * np.abs(plain["scores"]).max())
 
 
 def test_compact_and_two_loop_lbfgs_reach_the_same_optimum():
