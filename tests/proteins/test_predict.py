@@ -93,8 +93,8 @@ def test_model_folder_loads_weights_only_and_records_its_training(trained):
 
 
 def test_models_saved_before_centered_fields_refit_in_plain_coordinates(trained, monkeypatch):
-    """A model.json without potts.centered / preconditioned (the shipped score refiner's) was trained on plain-coordinate
-    fits from the identity start."""
+    """A model.json without potts.centered / preconditioned (the shipped score refiner's) was trained on
+    plain-coordinate fits from the identity start."""
     from sciml.proteins import family as fam_io
     from sciml.proteins import predict as predict_mod
     from sciml.proteins import saved_model
