@@ -1,7 +1,7 @@
 """The hand-written L-BFGS from a diagonal start (``potts.preconditioned``) vs the usual multiple of the identity.
 
     OMP_NUM_THREADS=1 python benchmarks/proteins/potts_preconditioned.py \
-        --config config/benchmarks/proteins_msa_pairs.yaml --families 1mkcA00,1a3aA,1a0tP \
+        --config config/benchmarks/proteins_msa_pairs.yaml --families 1mkcA00,1guuA,1a3aA,16pkA,1a0tP,5ptpA \
         --out benchmarks/proteins/potts_preconditioned.json
 
 Same rows, weights, start, coordinates (the schema defaults: centered) and stopping rule (tolerance 1e-6 unless
