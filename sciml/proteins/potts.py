@@ -55,6 +55,8 @@ from sciml.proteins.alignments import GAP, Q
 _BLOCK_POS = 6
 #: Rows per chunk of the objective (bounds the (rows x Lq) logit buffer).
 _ROWS = 1024
+#: Rows per slice of the curvature temporary in :meth:`PLObjective.precondition_`.
+_PRECONDITION_ROWS = 8192
 #: Iterations over which the hand-written L-BFGS measures the objective's decrease for its stopping test.
 CONVERGENCE_WINDOW = 5
 
@@ -191,9 +193,10 @@ class PLObjective:
         h, vb = self._views(v)
         with torch.no_grad():
             h.view(-1).div_(col + 2.0 * self.lam_h / self.norm)
+            R = _PRECONDITION_ROWS  # row slices bound the (rows x width) temporary: dense W is one block
             for (s, e), blk in zip(self.blocks, vb):
-                for r in range(0, self.Lq, 8192):  # row slices bound the temporary (dense W is one block)
-                    blk[r:r + 8192].div_(torch.outer(row[r:r + 8192], col[s:e]).add_(2.0 * self.lam_j / self.norm))
+                for r in range(0, self.Lq, R):
+                    blk[r:r + R].div_(torch.outer(row[r:r + R], col[s:e]).add_(2.0 * self.lam_j / self.norm))
         return v
 
     def _views(self, theta: Any) -> tuple[Any, list[Any]]:
@@ -484,9 +487,10 @@ def lbfgs(fg: Callable[[Any, Any], float], x: Any, max_iter: int, history: int, 
         slot = free[0] if free else order.pop(0)  # overwrite the oldest pair when the memory is full
         torch.sub(x_new, x, out=S[slot])
         torch.sub(g_new, g, out=Y[slot])
-        sy = float(torch.dot(S[slot], Y[slot]))
+        sty = torch.mv(S, Y[slot]).double().cpu()  # s_i . y_new for every slot (s_new . y_new among them)
+        sy = float(sty[slot])
         if sy > 1e-10:
-            STY[:, slot] = torch.mv(S, Y[slot]).double().cpu()  # s_i . y_new for every slot
+            STY[:, slot] = sty
             # P y_new, in d (free until the next direction)
             py = Y[slot] if precondition is None else precondition(d.copy_(Y[slot]))
             ypy = torch.mv(Y, py).double().cpu()  # y_i . P y_new for every slot
