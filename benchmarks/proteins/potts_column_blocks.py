@@ -31,17 +31,12 @@ def main() -> None:
     import torch
     import torch.nn.functional as F
 
-    from sciml.config import load_config
+    from potts_rows import load_family_rows
+
     from sciml.proteins import family, metrics, potts
     from sciml.proteins.alignments import Q
 
-    torch.set_num_threads(1)
-    cfg = load_config(args.config)
-    pc = cfg["proteins"]
-    st = potts.PottsSettings(**pc.get("potts", {}))
-    spec = next(s for s in pc["families"] if s["name"] == args.family)
-    fam = family.load_family(spec, cfg["data_root"], pc["min_identity"])
-    Xu, wu, _ = potts.prepare(np.asarray(fam.X), st, 0)
+    fam, Xu, wu, st = load_family_rows(args.config, args.family, threads=1)
     M, L = Xu.shape
     Lq = L * Q
     obj = potts.PLObjective(Xu, wu, st.lambda_h, st.lambda_j)

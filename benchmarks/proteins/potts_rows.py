@@ -1,7 +1,8 @@
 """Shared set-up of the Potts optimiser benchmarks: the rows, weights and settings ``potts.fit`` would fit.
 
-Imported by ``potts_lbfgs_backends.py``, ``potts_centered.py``, ``potts_lbfgs_direction.py`` and
-``potts_preconditioned.py`` (run as scripts from this folder, so the folder is on ``sys.path``).
+Imported by ``potts_lbfgs_backends.py``, ``potts_centered.py``, ``potts_lbfgs_direction.py``,
+``potts_preconditioned.py`` and ``potts_column_blocks.py`` (run as scripts from this folder, so the folder is
+on ``sys.path``).
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 
-def family_rows(config: str, families: str, threads: int) -> Iterator[tuple[str, Any, Any, Any]]:
-    """For each comma-separated family of the config: (name, X_unique (M, L) int64, weights (M,), PottsSettings on CPU),
-    prepared exactly as :func:`sciml.proteins.potts.fit` prepares them (same seed, subsample and weights)."""
+def load_family_rows(config: str, name: str, threads: int) -> tuple[Any, Any, Any, Any]:
+    """One family of the config: (Family with its native, X_unique (M, L) int64, weights (M,), PottsSettings on CPU),
+    the rows and weights prepared exactly as :func:`sciml.proteins.potts.fit` prepares them (same seed, subsample
+    and weights)."""
     import numpy as np
     import torch
 
@@ -21,11 +23,18 @@ def family_rows(config: str, families: str, threads: int) -> Iterator[tuple[str,
     torch.set_num_threads(threads)
     cfg = load_config(config)
     pc = cfg["proteins"]
-    specs = {s["name"]: s for s in pc["families"]}
+    spec = next(s for s in pc["families"] if s["name"] == name)
+    fam = family.load_family(spec, cfg["data_root"], pc["min_identity"])
+    st = potts.PottsSettings(**{**pc.get("potts", {}), "device": "cpu"})
+    Xu, wu, _ = potts.prepare(np.asarray(fam.X), st, pc.get("seed", 0))
+    return fam, Xu, wu, st
+
+
+def family_rows(config: str, families: str, threads: int) -> Iterator[tuple[str, Any, Any, Any]]:
+    """For each comma-separated family of the config: (name, X_unique, weights, PottsSettings), as
+    :func:`load_family_rows` prepares them."""
     for name in families.split(","):
-        fam = family.load_family(specs[name], cfg["data_root"], pc["min_identity"])
-        st = potts.PottsSettings(**{**pc.get("potts", {}), "device": "cpu"})
-        Xu, wu, _ = potts.prepare(np.asarray(fam.X), st, pc.get("seed", 0))
+        _, Xu, wu, st = load_family_rows(config, name, threads)
         yield name, Xu, wu, st
 
 
