@@ -119,3 +119,29 @@ def sha256_tree(root: str | Path) -> str:
             rel = full.relative_to(root).as_posix()
             digest.update(f"{rel}\0{sha256_file(full)}\n".encode())
     return digest.hexdigest()
+
+
+def read_model_json(path: str | Path, fmt: str, version: int, kind: str, producer: str) -> dict[str, Any]:
+    """The metadata JSON (``model.json``...) at ``path`` of a saved ``kind`` (e.g. "PINN") written by ``producer``.
+
+    Raises :class:`~sciml.errors.DataError` naming the file when it is missing, not readable JSON, of
+    another ``format`` or of another ``format_version``; the hint says which command writes a fresh one.
+    """
+    from sciml.errors import DataError
+
+    path = Path(path)
+    redo = f"retrain with '{producer}'"
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(path, f"no {path.name}: not a {kind} folder written by '{producer}'",
+                        hint=f"point --model-dir at the output folder of '{producer}'") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(path, f"{path.name} is not readable JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != fmt:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise DataError(path, f"not a saved {kind} (format {found!r}, expected {fmt!r})")
+    if meta.get("format_version") != version:
+        raise DataError(path, f"saved {kind} format version {meta.get('format_version')!r}, this sciml reads "
+                              f"version {version}", hint=redo)
+    return meta

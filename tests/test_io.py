@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sciml.io import atomic_path, sha256_file, sha256_tree, write_bytes_atomic, write_json_atomic, write_text_atomic
+from sciml.errors import DataError
+from sciml.io import (atomic_path, read_model_json, sha256_file, sha256_tree, write_bytes_atomic, write_json_atomic,
+                      write_text_atomic)
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -145,3 +147,24 @@ def test_sha256_tree_survives_symlink_loop(tmp_path: Path) -> None:
     os.symlink(root, root / "d" / "loop")  # directory link back to the root
     os.symlink(root / "d" / "self", root / "d" / "self")  # a link to itself
     assert sha256_tree(root) == before  # links are ignored, the walk terminates
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no model.json: not a PINN folder written by 'sciml pde train'"),
+    ("{not json", "model.json is not readable JSON"),
+    ('["a list"]', "not a saved PINN .format None, expected 'sciml.pde.pinn'"),
+    ('{"format": "other"}', "not a saved PINN .format 'other', expected 'sciml.pde.pinn'"),
+    ('{"format": "sciml.pde.pinn", "format_version": 0}', "format version 0, this sciml reads version 1"),
+])
+def test_read_model_json_names_the_file_and_what_is_wrong(tmp_path: Path, content, message) -> None:
+    path = tmp_path / "model.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(DataError, match=message) as err:
+        read_model_json(path, "sciml.pde.pinn", 1, "PINN", "sciml pde train")
+    assert str(path) in str(err.value)
+
+
+def test_read_model_json_returns_the_metadata(tmp_path: Path) -> None:
+    path = write_json_atomic(tmp_path / "m.json", {"format": "f", "format_version": 2, "seed": 3})
+    assert read_model_json(path, "f", 2, "model", "sciml x")["seed"] == 3

@@ -60,23 +60,9 @@ def save_model(model_dir: str | Path, pinn: Any) -> list[Path]:
 
 def read_model_meta(model_dir: str | Path) -> dict[str, Any]:
     """``model.json`` of a model folder; DataError when it is missing, unreadable or of another format version."""
-    import json
+    from sciml.io import read_model_json
 
-    path = Path(model_dir) / META_FILE
-    try:
-        meta = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError(path, "no model.json: not a PINN model folder written by 'sciml pde train'",
-                        hint="Point --model-dir at the output folder of 'sciml pde train' (rerun it if older).") from None
-    except (OSError, ValueError) as exc:
-        raise DataError(path, f"model.json is not readable JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise DataError(path, f"not a saved PINN (format {meta.get('format') if isinstance(meta, dict) else None!r}, "
-                              f"expected {FORMAT!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise DataError(path, f"saved PINN format version {meta.get('format_version')!r}, this sciml reads "
-                              f"version {FORMAT_VERSION}", hint="Retrain with 'sciml pde train'.")
-    return meta
+    return read_model_json(Path(model_dir) / META_FILE, FORMAT, FORMAT_VERSION, "PINN", "sciml pde train")
 
 
 def load_model(model_dir: str | Path, pinn: Any) -> dict[str, Any]:

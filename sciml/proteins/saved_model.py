@@ -106,22 +106,10 @@ def save_model(model_dir: str | Path, members: list[Any], meta: dict[str, Any]) 
 
 def read_model_meta(model_dir: str | Path) -> dict[str, Any]:
     """``model.json`` of a model folder; DataError when missing, unreadable, of another format or version."""
-    import json
+    from sciml.io import read_model_json
 
     path = Path(model_dir) / META_FILE
-    try:
-        meta = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError(path, "no model.json: not a contact-network folder written by 'sciml proteins train-model'",
-                        hint="point --model-dir at the output folder of 'sciml proteins train-model'") from None
-    except (OSError, ValueError) as exc:
-        raise DataError(path, f"model.json is not readable JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise DataError(path, f"not a saved contact network (format {meta.get('format') if isinstance(meta, dict) else None!r},"
-                              f" expected {FORMAT!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise DataError(path, f"saved contact network format version {meta.get('format_version')!r}, this sciml reads "
-                              f"version {FORMAT_VERSION}", hint="retrain with 'sciml proteins train-model'")
+    meta = read_model_json(path, FORMAT, FORMAT_VERSION, "contact network", "sciml proteins train-model")
     if meta.get("features", {}).get("name") not in (FEATURES, SCORE_FEATURES, SEQUENCE_FEATURES):
         raise DataError(path, f"the model reads features {meta.get('features', {}).get('name')!r}, this sciml computes "
                               f"{FEATURES!r}, {SCORE_FEATURES!r} or {SEQUENCE_FEATURES!r}", hint="retrain with 'sciml proteins train-model'")

@@ -22,7 +22,6 @@ range of the training inputs used by the query guard, the sha256 of the training
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Iterator
@@ -319,16 +318,9 @@ def load(model_dir: str | Path, accelerator: str = "auto", threads: int | None =
     """The saved surrogate; DataError when the folder is not a model of this format version."""
     import torch
 
-    path = Path(model_dir) / META_FILE
-    try:
-        meta = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError(path, "no operator.json: not a model folder written by 'sciml pde operator'") from None
-    except ValueError as exc:
-        raise DataError(path, f"not readable JSON ({exc})") from None
-    if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
-        raise DataError(path, f"format {meta.get('format')!r} v{meta.get('format_version')!r}, this sciml reads "
-                              f"{FORMAT!r} v{FORMAT_VERSION}", hint="Retrain with 'sciml pde operator'.")
+    from sciml.io import read_model_json
+
+    meta = read_model_json(Path(model_dir) / META_FILE, FORMAT, FORMAT_VERSION, "operator surrogate", "sciml pde operator")
     dde, device = _setup({"seed": meta["seed"], "accelerator": accelerator}, threads)
     points = np.asarray(meta.pop("points"), dtype=float)
     norm = Normaliser.from_dict(meta["normaliser"])
