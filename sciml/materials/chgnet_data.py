@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sciml.errors import DataError
-from sciml.io import atomic_path
-from sciml.materials.dataset import _input_digest, admitted_records, dataset_records
+from sciml.materials.dataset import _input_digest, dataset_records
 from sciml.materials.graphs import GraphSettings
+from sciml.materials.pretrained_data import PretrainedTable, cached_table, convert_records
 from sciml.materials.readers import RawRecord
-from sciml.materials.validation import Quarantine, check_record
+from sciml.materials.validation import check_record
 
 CACHE_VERSION = 1
 #: CHGNet 0.3.0's graph cutoffs (A): atom graph, bond (angle) graph.
@@ -35,25 +33,9 @@ _TENSOR_FIELDS = ("atomic_number", "atom_frac_coord", "atom_graph", "neighbor_im
                   "undirected2directed", "bond_graph", "lattice")
 
 
-@dataclass
-class CHGNetTable:
-    """CHGNet graphs of a dataset's kept records, with the same bookkeeping as
-    :class:`~sciml.materials.dataset.GraphTable` (``ids``, ``all_ids``, ``all_y``, ``y``,
-    ``quarantine``, ``meta``) so the fold split and Matbench fallback scoring apply as is.
-    ``graphs`` is a list of ``chgnet.graph.CrystalGraph`` (aligned with ``ids``)."""
-
-    ids: list[str]
-    all_ids: list[str]
-    graphs: list[Any]
-    y: Any
-    quarantine: list[list[Any]]
-    meta: dict[str, Any]
-    all_y: Any
-    #: (n, 65) frozen CHGNet features of the kept records (:func:`attach_frozen_features`), or None
-    features: Any = None
-
-    def __len__(self) -> int:
-        return len(self.ids)
+class CHGNetTable(PretrainedTable):
+    """CHGNet graphs of a dataset's kept records (:class:`~sciml.materials.pretrained_data.PretrainedTable`);
+    ``graphs`` is a list of ``chgnet.graph.CrystalGraph``, ``features`` (n, 65) when attached."""
 
     def n_atoms(self) -> np.ndarray:
         return np.array([len(g.atomic_number) for g in self.graphs], dtype=np.int64)
@@ -121,60 +103,30 @@ def cache_key(path: Path, dataset_cfg: dict[str, Any], validation: dict[str, Any
 def build_table(records, transform: str = "none", max_z: int = 94, min_distance: float = 0.5,
                 limit: int | None = None) -> CHGNetTable:
     """Validate and convert ``records`` (an iterable of :class:`RawRecord`)."""
-    import torch
-
     from sciml.materials.models.chgnet import CHGNET_MAX_Z
 
     conv = converter()
-    quarantine = Quarantine()
-    ids, all_ids, all_y, graphs, ys = [], [], [], [], []
-    for rec, checked in admitted_records(records, transform, limit, quarantine, all_ids, all_y):
-        target = checked.target
-        g, reason = convert_record(checked, conv, max_z, min_distance)
-        if reason is not None:
-            quarantine.add(rec, reason)
-            continue
-        ids.append(rec.id)
-        graphs.append(g)
-        ys.append(target)
-    return CHGNetTable(
-        ids=ids, all_ids=all_ids, graphs=graphs, y=torch.tensor(ys, dtype=torch.float32),
-        quarantine=[[r.id, r.line, r.reason] for r in quarantine.items],
-        all_y=torch.tensor(all_y, dtype=torch.float64),
-        meta={"graph": {"cutoff": ATOM_GRAPH_CUTOFF, "max_neighbors": 0}, "transform": transform,
-              "max_z": min(int(max_z), CHGNET_MAX_Z), "min_distance": min_distance},
-    )
+    fields = convert_records(records, transform, limit, lambda rec: convert_record(rec, conv, max_z, min_distance))
+    return CHGNetTable(**fields, meta={"graph": {"cutoff": ATOM_GRAPH_CUTOFF, "max_neighbors": 0}, "transform": transform,
+                                       "max_z": min(int(max_z), CHGNET_MAX_Z), "min_distance": min_distance})
 
 
 def load_or_build(dataset_cfg: dict[str, Any], root: str | Path | None, cache_dir: str | Path | None,
                   validation: dict[str, Any] | None = None) -> tuple[CHGNetTable, Path, bool]:
     """The CHGNet graphs of ``dataset_cfg`` (cached); returns (table, input path, cache_hit)."""
-    import torch
-
     from sciml.data import resolve
 
     validation = validation or {"max_z": 100, "min_distance": 0.5}
     path = resolve(dataset_cfg["path"], root)
     cache_file = Path(cache_dir) / f"chgnet-graphs-{cache_key(path, dataset_cfg, validation)}.pt" if cache_dir else None
-    if cache_file is not None and cache_file.is_file():
-        try:
-            raw = torch.load(cache_file, weights_only=True)
-            raw["graphs"] = [_graph_from_dict(d) for d in raw["graphs"]]
-            return CHGNetTable(**raw), path, True
-        except Exception:  # a corrupt cache is rebuilt, never trusted
-            cache_file.unlink(missing_ok=True)
-    records = dataset_records(path, dataset_cfg)
-    table = build_table(records, transform=dataset_cfg.get("transform", "none"), max_z=validation["max_z"],
-                        min_distance=validation["min_distance"], limit=dataset_cfg.get("limit"))
-    if len(table) == 0:
-        reasons = sorted({r[2].split(":", 1)[0] for r in table.quarantine})
-        raise DataError(path, f"no usable records for CHGNet ({len(table.quarantine)} quarantined: {reasons})")
-    if cache_file is not None:
-        raw = {k: getattr(table, k) for k in table.__dataclass_fields__ if k != "features"}
-        raw["graphs"] = [_graph_dict(g) for g in table.graphs]
-        with atomic_path(cache_file) as tmp:
-            torch.save(raw, tmp)
-    return table, path, False
+
+    def build() -> CHGNetTable:
+        return build_table(dataset_records(path, dataset_cfg), transform=dataset_cfg.get("transform", "none"),
+                           max_z=validation["max_z"], min_distance=validation["min_distance"],
+                           limit=dataset_cfg.get("limit"))
+
+    table, hit = cached_table(CHGNetTable, cache_file, path, build, "CHGNet", pack=_graph_dict, unpack=_graph_from_dict)
+    return table, path, hit
 
 
 def attach_frozen_features(table: CHGNetTable, model: Any, batch_size: int = 128) -> CHGNetTable:

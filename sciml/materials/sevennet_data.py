@@ -19,43 +19,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sciml.errors import DataError
 from sciml.io import atomic_path
 from sciml.materials.chgnet_data import as_structure
-from sciml.materials.dataset import _input_digest, admitted_records, dataset_records
+from sciml.materials.dataset import _input_digest, dataset_records
 from sciml.materials.graphs import GraphSettings
+from sciml.materials.pretrained_data import PretrainedTable, cached_table, convert_records
 from sciml.materials.readers import RawRecord
-from sciml.materials.validation import Quarantine, check_record
+from sciml.materials.validation import check_record
 
 CACHE_VERSION = 1
 _GRAPH_FIELDS = ("z", "edge_index", "edge_vec")
 
 
-@dataclass
-class SevenNetTable:
-    """SevenNet graphs of a dataset's kept records, with the same bookkeeping as
-    :class:`~sciml.materials.dataset.GraphTable` (``ids``, ``all_ids``, ``all_y``, ``y``,
-    ``quarantine``, ``meta``) so the fold split and Matbench fallback scoring apply as is.
+class SevenNetTable(PretrainedTable):
+    """SevenNet graphs of a dataset's kept records (:class:`~sciml.materials.pretrained_data.PretrainedTable`);
     ``graphs`` is a list of dicts ``z`` (n,), ``edge_index`` (2, E), ``edge_vec`` (E, 3)."""
-
-    ids: list[str]
-    all_ids: list[str]
-    graphs: list[dict[str, Any]]
-    y: Any
-    quarantine: list[list[Any]]
-    meta: dict[str, Any]
-    all_y: Any
-    #: (n, width + 1) frozen SevenNet features of the kept records (:func:`attach_frozen_features`), or None
-    features: Any = None
-
-    def __len__(self) -> int:
-        return len(self.ids)
 
     def n_atoms(self) -> np.ndarray:
         return np.array([len(g["z"]) for g in self.graphs], dtype=np.int64)
@@ -120,61 +103,34 @@ def build_table(records, checkpoint: str = "7net-0", transform: str = "none", ma
                 min_distance: float = 0.5, limit: int | None = None) -> SevenNetTable:
     """Validate and convert ``records`` (an iterable of :class:`RawRecord`); elements above
     ``max_z`` or unknown to ``checkpoint`` are quarantined."""
-    import torch
-
     from sciml.materials.models.sevennet import SEVENNET_CUTOFF, known_atomic_numbers
 
     known = frozenset(z for z in known_atomic_numbers(checkpoint) if z <= int(max_z))
-    quarantine = Quarantine()
-    ids, all_ids, all_y, graphs, ys = [], [], [], [], []
-    for rec, checked in admitted_records(records, transform, limit, quarantine, all_ids, all_y):
-        g, reason = convert_record(checked, known, checkpoint, min_distance)
-        if reason is not None:
-            quarantine.add(rec, reason)
-            continue
-        ids.append(rec.id)
-        graphs.append(g)
-        ys.append(checked.target)
-    return SevenNetTable(
-        ids=ids, all_ids=all_ids, graphs=graphs, y=torch.tensor(ys, dtype=torch.float32),
-        quarantine=[[r.id, r.line, r.reason] for r in quarantine.items],
-        all_y=torch.tensor(all_y, dtype=torch.float64),
-        meta={"graph": {"cutoff": SEVENNET_CUTOFF, "max_neighbors": 0}, "transform": transform,
-              "max_z": max(known), "min_distance": min_distance},
-    )
+    fields = convert_records(records, transform, limit,
+                             lambda rec: convert_record(rec, known, checkpoint, min_distance))
+    return SevenNetTable(**fields, meta={"graph": {"cutoff": SEVENNET_CUTOFF, "max_neighbors": 0}, "transform": transform,
+                                         "max_z": max(known), "min_distance": min_distance})
 
 
 def load_or_build(dataset_cfg: dict[str, Any], root: str | Path | None, cache_dir: str | Path | None,
                   validation: dict[str, Any] | None = None, checkpoint: str = "7net-0"
                   ) -> tuple[SevenNetTable, Path, bool]:
     """The SevenNet graphs of ``dataset_cfg`` (cached); returns (table, input path, cache_hit)."""
-    import torch
-
     from sciml.data import resolve
 
     validation = validation or {"max_z": 100, "min_distance": 0.5}
     path = resolve(dataset_cfg["path"], root)
     key = cache_key(path, dataset_cfg, validation, checkpoint)
     cache_file = Path(cache_dir) / f"sevennet-graphs-{key}.pt" if cache_dir else None
-    if cache_file is not None and cache_file.is_file():
-        try:
-            table = SevenNetTable(**torch.load(cache_file, weights_only=True))
-            table.meta["cache_key"] = key
-            return table, path, True
-        except Exception:  # a corrupt cache is rebuilt, never trusted
-            cache_file.unlink(missing_ok=True)
-    records = dataset_records(path, dataset_cfg)
-    table = build_table(records, checkpoint=checkpoint, transform=dataset_cfg.get("transform", "none"),
-                        max_z=validation["max_z"], min_distance=validation["min_distance"],
-                        limit=dataset_cfg.get("limit"))
-    if len(table) == 0:
-        reasons = sorted({r[2].split(":", 1)[0] for r in table.quarantine})
-        raise DataError(path, f"no usable records for SevenNet ({len(table.quarantine)} quarantined: {reasons})")
-    if cache_file is not None:
-        with atomic_path(cache_file) as tmp:
-            torch.save({k: getattr(table, k) for k in table.__dataclass_fields__ if k != "features"}, tmp)
+
+    def build() -> SevenNetTable:
+        return build_table(dataset_records(path, dataset_cfg), checkpoint=checkpoint,
+                           transform=dataset_cfg.get("transform", "none"), max_z=validation["max_z"],
+                           min_distance=validation["min_distance"], limit=dataset_cfg.get("limit"))
+
+    table, hit = cached_table(SevenNetTable, cache_file, path, build, "SevenNet")
     table.meta["cache_key"] = key
-    return table, path, False
+    return table, path, hit
 
 
 def attach_frozen_features(table: SevenNetTable, model: Any, batch_size: int = 32,
