@@ -130,9 +130,9 @@ def load_or_build(dataset_cfg: dict[str, Any], root: str | Path | None, cache_di
 
 
 def attach_frozen_features(table: CHGNetTable, model: Any, batch_size: int = 128) -> CHGNetTable:
-    """Compute ``model.features`` (the frozen pretrained backbone's (n, 65) crystal features) of every
-    kept record once and store them in ``table.features``: with ``freeze: head`` the backbone
-    never changes, so every epoch reuses them and a fold's training takes seconds."""
+    """Compute ``model.features`` (the frozen pretrained backbone's (n, 65) crystal features, (n, 68) with
+    ``stacking``) of every kept record once and store them in ``table.features``: with ``freeze: head``
+    the backbone never changes, so every epoch reuses them and a fold's training takes seconds."""
     import torch
 
     out = []
@@ -140,7 +140,7 @@ def attach_frozen_features(table: CHGNetTable, model: Any, batch_size: int = 128
     with torch.inference_mode():
         for k in range(0, len(table), batch_size):
             out.append(model.features(collate_graphs(table.graphs[k:k + batch_size])).float())
-    table.features = torch.cat(out) if out else torch.zeros((0, 65))
+    table.features = torch.cat(out) if out else torch.zeros((0, model.head[0].in_features))
     return table
 
 

@@ -191,21 +191,52 @@ def frozen_fold(tmp_path_factory, shared_data, chgnet_fold):
     return cfg, base / "fold_0", metrics, time.perf_counter() - t0
 
 
+@pytest.fixture(scope="module")
+def frozen_stacking_fold(tmp_path_factory, shared_data, chgnet_fold):
+    """As ``frozen_fold`` with the restacking descriptors in the head's input (``stacking: true``)."""
+    from sciml.materials.steps import train
+
+    base = tmp_path_factory.mktemp("chgnet_stacking")
+    cfg = chgnet_config(freeze="head", stacking=True)
+    cfg["train"]["max_epochs"] = 60
+    metrics = train(cfg, 0, shared_data, base / "fold_0", base / "ckpt", chgnet_fold[3], threads=1)
+    return cfg, base / "fold_0", metrics, None
+
+
+def test_stacking_head_beats_the_train_mean_and_records_its_inputs(frozen_stacking_fold):
+    from sciml.materials import saved_model
+
+    _, fold_dir, metrics, _ = frozen_stacking_fold
+    assert metrics["test"]["mae"] < 0.85 * metrics["baseline_train_mean"]["mae"], metrics["test"]
+    model, spec = saved_model.load(fold_dir)
+    assert spec["model_kwargs"]["stacking"] and model.stacking and model.head[0].in_features == 68
+
+
+def test_stacking_needs_a_frozen_backbone():
+    from sciml.errors import ConfigError
+    from sciml.materials.models import build_model
+
+    with pytest.raises(ConfigError, match="need freeze: head"):
+        build_model("chgnet", freeze="last_blocks", stacking=True)
+
+
 def test_frozen_features_head_beats_the_train_mean_in_seconds(frozen_fold):
     _, _, metrics, seconds = frozen_fold
     assert metrics["test"]["mae"] < 0.85 * metrics["baseline_train_mean"]["mae"], metrics["test"]
     assert metrics["epochs_trained"] == 60 and seconds < 120
 
 
-def test_frozen_head_saved_model_predicts_from_graphs_like_the_feature_path(frozen_fold, shared_data):
-    """Training ran on precomputed features; the saved model runs the backbone on graphs: same numbers."""
+@pytest.mark.parametrize("fold_fixture", ["frozen_fold", "frozen_stacking_fold"])
+def test_frozen_head_saved_model_predicts_from_graphs_like_the_feature_path(fold_fixture, shared_data, request):
+    """Training ran on precomputed features; the saved model runs the backbone on graphs (and, with
+    stacking, recomputes the restacking descriptors from them): same numbers."""
     from itertools import islice
 
     from sciml.materials import saved_model
     from sciml.materials.readers import read_matbench_json
     from sciml.materials.screening import predict_records
 
-    _, fold_dir, _, _ = frozen_fold
+    _, fold_dir, _, _ = request.getfixturevalue(fold_fixture)
     with open(fold_dir / "predictions.csv", newline="") as fh:
         expected = {r["id"]: float(r["prediction"]) for r in csv.DictReader(fh)}
     model, spec = saved_model.load(fold_dir)

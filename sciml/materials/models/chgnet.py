@@ -126,17 +126,25 @@ class CHGNetRegressor(PretrainedRegressor):
     """
 
     def __init__(self, freeze: str = "last_blocks", trainable_blocks: int = 1, backbone_lr_scale: float = 0.1,
-                 head_hidden: int = 64, pretrained: str = "0.3.0", weights_path: str | None = None):
+                 head_hidden: int = 64, pretrained: str = "0.3.0", weights_path: str | None = None,
+                 stacking: bool = False):
         super().__init__()
         from sciml.errors import ConfigError
 
         if freeze not in FREEZE_MODES:
             raise ConfigError("materials.model.chgnet.freeze", f"unknown mode {freeze!r} (valid: {', '.join(FREEZE_MODES)})")
+        if stacking and freeze != "head":
+            raise ConfigError("materials.model.chgnet.stacking", "the restacking descriptors are computed by the frozen "
+                                                                 f"pretrained potential: they need freeze: head (got {freeze!r})")
         self.freeze = freeze
+        self.stacking = bool(stacking)
         self.backbone_lr_scale = float(backbone_lr_scale)
         self.backbone = load_pretrained(pretrained, weights_path).train()
         fea = int(self.backbone.model_args["atom_fea_dim"])
-        self.head = nn.Sequential(nn.Linear(fea + 1, head_hidden), nn.SiLU(), nn.Linear(head_hidden, 1))
+        from sciml.materials.stacking import NAMES
+
+        extra = len(NAMES) if self.stacking else 0
+        self.head = nn.Sequential(nn.Linear(fea + 1 + extra, head_hidden), nn.SiLU(), nn.Linear(head_hidden, 1))
         self.backbone.requires_grad_(freeze == "none")
         if freeze == "last_blocks":
             k = int(trainable_blocks)
@@ -148,7 +156,40 @@ class CHGNetRegressor(PretrainedRegressor):
                     m.requires_grad_(True)
 
     def features(self, batch) -> torch.Tensor:
-        """(B, 65) crystal features: CHGNet's crystal_fea and its energy per atom (eV/atom)."""
+        """(B, 65) crystal features: CHGNet's crystal_fea and its energy per atom (eV/atom); with
+        ``stacking``, (B, 68): then the restacking descriptors of :mod:`sciml.materials.stacking`."""
         out = self.backbone(list(batch.graphs), task="e", return_crystal_feas=True)
-        return torch.cat([out["crystal_fea"], out["e"].view(-1, 1)], dim=1)
+        feats = [out["crystal_fea"], out["e"].view(-1, 1)]
+        if self.stacking:
+            feats.append(self.stacking_descriptors(batch.graphs).to(feats[0]))
+        return torch.cat(feats, dim=1)
+
+    def stacking_descriptors(self, graphs: list[Any], batch_size: int = 64) -> torch.Tensor:
+        """(B, 3) restacking descriptors of CHGNet graphs, from this (frozen, pretrained) backbone's
+        energies of each layer and its restacked cells (:func:`sciml.materials.stacking.descriptors`)."""
+        from pymatgen.core import Lattice, Structure
+
+        from sciml.materials.chgnet_data import converter
+        from sciml.materials.stacking import descriptors
+
+        conv = converter()
+
+        def energy_per_atom(items: list[tuple[Any, Any, Any]]) -> list[float]:
+            cells, energies = [], [float("nan")] * len(items)
+            for n, (z, lattice, frac) in enumerate(items):
+                try:  # a cell the converter rejects (e.g. atoms closer than it allows) gets no energy
+                    cells.append((n, conv(Structure(Lattice(lattice), [int(v) for v in z], frac), graph_id=str(n))))
+                except Exception:
+                    continue
+            with torch.no_grad():
+                for k in range(0, len(cells), batch_size):
+                    chunk = cells[k:k + batch_size]
+                    e = self.backbone([g for _, g in chunk], task="e")["e"].view(-1)
+                    for (n, _), v in zip(chunk, e.tolist()):
+                        energies[n] = v
+            return energies
+
+        structures = [(g.atomic_number.numpy(), g.lattice.detach().numpy().astype(float),
+                       g.atom_frac_coord.detach().numpy().astype(float)) for g in graphs]
+        return torch.as_tensor(descriptors(energy_per_atom, structures))
 

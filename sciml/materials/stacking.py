@@ -1,0 +1,84 @@
+"""Restacking descriptors of a 2D layer, computed with the pretrained CHGNet potential.
+
+A record of a 2D-materials dataset (JARVIS-DFT 2D, Matbench ``matbench_jdft2d``) is one layer in a
+cell with a vacuum gap along one lattice vector. Its exfoliation energy is the energy per atom of
+the layer minus that of its bulk, which the dataset does not give. :func:`restack` closes the
+vacuum to a chosen gap (the layer's own geometry unchanged, stacked on its periodic image along the
+same lattice vector: AA stacking) so the pretrained potential can estimate how strongly the layers
+bind. CHGNet (trained on PBE/PBE+U energies) has no van der Waals term, so the estimate is near zero
+for vdW-bound layers and large for layers cut from covalently or ionically bonded crystals, whose
+exfoliation energies are the largest in the dataset and dominate its MAE.
+
+Descriptors (:data:`NAMES`), from the energies at the gaps :data:`GAPS` (Angstrom):
+``restack_binding`` = E(layer) - min over gaps of E(restacked), eV/atom; ``restack_gap`` = the gap of
+that minimum, nm; ``layer_thickness`` = the layer's extent across the vacuum, nm.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+#: Gaps (Angstrom) between a layer and its periodic image at which the restacked energy is evaluated.
+GAPS = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0)
+NAMES = ("restack_binding", "restack_gap", "layer_thickness")
+
+
+def vacuum_axis(lattice: np.ndarray, frac: np.ndarray) -> tuple[int, float, float, float]:
+    """(axis k, widest empty gap across it in Angstrom, layer thickness in Angstrom, fractional
+    coordinate along k where the layer starts) for the lattice vector whose planes leave the widest
+    empty slab between atoms. ``lattice`` (3, 3) rows are vectors; ``frac`` (n, 3)."""
+    frac = np.mod(frac, 1.0)
+    best = None
+    for k in range(3):
+        i, j = [x for x in range(3) if x != k]
+        normal = np.cross(lattice[i], lattice[j])
+        spacing = abs(float(lattice[k] @ normal)) / float(np.linalg.norm(normal))  # plane spacing along k
+        z = np.sort(frac[:, k])
+        gaps = np.diff(np.concatenate([z, [z[0] + 1.0]])) * spacing
+        g = int(np.argmax(gaps))
+        if best is None or gaps[g] > best[1]:
+            best = (k, float(gaps[g]), spacing - float(gaps[g]), float(z[(g + 1) % len(z)]))
+    return best
+
+
+def restack(lattice: np.ndarray, frac: np.ndarray, gap: float) -> tuple[np.ndarray, np.ndarray]:
+    """(lattice, frac) of the layer with its vacuum closed to ``gap`` Angstrom: the vacuum lattice
+    vector is shortened along its own direction and every atom keeps its Cartesian position
+    relative to the layer's start, so the layer itself is unchanged."""
+    k, _, thickness, start = vacuum_axis(lattice, frac)
+    i, j = [x for x in range(3) if x != k]
+    normal = np.cross(lattice[i], lattice[j])
+    spacing = abs(float(lattice[k] @ normal)) / float(np.linalg.norm(normal))
+    scale = (thickness + gap) / spacing
+    new_lattice = np.array(lattice, dtype=float)
+    new_lattice[k] *= scale
+    new_frac = np.mod(np.array(frac, dtype=float), 1.0)
+    new_frac[:, k] = np.mod(new_frac[:, k] - start, 1.0) / scale
+    return new_lattice, new_frac
+
+
+def descriptors(energy_per_atom: Any, structures: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """(n, 3) descriptors (:data:`NAMES`) of ``structures`` [(atomic numbers (n_i,), lattice (3, 3),
+    frac (n_i, 3))]. ``energy_per_atom(items)`` returns the potential's energy (eV/atom) of each
+    (z, lattice, frac) item, NaN where it cannot evaluate one; a record none of whose restacked
+    cells evaluate gets binding 0 at the widest gap."""
+    items, meta = [], []
+    for z, lattice, frac in structures:
+        _, _, thickness, _ = vacuum_axis(lattice, frac)
+        meta.append(thickness)
+        items.append((z, lattice, frac))
+        for gap in GAPS:
+            new_lattice, new_frac = restack(lattice, frac, gap)
+            items.append((z, new_lattice, new_frac))
+    e = np.asarray(energy_per_atom(items), dtype=float).reshape(len(structures), 1 + len(GAPS))
+    out = np.zeros((len(structures), len(NAMES)), dtype=np.float32)
+    for r, thickness in enumerate(meta):
+        stacked = e[r, 1:]
+        if np.isfinite(e[r, 0]) and np.isfinite(stacked).any():
+            best = int(np.nanargmin(stacked))
+            out[r] = (e[r, 0] - stacked[best], GAPS[best] / 10.0, thickness / 10.0)
+        else:
+            out[r] = (0.0, GAPS[-1] / 10.0, thickness / 10.0)
+    return out
