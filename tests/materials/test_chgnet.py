@@ -212,12 +212,27 @@ def test_stacking_head_beats_the_train_mean_and_records_its_inputs(frozen_stacki
     assert spec["model_kwargs"]["stacking"] and model.stacking and model.head[0].in_features == 68
 
 
-def test_stacking_needs_a_frozen_backbone():
-    from sciml.errors import ConfigError
+def test_stacking_descriptors_come_from_the_pretrained_potential_once_per_record(small_table):
+    """A fine-tuned backbone does not move the descriptors (a frozen copy computes them), and a record seen
+    before is not recomputed."""
     from sciml.materials.models import build_model
 
-    with pytest.raises(ConfigError, match="need freeze: head"):
-        build_model("chgnet", freeze="last_blocks", stacking=True)
+    graphs = small_table.graphs[:6]
+    pretrained = build_model("chgnet", freeze="head", stacking=True)
+    frozen = pretrained.stacking_descriptors(graphs)
+    tuned = build_model("chgnet", freeze="none", stacking=True)
+    with torch.no_grad():  # as if fine-tuning had moved every backbone weight
+        for p in tuned.backbone.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        moved = tuned.backbone(list(graphs), task="e")["e"]
+        assert not torch.allclose(moved, pretrained.backbone(list(graphs), task="e")["e"], atol=1e-3)
+    assert torch.allclose(tuned.stacking_descriptors(graphs), frozen, atol=1e-6)
+
+    def fail(*_):
+        raise AssertionError("recomputed a cached record")
+
+    tuned._potential_energies = fail
+    assert torch.equal(tuned.stacking_descriptors(graphs[::-1]), torch.flip(frozen, [0]))
 
 
 def test_frozen_features_head_beats_the_train_mean_in_seconds(frozen_fold):

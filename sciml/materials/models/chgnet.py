@@ -37,6 +37,8 @@ KNOWN_WEIGHTS = {
 #: Largest atomic number CHGNet embeds (its atom embedding has 94 rows: H..Pu).
 CHGNET_MAX_Z = 94
 FREEZE_MODES = ("head", "last_blocks", "none")
+#: Records whose restacking descriptors a model keeps (about 200 bytes each) before it starts afresh.
+_DESCRIPTOR_CACHE_SIZE = 50_000
 
 
 def pretrained_weights_path(version: str = "0.3.0") -> Path:
@@ -133,13 +135,14 @@ class CHGNetRegressor(PretrainedRegressor):
 
         if freeze not in FREEZE_MODES:
             raise ConfigError("materials.model.chgnet.freeze", f"unknown mode {freeze!r} (valid: {', '.join(FREEZE_MODES)})")
-        if stacking and freeze != "head":
-            raise ConfigError("materials.model.chgnet.stacking", "the restacking descriptors are computed by the frozen "
-                                                                 f"pretrained potential: they need freeze: head (got {freeze!r})")
         self.freeze = freeze
         self.stacking = bool(stacking)
         self.backbone_lr_scale = float(backbone_lr_scale)
         self.backbone = load_pretrained(pretrained, weights_path).train()
+        # the restacking descriptors always come from the pretrained potential: the frozen backbone itself, or,
+        # when the backbone is fine-tuned, a frozen copy kept out of the module (not trained, not saved)
+        self._potential = [self.backbone if freeze == "head" or not stacking else load_pretrained(pretrained, weights_path)]
+        self._descriptor_cache: dict[bytes, Any] = {}
         fea = int(self.backbone.model_args["atom_fea_dim"])
         from sciml.materials.stacking import NAMES
 
@@ -165,31 +168,45 @@ class CHGNetRegressor(PretrainedRegressor):
         return torch.cat(feats, dim=1)
 
     def stacking_descriptors(self, graphs: list[Any], batch_size: int = 64) -> torch.Tensor:
-        """(B, 3) restacking descriptors of CHGNet graphs, from this (frozen, pretrained) backbone's
-        energies of each layer and its restacked cells (:func:`sciml.materials.stacking.descriptors`)."""
+        """(B, 3) restacking descriptors of CHGNet graphs (:func:`sciml.materials.stacking.descriptors`), from the
+        frozen pretrained potential's energies of each layer and its restacked cells. Cached by the graph's
+        content (atoms, lattice), so fine-tuning computes them once per record, not once per epoch."""
+        import numpy as np
+
+        from sciml.materials.stacking import descriptors
+
+        structures = [(g.atomic_number.cpu().numpy(), g.lattice.detach().cpu().numpy().astype(float),
+                       g.atom_frac_coord.detach().cpu().numpy().astype(float)) for g in graphs]
+        keys = [hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in s)).digest() for s in structures]
+        missing = [n for n, k in enumerate(keys) if k not in self._descriptor_cache]
+        if missing:
+            if len(self._descriptor_cache) > _DESCRIPTOR_CACHE_SIZE:  # bounded: screening streams any number of structures
+                self._descriptor_cache.clear()
+            values = descriptors(lambda items: self._potential_energies(items, batch_size), [structures[n] for n in missing])
+            for n, v in zip(missing, values):
+                self._descriptor_cache[keys[n]] = v
+        return torch.as_tensor(np.stack([self._descriptor_cache[k] for k in keys]))
+
+    def _potential_energies(self, items: list[tuple[Any, Any, Any]], batch_size: int) -> list[float]:
+        """Energy per atom (eV) of (atomic numbers, lattice, frac) cells by the frozen pretrained potential; NaN for a
+        cell CHGNet's graph converter rejects."""
         from pymatgen.core import Lattice, Structure
 
         from sciml.materials.chgnet_data import converter
-        from sciml.materials.stacking import descriptors
 
+        potential = self._potential[0]
+        device = next(potential.parameters()).device
         conv = converter()
-
-        def energy_per_atom(items: list[tuple[Any, Any, Any]]) -> list[float]:
-            cells, energies = [], [float("nan")] * len(items)
-            for n, (z, lattice, frac) in enumerate(items):
-                try:  # a cell the converter rejects (e.g. atoms closer than it allows) gets no energy
-                    cells.append((n, conv(Structure(Lattice(lattice), [int(v) for v in z], frac), graph_id=str(n))))
-                except Exception:
-                    continue
-            with torch.no_grad():
-                for k in range(0, len(cells), batch_size):
-                    chunk = cells[k:k + batch_size]
-                    e = self.backbone([g for _, g in chunk], task="e")["e"].view(-1)
-                    for (n, _), v in zip(chunk, e.tolist()):
-                        energies[n] = v
-            return energies
-
-        structures = [(g.atomic_number.numpy(), g.lattice.detach().numpy().astype(float),
-                       g.atom_frac_coord.detach().numpy().astype(float)) for g in graphs]
-        return torch.as_tensor(descriptors(energy_per_atom, structures))
-
+        cells, energies = [], [float("nan")] * len(items)
+        for n, (z, lattice, frac) in enumerate(items):
+            try:  # a cell the converter rejects gets no energy (the descriptor skips that gap)
+                cells.append((n, conv(Structure(Lattice(lattice), [int(v) for v in z], frac), graph_id=str(n))))
+            except Exception:
+                continue
+        with torch.no_grad():
+            for k in range(0, len(cells), batch_size):
+                chunk = cells[k:k + batch_size]
+                e = potential([g.to(device) for _, g in chunk], task="e")["e"].view(-1)
+                for (n, _), v in zip(chunk, e.tolist()):
+                    energies[n] = v
+        return energies
