@@ -61,6 +61,11 @@ CANDIDATES = {
     # restacking descriptors (added 2026-12-06, before it ran): the frozen row's head, settings unchanged, on
     # [CHGNet crystal feature, energy, the three descriptors of sciml.materials.stacking]
     "head_stack_lr5e-3_e200": {"chgnet": {"freeze": "head", "stacking": True}, "train": {"lr": 0.005, "max_epochs": 200}},
+    # the better LP-FT candidate above (lpft_none_lr2e-4_s1_e40), with the restacking descriptors; added after the
+    # frozen candidate with them won, before this one ran
+    "lpft_stack_none_lr2e-4_s1_e40": {"chgnet": {"freeze": "none", "backbone_lr_scale": 1.0, "stacking": True,
+                                                 "probe": {"epochs": 200, "lr": 0.005}},
+                                      "train": {"lr": 0.0002, "max_epochs": 40}},
 }
 
 
