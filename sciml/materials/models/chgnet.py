@@ -3,7 +3,9 @@
 The backbone is CHGNet 0.3.0 (Deng et al. 2023, MPtrj-pretrained; PyPI ``chgnet``): its atom,
 bond and angle embeddings and message-passing blocks up to the crystal feature (the mean of
 the 64-wide atom features after the readout LayerNorm). A NEW head maps
-``[crystal_fea (64), pretrained energy per atom (eV)]`` to one normalised property value.
+``[crystal_fea (64), pretrained energy per atom (eV)]`` (with ``stacking``, plus the three restacking
+descriptors of :mod:`sciml.materials.stacking`, always from the pretrained potential) to one
+normalised property value.
 
 The weights come from the installed package's file (``chgnet/pretrained/0.3.0/*.pth.tar``,
 shipped in the wheel: nothing is downloaded). We load that file ourselves with
