@@ -3,15 +3,16 @@
 A record of a 2D-materials dataset (JARVIS-DFT 2D, Matbench ``matbench_jdft2d``) is one layer in a
 cell with a vacuum gap along one lattice vector. Its exfoliation energy is the energy per atom of
 the layer minus that of its bulk, which the dataset does not give. :func:`restack` closes the
-vacuum to a chosen gap (the layer's own geometry unchanged, stacked on its periodic image along the
-same lattice vector: AA stacking) so the pretrained potential can estimate how strongly the layers
-bind. CHGNet (trained on PBE/PBE+U energies) has no van der Waals term, so the estimate is near zero
+vacuum to a chosen gap and shifts the next layer in plane by a chosen registry (the layer's own
+geometry unchanged, stacked on its periodic image), so the pretrained potential can estimate how
+strongly the layers bind in the best of a few stackings. CHGNet (trained on PBE/PBE+U energies) has no van der Waals term, so the estimate is near zero
 for vdW-bound layers and large for layers cut from covalently or ionically bonded crystals, whose
 exfoliation energies are the largest in the dataset and dominate its MAE.
 
-Descriptors (:data:`NAMES`), from the energies at the gaps :data:`GAPS` (Angstrom):
-``restack_binding`` = E(layer) - min over gaps of E(restacked), eV/atom; ``restack_gap`` = the gap of
-that minimum, nm; ``layer_thickness`` = the layer's extent across the vacuum, nm.
+Descriptors (:data:`NAMES`), from the energies at the gaps :data:`GAPS` (Angstrom) and the in-plane
+registries :data:`OFFSETS`: ``restack_binding`` = E(layer) - min over gaps and registries of
+E(restacked), eV/atom; ``restack_gap`` = the gap of that minimum, nm; ``layer_thickness`` = the
+layer's extent across the vacuum, nm.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ import numpy as np
 
 #: Gaps (Angstrom) between a layer and its periodic image at which the restacked energy is evaluated.
 GAPS = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0)
+#: In-plane shifts of the next layer (fractions of the two in-plane lattice vectors): AA, the three
+#: half-cell shifts, and the two third-cell shifts of hexagonal AB stacking.
+OFFSETS = ((0.0, 0.0), (0.5, 0.0), (0.0, 0.5), (0.5, 0.5), (1 / 3, 2 / 3), (2 / 3, 1 / 3))
 NAMES = ("restack_binding", "restack_gap", "layer_thickness")
 
 
@@ -43,10 +47,12 @@ def vacuum_axis(lattice: np.ndarray, frac: np.ndarray) -> tuple[int, float, floa
     return best
 
 
-def restack(lattice: np.ndarray, frac: np.ndarray, gap: float) -> tuple[np.ndarray, np.ndarray]:
-    """(lattice, frac) of the layer with its vacuum closed to ``gap`` Angstrom: the vacuum lattice
-    vector is shortened along its own direction and every atom keeps its Cartesian position
-    relative to the layer's start, so the layer itself is unchanged."""
+def restack(lattice: np.ndarray, frac: np.ndarray, gap: float,
+            offset: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+    """(lattice, frac) of the layer with its vacuum closed to ``gap`` Angstrom and its next periodic
+    image shifted in plane by ``offset`` (fractions of the two other lattice vectors): the vacuum
+    lattice vector is shortened along its own direction, the shift added to it, and every atom
+    keeps its Cartesian position relative to the layer's start, so the layer itself is unchanged."""
     k, _, thickness, start = vacuum_axis(lattice, frac)
     i, j = [x for x in range(3) if x != k]
     normal = np.cross(lattice[i], lattice[j])
@@ -56,7 +62,11 @@ def restack(lattice: np.ndarray, frac: np.ndarray, gap: float) -> tuple[np.ndarr
     new_lattice[k] *= scale
     new_frac = np.mod(np.array(frac, dtype=float), 1.0)
     new_frac[:, k] = np.mod(new_frac[:, k] - start, 1.0) / scale
-    return new_lattice, new_frac
+    if offset == (0.0, 0.0):
+        return new_lattice, new_frac
+    cartesian = new_frac @ new_lattice
+    new_lattice[k] += offset[0] * lattice[i] + offset[1] * lattice[j]
+    return new_lattice, np.linalg.solve(new_lattice.T, cartesian.T).T
 
 
 def descriptors(energy_per_atom: Any, structures: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -69,16 +79,17 @@ def descriptors(energy_per_atom: Any, structures: list[tuple[np.ndarray, np.ndar
         _, _, thickness, _ = vacuum_axis(lattice, frac)
         meta.append(thickness)
         items.append((z, lattice, frac))
-        for gap in GAPS:
-            new_lattice, new_frac = restack(lattice, frac, gap)
-            items.append((z, new_lattice, new_frac))
-    e = np.asarray(energy_per_atom(items), dtype=float).reshape(len(structures), 1 + len(GAPS))
+        for offset in OFFSETS:
+            for gap in GAPS:
+                new_lattice, new_frac = restack(lattice, frac, gap, offset)
+                items.append((z, new_lattice, new_frac))
+    e = np.asarray(energy_per_atom(items), dtype=float).reshape(len(structures), 1 + len(OFFSETS) * len(GAPS))
     out = np.zeros((len(structures), len(NAMES)), dtype=np.float32)
     for r, thickness in enumerate(meta):
         stacked = e[r, 1:]
         if np.isfinite(e[r, 0]) and np.isfinite(stacked).any():
             best = int(np.nanargmin(stacked))
-            out[r] = (e[r, 0] - stacked[best], GAPS[best] / 10.0, thickness / 10.0)
+            out[r] = (e[r, 0] - stacked[best], GAPS[best % len(GAPS)] / 10.0, thickness / 10.0)
         else:
             out[r] = (0.0, GAPS[-1] / 10.0, thickness / 10.0)
     return out

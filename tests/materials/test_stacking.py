@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sciml.materials.stacking import GAPS, NAMES, descriptors, restack, vacuum_axis
+from sciml.materials.stacking import GAPS, NAMES, OFFSETS, descriptors, restack, vacuum_axis
 
 # a two-atom layer 3 A thick across c, in a cell with 17 A of vacuum, c tilted off the normal
 LATTICE = np.array([[3.0, 0.0, 0.0], [-1.5, 2.6, 0.0], [0.8, 0.4, 20.0]])
@@ -29,10 +29,12 @@ def test_the_vacuum_axis_and_the_layer_are_found_wherever_the_vacuum_lies():
 
 
 @pytest.mark.parametrize("gap", [1.5, 3.0, 5.0])
-def test_restack_closes_the_vacuum_to_the_gap_and_keeps_the_layer(gap):
-    new_lattice, new_frac = restack(LATTICE, FRAC, gap)
+@pytest.mark.parametrize("offset", [(0.0, 0.0), (1 / 3, 2 / 3)])
+def test_restack_closes_the_vacuum_to_the_gap_and_keeps_the_layer(gap, offset):
+    new_lattice, new_frac = restack(LATTICE, FRAC, gap, offset)
     assert np.allclose(new_lattice[:2], LATTICE[:2])
-    assert np.allclose(np.cross(new_lattice[2], LATTICE[2]), 0.0)  # the same direction, shorter
+    shift = offset[0] * LATTICE[0] + offset[1] * LATTICE[1]  # the next layer's in-plane registry
+    assert np.allclose(np.cross(new_lattice[2] - shift, LATTICE[2]), 0.0)  # otherwise the same direction, shorter
     normal = np.cross(new_lattice[0], new_lattice[1])
     spacing = abs(new_lattice[2] @ normal) / np.linalg.norm(normal)
     assert spacing == pytest.approx(3.0 + gap)  # the layer's thickness plus the gap to its next image
@@ -42,16 +44,19 @@ def test_restack_closes_the_vacuum_to_the_gap_and_keeps_the_layer(gap):
 
 
 def test_descriptors_take_the_lowest_restacked_energy_and_survive_failed_cells():
-    def energy(items):  # layer at -1 eV/atom; restacked cells bind most at 2.5 A; one record fails entirely
-        out = []
+    def energy(items):  # layer at -1 eV/atom; restacked cells bind most at 2.5 A in the AB registry;
+        out = []          # one record fails entirely
+        assert len(items) == 2 * (1 + len(OFFSETS) * len(GAPS))
         for n, (z, lattice, frac) in enumerate(items):
-            record, slot = divmod(n, 1 + len(GAPS))
+            record, slot = divmod(n, 1 + len(OFFSETS) * len(GAPS))
+            registry, gap = divmod(slot - 1, len(GAPS))
             if record == 1 and slot > 0:
                 out.append(float("nan"))
             elif slot == 0:
                 out.append(-1.0)
             else:
-                out.append(-1.0 - 0.2 * np.exp(-(GAPS[slot - 1] - 2.5) ** 2))
+                depth = 0.2 if OFFSETS[registry] == (1 / 3, 2 / 3) else 0.1
+                out.append(-1.0 - depth * np.exp(-(GAPS[gap] - 2.5) ** 2))
         return out
 
     z = np.array([6, 6])
