@@ -21,7 +21,7 @@ import numpy as np
 
 from sciml.materials.dataset import _input_digest, dataset_records
 from sciml.materials.graphs import GraphSettings
-from sciml.materials.pretrained_data import PretrainedTable, cached_table, convert_records
+from sciml.materials.pretrained_data import PretrainedTable, attach_features, cached_table, convert_records
 from sciml.materials.readers import RawRecord
 from sciml.materials.validation import check_record
 
@@ -118,7 +118,8 @@ def load_or_build(dataset_cfg: dict[str, Any], root: str | Path | None, cache_di
 
     validation = validation or {"max_z": 100, "min_distance": 0.5}
     path = resolve(dataset_cfg["path"], root)
-    cache_file = Path(cache_dir) / f"chgnet-graphs-{cache_key(path, dataset_cfg, validation)}.pt" if cache_dir else None
+    key = cache_key(path, dataset_cfg, validation)
+    cache_file = Path(cache_dir) / f"chgnet-graphs-{key}.pt" if cache_dir else None
 
     def build() -> CHGNetTable:
         return build_table(dataset_records(path, dataset_cfg), transform=dataset_cfg.get("transform", "none"),
@@ -126,22 +127,22 @@ def load_or_build(dataset_cfg: dict[str, Any], root: str | Path | None, cache_di
                            limit=dataset_cfg.get("limit"))
 
     table, hit = cached_table(CHGNetTable, cache_file, path, build, "CHGNet", pack=_graph_dict, unpack=_graph_from_dict)
+    table.meta["cache_key"] = key
     return table, path, hit
 
 
-def attach_frozen_features(table: CHGNetTable, model: Any, batch_size: int = 128) -> CHGNetTable:
+def attach_frozen_features(table: CHGNetTable, model: Any, batch_size: int = 128,
+                           cache_dir: str | Path | None = None) -> CHGNetTable:
     """Compute ``model.features`` (the frozen pretrained backbone's (n, 65) crystal features, (n, 68) with
     ``stacking``) of every kept record once and store them in ``table.features``: with ``freeze: head``
-    the backbone never changes, so every epoch reuses them and a fold's training takes seconds."""
-    import torch
-
-    out = []
+    the backbone never changes, so every epoch reuses them and a fold's training takes seconds. Cached in
+    ``cache_dir`` beside the graphs (when the table came from :func:`load_or_build`), named by the graphs'
+    key and the model's feature settings, so the other fold jobs reuse them."""
+    key = table.meta.get("cache_key")
+    cache_file = (Path(cache_dir) / f"chgnet-features-{key}-{model.feature_key()}.pt" if cache_dir and key else None)
     model.eval()
-    with torch.inference_mode():
-        for k in range(0, len(table), batch_size):
-            out.append(model.features(collate_graphs(table.graphs[k:k + batch_size])).float())
-    table.features = torch.cat(out) if out else torch.zeros((0, model.head[0].in_features))
-    return table
+    return attach_features(table, cache_file, model.head[0].in_features,
+                           lambda graphs: model.features(collate_graphs(graphs)), batch_size)
 
 
 class FeatureBatch:

@@ -87,3 +87,30 @@ def cached_table(table_cls: type[PretrainedTable], cache_file: Path | None, path
         with atomic_path(cache_file) as tmp:
             torch.save(raw, tmp)
     return table, False
+
+
+def attach_features(table: PretrainedTable, cache_file: Path | None, width: int,
+                    compute: Callable[[list[Any]], Any], batch_size: int) -> PretrainedTable:
+    """Store the (n, ``width``) frozen features of every kept record in ``table.features``: from
+    ``cache_file`` when it holds the right shape, else ``compute(graphs)`` batch by batch (under
+    ``torch.inference_mode``), saved there atomically so the other fold jobs reuse them."""
+    import torch
+
+    if cache_file is not None and cache_file.is_file():
+        try:
+            feats = torch.load(cache_file, weights_only=True)
+            if tuple(feats.shape) == (len(table), width):
+                table.features = feats
+                return table
+        except Exception:  # a corrupt cache is recomputed, never trusted
+            pass
+        cache_file.unlink(missing_ok=True)
+    out = []
+    with torch.inference_mode():
+        for k in range(0, len(table), batch_size):
+            out.append(compute(table.graphs[k:k + batch_size]).float())
+    table.features = torch.cat(out) if out else torch.zeros((0, width))
+    if cache_file is not None:
+        with atomic_path(cache_file) as tmp:
+            torch.save(table.features, tmp)
+    return table

@@ -29,14 +29,15 @@ def _frozen_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:
     return {**model_kwargs(cfg, 0), "freeze": "head"}
 
 
-def frozen_feature_table(cfg: dict[str, Any], table: Any) -> Any:
+def frozen_feature_table(cfg: dict[str, Any], table: Any, cache_dir: str | Path | None = None) -> Any:
     """A shallow copy of the CHGNet ``table`` carrying the frozen backbone's features of every record
-    (computed once per dataset, shared by every fold and ensemble member); ``table`` is not modified,
-    so fine-tuning on it still runs on graphs."""
+    (computed once per dataset, shared by every fold and ensemble member, cached in ``cache_dir`` for the
+    other fold jobs); ``table`` is not modified, so fine-tuning on it still runs on graphs."""
     from sciml.materials.chgnet_data import attach_frozen_features
     from sciml.materials.models import build_model
 
-    return attach_frozen_features(dataclasses.replace(table), build_model("chgnet", **_frozen_kwargs(cfg)))
+    return attach_frozen_features(dataclasses.replace(table),
+                                  build_model("chgnet", **_frozen_kwargs(cfg)), cache_dir=cache_dir)
 
 
 def probe_head(cfg: dict[str, Any], feature_table: Any, split: dict[str, Any], loader: Callable[..., Any],

@@ -24,11 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from sciml.io import atomic_path
 from sciml.materials.chgnet_data import as_structure
 from sciml.materials.dataset import _input_digest, dataset_records
 from sciml.materials.graphs import GraphSettings
-from sciml.materials.pretrained_data import PretrainedTable, cached_table, convert_records
+from sciml.materials.pretrained_data import PretrainedTable, attach_features, cached_table, convert_records
 from sciml.materials.readers import RawRecord
 from sciml.materials.validation import check_record
 
@@ -139,29 +138,11 @@ def attach_frozen_features(table: SevenNetTable, model: Any, batch_size: int = 3
     record once and store them in ``table.features`` (cached in ``cache_dir`` beside the
     graphs when the table came from :func:`load_or_build`): with ``freeze: head`` the backbone
     never changes, so every epoch reuses them and a fold trains only the head."""
-    import torch
-
     key = table.meta.get("cache_key")
     cache_file = Path(cache_dir) / f"sevennet-features-{key}.pt" if cache_dir and key else None
-    if cache_file is not None and cache_file.is_file():
-        try:
-            feats = torch.load(cache_file, weights_only=True)
-            if feats.shape == (len(table), model.feature_dim):
-                table.features = feats
-                return table
-        except Exception:
-            pass
-        cache_file.unlink(missing_ok=True)
-    out = []
     model.eval()
-    with torch.inference_mode():
-        for k in range(0, len(table), batch_size):
-            out.append(model.features(collate_graphs(table.graphs[k:k + batch_size])).float())
-    table.features = torch.cat(out) if out else torch.zeros((0, model.feature_dim))
-    if cache_file is not None:
-        with atomic_path(cache_file) as tmp:
-            torch.save(table.features, tmp)
-    return table
+    return attach_features(table, cache_file, model.feature_dim, lambda graphs: model.features(collate_graphs(graphs)),
+                           batch_size)
 
 
 class SevenNetBatch:

@@ -40,3 +40,21 @@ def test_no_usable_record_names_the_file_and_the_reasons(tmp_path):
     with pytest.raises(DataError, match=r"no usable records for SevenNet \(1 quarantined: \['element'\]\)") as err:
         cached_table(PretrainedTable, tmp_path / "g.pt", tmp_path / "mine.csv", lambda: _table(0), "SevenNet")
     assert "mine.csv" in str(err.value) and not (tmp_path / "g.pt").exists()
+
+
+def test_frozen_features_are_cached_for_the_other_fold_jobs(tmp_path):
+    from sciml.materials.pretrained_data import attach_features
+
+    calls = []
+
+    def compute(graphs):
+        calls.append(len(graphs))
+        return torch.stack([g["z"].float() for g in graphs])
+
+    cache = tmp_path / "features.pt"
+    first = attach_features(_table(5), cache, 2, compute, batch_size=2)
+    assert calls == [2, 2, 1] and first.features.shape == (5, 2) and cache.is_file()
+    again = attach_features(_table(5), cache, 2, compute, batch_size=2)
+    assert calls == [2, 2, 1] and torch.equal(again.features, first.features)
+    attach_features(_table(5), cache, 3, lambda g: torch.zeros(len(g), 3), batch_size=8)  # another width: recomputed
+    assert torch.load(cache, weights_only=True).shape == (5, 3)

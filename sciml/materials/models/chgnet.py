@@ -138,6 +138,7 @@ class CHGNetRegressor(PretrainedRegressor):
         if freeze not in FREEZE_MODES:
             raise ConfigError("materials.model.chgnet.freeze", f"unknown mode {freeze!r} (valid: {', '.join(FREEZE_MODES)})")
         self.freeze = freeze
+        self.pretrained = pretrained
         self.stacking = bool(stacking)
         self.backbone_lr_scale = float(backbone_lr_scale)
         self.backbone = load_pretrained(pretrained, weights_path).train()
@@ -168,6 +169,14 @@ class CHGNetRegressor(PretrainedRegressor):
         if self.stacking:
             feats.append(self.stacking_descriptors(batch.graphs).to(feats[0]))
         return torch.cat(feats, dim=1)
+
+    def feature_key(self) -> str:
+        """A short digest of what :meth:`features` of the frozen backbone depends on (weights version, the
+        stacking descriptors' definition), naming cached features."""
+        from sciml.materials import stacking
+
+        spec = {"pretrained": self.pretrained, "stacking": self.stacking and [stacking.GAPS, stacking.OFFSETS, stacking.NAMES]}
+        return hashlib.sha256(repr(spec).encode()).hexdigest()[:12]
 
     def stacking_descriptors(self, graphs: list[Any], batch_size: int = 64) -> torch.Tensor:
         """(B, 3) restacking descriptors of CHGNet graphs (:func:`sciml.materials.stacking.descriptors`), from the

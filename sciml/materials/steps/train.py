@@ -76,7 +76,7 @@ def load_table(cfg: dict[str, Any], root: str | Path | None, cache_dir: str | Pa
             # frozen backbone: its features are computed once and every epoch trains only the head
             from sciml.materials.probe import frozen_feature_table
 
-            table = frozen_feature_table(cfg, table)
+            table = frozen_feature_table(cfg, table, cache_dir)
         return table, path, chgnet_loader
     from sciml.materials.dataset import graph_loader, load_or_build
     from sciml.materials.graphs import GraphSettings
@@ -139,7 +139,7 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
             return module
 
         # LP-FT: the frozen features are computed once, each member probes its own head on them
-        feature_table = frozen_feature_table(cfg, table) if probe_epochs(cfg) else None
+        feature_table = frozen_feature_table(cfg, table, cache_dir) if probe_epochs(cfg) else None
         members = ensemble_members(int(tcfg.get("ensemble", 1)), cfg["seed"], ckpt_base, f"fold{fold}", cfg, out_dir)
         modules, member_preds, member_info = [], [], []
         for member in members:
