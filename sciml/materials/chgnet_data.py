@@ -35,7 +35,7 @@ _TENSOR_FIELDS = ("atomic_number", "atom_frac_coord", "atom_graph", "neighbor_im
 
 class CHGNetTable(PretrainedTable):
     """CHGNet graphs of a dataset's kept records (:class:`~sciml.materials.pretrained_data.PretrainedTable`);
-    ``graphs`` is a list of ``chgnet.graph.CrystalGraph``, ``features`` (n, 65) when attached."""
+    ``graphs`` is a list of ``chgnet.graph.CrystalGraph``, ``features`` (n, 65), (n, 68) with ``stacking``, when attached."""
 
     def n_atoms(self) -> np.ndarray:
         return np.array([len(g.atomic_number) for g in self.graphs], dtype=np.int64)
@@ -146,7 +146,7 @@ def attach_frozen_features(table: CHGNetTable, model: Any, batch_size: int = 128
 
 
 class FeatureBatch:
-    """A batch of precomputed frozen features ``features`` (B, 65) with targets ``y`` (B,)."""
+    """A batch of precomputed frozen features ``features`` (B, 65), (B, 68) with ``stacking``, with targets ``y`` (B,)."""
 
     def __init__(self, features: Any, y: Any):
         self.features = features
