@@ -5,8 +5,8 @@ cell with a vacuum gap along one lattice vector. Its exfoliation energy is the e
 the layer minus that of its bulk, which the dataset does not give. :func:`restack` closes the
 vacuum to a chosen gap and shifts the next layer in plane by a chosen registry (the layer's own
 geometry unchanged, stacked on its periodic image), so the pretrained potential can estimate how
-strongly the layers bind in the best of a few stackings. CHGNet (trained on PBE/PBE+U energies) has no van der Waals term, so the estimate is near zero
-for vdW-bound layers and large for layers cut from covalently or ionically bonded crystals, whose
+strongly the layers bind in the best of a few stackings. CHGNet (trained on PBE/PBE+U energies) has
+no van der Waals term, so the estimate is near zero for vdW-bound layers and large for layers cut from covalently or ionically bonded crystals, whose
 exfoliation energies are the largest in the dataset and dominate its MAE.
 
 Descriptors (:data:`NAMES`), from the energies at the gaps :data:`GAPS` (Angstrom) and the in-plane
@@ -29,6 +29,13 @@ OFFSETS = ((0.0, 0.0), (0.5, 0.0), (0.0, 0.5), (0.5, 0.5), (1 / 3, 2 / 3), (2 / 
 NAMES = ("restack_binding", "restack_gap", "layer_thickness")
 
 
+def _plane_spacing(lattice: np.ndarray, k: int) -> float:
+    """Distance (Angstrom) between the lattice planes spanned by the two vectors other than ``k``."""
+    i, j = [x for x in range(3) if x != k]
+    normal = np.cross(lattice[i], lattice[j])
+    return abs(float(lattice[k] @ normal)) / float(np.linalg.norm(normal))
+
+
 def vacuum_axis(lattice: np.ndarray, frac: np.ndarray) -> tuple[int, float, float, float]:
     """(axis k, widest empty gap across it in Angstrom, layer thickness in Angstrom, fractional
     coordinate along k where the layer starts) for the lattice vector whose planes leave the widest
@@ -36,9 +43,7 @@ def vacuum_axis(lattice: np.ndarray, frac: np.ndarray) -> tuple[int, float, floa
     frac = np.mod(frac, 1.0)
     best = None
     for k in range(3):
-        i, j = [x for x in range(3) if x != k]
-        normal = np.cross(lattice[i], lattice[j])
-        spacing = abs(float(lattice[k] @ normal)) / float(np.linalg.norm(normal))  # plane spacing along k
+        spacing = _plane_spacing(lattice, k)
         z = np.sort(frac[:, k])
         gaps = np.diff(np.concatenate([z, [z[0] + 1.0]])) * spacing
         g = int(np.argmax(gaps))
@@ -55,9 +60,7 @@ def restack(lattice: np.ndarray, frac: np.ndarray, gap: float,
     keeps its Cartesian position relative to the layer's start, so the layer itself is unchanged."""
     k, _, thickness, start = vacuum_axis(lattice, frac)
     i, j = [x for x in range(3) if x != k]
-    normal = np.cross(lattice[i], lattice[j])
-    spacing = abs(float(lattice[k] @ normal)) / float(np.linalg.norm(normal))
-    scale = (thickness + gap) / spacing
+    scale = (thickness + gap) / _plane_spacing(lattice, k)
     new_lattice = np.array(lattice, dtype=float)
     new_lattice[k] *= scale
     new_frac = np.mod(np.array(frac, dtype=float), 1.0)
