@@ -16,6 +16,7 @@ import torch
 from torch.nn import functional as F
 
 from sciml.materials.models import build_model
+from sciml.materials.saved_model import transformed_range
 from sciml.sampling import ShardedSampler
 
 
@@ -32,11 +33,16 @@ class CrystalRegressor(pl.LightningModule):
     :meth:`predict_values` returns target units. ``log_target`` suits positive,
     long-tailed targets: with the L1 loss the model still estimates the conditional
     median (the median commutes with a monotone map), which is what MAE rewards.
+
+    ``target_range`` ((low, high), target units; ``train.clip_predictions``): predictions are clipped to it,
+    the fit rows' range, so a head on ``log(y)`` cannot extrapolate exponentially for an input beyond those it
+    was fitted on. The loss is unchanged (it sees the unclipped output, which still has a gradient).
     """
 
     def __init__(self, model_name: str, model_kwargs: dict[str, Any], target_mean: float, target_std: float,
                  lr: float = 1e-3, weight_decay: float = 1e-5, loss: str = "l1", scheduler: str = "onecycle",
-                 max_epochs: int = 100, steps_per_epoch: int = 1, log_target: bool = False):
+                 max_epochs: int = 100, steps_per_epoch: int = 1, log_target: bool = False,
+                 target_range: tuple[float, float] | None = None):
         super().__init__()
         self.save_hyperparameters()
         self.model = build_model(model_name, **model_kwargs)
@@ -54,6 +60,9 @@ class CrystalRegressor(pl.LightningModule):
     def decode(self, out: torch.Tensor) -> torch.Tensor:
         """Normalised model output -> target units."""
         v = out.float() * self.t_std + self.t_mean
+        bounds = transformed_range(self.hparams.get("target_range"), bool(self.hparams.log_target))
+        if bounds is not None:
+            v = v.clamp(*bounds)
         return torch.exp(v) if self.hparams.log_target else v
 
     def predict_values(self, batch) -> torch.Tensor:

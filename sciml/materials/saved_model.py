@@ -7,8 +7,9 @@ A model folder (a fold folder written by ``sciml materials train``) holds
   ``model_member<k>.pt``;
 - ``model.json``: ``format`` (:data:`FORMAT`), the model name and constructor arguments,
   the target normalisation, the graph settings and validation limits the model was
-  trained with, the target's name/unit/transform and, for an ensemble, the member weight
-  files (``ensemble_weights``).
+  trained with, the target's name/unit/transform, the range predictions are clipped to
+  (``target_range``, only with ``train.clip_predictions``) and, for an ensemble, the member
+  weight files (``ensemble_weights``).
 
 :func:`save` and :func:`load` are the only code that knows this layout.
 """
@@ -30,6 +31,18 @@ SPEC_FILE = "model.json"
 def member_weight_file(k: int) -> str:
     """Weights file of ensemble member ``k`` in a model folder (member 0 = ``model.pt``)."""
     return "model.pt" if k == 0 else f"model_member{k}.pt"
+
+
+def transformed_range(target_range: Any, log_target: bool) -> tuple[float, float] | None:
+    """``target_range`` ((low, high) in target units, or None) in the space the model's outputs are decoded
+    from: ``log`` of it with ``log_target``. Predictions are clipped there, member by member, so an ensemble's
+    mean stays inside the range too."""
+    if target_range is None:
+        return None
+    import math
+
+    low, high = (float(v) for v in target_range)
+    return (math.log(low), math.log(high)) if log_target else (low, high)
 
 
 def save(modules: Any, cfg: dict[str, Any], meta: dict[str, Any], out_dir: str | Path) -> list[str]:
@@ -56,6 +69,8 @@ def save(modules: Any, cfg: dict[str, Any], meta: dict[str, Any], out_dir: str |
         "target_name": cfg["dataset"]["target_name"], "unit": cfg["dataset"]["unit"],
         "transform": cfg["dataset"]["transform"],
     }
+    if hp.get("target_range") is not None:
+        spec["target_range"] = [float(v) for v in hp.target_range]
     if len(files) > 1:
         spec["ensemble_weights"] = files
     write_json_atomic(out_dir / SPEC_FILE, spec)

@@ -124,7 +124,8 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
     prediction_std)]`` in target units, rejected ``(record, reason)``). For a seed ensemble
     the prediction is the members' mean (as in training) and ``prediction_std`` the
     population std of the members' predictions in target units (the ensemble's spread, a
-    rough uncertainty). Records are checked with the graph settings and limits the model was
+    rough uncertainty). A model trained with ``train.clip_predictions`` clips each member's
+    prediction to its ``target_range``, as training did. Records are checked with the graph settings and limits the model was
     trained with; structures may be pymatgen ``Structure`` s or
     :class:`~sciml.materials.readers.CrystalArrays` (the fast readers).
     """
@@ -132,6 +133,7 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
 
     from sciml.materials.graphs import GraphSettings
     from sciml.materials.models.ensemble import member_outputs
+    from sciml.materials.saved_model import transformed_range
     from sciml.materials.validation import check_record
 
     settings = GraphSettings(**spec["graph"])
@@ -148,6 +150,7 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
         ckpt = spec["model_kwargs"].get("checkpoint", "7net-0")
         known = frozenset(z for z in known_atomic_numbers(ckpt) if z <= int(spec["max_z"]))
     mean, std = float(spec["target_mean"]), float(spec["target_std"])
+    bounds = transformed_range(spec.get("target_range"), bool(spec.get("log_target")))
     log10 = spec.get("transform") == "log10"
     for chunk in batched(records, batch_size):
         good, graphs, rejected = [], [], []
@@ -169,6 +172,8 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
             with torch.inference_mode():
                 batch = collate_graphs(graphs) if chgnet else collate_sevennet(graphs) if sevennet else collate(graphs)
                 out = member_outputs(model, batch.to(device)).double().cpu() * std + mean  # (M, B)
+                if bounds is not None:  # each member clipped, as training's test predictions
+                    out = out.clamp(*bounds)
                 decode = torch.exp if spec.get("log_target") else (lambda t: t)
                 pred = decode(out.mean(dim=0)).tolist()  # mean of the normalised outputs, as EnsembleMean
                 spread = decode(out).std(dim=0, unbiased=False).tolist() if len(out) > 1 else None

@@ -73,6 +73,29 @@ def test_predict_matches_training_predictions(trained_fold, tmp_path, repo_root)
     assert (diff <= 1e-4 + 1e-4 * train_pred.abs()).all()
 
 
+def test_predict_clips_to_the_saved_target_range(trained_fold, tmp_path, repo_root):
+    """A model.json with target_range (train.clip_predictions) clips every screened prediction to it; the others
+    are the unclipped model's."""
+    import shutil
+
+    import numpy as np
+    import pandas as pd
+
+    cfg, fold_dir, _ = trained_fold
+    src = repo_root / "data/materials/flla_2015_subset1000.csv.gz"
+    predict(cfg, fold_dir, src, tmp_path / "free", id_column="id", progress=False)
+    free = pd.read_csv(tmp_path / "free" / "predictions.csv").set_index("id")["prediction"]
+    low, high = (float(v) for v in np.quantile(free, [0.25, 0.75]))
+    clipped_dir = tmp_path / "clipped_model"
+    shutil.copytree(fold_dir, clipped_dir)
+    spec = json.loads((clipped_dir / "model.json").read_text())
+    (clipped_dir / "model.json").write_text(json.dumps({**spec, "target_range": [low, high]}))
+    predict(cfg, clipped_dir, src, tmp_path / "clipped", id_column="id", progress=False)
+    clipped = pd.read_csv(tmp_path / "clipped" / "predictions.csv").set_index("id")["prediction"].loc[free.index]
+    assert np.allclose(clipped, free.clip(low, high), rtol=1e-5, atol=1e-5)
+    assert np.isclose(clipped, low).sum() > 0 and np.isclose(clipped, high).sum() > 0
+
+
 def test_missing_model_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="model file missing"):
         load_model(tmp_path)

@@ -112,6 +112,60 @@ def test_target_encoding_round_trip():
         torch.testing.assert_close(m.decode(m.encode(y)), y, rtol=1e-5, atol=1e-4)
 
 
+def test_target_range_clips_decoded_predictions_in_both_target_spaces():
+    import torch
+
+    from sciml.materials.lightning import CrystalRegressor
+
+    kw = {"atom_fea_len": 8, "n_conv": 1, "h_fea_len": 8}
+    out = torch.tensor([-9.0, 0.0, 9.0])  # far below, at, far above the mean (normalised units)
+    for log_target, mean, std in ((False, 100.0, 50.0), (True, 4.0, 1.2)):
+        free = CrystalRegressor("cgcnn", kw, mean, std, log_target=log_target).decode(out)
+        low, high = float(free[1]) * 0.5, float(free[1]) * 2.0
+        clipped = CrystalRegressor("cgcnn", kw, mean, std, log_target=log_target, target_range=(low, high)).decode(out)
+        torch.testing.assert_close(clipped, torch.tensor([low, float(free[1]), high]), rtol=1e-5, atol=1e-4)
+        assert float(free[0]) < low and float(free[2]) > high  # the unclipped model does leave the range
+
+
+def test_clip_predictions_clips_the_same_fit_to_the_fit_rows_range(tmp_path, trained_fold, monkeypatch):
+    """train.clip_predictions changes nothing but the clip: the same fit (the loss and the checkpoint choice do
+    not see it), its test predictions clipped to the range taken from the fit rows, which model.json records for
+    predict. The range is narrowed here (the tiny model's predictions stay inside the real min/max) so the clip acts."""
+    import csv
+    import importlib
+
+    import numpy as np
+
+    from sciml.materials.dataset import load_or_build
+    from sciml.materials.folds import split_fold
+    from sciml.materials.graphs import GraphSettings
+
+    def predictions(folder):
+        with open(folder / "predictions.csv", newline="") as fh:
+            return {r["id"]: float(r["prediction"]) for r in csv.DictReader(fh)}
+
+    train_step = importlib.import_module("sciml.materials.steps.train")  # the module (the package exports the function)
+    _, fold_dir, _ = trained_fold
+    free = predictions(fold_dir)
+    low, high = (float(v) for v in np.quantile(list(free.values()), [0.25, 0.75]))
+    seen = []
+    monkeypatch.setattr(train_step, "fit_target_range", lambda y: seen.append(np.array(y)) or (low, high))
+    cfg = tiny_config(train={"clip_predictions": True})
+    train_step.train(cfg, 0, REPO / "data", tmp_path / "fold", tmp_path / "ckpt", tmp_path / "cache", threads=1)
+    table, _, _ = load_or_build(cfg["dataset"], GraphSettings(**cfg["graph"]), REPO / "data", tmp_path / "cache",
+                                cfg["validation"])
+    y_fit = table.y.numpy().astype(np.float64)[split_fold(table, cfg, 0)["fit"]]
+    assert len(seen) == 1 and np.array_equal(seen[0], y_fit)  # the range comes from the fit rows only
+    monkeypatch.undo()
+    assert train_step.fit_target_range(y_fit) == (y_fit.min(), y_fit.max())
+    assert json.loads((tmp_path / "fold" / "model.json").read_text())["target_range"] == pytest.approx([low, high])
+    clipped = predictions(tmp_path / "fold")
+    assert free.keys() == clipped.keys()
+    for rid, p in free.items():
+        assert clipped[rid] == pytest.approx(min(max(p, low), high), rel=1e-5, abs=1e-5)
+    assert sum(p < low or p > high for p in free.values()) >= 2
+
+
 def test_split_keeps_official_test_fold(trained_fold):
     from sciml.materials.dataset import load_or_build
     from sciml.materials.folds import kfold_indices

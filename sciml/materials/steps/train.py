@@ -52,6 +52,11 @@ def fallback_rows(table: Any, split: dict[str, Any], train_mean: float) -> dict[
             "predictions": np.full(len(ids), train_mean, dtype=np.float64), "unscorable": unscorable}
 
 
+def fit_target_range(y_fit: np.ndarray) -> tuple[float, float]:
+    """(min, max) of the fit rows' targets (model units): the range ``train.clip_predictions`` clips to."""
+    return float(np.min(y_fit)), float(np.max(y_fit))
+
+
 def load_table(cfg: dict[str, Any], root: str | Path | None, cache_dir: str | Path | None) -> tuple[Any, Path, Any]:
     """(table, dataset path, loader factory) of the configured model's representation: the
     PyG graph table for models trained from scratch, CHGNet's own graphs for ``chgnet``,
@@ -120,6 +125,7 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
                 raise ConfigError("materials.train.log_target", "needs a positive target; this training fold has values <= 0")
             y_fit = np.log(y_fit)
         mean, std = float(y_fit.mean()), float(y_fit.std())
+        target_range = fit_target_range(y[split["fit"]]) if tcfg["clip_predictions"] else None
         bs = int(tcfg["batch_size"])  # per device: under DDP the global batch is bs x processes
         workers = int(tcfg.get("num_workers", 0))
         # only for a module used without a trainer; fits size the schedule from the trainer
@@ -133,6 +139,7 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
                 model_name=cfg["model"]["name"], model_kwargs=mk, target_mean=mean, target_std=std,
                 lr=tcfg["lr"], weight_decay=tcfg["weight_decay"], loss=tcfg["loss"], scheduler=tcfg["scheduler"],
                 max_epochs=tcfg["max_epochs"], steps_per_epoch=steps_per_epoch, log_target=log_target,
+                target_range=target_range,
             )
             if head is not None:  # LP-FT: fine-tuning starts from the linearly probed head
                 module.model.head.load_state_dict(head)
