@@ -45,6 +45,19 @@ def transformed_range(target_range: Any, log_target: bool) -> tuple[float, float
     return (math.log(low), math.log(high)) if log_target else (low, high)
 
 
+def check_target_range(value: Any, log_target: bool, spec_path: Path) -> None:
+    """DataError naming ``spec_path`` unless ``value`` is ``[low, high]``: finite numbers, low <= high, and
+    low > 0 for a model trained on log(target)."""
+    import math
+
+    ok = (isinstance(value, list) and len(value) == 2
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+          and value[0] <= value[1] and (value[0] > 0 or not log_target))
+    if not ok:
+        raise DataError(spec_path, f"target_range must be [low, high], finite, low <= high"
+                                   f"{', low > 0 (log_target)' if log_target else ''}; found {value!r}")
+
+
 def save(modules: Any, cfg: dict[str, Any], meta: dict[str, Any], out_dir: str | Path) -> list[str]:
     """Write the weights of ``modules`` (one ``CrystalRegressor`` or a list: an ensemble) and
     ``model.json`` into ``out_dir``; ``meta`` is the graph table's ``meta`` (graph settings,
@@ -91,6 +104,8 @@ def read_spec(model_dir: str | Path) -> dict[str, Any]:
         found = spec.get("format") if isinstance(spec, dict) else None
         raise DataError(spec_path, f"unknown model format {found!r} (this version reads {FORMAT!r})",
                         hint="retrain the model with this version of sciml")
+    if "target_range" in spec:
+        check_target_range(spec["target_range"], bool(spec.get("log_target")), spec_path)
     names = spec.get("ensemble_weights", [member_weight_file(0)])
     if not isinstance(names, list) or not names or not all(isinstance(n, str) and Path(n).name == n for n in names):
         raise DataError(spec_path, "ensemble_weights must be a non-empty list of file names in the model folder")

@@ -125,9 +125,9 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
     the prediction is the members' mean (as in training) and ``prediction_std`` the
     population std of the members' predictions in target units (the ensemble's spread, a
     rough uncertainty). A model trained with ``train.clip_predictions`` clips each member's
-    prediction to its ``target_range``, as training did. Records are checked with the graph settings and limits the model was
-    trained with; structures may be pymatgen ``Structure`` s or
-    :class:`~sciml.materials.readers.CrystalArrays` (the fast readers).
+    prediction to its ``target_range``, as training did. Records are checked with the graph
+    settings and limits the model was trained with; structures may be pymatgen ``Structure`` s
+    or :class:`~sciml.materials.readers.CrystalArrays` (the fast readers).
     """
     import torch
 

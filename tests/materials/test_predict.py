@@ -96,6 +96,21 @@ def test_predict_clips_to_the_saved_target_range(trained_fold, tmp_path, repo_ro
     assert np.isclose(clipped, low).sum() > 0 and np.isclose(clipped, high).sum() > 0
 
 
+@pytest.mark.parametrize("bad, log_target", [([1.0], False), ([2.0, 1.0], False), ([0.0, float("inf")], False),
+                                             ("1,2", False), ([True, 2.0], False), ([0.0, 2.0], True)])
+def test_a_malformed_target_range_is_a_data_error_naming_model_json(trained_fold, tmp_path, bad, log_target):
+    import shutil
+
+    _, fold_dir, _ = trained_fold
+    broken = tmp_path / "broken"
+    shutil.copytree(fold_dir, broken)
+    spec = json.loads((broken / "model.json").read_text())
+    (broken / "model.json").write_text(json.dumps({**spec, "target_range": bad, "log_target": log_target}))
+    with pytest.raises(DataError, match="target_range must be") as info:
+        load_model(broken)
+    assert "model.json" in str(info.value)
+
+
 def test_missing_model_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="model file missing"):
         load_model(tmp_path)
