@@ -140,20 +140,25 @@ def test_bfgs_stage_stops_within_an_iteration_of_the_time_budget(tmp_path):
 
 def test_ssbfgs_on_a_declared_problem_through_the_steps(tmp_path):
     """A user's own equation from the config (1D Poisson, soft Dirichlet conditions, never seen by the package):
-    the self-scaled BFGS stage with redraws trains it through the train/evaluate steps, and ends far closer to the
-    analytic solution than L-BFGS after the same Adam stage and iterations."""
+    the self-scaled BFGS stage with redraws trains it through the train/evaluate steps to a relative L2 error
+    below 1e-4 against the analytic solution, where the same Adam stage alone is still far off.
+
+    It is not compared with L-BFGS here: on this tiny problem the ranking of the two depends on the seed and the
+    CPU (seeds 0/1/2 on an AMD EPYC box: 6.4e-6 vs 8.3e-6, 1.0e-5 vs 7.0e-7, 3.3e-6 vs 3.3e-6). That comparison
+    is made by the Burgers and Allen-Cahn benchmarks (BENCHMARKS.md), over seeds."""
     from tests.pde.test_declared import POISSON_YAML, cfg_from, run_steps
 
     errors = {}
-    for method in ("ssbfgs", "lbfgs"):
+    for method, qn_iterations in (("ssbfgs", 300), ("adam_only", 0)):
         cfg = cfg_from(POISSON_YAML, precision="float64", hard_constraints=False, adam_iterations=300,
-                       lbfgs_iterations=300, lbfgs_reset_every=None,
-                       quasi_newton={"method": method, "resample_every": 100, "resample_candidates": 1000})
+                       lbfgs_iterations=qn_iterations, lbfgs_reset_every=None,
+                       quasi_newton={"method": "ssbfgs", "resample_every": 100, "resample_candidates": 1000})
         m = run_steps(cfg, "poisson1d", tmp_path / method)
         errors[method] = m["rel_l2"]
-        assert m["iterations"]["adam"] == 300 and m["iterations"][method] > 0
+        assert m["iterations"]["adam"] == 300
+        assert m["iterations"].get("ssbfgs", 0) == qn_iterations
     assert errors["ssbfgs"] < 1e-4, errors
-    assert errors["ssbfgs"] < 0.5 * errors["lbfgs"], errors
+    assert errors["ssbfgs"] < 1e-3 * errors["adam_only"], errors
 
 
 def _selection(model, cfg):
