@@ -6,8 +6,9 @@ the layer minus that of its bulk, which the dataset does not give. :func:`restac
 vacuum to a chosen gap and shifts the next layer in plane by a chosen registry (the layer's own
 geometry unchanged, stacked on its periodic image), so the pretrained potential can estimate how
 strongly the layers bind in the best of a few stackings. CHGNet (trained on PBE/PBE+U energies) has
-no van der Waals term, so the estimate is near zero for vdW-bound layers and large for layers cut from covalently or ionically bonded crystals, whose
-exfoliation energies are the largest in the dataset and dominate its MAE.
+no van der Waals term, so the estimate is near zero for vdW-bound layers and large for layers cut
+from covalently or ionically bonded crystals, whose exfoliation energies are the largest in the
+dataset and dominate its MAE.
 
 Descriptors (:data:`NAMES`), from the energies at the gaps :data:`GAPS` (Angstrom) and the in-plane
 registries :data:`OFFSETS`: ``restack_binding`` = E(layer) - min over gaps and registries of
