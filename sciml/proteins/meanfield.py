@@ -18,14 +18,25 @@ def fit(X: Any, pseudocount: float = 0.5, shrinkage: float = 0.0, max_sequences:
         identity_threshold: float = 0.8, seed: int = 0) -> dict[str, Any]:
     """Return ``{"scores": (L, L) APC-corrected, "n_eff": float}`` for encoded ``X`` (N, L)."""
     import numpy as np
-    import torch
-    import torch.nn.functional as F
 
     from sciml.proteins.metrics import symmetrize_apc
     from sciml.proteins.potts import PottsSettings, prepare
 
     st = PottsSettings(max_sequences=max_sequences, identity_threshold=identity_threshold)
     Xu, wu, n_eff = prepare(np.asarray(X), st, seed)
+    Jb = couplings(Xu, wu, pseudocount, shrinkage).numpy()
+    Jb = Jb - Jb.mean(axis=1, keepdims=True) - Jb.mean(axis=3, keepdims=True) + Jb.mean(axis=(1, 3), keepdims=True)
+    Fm = np.sqrt((Jb ** 2).sum(axis=(1, 3)))
+    np.fill_diagonal(Fm, 0.0)
+    return {"scores": symmetrize_apc(Fm), "n_eff": n_eff, "n_used": int(Xu.shape[0])}
+
+
+def couplings(Xu: Any, wu: Any, pseudocount: float = 0.5, shrinkage: float = 0.0) -> Any:
+    """Mean-field couplings J = -C^-1, (L, q-1, L, q-1) float64 tensor over the 20 amino-acid states (gap is the
+    reference state), of rows ``Xu`` (M, L) int64 with weights ``wu`` (M,)."""
+    import torch
+    import torch.nn.functional as F
+
     M, L = Xu.shape
     keep = torch.tensor([a for a in range(Q) if a != GAP])
     oh = F.one_hot(Xu, Q)[:, :, keep].reshape(M, L * (Q - 1)).double()
@@ -42,9 +53,4 @@ def fit(X: Any, pseudocount: float = 0.5, shrinkage: float = 0.0, max_sequences:
     fij_p = fij_p + torch.diag(fi_p)
     C = fij_p - fi_p[:, None] * fi_p[None, :]
     C = C + shrinkage * torch.eye(C.shape[0], dtype=C.dtype)
-    J = -torch.linalg.inv(C)
-    Jb = J.reshape(L, Q - 1, L, Q - 1).numpy()
-    Jb = Jb - Jb.mean(axis=1, keepdims=True) - Jb.mean(axis=3, keepdims=True) + Jb.mean(axis=(1, 3), keepdims=True)
-    Fm = np.sqrt((Jb ** 2).sum(axis=(1, 3)))
-    np.fill_diagonal(Fm, 0.0)
-    return {"scores": symmetrize_apc(Fm), "n_eff": n_eff, "n_used": int(M)}
+    return (-torch.linalg.inv(C)).reshape(L, Q - 1, L, Q - 1)
