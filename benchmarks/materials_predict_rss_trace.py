@@ -42,6 +42,7 @@ def trace(cmd: list[str], interval: float, kill_after: float | None) -> dict[str
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     samples: list[tuple[float, int, int]] = []
+    killed = False
     while proc.poll() is None:
         now = time.perf_counter() - start
         v = status_kib(proc.pid)
@@ -49,6 +50,7 @@ def trace(cmd: list[str], interval: float, kill_after: float | None) -> dict[str
             samples.append((round(now, 1), v["VmRSS"], v["VmHWM"]))
         if kill_after is not None and now > kill_after:
             proc.kill()
+            killed = True
             break
         time.sleep(interval)
     out, _ = proc.communicate()
@@ -57,7 +59,7 @@ def trace(cmd: list[str], interval: float, kill_after: float | None) -> dict[str
         raise SystemExit(f"no sample taken: {out[-2000:]}")
     peak = max(s[2] for s in samples)
     first_at_peak = next(s[0] for s in samples if s[2] == peak)
-    return {"wall_s": round(wall, 1), "killed_after_s": kill_after if proc.returncode != 0 else None,
+    return {"wall_s": round(wall, 1), "killed_after_s": kill_after if killed else None,
             "returncode": proc.returncode, "peak_hwm_mib": round(peak / 1024, 1),
             "peak_set_by_s": first_at_peak,
             "max_sampled_rss_after_peak_mib": round(max((s[1] for s in samples if s[0] > first_at_peak),
