@@ -410,7 +410,8 @@ def _fit_adam(Xu: Any, wu: Any, theta: Any, settings: PottsSettings, lam_h: floa
 
 def lbfgs(fg: Callable[[Any, Any], float], x: Any, max_iter: int, history: int, tolerance: float,
           log: Callable[[str], Any] | None = None, gtol: float = 0.0, direction: str = "compact",
-          precondition: Callable[[Any], Any] | None = None) -> tuple[Any, list[float], int, int]:
+          precondition: Callable[[Any], Any] | None = None, products: str = "updated"
+          ) -> tuple[Any, list[float], int, int]:
     """Minimise a smooth function of the flat tensor ``x`` with L-BFGS and a backtracking (Armijo) line search.
 
     ``fg(x, g)`` returns f(x) and writes the gradient into ``g``. Stops when the mean decrease of f per
@@ -423,6 +424,13 @@ def lbfgs(fg: Callable[[Any, Any], float], x: Any, max_iter: int, history: int, 
     the inverse Hessian's diagonal, e.g. :meth:`PLObjective.precondition_`): the initial inverse Hessian
     of every direction is then gamma P instead of gamma I, with gamma = s.y / y.P y from the newest pair.
     This is L-BFGS in the variables P^-1/2 x, without a copy of x in them.
+    ``products``: how the compact direction gets S g and Y P g (one number per stored pair). "updated" (default)
+    carries them from the last iteration: with y = g_new - g, s_i . g_new = s_i . g + s_i . y and
+    y_i . P g_new = y_i . P g + y_i . P y, where s_i . y and y_i . P y are the products the new pair needs anyway,
+    and for the new pair s . g = t g.d; that saves the direction two matrix-vector products over the stored
+    pairs and one application of P (about 15 of the ~60 passes over n-long vectors of an iteration). "direct"
+    recomputes them from g (the reference the tests compare with). A pair lives ``history`` iterations, so each
+    carried product is at most that many additions old.
 
     Hand-written instead of ``torch.optim.LBFGS`` because that allocates ~8 new parameter-sized tensors
     per iteration (cat/clone/abs/sub of 22M floats for L = 222): on CPU the page faults of those
@@ -438,6 +446,9 @@ def lbfgs(fg: Callable[[Any, Any], float], x: Any, max_iter: int, history: int, 
     directions = {"compact": _compact_direction, "two-loop": _two_loop_direction}
     if direction not in directions:
         raise ValueError(f"unknown L-BFGS direction {direction!r}; valid: {', '.join(directions)}")
+    if products not in ("updated", "direct"):
+        raise ValueError(f"unknown L-BFGS products {products!r}; valid: updated, direct")
+    carry = direction == "compact" and products == "updated"
     n = x.numel()
     g, x_new, g_new, d = (torch.empty_like(x) for _ in range(4))
     # the curvature pairs as the rows of one (2 m, n) matrix [S; Y], so that the direction takes
@@ -448,6 +459,9 @@ def lbfgs(fg: Callable[[Any, Any], float], x: Any, max_iter: int, history: int, 
     YPY = torch.zeros(history, history, dtype=torch.float64)  # YPY[i, j] = y_i . P y_j
     order: list[int] = []  # ring-buffer slots, oldest first
     gamma = 1.0
+    # S g and Y P g at the current gradient, per slot (valid for the slots in order), when carried over
+    SG = torch.zeros(history, dtype=torch.float64)
+    YPG = torch.zeros(history, dtype=torch.float64)
 
     def steepest() -> None:  # d = -P g / sqrt(g.P g): a unit step in the variables P^-1/2 x
         d.copy_(g)
@@ -462,7 +476,8 @@ def lbfgs(fg: Callable[[Any, Any], float], x: Any, max_iter: int, history: int, 
     it = 0
     for it in range(1, max_iter + 1):
         if order:
-            directions[direction](SY, STY, YPY, order, gamma, g, d, precondition)
+            known = (SG, YPG) if carry else None
+            directions[direction](SY, STY, YPY, order, gamma, g, d, precondition, *(known or ()))
         else:
             steepest()
         gtd = float(torch.dot(g, d))
@@ -497,7 +512,15 @@ def lbfgs(fg: Callable[[Any, Any], float], x: Any, max_iter: int, history: int, 
             YPY[:, slot] = ypy
             YPY[slot, :] = ypy
             gamma = sy / float(ypy[slot])
+            if carry:  # the products at g_new = g + y_new, from those at g (see the docstring)
+                SG.add_(sty)
+                YPG.add_(ypy)
+                SG[slot] = t * gtd + sy  # s_new . g = t d . g
+                YPG[slot] = float(torch.dot(py, g)) + float(ypy[slot])
             order.append(slot)
+        elif carry and order:  # the pair is dropped: S g, Y P g at g_new directly for the pairs kept
+            SG.copy_(torch.mv(S, g_new).double().cpu())
+            YPG.copy_(torch.mv(Y, g_new if precondition is None else precondition(d.copy_(g_new))).double().cpu())
         x, x_new = x_new, x
         g, g_new = g_new, g
         f = f_new
@@ -521,7 +544,8 @@ def decrease_stalled(fs: list[float], tolerance: float) -> bool:
 
 
 def _compact_direction(SY: Any, STY: Any, YPY: Any, order: list[int], gamma: float, g: Any, d: Any,
-                       precondition: Callable[[Any], Any] | None = None) -> None:
+                       precondition: Callable[[Any], Any] | None = None, sg: Any | None = None,
+                       ypg: Any | None = None) -> None:
     """Write the L-BFGS direction d = -H g into ``d`` by the compact representation of H
     (Byrd, Nocedal & Schnabel 1994, eq. 3.1) with initial matrix H0 = gamma P (P diagonal, applied in place
     by ``precondition``; identity when None): H = H0 + [S H0Y] M [S H0Y]^T with
@@ -529,14 +553,17 @@ def _compact_direction(SY: Any, STY: Any, YPY: Any, order: list[int], gamma: flo
     diagonal, pairs oldest first. So
     d = -gamma P (g - Y^T R^-1 S g) - S^T p with p = R^-T ((D + gamma Y^T P Y) R^-1 S g - gamma Y P g):
     the same direction as the two-loop recursion, from products of S and Y with two n-long vectors and
-    of their transposes with two m-long ones; the rest is m x m algebra in float64."""
+    of their transposes with two m-long ones; the rest is m x m algebra in float64. ``sg``, ``ypg``: S g and
+    Y P g per slot (float64, length m) when the caller already has them; else they are computed here."""
     import torch
 
     m = SY.shape[0] // 2
     S, Y = SY[:m], SY[m:]
     o = torch.tensor(order)
-    a = torch.mv(S, g).double().cpu()[o]
-    b = torch.mv(Y, g if precondition is None else precondition(d.copy_(g))).double().cpu()[o]  # Y P g
+    if sg is None or ypg is None:
+        sg = torch.mv(S, g).double().cpu()
+        ypg = torch.mv(Y, g if precondition is None else precondition(d.copy_(g))).double().cpu()  # Y P g
+    a, b = sg[o], ypg[o]
     sty = STY[o][:, o]
     R = torch.triu(sty)
     Ra = torch.linalg.solve_triangular(R, a[:, None], upper=True)[:, 0]

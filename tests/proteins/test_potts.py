@@ -317,3 +317,25 @@ def test_auto_backend_is_the_hand_written_lbfgs_on_cpu_and_torch_on_gpu():
     assert potts.lbfgs_backend("auto", "cpu") == "own"
     assert potts.lbfgs_backend("auto", "cuda") == "torch"
     assert potts.lbfgs_backend("scipy", "cpu") == "scipy"
+
+
+@pytest.mark.parametrize("preconditioned", [False, True])
+def test_carried_lbfgs_products_follow_the_recomputed_path(preconditioned):
+    """S g and Y P g carried from one iteration to the next (the default) give the iterates of recomputing them
+    from g: the same objectives along the path and the same optimum (float64, so rounding cannot hide a wrong
+    update)."""
+    torch.set_num_threads(1)
+    X = _planted(n=200, L=10, seed=8)
+    Xu, wu, _ = potts.prepare(X, potts.PottsSettings(), seed=0)
+    obj = potts.PLObjective(Xu, wu.double(), 0.01, 0.01, centered=True)
+    start = obj.to_theta(potts._init_fields(Xu, wu).double(), torch.zeros(10 * Q, 10 * Q, dtype=torch.float64))
+    pre = obj.precondition_ if preconditioned else None
+    runs = {way: potts.lbfgs(obj.value_and_grad, start.clone(), 2000, 5, 1e-12, gtol=1e-9, precondition=pre,
+                             products=way) for way in ("updated", "direct")}
+    path_u, path_d = runs["updated"][1], runs["direct"][1]
+    k = min(len(path_u), len(path_d), 60)
+    assert k > 30  # the ring buffer wraps many times within the compared stretch
+    assert np.allclose(path_u[:k], path_d[:k], rtol=1e-9, atol=1e-6)
+    assert path_u[-1] == pytest.approx(path_d[-1], rel=1e-7)
+    with pytest.raises(ValueError, match="products"):
+        potts.lbfgs(obj.value_and_grad, start.clone(), 5, 5, 1e-6, products="cached")
