@@ -476,8 +476,8 @@ def lbfgs(fg: Callable[[Any, Any], float], x: Any, max_iter: int, history: int, 
     it = 0
     for it in range(1, max_iter + 1):
         if order:
-            known = (SG, YPG) if carry else None
-            directions[direction](SY, STY, YPY, order, gamma, g, d, precondition, *(known or ()))
+            carried = (SG, YPG) if carry else ()
+            directions[direction](SY, STY, YPY, order, gamma, g, d, precondition, *carried)
         else:
             steepest()
         gtd = float(torch.dot(g, d))
