@@ -46,7 +46,7 @@ def main() -> None:
     args = ap.parse_args()
     if unknown := set(args.ways.split(",")) - set(WAYS):
         raise SystemExit(f"unknown --ways {sorted(unknown)}; valid: {', '.join(WAYS)}")
-    from potts_rows import family_rows, initial_theta
+    from potts_rows import add_seconds_to_common, family_rows, initial_theta
     from sciml.io import write_json_atomic
     from sciml.proteins import potts
 
@@ -78,9 +78,8 @@ def main() -> None:
                               "wall_s": round(total, 2), "objective_s": round(in_objective[0], 2),
                               "optimiser_s_per_iteration": round((total - in_objective[0]) / it, 4), "_trace": trace})
             # seconds until each run first reached the highest final objective of the repeat (the one all reach)
-            common = max(r["objective"] for r in block)
+            add_seconds_to_common(block)
             for r in block:
-                r["s_to_common"] = round(next(t for t, f in r.pop("_trace") if f <= common + 1e-6), 2)
                 print(name, json.dumps(r), flush=True)
             runs.extend(block)
         out[name] = {"L": L, "rows_used": int(Xu.shape[0]), "centered": args.centered,

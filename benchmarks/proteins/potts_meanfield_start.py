@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    from potts_rows import family_rows, initial_theta
+    from potts_rows import add_seconds_to_common, family_rows, initial_theta
     from sciml.io import write_json_atomic
     from sciml.proteins import potts
 
@@ -92,9 +92,7 @@ def main() -> None:
                          "objective_s_per_evaluation": round(spent[0] / n_eval, 4),
                          "optimiser_s_per_iteration": round((wall - spent[0]) / it, 4), "_trace": trace}
             print(name, way, {k: v for k, v in runs[way].items() if k != "_trace"}, flush=True)
-        common = max(r["objective"] for r in runs.values())
-        for r in runs.values():
-            r["s_to_common"] = round(next(t for t, f in r.pop("_trace") if f <= common + 1e-6), 2)
+        common = add_seconds_to_common(list(runs.values()))
         out[name] = {"L": int(L), "rows_used": int(Xu.shape[0]), "n_parameters": int(obj.n),
                      "alpha": alpha, "scan": {str(a): round(v[0], 4) for a, v in scan.items()},
                      "common_objective": common, "runs": runs}

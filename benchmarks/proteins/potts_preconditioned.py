@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    from potts_rows import family_rows, initial_theta
+    from potts_rows import add_seconds_to_common, family_rows, initial_theta
     from sciml.io import write_json_atomic
     from sciml.proteins import potts
 
@@ -53,9 +53,7 @@ def main() -> None:
             runs[way] = {"iterations": it, "evaluations": n_eval, "objective": losses[-1],
                          "wall_s": round(time.perf_counter() - t0, 2), "_trace": trace}
             print(name, way, {k2: v for k2, v in runs[way].items() if k2 != "_trace"}, flush=True)
-        common = max(r["objective"] for r in runs.values())
-        for r in runs.values():  # as in potts_lbfgs_backends.py: the first evaluation at or below the common objective
-            r["s_to_common"] = round(next(t for t, f in r.pop("_trace") if f <= common + 1e-6), 2)
+        common = add_seconds_to_common(list(runs.values()))  # as in potts_lbfgs_backends.py
         out[name] = {"L": int(Xu.shape[1]), "rows_used": int(Xu.shape[0]), "centered": st.centered,
                      "tolerance": args.tolerance, "common_objective": common, "runs": runs,
                      "speedup_to_common": round(runs["identity"]["s_to_common"]

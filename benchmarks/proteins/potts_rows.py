@@ -1,7 +1,7 @@
 """Shared set-up of the Potts optimiser benchmarks: the rows, weights and settings ``potts.fit`` would fit.
 
 Imported by ``potts_lbfgs_backends.py``, ``potts_centered.py``, ``potts_lbfgs_direction.py``,
-``potts_preconditioned.py`` and ``potts_column_blocks.py`` (run as scripts from this folder, so the folder is
+``potts_preconditioned.py``, ``potts_meanfield_start.py`` and ``potts_column_blocks.py`` (run as scripts from this folder, so the folder is
 on ``sys.path``).
 """
 
@@ -46,3 +46,13 @@ def initial_theta(obj: Any, Xu: Any, wu: Any) -> Any:
 
     L = Xu.shape[1]
     return obj.to_theta(potts._init_fields(Xu, wu), torch.zeros(L * potts.Q, L * potts.Q))
+
+
+def add_seconds_to_common(runs: list[dict]) -> float:
+    """Give each run (a dict with ``objective`` and ``_trace``: (seconds, objective) of every evaluation) its
+    ``s_to_common``: the seconds until it first reached the highest final objective of the runs (the one all
+    reach; 1e-6 slack for the rounding of the recorded finals). Removes the traces; returns that objective."""
+    common = max(r["objective"] for r in runs)
+    for r in runs:
+        r["s_to_common"] = round(next(t for t, f in r.pop("_trace") if f <= common + 1e-6), 2)
+    return common
