@@ -31,6 +31,9 @@ its states (f (1 - f) for a field), so it spans orders of magnitude between rare
 which a multiple of the identity cannot follow. Same objective and optimum; measured time to convergence
 in BENCHMARKS.md (``benchmarks/proteins/potts_preconditioned.py``).
 
+Symmetric couplings (``symmetric``, option): the same objective restricted to W_ji = W_ij^T with one block
+per pair, half the parameters (:mod:`sciml.proteins.potts_symmetric`, as GREMLIN/CCMpred/plmc fit it).
+
 Fitting: full-batch L-BFGS run to convergence, as plmDCA/CCMpred do (default): on CPU the
 hand-written :func:`lbfgs` (backtracking line search, float32 buffers allocated once), which
 reaches the same objective as SciPy's L-BFGS-B (:func:`scipy_lbfgs`, ``lbfgs_backend: scipy``)
@@ -72,6 +75,7 @@ class PottsSettings:
     lbfgs_backend: str = "auto"
     centered: bool = True
     preconditioned: bool = True
+    symmetric: bool = False
     max_iter: int = 1000
     history: int = 5
     tolerance: float = 1e-6
@@ -191,13 +195,20 @@ class PLObjective:
         col = f * (1.0 - f)
         row = col if self.centered else f
         h, vb = self._views(v)
+        self.precondition_fields_(h.view(-1))
         with torch.no_grad():
-            h.view(-1).div_(col + 2.0 * self.lam_h / self.norm)
             R = _PRECONDITION_ROWS  # row slices bound the (rows x width) temporary: dense W is one block
             for (s, e), blk in zip(self.blocks, vb):
                 for r in range(0, self.Lq, R):
                     blk[r:r + R].div_(torch.outer(row[r:r + R], col[s:e]).add_(2.0 * self.lam_j / self.norm))
         return v
+
+    def precondition_fields_(self, vh: Any) -> Any:
+        """The field part of :meth:`precondition_`: divide ``vh`` (L*q,) in place by f (1 - f) + 2 lambda_h / norm."""
+        import torch
+
+        with torch.no_grad():
+            return vh.div_(self.freq * (1.0 - self.freq) + 2.0 * self.lam_h / self.norm)
 
     def _views(self, theta: Any) -> tuple[Any, list[Any]]:
         """(h (L, q), [W column blocks (Lq, width)]) as views of ``theta``."""
@@ -350,6 +361,13 @@ def fit(X: Any, settings: PottsSettings = PottsSettings(), seed: int = 0, log: C
     # centered fields (L-BFGS only: Adam's batches have their own frequencies): the same objective in better
     # conditioned coordinates, so L-BFGS needs fewer iterations to a given objective (BENCHMARKS.md)
     obj = PLObjective(Xu, wu, lam_h, lam_j, dense=dense, centered=settings.centered and method == "lbfgs")
+    symmetric = settings.symmetric and method == "lbfgs"
+    if settings.symmetric and not symmetric and log:
+        log(f"potts: symmetric couplings need L-BFGS; {M} unique rows are fitted by Adam with asymmetric couplings")
+    if symmetric:  # W_ji = W_ij^T, one block per pair: half the parameters (sciml/proteins/potts_symmetric.py)
+        from sciml.proteins.potts_symmetric import SymmetricPLObjective
+
+        obj = SymmetricPLObjective(obj)
     backend = None
     if method == "lbfgs":
         backend = lbfgs_backend(settings.lbfgs_backend, device)
@@ -372,7 +390,7 @@ def fit(X: Any, settings: PottsSettings = PottsSettings(), seed: int = 0, log: C
         Wsym = (0.5 * (W + W.T)).cpu().numpy()
     return {"scores": coupling_scores(Wsym, L), "W": Wsym, "h": h.detach().cpu().numpy(), "n_eff": n_eff,
             "n_used": int(M), "loss": losses, "objective": round(final, 6), "iterations": iterations,
-            "evaluations": n_eval, "optimizer": method, "lbfgs_backend": backend,
+            "evaluations": n_eval, "optimizer": method, "lbfgs_backend": backend, "symmetric": symmetric,
             # L-BFGS stopped by its tolerance before the iteration cap (Adam runs its epochs: no test)
             "converged": bool(method == "lbfgs" and iterations < settings.max_iter),
             "weights_s": t_w, "fit_s": t_fit, "device": device}

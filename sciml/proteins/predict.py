@@ -56,34 +56,43 @@ def read_score_matrix(path: str | Path, length: int) -> Any:
     return 0.5 * (out + out.T)
 
 
-def memory_estimate_gb(L: int, history: int, fit_potts: bool, members: int = 1) -> float:
+def potts_copies(history: int, symmetric: bool = False) -> float:
+    """How many P-sized float32 vectors (P = (21 L)^2 + 21 L) the L-BFGS Potts fit holds at once.
+
+    Asymmetric: 6 + 2 ``history``: the coupling start W, the flat parameters, the gradient, trial point,
+    trial gradient, direction, and the ``history`` (s, y) pairs. Symmetric couplings
+    (:mod:`sciml.proteins.potts_symmetric`): the start W and the two full-size scratch vectors, plus the
+    other 5 + 2 ``history`` at half size."""
+    return 3 + (5 + 2 * history) / 2 if symmetric else 6 + 2 * history
+
+
+def memory_estimate_gb(L: int, history: int, fit_potts: bool, members: int = 1, symmetric: bool = False) -> float:
     """Peak memory (GiB) a prediction of an L-residue query plans to take on CPU.
 
-    The Potts fit holds its P = (21 L)^2 + 21 L float32 parameters (:mod:`sciml.proteins.potts`)
-    in 6 + 2 ``history`` vectors during L-BFGS: the coupling start W, the flat parameters, the
-    gradient, trial point, trial gradient, direction, and the ``history`` (s, y) pairs. The
+    The Potts fit holds :func:`potts_copies` vectors of its P = (21 L)^2 + 21 L float32 parameters
+    (:mod:`sciml.proteins.potts`) during L-BFGS. The
     network reads 92 L^2 features and each member keeps a few activation maps of its width
     (bounded by 4 x 92 L^2 here), plus ~0.6 GiB for the interpreter with torch imported."""
     P = (21 * L) ** 2 + 21 * L
-    potts = (6 + 2 * history) * P * 4 if fit_potts else 0
+    potts = potts_copies(history, symmetric) * P * 4 if fit_potts else 0
     features = (1 + 4 * max(members, 1)) * 92 * L * L * 4
     return (potts + features) / 2**30 + 0.6
 
 
 def check_length(fam: Any, path: str, max_length: int = MAX_LENGTH, *, max_memory_gb: float = MAX_MEMORY_GB,
-                 history: int = 5, fit_potts: bool = True) -> None:
+                 history: int = 5, fit_potts: bool = True, symmetric: bool = False) -> None:
     """DataError before any fit when the query is longer than ``max_length`` residues, or when the
     prediction's planned memory (:func:`memory_estimate_gb`) is above ``max_memory_gb``; the
     message says what to lower."""
     L = len(fam.sequence)
-    gb = memory_estimate_gb(L, history, fit_potts)
+    gb = memory_estimate_gb(L, history, fit_potts, symmetric=symmetric)
     if L > max_length:
         raise DataError(path, f"query length {L} is above the limit of {max_length} residues (about {gb:.1f} GiB "
                               f"for the Potts fit and pair features)",
                         hint="predict a domain (cut the alignment's columns), or raise max_length if the memory is there")
     if gb > max_memory_gb:
         raise DataError(path, f"query length {L} needs about {gb:.1f} GiB, above proteins.max_memory_gb = "
-                              f"{max_memory_gb:g} (the Potts fit keeps {6 + 2 * history} copies of its "
+                              f"{max_memory_gb:g} (the Potts fit keeps {potts_copies(history, symmetric):g} copies of its "
                               f"(21 L)^2 = {(21 * L) ** 2 / 1e6:.0f} M couplings: L-BFGS history {history}, as the "
                               f"model was trained)",
                         hint="predict a domain (cut the alignment's columns), give an external --scores matrix "
@@ -127,9 +136,10 @@ def predict_target(fam: Any, members: list[Any], meta: dict[str, Any], scores: A
     from sciml.proteins.saved_model import feature_set
 
     spec, kind = meta["features"], feature_set(meta)
-    # a model saved before potts.centered / potts.preconditioned existed was trained on fits in the plain
-    # coordinates with the identity start: refit the same way
-    cfg = {"potts": {"centered": False, "preconditioned": False, **spec["potts"]}, "meanfield": spec["meanfield"],
+    # a model saved before potts.centered / potts.preconditioned / potts.symmetric existed was trained on
+    # asymmetric fits in the plain coordinates with the identity start: refit the same way
+    cfg = {"potts": {"centered": False, "preconditioned": False, "symmetric": False, **spec["potts"]},
+           "meanfield": spec["meanfield"],
            "seed": spec["seed"]}
     if scores is None:
         res = fam_io.coevolution(fam, cfg, log=log)

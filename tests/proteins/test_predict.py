@@ -90,11 +90,12 @@ def test_model_folder_loads_weights_only_and_records_its_training(trained):
     assert meta["features"]["potts"]["max_sequences"] == 200  # the settings predict must reuse
     assert meta["features"]["potts"]["centered"] is True  # recorded, so predict refits in the same coordinates
     assert meta["features"]["potts"]["preconditioned"] is True
+    assert "symmetric" in meta["features"]["potts"]  # recorded, so predict refits the same coupling model
 
 
 def test_models_saved_before_centered_fields_refit_in_plain_coordinates(trained, monkeypatch):
     """A model.json without potts.centered / preconditioned (the shipped score refiner's) was trained on
-    plain-coordinate fits from the identity start."""
+    plain-coordinate fits from the identity start; one without potts.symmetric on asymmetric fits."""
     from sciml.proteins import family as fam_io
     from sciml.proteins import predict as predict_mod
     from sciml.proteins import saved_model
@@ -105,17 +106,20 @@ def test_models_saved_before_centered_fields_refit_in_plain_coordinates(trained,
     seen = []
 
     def fake_coevolution(fam, cfg, log=None):
-        seen.append((cfg["potts"]["centered"], cfg["potts"]["preconditioned"]))
+        seen.append((cfg["potts"]["centered"], cfg["potts"]["preconditioned"], cfg["potts"]["symmetric"]))
         raise RuntimeError("stop here")
 
     monkeypatch.setattr(fam_io, "coevolution", fake_coevolution)
     fam = load_query(UNSEEN_ALN)
     old = {**meta, "features": {**meta["features"], "potts": {k: v for k, v in meta["features"]["potts"].items()
-                                                             if k not in ("centered", "preconditioned")}}}
-    for m in (meta, old):
+                                                             if k not in ("centered", "preconditioned", "symmetric")}}}
+    flipped = {**meta, "features": {**meta["features"], "potts": {**meta["features"]["potts"],
+                                                                  "symmetric": not meta["features"]["potts"]["symmetric"]}}}
+    for m in (meta, old, flipped):
         with pytest.raises(RuntimeError, match="stop here"):
             predict_mod.predict_target(fam, members, m)
-    assert seen == [(True, True), (False, False)]
+    sym = meta["features"]["potts"]["symmetric"]
+    assert seen == [(True, True, sym), (False, False, False), (True, True, not sym)]
     assert (model_dir / "logs" / "version_0" / "metrics.csv").is_file()
 
 
@@ -257,6 +261,8 @@ def test_memory_estimate_counts_the_lbfgs_copies():
     assert with_fit - without == pytest.approx(16 * P * 4 / 2**30)
     assert 7.0 < with_fit < 8.0 and without < 1.1
     assert memory_estimate_gb(500, 3, True) < with_fit
+    # symmetric couplings: the start W and two full-size scratch vectors, the other 5 + 2 history at half size
+    assert memory_estimate_gb(500, 5, True, symmetric=True) - without == pytest.approx(10.5 * P * 4 / 2**30)
 
 
 def test_score_list_formats(tmp_path):

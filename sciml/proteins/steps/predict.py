@@ -110,9 +110,10 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
                             and saved_model.feature_set(network[1]) == "scores")
             use_sequence = network is None or (fam.n_seqs < 2 and not refine_alone)
             fits_potts = not use_sequence and not target.get("scores")
-            history = int((network[1]["features"].get("potts") or {}).get("history", 5)) if fits_potts else 5
+            saved_potts = (network[1]["features"].get("potts") or {}) if fits_potts else {}
             check_length(fam, str(aln_path), int(target.get("max_length") or cfg.get("max_length", 1000)),
-                         max_memory_gb=float(cfg.get("max_memory_gb", 8.0)), history=history, fit_potts=fits_potts)
+                         max_memory_gb=float(cfg.get("max_memory_gb", 8.0)), history=int(saved_potts.get("history", 5)),
+                         fit_potts=fits_potts, symmetric=bool(saved_potts.get("symmetric", False)))
             if use_sequence and target.get("scores"):
                 if network is None:
                     raise DataError(aln_path, "external scores were given, but a contact network (--model-dir) is "
