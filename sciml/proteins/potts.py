@@ -264,10 +264,16 @@ class PLObjective:
         h, Wb = self._views(theta)
         with torch.no_grad():
             if grad is not None:
-                grad.zero_()
                 gh, gWb = self._views(grad)
+                if not self.chunks:
+                    grad.zero_()
             nll = 0.0
-            for ch in self.chunks:
+            # the first row chunk writes every gradient entry (assigned, not added to a zeroed buffer), and the
+            # gradient is scaled by 1 / norm on the (rows x Lq) chunk, not on the parameter-sized vector: fewer
+            # passes over the 10-30 M entries. Timed alone at L = 256 (1a0tP, one core) the zeroing, the extra read
+            # of the accumulation and the division took 5 + 7 + 5 ms of an evaluation's ~145 ms; the whole
+            # evaluation's A/B difference was within the box's run-to-run noise (+-10 ms)
+            for k, ch in enumerate(self.chunks):
                 x, w = ch["x"], ch["w"]
                 R = len(x)
                 if self.dense:
@@ -281,21 +287,30 @@ class PLObjective:
                     continue
                 G = logp.exp_()  # dNLL/dlogits = w_n (P - onehot)
                 G.scatter_add_(2, x[..., None], torch.full((R, L, 1), -1.0, device=self.device, dtype=G.dtype))
-                G.mul_(w[:, None, None])
-                gh += G.sum(0)
+                G.mul_((w / self.norm)[:, None, None])
+                if k == 0:
+                    gh.copy_(G.sum(0))
+                else:
+                    gh += G.sum(0)
                 G = G.view(R, Lq)
                 if self.dense:
-                    gWb[0].addmm_(oh.T, G)
+                    if k == 0:
+                        torch.mm(oh.T, G, out=gWb[0])
+                    else:
+                        gWb[0].addmm_(oh.T, G)
                 else:
                     for (s, e), gb in zip(self.blocks, gWb):
-                        gb += F.embedding_bag(ch["bag_rows"], G[:, s:e].contiguous(), ch["bag_offsets"], mode="sum")
+                        part = F.embedding_bag(ch["bag_rows"], G[:, s:e].contiguous(), ch["bag_offsets"], mode="sum")
+                        if k == 0:
+                            gb.copy_(part)
+                        else:
+                            gb += part
             Wflat = theta[self.nh:]
             reg = self.lam_h * float(torch.dot(h.reshape(-1), h.reshape(-1))) + self.lam_j * float(torch.dot(Wflat, Wflat))
             f = (nll + reg) / self.norm
             if grad is not None:
-                grad[:self.nh].add_(theta[:self.nh], alpha=2.0 * self.lam_h)
-                grad[self.nh:].add_(Wflat, alpha=2.0 * self.lam_j)
-                grad.div_(self.norm)
+                grad[:self.nh].add_(theta[:self.nh], alpha=2.0 * self.lam_h / self.norm)
+                grad[self.nh:].add_(Wflat, alpha=2.0 * self.lam_j / self.norm)
                 if self.centered:  # dF/dW|h' = dF/dW|h - f (x) dF/dh
                     gh_flat = gh.reshape(-1)
                     for (s, e), gb in zip(self.blocks, gWb):
