@@ -7,19 +7,12 @@ import pytest
 import torch
 
 from sciml.proteins import meanfield, potts
-
-
-def _planted(n=600, L=12, seed=0):
-    """Random sequences where columns 1 and 9 are perfectly coupled (x9 = f(x1))."""
-    rng = np.random.default_rng(seed)
-    X = rng.integers(0, 20, size=(n, L)).astype(np.uint8)
-    X[:, 9] = (X[:, 1] * 7 + 3) % 20
-    return X
+from tests.proteins.conftest import planted_alignment
 
 
 def test_potts_recovers_planted_pair():
     torch.set_num_threads(1)
-    X = _planted()
+    X = planted_alignment()
     r = potts.fit(X, potts.PottsSettings(epochs=6, batch_size=128, lr=0.05), seed=0)
     s = r["scores"]
     i, j = np.unravel_index(np.argmax(np.triu(s, 1)), s.shape)
@@ -30,7 +23,7 @@ def test_potts_recovers_planted_pair():
 
 
 def test_meanfield_recovers_planted_pair():
-    X = _planted(seed=1)
+    X = planted_alignment(seed=1)
     s = meanfield.fit(X)["scores"]
     i, j = np.unravel_index(np.argmax(np.triu(s, 1)), s.shape)
     assert (i, j) == (1, 9)

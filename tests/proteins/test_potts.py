@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from sciml.errors import ConfigError
 from sciml.proteins import alignments, potts
 from sciml.proteins.alignments import Q
+from tests.proteins.conftest import planted_alignment
 
 
 def _autograd_objective(X, w, h, W, lam_h, lam_j):
@@ -101,19 +102,11 @@ def test_prepare_weights_whole_alignment_then_subsamples():
     assert len(Xs) <= 20 and any(np.array_equal(r, X[0]) for r in Xs.numpy())  # query row kept
 
 
-def _planted(n=600, L=12, seed=0):
-    """Random sequences where columns 1 and 9 are perfectly coupled (x9 = f(x1))."""
-    rng = np.random.default_rng(seed)
-    X = rng.integers(0, 20, size=(n, L)).astype(np.uint8)
-    X[:, 9] = (X[:, 1] * 7 + 3) % 20
-    return X
-
-
 @pytest.mark.parametrize("settings", [potts.PottsSettings(),
                                       potts.PottsSettings(optimizer="adam", epochs=6, batch_size=128)])
 def test_fit_recovers_planted_pair_deterministically(settings):
     torch.set_num_threads(1)
-    X = _planted()
+    X = planted_alignment()
     r = potts.fit(X, settings, seed=0)
     s = r["scores"]
     i, j = np.unravel_index(np.argmax(np.triu(s, 1)), s.shape)
@@ -127,7 +120,7 @@ def test_fit_recovers_planted_pair_deterministically(settings):
 
 def test_lbfgs_reaches_a_lower_objective_than_minibatch_adam():
     torch.set_num_threads(1)
-    X = _planted(n=300, L=10, seed=2)
+    X = planted_alignment(n=300, L=10, seed=2)
     lb = potts.fit(X, potts.PottsSettings(max_iter=200, tolerance=1e-7), seed=0)
     ad = potts.fit(X, potts.PottsSettings(optimizer="adam", epochs=4, batch_size=64), seed=0)
     assert lb["iterations"] < 200  # stopped by the tolerance, not the iteration cap
@@ -136,7 +129,7 @@ def test_lbfgs_reaches_a_lower_objective_than_minibatch_adam():
 
 def test_auto_optimizer_switches_on_row_count():
     torch.set_num_threads(1)
-    X = _planted(n=300, L=12, seed=4)
+    X = planted_alignment(n=300, L=12, seed=4)
     assert potts.fit(X, potts.PottsSettings(max_iter=3), seed=0)["optimizer"] == "lbfgs"
     assert potts.fit(X, potts.PottsSettings(optimizer="auto", max_iter=3), seed=0)["optimizer"] == "lbfgs"
     r = potts.fit(X, potts.PottsSettings(optimizer="auto", lbfgs_max_rows=100, epochs=1, batch_size=100), seed=0)
@@ -145,14 +138,14 @@ def test_auto_optimizer_switches_on_row_count():
 
 def test_unknown_optimizer_is_a_config_error():
     with pytest.raises(ConfigError, match="optimizer"):
-        potts.fit(_planted(n=20), potts.PottsSettings(optimizer="sgd"))
+        potts.fit(planted_alignment(n=20), potts.PottsSettings(optimizer="sgd"))
 
 
 def test_own_lbfgs_optimum_matches_scipy_lbfgsb():
     """The hand-written L-BFGS (CPU default) and SciPy's L-BFGS-B, both run to convergence on
     the same objective, reach the same optimum: objective and APC scores agree."""
     torch.set_num_threads(1)
-    X = _planted(n=200, L=10, seed=5)
+    X = planted_alignment(n=200, L=10, seed=5)
     tight = {"max_iter": 2000, "tolerance": 1e-12, "gtol": 1e-7}
     own = potts.fit(X, potts.PottsSettings(lbfgs_backend="own", **tight), seed=0)
     ref = potts.fit(X, potts.PottsSettings(lbfgs_backend="scipy", **tight), seed=0)
@@ -174,7 +167,7 @@ def test_optimiser_options_reach_the_same_optimum(option, seed):
     run to convergence, with and without the option the fit reaches the same objective and APC scores, and
     reports the same true (uncentered) fields."""
     torch.set_num_threads(1)
-    X = _planted(n=200, L=10, seed=seed)
+    X = planted_alignment(n=200, L=10, seed=seed)
     tight = {"max_iter": 2000, "tolerance": 1e-12, "gtol": 1e-7}
     off = potts.fit(X, potts.PottsSettings(**{option: False}, **tight), seed=0)
     on = potts.fit(X, potts.PottsSettings(**{option: True}, **tight), seed=0)
@@ -291,7 +284,7 @@ def test_preconditioner_is_the_hessian_diagonal_at_the_frequency_start(centered)
 
 def test_compact_and_two_loop_lbfgs_reach_the_same_optimum():
     torch.set_num_threads(1)
-    X = _planted(n=200, L=10, seed=8)
+    X = planted_alignment(n=200, L=10, seed=8)
     Xu, wu, _ = potts.prepare(X, potts.PottsSettings(), seed=0)
     obj = potts.PLObjective(Xu, wu, 0.01, 0.01, centered=True)
     start = obj.to_theta(potts._init_fields(Xu, wu), torch.zeros(10 * Q, 10 * Q))
@@ -303,13 +296,13 @@ def test_compact_and_two_loop_lbfgs_reach_the_same_optimum():
 
 def test_default_fit_stops_by_convergence_not_the_cap():
     torch.set_num_threads(1)
-    r = potts.fit(_planted(n=300, L=12, seed=6), potts.PottsSettings(), seed=0)
+    r = potts.fit(planted_alignment(n=300, L=12, seed=6), potts.PottsSettings(), seed=0)
     assert r["iterations"] < potts.PottsSettings().max_iter and r["converged"]
 
 
 def test_unknown_lbfgs_backend_is_a_config_error():
     with pytest.raises(ConfigError, match="lbfgs_backend"):
-        potts.fit(_planted(n=20), potts.PottsSettings(lbfgs_backend="newton"))
+        potts.fit(planted_alignment(n=20), potts.PottsSettings(lbfgs_backend="newton"))
 
 
 def test_auto_backend_is_the_hand_written_lbfgs_on_cpu_and_torch_on_gpu():
@@ -325,7 +318,7 @@ def test_carried_lbfgs_products_follow_the_recomputed_path(preconditioned):
     from g: the same objectives along the path and the same optimum (float64, so rounding cannot hide a wrong
     update)."""
     torch.set_num_threads(1)
-    X = _planted(n=200, L=10, seed=8)
+    X = planted_alignment(n=200, L=10, seed=8)
     Xu, wu, _ = potts.prepare(X, potts.PottsSettings(), seed=0)
     obj = potts.PLObjective(Xu, wu.double(), 0.01, 0.01, centered=True)
     start = obj.to_theta(potts._init_fields(Xu, wu).double(), torch.zeros(10 * Q, 10 * Q, dtype=torch.float64))

@@ -10,6 +10,7 @@ import torch
 from sciml.proteins import potts
 from sciml.proteins.alignments import Q
 from sciml.proteins.potts_symmetric import SymmetricPLObjective
+from tests.proteins.conftest import planted_alignment
 
 
 def _problem(dense, centered, monkeypatch, N=80, L=7):
@@ -63,20 +64,12 @@ def test_symmetric_diagonal_start_sums_the_two_asymmetric_curvatures(monkeypatch
     assert torch.allclose(1.0 / v[:L * Q], 1.0 / one_full[:L * Q])
 
 
-def _planted(n=200, L=10, seed=11):
-    """Random sequences where columns 1 and 9 are perfectly coupled (x9 = f(x1))."""
-    rng = np.random.default_rng(seed)
-    X = rng.integers(0, 20, size=(n, L)).astype(np.uint8)
-    X[:, 9] = (X[:, 1] * 7 + 3) % 20
-    return X
-
-
 def test_symmetric_fit_reaches_scipys_optimum_and_finds_the_planted_pair():
     """The hand-written L-BFGS (diagonal start) and SciPy's L-BFGS-B on the symmetric objective reach the same
     optimum. It lies above the asymmetric fit's (the symmetric model is that model constrained), its couplings
     are symmetric, and the planted pair scores highest."""
     torch.set_num_threads(1)
-    X = _planted()
+    X = planted_alignment(n=200, L=10, seed=11)
     tight = {"max_iter": 2000, "tolerance": 1e-12, "gtol": 1e-7}
     own = potts.fit(X, potts.PottsSettings(symmetric=True, **tight), seed=0)
     ref = potts.fit(X, potts.PottsSettings(symmetric=True, lbfgs_backend="scipy", **tight), seed=0)
@@ -95,7 +88,7 @@ def test_symmetric_fit_reaches_scipys_optimum_and_finds_the_planted_pair():
 
 
 def test_symmetric_fit_falls_back_to_asymmetric_for_adam_and_says_so():
-    X = _planted(n=120)
+    X = planted_alignment(n=120, L=10, seed=11)
     logs: list[str] = []
     r = potts.fit(X, potts.PottsSettings(symmetric=True, optimizer="adam", epochs=1), seed=0, log=logs.append)
     assert r["symmetric"] is False
