@@ -48,7 +48,7 @@ class SymmetricPLObjective:
         # For every column block of inner's layout, the (L, positions) grid of (row position i, column position j)
         # as an index into UU = [U; U^T (each block transposed); 0] (2 P + 1, q, q): p(i, j) where i < j, P + p(j, i)
         # where i > j, 2 P on the diagonal (no self-coupling). The rebuild then gathers whole q x q blocks
-        # (index_select) and the fold scatters them (index_copy_); the transposes are done once per call on U.
+        # (index_select) and the fold scatters them (index_put); the transposes are done once per call on U.
         pid = torch.full((L, L), 2 * self.P, dtype=torch.long, device=dev)
         pid[iu, ju] = torch.arange(self.P, device=dev)
         pid[ju, iu] = self.P + torch.arange(self.P, device=dev)
