@@ -191,9 +191,7 @@ class PLObjective:
         """
         import torch
 
-        f = self.freq
-        col = f * (1.0 - f)
-        row = col if self.centered else f
+        row, col = self.curvature_factors()
         h, vb = self._views(v)
         self.precondition_fields_(h.view(-1))
         with torch.no_grad():
@@ -202,6 +200,13 @@ class PLObjective:
                 for r in range(0, self.Lq, R):
                     blk[r:r + R].div_(torch.outer(row[r:r + R], col[s:e]).add_(2.0 * self.lam_j / self.norm))
         return v
+
+    def curvature_factors(self) -> tuple[Any, Any]:
+        """(row, col) (Lq,) of the coupling curvature estimate row[(j, b)] col[(i, a)] (+ penalty) of
+        :meth:`precondition_`: col = f (1 - f); row = E[u^2] of the one-hot feature (f (1 - f) centered, f plain)."""
+        f = self.freq
+        col = f * (1.0 - f)
+        return (col if self.centered else f), col
 
     def precondition_fields_(self, vh: Any) -> Any:
         """The field part of :meth:`precondition_`: divide ``vh`` (L*q,) in place by f (1 - f) + 2 lambda_h / norm."""

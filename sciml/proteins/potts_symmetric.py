@@ -115,9 +115,7 @@ class SymmetricPLObjective:
         import torch
 
         inner = self.inner
-        f = inner.freq
-        col = f * (1.0 - f)
-        row = col if inner.centered else f
+        row, col = inner.curvature_factors()
         rowq, colq = row.view(self.L, Q), col.view(self.L, Q)
         iu, ju = self.pairs
         inner.precondition_fields_(v[:self.nh])
