@@ -53,7 +53,7 @@ def main() -> None:
             runs[way] = {"iterations": it, "evaluations": n_eval, "objective": losses[-1],
                          "wall_s": round(time.perf_counter() - t0, 2), "_trace": trace}
             print(name, way, {k2: v for k2, v in runs[way].items() if k2 != "_trace"}, flush=True)
-        common = add_seconds_to_common(list(runs.values()))  # as in potts_lbfgs_backends.py
+        common = add_seconds_to_common(list(runs.values()))
         out[name] = {"L": int(Xu.shape[1]), "rows_used": int(Xu.shape[0]), "centered": st.centered,
                      "tolerance": args.tolerance, "common_objective": common, "runs": runs,
                      "speedup_to_common": round(runs["identity"]["s_to_common"]
