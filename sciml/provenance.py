@@ -26,7 +26,7 @@ from sciml.io import sha256_file, sha256_tree, write_json_atomic
 TRACKED_PACKAGES = (
     "sciml", "torch", "torch-geometric", "lightning", "torchmetrics", "numpy", "scipy",
     "pandas", "scikit-learn", "xarray", "pymatgen", "deepxde", "biopython",
-    "scikit-fem", "snakemake", "matplotlib",
+    "scikit-fem", "snakemake", "matplotlib", "chgnet", "sevenn", "torch-dftd",
 )
 
 

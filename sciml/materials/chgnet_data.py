@@ -35,7 +35,7 @@ _TENSOR_FIELDS = ("atomic_number", "atom_frac_coord", "atom_graph", "neighbor_im
 
 class CHGNetTable(PretrainedTable):
     """CHGNet graphs of a dataset's kept records (:class:`~sciml.materials.pretrained_data.PretrainedTable`);
-    ``graphs`` is a list of ``chgnet.graph.CrystalGraph``, ``features`` (n, 65), (n, 68) with ``stacking``, when attached."""
+    ``graphs`` is a list of ``chgnet.graph.CrystalGraph``, ``features`` (n, 65), (n, 68) with ``stacking`` ((n, 70) with ``dispersion`` too), when attached."""
 
     def n_atoms(self) -> np.ndarray:
         return np.array([len(g.atomic_number) for g in self.graphs], dtype=np.int64)
@@ -134,7 +134,7 @@ def load_or_build(dataset_cfg: dict[str, Any], root: str | Path | None, cache_di
 def attach_frozen_features(table: CHGNetTable, model: Any, batch_size: int = 128,
                            cache_dir: str | Path | None = None) -> CHGNetTable:
     """Compute ``model.features`` (the frozen pretrained backbone's (n, 65) crystal features, (n, 68) with
-    ``stacking``) of every kept record once and store them in ``table.features``: with ``freeze: head``
+    ``stacking``, (n, 70) with ``dispersion`` too) of every kept record once and store them in ``table.features``: with ``freeze: head``
     the backbone never changes, so every epoch reuses them and a fold's training takes seconds. Cached in
     ``cache_dir`` beside the graphs (when the table came from :func:`load_or_build`), named by the graphs'
     key and the model's feature settings, so the other fold jobs reuse them."""
@@ -146,7 +146,7 @@ def attach_frozen_features(table: CHGNetTable, model: Any, batch_size: int = 128
 
 
 class FeatureBatch:
-    """A batch of precomputed frozen features ``features`` (B, 65), (B, 68) with ``stacking``, with targets ``y`` (B,)."""
+    """A batch of precomputed frozen features ``features`` (B, 65), (B, 68) with ``stacking`` (B, 70 with ``dispersion``), with targets ``y`` (B,)."""
 
     def __init__(self, features: Any, y: Any):
         self.features = features

@@ -13,7 +13,9 @@ dataset and dominate its MAE.
 Descriptors (:data:`NAMES`), from the energies at the gaps :data:`GAPS` (Angstrom) and the in-plane
 registries :data:`OFFSETS`: ``restack_binding`` = E(layer) - min over gaps and registries of
 E(restacked), eV/atom; ``restack_gap`` = the gap of that minimum, nm; ``layer_thickness`` = the
-layer's extent across the vacuum, nm.
+layer's extent across the vacuum, nm. With a dispersion correction (:mod:`sciml.materials.dispersion`),
+two more (:data:`DISPERSION_NAMES`): the same binding and gap with the D3 energy added to the potential's
+at every cell, an estimate of the PBE-D3 exfoliation energy (eV/atom) that vdW-bound layers also get.
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ GAPS = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0)
 #: half-cell shifts, and the two third-cell shifts of hexagonal AB stacking.
 OFFSETS = ((0.0, 0.0), (0.5, 0.0), (0.0, 0.5), (0.5, 0.5), (1 / 3, 2 / 3), (2 / 3, 1 / 3))
 NAMES = ("restack_binding", "restack_gap", "layer_thickness")
+DISPERSION_NAMES = ("restack_binding_d3", "restack_gap_d3")
+
+
+def names(dispersion: bool = False) -> tuple[str, ...]:
+    """The descriptor columns :func:`descriptors` returns, with or without the dispersion pair."""
+    return NAMES + DISPERSION_NAMES if dispersion else NAMES
 
 
 def _plane_spacing(lattice: np.ndarray, k: int) -> float:
@@ -73,11 +81,23 @@ def restack(lattice: np.ndarray, frac: np.ndarray, gap: float,
     return new_lattice, np.linalg.solve(new_lattice.T, cartesian.T).T
 
 
-def descriptors(energy_per_atom: Any, structures: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+def _binding(e: np.ndarray) -> tuple[float, float] | None:
+    """(binding eV/atom, gap nm) from one record's energies [layer, restacked cells...]; None if none evaluate."""
+    stacked = e[1:]
+    if not (np.isfinite(e[0]) and np.isfinite(stacked).any()):
+        return None
+    best = int(np.nanargmin(stacked))
+    return float(e[0] - stacked[best]), GAPS[best % len(GAPS)] / 10.0
+
+
+def descriptors(energy_per_atom: Any, structures: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                dispersion: Any = None) -> np.ndarray:
     """(n, 3) descriptors (:data:`NAMES`) of ``structures`` [(atomic numbers (n_i,), lattice (3, 3),
     frac (n_i, 3))]. ``energy_per_atom(items)`` returns the potential's energy (eV/atom) of each
     (z, lattice, frac) item, NaN where it cannot evaluate one; a record none of whose restacked
-    cells evaluate gets binding 0 at the widest gap."""
+    cells evaluate gets binding 0 at the widest gap. With ``dispersion`` (a function like
+    ``energy_per_atom`` giving a dispersion energy, e.g. :func:`sciml.materials.dispersion.d3_energies`),
+    (n, 5): the binding and gap are found again on the sum of the two energies (:data:`DISPERSION_NAMES`)."""
     items, meta = [], []
     for z, lattice, frac in structures:
         _, _, thickness, _ = vacuum_axis(lattice, frac)
@@ -87,13 +107,14 @@ def descriptors(energy_per_atom: Any, structures: list[tuple[np.ndarray, np.ndar
             for gap in GAPS:
                 new_lattice, new_frac = restack(lattice, frac, gap, offset)
                 items.append((z, new_lattice, new_frac))
-    e = np.asarray(energy_per_atom(items), dtype=float).reshape(len(structures), 1 + len(OFFSETS) * len(GAPS))
-    out = np.zeros((len(structures), len(NAMES)), dtype=np.float32)
+    shape = (len(structures), 1 + len(OFFSETS) * len(GAPS))
+    energies = [np.asarray(energy_per_atom(items), dtype=float).reshape(shape)]
+    if dispersion is not None:
+        energies.append(energies[0] + np.asarray(dispersion(items), dtype=float).reshape(shape))
+    out = np.zeros((len(structures), len(names(dispersion is not None))), dtype=np.float32)
     for r, thickness in enumerate(meta):
-        stacked = e[r, 1:]
-        if np.isfinite(e[r, 0]) and np.isfinite(stacked).any():
-            best = int(np.nanargmin(stacked))
-            out[r] = (e[r, 0] - stacked[best], GAPS[best % len(GAPS)] / 10.0, thickness / 10.0)
-        else:
-            out[r] = (0.0, GAPS[-1] / 10.0, thickness / 10.0)
+        found = [_binding(e[r]) or (0.0, GAPS[-1] / 10.0) for e in energies]
+        out[r, :3] = (*found[0], thickness / 10.0)
+        if dispersion is not None:
+            out[r, 3:] = found[1]
     return out

@@ -203,6 +203,46 @@ def frozen_stacking_fold(tmp_path_factory, shared_data, chgnet_fold):
     return cfg, base / "fold_0", metrics, None
 
 
+@pytest.fixture(scope="module")
+def frozen_dispersion_fold(tmp_path_factory, shared_data, chgnet_fold):
+    """As ``frozen_stacking_fold`` with the D3 dispersion pair of descriptors as well (``dispersion: true``)."""
+    pytest.importorskip("torch_dftd", reason="torch-dftd not installed (pip install -e '.[pretrained]')")
+    from sciml.materials.steps import train
+
+    base = tmp_path_factory.mktemp("chgnet_dispersion")
+    cfg = chgnet_config(freeze="head", stacking=True, dispersion=True)
+    cfg["train"]["max_epochs"] = 60
+    metrics = train(cfg, 0, shared_data, base / "fold_0", base / "ckpt", chgnet_fold[3], threads=1)
+    return cfg, base / "fold_0", metrics, None
+
+
+def test_dispersion_head_beats_the_train_mean_and_records_its_inputs(frozen_dispersion_fold):
+    from sciml.materials import saved_model
+
+    _, fold_dir, metrics, _ = frozen_dispersion_fold
+    assert metrics["test"]["mae"] < 0.85 * metrics["baseline_train_mean"]["mae"], metrics["test"]
+    model, spec = saved_model.load(fold_dir)
+    assert spec["model_kwargs"]["dispersion"] and model.dispersion and model.head[0].in_features == 70
+
+
+def test_dispersion_needs_the_restacking_descriptors():
+    from sciml.errors import ConfigError
+    from sciml.materials.models import build_model
+
+    with pytest.raises(ConfigError, match="stacking"):
+        build_model("chgnet", freeze="head", dispersion=True)
+
+
+def test_dispersion_changes_the_feature_cache_key_and_only_then():
+    """Features cached without dispersion keep their key (the option is off by default); with it they get another."""
+    from sciml.materials.models import build_model
+
+    plain = build_model("chgnet", freeze="head", stacking=True)
+    assert plain.feature_key() == build_model("chgnet", freeze="head", stacking=True, dispersion=False).feature_key()
+    assert plain.feature_key() == "c1ef0ff64776"  # the key of every stacking cache written before the option existed
+    assert build_model("chgnet", freeze="head", stacking=True, dispersion=True).feature_key() != plain.feature_key()
+
+
 def test_stacking_head_beats_the_train_mean_and_records_its_inputs(frozen_stacking_fold):
     from sciml.materials import saved_model
 
@@ -241,10 +281,10 @@ def test_frozen_features_head_beats_the_train_mean_in_seconds(frozen_fold):
     assert metrics["epochs_trained"] == 60 and seconds < 120
 
 
-@pytest.mark.parametrize("fold_fixture", ["frozen_fold", "frozen_stacking_fold"])
+@pytest.mark.parametrize("fold_fixture", ["frozen_fold", "frozen_stacking_fold", "frozen_dispersion_fold"])
 def test_frozen_head_saved_model_predicts_from_graphs_like_the_feature_path(fold_fixture, shared_data, request):
     """Training ran on precomputed features; the saved model runs the backbone on graphs (and, with
-    stacking, recomputes the restacking descriptors from them): same numbers."""
+    stacking, recomputes the restacking descriptors from them, D3 included with dispersion): same numbers."""
     from itertools import islice
 
     from sciml.materials import saved_model

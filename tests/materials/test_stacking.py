@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sciml.materials.stacking import GAPS, NAMES, OFFSETS, descriptors, restack, vacuum_axis
+from sciml.materials.stacking import DISPERSION_NAMES, GAPS, NAMES, OFFSETS, descriptors, names, restack, vacuum_axis
 
 # a two-atom layer 3 A thick across c, in a cell with 17 A of vacuum, c tilted off the normal
 LATTICE = np.array([[3.0, 0.0, 0.0], [-1.5, 2.6, 0.0], [0.8, 0.4, 20.0]])
@@ -66,6 +66,41 @@ def test_descriptors_take_the_lowest_restacked_energy_and_survive_failed_cells()
     assert d[1] == pytest.approx([0.0, GAPS[-1] / 10, 0.3], abs=1e-6)
 
 
+def test_dispersion_descriptors_find_the_minimum_of_the_summed_energies():
+    """The potential alone binds nothing (a flat curve, as CHGNet for a vdW layer); an attraction growing
+    as the gap closes plus a repulsion below 3 A puts the summed minimum at 3 A in the registry it favours."""
+    cells = 1 + len(OFFSETS) * len(GAPS)
+
+    def potential(items):  # repulsive below 3 A in every registry, otherwise flat at the layer's energy
+        out = []
+        for n, _ in enumerate(items):
+            slot = n % cells
+            gap = GAPS[(slot - 1) % len(GAPS)]
+            out.append(-1.0 if slot == 0 else -1.0 + (5.0 * (3.0 - gap) ** 2 if gap < 3.0 else 0.0))
+        return out
+
+    def attraction(items):  # -0.02 eV/atom x (1 + registry) x (3 / gap)^4, nothing for the isolated layer
+        out = []
+        for n, _ in enumerate(items):
+            slot = n % cells
+            registry, gap = divmod(slot - 1, len(GAPS))
+            out.append(0.0 if slot == 0 else -0.02 * (1 + registry) * (3.0 / GAPS[gap]) ** 4)
+        return out
+
+    z = np.array([6, 6])
+    plain = descriptors(potential, [(z, LATTICE, FRAC)])
+    d = descriptors(potential, [(z, LATTICE, FRAC)], dispersion=attraction)
+    assert names(True) == NAMES + DISPERSION_NAMES and d.shape == (1, 5)
+    assert np.array_equal(d[:, :3], plain)  # the potential's own three are unchanged
+    assert plain[0, 0] == pytest.approx(0.0, abs=1e-7)
+    assert d[0, 3:] == pytest.approx([0.02 * len(OFFSETS), 0.3], abs=1e-6)  # deepest registry, at 3 A
+
+    def broken(items):
+        return [float("nan")] * len(items)
+
+    assert descriptors(potential, [(z, LATTICE, FRAC)], dispersion=broken)[0, 3:] == pytest.approx([0.0, GAPS[-1] / 10])
+
+
 @pytest.mark.slow
 def test_pretrained_binding_tracks_exfoliation_energy(shared_data):
     """On 80 real jdft2d layers, CHGNet's restacking binding ranks them like their DFT exfoliation energies
@@ -85,3 +120,29 @@ def test_pretrained_binding_tracks_exfoliation_energy(shared_data):
     d = model.stacking_descriptors(table.graphs).numpy()
     assert np.isfinite(d).all() and (d[:, 1] >= GAPS[0] / 10).all()
     assert spearmanr(d[:, 0], table.y.numpy()).statistic > 0.3
+
+
+@pytest.mark.slow
+def test_binding_with_d3_dispersion_estimates_exfoliation_energy(shared_data):
+    """With D3 added, the restacking binding of 80 real jdft2d layers is itself an estimate of their DFT
+    exfoliation energy, with no fit: it ranks them far better than the potential alone (Spearman 0.73 vs 0.46
+    on fold 0's 508 training rows) and its MAE beats predicting every layer at the median."""
+    pytest.importorskip("chgnet")
+    pytest.importorskip("torch_dftd")
+    from itertools import islice
+
+    from scipy.stats import spearmanr
+
+    from sciml.materials.chgnet_data import build_table
+    from sciml.materials.models import build_model
+    from sciml.materials.readers import read_matbench_json
+    from tests.materials.conftest import JDFT2D
+
+    table = build_table(islice(read_matbench_json(shared_data / JDFT2D), 80))
+    model = build_model("chgnet", freeze="head", stacking=True, dispersion=True)
+    d = model.stacking_descriptors(table.graphs).numpy()
+    y = table.y.numpy()  # meV/atom
+    assert np.isfinite(d).all()
+    with_d3 = spearmanr(d[:, 3], y).statistic
+    assert with_d3 > 0.6 and with_d3 > spearmanr(d[:, 0], y).statistic + 0.15
+    assert np.abs(1000 * d[:, 3] - y).mean() < np.abs(np.median(y) - y).mean()

@@ -4,7 +4,8 @@ The backbone is CHGNet 0.3.0 (Deng et al. 2023, MPtrj-pretrained; PyPI ``chgnet`
 bond and angle embeddings and message-passing blocks up to the crystal feature (the mean of
 the 64-wide atom features after the readout LayerNorm). A NEW head maps
 ``[crystal_fea (64), pretrained energy per atom (eV)]`` (with ``stacking``, plus the three restacking
-descriptors of :mod:`sciml.materials.stacking`, always from the pretrained potential) to one
+descriptors of :mod:`sciml.materials.stacking`, always from the pretrained potential; with ``dispersion``
+too, two more from the potential plus a D3 correction, :mod:`sciml.materials.dispersion`) to one
 normalised property value.
 
 The weights come from the installed package's file (``chgnet/pretrained/0.3.0/*.pth.tar``,
@@ -131,12 +132,15 @@ class CHGNetRegressor(PretrainedRegressor):
 
     def __init__(self, freeze: str = "last_blocks", trainable_blocks: int = 1, backbone_lr_scale: float = 0.1,
                  head_hidden: int = 64, pretrained: str = "0.3.0", weights_path: str | None = None,
-                 stacking: bool = False):
+                 stacking: bool = False, dispersion: bool = False):
         super().__init__()
         from sciml.errors import ConfigError
 
         if freeze not in FREEZE_MODES:
             raise ConfigError("materials.model.chgnet.freeze", f"unknown mode {freeze!r} (valid: {', '.join(FREEZE_MODES)})")
+        if dispersion and not stacking:
+            raise ConfigError("materials.model.chgnet.dispersion", "adds to the restacking descriptors: set stacking: true as well")
+        self.dispersion = bool(dispersion)
         self.freeze = freeze
         self.pretrained = pretrained
         self.stacking = bool(stacking)
@@ -147,9 +151,9 @@ class CHGNetRegressor(PretrainedRegressor):
         self._potential = [self.backbone if freeze == "head" or not stacking else load_pretrained(pretrained, weights_path)]
         self._descriptor_cache: dict[bytes, Any] = {}
         fea = int(self.backbone.model_args["atom_fea_dim"])
-        from sciml.materials.stacking import NAMES
+        from sciml.materials.stacking import names
 
-        extra = len(NAMES) if self.stacking else 0
+        extra = len(names(self.dispersion)) if self.stacking else 0
         self.head = nn.Sequential(nn.Linear(fea + 1 + extra, head_hidden), nn.SiLU(), nn.Linear(head_hidden, 1))
         self.backbone.requires_grad_(freeze == "none")
         if freeze == "last_blocks":
@@ -163,7 +167,8 @@ class CHGNetRegressor(PretrainedRegressor):
 
     def features(self, batch) -> torch.Tensor:
         """(B, 65) crystal features: CHGNet's crystal_fea and its energy per atom (eV/atom); with
-        ``stacking``, (B, 68): then the restacking descriptors of :mod:`sciml.materials.stacking`."""
+        ``stacking``, (B, 68): then the restacking descriptors of :mod:`sciml.materials.stacking`
+        ((B, 70) with ``dispersion``)."""
         out = self.backbone(list(batch.graphs), task="e", return_crystal_feas=True)
         feats = [out["crystal_fea"], out["e"].view(-1, 1)]
         if self.stacking:
@@ -176,11 +181,16 @@ class CHGNetRegressor(PretrainedRegressor):
         from sciml.materials import stacking
 
         spec = {"pretrained": self.pretrained, "stacking": self.stacking and [stacking.GAPS, stacking.OFFSETS, stacking.NAMES]}
+        if self.dispersion:  # only when on, so the keys of features cached without it stay valid
+            from sciml.materials import dispersion
+
+            spec["dispersion"] = [dispersion.spec(), stacking.DISPERSION_NAMES]
         return hashlib.sha256(repr(spec).encode()).hexdigest()[:12]
 
     def stacking_descriptors(self, graphs: list[Any], batch_size: int = 64) -> torch.Tensor:
         """(B, 3) restacking descriptors of CHGNet graphs (:func:`sciml.materials.stacking.descriptors`), from the
-        frozen pretrained potential's energies of each layer and its restacked cells. Cached by the graph's
+        frozen pretrained potential's energies of each layer and its restacked cells ((B, 5) with ``dispersion``:
+        with the D3 energies of :func:`sciml.materials.dispersion.d3_energies` added). Cached by the graph's
         content (atoms, lattice), so fine-tuning computes them once per record, not once per epoch."""
         import numpy as np
 
@@ -193,7 +203,11 @@ class CHGNetRegressor(PretrainedRegressor):
         if missing:
             if len(self._descriptor_cache) > _DESCRIPTOR_CACHE_SIZE:  # bounded: screening streams any number of structures
                 self._descriptor_cache.clear()
-            values = descriptors(lambda items: self._potential_energies(items, batch_size), [structures[n] for n in missing])
+            extra = None
+            if self.dispersion:
+                from sciml.materials.dispersion import d3_energies as extra
+            values = descriptors(lambda items: self._potential_energies(items, batch_size), [structures[n] for n in missing],
+                                 dispersion=extra)
             for n, v in zip(missing, values):
                 self._descriptor_cache[keys[n]] = v
         return torch.as_tensor(np.stack([self._descriptor_cache[k] for k in keys]))

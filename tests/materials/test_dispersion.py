@@ -1,0 +1,55 @@
+"""D3 dispersion energies for the restacking descriptors: the right size and sign on graphite, NaN for an
+element D3 has no parameters for, and a clear error without torch-dftd."""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+import pytest
+
+from sciml.materials.stacking import restack
+
+# graphene (a = 2.46 A) in a cell with 20 A along c
+GRAPHENE = (np.array([6, 6]), np.array([[2.46, 0.0, 0.0], [-1.23, 2.1304, 0.0], [0.0, 0.0, 20.0]]),
+            np.array([[0.0, 0.0, 0.5], [1 / 3, 2 / 3, 0.5]]))
+
+
+def test_graphene_restacked_binds_by_graphites_exfoliation_energy():
+    """The D3 attraction between graphene layers restacked in the AB registry grows as the gap closes, and at
+    graphite's 3.35 A it is of the size of graphite's measured exfoliation energy (~52 meV/atom, Zacharia et al.
+    2004): per atom, in eV, not per cell or in hartree."""
+    pytest.importorskip("torch_dftd")
+    from sciml.materials.dispersion import d3_energies
+
+    z, lattice, frac = GRAPHENE
+    gaps = (3.35, 4.0, 6.0)
+    e = d3_energies([GRAPHENE] + [(z, *restack(lattice, frac, g, (1 / 3, 2 / 3))) for g in gaps])
+    binding = 1000 * (e[0] - np.array(e[1:]))  # meV/atom
+    assert e[0] < 0 and np.all(np.diff(binding) < 0) and binding[-1] > 0
+    assert 35 < binding[0] < 90
+
+
+def test_an_element_without_d3_parameters_gives_nan_not_a_crash():
+    pytest.importorskip("torch_dftd")
+    from sciml.materials.dispersion import d3_energies
+
+    _, lattice, frac = GRAPHENE
+    e = d3_energies([(np.array([100, 6]), lattice, frac), GRAPHENE])
+    assert np.isnan(e[0]) and np.isfinite(e[1])
+
+
+def test_missing_torch_dftd_is_a_config_error_naming_the_option(monkeypatch):
+    from sciml.errors import ConfigError
+    from sciml.materials import dispersion
+
+    real_import = builtins.__import__
+
+    def no_dftd(name, *args, **kwargs):
+        if name.startswith("torch_dftd"):
+            raise ImportError("No module named 'torch_dftd'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_dftd)
+    with pytest.raises(ConfigError, match="dispersion.*torch-dftd"):
+        dispersion.d3_energies([GRAPHENE])
