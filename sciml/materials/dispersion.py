@@ -7,9 +7,9 @@ Adding the D3 correction with Becke-Johnson damping and PBE's parameters (Grimme
 the usual way to give a PBE-level potential its dispersion; the sum estimates a PBE-D3 exfoliation energy.
 
 Settings (:data:`XC`, :data:`DAMPING`, :data:`CUTOFF_BOHR`): the pair cutoff is 40 bohr (21 A) instead of
-D3's usual 95 bohr, because it is 15x cheaper (0.007 vs 0.11 s per cell of a jdft2d layer, one core) and
+D3's usual 95 bohr, because it is 6x cheaper (0.011 vs 0.063 s per cell of a jdft2d layer, one core) and
 changes the binding at a 3 A gap by at most 1.5 meV/atom (median 1 %) on 30 jdft2d training layers
-(measured 2026-12-06, AMD EPYC; the script is ``benchmarks/materials/d3_cutoff.py``).
+(measured 2026-12-06, AMD EPYC, with another job on the other core; ``benchmarks/materials/d3_cutoff.py``).
 """
 
 from __future__ import annotations
