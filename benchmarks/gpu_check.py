@@ -10,7 +10,9 @@ full Matbench jdft2d 5-fold CGCNN benchmark. The `ddp` step trains with 1 proces
 process per GPU of the machine (Lightning DDP, NCCL) and records throughput (materials
 structures/s on the jdft2d fold 0 with the coGN-24 config, contact maps/s on the msa_pairs
 families) and the peak GPU memory per rank, through benchmarks/materials/ddp_throughput.py and
-benchmarks/proteins/ddp_throughput.py.
+benchmarks/proteins/ddp_throughput.py. The `d3` step computes the D3 dispersion energies of 20 jdft2d layers'
+restacked cells (what `model.chgnet.dispersion` adds) on the CPU and on the GPU, and records their largest
+difference (meV/atom) and both times.
 """
 
 from __future__ import annotations
@@ -108,11 +110,35 @@ def ddp(data_root: str, out: Path, log: Path) -> dict:
     return result
 
 
+def d3(data_root: str, out: Path, log: Path) -> dict:
+    from itertools import islice
+
+    import numpy as np
+
+    from sciml.materials.dispersion import d3_energies
+    from sciml.materials.readers import read_matbench_json
+    from sciml.materials.stacking import GAPS, OFFSETS, restack
+
+    cells = []
+    for rec in islice(read_matbench_json(Path(data_root) / "materials" / "matbench_jdft2d.json.gz"), 20):
+        s = rec.structure
+        z, lattice, frac = s.atomic_numbers, s.lattice.matrix, s.frac_coords
+        cells.append((z, lattice, frac))
+        cells += [(z, *restack(lattice, frac, gap, offset)) for gap in GAPS for offset in OFFSETS]
+    times, energies = {}, {}
+    for device in ("cpu", "cuda"):
+        start = time.perf_counter()
+        energies[device] = np.asarray(d3_energies(cells, device=device))
+        times[device] = round(time.perf_counter() - start, 2)
+    diff = np.nanmax(np.abs(energies["cpu"] - energies["cuda"])) * 1000
+    return {"cells": len(cells), "cpu_s": times["cpu"], "cuda_s": times["cuda"], "max_diff_meV_per_atom": float(diff)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", default="../shared/data")
     parser.add_argument("--out", default="results/gpu_check")
-    parser.add_argument("--only", default="materials,proteins,pde,pde_options,ddp")
+    parser.add_argument("--only", default="materials,proteins,pde,pde_options,ddp,d3")
     args = parser.parse_args()
     import torch
 
@@ -122,7 +148,7 @@ def main() -> int:
     result: dict = {"torch": torch.__version__, "cuda": torch.version.cuda,
                     "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
     print(json.dumps(result))
-    steps = {"materials": materials, "proteins": proteins, "pde": pde, "pde_options": pde_options, "ddp": ddp}
+    steps = {"materials": materials, "proteins": proteins, "pde": pde, "pde_options": pde_options, "ddp": ddp, "d3": d3}
     for name in args.only.split(","):
         try:
             result[name] = steps[name](args.data_root, out, log)

@@ -27,8 +27,9 @@ def spec() -> tuple[str, str, float]:
     return (XC, DAMPING, CUTOFF_BOHR)
 
 
-def calculator(cutoff_bohr: float = CUTOFF_BOHR) -> Any:
-    """torch-dftd's D3 calculator (CPU), with a clear error if the package is missing."""
+def calculator(cutoff_bohr: float = CUTOFF_BOHR, device: str = "cpu") -> Any:
+    """torch-dftd's D3 calculator on ``device`` ("cpu", "cuda", "cuda:1"), with a clear error if the package is
+    missing."""
     try:
         from ase.units import Bohr
         from torch_dftd.torch_dftd3_calculator import TorchDFTD3Calculator
@@ -37,19 +38,21 @@ def calculator(cutoff_bohr: float = CUTOFF_BOHR) -> Any:
 
         raise ConfigError("materials.model.chgnet.dispersion",
                           f"needs the torch-dftd package (pip install 'sciml[pretrained]'): {exc}") from exc
-    return TorchDFTD3Calculator(device="cpu", xc=XC, damping=DAMPING, cutoff=cutoff_bohr * Bohr)
+    return TorchDFTD3Calculator(device=device, xc=XC, damping=DAMPING, cutoff=cutoff_bohr * Bohr)
 
 
-def d3_energies(items: Iterable[tuple[Any, Any, Any]], cutoff_bohr: float = CUTOFF_BOHR) -> list[float]:
+def d3_energies(items: Iterable[tuple[Any, Any, Any]], cutoff_bohr: float = CUTOFF_BOHR,
+                device: str = "cpu") -> list[float]:
     """D3(BJ, PBE) dispersion energy per atom (eV) of each (atomic numbers (n,), lattice (3, 3) rows in
     Angstrom, fractional coordinates (n, 3)) cell, periodic in all three directions; NaN for a cell the
-    calculator cannot evaluate (an element D3 has no parameters for)."""
+    calculator cannot evaluate (an element D3 has no parameters for). ``device``: where torch-dftd computes
+    (the pretrained potential's device, so GPU screening does not wait on the CPU for it)."""
     import warnings
 
     import numpy as np
     from ase import Atoms
 
-    calc = calculator(cutoff_bohr)
+    calc = calculator(cutoff_bohr, device)
     out = []
     for z, lattice, frac in items:
         atoms = Atoms(numbers=np.asarray(z, dtype=int), cell=np.asarray(lattice, dtype=float),

@@ -53,3 +53,30 @@ def test_missing_torch_dftd_is_a_config_error_naming_the_option(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_dftd)
     with pytest.raises(ConfigError, match="dispersion.*torch-dftd"):
         dispersion.d3_energies([GRAPHENE])
+
+
+def test_the_d3_energies_run_on_the_pretrained_potentials_device(monkeypatch):
+    """The model hands its potential's device to the D3 calculator (so `predict --device cuda` computes D3 on the
+    GPU too), and the calculator is built on the device it is given."""
+    pytest.importorskip("chgnet")
+    pytest.importorskip("torch_dftd")
+    from pymatgen.core import Lattice, Structure
+
+    from sciml.materials import dispersion
+    from sciml.materials.chgnet_data import converter
+    from sciml.materials.models import build_model
+
+    assert str(dispersion.calculator(device="cpu").device) == "cpu"
+    seen, original = [], dispersion.d3_energies
+
+    def recording(items, device="unset"):
+        seen.append(device)
+        return original(items, device=device)
+
+    monkeypatch.setattr(dispersion, "d3_energies", recording)
+    z, lattice, frac = GRAPHENE
+    graph = converter()(Structure(Lattice(lattice), [int(v) for v in z], frac), graph_id="graphene")
+    model = build_model("chgnet", freeze="head", stacking=True, dispersion=True)
+    d = model.stacking_descriptors([graph]).numpy()
+    assert seen == ["cpu"] and d.shape == (1, 5) and np.isfinite(d).all()
+    assert 0.035 < d[0, 3] < 0.09  # eV/atom: graphite-like binding once D3 is added (CHGNet alone sees ~none)

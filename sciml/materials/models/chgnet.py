@@ -24,6 +24,7 @@ at ``lr * backbone_lr_scale``, the head at ``lr``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 from pathlib import Path
@@ -204,8 +205,10 @@ class CHGNetRegressor(PretrainedRegressor):
             if len(self._descriptor_cache) > _DESCRIPTOR_CACHE_SIZE:  # bounded: screening streams any number of structures
                 self._descriptor_cache.clear()
             extra = None
-            if self.dispersion:
-                from sciml.materials.dispersion import d3_energies as extra
+            if self.dispersion:  # D3 on the potential's device (a GPU when predict --device cuda put it there)
+                from sciml.materials.dispersion import d3_energies
+
+                extra = functools.partial(d3_energies, device=str(next(self._potential[0].parameters()).device))
             values = descriptors(lambda items: self._potential_energies(items, batch_size), [structures[n] for n in missing],
                                  dispersion=extra)
             for n, v in zip(missing, values):
