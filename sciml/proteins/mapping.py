@@ -48,7 +48,11 @@ def _map_row(aligner: Any, row: str, structure_seq: str) -> tuple[Any, float, in
     col_to_res = np.full(len(row), -1, dtype=np.int64)
     if not ungapped:
         return col_to_res, 0.0, 0
-    aln = aligner.align(ungapped, structure_seq)[0]
+    alignments = aligner.align(ungapped, structure_seq)
+    try:
+        aln = alignments[0]
+    except IndexError:  # no local alignment scores above zero: nothing in common
+        return col_to_res, 0.0, 0
     same = n = 0
     for (a0, a1), (b0, b1) in zip(*aln.aligned):
         for off in range(a1 - a0):
@@ -62,30 +66,47 @@ def map_query(seqs: list[str], structure_seq: str, path: str = "<alignment>", ma
               min_identity: float = 0.9, structure_path: str = "<structure>") -> ColumnMap:
     """Find the alignment row matching ``structure_seq`` and map columns to residues.
 
-    Rows are scanned in order (first ``max_rows``); an exact ungapped match stops the
-    scan early. Raises :class:`DataError` when the best row's identity is below
-    ``min_identity`` over at least half of the shorter sequence (wrong chain/query).
+    Every row is first tested for an exact ungapped match (a string test, cheap for any depth: the
+    query can sit deep in a file, e.g. row 2635 of 3068 in CCMpred's 1atzA.aln); of those, the one
+    covering the most structure residues is the query if it covers at least half of them (a fragment
+    row can match exactly too). Otherwise the first ``max_rows`` rows are aligned pairwise, and the
+    best of them and of that shorter exact match is kept.
+    Raises :class:`DataError` when the best row's identity is below ``min_identity`` over at least
+    half of the shorter sequence (wrong chain/query).
     """
     import numpy as np
 
     aligner = _aligner()
-    best: tuple[float, int, Any, float] | None = None
+    best: tuple[float, int, Any, float] | None = None  # (score, row, col_to_res, identity)
+    exact: tuple[int, int, Any] | None = None  # (residues covered, row, col_to_res) of the best exact match
+    for r, row in enumerate(seqs):
+        ungapped = row.replace("-", "")
+        if ungapped and (ungapped in structure_seq or structure_seq in ungapped):
+            # an exact substring: identity 1 by construction, still align for offsets. A fragment row can be a
+            # substring too, so the match covering the most residues wins; a full-length one ends the scan
+            c2r, ident, n = _map_row(aligner, row, structure_seq)
+            if ident == 1.0 and n >= 0.5 * min(len(ungapped), len(structure_seq)) and (exact is None or n > exact[0]):
+                exact = (n, r, c2r)
+                if n >= len(structure_seq):
+                    break
+    if exact is not None and exact[0] >= 0.5 * len(structure_seq):
+        _, r, c2r = exact
+        return ColumnMap(r, c2r, 1.0, float((c2r >= 0).mean()))
+    if exact is not None:  # a shorter exact match (one domain of a longer chain, or a fragment) competes below
+        n, r, c2r = exact
+        best = (min(1.0, n / max(1, min(len(seqs[r].replace("-", "")), len(structure_seq)))), r, c2r, 1.0)
     for r, row in enumerate(seqs[:max_rows]):
         ungapped = row.replace("-", "")
-        if not ungapped:
+        if not ungapped or (best is not None and r == best[1]):
             continue
-        if ungapped in structure_seq or structure_seq in ungapped:
-            # an exact substring: identity 1 by construction, still align for offsets
-            c2r, ident, n = _map_row(aligner, row, structure_seq)
-            if ident == 1.0 and n >= 0.5 * min(len(ungapped), len(structure_seq)):
-                return ColumnMap(r, c2r, 1.0, float((c2r >= 0).mean()))
-        # cheap prefilter: compositional similarity is not enough; align the candidate
         c2r, ident, n = _map_row(aligner, row, structure_seq)
         score = ident * min(1.0, n / max(1, min(len(ungapped), len(structure_seq))))
         if best is None or score > best[0]:
             best = (score, r, c2r, ident)
     if best is None or best[0] < min_identity * 0.5 or best[3] < min_identity:
         got = "no usable row" if best is None else f"best row {best[1] + 1} has identity {best[3]:.2f}"
+        if len(seqs) > max_rows:
+            got += f"; no row matches exactly, and only the first {max_rows} of {len(seqs)} rows were aligned"
         raise DataError(structure_path, f"chain sequence does not match any row of {path} ({got}, "
                         f"need >= {min_identity:.2f})", record=f"sequence {structure_seq[:20]}...",
                         hint="check the chain id, or give the structure that belongs to this alignment")

@@ -29,6 +29,26 @@ def test_mapping_with_offset_and_mismatch():
                           structure_path="x.pdb")
 
 
+def test_an_exact_query_is_found_beyond_the_rows_that_are_aligned_pairwise():
+    structure = "ACDEFGHIKLMNPQRSTVWY"
+    decoys = ["WWWWWWWWWWPPPPPPPPPP"] * 5
+    cm = mapping.map_query(decoys + ["-CDEFGHIKLMNPQRSTVW-"], structure, max_rows=2)
+    assert cm.row == 5 and cm.identity == 1.0 and cm.col_to_res[1] == 1 and cm.col_to_res[0] == -1
+    with pytest.raises(DataError, match="only the first 2 of 6 rows were aligned"):
+        mapping.map_query(decoys + ["-CDEFGHIKLMNPQRSTVW-"], "MMMMMMMMMMMMMMMMMMMM", max_rows=2)
+
+
+def test_the_1atz_query_deep_in_ccmpreds_alignment_maps_its_native(shared_data):
+    """CCMpred's 1atzA.aln holds the native's sequence at row 2635 of 3068 (it was skipped while only the first 2000
+    rows were searched); its 75 columns are the native's 75 residues."""
+    from sciml.proteins.family import load_family
+
+    fam = load_family({"name": "1atzA", "alignment": "proteins/msa_pairs/1atzA/1atzA.aln",
+                       "structure": "proteins/msa_pairs/1atzA/native_1atzA_ccmgen.pdb"}, shared_data)
+    assert fam.query_row == 2634 and fam.identity == 1.0 and fam.n_seqs == 3068
+    assert (fam.res == np.arange(75)).all()
+
+
 def test_precision_hand_example():
     L = 30
     native = np.zeros((L, L))
