@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--families-from", required=True, help="config whose families give each target's structure")
     ap.add_argument("--data-root", required=True)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--cv-from", default=None,
+                    help="take the CV estimate from this earlier output of this script instead of the run's "
+                         "cross_validate/metrics.json (for targets predicted again without rerunning the CV)")
     args = ap.parse_args(argv)
     cfg = yaml.safe_load(Path(args.config).read_text())
     natives = {f["name"]: f for f in yaml.safe_load(Path(args.families_from).read_text())["proteins"]["families"]}
@@ -50,7 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         with np.load(run / "targets" / name / "prediction" / f"{name}.contacts.npz") as z:
             probs, potts = z["probs"], z["coevolution"]
         per[name] = {"network": casp_precision(probs, q.native), "potts": casp_precision(potts, q.native)}
-    cv = json.loads((run / "cross_validate" / "metrics.json").read_text())["mean"]
+    if args.cv_from:
+        cv = json.loads(Path(args.cv_from).read_text())["cv_estimate"]
+    else:
+        cv = json.loads((run / "cross_validate" / "metrics.json").read_text())["mean"]
     key = "long_L/5"
     out = {"n_scored": len(per), "skipped": skipped,
            "mean": {k: mean_metrics([v[k] for v in per.values()]) for k in ("network", "potts")},

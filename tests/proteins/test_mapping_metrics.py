@@ -38,6 +38,17 @@ def test_an_exact_query_is_found_beyond_the_rows_that_are_aligned_pairwise():
         mapping.map_query(decoys + ["-CDEFGHIKLMNPQRSTVW-"], "MMMMMMMMMMMMMMMMMMMM", max_rows=2)
 
 
+def test_a_full_length_exact_row_wins_over_an_earlier_exact_fragment():
+    """A fragment row is an exact substring of the chain too (1guuA's row 191 lacks the first 8 residues): the
+    exact match covering the most residues is the query, so no residue loses its prediction."""
+    structure = "ACDEFGHIKLMNPQRSTVWY"
+    seqs = ["--------KLMNPQRSTVWY", "ACDEFGHIKLMNPQRSTVW-", "ACDEFGHIKLMNPQRSTVWY"]
+    cm = mapping.map_query(seqs, structure)
+    assert cm.row == 2 and (cm.col_to_res == np.arange(20)).all()
+    cm = mapping.map_query(seqs[:2], structure)  # without it, the longer of the two partial rows
+    assert cm.row == 1 and cm.col_to_res[19] == -1 and cm.col_to_res[0] == 0
+
+
 def test_the_1atz_query_deep_in_ccmpreds_alignment_maps_its_native(shared_data):
     """CCMpred's 1atzA.aln holds the native's sequence at row 2635 of 3068 (it was skipped while only the first 2000
     rows were searched); its 75 columns are the native's 75 residues."""
