@@ -78,23 +78,23 @@ def map_query(seqs: list[str], structure_seq: str, path: str = "<alignment>", ma
 
     aligner = _aligner()
     best: tuple[float, int, Any, float] | None = None  # (score, row, col_to_res, identity)
-    exact: tuple[int, int, Any] | None = None  # (residues covered, row, col_to_res) of the best exact match
+    exact: tuple[int, int] | None = None  # (residues it covers, row) of the longest exact match
     for r, row in enumerate(seqs):
         ungapped = row.replace("-", "")
         if ungapped and (ungapped in structure_seq or structure_seq in ungapped):
-            # an exact substring: identity 1 by construction, still align for offsets. A fragment row can be a
-            # substring too, so the match covering the most residues wins; a full-length one ends the scan
-            c2r, ident, n = _map_row(aligner, row, structure_seq)
-            if ident == 1.0 and n >= 0.5 * min(len(ungapped), len(structure_seq)) and (exact is None or n > exact[0]):
-                exact = (n, r, c2r)
-                if n >= len(structure_seq):
+            # an exact substring; a fragment row can be one too, so the longest wins (a full-length one ends the scan)
+            covered = min(len(ungapped), len(structure_seq))
+            if exact is None or covered > exact[0]:
+                exact = (covered, r)
+                if covered == len(structure_seq):
                     break
-    if exact is not None and exact[0] >= 0.5 * len(structure_seq):
-        _, r, c2r = exact
-        return ColumnMap(r, c2r, 1.0, float((c2r >= 0).mean()))
-    if exact is not None:  # a shorter exact match (one domain of a longer chain, or a fragment) competes below
-        n, r, c2r = exact
-        best = (min(1.0, n / max(1, min(len(seqs[r].replace("-", "")), len(structure_seq)))), r, c2r, 1.0)
+    if exact is not None:
+        covered, r = exact
+        c2r, ident, n = _map_row(aligner, seqs[r], structure_seq)  # aligned once, for the columns' offsets
+        if ident == 1.0 and n >= 0.5 * covered:
+            if n >= 0.5 * len(structure_seq):
+                return ColumnMap(r, c2r, 1.0, float((c2r >= 0).mean()))
+            best = (1.0, r, c2r, 1.0)  # a shorter exact match (one domain of a longer chain, a fragment) competes below
     for r, row in enumerate(seqs[:max_rows]):
         ungapped = row.replace("-", "")
         if not ungapped or (best is not None and r == best[1]):
