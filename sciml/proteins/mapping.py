@@ -62,6 +62,20 @@ def _map_row(aligner: Any, row: str, structure_seq: str) -> tuple[Any, float, in
     return col_to_res, same / max(n, 1), n
 
 
+def _most_similar_rows(seqs: list[str], structure_seq: str, k: int) -> list[int]:
+    """Indices (in row order) of the ``k`` rows whose ungapped sequence shares the most distinct 3-mers with
+    ``structure_seq``: the candidates worth a pairwise alignment in a deep alignment. A homolog 85 % identical
+    to the chain can sit anywhere (PF00076's closest row is row 2339 of 3658); aligning all 15 260 rows of
+    PF00072 costs 6.8 s on one core, counting their 3-mers 0.17 s."""
+    target = {structure_seq[i:i + 3] for i in range(len(structure_seq) - 2)}
+    shared = []
+    for row in seqs:
+        u = row.replace("-", "")
+        shared.append(len(target.intersection(u[i:i + 3] for i in range(len(u) - 2))))
+    top = sorted(range(len(seqs)), key=lambda r: (-shared[r], r))[:k]
+    return sorted(top)
+
+
 def map_query(seqs: list[str], structure_seq: str, path: str = "<alignment>", max_rows: int = 2000,
               min_identity: float = 0.9, structure_path: str = "<structure>") -> ColumnMap:
     """Find the alignment row matching ``structure_seq`` and map columns to residues.
@@ -69,8 +83,9 @@ def map_query(seqs: list[str], structure_seq: str, path: str = "<alignment>", ma
     Every row is first tested for an exact ungapped match (a string test, cheap for any depth: the
     query can sit deep in a file, e.g. row 2635 of 3068 in CCMpred's 1atzA.aln); of those, the one
     covering the most structure residues is the query if it covers at least half of them (a fragment
-    row can match exactly too). Otherwise the first ``max_rows`` rows are aligned pairwise, and the
-    best of them and of that shorter exact match is kept.
+    row can match exactly too). Otherwise every row is aligned pairwise (in a deeper alignment, the
+    ``max_rows`` rows sharing the most 3-mers with the chain: :func:`_most_similar_rows`), and the best
+    of them and of that shorter exact match is kept.
     Raises :class:`DataError` when the best row's identity is below ``min_identity`` over at least
     half of the shorter sequence (wrong chain/query).
     """
@@ -95,7 +110,8 @@ def map_query(seqs: list[str], structure_seq: str, path: str = "<alignment>", ma
             if n >= 0.5 * len(structure_seq):
                 return ColumnMap(r, c2r, 1.0, float((c2r >= 0).mean()))
             best = (1.0, r, c2r, 1.0)  # a shorter exact match (one domain of a longer chain, a fragment) competes below
-    for r, row in enumerate(seqs[:max_rows]):
+    for r in (range(len(seqs)) if len(seqs) <= max_rows else _most_similar_rows(seqs, structure_seq, max_rows)):
+        row = seqs[r]
         ungapped = row.replace("-", "")
         if not ungapped or (best is not None and r == best[1]):
             continue
@@ -106,7 +122,8 @@ def map_query(seqs: list[str], structure_seq: str, path: str = "<alignment>", ma
     if best is None or best[0] < min_identity * 0.5 or best[3] < min_identity:
         got = "no usable row" if best is None else f"best row {best[1] + 1} has identity {best[3]:.2f}"
         if len(seqs) > max_rows:
-            got += f"; no row matches exactly, and only the first {max_rows} of {len(seqs)} rows were aligned"
+            got += (f"; no row matches exactly, and only the {max_rows} of {len(seqs)} rows sharing the most 3-mers "
+                    "with the chain were aligned")
         raise DataError(structure_path, f"chain sequence does not match any row of {path} ({got}, "
                         f"need >= {min_identity:.2f})", record=f"sequence {structure_seq[:20]}...",
                         hint="check the chain id, or give the structure that belongs to this alignment")

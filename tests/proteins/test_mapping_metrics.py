@@ -34,8 +34,18 @@ def test_an_exact_query_is_found_beyond_the_rows_that_are_aligned_pairwise():
     decoys = ["WWWWWWWWWWPPPPPPPPPP"] * 5
     cm = mapping.map_query(decoys + ["-CDEFGHIKLMNPQRSTVW-"], structure, max_rows=2)
     assert cm.row == 5 and cm.identity == 1.0 and cm.col_to_res[1] == 1 and cm.col_to_res[0] == -1
-    with pytest.raises(DataError, match="only the first 2 of 6 rows were aligned"):
+    with pytest.raises(DataError, match="only the 2 of 6 rows sharing the most 3-mers with the chain were aligned"):
         mapping.map_query(decoys + ["-CDEFGHIKLMNPQRSTVW-"], "MMMMMMMMMMMMMMMMMMMM", max_rows=2)
+
+
+def test_a_close_homolog_deep_in_a_large_alignment_is_aligned():
+    """With no exact row, the rows aligned pairwise in a deep alignment are those sharing the most 3-mers with the
+    chain, not the first ones: a 95 % identical homolog at the end is found (PF00076's closest row is 2339 of 3658)."""
+    structure = "ACDEFGHIKLMNPQRSTVWY"
+    rows = ["WWWWWWWWWWPPPPPPPPPP"] * 5 + ["ACDEFGHIKLANPQRSTVWY"]  # one mismatch (M -> A)
+    cm = mapping.map_query(rows, structure, max_rows=2)
+    assert cm.row == 5 and cm.identity == pytest.approx(0.95) and (cm.col_to_res == np.arange(20)).all()
+    assert mapping._most_similar_rows(rows, structure, 2) == [0, 5]  # the homolog, then the first of the ties
 
 
 def test_a_full_length_exact_row_wins_over_an_earlier_exact_fragment():
