@@ -10,8 +10,6 @@ cutoffs; prints the largest and the median deviation from the 95-bohr value and 
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import time
 from pathlib import Path
 
@@ -19,9 +17,10 @@ from pathlib import Path
 def main() -> None:
     import numpy as np
     import torch
-    from pymatgen.core import Structure
 
     from sciml.materials.dispersion import d3_energies
+    from sciml.materials.folds import official_folds
+    from sciml.materials.readers import read_matbench_json
     from sciml.materials.stacking import restack
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -32,16 +31,16 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     root = Path(args.data_root) / "materials"
-    with gzip.open(root / "matbench_jdft2d.json.gz", "rt") as fh:
-        data = json.load(fh)
-    with gzip.open(root / "matbench_v0.1_folds.json.gz", "rt") as fh:
-        train = set(json.load(fh)["splits"]["matbench_jdft2d"][f"fold_{args.fold}"]["train"])
-    rows = [r for i, r in zip(data["index"], data["data"]) if str(i) in train][: args.rows]
+    train = set(official_folds(root / "matbench_v0.1_folds.json.gz", "matbench_jdft2d")[args.fold]["train"])
     items = []
-    for r in rows:
-        s = Structure.from_dict(r[0])
+    for rec in read_matbench_json(root / "matbench_jdft2d.json.gz"):
+        if rec.id not in train or rec.structure is None:
+            continue
+        s = rec.structure
         z = np.array(s.atomic_numbers)
         items += [(z, s.lattice.matrix, s.frac_coords), (z, *restack(s.lattice.matrix, s.frac_coords, 3.0))]
+        if len(items) == 2 * args.rows:
+            break
     binding, seconds = {}, {}
     for cut in args.cutoffs:
         t0 = time.perf_counter()
