@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data"
 GUU_ALN = SHARED / "proteins/msa_pairs/1guuA/1guuA.aln"
 GUU_PDB = SHARED / "proteins/msa_pairs/1guuA/native_1guuA_clean.pdb"
-GUU_ROW = "row191"  # the alignment row that is the structure's chain (row 1 is another protein)
+GUU_ROW = "row4101"  # the full-length alignment row that is the structure's chain (row 1 is another protein)
 SYN_ALN = REPO / "data/proteins/alignments/1lpbA.aln"
 SYN_PDB = REPO / "data/proteins/structures/1lpbA.pdb.gz"
 
