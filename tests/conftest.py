@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -28,6 +29,18 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"shared datasets not found at {SHARED_DATA} (set SCIML_SHARED_DATA)")
     return SHARED_DATA
+
+
+def load_script(path: str | Path) -> Any:
+    """Import a stand-alone script (a benchmark or generator outside the package) as a module, by its path
+    (relative paths from the repo root)."""
+    import importlib.util
+
+    path = Path(path) if Path(path).is_absolute() else REPO_ROOT / path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def venv_env() -> dict[str, str]:

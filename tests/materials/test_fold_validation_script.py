@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("fold_validation_mae",
-                                                  ROOT / "benchmarks" / "materials" / "fold_validation_mae.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/materials/fold_validation_mae.py")
 
 
 def test_the_lowest_validation_loss_picks_the_epoch_not_the_lowest_mae(tmp_path):

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO_ROOT as ROOT
+from tests.conftest import load_script
 
 
 def _ablation():
-    spec = importlib.util.spec_from_file_location("ablation", ROOT / "benchmarks" / "pde" / "ablation.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/pde/ablation.py")
 
 
 def test_overlay_changes_only_its_keys_and_later_files_win(tmp_path: Path) -> None:

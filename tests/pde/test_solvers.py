@@ -82,18 +82,14 @@ def test_lshape_fem_ladder_converges_to_an_independent_finite_difference_solve(s
     """The finest ladder level (adaptive P2, 25 steps) agrees with benchmarks/pde/lshape_reference_check.py's
     5-point FD solve (h = 1/100) to < 2e-3, while both are ~0.10 from the shipped file; the
     adaptive levels beat the uniform ones, and the adaptive mesh is graded towards the corner."""
-    import importlib.util
-    from pathlib import Path
-
     from scipy.interpolate import RegularGridInterpolator
     from skfem import MeshTri, adaptive_theta
 
     from sciml.pde.solvers.poisson_fem import _assemble_and_solve, jump_estimator
 
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "pde" / "lshape_reference_check.py"
-    spec = importlib.util.spec_from_file_location("lshape_reference_check", path)
-    check = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(check)
+    from tests.conftest import load_script
+
+    check = load_script("benchmarks/pde/lshape_reference_check.py")
     p = get_problem("poisson_lshape")
     ref = p.reference(shared_data)
     m = ref.mask

@@ -146,11 +146,9 @@ def test_materials_nothing_usable_is_not_silent(name: str, tmp_path: Path, capsy
 
 def test_corpus_is_committed_and_regenerates_identically(tmp_path: Path) -> None:
     """tests/corpus/make_corpus.py reproduces the committed files byte for byte."""
-    import importlib.util
+    from tests.conftest import load_script
 
-    spec = importlib.util.spec_from_file_location("make_corpus", CORPUS / "make_corpus.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script(CORPUS / "make_corpus.py")
     for folder, files in (("generic", mod.generic()), ("materials", mod.materials())):
         for name, data in files.items():
             assert (CORPUS / folder / name).read_bytes() == data, f"{folder}/{name} differs; rerun make_corpus.py"
