@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     from sciml.proteins.query import load_query
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", required=True, help="the held-out run's config (its targets and results_dir)")
+    ap.add_argument("--config", required=True, nargs="+",
+                    help="the held-out run's config (its targets and results_dir): one file, or a base and its "
+                         "overlays, merged in order as Snakemake merges its --configfile list")
     ap.add_argument("--families-from", required=True, help="config whose families give each target's structure")
     ap.add_argument("--data-root", required=True)
     ap.add_argument("--out", default=None)
@@ -36,7 +38,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="take the CV estimate from this earlier output of this script instead of the run's "
                          "cross_validate/metrics.json (for targets predicted again without rerunning the CV)")
     args = ap.parse_args(argv)
-    cfg = yaml.safe_load(Path(args.config).read_text())
+    from snakemake.utils import update_config
+
+    cfg: dict = {}
+    for f in args.config:
+        update_config(cfg, yaml.safe_load(Path(f).read_text()))
     natives = {f["name"]: f for f in yaml.safe_load(Path(args.families_from).read_text())["proteins"]["families"]}
     run = Path(cfg["results_dir"]) / "proteins"
     data = Path(args.data_root)
