@@ -38,6 +38,17 @@ def load_yaml(path: str | Path) -> Any:
         raise ConfigError("<yaml>", f"{where}{getattr(exc, 'problem', exc)}", source=path) from None
 
 
+def merge_yaml_files(paths: list[str | Path], into: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A base config and its overlays merged in order (later files win), with the deep merge Snakemake applies
+    to its ``--configfile`` list; ``into`` (modified and returned) is the starting dict. Not validated."""
+    from snakemake.utils import update_config
+
+    whole: dict[str, Any] = {} if into is None else into
+    for path in paths:
+        update_config(whole, load_yaml(path) or {})
+    return whole
+
+
 @lru_cache(maxsize=None)
 def _schema_registry() -> tuple[dict[str, Any], Any]:
     import yaml

@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sciml.config import domain_section, load_config, load_yaml, schema_for, validate
+from sciml.config import domain_section, load_config, load_yaml, merge_yaml_files, schema_for, validate
 from sciml.errors import ConfigError
 
 DOMAINS = ("materials", "pde", "proteins")
@@ -148,8 +148,6 @@ def test_every_benchmark_config_is_valid(repo_root: Path, name: str) -> None:
 
     An overlay's header documents its command; the config files after its ``--configfile`` are merged in
     that order (an overlay of an overlay needs the whole chain); a file without one is merged alone."""
-    from snakemake.utils import update_config  # the deep merge Snakemake applies to --configfile
-
     path = repo_root / "config" / "benchmarks" / name
     chain = [f"config/benchmarks/{name}"]
     for line in path.read_text().splitlines():
@@ -157,9 +155,7 @@ def test_every_benchmark_config_is_valid(repo_root: Path, name: str) -> None:
             chain = [w for w in line.split("--configfile", 1)[1].split() if w.endswith(".yaml")]
             break
     assert f"config/benchmarks/{name}" in chain, (name, chain)  # the documented command uses this file
-    base = load_yaml(repo_root / "config" / "config.yaml")
-    for f in chain:
-        update_config(base, load_yaml(repo_root / f))
+    base = merge_yaml_files([repo_root / f for f in chain], into=load_yaml(repo_root / "config" / "config.yaml"))
     cfg = validate(base)
     assert cfg["domains"], name
 
@@ -240,3 +236,12 @@ def test_yaml_round_trip_of_defaults_is_stable() -> None:
     cfg = validate({})
     again = validate(yaml.safe_load(yaml.safe_dump(cfg)))
     assert again == cfg
+
+
+def test_merge_yaml_files_deep_merges_overlays_in_order(tmp_path: Path) -> None:
+    base, over = tmp_path / "base.yaml", tmp_path / "over.yaml"
+    base.write_text("results_dir: a\nproteins:\n  network: {blocks: 6, channels: 24}\n  targets: [x]\n")
+    over.write_text("results_dir: b\nproteins:\n  network: {blocks: 12}\n")
+    merged = merge_yaml_files([base, over])
+    assert merged == {"results_dir": "b", "proteins": {"network": {"blocks": 12, "channels": 24}, "targets": ["x"]}}
+    assert merge_yaml_files([over, base])["proteins"]["network"]["blocks"] == 6

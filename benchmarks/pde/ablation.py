@@ -101,13 +101,9 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def load_base(paths: list[str]) -> dict[str, Any]:
     """The benchmark config the files make, merged in order with Snakemake's own deep merge."""
-    import yaml
-    from snakemake.utils import update_config
+    from sciml.config import merge_yaml_files
 
-    whole: dict[str, Any] = {}
-    for path in paths:
-        update_config(whole, yaml.safe_load(Path(path).read_text()) or {})
-    return whole
+    return merge_yaml_files(paths)
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import yaml
 
+    from sciml.config import merge_yaml_files
     from sciml.io import write_json_atomic
     from sciml.proteins.metrics import casp_precision, mean_metrics
     from sciml.proteins.query import load_query
@@ -38,11 +39,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="take the CV estimate from this earlier output of this script instead of the run's "
                          "cross_validate/metrics.json (for targets predicted again without rerunning the CV)")
     args = ap.parse_args(argv)
-    from snakemake.utils import update_config
-
-    cfg: dict = {}
-    for f in args.config:
-        update_config(cfg, yaml.safe_load(Path(f).read_text()))
+    cfg = merge_yaml_files(args.config)
     natives = {f["name"]: f for f in yaml.safe_load(Path(args.families_from).read_text())["proteins"]["families"]}
     run = Path(cfg["results_dir"]) / "proteins"
     data = Path(args.data_root)
