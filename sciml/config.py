@@ -49,6 +49,19 @@ def merge_yaml_files(paths: list[str | Path], into: dict[str, Any] | None = None
     return whole
 
 
+def merged(base: dict[str, Any], *overlays: dict[str, Any]) -> dict[str, Any]:
+    """A new dict: ``base`` with ``overlays`` deep-merged in order (later wins), as Snakemake merges
+    ``--config`` and ``--configfile``. Neither ``base`` nor an overlay is modified. Not validated."""
+    import copy
+
+    from snakemake.utils import update_config
+
+    out = copy.deepcopy(base)
+    for overlay in overlays:
+        update_config(out, copy.deepcopy(overlay))
+    return out
+
+
 @lru_cache(maxsize=None)
 def _schema_registry() -> tuple[dict[str, Any], Any]:
     import yaml

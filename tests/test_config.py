@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sciml.config import domain_section, load_config, load_yaml, merge_yaml_files, schema_for, validate
+from sciml.config import domain_section, load_config, load_yaml, merge_yaml_files, merged, schema_for, validate
 from sciml.errors import ConfigError
 
 DOMAINS = ("materials", "pde", "proteins")
@@ -245,3 +245,14 @@ def test_merge_yaml_files_deep_merges_overlays_in_order(tmp_path: Path) -> None:
     merged = merge_yaml_files([base, over])
     assert merged == {"results_dir": "b", "proteins": {"network": {"blocks": 12, "channels": 24}, "targets": ["x"]}}
     assert merge_yaml_files([over, base])["proteins"]["network"]["blocks"] == 6
+
+
+def test_merged_returns_a_deep_merge_and_leaves_its_inputs_alone() -> None:
+    base = {"pinn": {"lr": 1e-3, "fourier": {"enabled": False, "scale": 1.0}}, "problems": ["burgers"]}
+    over = {"pinn": {"fourier": {"enabled": True}}, "problems": ["allen_cahn"]}
+    out = merged(base, over, {"seed": 3})
+    assert out == {"pinn": {"lr": 1e-3, "fourier": {"enabled": True, "scale": 1.0}}, "problems": ["allen_cahn"],
+                   "seed": 3}
+    assert base["pinn"]["fourier"]["enabled"] is False and base["problems"] == ["burgers"]
+    out["problems"].append("x")
+    assert over["problems"] == ["allen_cahn"]

@@ -47,24 +47,17 @@ OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for k, v in extra.items():
-        out[k] = _merge(out.get(k, {}), v) if isinstance(v, dict) else v
-    return out
-
-
 def run_one(problem_name: str, pde_section: dict[str, Any], option: str, seed: int, threads: int,
             data_root: str | None) -> dict[str, Any]:
     """Train one (option, seed) and return its errors, validation residual and training seconds."""
-    from sciml.config import domain_section
+    from sciml.config import domain_section, merged
     from sciml.pde.accuracy import relative_l2
     from sciml.pde.pinn import build_pinn, train_pinn
     from sciml.pde.steps.common import load_problem
     from sciml.pde.steps.evaluate import validation_metrics
 
     section = copy.deepcopy(pde_section)
-    section["pinn"] = _merge(section.get("pinn", {}), OPTIONS[option])
+    section["pinn"] = merged(section.get("pinn", {}), OPTIONS[option])
     section["problems"] = [problem_name]
     section["seed"] = seed
     cfg = domain_section("pde", json.dumps(section))

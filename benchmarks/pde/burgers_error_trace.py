@@ -19,14 +19,6 @@ import tempfile
 import time
 
 
-def merge(base: dict, over: dict) -> dict:
-    """``over`` merged into ``base`` recursively (nested dicts are merged, other values replaced)."""
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
@@ -36,12 +28,12 @@ def main() -> None:
     ap.add_argument("--pinn-json", default="{}", help="overrides of the pinn section (JSON)")
     args = ap.parse_args()
 
-    from sciml.config import domain_section, load_yaml
+    from sciml.config import domain_section, load_yaml, merged
     from sciml.pde import pinn as pinn_mod
     from sciml.pde.accuracy import relative_l2
     from sciml.pde.problems import get_problem
 
-    pinn_cfg = merge(load_yaml(args.config)["pde"]["pinn"], json.loads(args.pinn_json))
+    pinn_cfg = merged(load_yaml(args.config)["pde"]["pinn"], json.loads(args.pinn_json))
     cfg = domain_section("pde", json.dumps({"seed": args.seed, "problems": ["burgers"], "pinn": pinn_cfg}), None)
     problem = get_problem("burgers", {})
     ref = problem.reference(args.data_root)
