@@ -116,9 +116,35 @@ def _validator_with_defaults(schema: dict[str, Any]):
     return cls(schema, registry=registry)
 
 
+def restore_on_keys(instance: dict[str, Any], source: str | Path | None = None, prefix: str = "") -> None:
+    """Turn the key ``True`` (or ``"true"``) of every ``pde.declared.<name>.conditions`` entry back
+    into ``"on"``, in place and keeping the key order. YAML 1.1 (PyYAML, Snakemake) reads a bare
+    key ``on`` as the boolean True, and a dict mixing bool and str keys cannot be dumped with
+    ``sort_keys`` (provenance, checkpoint keys, the rules' ``--config-json``). ``instance`` is a
+    whole config (``prefix`` empty) or the ``pde`` section (``prefix`` "pde")."""
+    section = instance if prefix == "pde" else (instance.get("pde") if not prefix else None)
+    declared = section.get("declared") if isinstance(section, dict) else None
+    if not isinstance(declared, dict):
+        return
+    for name, spec in declared.items():
+        conditions = spec.get("conditions") if isinstance(spec, dict) else None
+        for i, cond in enumerate(conditions if isinstance(conditions, list) else []):
+            if not isinstance(cond, dict) or not any(k is True or k == "true" for k in cond):
+                continue
+            keys = [k for k in cond if k is True or k == "true" or k == "on"]
+            if len(keys) > 1:
+                raise ConfigError(f"pde.declared.{name}.conditions[{i}].on",
+                                  "given twice (a bare YAML key `on` reads as true: quote it, \"on\": ...)", source)
+            items = [("on" if k is True or k == "true" else k, v) for k, v in cond.items()]
+            cond.clear()
+            cond.update(items)
+
+
 def validate(instance: dict[str, Any], schema: dict[str, Any] | None = None,
              source: str | Path | None = None, prefix: str = "") -> dict[str, Any]:
-    """Validate ``instance`` (in place, filling defaults) and return it.
+    """Validate ``instance`` (in place, filling defaults, a pde condition's key True turned back
+    into "on": :func:`restore_on_keys`) and return it. Both the CLI (:func:`domain_section`) and
+    the Snakefile (``workflows/rules/common.smk``) pass through here before anything is dumped.
 
     Raises :class:`ConfigError` naming the first offending key (dotted path).
     """
@@ -127,6 +153,7 @@ def validate(instance: dict[str, Any], schema: dict[str, Any] | None = None,
         instance = {}
     if not isinstance(instance, dict):
         raise ConfigError(prefix or "<root>", "must be a mapping of keys to values", source)
+    restore_on_keys(instance, source, prefix)
     validator = _validator_with_defaults(schema)
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
     if errors:

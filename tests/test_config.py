@@ -256,3 +256,59 @@ def test_merged_returns_a_deep_merge_and_leaves_its_inputs_alone() -> None:
     assert base["pinn"]["fourier"]["enabled"] is False and base["problems"] == ["burgers"]
     out["problems"].append("x")
     assert over["problems"] == ["allen_cahn"]
+
+
+ON_KEY_YAML = """
+pde:
+  problems: [poisson1d]
+  evaluation: {timing_repeats: 1}
+  pinn: {width: 8, depth: 1, num_domain: 32, num_boundary: 8, adam_iterations: 10, lbfgs_iterations: 0,
+         checkpoint_every: 10}
+  declared:
+    poisson1d:
+      geometry: {type: interval, low: 0, high: 1}
+      fields: [u]
+      equations: ["u_xx + pi**2*sin(pi*x)"]
+      conditions:
+        - {type: dirichlet, on: left, value: 0}
+        - {type: dirichlet, on: right, value: 0}
+      solution: {u: "sin(pi*x)"}
+"""
+
+
+def test_unquoted_on_key_is_restored_where_the_snakefile_validates() -> None:
+    """YAML 1.1 reads `on:` as True; the whole-config validation common.smk runs (in place, on
+    Snakemake's `config`) turns it back, so section_json's sort_keys dump works."""
+    cfg = yaml.safe_load(ON_KEY_YAML)
+    assert True in cfg["pde"]["declared"]["poisson1d"]["conditions"][0]
+    validate(cfg, source="config")
+    cond = cfg["pde"]["declared"]["poisson1d"]["conditions"]
+    assert cond[0] == {"type": "dirichlet", "on": "left", "value": 0, "derivative_order": 0}
+    assert list(cond[1])[:3] == ["type", "on", "value"]  # the key order is kept
+    section = json.dumps(cfg["pde"], sort_keys=True)  # what section_json passes as --config-json
+    again = domain_section("pde", section)
+    assert again["declared"]["poisson1d"]["conditions"][1]["on"] == "right"
+
+
+def test_on_key_given_both_quoted_and_unquoted_is_refused() -> None:
+    cfg = yaml.safe_load(ON_KEY_YAML)
+    cfg["pde"]["declared"]["poisson1d"]["conditions"][0]["on"] = "right"
+    with pytest.raises(ConfigError) as info:
+        validate(cfg)
+    assert info.value.key == "pde.declared.poisson1d.conditions[0].on" and "twice" in str(info.value)
+
+
+def test_unquoted_on_key_runs_through_the_cli_with_config_file(tmp_path: Path, capsys) -> None:
+    """`sciml pde solve/train --config file.yaml` with the documented `on: left` (a YAML bool key):
+    provenance and the checkpoint key dump the config with sort_keys."""
+    from sciml.cli import main
+
+    path = tmp_path / "c.yaml"
+    path.write_text(ON_KEY_YAML)
+    common = ["--config", str(path), "--problem", "poisson1d"]
+    assert main(["pde", "solve", *common, "--out-dir", str(tmp_path / "solve")]) == 0
+    assert main(["pde", "train", *common, "--out-dir", str(tmp_path / "train"),
+                 "--checkpoint-dir", str(tmp_path / "ckpt")]) == 0, capsys.readouterr().err
+    prov = json.loads((tmp_path / "solve" / "provenance.json").read_text())
+    assert '"on": "left"' in json.dumps(prov)
+    assert (tmp_path / "train" / "train.json").is_file()

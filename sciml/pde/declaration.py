@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from sciml.errors import ConfigError
-from sciml.pde.expressions import Expression, parse_expression
+from sciml.pde.expressions import CONSTANTS, Expression, parse_expression
 
 #: spatial input names by geometry dimension
 SPATIAL = ("x", "y", "z")
@@ -138,6 +138,10 @@ class Declaration:
     def __init__(self, spec: dict[str, Any], key: str, params: dict[str, float] | None = None):
         self.spec, self.key = spec, key
         self.params = dict(spec.get("params", {}) if params is None else params)
+        for name in self.params:
+            if name in CONSTANTS:  # pi and e, usable in every expression
+                raise ConfigError(f"{key}.params.{name}", f"a parameter may not be named '{name}': it would hide "
+                                  f"the constant {name} in every expression (rename it)")
         self.dim = geometry_dim(spec.get("geometry") or {}, f"{key}.geometry")
         time = spec.get("time")
         self.time = None if time is None else tuple(numbers({"time": time}, "time", 2, key))

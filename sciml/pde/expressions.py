@@ -274,6 +274,10 @@ def parse_expression(text: str, *, inputs: Sequence[str], fields: Sequence[str] 
     inputs, fields = tuple(inputs), tuple(fields)
     clean = {n: v for n, v in (params or {}).items()}
     names = [*inputs, *fields, *clean]
+    shadow = [n for n in names if n in CONSTANTS]
+    if shadow:
+        raise ConfigError(key, f"'{shadow[0]}' would hide the constant {shadow[0]} = {CONSTANTS[shadow[0]]:.6g}: "
+                          "inputs, fields and parameters may not be named pi or e (rename it)")
     bad = [n for n in names if not isinstance(n, str) or not n.isidentifier() or n in FUNCTIONS
            or n == "isclose"]
     if bad or len(set(names)) != len(names):

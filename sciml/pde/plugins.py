@@ -23,6 +23,8 @@ from sciml.pde.problems.base import Problem
 ENTRY_POINT_GROUP = "sciml.pde_problems"
 NAME = re.compile(r"^[a-z_0-9]+$")  # the workflow's problem wildcard
 _LOADED: dict[Path, list[type[Problem]]] = {}
+#: class -> (config key, "plugin <file>" / "entry point ..."): what errors about it name
+_SOURCES: dict[type[Problem], tuple[str, str]] = {}
 
 
 def _check_class(cls: object, where: str, key: str) -> type[Problem]:
@@ -64,6 +66,7 @@ def load_plugin_file(path: str | Path, key: str = "pde.plugins") -> list[type[Pr
         raise ConfigError(key, f"plugin {path} defines no subclass of Problem with a 'name'")
     for cls in classes:
         register(_check_class(cls, f"plugin {path}", key))
+        _SOURCES[cls] = (key, f"plugin {path}")
     _LOADED[path] = classes
     return classes
 
@@ -87,8 +90,61 @@ def load_entry_points() -> list[type[Problem]]:
         except Exception as exc:  # noqa: BLE001 -- a broken third-party package is named, not a crash
             raise ConfigError("pde.problems", f"entry point '{ep.name}' ({ep.value}) of group "
                               f"{ENTRY_POINT_GROUP} failed to load ({type(exc).__name__}: {exc})") from exc
-        out.append(register(_check_class(cls, f"entry point '{ep.name}' ({ep.value})", "pde.problems")))
+        where = f"entry point '{ep.name}' ({ep.value})"
+        out.append(register(_check_class(cls, where, "pde.problems")))
+        _SOURCES[cls] = ("pde.problems", where)
     return out
+
+
+def _overrides(problem: Problem, method: str) -> bool:
+    """True when the problem's class writes ``method`` itself (not the base class default)."""
+    return getattr(type(problem), method) is not getattr(Problem, method)
+
+
+def check_problem(problem: Problem) -> None:
+    """Refuse a plugin / entry-point problem that cannot run, with a ConfigError naming
+    ``pde.plugins[i]`` and the file: no physics (neither ``declaration()`` nor ``geometry`` /
+    ``pde`` / ``conditions``), no ``bounds()``, ``inputs`` or ``fields`` that disagree with the
+    declaration, ``has_solver`` (default True) without solver methods, or no reference at all.
+    Problems of the package are not checked."""
+    source = _SOURCES.get(type(problem))
+    if source is None:
+        return
+    key, where = source
+    what = f"{where}: problem '{problem.name}'"
+    try:
+        physics = problem.physics()  # a bad declaration() is refused now, not at train
+    except ConfigError as exc:
+        raise ConfigError(key, f"{what}, declaration(): {exc}") from None
+    if physics is None:
+        needed = ("geometry", "pde") + (() if _overrides(problem, "output_transform") else ("conditions",))
+        missing = [f"{m}()" for m in needed if not _overrides(problem, m)]
+        if missing:
+            raise ConfigError(key, f"{what} has no physics: define declaration() (the dict form of "
+                              f"docs/pde_problems.md) or the methods {', '.join(missing)}")
+    else:
+        for attr in ("inputs", "fields"):
+            mine, declared = tuple(getattr(problem, attr)), tuple(getattr(physics, attr))
+            if mine != declared:
+                shape = f"{physics.dim}D geometry" + (" and time" if physics.time else ", no time")
+                default = " (the default)" if mine == tuple(getattr(Problem, attr)) else ""
+                raise ConfigError(key, f"{what} has {attr} = {mine!r}{default} but its declaration() ({shape}) "
+                                  f"gives {declared!r}: set {attr} = {declared!r}")
+    if not _overrides(problem, "bounds"):
+        raise ConfigError(key, f"{what} defines no bounds(): (low, high) of each input {list(problem.inputs)}")
+    if problem.has_solver:
+        missing = [f"{m}()" for m in ("solver_levels", "solve") if not _overrides(problem, m)]
+        if missing:
+            raise ConfigError(key, f"{what} keeps has_solver = True (the default) but defines no "
+                              f"{', '.join(missing)}: write the classical solver, or set has_solver = False")
+    if problem.reference_file is not None and not _overrides(problem, "load_reference_file"):
+        raise ConfigError(key, f"{what} sets reference_file but defines no load_reference_file()")
+    solver_ref = problem.has_solver and _overrides(problem, "solver_grid")
+    if not (problem.reference_file is not None or solver_ref
+            or any(_overrides(problem, m) for m in ("analytic_reference", "reference"))):
+        raise ConfigError(key, f"{what} has no reference to measure accuracy against: define analytic_reference(), "
+                          "or reference_file with load_reference_file(), or a classical solver (solver_grid(), "
+                          "solver_levels(), solve()); the pipeline evaluates the PINN on the reference's grid")
 
 
 def load_operator_family(path: str | Path, key: str = "family.plugin") -> type:

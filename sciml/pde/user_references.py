@@ -11,7 +11,7 @@ Formats (``format``, else from the file suffix):
 and ``columns.fields`` maps each field to its column: a 0-based index or a name (the csv
 header, the npz key, the netCDF variable). Where the file holds no coordinates (DeepXDE's
 ``stokes.npz``), ``grid: {x: [lo, hi, n], ...}`` gives them: a tensor grid in C order over the
-listed inputs. PINNacle's time-dependent exports (``heat_longtime.dat``: x, y, then one column of
+problem's inputs (x, y, .., t), whatever the order of the keys. PINNacle's time-dependent exports (``heat_longtime.dat``: x, y, then one column of
 u per time step, the header naming ``u @ t=0.2`` ...) are read with ``layout: time_columns``:
 ``coords`` are the spatial columns, each field's column is its first time column, and the times
 come from the header's ``@ t=`` labels (or ``times: [...]``). ``sha256`` is checked when given
@@ -127,11 +127,16 @@ def _npz_column(data: Any, col: Any, path: Path, key: str) -> np.ndarray:
 
 
 def _grid_points(spec: dict[str, Any], inputs: tuple[str, ...], key: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The grid's coordinates by input and its points in C order over the problem's ``inputs``
+    (whatever the order of the ``grid`` keys: the workflow's JSON sorts them)."""
     grid = spec["grid"]
-    if list(grid) != list(inputs):
-        raise ConfigError(f"{key}.grid", f"needs one [low, high, n] per input, in order {list(inputs)}, got {list(grid)}")
+    if set(grid) != set(inputs):
+        missing, extra = [i for i in inputs if i not in grid], sorted(set(grid) - set(inputs))
+        raise ConfigError(f"{key}.grid", f"needs one [low, high, n] per input {list(inputs)}"
+                          + (f"; missing {missing}" if missing else "") + (f"; no input {extra}" if extra else ""))
     coords = {}
-    for name, v in grid.items():
+    for name in inputs:
+        v = grid[name]
         if not (isinstance(v, list) and len(v) == 3 and int(v[2]) == v[2] and v[2] >= 2):
             raise ConfigError(f"{key}.grid.{name}", f"needs [low, high, n] with n >= 2, got {v!r}")
         coords[name] = np.linspace(float(v[0]), float(v[1]), int(v[2]))
@@ -169,6 +174,11 @@ def load_user_reference(spec: dict[str, Any], key: str, inputs: tuple[str, ...],
             if "t" not in inputs or "grid" in spec:
                 raise ConfigError(f"{key}.layout", "time_columns needs a time interval and columns.coords")
             times = spec.get("times")
+            per_field, rest = divmod(ncol - len(spatial), len(fields))
+            if times is not None and (rest or len(times) != per_field):
+                raise ConfigError(f"{key}.times", f"{len(times)} times given, but {path} has {ncol - len(spatial)} "
+                                  f"columns after the {len(spatial)} coordinate column(s) for {len(fields)} field(s): "
+                                  "give one time per time column of each field")
             if times is None:
                 labels = next((c for c in reversed(comments) if _TIME_LABEL.search(c)), None)
                 if labels is None:

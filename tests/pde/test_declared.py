@@ -40,11 +40,10 @@ def cfg_from(text: str, **pinn) -> dict:
     return domain_section("pde", json.dumps(raw))
 
 
-def run_steps(cfg: dict, name: str, root) -> dict:
+def run_steps(cfg: dict, name: str, root, log=lambda m: None) -> dict:
     solve(cfg, name, root / "solve", log=lambda m: None)
     train(cfg, name, root / "train", checkpoint_dir=root / "ckpt", log=lambda m: None)
-    return evaluate(cfg, name, root / "evaluate", model_dir=root / "train", solver_dir=root / "solve",
-                    log=lambda m: None)
+    return evaluate(cfg, name, root / "evaluate", model_dir=root / "train", solver_dir=root / "solve", log=log)
 
 
 def test_declared_poisson_1d_through_every_step(tmp_path):
@@ -52,7 +51,9 @@ def test_declared_poisson_1d_through_every_step(tmp_path):
     problem = load_problem(cfg, "poisson1d")
     ref = problem.reference()
     assert ref.dims == ("x",) and np.isclose(np.nanmax(ref.values), 2.0, atol=1e-3)
-    m = run_steps(cfg, "poisson1d", tmp_path)
+    logs = []
+    m = run_steps(cfg, "poisson1d", tmp_path, log=logs.append)
+    assert "no classical solver;" in logs[-1] and "None" not in logs[-1]  # not "solver at that accuracy None s"
     # a zero network has relative L2 1 against the analytic solution; the trained one is far below
     assert m["rel_l2"] < 1e-2, m
     assert m["reference"] == "analytic" and m["rel_l2_vs_finest_solver"] is None
@@ -73,6 +74,8 @@ def test_declared_poisson_1d_through_every_step(tmp_path):
     out = section(cfg, tmp_path / "section", evaluate_dirs=[tmp_path / "evaluate"])
     sec = json.loads((tmp_path / "section" / "section.json").read_text())
     assert out["problems"] == ["poisson1d"] and sec["tables"][0]["rows"][0][0] == "poisson1d"
+    speed = next(t for t in sec["tables"] if t["title"].startswith("Speed"))
+    assert speed["rows"] == [] and "No classical solver for poisson1d" in speed["note"]  # no "not reached"/"never" row
 
 
 HEAT_YAML = """
@@ -162,10 +165,12 @@ def test_csg_and_polygon_geometries_build():
     (lambda d: d["conditions"][0].update(value="__import__('os')"), "pde.declared.poisson1d.conditions[0].value", ""),
     (lambda d: d["conditions"][0].update(type="dirichlett"), "pde.declared.poisson1d.conditions[0].type", "unknown"),
     (lambda d: d["conditions"][0].update(where="x"), "pde.declared.poisson1d.conditions[0].where", "unknown key"),
-    (lambda d: d.pop("solution"), "pde.declared.poisson1d.reference", "reference file or an analytic"),
+    (lambda d: d.pop("solution"), "pde.declared.poisson1d.reference",
+     "reference file or an analytic solution for every field (missing: u): the PINN is evaluated on"),
     (lambda d: d["conditions"].append({"type": "initial", "value": 0}), "pde.declared.poisson1d.conditions[2].type",
      "time interval"),
     (lambda d: d.update(geometry={"type": "sphere"}), "pde.declared.poisson1d.geometry.type", "unknown geometry"),
+    (lambda d: d.update(params={"pi": 3.0}), "pde.declared.poisson1d.params.pi", "hide the constant pi"),
 ])
 def test_refusals_name_the_config_key(change, key, words):
     cfg = cfg_from(POISSON_YAML)
@@ -189,8 +194,9 @@ def test_selector_selecting_nothing_is_refused_before_training(tmp_path):
 
 def test_unknown_problem_name_lists_the_valid_ones():
     cfg = cfg_from(POISSON_YAML)
-    with pytest.raises(ConfigError, match="unknown problem 'nope'.*heat"):
+    with pytest.raises(ConfigError, match="unknown problem 'nope'.*heat") as info:
         load_problem(cfg, "nope")
+    assert "poisson1d" in str(info.value)  # the names declared in this config are valid too
 
 
 GAUGE_YAML = """

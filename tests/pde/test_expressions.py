@@ -242,6 +242,11 @@ def test_names_and_params_are_checked():
         parse_expression("x", inputs=("x",), params={"sin": 1.0})
     with pytest.raises(ConfigError, match="must be a number"):
         parse_expression("x", inputs=("x",), params={"a": "1"})
+    for name in ("pi", "e"):  # would silently replace the constant in every expression
+        with pytest.raises(ConfigError, match=f"'{name}' would hide the constant {name}"):
+            parse_expression("sin(pi*x) + e", inputs=("x",), params={name: 3.0})
+        with pytest.raises(ConfigError, match=f"'{name}' would hide the constant"):
+            parse_expression("x", inputs=("x",), fields=(name,))
     with pytest.raises(ConfigError, match="non-empty"):
         parse_expression("  ", inputs=("x",))
     e = parse_expression(0, inputs=("x",))  # YAML may hand over a bare number

@@ -60,6 +60,7 @@ def test_plugin_problem_runs_through_the_workflow_to_the_report(workflow_runner,
     assert (res / "report.html").is_file() and "my_poisson" in (res / "report.html").read_text()
     prov = json.loads((res / "pde" / "my_poisson" / "train" / "provenance.json").read_text())
     assert "my_problem.py" in json.dumps(prov)  # the plugin file keys checkpoints and is recorded
+    assert any(k.endswith("my_problem.py") for k in prov["inputs_sha256"])  # with its sha256, as in solve/evaluate
 
 
 def test_bad_plugins_are_refused(tmp_path):
@@ -91,3 +92,82 @@ def test_entry_point_group_is_read(monkeypatch, tmp_path):
     p = load_problem(json.loads(json.dumps(domain_section("pde"))), "ep_poisson")
     assert p.name == "ep_poisson" and p.analytic_reference().values.max() == pytest.approx(1.0)
     sys.modules.pop("ep_problem", None)
+
+
+DECLARED_2D = textwrap.dedent('''
+    import numpy as np
+
+    from sciml.pde.problems.base import Problem
+    from sciml.pde.references import Reference
+
+
+    class Laplace(Problem):
+        name = "NAME"
+        title = "2D Laplace (plugin with a declaration)"
+        equation = "u_xx + u_yy = 0"
+        supports_hard_constraints = False
+        has_solver = False
+        INPUTS
+        def bounds(self):
+            return [(0.0, 1.0), (0.0, 1.0)]
+
+        def declaration(self):
+            return {"geometry": {"type": "rectangle", "low": [0, 0], "high": [1, 1]}, "fields": ["u"],
+                    "equations": ["u_xx + u_yy"], "conditions": [{"type": "dirichlet", "value": "x**2 - y**2"}]}
+
+        def analytic_reference(self):
+            g = np.linspace(0, 1, 5)
+            X, Y = np.meshgrid(g, g, indexing="ij")
+            return Reference(("x", "y"), {"x": g, "y": g}, X**2 - Y**2, "analytic", inputs=("x", "y"))
+''')
+
+
+def _load(tmp_path, source: str, name: str):
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    return load_problem({**json.loads(json.dumps(domain_section("pde"))), "plugins": [str(path)]}, name)
+
+
+def test_plugin_inputs_and_fields_are_checked_against_its_declaration(tmp_path):
+    """The default inputs ('x', 't') on a 2D domain without time crashed deep in DeepXDE at train."""
+    with pytest.raises(ConfigError, match=r"wrong_inputs.py: problem 'wrong_inputs' has inputs = \('x', 't'\) "
+                                          r"\(the default\).*2D geometry, no time.*set inputs = \('x', 'y'\)") as info:
+        _load(tmp_path, DECLARED_2D.replace("NAME", "wrong_inputs").replace("INPUTS", ""), "wrong_inputs")
+    assert info.value.key == "pde.plugins[0]"
+    with pytest.raises(ConfigError, match=r"has fields = \('v',\).*gives \('u',\)"):
+        _load(tmp_path, DECLARED_2D.replace("NAME", "wrong_fields")
+              .replace("INPUTS", "inputs = ('x', 'y')\n    fields = ('v',)\n"), "wrong_fields")
+    ok = _load(tmp_path, DECLARED_2D.replace("NAME", "right_inputs").replace("INPUTS", "inputs = ('x', 'y')\n"),
+               "right_inputs")
+    assert ok.inputs == ("x", "y") and ok.physics().inputs == ("x", "y")
+    with pytest.raises(ConfigError, match=r"bad_decl.py: problem 'bad_decl', declaration\(\):.*sinn"):
+        _load(tmp_path, DECLARED_2D.replace("NAME", "bad_decl").replace("INPUTS", "inputs = ('x', 'y')\n")
+              .replace('"u_xx + u_yy"', '"u_xx + sinn(x)"'), "bad_decl")
+
+
+def test_plugin_missing_physics_solver_or_reference_is_named(tmp_path):
+    """These raised a bare NotImplementedError from base.py (solver_grid / solver_levels)."""
+    no_physics = "\n".join(line for line in PLUGIN.replace('"my_poisson"', '"no_physics"').splitlines()
+                           if not line.strip().startswith(("def geometry", "return dde.geometry")))
+    with pytest.raises(ConfigError, match=r"no_physics.py: problem 'no_physics' has no physics: define "
+                                          r"declaration\(\).*geometry\(\)") as info:
+        _load(tmp_path, no_physics, "no_physics")
+    assert info.value.key == "pde.plugins[0]"
+    forgot = PLUGIN.replace('"my_poisson"', '"forgot_solver"').replace("    has_solver = False\n", "")
+    with pytest.raises(ConfigError, match=r"has_solver = True \(the default\) but defines no solver_levels\(\), "
+                                          r"solve\(\).*or set has_solver = False"):
+        _load(tmp_path, forgot, "forgot_solver")
+    no_ref = PLUGIN.replace('"my_poisson"', '"no_ref"').split("    def analytic_reference")[0]
+    with pytest.raises(ConfigError, match=r"no_ref.py: problem 'no_ref' has no reference.*analytic_reference\(\)"):
+        _load(tmp_path, no_ref, "no_ref")
+
+
+def test_plugin_target_is_kept(tmp_path):
+    """A plugin's target_rel_l2 (no shipped file) reaches metrics.json through Problem.target();
+    a built-in's target still applies to its shipped file's parameters only."""
+    from sciml.pde.problems import get_problem
+
+    p = _load(tmp_path, PLUGIN.replace('"my_poisson"', '"with_target"')
+              .replace("    has_solver = False\n", "    has_solver = False\n    target_rel_l2 = 0.01\n"), "with_target")
+    assert p.target() == 0.01
+    assert get_problem("burgers").target() == 1e-3 and get_problem("burgers", {"nu": 0.02}).target() is None

@@ -43,6 +43,13 @@ def test_pinnacle_time_columns_dat(tmp_path):
     bad_t = load_problem(declared_cfg(spec, time=[0, 0.8]), "mine")
     with pytest.raises(DataError, match=r"heat\.dat.*line 4.*outside the domain"):
         bad_t.reference()
+    # given times must match the file's time columns (a shorter list silently dropped columns)
+    assert np.allclose(load_problem(declared_cfg({**spec, "times": [0, 0.4, 1]}, time=[0, 1]), "mine")
+                       .reference().nodes[:3, 2], [0, 0.4, 1])
+    for times in ([0.0, 0.5], [0.0, 0.25, 0.5, 1.0]):
+        with pytest.raises(ConfigError, match=rf"{len(times)} times given, but .*heat\.dat has 3 columns") as info:
+            load_problem(declared_cfg({**spec, "times": times}, time=[0, 1]), "mine").reference()
+        assert info.value.key == "pde.declared.mine.reference.times"
 
 
 def test_plain_dat_errors_name_file_and_line(tmp_path):
@@ -98,6 +105,24 @@ def test_npz_grid_and_columns_several_fields(tmp_path):
         load_user_reference({**spec, "columns": {"fields": {"u": "arr_0:0"}}}, "k", ("x", "y"), ("u", "v", "p"))
 
 
+def test_grid_keyed_by_input_ignores_key_order_but_not_missing_or_extra_inputs(tmp_path):
+    """The workflow's --config-json sorts keys, so {x, t} arrives as {t, x}: order by the inputs."""
+    x, t = np.linspace(0, 1, 4), np.linspace(0, 2, 3)
+    X, T = np.meshgrid(x, t, indexing="ij")
+    path = tmp_path / "heat.npz"
+    np.savez(path, u=(X + 10 * T).ravel())  # C order over (x, t)
+    spec = {"path": str(path), "grid": {"t": [0, 2, 3], "x": [0, 1, 4]}, "columns": {"fields": {"u": "u"}}}
+    ref, _ = load_user_reference(spec, "k", ("x", "t"), ("u",))
+    assert ref.dims == ("x", "t") and ref.shape == (4, 3)
+    pts = ref.points()
+    assert np.allclose(ref.values.ravel(), pts[:, 0] + 10 * pts[:, 1])
+    with pytest.raises(ConfigError, match=r"missing \['t'\]") as info:
+        load_user_reference({**spec, "grid": {"x": [0, 1, 4]}}, "k", ("x", "t"), ("u",))
+    assert info.value.key == "k.grid"
+    with pytest.raises(ConfigError, match=r"no input \['y'\]"):
+        load_user_reference({**spec, "grid": {**spec["grid"], "y": [0, 1, 2]}}, "k", ("x", "t"), ("u",))
+
+
 def test_netcdf_tensor_grid(tmp_path):
     x, y = np.linspace(0, 1, 4), np.linspace(0, 1, 3)
     ds = xr.Dataset({"temp": (("yy", "xx"), np.add.outer(10 * y, x))}, coords={"xx": x, "yy": y})
@@ -124,6 +149,9 @@ def test_declared_problem_trains_against_a_user_csv(tmp_path):
     assert m["rel_l2"] < 1e-2, m  # zeros: 1.0
     prov = json.loads((tmp_path / "evaluate" / "provenance.json").read_text())
     assert "mine.csv" in json.dumps(prov)  # the user's file is a recorded input (with its sha256)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    for step in ("solve", "train", "evaluate"):  # train recorded none before
+        assert json.loads((tmp_path / step / "provenance.json").read_text())["inputs_sha256"][str(path)] == sha, step
     assert (tmp_path / "evaluate" / "fields.png").is_file()
 
 

@@ -85,7 +85,8 @@ class Problem:
     reference_caveat: ClassVar[str | None] = None
 
     # -- (d) targets ----------------------------------------------------------------------------
-    #: accuracy target of the PINN: relative L2 against the shipped reference file (None: none set)
+    #: accuracy target of the PINN: relative L2 against the shipped reference file, or against the
+    #: reference of a problem that ships none (a plugin's analytic one); None: none set
     target_rel_l2: ClassVar[float | None] = None
     #: Relative L2 between the finest in-package solve and the reference above which the
     #: reference is taken as not converged (e.g. Poisson_Lshape.npz, 2e-2 off the converged
@@ -279,8 +280,11 @@ class Problem:
 
     # -- (d) targets -------------------------------------------------------------------------------
     def target(self) -> float | None:
-        """The PINN's accuracy target (relative L2) for these parameters: ``target_rel_l2``
-        when the shipped file is the reference, else None (no target was set for other parameters)."""
+        """The PINN's accuracy target (relative L2) for these parameters: ``target_rel_l2`` when
+        the shipped file is the reference, else None (no target was set for other parameters). A
+        problem without a shipped file (a plugin's analytic reference) keeps its ``target_rel_l2``."""
+        if self.reference_file is None:
+            return self.target_rel_l2
         return self.target_rel_l2 if self.uses_reference_file() else None
 
     def reference_is_reliable(self, finest_rel_l2: float) -> bool:

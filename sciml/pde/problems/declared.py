@@ -67,7 +67,9 @@ class DeclaredProblem(Problem):
         if self.spec.get("reference") is None and set(self.solution) != set(self.fields):
             missing = sorted(set(self.fields) - set(self.solution))
             raise ConfigError(f"{self.key}.reference", "a declared problem needs a reference file or an analytic "
-                              f"solution for every field (missing: {', '.join(missing)})")
+                              f"solution for every field (missing: {', '.join(missing)}): the PINN is evaluated on "
+                              "the reference's points, and the reference-free checks (residual_rms, condition_rms) "
+                              "are reported beside its accuracy, not instead of it")
         groups = self.spec.get("groups") or {}
         for g, members in groups.items():
             bad = [m for m in members if m not in self.fields]

@@ -6,31 +6,49 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sciml.pde.problems import REGISTRY, Problem, get_problem
+from sciml.errors import ConfigError
+from sciml.pde.problems import REGISTRY, Problem, get_problem, problem_names
 
 
 def load_problem(cfg: dict[str, Any], name: str) -> Problem:
     """Problem ``name``: a declared one (``pde.declared``), else from the registry, after
     loading the plugin files (``pde.plugins``) and, for a name still unknown, the installed
-    entry points; its parameters from the ``pde`` section (ConfigError if unknown)."""
+    entry points; its parameters from the ``pde`` section. ConfigError for an unknown name (listing
+    the registered and declared ones) and for a plugin problem that cannot run
+    (:func:`sciml.pde.plugins.check_problem`)."""
     declared = cfg.get("declared") or {}
     if name in declared:
         from sciml.pde.problems.declared import DeclaredProblem
 
         return DeclaredProblem(name, declared[name])
-    if cfg.get("plugins") or name not in REGISTRY:
-        from sciml.pde.plugins import load_entry_points, load_plugins
+    from sciml.pde.plugins import check_problem, load_entry_points, load_plugins
 
+    if cfg.get("plugins") or name not in REGISTRY:
         load_plugins(cfg.get("plugins") or [])
         if name not in REGISTRY:
             load_entry_points()
-    return get_problem(name, cfg["params"].get(name, {}))
+    if name not in REGISTRY:
+        valid = sorted(set(problem_names()) | set(declared))
+        raise ConfigError("pde.problems", f"unknown problem '{name}' (valid: {', '.join(valid)})")
+    problem = get_problem(name, cfg["params"].get(name, {}))
+    check_problem(problem)  # a plugin problem that cannot run: ConfigError naming its file
+    return problem
 
 
 def problem_files(cfg: dict[str, Any], name: str) -> list[Path]:
     """Files that define problem ``name`` outside the package (plugin files), for provenance."""
     declared = cfg.get("declared") or {}
     return [] if name in declared else [Path(p) for p in cfg.get("plugins") or []]
+
+
+def user_files(cfg: dict[str, Any], problem: Problem) -> list[Path]:
+    """The user's files a problem's steps depend on, for provenance (``inputs_sha256``): a declared
+    problem's reference file, or the plugin files. Shipped reference files are not among them
+    (they need the data root, which only solve and evaluate get)."""
+    declared = cfg.get("declared") or {}
+    if problem.name in declared:
+        return problem.reference_inputs()
+    return problem_files(cfg, problem.name)
 
 
 def step_config(cfg: dict[str, Any], problem_name: str) -> dict[str, Any]:

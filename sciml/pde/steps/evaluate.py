@@ -197,6 +197,8 @@ def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, mod
             "note": "see sciml/pde/timing.py for what each number includes; 2-core CPU shared with other jobs",
         }
         write_json_atomic(step.output("timing.json"), timing)
+        at_accuracy = (f"solver at that accuracy {solver_s} s" if solver_s is not None else
+                       "no classical solver" if not solver["ladder"] else "no solver level reaches that accuracy")
         log(f"{problem_name}: PINN rel L2 {err:.3e} ({vs}); "
-            f"solver at that accuracy {solver_s} s; train {train_time} s; inference {infer_s:.4f} s for {n_query} pts")
+            f"{at_accuracy}; train {train_time} s; inference {infer_s:.4f} s for {n_query} pts")
     return metrics

@@ -84,6 +84,7 @@ def section(cfg: dict[str, Any], out_dir: str | Path, *, evaluate_dirs: Sequence
     train_dirs = [Path(d) for d in train_dirs] or [None] * len(evaluate_dirs)
     inputs = [d / n for d in evaluate_dirs for n in EVALUATE_INPUTS]
     acc_rows, check_rows, speed_rows, query_rows, figures, warnings, provenance, names = [], [], [], [], [], [], [], []
+    no_solver: list[str] = []  # problems without a classical solver: no row in the speed table
     with run_step("pde.section", cfg, out_dir, inputs=inputs) as step:
         for folder, solve_dir, train_dir in zip(evaluate_dirs, solve_dirs, train_dirs):
             m, t = _read(folder)
@@ -129,12 +130,15 @@ def section(cfg: dict[str, Any], out_dir: str | Path, *, evaluate_dirs: Sequence
                                 + (f" {caveat}" if caveat else ""))
             lvl = t["solver_level_at_pinn_accuracy"]
             matched = (f"{_fmt(m['rel_l2_vs_finest_solver'])} (vs finest solve)" if file_off else _fmt(t["pinn_rel_l2"]))
-            speed_rows.append([name, matched,
-                               ", ".join(f"{k}={v}" for k, v in lvl.items()) if lvl else "not reached",
-                               _fmt(t["solver_seconds_at_pinn_accuracy"], ".3g"), _fmt(t["solver_seconds_finest"], ".3g"),
-                               _fmt(t["pinn_train_seconds"], ".4g"), t["inference_points"],
-                               _fmt(t["pinn_inference_seconds"], ".3g"),
-                               _fmt(t["break_even_solves"]) if t["break_even_solves"] is not None else "never"])
+            if t["solver_seconds_finest"] is None:  # an empty solver ladder: nothing to compare the PINN with
+                no_solver.append(name)
+            else:
+                speed_rows.append([name, matched,
+                                   ", ".join(f"{k}={v}" for k, v in lvl.items()) if lvl else "not reached",
+                                   _fmt(t["solver_seconds_at_pinn_accuracy"], ".3g"), _fmt(t["solver_seconds_finest"], ".3g"),
+                                   _fmt(t["pinn_train_seconds"], ".4g"), t["inference_points"],
+                                   _fmt(t["pinn_inference_seconds"], ".3g"),
+                                   _fmt(t["break_even_solves"]) if t["break_even_solves"] is not None else "never"])
             for q in m.get("per_parameter", []):
                 par = next(k for k in q if k not in _QUERY_KEYS)
                 query_rows.append([name, f"{par} = {q[par]:.4g}", _fmt(q["pinn_rel_l2"]), q["points"],
@@ -176,8 +180,8 @@ def section(cfg: dict[str, Any], out_dir: str | Path, *, evaluate_dirs: Sequence
                       ["problem", "PDE residual RMS (fresh points)", "PDE residual, dual norm (box domains)",
                        "condition misfit RMS (fresh points)",
                        "rel. L2 per field", "rel. L2 per group", "shift of fields fixed up to a constant"], check_rows,
-                      "Residual and misfit on points never used in training (no reference needed: how a problem "
-                      "without a reference is judged, and what settings are chosen on); condition misfit covers "
+                      "Residual and misfit on points never used in training (they read no reference: what settings "
+                      "are chosen on); condition misfit covers "
                       "Dirichlet and initial conditions of declared problems ('-' where none, or built into the network)."),
                 Table("Speed: solver to PINN accuracy vs PINN",
                       ["problem", "PINN rel. L2", "solver resolution at PINN accuracy", "solver s (that resolution)",
@@ -185,7 +189,8 @@ def section(cfg: dict[str, Any], out_dir: str | Path, *, evaluate_dirs: Sequence
                        "break-even solves"], speed_rows,
                       "Solver time: one full solve onto the reference grid, best of repeats, cheapest resolution whose "
                       "error <= the PINN's. Training: optimizer wall time. Break-even: smallest n with "
-                      "train + n*inference <= n*solver ('never' if the solver is faster per query)."),
+                      "train + n*inference <= n*solver ('never' if the solver is faster per query)."
+                      + (f" No classical solver for {', '.join(no_solver)} (no row)." if no_solver else "")),
             ] + ([Table("Parametric surrogate, per query (one parameter value each)",
                         ["problem", "query", "PINN rel. L2", "grid points", "PINN inference s",
                          "solver resolution at PINN accuracy", "solver s (that resolution)"], query_rows,

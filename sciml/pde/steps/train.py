@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sciml.pde.steps.common import load_problem, log, step_config
+from sciml.pde.steps.common import load_problem, log, step_config, user_files
 
 #: Written into ``out_dir`` (model.pt and model.json: :mod:`sciml.pde.saved_model`).
 OUTPUTS = ("model.pt", "model.json", "train.json", "train_timing.json", "loss_history.csv")
@@ -30,8 +30,8 @@ def train(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, checkp
     scfg = step_config(cfg, problem_name)
     ckpt = keyed_checkpoint_dir(checkpoint_dir, f"pde.train.{problem_name}", scfg)
     n_threads = resolve_threads(threads, cfg)
-    with run_step(f"pde.train.{problem_name}", cfg, out_dir, threads=n_threads, provenance_config=scfg,
-                  seed=cfg["seed"]) as step:
+    with run_step(f"pde.train.{problem_name}", cfg, out_dir, inputs=user_files(cfg, problem), threads=n_threads,
+                  provenance_config=scfg, seed=cfg["seed"]) as step:
         problem.check_reference()  # a user's reference file: bad columns / points refused before training
         pinn = build_pinn(problem, cfg["pinn"], cfg["seed"])  # threads: set by run_step
         log(f"{problem.describe()}; hard constraints: {pinn.hard}; exact symmetry: {pinn.symmetric}; "
