@@ -2,7 +2,7 @@
 
 Formats: PSICOV ``.aln`` (one aligned sequence per line), A3M (lower-case insertion
 columns and '.' dropped), FASTA/A2M (A2M lower-case/'.' insert states dropped) and
-Stockholm (through ``Bio.AlignIO``). Every reader returns an :class:`Alignment` of
+Stockholm and Clustal (through ``Bio.AlignIO``). Every reader returns an :class:`Alignment` of
 upper-case, equal-length rows and raises :class:`~sciml.errors.DataError` naming the
 file and line of the first bad record.
 """
@@ -24,20 +24,24 @@ Q = 21
 #: Ambiguity codes accepted in alignments and mapped to the gap state (no information).
 AMBIGUOUS = "XBZJUO"
 _VALID = set(ALPHABET) | set(AMBIGUOUS) | {"."}
-FORMATS = ("aln", "a3m", "fasta", "a2m", "stockholm")
+FORMATS = ("aln", "a3m", "fasta", "a2m", "stockholm", "clustal")
 
 
 @dataclass
 class Alignment:
     """Aligned sequences: ``seqs[k]`` are equal-length upper-case strings (gap '-').
 
-    ``lines[k]`` is the 1-based line of the file where record ``k`` starts.
+    ``lines[k]`` is the 1-based line of the file where record ``k`` starts (the record number
+    for Stockholm). ``raw[k]``, filled by the readers that drop insert states (A3M, A2M,
+    Stockholm), is row ``k`` before that, in A3M style: match columns upper case or '-', insert
+    states lower case or '.'; empty when no insert states were dropped.
     """
 
     path: str
     ids: list[str]
     seqs: list[str]
     lines: list[int] = field(default_factory=list)
+    raw: list[str] = field(default_factory=list)
 
     @property
     def n_seqs(self) -> int:
@@ -46,6 +50,12 @@ class Alignment:
     @property
     def length(self) -> int:
         return len(self.seqs[0]) if self.seqs else 0
+
+    def residue_numbers(self, k: int) -> tuple[list[int], int]:
+        """Row ``k``'s own residue numbers: for each match column the 1-based number of its residue
+        in the row's full sequence (insert residues counted, 0 at a gap), and how many of the
+        row's residues sit in insert states (dropped from ``seqs[k]``)."""
+        return match_residue_numbers(self.raw[k] if self.raw else self.seqs[k])
 
     def encode(self) -> Any:
         """(N, L) ``numpy.uint8`` array of state indices (ALPHABET order; ambiguity -> gap)."""
@@ -58,8 +68,27 @@ class Alignment:
         return table[raw].reshape(self.n_seqs, self.length)
 
 
-def _clean_row(path: str, line_no: int, text: str, drop_inserts: bool) -> str:
-    """Validate the characters of one aligned row; drop A3M/A2M insert states when asked."""
+def match_residue_numbers(raw: str) -> tuple[list[int], int]:
+    """For an A3M-style row (match states upper case/'-', insert states lower case/'.'), the
+    1-based residue number of each match column in the row's full sequence (0 at a gap), and
+    the number of insert residues."""
+    numbers: list[int] = []
+    n = inserts = 0
+    for c in raw:
+        if c.isalpha():
+            n += 1
+            if c.islower():
+                inserts += 1
+                continue
+        elif c == ".":
+            continue
+        numbers.append(n if c.isalpha() else 0)
+    return numbers, inserts
+
+
+def _clean_row(path: str, line_no: int, text: str, drop_inserts: bool, unit: str = "line") -> str:
+    """Validate the characters of one aligned row; drop A3M/A2M insert states when asked.
+    ``unit``: what ``line_no`` counts in error messages ("line", or "record" for Stockholm)."""
     if drop_inserts:
         text = re.sub(r"[a-z.]", "", text)
     up = text.upper()
@@ -67,18 +96,20 @@ def _clean_row(path: str, line_no: int, text: str, drop_inserts: bool) -> str:
     if bad:
         col = min(up.index(c) for c in bad) + 1
         raise DataError(path, f"character {up[col - 1]!r} at column {col} is outside the amino-acid alphabet "
-                        f"({ALPHABET[:-1]}, gap '-', ambiguity {AMBIGUOUS})", record=f"line {line_no}")
+                        f"({ALPHABET[:-1]}, gap '-', ambiguity {AMBIGUOUS})", record=f"{unit} {line_no}")
     return up.replace(".", "-")
 
 
-def _finish(path: str, ids: list[str], seqs: list[str], lines: list[int], min_rows: int = 2) -> Alignment:
+def _finish(path: str, ids: list[str], seqs: list[str], lines: list[int], min_rows: int = 2,
+            unit: str = "line") -> Alignment:
+    """Check the rows are equal-length and enough; ``unit`` names what ``lines`` count in errors."""
     if not seqs:
         raise DataError(path, "no sequences found", hint="is this an alignment file?")
     length = len(seqs[0])
     for s, ln in zip(seqs, lines):
         if len(s) != length:
             raise DataError(path, f"row of length {len(s)} differs from the first row's {length}",
-                            record=f"line {ln}", hint="all aligned rows must have the same number of match columns")
+                            record=f"{unit} {ln}", hint="all aligned rows must have the same number of match columns")
     if length == 0:
         raise DataError(path, "the aligned rows are empty")
     if len(seqs) < min_rows:
@@ -112,6 +143,9 @@ def read_aln(path: str | Path, min_rows: int = 2) -> Alignment:
         if text.startswith(">"):
             raise DataError(path, "FASTA header in a PSICOV .aln file", record=f"line {ln}",
                             hint="read it as FASTA/A3M (format 'fasta' or 'a3m')")
+        if text.upper().startswith("CLUSTAL"):
+            raise DataError(path, "Clustal header in a file read as PSICOV .aln", record=f"line {ln}",
+                            hint="read it as Clustal (format 'clustal', or leave the format out)")
         seqs.append(_clean_row(str(path), ln, text, drop_inserts=False))
         ids.append(f"row{len(seqs)}")
         lines.append(ln)
@@ -135,7 +169,10 @@ def _read_fasta_like(path: Path, drop_inserts: bool, min_rows: int = 2) -> Align
     records = list(SimpleFastaParser(StringIO("\n".join(text for _, text in kept))))
     ids = [title.split()[0] if title.strip() else f"row{k + 1}" for k, (title, _) in enumerate(records)]
     seqs = [_clean_row(str(path), ln, seq, drop_inserts) for (_, seq), ln in zip(records, lines)]
-    return _finish(str(path), ids, seqs, lines, min_rows)
+    aln = _finish(str(path), ids, seqs, lines, min_rows)
+    if drop_inserts and any(len(seq) != len(s) for (_, seq), s in zip(records, seqs)):
+        aln.raw = [seq for _, seq in records]
+    return aln
 
 
 def read_a3m(path: str | Path, min_rows: int = 2) -> Alignment:
@@ -148,8 +185,37 @@ def read_fasta(path: str | Path, a2m: bool = False, min_rows: int = 2) -> Alignm
     return _read_fasta_like(Path(path), drop_inserts=a2m, min_rows=min_rows)
 
 
+def _stockholm_match_columns(path: Path, rows: list[str], ids: list[str], rf: str | None) -> list[int]:
+    """Indices of the match columns of Stockholm rows read by Biopython.
+
+    Biopython turns the insert-state '.' into '-', so a '-' does not tell a deletion in a match
+    column from padding in an insert column. An insert column is one holding a lower-case
+    residue, or (when the file has a ``#=GC RF`` line) one that RF marks '.'/'-' and that holds
+    no upper-case residue; a column mixing upper- and lower-case residues is an error.
+    """
+    if not rows:
+        return []
+    keep = []
+    for k in range(len(rows[0])):
+        col = [r[k] for r in rows]
+        upper = [i for i, c in enumerate(col) if c.isupper()]
+        lower = [i for i, c in enumerate(col) if c.islower()]
+        if upper and lower:
+            raise DataError(path, f"alignment column {k + 1} mixes match (upper-case, e.g. {ids[upper[0]]}) and "
+                                  f"insert (lower-case) residues", record=f"record {lower[0] + 1}",
+                            hint="in Stockholm/A2M a column is either a match column (upper case and '-') or an "
+                                 "insert column (lower case and '.')")
+        if lower or (rf is not None and k < len(rf) and rf[k] in ".-" and not upper):
+            continue
+        keep.append(k)
+    return keep
+
+
 def read_stockholm(path: str | Path, min_rows: int = 2) -> Alignment:
-    """Stockholm through ``Bio.AlignIO``; insert columns ('.'/lower-case in every row) are dropped."""
+    """Stockholm through ``Bio.AlignIO``; insert columns (lower-case residues, '.' elsewhere, or
+    '.' in the ``#=GC RF`` line) are dropped, keeping the match columns.
+
+    Errors name the record (the 1-based sequence number), as Biopython gives no line numbers."""
     from Bio import AlignIO
 
     path = Path(path)
@@ -162,15 +228,66 @@ def read_stockholm(path: str | Path, min_rows: int = 2) -> Alignment:
         raise DataError(path, f"not a valid Stockholm alignment ({type(exc).__name__}: {exc})") from None
     rows = [str(rec.seq) for rec in aln]
     ids = [rec.id for rec in aln]
+    rf = (getattr(aln, "column_annotations", None) or {}).get("reference_annotation")
     # Pfam Stockholm marks insert states with lower case / '.'; keep match columns only.
-    keep = [k for k in range(len(rows[0])) if any(r[k].isupper() or r[k] == "-" for r in rows)] if rows else []
-    seqs = [_clean_row(str(path), i + 1, "".join(r[k] for k in keep), drop_inserts=True) for i, r in enumerate(rows)]
-    return _finish(str(path), ids, seqs, [i + 1 for i in range(len(seqs))], min_rows)
+    keep = _stockholm_match_columns(path, rows, ids, rf)
+    seqs = [_clean_row(str(path), i + 1, "".join(r[k] for k in keep), drop_inserts=False, unit="record")
+            for i, r in enumerate(rows)]
+    aln = _finish(str(path), ids, seqs, [i + 1 for i in range(len(seqs))], min_rows, unit="record")
+    if rows and len(keep) < len(rows[0]):  # the rows in A3M style: insert columns lower case / '.'
+        match = set(keep)
+        aln.raw = ["".join(c if k in match else ("." if c == "-" else c.lower()) for k, c in enumerate(r))
+                   for r in rows]
+    return aln
+
+
+def read_clustal(path: str | Path, min_rows: int = 2) -> Alignment:
+    """Clustal (``CLUSTAL`` header, blocks of ``id row``) through ``Bio.AlignIO``; every column is
+    kept. Errors name the record (the 1-based sequence number)."""
+    from Bio import AlignIO
+
+    path = Path(path)
+    try:
+        if path.suffix == ".gz":
+            import gzip
+
+            with gzip.open(path, "rt", encoding="ascii") as fh:
+                aln = AlignIO.read(fh, "clustal")
+        else:
+            aln = AlignIO.read(str(path), "clustal")
+    except FileNotFoundError:
+        raise DataError(path, "alignment file not found") from None
+    except Exception as exc:  # noqa: BLE001 -- as for Stockholm: any parser failure means "not valid Clustal"
+        raise DataError(path, f"not a valid Clustal alignment ({type(exc).__name__}: {exc})") from None
+    seqs = [_clean_row(str(path), i + 1, str(rec.seq), drop_inserts=False, unit="record") for i, rec in enumerate(aln)]
+    return _finish(str(path), [rec.id for rec in aln], seqs, [i + 1 for i in range(len(seqs))], min_rows,
+                   unit="record")
+
+
+def _is_clustal(path: Path) -> bool:
+    """True when the file's first non-blank line starts with ``CLUSTAL`` (also MUSCLE's Clustal output)."""
+    try:
+        if path.suffix == ".gz":
+            import gzip
+
+            with gzip.open(path, "rt", encoding="ascii", errors="replace") as fh:
+                head = fh.read(4096)
+        else:
+            with open(path, encoding="ascii", errors="replace") as fh:
+                head = fh.read(4096)
+    except (OSError, EOFError, zlib.error):
+        return False  # the reader reports the file's problem
+    first = next((ln for ln in head.splitlines() if ln.strip()), "")
+    return first.lstrip("\ufeff").upper().startswith(("CLUSTAL", "MUSCLE"))
 
 
 def guess_format(path: str | Path) -> str:
-    """Format from the file name: .aln/.psicov, .a3m, .a2m, .sto/.stockholm, else FASTA."""
+    """Format from the file name: .aln/.psicov, .a3m, .a2m, .sto/.stockholm, .clustal/.clw, else
+    FASTA; a file whose first line is a ``CLUSTAL`` header is Clustal whatever its name (Clustal
+    files often end in .aln, as PSICOV ones do)."""
     name = Path(path).name.lower().removesuffix(".gz")
+    if name.endswith((".clustal", ".clw")) or _is_clustal(Path(path)):
+        return "clustal"
     if name.endswith((".aln", ".psicov")):
         return "aln"
     if name.endswith(".a3m"):
@@ -196,6 +313,8 @@ def read_alignment(path: str | Path, fmt: str | None = None, min_rows: int = 2) 
         return read_fasta(path, a2m=(fmt == "a2m"), min_rows=min_rows)
     if fmt == "stockholm":
         return read_stockholm(path, min_rows)
+    if fmt == "clustal":
+        return read_clustal(path, min_rows)
     from sciml.errors import ConfigError
 
     raise ConfigError("format", f"unknown alignment format {fmt!r}; valid: {', '.join(FORMATS)}")

@@ -34,6 +34,8 @@ def register(subparsers: Any) -> None:
                         data_root=False, out_dir="folder for section.json, contact_maps.png, quarantine.csv, provenance.json")
     r.add_argument("--family-dirs", nargs="+", required=True, help="family folders written by 'coevolution'")
     r.add_argument("--cv-dir", default=None, help="folder written by 'cross-validate' (optional)")
+    r.add_argument("--target-dirs", nargs="*", default=[],
+                   help="target folders written by 'predict' (optional): counted, with the skipped ones, in the section")
     r.set_defaults(func=_section)
 
     m = add_step_parser(sub, "train-model", "train the contact network on every scored family and save it for 'predict'",
@@ -59,18 +61,49 @@ def register(subparsers: Any) -> None:
     q.add_argument("--sequence-model-dir", default=None,
                    help="folder written by 'train-sequence-model': predicts single sequences (no homologues)")
     src = q.add_mutually_exclusive_group(required=True)
-    src.add_argument("--alignment", help="alignment file (aln, a3m, fasta, a2m, stockholm)")
-    src.add_argument("--target", help="name of an entry of the config's proteins.targets (paths under --data-root); "
-                                      "a bad target is then skipped with exit 0, as the workflow needs")
-    q.add_argument("--format", default=None, help="alignment format (default: from the file name)")
+    src.add_argument("--alignment", help="alignment file (aln, a3m, fasta, a2m, stockholm, clustal)")
+    src.add_argument("--target", help="name of an entry of the config's proteins.targets (paths under --data-root, "
+                                      "else the data_root of the --config file)")
+    q.add_argument("--allow-skip", action="store_true",
+                   help="exit 0 when the target is skipped (metrics.json and the section say why), as the workflow "
+                        "needs; by default a skipped target exits 3")
+    q.add_argument("--format", default=None, type=_alignment_format,
+                   help="alignment format: aln, a3m, fasta, a2m, stockholm or clustal (default: from the file name)")
     q.add_argument("--query", default=None, help="id of the alignment row to predict (default: the first row)")
     q.add_argument("--structure", default=None, help="PDB/mmCIF of the query, to score the prediction (optional)")
     q.add_argument("--chain", default=None, help="chain id in --structure (default: the first protein chain)")
     q.add_argument("--scores", default=None,
                    help="L x L coupling scores from another tool (CCMpred/GREMLIN matrix, 'i j score' or plmc list), "
                         "used instead of the Potts fit")
-    q.add_argument("--name", default=None, help="target name (default: the alignment's file name up to the first dot)")
+    q.add_argument("--name", default=None, type=_target_name,
+                   help="target name, letters, digits and _ . - (default: the alignment's file name up to the first dot)")
     q.set_defaults(func=_predict)
+
+
+def _alignment_format(value: str) -> str:
+    """``--format``: one of the alignment formats (an argparse error naming the flag otherwise)."""
+    from sciml.proteins.alignments import FORMATS
+
+    if value not in FORMATS:
+        raise argparse.ArgumentTypeError(f"unknown alignment format {value!r}; valid: {', '.join(FORMATS)}")
+    return value
+
+
+def _name_pattern() -> str:
+    """The target-name pattern of the schema (proteins.targets[].name)."""
+    from sciml.config import schema_for
+
+    return schema_for("proteins")["properties"]["targets"]["items"]["properties"]["name"]["pattern"]
+
+
+def _target_name(value: str) -> str:
+    """``--name``: a target name the schema allows (it becomes file names and the RR's TARGET)."""
+    import re
+
+    if not re.fullmatch(_name_pattern(), value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a valid target name: use letters, digits and _ . - only "
+                                         f"(pattern {_name_pattern()})")
+    return value
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
@@ -79,10 +112,24 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
     return config_section(args, "proteins")
 
 
+def _data_root(args: argparse.Namespace) -> str | None:
+    """``--data-root`` when given, else the ``data_root`` of a whole pipeline config given with
+    ``--config`` (relative to the working directory, as in the workflow), else None (the
+    default: $SCIML_DATA_ROOT, else data/)."""
+    if getattr(args, "data_root", None) is not None or getattr(args, "config_file", None) is None:
+        return getattr(args, "data_root", None)
+    from sciml.config import load_yaml
+
+    data = load_yaml(args.config_file)
+    if isinstance(data, dict) and data.get("data_root") is not None:
+        return str(data["data_root"])
+    return None
+
+
 def _coevolution(args: argparse.Namespace) -> int:
     from sciml.proteins.steps import coevolution
 
-    coevolution(_config(args), args.family, args.out_dir, data_root=args.data_root, threads=args.threads)
+    coevolution(_config(args), args.family, args.out_dir, data_root=_data_root(args), threads=args.threads)
     return 0
 
 
@@ -96,7 +143,7 @@ def _cross_validate(args: argparse.Namespace) -> int:
 def _section(args: argparse.Namespace) -> int:
     from sciml.proteins.steps import section
 
-    section(_config(args), args.family_dirs, args.out_dir, cv_dir=args.cv_dir)
+    section(_config(args), args.family_dirs, args.out_dir, cv_dir=args.cv_dir, target_dirs=args.target_dirs)
     return 0
 
 
@@ -111,7 +158,8 @@ def _train_model(args: argparse.Namespace) -> int:
 def _train_sequence_model(args: argparse.Namespace) -> int:
     from sciml.proteins.steps import train_sequence_model
 
-    train_sequence_model(_config(args), args.out_dir, args.checkpoint_dir, data_root=args.data_root, threads=args.threads)
+    train_sequence_model(_config(args), args.out_dir, args.checkpoint_dir, data_root=_data_root(args),
+                         threads=args.threads)
     return 0
 
 
@@ -124,15 +172,26 @@ def _predict(args: argparse.Namespace) -> int:
         return None if p is None else str(Path(p).resolve())
 
     cfg = _config(args)
+    skipped = 0 if args.allow_skip else 3
     if args.target is not None:
         from sciml.proteins.steps.predict import config_target
 
-        predict(cfg, args.model_dir, config_target(cfg, args.target), args.out_dir,
-                sequence_model_dir=args.sequence_model_dir, data_root=args.data_root, threads=args.threads)
-        return 0
-    target = {"name": args.name or Path(args.alignment).name.split(".")[0], "alignment": local(args.alignment),
+        m = predict(cfg, args.model_dir, config_target(cfg, args.target), args.out_dir,
+                    sequence_model_dir=args.sequence_model_dir, data_root=_data_root(args), threads=args.threads)
+        return 0 if "skipped" not in m else skipped
+    name = args.name or Path(args.alignment).name.split(".")[0]
+    if args.name is None:
+        import re
+
+        from sciml.errors import DataError
+
+        if not re.fullmatch(_name_pattern(), name):
+            raise DataError(args.alignment, f"the file name gives the target name {name!r}, which is not allowed in "
+                                            "file names and the RR (letters, digits and _ . - only)",
+                            hint="pass --name with a valid name")
+    target = {"name": name, "alignment": local(args.alignment),
               "format": args.format, "query": args.query, "structure": local(args.structure), "chain": args.chain,
               "scores": local(args.scores)}
     m = predict(cfg, args.model_dir, target, args.out_dir, sequence_model_dir=args.sequence_model_dir,
-                data_root=args.data_root, threads=args.threads)
-    return 0 if "skipped" not in m else 3
+                data_root=_data_root(args), threads=args.threads)
+    return 0 if "skipped" not in m else skipped

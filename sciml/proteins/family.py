@@ -29,6 +29,11 @@ class Family:
     n_seqs: int
     notes: list[str] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
+    #: Prediction targets whose query row has residues in insert states (A3M/A2M/Stockholm lower
+    #: case), dropped from ``sequence``: the query's full sequence and, for each residue of
+    #: ``sequence``, its 1-based number in it. None when no query residue was dropped.
+    full_sequence: str | None = None
+    residue_numbers: Any = None
 
 
 def load_family(spec: dict[str, Any], data_root: str | Path | None = None, min_identity: float = 0.9) -> Family:

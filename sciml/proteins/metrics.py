@@ -99,19 +99,25 @@ def symmetrize_apc(F: Any) -> Any:
 
 
 def write_casp_rr(path: str | Path, sequence: str, scores: Any, target: str = "T0000", min_sep: int = 6,
-                  max_pairs: int | None = None, author: str = "sciml", probabilities: bool = False) -> Path:
+                  max_pairs: int | None = None, author: str = "sciml", probabilities: bool = False,
+                  numbering: Any = None) -> Path:
     """CASP RR (``PFRMAT RR``): pairs ``i j 0 8 p`` (1-based) sorted by score, p in [0, 1].
 
     ``probabilities``: ``scores`` are contact probabilities (a network's sigmoid output) and
     are written as they are. Otherwise (coevolution scores, which are not probabilities) they
     are min-max scaled to [0, 1] over the listed pairs, as RR needs values in [0, 1]; such a
     value is a rank, not a probability.
+
+    ``numbering``: for each row of ``scores``, the 1-based residue number written for it, when
+    ``sequence`` is longer than the scored residues (a query with residues in insert states);
+    pairs are still chosen at ``|i-j| >= min_sep`` in the scored residues. Default 1..L.
     """
     import numpy as np
 
     from sciml.io import write_text_atomic
 
-    L = len(sequence)
+    L = len(sequence) if numbering is None else len(numbering)
+    numbers = np.arange(1, L + 1) if numbering is None else np.asarray(numbering, dtype=np.int64)
     mask = range_mask(L, min_sep, None) & np.isfinite(scores)
     pairs = top_pairs(np.asarray(scores, dtype=float), mask, int(mask.sum()) if max_pairs is None else max_pairs)
     vals = np.asarray([scores[i, j] for i, j in pairs], dtype=float)
@@ -123,8 +129,8 @@ def write_casp_rr(path: str | Path, sequence: str, scores: Any, target: str = "T
         lo, hi = (vals.min(), vals.max()) if len(vals) else (0.0, 1.0)
         prob = (vals - lo) / (hi - lo) if hi > lo else np.ones_like(vals)
     lines = ["PFRMAT RR", f"TARGET {target}", f"AUTHOR {author}", "METHOD sciml contact prediction", "MODEL  1"]
-    lines += [sequence[k:k + 50] for k in range(0, L, 50)]
-    lines += [f"{i + 1} {j + 1} 0 8 {p:.5f}" for (i, j), p in zip(pairs, prob)]
+    lines += [sequence[k:k + 50] for k in range(0, len(sequence), 50)]
+    lines += [f"{numbers[i]} {numbers[j]} 0 8 {p:.5f}" for (i, j), p in zip(pairs, prob)]
     lines += ["END", ""]
     return write_text_atomic(path, "\n".join(lines))
 

@@ -40,14 +40,36 @@ def contact_map_panels(path: str | Path, panels: list[dict[str, Any]], title: st
     return save_figure(fig, path, dpi=110, tight=False)
 
 
+def predicted_map_points(probs: Any, native: Any | None = None) -> dict[str, Any]:
+    """The points :func:`predicted_map` draws in its lower triangle, as (K, 2) arrays of 0-based
+    (i, j) pairs: ``native`` (grey, |i-j| >= 6), ``true`` and ``false`` (the top-L predictions,
+    ranked, as the CASP precisions are, among the pairs whose native contact is known), or
+    ``top`` without a structure. Pairs with a residue missing from the structure (NaN native)
+    are neither true nor false: they are left out, as in the precision table."""
+    import numpy as np
+
+    from sciml.proteins.metrics import range_mask, top_pairs
+
+    p = np.asarray(probs, dtype=float)
+    L = p.shape[0]
+    mask = range_mask(L, 6, None) & np.isfinite(p)
+    if native is None:
+        return {"top": top_pairs(p, mask, L)}
+    nat = np.asarray(native, dtype=float)
+    pairs = top_pairs(p, mask & np.isfinite(nat), L)
+    ok = nat[pairs[:, 0], pairs[:, 1]] == 1.0
+    ii, jj = np.nonzero(np.tril(np.nan_to_num(nat) == 1.0, k=-6))
+    return {"native": np.stack([ii, jj], axis=1), "true": pairs[ok], "false": pairs[~ok]}
+
+
 def predicted_map(path: str | Path, name: str, probs: Any, native: Any | None = None, title: str = "") -> Path:
     """A predicted contact map: probabilities as a heat map in the upper triangle; in the lower
     triangle the native contacts (grey) when a structure was given, with the top-L predictions
-    (|i-j| >= 6) marked blue = true, red = false; without one, the top-L predictions in black."""
+    (|i-j| >= 6) marked blue = true, red = false (pairs of residues missing from the structure
+    are left out, see :func:`predicted_map_points`); without one, the top-L predictions in black."""
     import numpy as np
 
     from sciml.figures import new_figure, save_figure
-    from sciml.proteins.metrics import range_mask, top_pairs
 
     p = np.asarray(probs, dtype=float)
     L = p.shape[0]
@@ -56,17 +78,14 @@ def predicted_map(path: str | Path, name: str, probs: Any, native: Any | None = 
     upper = np.where(np.triu(np.ones((L, L), dtype=bool), k=1), p, np.nan)
     im = ax.imshow(upper, cmap="viridis", vmin=0.0, vmax=1.0, interpolation="nearest")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="contact probability")
-    mask = range_mask(L, 6, None) & np.isfinite(p)
-    pairs = top_pairs(p, mask, L)
+    pts = predicted_map_points(p, native)
     if native is not None:
-        nat = np.asarray(native, dtype=float)
-        ii, jj = np.nonzero(np.tril(np.nan_to_num(nat) == 1.0, k=-6))
-        ax.scatter(jj, ii, s=3, c="0.6", marker="s", linewidths=0)
-        ok = nat[pairs[:, 0], pairs[:, 1]] == 1.0
-        ax.scatter(pairs[ok, 0], pairs[ok, 1], s=5, c="tab:blue", marker="o", linewidths=0, label="true")
-        ax.scatter(pairs[~ok, 0], pairs[~ok, 1], s=5, c="tab:red", marker="x", linewidths=0.8, label="false")
+        nat, ok, bad = pts["native"], pts["true"], pts["false"]
+        ax.scatter(nat[:, 1], nat[:, 0], s=3, c="0.6", marker="s", linewidths=0)
+        ax.scatter(ok[:, 0], ok[:, 1], s=5, c="tab:blue", marker="o", linewidths=0, label="true")
+        ax.scatter(bad[:, 0], bad[:, 1], s=5, c="tab:red", marker="x", linewidths=0.8, label="false")
     else:
-        ax.scatter(pairs[:, 0], pairs[:, 1], s=4, c="k", marker="o", linewidths=0, label="top L")
+        ax.scatter(pts["top"][:, 0], pts["top"][:, 1], s=4, c="k", marker="o", linewidths=0, label="top L")
     ax.set_xlim(-1, L)
     ax.set_ylim(L, -1)
     ax.set_title(title or f"{name} (L={L})", fontsize=8)

@@ -118,6 +118,19 @@ def network_probabilities(members: list[Any], features: Any, pos_weight: float =
     return np.mean(probs, axis=0)
 
 
+def alignment_n_eff(X: Any, threshold: float = 0.8) -> float:
+    """N_eff of encoded rows ``X`` (N, L): the sum of the sequence weights at ``threshold``
+    identity, as the Potts fit computes it (1.0 for a single sequence)."""
+    import numpy as np
+
+    from sciml.proteins.alignments import sequence_weights
+
+    X = np.asarray(X)
+    if X.shape[0] < 2:
+        return float(X.shape[0])
+    return float(sequence_weights(X, threshold).cpu().numpy().astype(np.float64).sum())  # as potts.prepare
+
+
 def predict_target(fam: Any, members: list[Any], meta: dict[str, Any], scores: Any = None,
                    log: Any = None) -> dict[str, Any]:
     """Coevolution channels, features and network probabilities of target ``fam`` (a
@@ -125,7 +138,7 @@ def predict_target(fam: Any, members: list[Any], meta: dict[str, Any], scores: A
 
     ``scores``: an external (L, L) score matrix used as the Potts channel instead of the
     fit. A network of the ``scores`` feature set reads that matrix and the sequence only, so
-    ``fam`` may then hold the query alone. Returns ``{"probs", "potts", "meanfield" (L, L, or
+    ``fam`` may then hold the query alone (an alignment given with it only gives the N_eff). Returns ``{"probs", "potts", "meanfield" (L, L, or
     None for a ``scores`` network given a matrix), "n_eff", "potts_source"}``.
     """
     import numpy as np
@@ -147,7 +160,7 @@ def predict_target(fam: Any, members: list[Any], meta: dict[str, Any], scores: A
     elif kind == "scores":  # the matrix and the sequence are all this network reads
         res = {"meanfield": None}
         potts, source = np.asarray(scores, dtype=float), "external score matrix"
-        n_eff = float(fam.n_seqs)
+        n_eff = alignment_n_eff(fam.X, float(cfg["potts"].get("identity_threshold", 0.8)))
     else:
         mf = cfg["meanfield"]
         m = meanfield.fit(fam.X, pseudocount=mf.get("pseudocount", 0.5), max_sequences=mf.get("max_sequences", 2000),

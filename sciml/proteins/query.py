@@ -64,6 +64,15 @@ def load_query(alignment: str | Path, fmt: str | None = None, query: str | None 
     dropped = aln.length - len(cols)
     if dropped:
         notes.append(f"{dropped} alignment column(s) where the query has a gap were dropped")
+    numbers, inserts = aln.residue_numbers(r)
+    full_sequence, residue_numbers = None, None
+    if inserts:  # query residues in insert states (lower case) have no match column: not predicted
+        full_sequence = "".join(c for c in (aln.raw[r] if aln.raw else row) if c.isalpha()).upper()
+        residue_numbers = np.asarray(numbers, dtype=np.int64)[cols]
+        notes.append(f"{inserts} query residue(s) in insert states (lower case in the alignment) were dropped: "
+                     f"{len(cols)} of the query's {len(full_sequence)} residues are predicted; the RR file "
+                     f"numbers them in the query's own sequence (1..{len(full_sequence)}), the .npz arrays "
+                     f"and figure follow the {len(cols)} match residues (residue_numbers in the .npz maps them)")
     inputs = [path]
     native = None
     identity = 1.0
@@ -72,7 +81,7 @@ def load_query(alignment: str | Path, fmt: str | None = None, query: str | None 
         notes += st_notes
         inputs.append(str(structure))
     return Family(name or Path(path).name.split(".")[0], seq, X, np.arange(len(seq)), native, r, identity,
-                  aln.n_seqs, notes, inputs)
+                  aln.n_seqs, notes, inputs, full_sequence, residue_numbers)
 
 
 def _native_on_query(seq: str, structure: str | Path, chain: str | None, model: int, min_identity: float,

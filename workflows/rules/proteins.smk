@@ -3,8 +3,11 @@
 # Families come from config (schema defaults = the embedded synthetic families in
 # data/proteins/). Checkpoints live under CHECKPOINTS (outside declared outputs) so a
 # rerun resumes. Threads: one source, config["proteins"]["threads"], passed as --threads.
+from sciml.proteins.workflow import entry_files as proteins_entry_files
 
 PROTEIN_FAMILIES = [f["name"] for f in config["proteins"]["families"]]
+# prediction targets (rules at the end); the section counts them
+PROTEIN_TARGETS = [t["name"] for t in config["proteins"]["targets"]]
 PROTEINS = f"{RESULTS}/proteins"
 
 
@@ -13,6 +16,9 @@ wildcard_constraints:
 
 
 rule proteins_coevolution:
+    input:
+        # the family's alignment and structure: editing them re-runs the job
+        data=lambda wc: proteins_entry_files(config, "families", wc.family, DATA_ROOT),
     output:
         scores=f"{PROTEINS}/families/{{family}}/scores.npz",
         metrics=f"{PROTEINS}/families/{{family}}/metrics.json",
@@ -74,6 +80,8 @@ rule proteins_section:
         provenance=expand(f"{PROTEINS}/families/{{family}}/provenance.json", family=PROTEIN_FAMILIES),
         cv_metrics=f"{PROTEINS}/cross_validate/metrics.json",
         cv_provenance=f"{PROTEINS}/cross_validate/provenance.json",
+        # the prediction targets, counted (with the skipped ones) in the section
+        targets=expand(f"{PROTEINS}/targets/{{target}}/metrics.json", target=PROTEIN_TARGETS),
     output:
         section=section_file("proteins"),
         maps=report(f"{PROTEINS}/section/contact_maps.png", category="Proteins"),
@@ -83,6 +91,7 @@ rule proteins_section:
         cfg=section_json("proteins"),
         family_dirs=expand(f"{PROTEINS}/families/{{family}}", family=PROTEIN_FAMILIES),
         cv_dir=folder_param(f"{PROTEINS}/cross_validate"),
+        target_dirs=expand(f"{PROTEINS}/targets/{{target}}", target=PROTEIN_TARGETS),
         out=folder_param(section_dir("proteins")),
     log:
         f"{RESULTS}/logs/proteins_section.log",
@@ -96,15 +105,12 @@ rule proteins_section:
         "../envs/sciml.yaml"
     shell:
         "sciml proteins section --config-json {params.cfg} --family-dirs {params.family_dirs} "
-        "--cv-dir {params.cv_dir} --out-dir {params.out} > {log} 2>&1"
+        "--cv-dir {params.cv_dir} --target-dirs {params.target_dirs} --out-dir {params.out} > {log} 2>&1"
 
 
 # --------------------------------------------------------------------------- prediction targets
 # Proteins nobody has scored: the network trained on every family (train-model), then one
 # predict job per entry of proteins.targets (structure optional), each with its own section.
-
-PROTEIN_TARGETS = [t["name"] for t in config["proteins"]["targets"]]
-
 
 wildcard_constraints:
     target="[A-Za-z0-9_.-]+",
@@ -171,6 +177,8 @@ rule proteins_train_sequence_model:
 
 rule proteins_predict:
     input:
+        # the target's alignment, structure and scores: editing them re-runs the job
+        data=lambda wc: proteins_entry_files(config, "targets", wc.target, DATA_ROOT),
         weights=f"{PROTEINS}/model/model.pt",
         meta=f"{PROTEINS}/model/model.json",
         sequence_model=[f"{PROTEINS}/sequence_model/model.pt", f"{PROTEINS}/sequence_model/model.json"]
@@ -198,4 +206,5 @@ rule proteins_predict:
         "../envs/sciml.yaml"
     shell:
         "sciml proteins predict --config-json {params.cfg} --data-root {params.data_root} --target {wildcards.target} "
-        "--model-dir {params.model} {params.sequence_model} --threads {threads} --out-dir {params.out} > {log} 2>&1"
+        "--model-dir {params.model} {params.sequence_model} --allow-skip --threads {threads} --out-dir {params.out} "
+        "> {log} 2>&1"

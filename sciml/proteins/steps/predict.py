@@ -31,6 +31,26 @@ from typing import Any
 
 #: Sub-folder of the target folder holding the prediction files.
 PREDICTION_DIR = "prediction"
+#: Endings of the files a prediction writes into PREDICTION_DIR (removed before each run).
+PREDICTION_SUFFIXES = (".rr", ".contacts.npz", ".contact_map.png")
+
+
+def clear_predictions(pred_dir: Path) -> list[Path]:
+    """Remove the prediction files an earlier run left in ``pred_dir`` (any target name; other
+    files are left alone), so a skipped or re-run target never shows a stale prediction.
+    Returns the files removed."""
+    removed = []
+    for p in sorted(pred_dir.iterdir()) if pred_dir.is_dir() else []:
+        if p.is_file() and not p.is_symlink() and p.name.endswith(PREDICTION_SUFFIXES):
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+def _setting(target: dict[str, Any], cfg: dict[str, Any], key: str, default: Any) -> Any:
+    """The target's own ``key`` when set (0 included), else the section's, else ``default``."""
+    value = target.get(key)
+    return value if value is not None else cfg.get(key, default)
 
 
 def separation_baseline(L: int) -> Any:
@@ -85,6 +105,7 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
 
     log = log or (lambda m: print(m, file=sys.stderr))
     name = str(target["name"])
+    target_model_dir = model_dir
     # neither model given: the network shipped in the package
     model_dir = saved_model.default_model_dir(model_dir, sequence_model_dir, bool(target.get("scores")), log)
     dirs = [Path(d) for d in (model_dir, sequence_model_dir) if d is not None]
@@ -92,6 +113,8 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
                   threads=resolve_threads(threads, cfg)) as step:
         pred_dir = step.output(PREDICTION_DIR)
         pred_dir.mkdir(exist_ok=True)
+        for p in clear_predictions(pred_dir):  # a skip or a re-run must not leave the last run's files
+            log(f"removed the earlier prediction file {p}")
         # a broken model fails every target: raise
         network = saved_model.load_model(model_dir) if model_dir is not None else None
         sequence = saved_model.load_model(sequence_model_dir) if sequence_model_dir is not None else None
@@ -103,7 +126,7 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
             aln_path = target_path(target["alignment"], data_root)
             st_path = target_path(target["structure"], data_root) if target.get("structure") else None
             fam = load_query(aln_path, target.get("format"), target.get("query"), st_path, target.get("chain"),
-                             int(target.get("model", 0)), float(target.get("min_identity") or cfg.get("min_identity", 0.9)),
+                             int(target.get("model", 0)), float(_setting(target, cfg, "min_identity", 0.9)),
                              name=name, min_rows=1)
             # one sequence: the sequence-only model, unless a scores network refines a given matrix
             refine_alone = (network is not None and bool(target.get("scores"))
@@ -111,7 +134,7 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
             use_sequence = network is None or (fam.n_seqs < 2 and not refine_alone)
             fits_potts = not use_sequence and not target.get("scores")
             saved_potts = (network[1]["features"].get("potts") or {}) if fits_potts else {}
-            check_length(fam, str(aln_path), int(target.get("max_length") or cfg.get("max_length", 1000)),
+            check_length(fam, str(aln_path), int(_setting(target, cfg, "max_length", 1000)),
                          max_memory_gb=float(cfg.get("max_memory_gb", 8.0)), history=int(saved_potts.get("history", 5)),
                          fit_potts=fits_potts, symmetric=bool(saved_potts.get("symmetric", False)))
             if use_sequence and target.get("scores"):
@@ -151,6 +174,16 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
             warnings.append(("a single sequence" if fam.n_seqs < 2 else "no contact network given")
                             + ": predicted by the sequence-only model (amino acids and separation, no coevolution); "
                             "expect far lower precision than from a deep alignment")
+        elif refine_alone and fam.n_seqs >= 2:
+            warnings.append(f"the model is a score refiner ({used_dir}): it reads the external score matrix and "
+                            "the sequence only, so the alignment was used for its depth statistics (N_eff) alone"
+                            + (" (the packaged default with --scores; to use the alignment's profile and "
+                               "mean-field channels with the matrix as well, pass the alignment network as "
+                               f"--model-dir {saved_model.packaged_model_dir('alignment')})"
+                               if target_model_dir is None else ""))
+            if depth["shallow"]:
+                warnings.append(f"shallow alignment (Nf = N_eff/sqrt(L) = {depth['nf']:.1f} < 64): coevolution "
+                                "contacts are unreliable at this depth; treat the predicted map with caution")
         elif refine_alone and fam.n_seqs < 2:
             warnings.append("only the sequence was given with the external score matrix: the depth of the "
                             "alignment it came from is unknown here, and so is how far its contacts can be trusted")
@@ -158,13 +191,17 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
             warnings.append(f"shallow alignment (Nf = N_eff/sqrt(L) = {depth['nf']:.1f} < 64): coevolution "
                             "contacts are unreliable at this depth; treat the predicted map with caution")
         # RR: the top 5 L pairs at |i-j| >= 6, probabilities as the network gives them
-        metrics.write_casp_rr(pred_dir / f"{name}.rr", fam.sequence, probs, target=name, max_pairs=5 * L,
-                              probabilities=True)
+        # a query with residues in insert states: the RR is numbered in its own full sequence
+        metrics.write_casp_rr(pred_dir / f"{name}.rr", fam.full_sequence or fam.sequence, probs, target=name,
+                              max_pairs=5 * L, probabilities=True, numbering=fam.residue_numbers)
         with atomic_path(pred_dir / f"{name}.contacts.npz") as tmp:
             with open(tmp, "wb") as fh:
                 channels = {} if use_sequence else {"coevolution": res["potts"]}
                 if not use_sequence and res["meanfield"] is not None:
                     channels["meanfield"] = res["meanfield"]
+                if fam.residue_numbers is not None:  # only for a query with insert residues
+                    channels["residue_numbers"] = np.asarray(fam.residue_numbers, dtype=np.int64)
+                    channels["full_sequence"] = np.array(fam.full_sequence)
                 np.savez_compressed(fh, probs=probs.astype(np.float32), sequence=np.array(fam.sequence), **channels)
         plots.predicted_map(pred_dir / f"{name}.contact_map.png", name, probs, fam.native,
                             title=f"{name}: {'sequence-only' if use_sequence else 'network'} contact probability (L={L})")
@@ -177,6 +214,10 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
                       "cross_validation_mean": (meta.get("cross_validation") or {}).get("mean")},
             "warnings": warnings,
         }
+        if fam.full_sequence is not None:
+            m["query_insert_residues_dropped"] = len(fam.full_sequence) - L
+            m["query_full_length"] = len(fam.full_sequence)
+            m["rr_numbering"] = "the query's own sequence (insert residues counted)"
         rows = []
         if fam.native is not None:
             m["identity"] = round_fixed(fam.identity, 4)
@@ -202,7 +243,9 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
         figures = [Figure(f"{name}: predicted contact map", f"{PREDICTION_DIR}/{name}.contact_map.png",
                           "Upper triangle: contact probability. Lower: top-L predictions (|i-j| >= 6)"
                           + (", blue = native contact, red = not; grey = native contacts." if fam.native is not None
-                             else "."))]
+                             else ".")
+                          + (" Pairs with a residue missing from the structure (contact unknown) are left out, as "
+                             "in the precision table." if fam.native is not None and np.isnan(fam.native).any() else ""))]
         write_section(step.output("section.json"), Section("proteins", f"Contact prediction: {name}", summary, tables,
                                                            figures, warnings, ["provenance.json"]))
         log(f"{name}: L={L}, N_eff {depth['n_eff']}" + (f", long L/5 {m['model']['kind']} {m['network']['long_L/5']:.3f}"

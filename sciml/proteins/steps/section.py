@@ -30,8 +30,21 @@ def _calibration_table(cal: dict[str, Any]) -> Any:
                  ["probability bin", "mean predicted", "observed contact rate", "pairs"], rows, note)
 
 
+def target_summary(target_dirs: list[Path]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Names of the predicted targets and ``(name, reason)`` of the skipped ones, from each
+    target folder's ``metrics.json`` (written by the predict step, also for a skip)."""
+    predicted, skipped = [], []
+    for d in target_dirs:
+        m = json.loads((d / "metrics.json").read_text())
+        if "skipped" in m:
+            skipped.append((m["name"], m["skipped"]))
+        else:
+            predicted.append(m["name"])
+    return predicted, skipped
+
+
 def section(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str | Path, *,
-            cv_dir: str | Path | None = None) -> dict[str, Any]:
+            cv_dir: str | Path | None = None, target_dirs: list[str | Path] | None = None) -> dict[str, Any]:
     """Write the report section of the family folders and the cross-validation folder.
 
     Reads each family's ``metrics.json`` (precisions, notes, skip reasons; nothing is
@@ -39,7 +52,9 @@ def section(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str | P
     figure), and ``cv_dir/metrics.json`` when given. Writes ``out_dir/section.json``,
     ``contact_maps.png``, ``quarantine.csv`` (``family,reason`` of the skipped families) and
     ``provenance.json``; figure and provenance paths in the section are relative to
-    ``out_dir``. Returns ``{"families", "skipped", "network"}`` counts/flags.
+    ``out_dir``. ``target_dirs``: the predict folders of ``proteins.targets``, counted in the
+    summary with the skipped ones and their reasons. Returns ``{"families", "skipped",
+    "network", "targets", "targets_skipped"}`` counts/flags.
     """
     from sciml.io import write_csv_atomic
     from sciml.proteins import family as fam_io
@@ -51,6 +66,8 @@ def section(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str | P
     inputs = [d / f for d in family_dirs for f in (fam_io.SCORES_FILE, fam_io.METRICS_FILE)]
     if cv_dir is not None:
         inputs.append(Path(cv_dir) / "metrics.json")
+    target_dirs = [Path(d) for d in (target_dirs or [])]
+    inputs += [d / "metrics.json" for d in target_dirs]
     with run_step("proteins.section", cfg, out_dir, inputs=inputs) as step:
         scored, warnings, quarantine = [], [], []
         for d in family_dirs:
@@ -63,6 +80,10 @@ def section(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str | P
         write_csv_atomic(step.output("quarantine.csv"), ["family", "reason"], quarantine)
         if quarantine:
             warnings.append(f"{len(quarantine)} family(ies) skipped; reasons in quarantine.csv")
+        predicted, skipped_targets = target_summary(target_dirs)
+        if skipped_targets:
+            warnings.append(f"{len(skipped_targets)} of {len(target_dirs)} prediction target(s) skipped: "
+                            + "; ".join(f"{n} ({why})" for n, why in skipped_targets))
         net = json.loads((Path(cv_dir) / "metrics.json").read_text()) if cv_dir is not None else {"skipped": "not run"}
         have_net = "per_family" in net
 
@@ -117,7 +138,11 @@ def section(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str | P
         prov.append("provenance.json")  # this step's own
         summary = (f"{len(scored)} families scored with a pseudo-likelihood Potts model (APC) and mean-field DCA"
                    + (", and a 2D residual network cross-validated holding out whole families" if have_net else "")
-                   + ". Contacts: C-beta < 8 A; precision of the top L/5, L/2, L pairs per range (CASP).")
+                   + ". Contacts: C-beta < 8 A; precision of the top L/5, L/2, L pairs per range (CASP)."
+                   + (f" Prediction targets: {len(predicted)} of {len(target_dirs)} predicted, "
+                      f"{len(skipped_targets)} of {len(target_dirs)} skipped (each has its own section below)."
+                      if target_dirs else ""))
         write_section(step.output("section.json"),
                       Section("proteins", "Protein contact prediction", summary, tables, figures, warnings, prov))
-    return {"families": len(scored), "skipped": len(quarantine), "network": have_net}
+    return {"families": len(scored), "skipped": len(quarantine), "network": have_net,
+            "targets": len(target_dirs), "targets_skipped": len(skipped_targets)}
