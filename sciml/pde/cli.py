@@ -18,7 +18,11 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("pde", help="PINN surrogates vs reference solutions and classical solvers")
     sub = parser.add_subparsers(dest="pde_command", metavar="STEP")
 
-    p = sub.add_parser("problems", help="list the registered problems")
+    p = sub.add_parser("problems", help="list the registered problems (with --config: also the config's declared "
+                                        "and plugin problems, each loaded and checked)")
+    from sciml.cli import add_config_arguments
+
+    add_config_arguments(p)
     p.set_defaults(func=_problems)
 
     def problem_step(name: str, help: str, out_dir: str, data_root: bool = True) -> argparse.ArgumentParser:
@@ -70,9 +74,29 @@ def register(subparsers: Any) -> None:
 def _problems(args: argparse.Namespace) -> int:
     from sciml.pde.problems import REGISTRY
 
+    builtin = set(REGISTRY)
     for name in sorted(REGISTRY):
         cls = REGISTRY[name]
         print(f"{name:16s} {cls.title}: {cls.equation}  [reference: {cls.reference_file or 'analytic/solver'}]")
+    if args.config_json is None and args.config_file is None:
+        return 0
+    from sciml.cli import config_section
+    from sciml.pde.steps.common import load_problem
+
+    cfg = config_section(args, "pde")
+    # declared problems, then the plugins' (loading one registers all of its file's problems); each is
+    # loaded as the steps load it, so a problem that cannot run is refused here with its key and file
+    names = list(cfg.get("declared") or {})
+    for name in names:
+        problem = load_problem(cfg, name)
+        print(f"{name:16s} {problem.describe()}  [declared in the config]")
+    if cfg.get("plugins"):
+        from sciml.pde.plugins import load_plugins
+
+        load_plugins(cfg["plugins"])
+        for name in sorted(set(REGISTRY) - builtin - set(names)):
+            problem = load_problem(cfg, name)
+            print(f"{name:16s} {problem.describe()}  [plugin]")
     return 0
 
 

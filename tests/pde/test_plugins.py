@@ -171,3 +171,38 @@ def test_plugin_target_is_kept(tmp_path):
               .replace("    has_solver = False\n", "    has_solver = False\n    target_rel_l2 = 0.01\n"), "with_target")
     assert p.target() == 0.01
     assert get_problem("burgers").target() == 1e-3 and get_problem("burgers", {"nu": 0.02}).target() is None
+
+
+def test_problems_command_lists_and_checks_the_configs_own_problems(tmp_path, capsys):
+    from sciml.cli import main
+
+    plugin = tmp_path / "my_problem.py"
+    plugin.write_text(PLUGIN)
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(textwrap.dedent(f"""\
+        pde:
+          plugins: [{plugin}]
+          declared:
+            my_laplace:
+              geometry: {{type: rectangle, low: [0, 0], high: [1, 1]}}
+              fields: [u]
+              equations: ["u_xx + u_yy"]
+              conditions: [{{type: dirichlet, on: boundary, value: "x**2 - y**2"}}]
+              solution: {{u: "x**2 - y**2"}}
+        """))
+    assert main(["pde", "problems", "--config", str(cfg)]) == 0
+    lines = {ln.split()[0]: ln for ln in capsys.readouterr().out.splitlines()}
+    assert "burgers" in lines and "[declared in the config]" in lines["my_laplace"]
+    assert "[plugin]" in lines["my_poisson"] and "my 1D Poisson" in lines["my_poisson"]
+    # a plugin that cannot run is refused here already, naming its file
+    plugin.write_text(PLUGIN.replace("has_solver = False", ""))
+    cfg.write_text(f"pde:\n  plugins: [{plugin}]\n")
+    import sciml.pde.plugins as plugins_mod
+
+    plugins_mod._LOADED.clear()
+    from sciml.pde.problems import REGISTRY
+
+    REGISTRY.pop("my_poisson", None)
+    assert main(["pde", "problems", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "my_problem.py" in err and "has_solver" in err
