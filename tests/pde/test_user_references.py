@@ -165,3 +165,20 @@ def test_bad_reference_stops_the_train_step_before_any_training(tmp_path):
     with pytest.raises(DataError, match=r"mine\.csv.*line 3.*outside the domain"):
         train(cfg, "mine", tmp_path / "train", checkpoint_dir=tmp_path / "ckpt", log=lambda m: None)
     assert not any((tmp_path / "ckpt").rglob("*.pt"))
+
+
+def test_reference_covering_part_of_the_domain_is_named(tmp_path):
+    from sciml.pde.steps.evaluate import reference_extent
+
+    path = tmp_path / "half.csv"
+    xs, ys = np.meshgrid(np.linspace(0, 0.5, 6), np.linspace(0, 1, 11), indexing="ij")
+    rows = ["x,y,u"] + [f"{x},{y},{x * y}" for x, y in zip(xs.ravel(), ys.ravel())]
+    path.write_text("\n".join(rows) + "\n")
+    spec = {"path": str(path), "columns": {"coords": ["x", "y"], "fields": {"u": "u"}}}
+    problem = load_problem(declared_cfg(spec), "mine")
+    note = reference_extent(problem, problem.reference())
+    assert note is not None and "x in [0, 0.5] of [0, 1]" in note and "y in" not in note
+    # a reference over the whole square says nothing
+    xs, ys = np.meshgrid(np.linspace(0, 1, 11), np.linspace(0, 1, 11), indexing="ij")
+    path.write_text("\n".join(["x,y,u"] + [f"{x},{y},{x * y}" for x, y in zip(xs.ravel(), ys.ravel())]) + "\n")
+    assert reference_extent(problem, problem.reference()) is None

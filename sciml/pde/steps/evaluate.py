@@ -80,6 +80,27 @@ def _box_space_dims(problem: Any) -> int | None:
     return physics.dim
 
 
+#: Fraction of an input's range below which the reference is said to cover only part of the domain.
+MIN_REFERENCE_EXTENT = 0.9
+
+
+def reference_extent(problem: Any, ref: Any) -> str | None:
+    """None when the reference's points span at least ``MIN_REFERENCE_EXTENT`` of every input's
+    range (``problem.bounds()``); else a sentence naming each input it covers only in part, e.g.
+    ``x in [0, 0.5] of [0, 1]`` (the error is then measured on that part only)."""
+    import numpy as np
+
+    pts = ref.points()[np.asarray(ref.mask).ravel()]
+    if not len(pts):
+        return None
+    short = []
+    for k, (name, (lo, hi)) in enumerate(zip(problem.inputs, problem.bounds())):
+        a, b = float(pts[:, k].min()), float(pts[:, k].max())
+        if hi > lo and (b - a) < MIN_REFERENCE_EXTENT * (hi - lo):
+            short.append(f"{name} in [{a:.4g}, {b:.4g}] of [{lo:.4g}, {hi:.4g}]")
+    return ("reference points span " + ", ".join(short) + ": the error is measured there only") if short else None
+
+
 def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, model_dir: str | Path,
              solver_dir: str | Path, data_root: str | Path | None = None, threads: int | None = None,
              log: Callable[[str], None] = log) -> dict[str, Any]:
@@ -154,6 +175,10 @@ def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, mod
         if problem.groups:
             metrics["rel_l2_groups"] = {g: round_sig(joint_relative_l2(preds, ref, members))
                                         for g, members in problem.groups.items()}
+        partial = reference_extent(problem, ref)
+        if partial:  # the error is measured where the reference has points, not over the whole domain
+            metrics["reference_partial_coverage"] = partial
+            log(f"{problem_name}: the reference covers only part of the domain: {partial}")
         metrics["validation"] = validation_metrics(problem, pinn, int(ref.mask.sum()), cfg["seed"])
         if problem.parameter_dims:
             rows = per_parameter_queries(problem, ref, pinn.predict, pred, repeats, log=log)
