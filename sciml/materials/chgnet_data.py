@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from sciml.materials.dataset import _input_digest, dataset_records
-from sciml.materials.graphs import GraphSettings
+from sciml.materials.graphs import GraphSettings, wrapped_frac_coords
 from sciml.materials.pretrained_data import PretrainedTable, attach_features, cached_table, convert_records
 from sciml.materials.readers import RawRecord
 from sciml.materials.validation import check_record
@@ -53,14 +53,24 @@ def converter() -> Any:
 
 
 def as_structure(structure: Any) -> Any:
-    """A pymatgen ``Structure`` (from :class:`~sciml.materials.readers.CrystalArrays` if needed)."""
+    """A pymatgen ``Structure`` (from :class:`~sciml.materials.readers.CrystalArrays` if needed)
+    with far-out fractional coordinates wrapped (:func:`~sciml.materials.graphs.wrapped_frac_coords`):
+    CHGNet's and SevenNet's neighbour searches span the sites' bounding box, so an unwrapped site
+    far out (MD frames) costs minutes and gigabytes; an ordinary structure is returned as it is."""
     from sciml.materials.readers import CrystalArrays
 
     if isinstance(structure, CrystalArrays):
         from pymatgen.core import Lattice, Structure
 
         return Structure(Lattice(structure.lattice_matrix, pbc=tuple(structure.pbc)),
-                         [int(z) for z in structure.z], structure.frac_coords)
+                         [int(z) for z in structure.z], wrapped_frac_coords(structure.frac_coords, structure.pbc))
+    frac = structure.frac_coords
+    wrapped = wrapped_frac_coords(frac, structure.lattice.pbc)
+    if not np.array_equal(frac, wrapped):
+        from pymatgen.core import Structure
+
+        return Structure(structure.lattice, structure.species_and_occu, wrapped,
+                         site_properties=structure.site_properties or None)
     return structure
 
 

@@ -47,19 +47,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="predictions file format")
     p.add_argument("--device", default="auto", help="auto (a GPU when torch sees one), cpu, cuda, cuda:N")
     p.add_argument("--structure-column", default="structure", help="CSV column with the structure")
-    p.add_argument("--id-column", default=None, help="CSV column with ids (default: row<N>)")
+    p.add_argument("--id-column", default=None,
+                   help="where the ids are: the CSV column (default: row<N>); for extxyz/ASE input the frame's info "
+                        "key (default: id, else frame<N>); a folder's ids are its file names (option ignored)")
     p.add_argument("--batch-size", type=int, default=None, help="structures per batch (default: config predict.batch_size)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_predict)
 
-    p = add_step_parser(sub, "shard", "split a screening input set into shard files (one predict job each)",
+    p = add_step_parser(sub, "shard", "split a screening input set (CSV, Matbench JSON, extxyz, folder) into shard "
+                        "files (one predict job each)",
                         data_root=False, out_dir="folder for shard_<k>.csv.gz, shards.json, provenance.json")
-    p.add_argument("--input", required=True, help="CSV[.gz] with a structure column, Matbench JSON, or folder of CIF/POSCAR")
+    p.add_argument("--input", required=True,
+                   help="CSV[.gz] with a structure column, Matbench JSON[.gz], extended XYZ / ASE file, "
+                        "or folder of CIF/POSCAR")
     p.add_argument("--n-shards", type=int, default=None, help="number of shards (default: config screening.n_shards)")
     p.add_argument("--structures-per-shard", type=int, default=None,
                    help="consecutive records per shard (default: config screening.structures_per_shard)")
     p.add_argument("--structure-column", default=None, help="CSV column with the structure (default: config)")
-    p.add_argument("--id-column", default=None, help="CSV column with ids (default: config; else row<N>)")
+    p.add_argument("--id-column", default=None,
+                   help="CSV column with ids (default: config; else row<N>); for extxyz/ASE input the frame's info "
+                        "key (default: id, else frame<N>); a folder's ids are its file names")
     p.set_defaults(func=_shard)
 
     p = add_step_parser(sub, "gather", "rank the scored shards: one table, top-k, histogram, report section",
@@ -112,7 +119,8 @@ def _predict(args: argparse.Namespace) -> int:
         threads=args.threads, progress=not args.no_progress, device=args.device, input_format=args.input_format,
     )
     print(f"materials predict: {stats['n_predicted']} predicted, {stats['n_skipped']} skipped "
-          f"({stats['structures_per_s']} structures/s on {stats['device']}) -> {stats['predictions_file']}")
+          f"({stats['structures_per_s']} structures/s on {stats['device']}) -> {stats['predictions_file']}"
+          + (f" ({len(stats['warnings'])} warning(s), see above)" if stats.get("warnings") else ""))
     return 0
 
 

@@ -9,6 +9,7 @@ that file (``torch.load(weights_only=True)``) instead of rebuilding.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -72,6 +73,25 @@ class GraphTable:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+#: The built-in dataset (the schema's default path and target column) and the labels of its target.
+BUILTIN_DATASET = ("materials/flla_2015_subset1000.csv.gz", "formation_energy_per_atom")
+BUILTIN_LABELS = ("formation energy per atom", "eV/atom")
+UNIT_NOT_GIVEN = "unit not given"
+
+
+def target_labels(dataset_cfg: dict[str, Any]) -> tuple[str, str]:
+    """``(target name, unit)`` for tables and plots: ``dataset.target_name`` / ``unit`` when set; else the
+    built-in dataset's labels for the built-in dataset, and for a user's own data the target column's
+    name and "unit not given" (never another dataset's physical label on the user's numbers)."""
+    name, unit = dataset_cfg.get("target_name"), dataset_cfg.get("unit")
+    builtin = (dataset_cfg.get("path"), dataset_cfg.get("target_column")) == BUILTIN_DATASET
+    if name is None:
+        name = BUILTIN_LABELS[0] if builtin else (dataset_cfg.get("target_column") or "target")
+    if unit is None:
+        unit = BUILTIN_LABELS[1] if builtin else UNIT_NOT_GIVEN
+    return name, unit
+
+
 def apply_transform(value: float, transform: str) -> float:
     """Target transform: ``none`` or ``log10`` (non-positive values become NaN)."""
     if transform == "none":
@@ -122,10 +142,11 @@ def admitted_records(records: Iterable[RawRecord], transform: str, limit: int | 
             continue
         seen.add(rec.id)
         target = apply_transform(rec.target, transform) if rec.target is not None else None
-        if target is not None and not math.isfinite(target) and math.isfinite(rec.target or math.nan):
+        # (not ``rec.target or nan``: a target of 0.0 is a finite number, with no log10)
+        if target is not None and not math.isfinite(target) and math.isfinite(rec.target):
             quarantine.add(rec, f"bad_target: {rec.target!r} has no {transform} (must be > 0)")
             continue
-        yield rec, RawRecord(rec.id, rec.structure, target, rec.error, rec.line)
+        yield rec, dataclasses.replace(rec, target=target)
 
 
 def build_table(records, graph: GraphSettings, transform: str = "none", max_z: int = 100,
@@ -203,8 +224,9 @@ def load_or_build(dataset_cfg: dict[str, Any], graph: GraphSettings, root: str |
                         limit=dataset_cfg.get("limit"))
     if len(table) == 0:
         reasons = sorted({r[2].split(":", 1)[0] for r in table.quarantine})
-        raise DataError(path, f"no usable records after validation ({len(table.quarantine)} quarantined: {reasons})",
-                        hint="check the structure/target columns and the graph cutoff")
+        first = f"; first: id {table.quarantine[0][0]}: {table.quarantine[0][2]}" if table.quarantine else ""
+        raise DataError(path, f"no usable records after validation ({len(table.quarantine)} quarantined: "
+                              f"{reasons}{first})", hint="check the structure/target columns and the graph cutoff")
     if cache_file is not None:
         with atomic_path(cache_file) as tmp:
             torch.save(table.to_dict(), tmp)

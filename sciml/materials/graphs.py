@@ -81,8 +81,11 @@ def periodic_neighbor_list(structure: Any, cutoff: float) -> tuple[np.ndarray, n
     from pymatgen.optimization.neighbors import find_points_in_spheres
 
     lattice = structure.lattice
-    # frac_coords -> Cartesian in one matmul (``Structure.cart_coords`` converts site by site)
-    cart = np.ascontiguousarray(lattice.get_cartesian_coords(structure.frac_coords), dtype=float)
+    # frac_coords -> Cartesian in one matmul (``Structure.cart_coords`` converts site by site),
+    # far-out sites wrapped into the cell first: the cell list spans the points' bounding box, so one
+    # site at frac x=3e6 (unwrapped MD coordinates) took 50 s and 17 GB; periodic images give the same pairs
+    frac = wrapped_frac_coords(structure.frac_coords, lattice.pbc)
+    cart = np.ascontiguousarray(lattice.get_cartesian_coords(frac), dtype=float)
     centers, neighbors, _images, dist = find_points_in_spheres(
         cart, cart, r=float(cutoff), pbc=np.asarray(lattice.pbc, dtype=np.int64),
         lattice=np.ascontiguousarray(lattice.matrix, dtype=float), tol=1e-8,
@@ -94,15 +97,33 @@ def periodic_neighbor_list(structure: Any, cutoff: float) -> tuple[np.ndarray, n
     return centers[not_self], neighbors[not_self], dist[not_self]
 
 
+def wrapped_frac_coords(frac_coords: Any, pbc: Any = (True, True, True)) -> np.ndarray:
+    """Fractional coordinates with every periodic coordinate outside [-1, 2) wrapped into [0, 1)
+    (``frac % 1``), so the sites span at most three cells per axis.
+
+    Coordinates within one cell of the unit cell (common: -0.01, 1.0) are kept bit for bit, so
+    the graphs (and neighbour-list tie order) of ordinary structures do not change.
+    """
+    frac = np.asarray(frac_coords, dtype=np.float64)
+    far = np.asarray(pbc, dtype=bool) & ((frac < -1.0) | (frac >= 2.0))
+    return np.where(far, frac % 1.0, frac) if far.any() else frac
+
+
 def site_elements(structure: Any) -> list[int]:
     """Atomic numbers of the sites; raises ``ValueError`` for disordered / non-element sites."""
     from sciml.materials.readers import CrystalArrays
 
     if isinstance(structure, CrystalArrays):  # the fast readers' arrays: ordered, numbers known
         return structure.z.tolist()
+    from pymatgen.core.periodic_table import DummySpecies
+
     try:
         # Site.specie raises AttributeError for a disordered (partial occupancy) site
-        return [int(site.specie.Z) for site in structure]
+        species = [site.specie for site in structure]
     except AttributeError:
         bad = next((s.species_string for s in structure if not s.is_ordered), "a site")
         raise ValueError(f"disordered site {bad} cannot be embedded (or species without an atomic number)") from None
+    dummy = sorted({sp.symbol for sp in species if isinstance(sp, DummySpecies)})
+    if dummy:  # a placeholder (X, Vac...): its .Z is a hash of the symbol, no atomic number
+        raise ValueError(f"placeholder species {', '.join(dummy)} (not a chemical element) cannot be embedded")
+    return [int(sp.Z) for sp in species]

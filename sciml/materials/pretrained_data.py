@@ -80,7 +80,8 @@ def cached_table(table_cls: type[PretrainedTable], cache_file: Path | None, path
     table = build()
     if len(table) == 0:
         reasons = sorted({r[2].split(":", 1)[0] for r in table.quarantine})
-        raise DataError(path, f"no usable records for {model} ({len(table.quarantine)} quarantined: {reasons})")
+        first = f"; first: id {table.quarantine[0][0]}: {table.quarantine[0][2]}" if table.quarantine else ""
+        raise DataError(path, f"no usable records for {model} ({len(table.quarantine)} quarantined: {reasons}{first})")
     if cache_file is not None:
         raw = {k: getattr(table, k) for k in table.__dataclass_fields__ if k != "features"}
         raw["graphs"] = [pack(g) for g in table.graphs]

@@ -50,6 +50,8 @@ class RawRecord:
 
     ``target`` is the float target (None when the file has none, e.g. screening input;
     NaN when the value is missing or not a number). ``line`` locates it in the file.
+    ``target_note`` says why a NaN target is unusable when the reader knows more than "nan"
+    (the original text ``'n/a'``, a missing extxyz info key), for the quarantine reason.
     """
 
     id: str
@@ -57,6 +59,7 @@ class RawRecord:
     target: float | None
     error: str | None = None
     line: int | None = None
+    target_note: str | None = None
 
 
 class CrystalArrays:
@@ -103,11 +106,15 @@ class CrystalArrays:
         (validation rejects it with pymatgen's reason)."""
         import numpy as np
 
+        from pymatgen.core.periodic_table import DummySpecies
+
         if not structure.is_ordered:
             return structure
         try:
+            if any(isinstance(site.specie, DummySpecies) for site in structure):
+                return structure  # its Z is a hash of the symbol: validation names the symbol
             z = np.array([site.specie.Z for site in structure], dtype=np.int64)
-        except AttributeError:  # a DummySpecies has no atomic number: leave it to validation
+        except AttributeError:  # no atomic number: leave it to validation
             return structure
         lat = structure.lattice
         return cls(np.array(lat.matrix, dtype=np.float64), np.array(structure.frac_coords, dtype=np.float64), z,
@@ -216,6 +223,18 @@ def _to_float(value: Any) -> float:
         return math.nan
 
 
+def _target_note(value: Any) -> str | None:
+    """Why ``value`` is no target number, quoting the original (``'n/a' is not a number``); None for a
+    number, a missing value (None) or an empty cell, which stay plain NaN."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "target is empty" if value is not None else None
+    try:
+        float(value)
+        return None
+    except (TypeError, ValueError):
+        return f"target {str(value)[:60]!r} is not a number"
+
+
 def parse_structure(value: Any, fmt: str = "auto"):
     """A pymatgen ``Structure`` from a dict, CIF text, POSCAR text or dict-literal text.
 
@@ -251,7 +270,9 @@ def parse_structure(value: Any, fmt: str = "auto"):
                 if not isinstance(obj, dict):
                     raise ValueError("structure dict is not a mapping")
                 structure = Structure.from_dict(obj)
-            elif fmt in ("cif", "poscar"):
+            elif fmt == "cif":
+                structure = _single_cif_structure(value)
+            elif fmt == "poscar":
                 structure = Structure.from_str(value, fmt=fmt)
             else:
                 raise ValueError(f"unknown structure format '{fmt}' (valid: auto, cif, poscar, dict)")
@@ -264,10 +285,43 @@ def parse_structure(value: Any, fmt: str = "auto"):
     return structure
 
 
+def _single_cif_structure(text: str):
+    """The one structure of a CIF text; ``ValueError`` when it holds several data blocks.
+
+    ``Structure.from_str(fmt="cif")`` silently returns the first of them, so one record would
+    stand for several structures and the others vanish; a record is one structure here.
+    """
+    from pymatgen.io.cif import CifParser
+
+    parser = CifParser.from_str(text)
+    structures = parser.parse_structures(primitive=False)
+    if len(structures) > 1:
+        blocks = list(parser.as_dict())
+        names = ", ".join(blocks[:5]) + (", ..." if len(blocks) > 5 else "")
+        raise ValueError(f"CIF holds {len(structures)} structures (data blocks {names}); "
+                         "one record must be one structure: split it into one file/cell per data block")
+    return structures[0]
+
+
 def _open_text(path: Path):
+    """Text of ``path`` (gzip by suffix); ``utf-8-sig`` drops the byte-order mark Excel's
+    "CSV UTF-8" writes, which would otherwise glue itself to the first header name."""
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def _is_blank(path: Path) -> bool:
+    """Whether ``path`` is a file holding nothing but whitespace (False when it cannot be read:
+    the reader then reports why)."""
+    try:
+        with _open_text(path) as fh:
+            while chunk := fh.read(1 << 16):
+                if chunk.strip():
+                    return False
+        return True
+    except (OSError, EOFError, UnicodeDecodeError):
+        return False
 
 
 def _stream_items(path: Path, prefix: str) -> Iterator[Any]:
@@ -295,6 +349,8 @@ def _matbench_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, str, Any]
     """
     import ijson
 
+    if _is_blank(path):
+        raise DataError(path, "empty file (expected a Matbench JSON document)")
     columns = next(_stream_items(path, "columns"), None)
     if columns is None:
         try:  # tell "not the split layout" from "not JSON"
@@ -349,10 +405,10 @@ def read_matbench_json(path: str | Path, target_column: str | None = None, array
         except (ValueError, IndexError, TypeError, KeyError) as exc:
             structure, error = None, str(exc)
         try:
-            target = _to_float(row[t_col])
+            target, note = _to_float(row[t_col]), _target_note(row[t_col])
         except (IndexError, TypeError, KeyError):
-            target = math.nan
-        yield RawRecord(rid, structure, target, error, line=i)
+            target, note = math.nan, f"row has no value for target column '{target_column}'"
+        yield RawRecord(rid, structure, target, error, line=i, target_note=note)
 
 
 def read_structure_csv(path: str | Path, structure_column: str = "structure", target_column: str | None = None,
@@ -369,13 +425,16 @@ def read_structure_csv(path: str | Path, structure_column: str = "structure", ta
     parse = parse_structure_arrays if arrays else parse_structure
     for i, row in _csv_dict_rows(path, structure_column, target_column, id_column):
         rid = str(row[id_column]) if id_column else f"row{i}"
-        try:
-            structure = parse(row.get(structure_column) or "", structure_format)
-            error = None
-        except ValueError as exc:
-            structure, error = None, str(exc)
+        error = row.get(SOURCE_ERROR) or None  # a shard file: the reason its record failed to read
+        structure = None
+        if error is None:
+            try:
+                structure = parse(row.get(structure_column) or "", structure_format)
+            except ValueError as exc:
+                error = str(exc)
         target = _to_float(row.get(target_column)) if target_column else None
-        yield RawRecord(rid, structure, target, error, line=i)
+        note = _target_note(row.get(target_column)) if target_column else None
+        yield RawRecord(rid, structure, target, error, line=_source_line(row, i), target_note=note)
 
 
 def _csv_dict_rows(path: Path, structure_column: str, target_column: str | None, id_column: str | None
@@ -401,8 +460,11 @@ def _csv_dict_rows(path: Path, structure_column: str, target_column: str | None,
         for col, what in ((structure_column, "structure_column"), (target_column, "target_column"),
                           (id_column, "id_column")):
             if col is not None and col not in header:
-                raise DataError(path, f"column '{col}' ({what}) not in the header {header}",
-                                hint=f"set materials.dataset.{what}")
+                hint = f"set materials.dataset.{what}"
+                if what != "target_column":  # the screening steps take these columns as options too
+                    hint += (f" (training), materials.screening.{what} (screening workflow) or "
+                             f"--{what.replace('_', '-')} (sciml materials predict / shard)")
+                raise DataError(path, f"column '{col}' ({what}) not in the header {header}", hint=hint)
         rows = csv.reader(fh)
         first = next(rows, None)
         if first is not None and len(first) == len(header) + 1:
@@ -423,21 +485,37 @@ def _chain_first(first: list[str] | None, rest: Iterator[list[str]]) -> Iterator
     yield from rest
 
 
+def _is_structure_file(p: Path) -> bool:
+    return p.suffix.lower() in STRUCTURE_SUFFIXES or p.name.upper().startswith(("POSCAR", "CONTCAR"))
+
+
 def _structure_files(folder: Path) -> dict[str, Path]:
     files = {}
     for p in sorted(folder.iterdir()):
         if not p.is_file() or p.name == "id_prop.csv":
             continue
-        name = p.name
         if p.suffix.lower() in STRUCTURE_SUFFIXES:
             files[p.stem] = p
-        elif name.upper().startswith(("POSCAR", "CONTCAR")):
-            files[name] = p
+        elif _is_structure_file(p):
+            files[p.name] = p
     return files
 
 
+def ignored_files(folder: str | Path) -> list[str]:
+    """Names of the entries of ``folder`` the folder reader does not read (not ``*.cif``, ``*.vasp``,
+    ``*.poscar``, ``*.json``, ``POSCAR*``/``CONTCAR*`` or ``id_prop.csv``; sub-folders too), for a warning:
+    a ``.cif.gz`` or ``.xyz`` file there is not read."""
+    folder = Path(folder)
+    return [p.name + ("/" if p.is_dir() else "") for p in sorted(folder.iterdir())
+            if p.name != "id_prop.csv" and not (p.is_file() and _is_structure_file(p))]
+
+
+#: What the folder reader reads, for messages.
+FOLDER_FILES = "*.cif, *.vasp, *.poscar, *.json, POSCAR*, CONTCAR*"
+
+
 def _read_file_structure(p: Path, arrays: bool = False):
-    text = p.read_text(encoding="utf-8", errors="replace")
+    text = p.read_text(encoding="utf-8-sig", errors="replace")
     suffix = p.suffix.lower()
     fmt = {".cif": "cif", ".json": "dict"}.get(suffix, "poscar")
     return (parse_structure_arrays if arrays else parse_structure)(text, fmt)
@@ -458,7 +536,7 @@ def read_structure_folder(folder: str | Path, id_prop: str | None = "id_prop.csv
     files = _structure_files(folder)
     prop_path = folder / id_prop if id_prop else None
     if prop_path is not None and prop_path.is_file():
-        with open(prop_path, encoding="utf-8", newline="") as fh:
+        with open(prop_path, encoding="utf-8-sig", newline="") as fh:
             for i, row in enumerate(csv.reader(fh)):
                 if not row or row[0].startswith("#"):
                     continue
@@ -467,14 +545,16 @@ def read_structure_folder(folder: str | Path, id_prop: str | None = "id_prop.csv
                 rid, raw_target = row[0].strip(), row[1]
                 # the CGCNN convention names files <id>.cif; also accept an id that is the file name
                 p = files.get(Path(rid).stem) or files.get(rid)
+                note = _target_note(raw_target)
                 if p is None:
-                    yield RawRecord(rid, None, _to_float(raw_target), f"no structure file for id '{rid}' in {folder}", i)
+                    missing = f"no structure file for id '{rid}' in {folder}"
+                    yield RawRecord(rid, None, _to_float(raw_target), missing, i, note)
                     continue
                 try:
                     structure, error = _read_file_structure(p, arrays), None
                 except (ValueError, OSError) as exc:
                     structure, error = None, str(exc)
-                yield RawRecord(rid, structure, _to_float(raw_target), error, i)
+                yield RawRecord(rid, structure, _to_float(raw_target), error, i, note)
         return
     for i, (rid, p) in enumerate(files.items()):
         try:
@@ -505,20 +585,49 @@ def _atoms_structure(atoms: Any, arrays: bool) -> Any:
     return AseAtomsAdaptor.get_structure(atoms)
 
 
+def _xyz_layout(path: Path) -> tuple[int, str | None]:
+    """``(frames found, where the frame layout breaks or None)`` of an (extended) XYZ file;
+    the break as ``frame N (line L): ...``.
+
+    ASE indexes every frame header of an extxyz file before it yields the first frame, and its
+    ``XYZError`` names neither frame nor line; this walks the same layout (atom-count line,
+    comment line, that many atom lines) only to tell the user where, after ASE failed.
+    """
+    from ase.io.formats import open_with_compression
+
+    with open_with_compression(str(path), "r") as fh:
+        frame, lineno = 0, 1
+        while line := fh.readline():
+            if not line.strip():
+                break
+            try:
+                natoms = int(line)
+            except ValueError:
+                where = f"frame {frame} (line {lineno}): expected its atom-count line, got {line.strip()[:60]!r}"
+                if frame and len(line.split()) >= 4:  # an atom line: the previous count was too small
+                    where += f"; the atom count of frame {frame - 1} looks wrong"
+                return frame, where
+            for _ in range(natoms + 1):
+                fh.readline()
+            frame, lineno = frame + 1, lineno + natoms + 2
+    return frame, None
+
+
 def read_ase(path: str | Path, target_column: str | None = None, id_column: str | None = "id",
              arrays: bool = False) -> Iterator[RawRecord]:
     """Records of a file ASE reads frame by frame (``ase.io.iread``: extended XYZ, ASE trajectory...),
     streamed. Ids from each frame's ``info[id_column]`` (else ``frame<N>``), targets from
     ``info[target_column]`` (extxyz: ``key=value`` on the comment line). A frame that is not a
-    periodic crystal is a record with its error (validation quarantines it); a frame ASE cannot
-    parse ends the file there (ASE cannot find the next frame), as a DataError naming file and
-    frame."""
+    periodic crystal, or whose lines ASE cannot parse, is a record with its error (validation
+    quarantines it) and reading goes on with the next frame. A broken frame layout (an atom-count
+    line that is wrong, so no later frame can be found) is a DataError naming file, frame and line."""
     import ase.io
     import numpy as np
 
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found")
+    xyz = ".xyz" in path.name.lower() or ".extxyz" in path.name.lower()
     frames = ase.io.iread(str(path), index=":")
     i = 0
     while True:
@@ -527,55 +636,100 @@ def read_ase(path: str | Path, target_column: str | None = None, id_column: str 
         except StopIteration:
             return
         except Exception as exc:  # ASE raises many types for a malformed frame
-            raise DataError(path, f"frame {i}: ASE cannot parse it ({type(exc).__name__}: {str(exc)[:200]})",
-                            hint=f"{i} frame(s) before it were read; fix or remove the frame") from None
+            what = f"{type(exc).__name__}: {str(exc)[:200]}"
+            n_frames, layout = _xyz_layout(path) if xyz else (None, None)
+            if n_frames == 0 and layout is None:
+                raise DataError(path, "empty file (no frames)") from None
+            if layout is not None:  # no frame after it can be found, and ASE reads none before checking all
+                raise DataError(path, f"{layout}: ASE cannot parse the file ({what})",
+                                hint="ASE locates every frame before it reads the first, so no frame was read: "
+                                     "fix that line (or the atom count before it)") from None
+            if not xyz or i >= n_frames:
+                raise DataError(path, f"frame {i}: ASE cannot parse it ({what})",
+                                hint=f"{i} frame(s) before it were read; fix or remove the frame") from None
+            # the frame layout is sound: only this frame's lines are bad; go on from the next frame
+            # (ASE's generator ends at its exception, so a new one starts there)
+            yield RawRecord(f"frame{i}", None, math.nan if target_column is not None else None,
+                            f"ASE cannot parse frame {i} ({what})", line=i)
+            i += 1
+            frames = ase.io.iread(str(path), index=slice(i, None))
+            continue
         info = getattr(atoms, "info", {}) or {}
         rid = str(info.get(id_column)) if id_column and info.get(id_column) is not None else f"frame{i}"
         try:
             structure, error = _atoms_structure(atoms, arrays), None
         except (ValueError, np.linalg.LinAlgError) as exc:
             structure, error = None, str(exc)
-        target = None
+        target, note = None, None
         if target_column is not None:
             value = info.get(target_column)
             target = _to_float(value) if value is not None else math.nan
-        yield RawRecord(rid, structure, target, error, line=i)
+            note = _target_note(value) if value is not None else (
+                f"frame info has no key '{target_column}' (target_column); keys: {sorted(map(str, info)) or 'none'}")
+        yield RawRecord(rid, structure, target, error, line=i, target_note=note)
         i += 1
 
 
-def iter_structure_texts(path: str | Path, fmt: str = "auto", structure_column: str = "structure",
-                         id_column: str | None = None) -> Iterator[tuple[str, str]]:
-    """``(id, structure text)`` of every record of an input set, in file order, without parsing
-    the structures (what the screening ``shard`` step copies into shard files).
+#: Columns ``shard`` adds to its shard files so that a scored shard reports each record's position in the
+#: user's file and the reason a record already failed to read (an ASE frame without a cell...):
+#: :func:`read_structure_csv` takes them over when a CSV has them.
+SOURCE_LINE, SOURCE_ERROR = "sciml_source_line", "sciml_source_error"
+
+
+def iter_structure_items(path: str | Path, fmt: str = "auto", structure_column: str = "structure",
+                         id_column: str | None = None) -> Iterator[tuple[str, str, int | None, str | None]]:
+    """``(id, structure text, line, error)`` of every record of an input set, in file order, without
+    parsing the structures (what the screening ``shard`` step copies into shard files).
 
     CSV: the structure column as it is (ids from ``id_column``, else ``row<N>``); Matbench
-    JSON: the structure dict as compact JSON (ids = mbids); folder: each structure file's
-    text (ids = file names without suffix). The text parses back with ``fmt="auto"``
-    (:func:`parse_structure`), so a record that is bad here stays bad, with its reason, when
-    it is scored.
+    JSON: the structure dict as compact JSON (ids = mbids); ASE file: each frame as pymatgen dict
+    JSON; folder: each structure file's text (ids = file names without suffix). The text parses
+    back with ``fmt="auto"`` (:func:`parse_structure`), so a record that is bad here stays bad,
+    with its reason, when it is scored. ``line`` is the record's position as its reader numbers
+    it; ``error`` the reason a record that could not be read at all (text "") failed, else None.
     """
     fmt = detect_format(path) if fmt == "auto" else fmt
     path = Path(path)
     if fmt == "csv":
         for i, row in _csv_dict_rows(path, structure_column, None, id_column):
-            yield (str(row[id_column]) if id_column else f"row{i}"), row.get(structure_column) or ""
+            yield ((str(row[id_column]) if id_column else f"row{i}"), row.get(structure_column) or "",
+                   _source_line(row, i), row.get(SOURCE_ERROR) or None)
     elif fmt == "matbench_json":
-        for rec_id, value in _matbench_structures(path):
-            yield rec_id, value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+        for i, (rec_id, value) in enumerate(_matbench_structures(path)):
+            yield rec_id, value if isinstance(value, str) else json.dumps(value, separators=(",", ":")), i, None
     elif fmt == "ase":
         for rec in read_ase(path, id_column=id_column or "id"):
             # the structure as pymatgen dict JSON: parses back with fmt="auto"
-            yield rec.id, json.dumps(rec.structure.as_dict(), separators=(",", ":")) if rec.structure is not None else ""
+            if rec.structure is not None:
+                yield rec.id, json.dumps(rec.structure.as_dict(), separators=(",", ":")), rec.line, None
+            else:
+                yield rec.id, "", rec.line, rec.error or "no structure"
     elif fmt == "folder":
         if not path.is_dir():
             raise DataError(path, "not a folder")
-        for rid, p in _structure_files(path).items():
+        for i, (rid, p) in enumerate(_structure_files(path).items()):
             try:
-                yield rid, p.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                yield rid, ""  # unreadable: scored as "empty structure field", never dropped
+                yield rid, p.read_text(encoding="utf-8-sig", errors="replace"), i, None
+            except OSError as exc:  # unreadable: scored as skipped with this reason, never dropped
+                yield rid, "", i, f"cannot read {p.name} ({type(exc).__name__}: {exc})"
     else:
         raise DataError(path, f"unknown dataset format '{fmt}' (valid: auto, matbench_json, csv, folder, ase)")
+
+
+def iter_structure_texts(path: str | Path, fmt: str = "auto", structure_column: str = "structure",
+                         id_column: str | None = None) -> Iterator[tuple[str, str]]:
+    """``(id, structure text)`` of every record (:func:`iter_structure_items` without line and error)."""
+    for rid, text, _, _ in iter_structure_items(path, fmt, structure_column, id_column):
+        yield rid, text
+
+
+def _source_line(row: dict[str, str], default: int) -> int:
+    """The record's line in the user's file: the shard's ``sciml_source_line`` column, else ``default``."""
+    value = row.get(SOURCE_LINE)
+    try:
+        return int(value) if value not in (None, "") else default
+    except ValueError:
+        return default
 
 
 def _matbench_structures(path: Path) -> Iterator[tuple[str, Any]]:

@@ -64,6 +64,8 @@ def save(modules: Any, cfg: dict[str, Any], meta: dict[str, Any], out_dir: str |
     ``max_z``, ``min_distance``). Returns the weight file names (member order)."""
     import torch
 
+    from sciml.materials.dataset import target_labels
+
     out_dir = Path(out_dir)
     modules = modules if isinstance(modules, (list, tuple)) else [modules]
     files = [member_weight_file(k) for k in range(len(modules))]
@@ -79,7 +81,7 @@ def save(modules: Any, cfg: dict[str, Any], meta: dict[str, Any], out_dir: str |
         "target_mean": float(module.t_mean), "target_std": float(module.t_std),
         "log_target": bool(hp.log_target),
         "graph": meta["graph"], "max_z": meta["max_z"], "min_distance": meta["min_distance"],
-        "target_name": cfg["dataset"]["target_name"], "unit": cfg["dataset"]["unit"],
+        "target_name": target_labels(cfg["dataset"])[0], "unit": target_labels(cfg["dataset"])[1],
         "transform": cfg["dataset"]["transform"],
     }
     if hp.get("target_range") is not None:

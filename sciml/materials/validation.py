@@ -1,7 +1,8 @@
 """Record validation and the quarantine file.
 
 A record is rejected (and written with its reason to the quarantine CSV, never silently
-dropped) when: the structure did not parse; the target is NaN/inf; a site is disordered
+dropped) when: the structure did not parse, or its lattice or coordinates are not finite, or
+the cell has (nearly) no volume; the target is NaN/inf; a site is disordered
 or an element lies outside the model's embedding (Z > ``max_z``); two atoms are closer
 than ``min_distance`` (A); an atom has no neighbour inside the graph cutoff.
 """
@@ -12,6 +13,9 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from sciml.io import write_csv_atomic
 from sciml.materials.graphs import CrystalGraph, GraphSettings, site_elements, structure_graph
@@ -60,6 +64,32 @@ class Quarantine:
         return write_csv_atomic(path, QUARANTINE_COLUMNS, self.rows())
 
 
+#: Smallest cell volume (A^3) taken as a lattice; below it the lattice vectors are (nearly) coplanar.
+MIN_CELL_VOLUME = 1e-3
+
+
+def _geometry_problem(structure: Any) -> str | None:
+    """Why the lattice or coordinates of ``structure`` (pymatgen ``Structure`` or
+    :class:`~sciml.materials.readers.CrystalArrays`) cannot make a graph, or None: non-finite
+    numbers (pymatgen accepts NaN, and the neighbour search then finds no neighbours) or a
+    flat cell (the neighbour search divides by its volume)."""
+    from sciml.materials.readers import CrystalArrays
+
+    if isinstance(structure, CrystalArrays):
+        matrix, frac = structure.lattice_matrix, structure.frac_coords
+    else:
+        matrix, frac = structure.lattice.matrix, structure.frac_coords
+    matrix, frac = np.asarray(matrix, dtype=np.float64), np.asarray(frac, dtype=np.float64)
+    if not np.isfinite(matrix).all():
+        return "non-finite lattice (NaN or inf in the lattice vectors)"
+    if not np.isfinite(frac).all():
+        return "non-finite coordinates (NaN or inf in the site coordinates)"
+    volume = abs(float(np.linalg.det(matrix)))
+    if volume < MIN_CELL_VOLUME:
+        return f"degenerate lattice: cell volume {volume:.3g} A^3 (the lattice vectors are (nearly) coplanar)"
+    return None
+
+
 def check_record(record: RawRecord, settings: GraphSettings, max_z: int = DEFAULT_MAX_Z,
                  min_distance: float = 0.5, need_target: bool = True) -> tuple[CrystalGraph | None, str | None]:
     """Validate one record and build its graph.
@@ -70,7 +100,12 @@ def check_record(record: RawRecord, settings: GraphSettings, max_z: int = DEFAUL
     """
     if record.structure is None:
         return None, f"unparsable: {record.error or 'no structure'}"
+    geometry = _geometry_problem(record.structure)
+    if geometry is not None:
+        return None, f"unparsable: {geometry}"
     if need_target and (record.target is None or not math.isfinite(record.target)):
+        if record.target_note and (record.target is None or math.isnan(record.target)):
+            return None, f"bad_target: {record.target_note} (must be a finite number)"
         return None, f"bad_target: target is {record.target!r} (must be a finite number)"
     try:
         zs = site_elements(record.structure)

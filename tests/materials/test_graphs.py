@@ -69,3 +69,31 @@ def test_cache_is_reused_and_keyed_by_settings(tmp_path, repo_root):
     assert t3.edge_index.shape[1] <= t1.edge_index.shape[1]
     g = t1.graph(3)
     assert g.z.shape[0] == g.num_nodes and g.edge_index.max() < g.num_nodes
+
+
+def _edges(g) -> list[tuple[int, int, float]]:
+    return sorted((int(j), int(i), round(float(d), 4)) for (j, i), d in zip(g.edge_index.T, g.distance))
+
+
+@pytest.mark.parametrize("max_neighbors", [0, 12])
+def test_unwrapped_coordinates_give_the_same_graph_fast(jdft2d_records, max_neighbors):
+    """Sites shifted by whole lattice vectors (unwrapped MD coordinates, up to 1e6 cells away) give the
+    graph of the wrapped structure: same edges and distances; the cell list no longer spans 1e6 cells
+    (this took 50 s and 17 GB at x=3e6 before the coordinates were wrapped)."""
+    import time
+
+    from sciml.materials.chgnet_data import as_structure
+    from sciml.materials.readers import CrystalArrays
+
+    settings = GraphSettings(cutoff=6.0, max_neighbors=max_neighbors)
+    rng = np.random.default_rng(0)
+    for s in structures(jdft2d_records):
+        shifts = rng.integers(-3, 4, size=(len(s), 3)).astype(float)
+        shifts[0] = [3e6, -2e6, 1e6]
+        far = Structure(s.lattice, s.species, s.frac_coords + shifts)
+        t0 = time.perf_counter()
+        g_far = structure_graph(CrystalArrays.from_structure(far), settings)
+        assert time.perf_counter() - t0 < 5
+        assert _edges(g_far) == _edges(structure_graph(s, settings))
+        # CHGNet / SevenNet get the far-out sites wrapped too; an ordinary structure is passed as it is
+        assert np.abs(as_structure(far).frac_coords).max() < 3 and as_structure(s) is s

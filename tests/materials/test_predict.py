@@ -202,3 +202,26 @@ def test_device_auto_is_cpu_here_and_a_missing_gpu_is_a_clear_error(trained_fold
     assert resolve_device("auto") == "cpu" and resolve_device("cpu") == "cpu"
     with pytest.raises(ConfigError, match="no CUDA device"):
         resolve_device("cuda")
+
+
+def test_help_and_hints_fit_the_entry_point(tmp_path, capsys):
+    """predict's --id-column help said only 'CSV column'; shard --help did not list extxyz; a missing
+    CSV column told predict users to set a config key only."""
+    from sciml.cli import build_parser
+    from sciml.errors import DataError
+    from sciml.materials.readers import read_structure_csv
+
+    parser = build_parser()
+    for step in ("predict", "shard"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["materials", step, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "info key (default: id" in text and "file names" in text
+    with pytest.raises(SystemExit):
+        parser.parse_args(["materials", "--help"])
+    assert "extxyz" in " ".join(capsys.readouterr().out.split()).split("shard", 1)[1]
+    p = tmp_path / "s.csv"
+    p.write_text("id,crystal\na,x\n")
+    with pytest.raises(DataError) as info:
+        list(read_structure_csv(p, "structure", None, "id"))
+    assert "--structure-column" in str(info.value) and "materials.dataset.structure_column" in str(info.value)

@@ -37,7 +37,9 @@ def test_the_cache_round_trips_and_a_corrupt_cache_is_rebuilt(tmp_path):
 
 
 def test_no_usable_record_names_the_file_and_the_reasons(tmp_path):
-    with pytest.raises(DataError, match=r"no usable records for SevenNet \(1 quarantined: \['element'\]\)") as err:
+    # the first quarantined record's reason is named too (a wrong column otherwise said only ['bad_target'])
+    with pytest.raises(DataError, match=r"no usable records for SevenNet \(1 quarantined: \['element'\]; "
+                                        r"first: id r0: element: Og") as err:
         cached_table(PretrainedTable, tmp_path / "g.pt", tmp_path / "mine.csv", lambda: _table(0), "SevenNet")
     assert "mine.csv" in str(err.value) and not (tmp_path / "g.pt").exists()
 

@@ -137,3 +137,140 @@ def test_matbench_json_keys_in_any_order_and_length_mismatch(shared_data, tmp_pa
     bad.write_text(json.dumps({**doc, "index": doc["index"][:3]}))
     with pytest.raises(DataError, match=r"different lengths \(3 ids, 5 rows\)"):
         list(read_matbench_json(bad))
+
+
+def _cif(structure, name: str) -> str:
+    """CIF text of ``structure`` with its data block named ``name``."""
+    text = structure.to(fmt="cif")
+    return "\n".join(f"data_{name}" if line.startswith("data_") else line for line in text.splitlines()) + "\n"
+
+
+def test_csv_with_a_utf8_byte_order_mark_is_read(tmp_path, jdft2d_records):
+    """Excel's "CSV UTF-8" starts with a BOM, which used to glue itself to the first header name
+    ('\\ufeffmpid'): predict, prepare and shard all read the CSV through the same opener."""
+    from sciml.materials.readers import iter_structure_texts
+
+    p = tmp_path / "bom.csv"
+    cif = jdft2d_records[0].structure.to(fmt="cif")
+    p.write_bytes("\ufeffmpid,crystal,y\n".encode("utf-8") + f'm-1,"{cif}",2.5\n'.encode("utf-8"))
+    (rec,) = list(read_structure_csv(p, "crystal", "y", "mpid"))
+    assert rec.id == "m-1" and rec.structure is not None and rec.target == 2.5
+    assert [r[0] for r in iter_structure_texts(p, structure_column="crystal", id_column="mpid")] == ["m-1"]
+    gz = tmp_path / "bom.csv.gz"
+    gz.write_bytes(gzip.compress(p.read_bytes()))
+    assert next(read_records(gz, structure_column="crystal", target_column="y", id_column="mpid")).id == "m-1"
+
+
+def test_a_cif_with_several_data_blocks_is_refused_not_cut_to_its_first(tmp_path, jdft2d_records):
+    """A multi-block CIF used to give its first structure silently; now the record is bad with the
+    count of structures, in a folder and in a CSV cell alike."""
+    text = "".join(_cif(r.structure, f"blk{k}") for k, r in enumerate(jdft2d_records[:3]))
+    with pytest.raises(ValueError, match=r"CIF holds 3 structures \(data blocks blk0, blk1, blk2\)"):
+        parse_structure(text)
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "three.cif").write_text(text)
+    (folder / "one.cif").write_text(_cif(jdft2d_records[0].structure, "single"))
+    recs = {r.id: r for r in read_records(folder, with_targets=False, arrays=True)}
+    assert recs["one"].structure is not None
+    assert recs["three"].structure is None and "CIF holds 3 structures" in recs["three"].error
+    p = tmp_path / "cells.csv"
+    import csv as _csv
+
+    with open(p, "w", newline="") as fh:
+        _csv.writer(fh).writerows([["id", "structure", "y"], ["multi", text, "1"]])
+    (rec,) = list(read_structure_csv(p, "structure", "y", "id"))
+    assert rec.structure is None and "CIF holds 3 structures" in rec.error
+
+
+def _write_frames(path, jdft2d_records, n):
+    import ase.io
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    frames = []
+    for k, r in enumerate(jdft2d_records[:n]):
+        atoms = AseAtomsAdaptor.get_atoms(r.structure)
+        atoms.info = {"id": f"f{k}", "K": 1.0 + k}
+        frames.append(atoms)
+    ase.io.write(path, frames, format="extxyz")
+    return path.read_text().splitlines(keepends=True)
+
+
+def _frame_start(lines, k):
+    """Index of the atom-count line of frame ``k``."""
+    i = 0
+    for _ in range(k):
+        i += int(lines[i]) + 2
+    return i
+
+
+def test_extxyz_bad_frame_lines_skip_that_frame_only(tmp_path, jdft2d_records):
+    """A frame whose Lattice or atom line ASE cannot parse is one bad record (with its real frame number);
+    the frames after it are still read (before, the whole run stopped)."""
+    from sciml.materials.readers import read_ase
+
+    lines = _write_frames(tmp_path / "ok.extxyz", jdft2d_records, 8)
+    i = _frame_start(lines, 5)
+    lines[i + 1] = lines[i + 1].replace('Lattice="', 'Lattice="1 2 ', 1)  # 11 numbers: not a 3x3 matrix
+    bad = tmp_path / "bad_lattice.extxyz"
+    bad.write_text("".join(lines))
+    recs = list(read_ase(bad, target_column="K"))
+    assert [r.id for r in recs] == ["f0", "f1", "f2", "f3", "f4", "frame5", "f6", "f7"]
+    assert recs[5].structure is None and recs[5].line == 5 and "ASE cannot parse frame 5" in recs[5].error
+    assert recs[6].line == 6 and recs[6].target == 7.0 and recs[6].structure is not None
+
+
+def test_extxyz_broken_atom_count_names_the_real_frame_and_line(tmp_path, jdft2d_records):
+    """ASE indexes every frame before yielding one, so a bad atom-count line in frame 6 used to be
+    reported as 'frame 0 ... 0 frame(s) before it were read'."""
+    from sciml.materials.readers import read_ase
+
+    lines = _write_frames(tmp_path / "ok.extxyz", jdft2d_records, 8)
+    i = _frame_start(lines, 6)
+    lines[i] = "abc\n"
+    bad = tmp_path / "bad_count.extxyz"
+    bad.write_text("".join(lines))
+    with pytest.raises(DataError, match=rf"frame 6 \(line {i + 1}\): expected its atom-count line, got 'abc'"):
+        list(read_ase(bad))
+    lines = _write_frames(tmp_path / "ok.extxyz", jdft2d_records, 8)
+    lines[i] = f"{int(lines[i]) + 1}\n"  # one atom too many: the next frame's count line is read as an atom
+    bad.write_text("".join(lines))
+    with pytest.raises(DataError, match=r"frame 6 .*ASE cannot parse"):
+        list(read_ase(bad))
+    empty = tmp_path / "empty.extxyz"
+    empty.write_text("")
+    with pytest.raises(DataError, match="empty file"):
+        list(read_ase(empty))
+
+
+def test_missing_or_text_targets_are_named_in_the_reason(tmp_path, jdft2d_records):
+    """A text target keeps its text, a wrong extxyz target key names the key and the keys present,
+    an empty Matbench JSON says so (not ijson's 'premature EOF')."""
+    from sciml.materials.dataset import build_table
+    from sciml.materials.graphs import GraphSettings
+
+    p = tmp_path / "t.csv"
+    cif = jdft2d_records[0].structure.to(fmt="cif")
+    p.write_text(f'id,structure,y\na,"{cif}",n/a\nb,"{cif}",\n')
+    table = build_table(read_structure_csv(p, "structure", "y", "id"), GraphSettings())
+    assert [r[2] for r in table.quarantine] == [
+        "bad_target: target 'n/a' is not a number (must be a finite number)",
+        "bad_target: target is empty (must be a finite number)"]
+    _write_frames(tmp_path / "f.extxyz", jdft2d_records, 2)
+    table = build_table(read_records(tmp_path / "f.extxyz", target_column="K_VRH"), GraphSettings())
+    assert table.quarantine[0][2] == ("bad_target: frame info has no key 'K_VRH' (target_column); keys: "
+                                      "['K', 'id'] (must be a finite number)")
+    (tmp_path / "e.json").write_text("")
+    with pytest.raises(DataError, match="e.json: empty file"):
+        list(read_matbench_json(tmp_path / "e.json"))
+
+
+def test_ignored_folder_files_are_listed(tmp_path, jdft2d_records):
+    from sciml.materials.readers import ignored_files
+
+    (tmp_path / "a.cif").write_text(jdft2d_records[0].structure.to(fmt="cif"))
+    (tmp_path / "b.cif.gz").write_bytes(gzip.compress(b"x"))
+    (tmp_path / "c.xyz").write_text("1\n\nH 0 0 0\n")
+    (tmp_path / "POSCAR_1").write_text(jdft2d_records[1].structure.to(fmt="poscar"))
+    (tmp_path / "id_prop.csv").write_text("a,1\n")
+    assert ignored_files(tmp_path) == ["b.cif.gz", "c.xyz"]

@@ -283,3 +283,59 @@ def test_sharded_workflow_and_a_lost_shard_reruns_alone(workflow_runner, trained
     assert len(re.findall(r"rule screening_predict:", log)) == 1 and "shard_0001" in log
     assert "rule screening_shard:" not in log and "rule screening_gather:" in log
     assert pd.read_csv(sec / "ranked.csv", dtype={"id": str}).equals(ranked)
+
+
+def test_sharded_extxyz_keeps_a_frames_reason_and_line(trained_fold, jdft2d_records, tmp_path):
+    """A frame that could not be read (no cell) was written to its shard as an empty structure, so the
+    sharded run reported 'unparsable: empty structure field' at the row inside the shard; now the
+    shard carries the frame's own reason and number, as an unsharded predict reports them."""
+    import ase.io
+    import pandas as pd
+    from ase import Atoms
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    cfg, fold_dir, _ = trained_fold
+    frames = []
+    for r in jdft2d_records[:6]:
+        atoms = AseAtomsAdaptor.get_atoms(r.structure)
+        atoms.info = {"id": r.id}
+        frames.append(atoms)
+    frames.insert(3, Atoms("H2O", positions=[[0, 0, 0], [0, 0, 0.96], [0.93, 0, -0.24]], info={"id": "water"}))
+    src = tmp_path / "mixed.extxyz"
+    ase.io.write(src, frames, format="extxyz")
+    _, _, summary = _screen(cfg, fold_dir, src, tmp_path, 2)
+    assert summary["n_predicted"] == 6 and summary["n_skipped"] == 1
+    skipped = pd.read_csv(tmp_path / "section" / "skipped.csv", dtype={"id": str})
+    (row,) = skipped.to_dict("records")
+    assert row["id"] == "water" and row["line"] == 3 and row["shard"] == "shard_0001"
+    assert row["reason"] == "unparsable: frame has no 3D cell (Lattice= in extxyz); a periodic crystal is needed"
+    # scored rows of a shard report their line in the input too (round robin: frames 1, 3, 5 in shard 1)
+    from sciml.materials.readers import read_records
+
+    lines = [r.line for r in read_records(tmp_path / "shards" / "shard_0001.csv.gz", id_column="id")]
+    assert lines == [1, 3, 5]
+
+
+def test_screening_nothing_warns(trained_fold, tmp_path, capsys):
+    """A folder of files the reader does not read (.cif.gz, .xyz) or an empty one gave '0 predicted',
+    exit 0 and no word; now the ignored files are counted and 0 predictions is a warning."""
+    from sciml.materials.steps import predict
+
+    cfg, fold_dir, _ = trained_fold
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.cif.gz").write_bytes(gzip.compress(b"data_x\n"))
+    (folder / "b.xyz").write_text("1\n\nH 0 0 0\n")
+    stats = predict(cfg, fold_dir, folder, tmp_path / "out", progress=False, device="cpu")
+    err = capsys.readouterr().err
+    assert stats["n_predicted"] == 0 and stats["n_ignored_files"] == 2
+    assert "2 file(s)" in err and "a.cif.gz, b.xyz" in err and "no structure was predicted" in err
+    assert any("no structure was predicted" in w for w in stats["warnings"])
+    # sharded: the manifest and the gathered summary and report section carry the warnings
+    from sciml.report import read_section
+
+    _, _, summary = _screen(cfg, fold_dir, folder, tmp_path / "sharded", 1)
+    assert any("were ignored" in w for w in summary["warnings"])
+    assert any("no structure was scored" in w for w in summary["warnings"])
+    section = read_section(tmp_path / "sharded" / "section" / "section.json")
+    assert any("no structure was scored" in w for w in section.warnings)

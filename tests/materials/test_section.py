@@ -57,3 +57,37 @@ def test_section_refuses_a_missing_fold(section_run, tmp_path):
     cfg, fold_dir, _, _, _, out = section_run
     with pytest.raises(DataError, match="fold metrics missing"):
         section(cfg, out.parent / "prepared", [fold_dir, tmp_path / "fold_9"], tmp_path / "section")
+
+
+def test_section_states_the_configured_fold_recipe(section_run):
+    """The fold note was hard-coded to KFold(5, ..., 18012019) whatever cv.n_splits / split_seed said."""
+    from sciml.materials.steps.section import build_section
+
+    cfg, _, _, _, metrics, _ = section_run
+    note = build_section(cfg, metrics, [], [], False).tables[1].note
+    assert "KFold(5, shuffle=True, random_state=18012019) over the records in file order (the Matbench recipe)" in note
+    own = {**cfg, "cv": {**cfg["cv"], "n_splits": 3, "split_seed": 7}}
+    note = build_section(own, metrics, [], [], False).tables[1].note
+    assert note.startswith("Folds: sklearn KFold(3, shuffle=True, random_state=7) over the records")
+    assert "the Matbench recipe" not in note
+
+
+def test_a_users_dataset_is_not_labelled_formation_energy(section_run, tmp_path):
+    """Without target_name/unit, a user's own dataset was labelled with the built-in dataset's
+    'formation energy per atom, eV/atom'; now with its target column and 'unit not given'."""
+    from sciml.materials.dataset import target_labels
+    from sciml.materials.steps import section
+    from sciml.report import read_section
+    from tests.materials.conftest import tiny_config
+
+    cfg, fold_dir, _, _, metrics, out = section_run
+    assert (metrics["target"], metrics["unit"]) == ("formation energy per atom", "eV/atom")  # the built-in set
+    own = tiny_config(dataset={"path": "mine.csv", "target_column": "bulk_modulus_GPa"})
+    assert target_labels(own["dataset"]) == ("bulk_modulus_GPa", "unit not given")
+    named = tiny_config(dataset={"path": "mine.csv", "target_column": "K", "target_name": "bulk modulus",
+                                 "unit": "GPa"})
+    assert target_labels(named["dataset"]) == ("bulk modulus", "GPa")
+    m = section(own, out.parent / "prepared", [fold_dir], tmp_path / "own")
+    assert (m["target"], m["unit"]) == ("bulk_modulus_GPa", "unit not given")
+    summary = read_section(tmp_path / "own" / "section.json").summary
+    assert "(bulk_modulus_GPa, unit not given)" in summary and "formation energy" not in summary

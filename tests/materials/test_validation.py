@@ -73,3 +73,39 @@ def test_empty_dataset_is_a_clear_error(tmp_path):
     cfg = {"path": "bad.csv", "format": "csv", "target_column": "y", "id_column": "id"}
     with pytest.raises(DataError, match="no usable records"):
         load_or_build(cfg, S, tmp_path, tmp_path / "cache")
+
+
+def test_zero_target_under_log10_gets_the_log10_reason_and_is_kept_without_transform():
+    """``rec.target or nan`` took a 0.0 target for missing: reported as 'target is nan' under log10."""
+    recs = [RawRecord("a", nacl(), 100.0), RawRecord("zero", nacl(), 0.0), RawRecord("neg", nacl(), -5.0)]
+    table = build_table(recs, S, transform="log10")
+    assert [r[2] for r in table.quarantine] == ["bad_target: 0.0 has no log10 (must be > 0)",
+                                                "bad_target: -5.0 has no log10 (must be > 0)"]
+    plain = build_table(recs, S)  # a band gap of 0 is a real target without a transform
+    assert plain.ids == ["a", "zero", "neg"] and plain.y.tolist() == [100.0, 0.0, -5.0]
+    assert plain.all_y.tolist() == [100.0, 0.0, -5.0] and not plain.quarantine
+
+
+@pytest.mark.parametrize("structure, reason", [
+    (Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[math.nan, 0, 0], [0.5, 0.5, 0.5]]),
+     "unparsable: non-finite coordinates"),
+    (Structure(Lattice([[math.nan, 0, 0], [0, 5, 0], [0, 0, 5]]), ["Na"], [[0, 0, 0]]),
+     "unparsable: non-finite lattice"),
+    (Structure(Lattice([[5, 0, 0], [0, 5, 0], [5, 5, 0]]), ["Na"], [[0, 0, 0]]), "unparsable: degenerate lattice"),
+    (Structure(Lattice.cubic(4), ["X0+", "Na"], [[0, 0, 0], [0.5, 0.5, 0.5]]), "element: placeholder species X"),
+])
+def test_geometry_and_placeholder_reasons(structure, reason):
+    """NaN coordinates were 'isolated_atom', a flat cell a ZeroDivisionError from the neighbour search,
+    a placeholder 'X' an atomic number that is pymatgen's hash of the symbol; the same on the fast arrays."""
+    from sciml.materials.readers import CrystalArrays
+
+    for s in (structure, CrystalArrays.from_structure(structure)):
+        g, why = check_record(RawRecord("r", s, 1.0), S)
+        assert g is None and why.startswith(reason), why
+
+
+def test_no_usable_records_names_the_first_reason(tmp_path):
+    (tmp_path / "bad.csv").write_text("id,structure,y\na,xx,1\n")
+    cfg = {"path": "bad.csv", "format": "csv", "target_column": "y", "id_column": "id"}
+    with pytest.raises(DataError, match="first: id a: unparsable"):
+        load_or_build(cfg, S, tmp_path, tmp_path / "cache")

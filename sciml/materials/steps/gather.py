@@ -18,6 +18,7 @@ records the shard holds: nothing lost silently), and writes into ``out_dir``:
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Pat
     import numpy as np
     import pandas as pd
 
+    from sciml.materials.dataset import target_labels
     from sciml.materials.plots import DPI
     from sciml.figures import new_figure, save_figure
     from sciml.report import Figure, Section, Table, write_section
@@ -76,9 +78,11 @@ def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Pat
         raise DataError(out_dir, f"unknown order {order!r} (valid: ascending, descending)")
     shard_dirs = [Path(d) for d in shard_dirs]
     expected = None
+    input_warnings: list[str] = []
     inputs = [d / f for d in shard_dirs for f in (OUTPUT_FILES[fmt], SKIPPED_FILE)]
     if manifest is not None:
         doc = json.loads(Path(manifest).read_text(encoding="utf-8"))
+        input_warnings = [w for w in doc.get("warnings", []) if "no structure records" not in w]
         expected = {s["name"]: int(s["n_structures"]) for s in doc["shards"]}
         missing = sorted(set(expected) - {d.name for d in shard_dirs})
         if missing:
@@ -117,8 +121,7 @@ def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Pat
         values = table["prediction"].to_numpy(dtype=float)
         fig, ax = new_figure(figsize=(6.0, 3.6))
         ax.hist(values[np.isfinite(values)], bins=int(scfg["histogram_bins"]), color="#4477aa")
-        label = cfg["dataset"]["target_name"]
-        unit = cfg["dataset"]["unit"]
+        label, unit = target_labels(cfg["dataset"])
         if len(top):
             ax.axvline(float(top["prediction"].iloc[-1]), color="#cc3311", lw=1.2, label=f"top {len(top)} threshold")
             ax.legend(fontsize=8)
@@ -137,6 +140,13 @@ def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Pat
             "top_k": top_k, "target": label, "unit": unit,
             "shards": [{k: v for k, v in s.items() if k != "structures_per_s"} for s in per_shard],
         }
+        warnings = list(input_warnings)
+        if n_pred == 0:
+            warnings.append(f"no structure was scored ({n_skip} skipped"
+                            + (", see skipped.csv)" if n_skip else "; the input held no structures)"))
+        summary["warnings"] = warnings
+        for w in warnings:
+            print(f"materials gather: WARNING: {w}", file=sys.stderr)
         write_json_atomic(step.output("summary.json"), summary)
         step.record.extra.update({k: summary[k] for k in ("n_structures", "n_predicted", "n_skipped", "n_shards")})
         section = _section(summary, per_shard, top, order, Figure(
@@ -166,7 +176,7 @@ def _section(summary: dict[str, Any], per_shard: list[dict[str, Any]], top: Any,
           ", ".join(f"{k}: {v}" for k, v in s["skipped_by_reason"].items()) or "none", s["structures_per_s"]]
          for s in per_shard],
         note="Each shard is scored by its own job (sciml materials predict); structures/s is that job's rate.")
-    warnings = []
+    warnings = list(summary["warnings"])
     if summary["n_skipped"]:
         reasons = ", ".join(f"{k}: {v}" for k, v in summary["skipped_by_reason"].items())
         warnings.append(f"{summary['n_skipped']} of {summary['n_structures']} structures skipped ({reasons}); "

@@ -37,7 +37,7 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
 
     from sciml.materials import saved_model
     from sciml.materials.models.ensemble import ensemble_size
-    from sciml.materials.readers import read_records
+    from sciml.materials.readers import FOLDER_FILES, ignored_files, read_records
     from sciml.materials.screening import PredictionWriter, columns_for, predict_records, resolve_device
     from sciml.materials.validation import Quarantine
 
@@ -78,9 +78,21 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
         if quarantine.items:
             print(f"materials predict: skipped {len(quarantine)} structure(s), reasons in {skipped}", file=sys.stderr)
         n_all = n_ok + len(quarantine)
+        warnings = []
+        ignored = ignored_files(input_path) if Path(input_path).is_dir() else []
+        if ignored:
+            warnings.append(f"{len(ignored)} file(s) in {input_path} are not structure files this reader reads "
+                            f"({FOLDER_FILES}) and were ignored: {', '.join(ignored[:10])}"
+                            + (", ..." if len(ignored) > 10 else ""))
+        if n_ok == 0:
+            warnings.append(f"no structure was predicted: {input_path} gave {n_all} record(s)"
+                            + (f", all skipped (reasons in {skipped})" if n_all else ""))
+        for w in warnings:
+            print(f"materials predict: WARNING: {w}", file=sys.stderr)
         stats = {"n_predicted": n_ok, "n_skipped": len(quarantine), "predictions_file": str(out),
                  "skipped_file": str(skipped), "batch_size": batch_size, "device": device,
                  "ensemble_size": n_members, "seconds": round(elapsed, 3),
-                 "structures_per_s": round(n_all / max(elapsed, 1e-9), 1)}
+                 "structures_per_s": round(n_all / max(elapsed, 1e-9), 1),
+                 "n_ignored_files": len(ignored), "warnings": warnings}
         step.record.extra.update(stats)
     return stats

@@ -23,7 +23,7 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
     import torch
 
     from sciml.data import resolve
-    from sciml.materials.dataset import load_or_build
+    from sciml.materials.dataset import load_or_build, target_labels
     from sciml.materials.graphs import GraphSettings
     from sciml.materials.models import PRETRAINED
     from sciml.materials.validation import Quarantine, Rejection
@@ -64,7 +64,7 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
             "n_edges": n_edges,
             "atoms_per_structure_mean": round(float(n_atoms.float().mean()), 3),
             "atoms_per_structure_max": int(n_atoms.max()),
-            "target_name": cfg["dataset"]["target_name"], "unit": cfg["dataset"]["unit"],
+            "target_name": target_labels(cfg["dataset"])[0], "unit": target_labels(cfg["dataset"])[1],
             "transform": cfg["dataset"]["transform"],
         }
         write_json_atomic(step.output("summary.json"), summary)

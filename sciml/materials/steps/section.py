@@ -23,6 +23,7 @@ import numpy as np
 
 from sciml.errors import DataError
 from sciml.io import write_csv_atomic, write_json_atomic
+from sciml.materials.folds import MATBENCH_SEED
 from sciml.materials.steps.train import LEARNING_CURVE, PREDICTION_COLUMNS
 from sciml.rounding import round_fixed
 from sciml.steps import run_step
@@ -44,6 +45,7 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
     """Aggregate the fold folders written by ``train`` (and the ``prepare`` folder's
     summary) into ``out_dir``; returns the aggregated metrics (MAE in target units)."""
     from sciml.materials.anchors import leaderboard
+    from sciml.materials.dataset import target_labels
     from sciml.materials.plots import learning_curves, parity_per_fold, read_learning_curve
     from sciml.report import Figure, write_section
 
@@ -55,8 +57,8 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
         if not summary_path.is_file():
             raise DataError(summary_path, "prepare summary missing (did 'sciml materials prepare' finish?)")
         summary_prep = json.loads(summary_path.read_text(encoding="utf-8"))
-        unit = cfg["dataset"]["unit"]
-        label = cfg["dataset"]["target_name"] + (" (log10)" if cfg["dataset"]["transform"] == "log10" else "")
+        target_name, unit = target_labels(cfg["dataset"])
+        label = target_name + (" (log10)" if cfg["dataset"]["transform"] == "log10" else "")
         per_fold, parity, curves, all_rows = [], {}, {}, []
         for d in fold_dirs:
             mpath = d / "metrics.json"
@@ -90,7 +92,7 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
         complete = sorted(folds_run) == list(range(cfg["cv"]["n_splits"]))
         metrics = {
             "dataset": cfg["dataset"]["path"], "matbench_task": task, "model": cfg["model"]["name"],
-            "target": cfg["dataset"]["target_name"], "unit": unit, "transform": cfg["dataset"]["transform"],
+            "target": target_name, "unit": unit, "transform": cfg["dataset"]["transform"],
             "per_fold": per_fold, "folds_run": folds_run, "all_folds": complete,
             "mae_mean": round_fixed(maes.mean()), "mae_std": round_fixed(maes.std()),
             "baseline_mae_mean": round_fixed(base.mean()), "baseline_mae_std": round_fixed(base.std()),
@@ -131,8 +133,11 @@ def build_section(cfg: dict[str, Any], metrics: dict[str, Any], figures: list[An
         ["fold", "n test", "of which fallback", f"MAE {model}", "MAE predict-train-mean", "RMSE", "R2", "epochs"],
         [[r["fold"], r["n_test"], r["test_records_fallback"], r["mae"], r["baseline_mae"], r["rmse"], r["r2"],
           r["epochs"]] for r in metrics["per_fold"]],
-        note="Folds: sklearn KFold(5, shuffle=True, random_state=18012019) over the records in file order "
-             "(the Matbench recipe); validation carved from each training fold only.",
+        note=f"Folds: sklearn KFold({cfg['cv']['n_splits']}, shuffle=True, random_state={cfg['cv']['split_seed']}) "
+             "over the records in file order"
+             + (" (the Matbench recipe)" if (cfg["cv"]["n_splits"], cfg["cv"]["split_seed"]) == (5, MATBENCH_SEED)
+                else " (Matbench uses KFold(5, shuffle=True, random_state=18012019))")
+             + "; validation carved from each training fold only.",
     )
     rows = [[model, metrics["mae_mean"], metrics["mae_std"], "this run"],
             ["predict training-fold mean", metrics["baseline_mae_mean"], metrics["baseline_mae_std"], "this run"]]

@@ -1,8 +1,10 @@
 """The ``shard`` step of screening: split an input set into shard files, one scoring job each.
 
-Reads the records' structure *text* without parsing it (:func:`~sciml.materials.readers.iter_structure_texts`:
-a CSV[.gz] column, a Matbench JSON's dicts, a folder's files) and writes ``shard_<k>.csv.gz``
-(columns ``id,structure``; gzip level 1: shards are intermediate files) plus ``shards.json``
+Reads the records' structure *text* without parsing it (:func:`~sciml.materials.readers.iter_structure_items`:
+a CSV[.gz] column, a Matbench JSON's dicts, an extxyz file's frames, a folder's files) and writes
+``shard_<k>.csv.gz`` (columns ``id,structure,sciml_source_line,sciml_source_error``: the record's
+position in the input and the reason a record could not be read; gzip level 1: shards are
+intermediate files) plus ``shards.json``
 (the shard names and their record counts, which ``gather`` checks every shard against).
 A fixed ``n_shards`` deals records round-robin (balanced shards in one pass, no count
 needed first); ``structures_per_shard`` cuts consecutive runs. Each shard is written to a
@@ -24,7 +26,9 @@ from sciml.steps import run_step
 
 #: The manifest ``shard`` writes and ``gather`` checks.
 MANIFEST = "shards.json"
-SHARD_COLUMNS = ["id", "structure"]
+#: ``sciml_source_line`` / ``sciml_source_error``: the record's position in the input set and, for a record
+#: that could not be read there, its reason (so a scored shard reports both as an unsharded run would).
+SHARD_COLUMNS = ["id", "structure", "sciml_source_line", "sciml_source_error"]
 
 
 def shard_name(k: int) -> str:
@@ -44,8 +48,8 @@ class _ShardFile:
         self.writer.writerow(SHARD_COLUMNS)
         self.n = 0
 
-    def write(self, rec_id: str, text: str) -> None:
-        self.writer.writerow([rec_id, text])
+    def write(self, rec_id: str, text: str, line: int | None = None, error: str | None = None) -> None:
+        self.writer.writerow([rec_id, text, "" if line is None else line, error or ""])
         self.n += 1
 
     def close(self, ok: bool = True) -> None:
@@ -61,7 +65,9 @@ def shard(cfg: dict[str, Any], input_path: str | Path, out_dir: str | Path, *, n
           id_column: str | None = None) -> dict[str, Any]:
     """Split ``input_path`` into shards in ``out_dir``. Settings default to ``cfg["screening"]``
     (``structures_per_shard`` wins over ``n_shards``). Returns the manifest (also ``shards.json``)."""
-    from sciml.materials.readers import iter_structure_texts
+    import sys
+
+    from sciml.materials.readers import FOLDER_FILES, ignored_files, iter_structure_items
 
     scfg = cfg["screening"]
     per_shard = structures_per_shard if structures_per_shard is not None else scfg["structures_per_shard"]
@@ -71,7 +77,7 @@ def shard(cfg: dict[str, Any], input_path: str | Path, out_dir: str | Path, *, n
     if n_fixed is not None and n_fixed < 1:
         raise ConfigError("materials.screening.n_shards", f"must be >= 1, got {n_fixed}")
     out_dir = Path(out_dir)
-    texts = iter_structure_texts(input_path, fmt or scfg["input_format"],
+    texts = iter_structure_items(input_path, fmt or scfg["input_format"],
                                  structure_column or scfg["structure_column"],
                                  id_column if id_column is not None else scfg["id_column"])
     with run_step("materials.shard", cfg, out_dir, inputs=[input_path]) as step:
@@ -80,15 +86,15 @@ def shard(cfg: dict[str, Any], input_path: str | Path, out_dir: str | Path, *, n
         try:
             if n_fixed is not None:
                 files = [_ShardFile(step.output(f"{shard_name(k)}.csv.gz")) for k in range(n_fixed)]
-                for i, (rec_id, text) in enumerate(texts):
-                    files[i % n_fixed].write(rec_id, text)
+                for i, item in enumerate(texts):
+                    files[i % n_fixed].write(*item)
             else:
-                for i, (rec_id, text) in enumerate(texts):
+                for i, item in enumerate(texts):
                     if i % int(per_shard) == 0:
                         if files:
                             files[-1].close()
                         files.append(_ShardFile(step.output(f"{shard_name(len(files))}.csv.gz")))
-                    files[-1].write(rec_id, text)
+                    files[-1].write(*item)
                 if not files:  # an empty input still gives one (empty) shard for the rules to score
                     files.append(_ShardFile(step.output(f"{shard_name(0)}.csv.gz")))
             ok = True
@@ -96,8 +102,19 @@ def shard(cfg: dict[str, Any], input_path: str | Path, out_dir: str | Path, *, n
             for f in files:
                 if not f._fh.closed:
                     f.close(ok)
+        ignored = ignored_files(input_path) if Path(input_path).is_dir() else []
+        warnings = []
+        if ignored:
+            warnings.append(f"{len(ignored)} file(s) in {input_path} are not structure files this reader reads "
+                            f"({FOLDER_FILES}) and were ignored: {', '.join(ignored[:10])}"
+                            + (", ..." if len(ignored) > 10 else ""))
+        if sum(f.n for f in files) == 0:
+            warnings.append(f"{input_path} holds no structure records: nothing will be screened")
+        for w in warnings:
+            print(f"materials shard: WARNING: {w}", file=sys.stderr)
         manifest = {
             "input": str(input_path), "n_structures": sum(f.n for f in files), "n_shards": len(files),
+            "n_ignored_files": len(ignored), "warnings": warnings,
             "mode": "round_robin" if n_fixed is not None else "consecutive",
             "structures_per_shard": None if n_fixed is not None else int(per_shard),
             "shards": [{"name": f.path.name.removesuffix(".csv.gz"), "file": f.path.name, "n_structures": f.n}

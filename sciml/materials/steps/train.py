@@ -96,6 +96,7 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
     (empty on the non-zero ranks of a multi-process run, which write nothing but provenance)."""
     from sciml.errors import ConfigError
     from sciml.materials import saved_model
+    from sciml.materials.dataset import target_labels
     from sciml.materials.folds import split_fold
     from sciml.materials.lightning import CrystalRegressor, predict_loader
     from sciml.materials.metrics import regression_metrics
@@ -195,7 +196,7 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
             "test": regression_metrics(y_test, preds_all),
             "test_featurised_only": regression_metrics(y[test_idx], preds) if len(test_idx) else None,
             "baseline_train_mean": regression_metrics(y_test, np.full_like(y_test, float(y[split["fit"]].mean()))),
-            "target": cfg["dataset"]["target_name"], "unit": cfg["dataset"]["unit"],
+            "target": target_labels(cfg["dataset"])[0], "unit": target_labels(cfg["dataset"])[1],
             "transform": cfg["dataset"]["transform"],
         }
         if len(members) > 1:
