@@ -34,6 +34,10 @@ class Family:
     #: ``sequence``, its 1-based number in it. None when no query residue was dropped.
     full_sequence: str | None = None
     residue_numbers: Any = None
+    #: Prediction targets: the alignment's columns (0-based) of the query's residues, and how many
+    #: columns the alignment has (to read an external score matrix over every column). None otherwise.
+    alignment_columns: Any = None
+    alignment_length: int | None = None
 
 
 def load_family(spec: dict[str, Any], data_root: str | Path | None = None, min_identity: float = 0.9) -> Family:

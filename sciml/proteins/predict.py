@@ -19,34 +19,50 @@ MAX_LENGTH = 1000
 MAX_MEMORY_GB = 8.0
 
 
-def read_score_matrix(path: str | Path, length: int) -> Any:
+def read_score_matrix(path: str | Path, length: int, sequence: str | None = None,
+                      alignment_columns: Any = None, alignment_length: int | None = None,
+                      notes: list[str] | None = None) -> Any:
     """An (L, L) coupling-score matrix written by another tool, NaN on the diagonal.
 
-    Formats, told apart by their rows: a plain-text L x L matrix (CCMpred ``.mat``, GREMLIN),
-    3 columns ``i j score`` (1-based) or plmc's 6 columns ``i A_i j A_j 0 score``; ``#``
-    comments are skipped. Raises :class:`DataError` naming the file and line.
+    Formats, told apart by their rows: a plain-text L x L matrix (CCMpred ``.mat``, GREMLIN;
+    commas accepted as separators), 3 columns ``i j score`` (1-based) or plmc's 6 columns
+    ``i A_i j A_j 0 score``; ``#`` comments and a UTF-8 byte-order mark are skipped.
+
+    - A square matrix over all ``alignment_length`` columns of the alignment (CCMpred run on the
+      whole alignment, query-gap columns included) is cut to the query's ``alignment_columns``.
+    - plmc numbers residues from the focus sequence's start (``>ID/start-end``): with ``sequence``
+      given, its residue letters are checked against the query, and a constant offset that makes
+      them all agree is applied.
+
+    What was adapted is appended to ``notes``. Raises :class:`DataError` naming the file and line.
     """
     import numpy as np
 
-    lines = [(k, ln.split()) for k, ln in enumerate(Path(path).read_text().splitlines(), start=1)
+    notes = [] if notes is None else notes
+    lines = [(k, ln.replace(",", " ").split()) for k, ln in
+             enumerate(Path(path).read_text(encoding="utf-8-sig").splitlines(), start=1)
              if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise DataError(path, "empty score file")
     widths = {len(p) for _, p in lines}
-    out = np.full((length, length), np.nan)
+    n = len(lines)
     try:
-        if widths == {length} and len(lines) == length:
+        if widths == {n} and n in (length, alignment_length):
             out = np.array([[float(v) for v in p] for _, p in lines])
-        elif widths <= {3, 6}:
-            for k, p in lines:
-                i, j, s = (int(p[0]), int(p[1]), float(p[2])) if len(p) == 3 else (int(p[0]), int(p[2]), float(p[5]))
-                if not (1 <= i <= length and 1 <= j <= length):
-                    raise DataError(path, f"residue index outside 1..{length} (the query length)", record=f"line {k}")
-                out[i - 1, j - 1] = out[j - 1, i - 1] = s
+            if n != length:  # over the whole alignment: keep the columns where the query has a residue
+                cols = np.asarray(alignment_columns, dtype=np.int64)
+                out = out[np.ix_(cols, cols)]
+                notes.append(f"the score matrix covers all {n} alignment columns: the {length} columns where the "
+                             "query has a residue were taken")
+        elif widths == {3} or (widths == {6} and all(p[1].isalpha() and p[3].isalpha() for _, p in lines)):
+            out = _score_list(path, lines, length, sequence, notes)
         else:
             k, p = lines[0]
-            raise DataError(path, f"not an {length} x {length} matrix nor an 'i j score' list: line {k} has {len(p)} "
-                                  f"values and the file {len(lines)} rows", record=f"line {k}",
+            sizes = f"{length} x {length} (the query's residues)" + (
+                f" or {alignment_length} x {alignment_length} (every alignment column)"
+                if alignment_length not in (None, length) else "")
+            raise DataError(path, f"not a {sizes} matrix nor an 'i j score' list: line {k} has {len(p)} "
+                                  f"values and the file {n} rows", record=f"line {k}",
                             hint="the matrix must be for the query's residues (the alignment columns where it has no gap)")
     except ValueError as exc:
         raise DataError(path, f"not a number ({exc})") from None
@@ -54,6 +70,44 @@ def read_score_matrix(path: str | Path, length: int) -> Any:
         raise DataError(path, "no finite score")
     np.fill_diagonal(out, np.nan)
     return 0.5 * (out + out.T)
+
+
+def _score_list(path: str | Path, lines: list[tuple[int, list[str]]], length: int, sequence: str | None,
+                notes: list[str]) -> Any:
+    """The (L, L) matrix of an ``i j score`` or plmc ``i A_i j A_j 0 score`` list (see
+    :func:`read_score_matrix`), numbered from 1 or, for plmc, from a start its letters reveal."""
+    import numpy as np
+
+    rows = [(k, int(p[0]), int(p[1]), None, None, float(p[2])) if len(p) == 3
+            else (k, int(p[0]), int(p[2]), p[1], p[3], float(p[5])) for k, p in lines]
+    lowest = min(min(i, j) for _, i, j, *_ in rows)
+
+    def fits(offset: int) -> tuple[int, str] | None:
+        """None when every pair lies in 1..L after ``offset`` with matching letters; else (line, why)."""
+        for k, i, j, ai, aj, _ in rows:
+            for pos, letter in ((i - offset, ai), (j - offset, aj)):
+                if not 1 <= pos <= length:
+                    return k, f"residue index {pos + offset} outside {1 + offset}..{length + offset}"
+                if sequence is not None and letter not in (None, "-", ".") and letter.upper() != sequence[pos - 1]:
+                    return k, (f"residue {pos + offset} is {letter!r} in the file but {sequence[pos - 1]!r} in the "
+                               f"query (position {pos})")
+        return None
+
+    problem = fits(0)
+    offset = 0
+    if problem is not None and lowest > 1 and any(r[3] is not None for r in rows) and fits(lowest - 1) is None:
+        offset = lowest - 1  # plmc: numbered from the focus sequence's start
+        notes.append(f"the score list numbers residues from {lowest} (plmc's focus-sequence start): shifted by "
+                     f"{offset} onto the query, its residue letters agree")
+    elif problem is not None:
+        k, why = problem
+        raise DataError(path, f"{why} (the query has {length} residues)", record=f"line {k}",
+                        hint="the list must number the query's residues from 1 (plmc: its focus sequence must "
+                             "be the query)")
+    out = np.full((length, length), np.nan)
+    for _, i, j, _, _, score in rows:
+        out[i - offset - 1, j - offset - 1] = out[j - offset - 1, i - offset - 1] = score
+    return out
 
 
 def potts_copies(history: int, symmetric: bool = False) -> float:

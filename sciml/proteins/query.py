@@ -81,7 +81,8 @@ def load_query(alignment: str | Path, fmt: str | None = None, query: str | None 
         notes += st_notes
         inputs.append(str(structure))
     return Family(name or Path(path).name.split(".")[0], seq, X, np.arange(len(seq)), native, r, identity,
-                  aln.n_seqs, notes, inputs, full_sequence, residue_numbers)
+                  aln.n_seqs, notes, inputs, full_sequence, residue_numbers, alignment_columns=cols,
+                  alignment_length=aln.length)
 
 
 def _native_on_query(seq: str, structure: str | Path, chain: str | None, model: int, min_identity: float,

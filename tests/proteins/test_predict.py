@@ -275,11 +275,39 @@ def test_score_list_formats(tmp_path):
     (tmp_path / "plmc.txt").write_text("1 A 4 C 0 0.75\n")
     assert read_score_matrix(tmp_path / "plmc.txt", 4)[0, 3] == 0.75
     (tmp_path / "bad.txt").write_text("1 9 0.5\n")
-    with pytest.raises(DataError, match=r"bad.txt \(record line 1\): residue index outside 1..4"):
+    with pytest.raises(DataError, match=r"bad.txt \(record line 1\): residue index 9 outside 1..4"):
         read_score_matrix(tmp_path / "bad.txt", 4)
     (tmp_path / "wide.txt").write_text("0 1 2 3 4\n" * 5)
-    with pytest.raises(DataError, match="not an 4 x 4 matrix"):
+    with pytest.raises(DataError, match="not a 4 x 4 .*matrix"):
         read_score_matrix(tmp_path / "wide.txt", 4)
+
+
+def test_score_files_from_other_tools_as_users_write_them(tmp_path):
+    """A CCMpred matrix over every alignment column, plmc numbered from its focus start, CSV with a BOM."""
+    from sciml.errors import DataError
+    from sciml.proteins.predict import read_score_matrix
+
+    full = np.arange(36, dtype=float).reshape(6, 6)
+    full = full + full.T
+    (tmp_path / "all.mat").write_text("\n".join(" ".join(f"{v:g}" for v in row) for row in full) + "\n")
+    cols = np.array([0, 2, 3, 5])  # the query has gaps in alignment columns 1 and 4
+    notes: list[str] = []
+    m = read_score_matrix(tmp_path / "all.mat", 4, alignment_columns=cols, alignment_length=6, notes=notes)
+    assert m[0, 1] == full[0, 2] and m[2, 3] == full[3, 5] and np.isnan(m[1, 1])
+    assert "all 6 alignment columns" in notes[0]
+    with pytest.raises(DataError, match=r"not a 4 x 4 .* or 7 x 7 .* matrix"):
+        read_score_matrix(tmp_path / "all.mat", 4, alignment_columns=cols, alignment_length=7)
+    # plmc numbers from the focus sequence's start (here 101): the letters show the offset
+    (tmp_path / "plmc.txt").write_text("101 M 103 K 0 0.5\n102 A 104 W 0 0.25\n")
+    notes = []
+    m = read_score_matrix(tmp_path / "plmc.txt", 4, sequence="MAKW", notes=notes)
+    assert m[0, 2] == 0.5 and m[1, 3] == 0.25 and "from 101" in notes[0]
+    with pytest.raises(DataError, match=r"residue 1 is 'M' in the file but 'G' in the query"):
+        (tmp_path / "wrong.txt").write_text("1 M 3 K 0 0.5\n")
+        read_score_matrix(tmp_path / "wrong.txt", 4, sequence="GAKW")
+    # a CSV matrix saved with a byte-order mark
+    (tmp_path / "m.csv").write_text("\ufeff0,1,2\n1,0,3\n2,3,0\n", encoding="utf-8")
+    assert read_score_matrix(tmp_path / "m.csv", 3)[1, 2] == 3.0
 
 
 def test_bad_targets_are_skipped_with_a_clear_reason(trained, tmp_path):

@@ -153,7 +153,9 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
             scores = None
             if target.get("scores"):
                 sc_path = target_path(target["scores"], data_root)
-                scores = read_score_matrix(sc_path, len(fam.sequence))
+                scores = read_score_matrix(sc_path, len(fam.sequence), sequence=fam.sequence,
+                                           alignment_columns=fam.alignment_columns,
+                                           alignment_length=fam.alignment_length, notes=fam.notes)
                 fam.inputs.append(str(sc_path))
         except DataError as exc:
             log(f"skipped target {name}: {exc}")
