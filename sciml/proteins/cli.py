@@ -72,6 +72,9 @@ def register(subparsers: Any) -> None:
     q.add_argument("--query", default=None, help="id of the alignment row to predict (default: the first row)")
     q.add_argument("--structure", default=None, help="PDB/mmCIF of the query, to score the prediction (optional)")
     q.add_argument("--chain", default=None, help="chain id in --structure (default: the first protein chain)")
+    q.add_argument("--min-identity", type=_fraction, default=None,
+                   help="sequence identity the --structure must have with the query to be scored against it "
+                        "(default: the config's proteins.min_identity, 0.9); lower it for a homologue's structure")
     q.add_argument("--scores", default=None,
                    help="L x L coupling scores from another tool (CCMpred/GREMLIN matrix, 'i j score' or plmc list), "
                         "used instead of the Potts fit")
@@ -87,6 +90,17 @@ def _alignment_format(value: str) -> str:
     if value not in FORMATS:
         raise argparse.ArgumentTypeError(f"unknown alignment format {value!r}; valid: {', '.join(FORMATS)}")
     return value
+
+
+def _fraction(value: str) -> float:
+    """``--min-identity``: a number in [0, 1] (an argparse error naming the flag otherwise)."""
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0.0 <= x <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not a fraction in [0, 1]")
+    return x
 
 
 def _name_pattern() -> str:
@@ -191,6 +205,7 @@ def _predict(args: argparse.Namespace) -> int:
                             hint="pass --name with a valid name")
     target = {"name": name, "alignment": local(args.alignment),
               "format": args.format, "query": args.query, "structure": local(args.structure), "chain": args.chain,
+              "min_identity": args.min_identity,
               "scores": local(args.scores)}
     m = predict(cfg, args.model_dir, target, args.out_dir, sequence_model_dir=args.sequence_model_dir,
                 data_root=_data_root(args), threads=args.threads)

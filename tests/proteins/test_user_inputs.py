@@ -318,6 +318,22 @@ def test_cli_checks_format_and_name_as_flags(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_cli_min_identity_reaches_the_target(tmp_path, monkeypatch, capsys):
+    """--min-identity lets a user score against a homologue's structure without a YAML config."""
+    import sciml.proteins.steps as steps
+    from sciml.cli import main
+
+    seen = {}
+    monkeypatch.setattr(steps, "predict", lambda cfg, model_dir, target, out_dir, **kw: seen.update(target) or {})
+    args = ["proteins", "predict", "--alignment", str(SYN_ALN), "--structure", str(SYN_PDB), "--out-dir",
+            str(tmp_path / "o")]
+    assert main(args + ["--min-identity", "0.8"]) == 0 and seen["min_identity"] == 0.8
+    assert main(args) == 0 and seen["min_identity"] is None  # the config's proteins.min_identity
+    with pytest.raises(SystemExit):
+        main(args + ["--min-identity", "80"])
+    assert "argument --min-identity" in capsys.readouterr().err
+
+
 # ----------------------------------------------------------------------------- 4: workflow inputs
 
 def _dry_run_jobs(tmp_path: Path, proteins: dict) -> dict[tuple[str, str], str]:
