@@ -55,6 +55,21 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     return Path(path)
 
 
+def save_torch_atomic(obj: Any, path: str | Path) -> Path:
+    """``torch.save(obj)`` to ``path`` atomically; return the path.
+
+    Saved through an open file handle, so the archive's inner folder is always ``archive``: given a
+    path, torch names that folder after the file, i.e. after the random temporary name, and the same
+    weights would get a different sha256 at every save (predict records the model's sha256).
+    """
+    import torch
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            torch.save(obj, fh)
+    return Path(path)
+
+
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically; return the path."""
     return write_bytes_atomic(path, text.encode("utf-8"))

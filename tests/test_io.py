@@ -168,3 +168,17 @@ def test_read_model_json_names_the_file_and_what_is_wrong(tmp_path: Path, conten
 def test_read_model_json_returns_the_metadata(tmp_path: Path) -> None:
     path = write_json_atomic(tmp_path / "m.json", {"format": "f", "format_version": 2, "seed": 3})
     assert read_model_json(path, "f", 2, "model", "sciml x")["seed"] == 3
+
+
+def test_save_torch_atomic_gives_the_same_bytes_for_the_same_weights(tmp_path):
+    """Saved through a file handle: the temporary name does not end up inside the archive, so
+    identical weights have one sha256 (predict records it) and load back equal."""
+    import torch
+
+    from sciml.io import save_torch_atomic, sha256_file
+
+    state = {"w": torch.arange(6.0).reshape(2, 3)}
+    a, b = save_torch_atomic(state, tmp_path / "a" / "model.pt"), save_torch_atomic(state, tmp_path / "b.pt")
+    assert sha256_file(a) == sha256_file(b)
+    assert torch.equal(torch.load(a, weights_only=True)["w"], state["w"])
+    assert not [p for p in tmp_path.rglob("*.tmp*")]

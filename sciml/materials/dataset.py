@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from sciml.errors import DataError
-from sciml.io import atomic_path, sha256_file, sha256_tree
+from sciml.io import save_torch_atomic, sha256_file, sha256_tree
 from sciml.materials.graphs import GraphSettings
 from sciml.materials.readers import RawRecord, read_records
 from sciml.materials.validation import Quarantine, check_record
@@ -228,8 +228,7 @@ def load_or_build(dataset_cfg: dict[str, Any], graph: GraphSettings, root: str |
         raise DataError(path, f"no usable records after validation ({len(table.quarantine)} quarantined: "
                               f"{reasons}{first})", hint="check the structure/target columns and the graph cutoff")
     if cache_file is not None:
-        with atomic_path(cache_file) as tmp:
-            torch.save(table.to_dict(), tmp)
+        save_torch_atomic(table.to_dict(), cache_file)
     return table, path, False
 
 

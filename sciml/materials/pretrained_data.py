@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sciml.errors import DataError
-from sciml.io import atomic_path
+from sciml.io import save_torch_atomic
 from sciml.materials.dataset import admitted_records
 from sciml.materials.readers import RawRecord
 from sciml.materials.validation import Quarantine
@@ -85,8 +85,7 @@ def cached_table(table_cls: type[PretrainedTable], cache_file: Path | None, path
     if cache_file is not None:
         raw = {k: getattr(table, k) for k in table.__dataclass_fields__ if k != "features"}
         raw["graphs"] = [pack(g) for g in table.graphs]
-        with atomic_path(cache_file) as tmp:
-            torch.save(raw, tmp)
+        save_torch_atomic(raw, cache_file)
     return table, False
 
 
@@ -112,6 +111,5 @@ def attach_features(table: PretrainedTable, cache_file: Path | None, width: int,
             out.append(compute(table.graphs[k:k + batch_size]).float())
     table.features = torch.cat(out) if out else torch.zeros((0, width))
     if cache_file is not None:
-        with atomic_path(cache_file) as tmp:
-            torch.save(table.features, tmp)
+        save_torch_atomic(table.features, cache_file)
     return table

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sciml.errors import DataError
-from sciml.io import atomic_path, write_json_atomic
+from sciml.io import save_torch_atomic, write_json_atomic
 
 #: Format tag written into (and required in) ``model.json``.
 FORMAT = "sciml.materials.model/1"
@@ -70,8 +70,7 @@ def save(modules: Any, cfg: dict[str, Any], meta: dict[str, Any], out_dir: str |
     modules = modules if isinstance(modules, (list, tuple)) else [modules]
     files = [member_weight_file(k) for k in range(len(modules))]
     for name, mod in zip(files, modules):
-        with atomic_path(out_dir / name) as tmp:
-            torch.save({k: v.detach().cpu() for k, v in mod.model.state_dict().items()}, tmp)
+        save_torch_atomic({k: v.detach().cpu() for k, v in mod.model.state_dict().items()}, out_dir / name)
     module = modules[0]
     hp = module.hparams
     spec = {

@@ -72,31 +72,12 @@ def register(subparsers: Any) -> None:
 
 
 def _problems(args: argparse.Namespace) -> int:
-    from sciml.pde.problems import REGISTRY
-
-    builtin = set(REGISTRY)
-    for name in sorted(REGISTRY):
-        cls = REGISTRY[name]
-        print(f"{name:16s} {cls.title}: {cls.equation}  [reference: {cls.reference_file or 'analytic/solver'}]")
-    if args.config_json is None and args.config_file is None:
-        return 0
     from sciml.cli import config_section
-    from sciml.pde.steps.common import load_problem
+    from sciml.pde.steps.common import problem_lines
 
-    cfg = config_section(args, "pde")
-    # declared problems, then the plugins' (loading one registers all of its file's problems); each is
-    # loaded as the steps load it, so a problem that cannot run is refused here with its key and file
-    names = list(cfg.get("declared") or {})
-    for name in names:
-        problem = load_problem(cfg, name)
-        print(f"{name:16s} {problem.describe()}  [declared in the config]")
-    if cfg.get("plugins"):
-        from sciml.pde.plugins import load_plugins
-
-        load_plugins(cfg["plugins"])
-        for name in sorted(set(REGISTRY) - builtin - set(names)):
-            problem = load_problem(cfg, name)
-            print(f"{name:16s} {problem.describe()}  [plugin]")
+    given = args.config_json is not None or args.config_file is not None
+    for line in problem_lines(config_section(args, "pde") if given else None):
+        print(line)
     return 0
 
 

@@ -401,7 +401,7 @@ def save_checkpoint(path: Path, pinn: PINN, stage: int, done: int, report: Train
     (the dense-BFGS stage's own)."""
     import torch
 
-    from sciml.io import atomic_path
+    from sciml.io import save_torch_atomic
 
     if opt_state is None and done > 0:
         opt_state = _optimizer_state(pinn.model.opt)
@@ -415,8 +415,7 @@ def save_checkpoint(path: Path, pinn: PINN, stage: int, done: int, report: Train
         "loss_weights": list(pinn.adaptive.weights) if pinn.adaptive is not None else None,
         "lbfgs_cycle_start": lbfgs_cycle_start,
     }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_torch_atomic(state, path)
 
 
 def load_state(path: str | Path) -> dict[str, Any]:

@@ -46,14 +46,11 @@ def model_meta(pinn: Any) -> dict[str, Any]:
 
 def save_model(model_dir: str | Path, pinn: Any) -> list[Path]:
     """Write ``model.pt`` and ``model.json`` of ``pinn`` into ``model_dir`` atomically; return both paths."""
-    import torch
-
-    from sciml.io import atomic_path, write_json_atomic
+    from sciml.io import save_torch_atomic, write_json_atomic
 
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(model_dir / WEIGHTS_FILE) as tmp:
-        torch.save(pinn.net.state_dict(), tmp)
+    save_torch_atomic(pinn.net.state_dict(), model_dir / WEIGHTS_FILE)
     write_json_atomic(model_dir / META_FILE, model_meta(pinn))
     return [model_dir / name for name in MODEL_FILES]
 

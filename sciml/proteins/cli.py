@@ -103,20 +103,15 @@ def _fraction(value: str) -> float:
     return x
 
 
-def _name_pattern() -> str:
-    """The target-name pattern of the schema (proteins.targets[].name)."""
-    from sciml.config import schema_for
-
-    return schema_for("proteins")["properties"]["targets"]["items"]["properties"]["name"]["pattern"]
-
-
 def _target_name(value: str) -> str:
     """``--name``: a target name the schema allows (it becomes file names and the RR's TARGET)."""
     import re
 
-    if not re.fullmatch(_name_pattern(), value):
+    from sciml.proteins.steps.predict import target_name_pattern
+
+    if not re.fullmatch(target_name_pattern(), value):
         raise argparse.ArgumentTypeError(f"{value!r} is not a valid target name: use letters, digits and _ . - only "
-                                         f"(pattern {_name_pattern()})")
+                                         f"(pattern {target_name_pattern()})")
     return value
 
 
@@ -178,35 +173,13 @@ def _train_sequence_model(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from sciml.proteins.steps import predict
-
-    def local(p: str | None) -> str | None:  # the user's own files, from the working directory
-        return None if p is None else str(Path(p).resolve())
+    from sciml.proteins.steps.predict import config_target, file_target
 
     cfg = _config(args)
-    skipped = 0 if args.allow_skip else 3
-    if args.target is not None:
-        from sciml.proteins.steps.predict import config_target
-
-        m = predict(cfg, args.model_dir, config_target(cfg, args.target), args.out_dir,
-                    sequence_model_dir=args.sequence_model_dir, data_root=_data_root(args), threads=args.threads)
-        return 0 if "skipped" not in m else skipped
-    name = args.name or Path(args.alignment).name.split(".")[0]
-    if args.name is None:
-        import re
-
-        from sciml.errors import DataError
-
-        if not re.fullmatch(_name_pattern(), name):
-            raise DataError(args.alignment, f"the file name gives the target name {name!r}, which is not allowed in "
-                                            "file names and the RR (letters, digits and _ . - only)",
-                            hint="pass --name with a valid name")
-    target = {"name": name, "alignment": local(args.alignment),
-              "format": args.format, "query": args.query, "structure": local(args.structure), "chain": args.chain,
-              "min_identity": args.min_identity,
-              "scores": local(args.scores)}
+    target = (config_target(cfg, args.target) if args.target is not None else
+              file_target(args.alignment, name=args.name, fmt=args.format, query=args.query, structure=args.structure,
+                          chain=args.chain, min_identity=args.min_identity, scores=args.scores))
     m = predict(cfg, args.model_dir, target, args.out_dir, sequence_model_dir=args.sequence_model_dir,
                 data_root=_data_root(args), threads=args.threads)
-    return 0 if "skipped" not in m else skipped
+    return 0 if "skipped" not in m or args.allow_skip else 3

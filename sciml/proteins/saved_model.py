@@ -90,15 +90,12 @@ def is_sequence_model(meta: dict[str, Any]) -> bool:
 
 def save_model(model_dir: str | Path, members: list[Any], meta: dict[str, Any]) -> list[Path]:
     """Write ``model.pt`` (the members' state dicts) and ``model.json`` (``meta`` plus the format) atomically."""
-    import torch
-
-    from sciml.io import atomic_path, write_json_atomic
+    from sciml.io import save_torch_atomic, write_json_atomic
 
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     state = {f"member_{m}": {k: v.detach().cpu() for k, v in net.state_dict().items()} for m, net in enumerate(members)}
-    with atomic_path(model_dir / WEIGHTS_FILE) as tmp:
-        torch.save(state, tmp)
+    save_torch_atomic(state, model_dir / WEIGHTS_FILE)
     write_json_atomic(model_dir / META_FILE, {**meta, "format": FORMAT, "format_version": FORMAT_VERSION,
                                               "weights": WEIGHTS_FILE, "ensemble": len(members)})
     return [model_dir / n for n in MODEL_FILES]

@@ -53,6 +53,7 @@ def test_tiny_workflow_determinism_and_resume(workflow_runner, tmp_path):
     assert json.loads((res / "families/mismatch/metrics.json").read_text())["skipped"]
     net = json.loads((res / "cross_validate/metrics.json").read_text())
     assert set(net["per_family"]) == {"3a4rA", "2cviA", "2xcjA"}
+    assert net["skipped_families"] == ["mismatch"]  # left out of the CV, and said so
     assert 0.0 <= net["mean"]["network"]["long_L/5"] <= 1.0
     # calibration of the held-out probabilities, pooled over the families, shown in the report
     cal = net["calibration"]
@@ -128,6 +129,7 @@ def test_workflow_predicts_configured_targets_with_and_without_structure(workflo
     model = json.loads((res / "model/model.json").read_text())
     assert set(model["training"]["train_families"]) | set(model["training"]["val_families"]) == {"2cviA", "2xcjA", "3a4rA"}
     assert model["cross_validation"]["mean"]["network"]["long_L/5"] is not None
+    assert model["cross_validation"]["skipped_families"] == []
     new = json.loads((res / "targets/new1lpb/metrics.json").read_text())
     assert new["structure"] is False and (res / "targets/new1lpb/prediction/new1lpb.rr").is_file()
     scored = json.loads((res / "targets/scored1lpb/metrics.json").read_text())

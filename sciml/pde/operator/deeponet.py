@@ -302,14 +302,11 @@ def train(arrays: dict[str, np.ndarray], cfg: dict[str, Any], *, data_sha256: st
 
 def save(model_dir: str | Path, sur: Surrogate) -> list[Path]:
     """Write ``operator.pt`` and ``operator.json`` (+ the query points in the JSON) atomically."""
-    import torch
-
-    from sciml.io import atomic_path, write_json_atomic
+    from sciml.io import save_torch_atomic, write_json_atomic
 
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(model_dir / WEIGHTS_FILE) as tmp:
-        torch.save({k: v.detach().cpu() for k, v in sur.net.state_dict().items()}, tmp)
+    save_torch_atomic({k: v.detach().cpu() for k, v in sur.net.state_dict().items()}, model_dir / WEIGHTS_FILE)
     write_json_atomic(model_dir / META_FILE, {**sur.meta, "points": sur.points.tolist()})
     return [model_dir / WEIGHTS_FILE, model_dir / META_FILE]
 

@@ -35,6 +35,26 @@ def load_problem(cfg: dict[str, Any], name: str) -> Problem:
     return problem
 
 
+def problem_lines(cfg: dict[str, Any] | None = None) -> list[str]:
+    """One line per problem for ``sciml pde problems``: the built-in ones, then (with ``cfg``) the config's
+    declared and plugin problems, each loaded as the steps load it, so a problem that cannot run is refused
+    here with its key and file (ConfigError)."""
+    lines = [f"{name:16s} {cls.title}: {cls.equation}  [reference: {cls.reference_file or 'analytic/solver'}]"
+             for name, cls in sorted(REGISTRY.items())]
+    if cfg is None:
+        return lines
+    builtin = set(REGISTRY)
+    declared = list(cfg.get("declared") or {})
+    lines += [f"{name:16s} {load_problem(cfg, name).describe()}  [declared in the config]" for name in declared]
+    if cfg.get("plugins"):
+        from sciml.pde.plugins import load_plugins
+
+        load_plugins(cfg["plugins"])  # loading a file registers all of its problems
+        lines += [f"{name:16s} {load_problem(cfg, name).describe()}  [plugin]"
+                  for name in sorted(set(REGISTRY) - builtin - set(declared))]
+    return lines
+
+
 def problem_files(cfg: dict[str, Any], name: str) -> list[Path]:
     """Files that define problem ``name`` outside the package (plugin files), for provenance."""
     declared = cfg.get("declared") or {}

@@ -38,7 +38,9 @@ def cross_validate(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: 
                   threads=resolve_threads(threads, cfg)) as step:
         folds_dir = step.output(FOLDS_DIR)
         folds_dir.mkdir(exist_ok=True)  # empty when the network is skipped
-        fams = [d for d in (fam_io.read_scored_family(p) for p in family_dirs) if d is not None]
+        scored = [(Path(p).name, fam_io.read_scored_family(p)) for p in family_dirs]
+        fams = [d for _, d in scored if d is not None]
+        left_out = [name for name, d in scored if d is None]  # skipped by coevolution (its metrics.json says why)
         if not net["enabled"] or len(fams) < MIN_FAMILIES:
             why = ("disabled in the config" if not net["enabled"]
                    else f"only {len(fams)} usable families (need {MIN_FAMILIES})")
@@ -51,5 +53,7 @@ def cross_validate(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: 
             result = train.summarise(cv, int(net["ensemble"]))
             if not is_global_zero:  # another rank of a multi-process run: only rank 0 writes
                 return result
+        if left_out:
+            result["skipped_families"] = left_out
         write_json_atomic(step.output("metrics.json"), result)
     return result

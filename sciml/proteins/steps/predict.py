@@ -86,6 +86,36 @@ def config_target(cfg: dict[str, Any], name: str) -> dict[str, Any]:
                       + (", ".join(t["name"] for t in cfg.get("targets", [])) or "none configured"))
 
 
+def target_name_pattern() -> str:
+    """The target-name pattern of the schema (``proteins.targets[].name``)."""
+    from sciml.config import schema_for
+
+    return schema_for("proteins")["properties"]["targets"]["items"]["properties"]["name"]["pattern"]
+
+
+def file_target(alignment: str | Path, *, name: str | None = None, fmt: str | None = None, query: str | None = None,
+                structure: str | Path | None = None, chain: str | None = None, min_identity: float | None = None,
+                scores: str | Path | None = None) -> dict[str, Any]:
+    """A target entry for the user's own files (paths resolved from the working directory, as given on the
+    command line); ``name`` defaults to the alignment's file name up to the first dot, and a name that is not
+    allowed in file names and the RR is a DataError naming the file."""
+    import re
+
+    from sciml.errors import DataError
+
+    def local(p: str | Path | None) -> str | None:
+        return None if p is None else str(Path(p).resolve())
+
+    if name is None:
+        name = Path(alignment).name.split(".")[0]
+        if not re.fullmatch(target_name_pattern(), name):
+            raise DataError(alignment, f"the file name gives the target name {name!r}, which is not allowed in "
+                                       "file names and the RR (letters, digits and _ . - only)",
+                            hint="pass --name with a valid name")
+    return {"name": name, "alignment": local(alignment), "format": fmt, "query": query, "structure": local(structure),
+            "chain": chain, "min_identity": min_identity, "scores": local(scores)}
+
+
 def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str, Any], out_dir: str | Path, *,
             sequence_model_dir: str | Path | None = None, data_root: str | Path | None = None,
             threads: int | None = None, log: Any = None) -> dict[str, Any]:

@@ -56,8 +56,11 @@ def train_model(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str
         }
         if cv_dir is not None:
             cv = json.loads((Path(cv_dir) / "metrics.json").read_text())
+            # "skipped": why the whole CV was skipped (None when it ran); "skipped_families": the families
+            # coevolution could not use, left out of it
             meta["cross_validation"] = {"mean": cv.get("mean"), "skipped": cv.get("skipped"),
-                                        "families": sorted(cv.get("per_family", {}))}
+                                        "families": sorted(cv.get("per_family", {})),
+                                        "skipped_families": cv.get("skipped_families", [])}
         if not res["is_global_zero"]:
             return meta
         for name in saved_model.MODEL_FILES:
