@@ -178,3 +178,16 @@ def _utf8(b: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def test_sections_of_one_domain_get_their_own_anchors_and_the_config_shows_the_domains_run(tmp_path: Path) -> None:
+    """Proteins writes one section per prediction target: each contents link must reach its own
+    section; the resolved config leaves out the sections of domains the run did not include."""
+    first = _section_dir(tmp_path / "a", title="Families")
+    second = _section_dir(tmp_path / "b", title="Target one")
+    cfg = {"domains": ["pde"], "seed": 0, "pde": {"problems": ["mine"]},
+           "materials": {"dataset": {"path": "materials/flla_2015_subset1000.csv.gz"}}}
+    html = render_report([first / "section.json", second / "section.json"], pipeline_config=cfg)
+    assert '<a href="#pde">Families</a><a href="#pde-2">Target one</a>' in html
+    assert '<h2 id="pde">Families</h2>' in html and '<h2 id="pde-2">Target one</h2>' in html
+    assert "problems:" in html and "flla_2015" not in html

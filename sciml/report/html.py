@@ -34,9 +34,9 @@ details{margin:.4em 0} summary{cursor:pointer;font-weight:600} pre{background:#f
 </style></head><body>
 <h1>{{ title }}</h1>
 <p class="meta">Generated {{ generated }} &middot; sciml {{ version }}{% if git %} &middot; git {{ git.commit[:12] }}{% if git.dirty %} (uncommitted changes){% endif %}{% endif %}</p>
-<nav>{% for s in sections %}<a href="#{{ s.domain }}">{{ s.title }}</a>{% endfor %}<a href="#provenance">Provenance</a></nav>
+<nav>{% for s in sections %}<a href="#{{ s.anchor }}">{{ s.title }}</a>{% endfor %}<a href="#provenance">Provenance</a></nav>
 {% for s in sections %}
-<h2 id="{{ s.domain }}">{{ s.title }}</h2>
+<h2 id="{{ s.anchor }}">{{ s.title }}</h2>
 {% if s.summary %}<p>{{ s.summary }}</p>{% endif %}
 {% for w in s.warnings %}<div class="warn">{{ w }}</div>{% endfor %}
 {% for t in s.tables %}
@@ -51,7 +51,7 @@ details{margin:.4em 0} summary{cursor:pointer;font-weight:600} pre{background:#f
 {% endfor %}
 <h2 id="provenance">Provenance</h2>
 <p>Every step records its resolved config, seed, package versions, git revision, the sha256 of every input and its wall time.</p>
-{% if pipeline_config %}<details><summary>Pipeline configuration (resolved)</summary><pre>{{ pipeline_config }}</pre></details>{% endif %}
+{% if pipeline_config %}<details><summary>Pipeline configuration (resolved; the domains that ran)</summary><pre>{{ pipeline_config }}</pre></details>{% endif %}
 {% for s in sections %}{% for p in s.prov %}
 <details><summary>{{ s.title }} &middot; {{ p.step }} &middot; {{ "%.1f"|format(p.wall_time_s or 0) }} s &middot; seed {{ p.seed }}</summary>
 <table><tr><th>input</th><th>sha256</th></tr>{% for k, v in (p.inputs_sha256 or {}).items() %}<tr><td>{{ k }}</td><td><code>{{ v }}</code></td></tr>{% endfor %}</table>
@@ -94,6 +94,19 @@ def _load_provenance(path: Path) -> dict[str, Any]:
         raise DataError(path, f"provenance is not valid JSON ({exc})") from None
 
 
+#: Top-level config keys that are a domain's section (``domains`` lists the ones a run includes).
+DOMAIN_KEYS = ("materials", "pde", "proteins")
+
+
+def config_of_run(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The resolved config without the sections of domains the run left out (their schema defaults name
+    built-in datasets the run never read)."""
+    domains = cfg.get("domains")
+    if not isinstance(domains, list):
+        return cfg
+    return {k: v for k, v in cfg.items() if k not in DOMAIN_KEYS or k in domains}
+
+
 def render_report(section_paths: list[str | Path], pipeline_config: dict[str, Any] | None = None,
                   title: str = "sciml run report") -> str:
     """HTML text of the report for the given section files."""
@@ -103,7 +116,7 @@ def render_report(section_paths: list[str | Path], pipeline_config: dict[str, An
     from sciml import __version__
     from sciml.provenance import git_revision
 
-    sections = []
+    sections, anchors = [], set()
     for sp in section_paths:
         sp = Path(sp)
         section: Section = read_section(sp)
@@ -112,7 +125,12 @@ def render_report(section_paths: list[str | Path], pipeline_config: dict[str, An
             {"title": f.title, "caption": f.caption, "uri": _data_uri(base / f.path)} for f in section.figures
         ]
         prov = [_load_provenance(base / p) for p in section.provenance]
-        sections.append({**section.__dict__, "figures": figures, "prov": prov})
+        anchor, k = section.domain, 1
+        while anchor in anchors:  # one domain may write several sections (proteins: one per target)
+            k += 1
+            anchor = f"{section.domain}-{k}"
+        anchors.add(anchor)
+        sections.append({**section.__dict__, "figures": figures, "prov": prov, "anchor": anchor})
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     env.globals.update(fmt=_fmt, dump=lambda obj: yaml.safe_dump(obj, sort_keys=True))
     return env.from_string(TEMPLATE).render(
@@ -121,5 +139,5 @@ def render_report(section_paths: list[str | Path], pipeline_config: dict[str, An
         generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__,
         git=git_revision(),
-        pipeline_config=yaml.safe_dump(pipeline_config, sort_keys=True) if pipeline_config else "",
+        pipeline_config=yaml.safe_dump(config_of_run(pipeline_config), sort_keys=True) if pipeline_config else "",
     )

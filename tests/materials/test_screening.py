@@ -218,7 +218,14 @@ def test_gather_ranks_every_shard_and_reports_skips(trained_fold, shared_data, t
     assert section.domain == "materials_screening" and (out / section.figures[0].path).is_file()
     assert any("2 of 14 structures skipped" in w for w in section.warnings)
     assert [r[1] for r in section.tables[0].rows] == list(top["id"])
-    assert len(section.provenance) == 4 and all((out / p).is_file() for p in section.provenance)
+    assert len(section.provenance) == 5 and all((out / p).is_file() for p in section.provenance)
+    # the shard step's record comes first: it holds the sha256 of the user's input file
+    import json
+
+    from sciml.io import sha256_file
+
+    shard_record = json.loads((out / section.provenance[0]).read_text())
+    assert shard_record["step"] == "materials.shard" and sha256_file(src) in shard_record["inputs_sha256"].values()
     # descending: the reverse order
     from sciml.materials.steps import gather
 

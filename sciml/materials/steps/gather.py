@@ -153,7 +153,10 @@ def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Pat
             "Predicted values of the screened structures", step.rel(hist),
             f"Histogram of the predicted {label} ({unit}) over all scored structures; red line: the "
             f"top-{len(top)} threshold ({order} order)."),
-            [step.rel(d / "provenance.json") for d in shard_dirs] + ["provenance.json"])
+            # the shard step's record holds the sha256 of the user's input file
+            ([step.rel(Path(manifest).parent / "provenance.json")]
+             if manifest is not None and (Path(manifest).parent / "provenance.json").is_file() else [])
+            + [step.rel(d / "provenance.json") for d in shard_dirs] + ["provenance.json"])
         section_path = step.output("section.json")
     write_section(section_path, section)
     return summary

@@ -163,7 +163,8 @@ def build_section(cfg: dict[str, Any], metrics: dict[str, Any], figures: list[An
                         f"({', '.join(f'{k}: {v}' for k, v in quarantine.items())}); see prepared/quarantine.csv")
     if not complete:
         warnings.append(f"only folds {metrics['folds_run']} of {cfg['cv']['n_splits']} were run: the mean is not "
-                        "comparable with the Matbench leaderboard")
+                        + ("comparable with the Matbench leaderboard" if cfg["dataset"].get("matbench_task")
+                           else "a full cross-validation estimate"))
     fallback = sum(r["test_records_fallback"] for r in metrics["per_fold"])
     if fallback:
         warnings.append(f"{fallback} quarantined test-fold records could not be featurised; as Matbench scores "

@@ -168,8 +168,9 @@ def section(cfg: dict[str, Any], out_dir: str | Path, *, evaluate_dirs: Sequence
             domain="pde",
             title="PDE: physics-informed neural networks vs classical solvers",
             summary=("PINNs (DeepXDE, PyTorch backend) trained with Adam, optional residual-based adaptive refinement "
-                     "and L-BFGS, measured by relative L2 error on the reference grid against shipped references or "
-                     "analytic solutions, and timed against in-package classical solvers run to the same accuracy. "
+                     "and L-BFGS, measured by relative L2 error against each problem's reference (the Accuracy "
+                     "table names it: a shipped file, your own file or an analytic solution), and, where the problem "
+                     "has an in-package classical solver, timed against it run to the same accuracy. "
                      f"Problems: {', '.join(names)}. Timings were taken on the machine that ran the pipeline "
                      "(possibly shared with other jobs)."),
             tables=[
