@@ -716,13 +716,6 @@ def iter_structure_items(path: str | Path, fmt: str = "auto", structure_column: 
         raise DataError(path, f"unknown dataset format '{fmt}' (valid: auto, matbench_json, csv, folder, ase)")
 
 
-def iter_structure_texts(path: str | Path, fmt: str = "auto", structure_column: str = "structure",
-                         id_column: str | None = None) -> Iterator[tuple[str, str]]:
-    """``(id, structure text)`` of every record (:func:`iter_structure_items` without line and error)."""
-    for rid, text, _, _ in iter_structure_items(path, fmt, structure_column, id_column):
-        yield rid, text
-
-
 def _source_line(row: dict[str, str], default: int) -> int:
     """The record's line in the user's file: the shard's ``sciml_source_line`` column, else ``default``."""
     value = row.get(SOURCE_LINE)

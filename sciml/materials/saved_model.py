@@ -80,7 +80,7 @@ def save(modules: Any, cfg: dict[str, Any], meta: dict[str, Any], out_dir: str |
         "target_mean": float(module.t_mean), "target_std": float(module.t_std),
         "log_target": bool(hp.log_target),
         "graph": meta["graph"], "max_z": meta["max_z"], "min_distance": meta["min_distance"],
-        "target_name": target_labels(cfg["dataset"])[0], "unit": target_labels(cfg["dataset"])[1],
+        **dict(zip(("target_name", "unit"), target_labels(cfg["dataset"]))),
         "transform": cfg["dataset"]["transform"],
     }
     if hp.get("target_range") is not None:

@@ -148,14 +148,14 @@ def _cif(structure, name: str) -> str:
 def test_csv_with_a_utf8_byte_order_mark_is_read(tmp_path, jdft2d_records):
     """Excel's "CSV UTF-8" starts with a BOM, which used to glue itself to the first header name
     ('\\ufeffmpid'): predict, prepare and shard all read the CSV through the same opener."""
-    from sciml.materials.readers import iter_structure_texts
+    from sciml.materials.readers import iter_structure_items
 
     p = tmp_path / "bom.csv"
     cif = jdft2d_records[0].structure.to(fmt="cif")
     p.write_bytes("\ufeffmpid,crystal,y\n".encode("utf-8") + f'm-1,"{cif}",2.5\n'.encode("utf-8"))
     (rec,) = list(read_structure_csv(p, "crystal", "y", "mpid"))
     assert rec.id == "m-1" and rec.structure is not None and rec.target == 2.5
-    assert [r[0] for r in iter_structure_texts(p, structure_column="crystal", id_column="mpid")] == ["m-1"]
+    assert [r[0] for r in iter_structure_items(p, structure_column="crystal", id_column="mpid")] == ["m-1"]
     gz = tmp_path / "bom.csv.gz"
     gz.write_bytes(gzip.compress(p.read_bytes()))
     assert next(read_records(gz, structure_column="crystal", target_column="y", id_column="mpid")).id == "m-1"

@@ -139,7 +139,7 @@ def test_fast_path_predictions_equal_the_pymatgen_path(trained_fold, shared_data
 
 
 def test_shard_round_robin_and_consecutive(tmp_path, shared_data):
-    from sciml.materials.readers import iter_structure_texts
+    from sciml.materials.readers import iter_structure_items
     from sciml.materials.steps import shard
     from tests.materials.conftest import tiny_config
 
@@ -148,19 +148,19 @@ def test_shard_round_robin_and_consecutive(tmp_path, shared_data):
     m = shard(cfg, src, tmp_path / "rr", n_shards=3)
     assert m["n_structures"] == 7 and [s["n_structures"] for s in m["shards"]] == [3, 2, 2]
     assert json.loads((tmp_path / "rr" / "shards.json").read_text()) == m
-    ids = [[row[0] for row in iter_structure_texts(tmp_path / "rr" / s["file"], id_column="id")] for s in m["shards"]]
-    names = [r[0] for r in iter_structure_texts(src, id_column="name")]
+    ids = [[row[0] for row in iter_structure_items(tmp_path / "rr" / s["file"], id_column="id")] for s in m["shards"]]
+    names = [r[0] for r in iter_structure_items(src, id_column="name")]
     assert ids == [names[0::3], names[1::3], names[2::3]]
     m2 = shard(cfg, src, tmp_path / "cons", structures_per_shard=3)
     assert m2["n_shards"] == 3 and [s["n_structures"] for s in m2["shards"]] == [3, 3, 1]
     # a shard's text parses back to the same structure
-    (rid, text), = islice(iter_structure_texts(tmp_path / "cons" / "shard_0000.csv.gz", id_column="id"), 1)
+    (rid, text, _, _), = islice(iter_structure_items(tmp_path / "cons" / "shard_0000.csv.gz", id_column="id"), 1)
     assert rid == names[0]
     _assert_same(parse_structure_arrays(text), parse_structure(dict(_jdft2d_dicts(shared_data, 1))[rid], "dict"))
     # Matbench JSON input: mbids kept, every record dealt
     m3 = shard(cfg, shared_data / JDFT2D, tmp_path / "mb", n_shards=4)
     assert m3["n_structures"] == 636 and [s["n_structures"] for s in m3["shards"]] == [159] * 4
-    first = next(iter_structure_texts(tmp_path / "mb" / "shard_0001.csv.gz", id_column="id"))
+    first = next(iter_structure_items(tmp_path / "mb" / "shard_0001.csv.gz", id_column="id"))
     assert first[0] == "mb-jdft2d-002"
 
 

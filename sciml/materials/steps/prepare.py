@@ -64,7 +64,7 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
             "n_edges": n_edges,
             "atoms_per_structure_mean": round(float(n_atoms.float().mean()), 3),
             "atoms_per_structure_max": int(n_atoms.max()),
-            "target_name": target_labels(cfg["dataset"])[0], "unit": target_labels(cfg["dataset"])[1],
+            **dict(zip(("target_name", "unit"), target_labels(cfg["dataset"]))),
             "transform": cfg["dataset"]["transform"],
         }
         write_json_atomic(step.output("summary.json"), summary)

@@ -196,7 +196,7 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
             "test": regression_metrics(y_test, preds_all),
             "test_featurised_only": regression_metrics(y[test_idx], preds) if len(test_idx) else None,
             "baseline_train_mean": regression_metrics(y_test, np.full_like(y_test, float(y[split["fit"]].mean()))),
-            "target": target_labels(cfg["dataset"])[0], "unit": target_labels(cfg["dataset"])[1],
+            **dict(zip(("target", "unit"), target_labels(cfg["dataset"]))),
             "transform": cfg["dataset"]["transform"],
         }
         if len(members) > 1:
