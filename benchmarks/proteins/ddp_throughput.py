@@ -65,7 +65,7 @@ def main() -> None:
         d = args.work / "families" / fam["name"]
         if not (d / "metrics.json").exists():
             _cli(["proteins", "coevolution", "--config-json", json.dumps(base), "--data-root", data_root,
-                  "--family", fam["name"], "--threads", "1", "--out-dir", str(d)], args.work / f"coev_{fam['name']}.log")
+                  "--family", fam["name"], "--threads", "1", "--allow-skip", "--out-dir", str(d)], args.work / f"coev_{fam['name']}.log")
         dirs.append(str(d))
     rows = []
     for p in args.processes:

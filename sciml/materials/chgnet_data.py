@@ -25,7 +25,7 @@ from sciml.materials.pretrained_data import PretrainedTable, attach_features, ca
 from sciml.materials.readers import RawRecord
 from sciml.materials.validation import check_record
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: quarantine lines are 1-based file lines; parser_warnings
 #: CHGNet 0.3.0's graph cutoffs (A): atom graph, bond (angle) graph.
 ATOM_GRAPH_CUTOFF = 6.0
 BOND_GRAPH_CUTOFF = 3.0

@@ -85,7 +85,8 @@ def _prepare(args: argparse.Namespace) -> int:
     from sciml.materials.steps import prepare
 
     summary = prepare(config_section(args, "materials"), args.data_root, args.out_dir, args.cache_dir, args.threads)
-    print(f"materials prepare: {summary['n_kept']} records kept, {summary['n_quarantined']} quarantined")
+    print(f"materials prepare: {summary['n_kept']} records kept, {summary['n_quarantined']} quarantined, "
+          f"{summary['n_records_with_parser_warnings']} with structure-parser warnings")
     return 0
 
 

@@ -24,10 +24,12 @@ from sciml.errors import DataError
 from sciml.io import save_torch_atomic, sha256_file, sha256_tree
 from sciml.materials.graphs import GraphSettings
 from sciml.materials.readers import RawRecord, read_records
-from sciml.materials.validation import Quarantine, check_record
+from sciml.materials.validation import ParserWarnings, Quarantine, check_record
 
 #: Bump when the cached layout or graph semantics change (invalidates old caches).
-CACHE_VERSION = 3  # 3: all_y (targets of every record, for Matbench scoring of quarantined test records)
+#: 3: all_y (targets of every record, for Matbench scoring of quarantined test records);
+#: 4: quarantine lines are 1-based file lines, parser_warnings.
+CACHE_VERSION = 4
 
 
 @dataclass
@@ -40,7 +42,9 @@ class GraphTable:
     every record id in file order (Matbench folds are defined on it) and ``all_y`` (float64,
     len(all_ids)) their targets in model units, NaN where a record has no usable one (so a
     quarantined test record can still be scored, with a fallback prediction); ``quarantine``
-    ``[id, line, reason]`` rows; ``meta`` the settings it was built with.
+    ``[id, line, reason]`` rows; ``meta`` the settings it was built with; ``parser_warnings``
+    ``[id, line, [warning, ...]]`` of every record whose structure parsed with warnings
+    (:class:`~sciml.materials.validation.ParserWarnings`).
     """
 
     ids: list[str]
@@ -54,6 +58,7 @@ class GraphTable:
     quarantine: list[list[Any]]
     meta: dict[str, Any]
     all_y: Any
+    parser_warnings: list[list[Any]] = dataclasses.field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -92,6 +97,34 @@ def target_labels(dataset_cfg: dict[str, Any]) -> tuple[str, str]:
     return name, unit
 
 
+#: Units that are no unit: a log10 label then names the quantity alone.
+_NO_UNIT = {"", "1", "-", "dimensionless", "unitless", "none"}
+
+
+def value_label(dataset_cfg: dict[str, Any]) -> str:
+    """What the model's values are, unit included, for figure axes and captions: ``exfoliation energy
+    (meV/atom)``; with ``transform: log10`` the model predicts the decimal log of the target in its unit,
+    ``log10(exfoliation energy / meV/atom)`` (``log10(y) (unit not given)`` without a unit). A
+    ``target_name`` that already starts with "log" is taken as naming the log values: log10 is not added twice.
+    """
+    name, unit = target_labels(dataset_cfg)
+    if dataset_cfg.get("transform") != "log10" or name.strip().lower().startswith("log"):
+        return f"{name} ({unit})"
+    if unit == UNIT_NOT_GIVEN:
+        return f"log10({name}) ({unit})"
+    if unit.strip().lower() in _NO_UNIT:
+        return f"log10({name})"
+    return f"log10({name} / {unit})"
+
+
+def error_unit(dataset_cfg: dict[str, Any]) -> str:
+    """The unit of an error (MAE, RMSE) of the model's values: the target's unit, or for a log10 target
+    ``log10 units (dex)``: the error of a log is a ratio, not an amount in the target's unit."""
+    if dataset_cfg.get("transform") == "log10":
+        return "log10 units (dex)"
+    return target_labels(dataset_cfg)[1]
+
+
 def apply_transform(value: float, transform: str) -> float:
     """Target transform: ``none`` or ``log10`` (non-positive values become NaN)."""
     if transform == "none":
@@ -126,15 +159,19 @@ def _finite_or_nan(target: float | None, transform: str) -> float:
 
 
 def admitted_records(records: Iterable[RawRecord], transform: str, limit: int | None, quarantine: Quarantine,
-                     all_ids: list[str], all_y: list[float]) -> Iterator[tuple[RawRecord, RawRecord]]:
+                     all_ids: list[str], all_y: list[float], parser_warnings: ParserWarnings | None = None
+                     ) -> Iterator[tuple[RawRecord, RawRecord]]:
     """The record-level checks every representation shares: appends each record's id and target
     (model units, NaN when unusable) to ``all_ids`` / ``all_y`` (Matbench scores every record),
-    quarantines duplicate ids and targets the transform cannot take, and yields
-    ``(record, record with its target in model units)`` for the representation to check next."""
+    notes its parser warnings in ``parser_warnings``, quarantines duplicate ids and targets the
+    transform cannot take, and yields ``(record, record with its target in model units)`` for the
+    representation to check next."""
     seen: set[str] = set()
     for k, rec in enumerate(records):
         if limit is not None and k >= limit:
             break
+        if parser_warnings is not None:
+            parser_warnings.add(rec)
         all_ids.append(rec.id)
         all_y.append(_finite_or_nan(rec.target, transform))
         if rec.id in seen:
@@ -155,11 +192,12 @@ def build_table(records, graph: GraphSettings, transform: str = "none", max_z: i
     import torch
 
     quarantine = Quarantine()
+    warned = ParserWarnings()
     ids: list[str] = []
     all_ids: list[str] = []
     all_y: list[float] = []
     zs, eis, ds, ys, n_atoms, n_edges = [], [], [], [], [], []
-    for rec, checked in admitted_records(records, transform, limit, quarantine, all_ids, all_y):
+    for rec, checked in admitted_records(records, transform, limit, quarantine, all_ids, all_y, warned):
         target = checked.target
         g, reason = check_record(checked, graph, max_z=max_z, min_distance=min_distance)
         if reason is not None:
@@ -186,6 +224,7 @@ def build_table(records, graph: GraphSettings, transform: str = "none", max_z: i
         quarantine=[[r.id, r.line, r.reason] for r in quarantine.items],
         all_y=torch.tensor(all_y, dtype=torch.float64),
         meta={"graph": graph.as_dict(), "transform": transform, "max_z": max_z, "min_distance": min_distance},
+        parser_warnings=warned.items,
     )
 
 

@@ -15,7 +15,8 @@ DPI = 110
 
 
 def parity_per_fold(folds: dict[int, tuple[np.ndarray, np.ndarray, float]], label: str, path: str | Path) -> Path:
-    """One parity panel per fold: ``folds[k] = (target, prediction, mae)`` in target units."""
+    """One parity panel per fold: ``folds[k] = (target, prediction, mae)`` in target units; ``label``
+    names the values, unit included (:func:`~sciml.materials.dataset.value_label`)."""
     n = len(folds)
     cols = min(n, 5)
     rows = math.ceil(n / cols)

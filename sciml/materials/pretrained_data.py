@@ -10,7 +10,7 @@ file (loaded with ``weights_only=True``; a corrupt cache is rebuilt, never trust
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +18,15 @@ from sciml.errors import DataError
 from sciml.io import save_torch_atomic
 from sciml.materials.dataset import admitted_records
 from sciml.materials.readers import RawRecord
-from sciml.materials.validation import Quarantine
+from sciml.materials.validation import ParserWarnings, Quarantine
 
 
 @dataclass
 class PretrainedTable:
     """A pretrained model's graphs of a dataset's kept records, with the same bookkeeping as
     :class:`~sciml.materials.dataset.GraphTable` (``ids``, ``all_ids``, ``all_y``, ``y``,
-    ``quarantine``, ``meta``). ``graphs`` is aligned with ``ids``; ``features`` holds the (n, width + 1)
-    frozen features of the kept records once computed (``attach_frozen_features``), else None."""
+    ``quarantine``, ``meta``, ``parser_warnings``). ``graphs`` is aligned with ``ids``; ``features`` holds
+    the (n, width + 1) frozen features of the kept records once computed (``attach_frozen_features``), else None."""
 
     ids: list[str]
     all_ids: list[str]
@@ -36,6 +36,7 @@ class PretrainedTable:
     meta: dict[str, Any]
     all_y: Any
     features: Any = None
+    parser_warnings: list[list[Any]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -48,8 +49,9 @@ def convert_records(records: Iterable[RawRecord], transform: str, limit: int | N
     import torch
 
     quarantine = Quarantine()
+    warned = ParserWarnings()
     ids, all_ids, all_y, graphs, ys = [], [], [], [], []
-    for rec, checked in admitted_records(records, transform, limit, quarantine, all_ids, all_y):
+    for rec, checked in admitted_records(records, transform, limit, quarantine, all_ids, all_y, warned):
         g, reason = convert(checked)
         if reason is not None:
             quarantine.add(rec, reason)
@@ -59,7 +61,7 @@ def convert_records(records: Iterable[RawRecord], transform: str, limit: int | N
         ys.append(checked.target)
     return {"ids": ids, "all_ids": all_ids, "graphs": graphs, "y": torch.tensor(ys, dtype=torch.float32),
             "quarantine": [[r.id, r.line, r.reason] for r in quarantine.items],
-            "all_y": torch.tensor(all_y, dtype=torch.float64)}
+            "all_y": torch.tensor(all_y, dtype=torch.float64), "parser_warnings": warned.items}
 
 
 def cached_table(table_cls: type[PretrainedTable], cache_file: Path | None, path: Path, build: Callable[[], Any],

@@ -20,7 +20,16 @@ on a site, an unknown symbol, a missing key, non-finite numbers; CIF and POSCAR 
 through :func:`parse_structure` and is converted, so errors and validation stay pymatgen's.
 
 Readers never raise on a bad *record*: a structure that does not parse is yielded with
-``structure=None`` and ``error`` set, so validation can quarantine it. A missing or
+``structure=None`` and ``error`` set, so validation can quarantine it. A structure that parses
+with parser warnings (pymatgen's CIF issues: coordinates rounded, sites merged, occupancies
+rescaled...) is kept, its warnings in ``parser_warnings`` (captured per record, never printed).
+
+``RawRecord.line`` (the quarantine's ``line`` column) is the 1-based line of the user's file where
+the record starts: for a CSV the line of its row (comment and header lines counted, a quoted field
+over several lines counted as its lines), for an (extended) XYZ file the frame's atom-count line.
+It is None (an empty cell) where the input has no lines for a record -- a Matbench JSON entry (the
+id is its mbid), a file of a folder (the id is the file name without suffix), a frame of a binary
+ASE ``.traj`` -- and the id locates the record there. A missing or
 malformed *file* raises :class:`~sciml.errors.DataError`. Every reader streams (one record
 in memory at a time); the Matbench JSON document is parsed incrementally with ijson.
 """
@@ -49,9 +58,11 @@ class RawRecord:
     """One input record: ``structure`` is a pymatgen ``Structure`` or None if it did not parse.
 
     ``target`` is the float target (None when the file has none, e.g. screening input;
-    NaN when the value is missing or not a number). ``line`` locates it in the file.
+    NaN when the value is missing or not a number). ``line`` is the 1-based line of the file where
+    the record starts, None where the format has no lines for it (see the module docstring).
     ``target_note`` says why a NaN target is unusable when the reader knows more than "nan"
     (the original text ``'n/a'``, a missing extxyz info key), for the quarantine reason.
+    ``parser_warnings``: the structure parser's warnings about this record (kept records too).
     """
 
     id: str
@@ -60,6 +71,7 @@ class RawRecord:
     error: str | None = None
     line: int | None = None
     target_note: str | None = None
+    parser_warnings: tuple[str, ...] = ()
 
 
 class CrystalArrays:
@@ -185,13 +197,13 @@ def _arrays_from_dict(obj: Any) -> CrystalArrays | None:
     return CrystalArrays(matrix, coords, np.array(zs, dtype=np.int64), pbc)
 
 
-def parse_structure_arrays(value: Any, fmt: str = "auto") -> CrystalArrays | Any:
+def parse_structure_arrays(value: Any, fmt: str = "auto", issues: list[str] | None = None) -> CrystalArrays | Any:
     """Like :func:`parse_structure`, but a :class:`CrystalArrays` for an ordered structure.
 
     pymatgen dicts (a mapping, JSON text or a Python literal) take the fast path; CIF, POSCAR
     and anything the fast path does not take go through :func:`parse_structure` (a disordered
     structure comes back as the pymatgen ``Structure``, for validation to reject with its
-    reason). Raises ``ValueError`` like :func:`parse_structure`.
+    reason). Raises ``ValueError`` like :func:`parse_structure`; ``issues`` as there.
     """
     obj = None
     if isinstance(value, dict):
@@ -210,7 +222,7 @@ def parse_structure_arrays(value: Any, fmt: str = "auto") -> CrystalArrays | Any
         arrays = _arrays_from_dict(obj)
         if arrays is not None:
             return arrays
-    return CrystalArrays.from_structure(parse_structure(value, fmt))
+    return CrystalArrays.from_structure(parse_structure(value, fmt, issues))
 
 
 def _to_float(value: Any) -> float:
@@ -235,11 +247,13 @@ def _target_note(value: Any) -> str | None:
         return f"target {str(value)[:60]!r} is not a number"
 
 
-def parse_structure(value: Any, fmt: str = "auto"):
+def parse_structure(value: Any, fmt: str = "auto", issues: list[str] | None = None):
     """A pymatgen ``Structure`` from a dict, CIF text, POSCAR text or dict-literal text.
 
     ``fmt`` is one of ``auto``, ``cif``, ``poscar``, ``dict``. Raises ``ValueError`` with
-    a short reason when the value cannot be parsed.
+    a short reason when the value cannot be parsed. The parser's warnings (e.g. pymatgen's
+    "fractional coordinates rounded to ideal values") are captured, never printed; with
+    ``issues`` given they are appended to it, one line each, without repeats.
     """
     import warnings
 
@@ -257,9 +271,10 @@ def parse_structure(value: Any, fmt: str = "auto"):
             fmt = "cif"
         else:
             fmt = "poscar"
+    cif_issues: list[str] = []
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             if fmt == "dict":
                 obj = value
                 if isinstance(value, str):
@@ -271,7 +286,7 @@ def parse_structure(value: Any, fmt: str = "auto"):
                     raise ValueError("structure dict is not a mapping")
                 structure = Structure.from_dict(obj)
             elif fmt == "cif":
-                structure = _single_cif_structure(value)
+                structure = _single_cif_structure(value, cif_issues)
             elif fmt == "poscar":
                 structure = Structure.from_str(value, fmt=fmt)
             else:
@@ -282,11 +297,32 @@ def parse_structure(value: Any, fmt: str = "auto"):
         raise ValueError(f"cannot parse structure as {fmt}: {type(exc).__name__}: {str(exc)[:160]}") from None
     if len(structure) == 0:
         raise ValueError("structure has no sites")
+    if issues is not None:
+        issues.extend(m for m in _parser_issues(cif_issues, caught) if m not in issues)
     return structure
 
 
-def _single_cif_structure(text: str):
+#: How pymatgen's CifParser starts the warning that repeats all its issues of one CIF in one message.
+CIF_ISSUES_SUMMARY = "Issues encountered while parsing CIF:"
+
+
+def _parser_issues(cif_issues: list[str], caught: list[Any]) -> list[str]:
+    """The distinct parser warnings of one structure, one line each: the CIF parser's own list
+    (``CifParser.warnings``, which holds issues it never warns about) and every ``UserWarning``
+    raised while parsing, without pymatgen's summary warning (it repeats that list in one message)
+    and without deprecation warnings (about code, not data)."""
+    out: list[str] = []
+    raised = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    for message in (*cif_issues, *raised):
+        text = " ".join(str(message).split())
+        if text and not text.startswith(CIF_ISSUES_SUMMARY) and text not in out:
+            out.append(text)
+    return out
+
+
+def _single_cif_structure(text: str, issues: list[str] | None = None):
     """The one structure of a CIF text; ``ValueError`` when it holds several data blocks.
+    ``issues`` gets the parser's list of issues with the CIF (``CifParser.warnings``).
 
     ``Structure.from_str(fmt="cif")`` silently returns the first of them, so one record would
     stand for several structures and the others vanish; a record is one structure here.
@@ -295,6 +331,8 @@ def _single_cif_structure(text: str):
 
     parser = CifParser.from_str(text)
     structures = parser.parse_structures(primitive=False)
+    if issues is not None:
+        issues.extend(parser.warnings)
     if len(structures) > 1:
         blocks = list(parser.as_dict())
         names = ", ".join(blocks[:5]) + (", ..." if len(blocks) > 5 else "")
@@ -398,9 +436,10 @@ def read_matbench_json(path: str | Path, target_column: str | None = None, array
     if target_column not in columns:
         raise DataError(path, f"target column '{target_column}' not found (columns: {columns})")
     t_col = columns.index(target_column)
-    for i, rid, row in rows:
+    for _, rid, row in rows:
+        issues: list[str] = []
         try:
-            structure = parse(row[s_col], "dict")
+            structure = parse(row[s_col], "dict", issues)
             error = None
         except (ValueError, IndexError, TypeError, KeyError) as exc:
             structure, error = None, str(exc)
@@ -408,7 +447,8 @@ def read_matbench_json(path: str | Path, target_column: str | None = None, array
             target, note = _to_float(row[t_col]), _target_note(row[t_col])
         except (IndexError, TypeError, KeyError):
             target, note = math.nan, f"row has no value for target column '{target_column}'"
-        yield RawRecord(rid, structure, target, error, line=i, target_note=note)
+        # a JSON document has no line per entry: the mbid (the id) locates the record
+        yield RawRecord(rid, structure, target, error, line=None, target_note=note, parser_warnings=tuple(issues))
 
 
 def read_structure_csv(path: str | Path, structure_column: str = "structure", target_column: str | None = None,
@@ -419,28 +459,34 @@ def read_structure_csv(path: str | Path, structure_column: str = "structure", ta
 
     Leading lines starting with ``#`` (matminer's reference line) are skipped. Records
     without ``id_column`` are named ``row<N>`` (N = 0-based data row). ``target_column``
-    None means no target (screening input).
+    None means no target (screening input). A record's ``line`` is the file line its row
+    starts on (1-based, header and comment lines counted); in a shard file, the line in
+    the user's input that ``shard`` stored with it.
     """
     path = Path(path)
     parse = parse_structure_arrays if arrays else parse_structure
-    for i, row in _csv_dict_rows(path, structure_column, target_column, id_column):
+    for i, line, row in _csv_dict_rows(path, structure_column, target_column, id_column):
         rid = str(row[id_column]) if id_column else f"row{i}"
         error = row.get(SOURCE_ERROR) or None  # a shard file: the reason its record failed to read
         structure = None
+        issues: list[str] = []
         if error is None:
             try:
-                structure = parse(row.get(structure_column) or "", structure_format)
+                structure = parse(row.get(structure_column) or "", structure_format, issues)
             except ValueError as exc:
                 error = str(exc)
         target = _to_float(row.get(target_column)) if target_column else None
         note = _target_note(row.get(target_column)) if target_column else None
-        yield RawRecord(rid, structure, target, error, line=_source_line(row, i), target_note=note)
+        yield RawRecord(rid, structure, target, error, line=_source_line(row, line), target_note=note,
+                        parser_warnings=tuple(issues))
 
 
 def _csv_dict_rows(path: Path, structure_column: str, target_column: str | None, id_column: str | None
-                   ) -> Iterator[tuple[int, dict[str, str]]]:
-    """``(data row index, {column: text})`` of a structure CSV: leading ``#`` lines skipped, the
-    named columns checked against the header, pandas' unnamed index column recognised."""
+                   ) -> Iterator[tuple[int, int, dict[str, str]]]:
+    """``(data row index, line, {column: text})`` of a structure CSV, ``line`` the 1-based file line
+    the row starts on (``csv.reader.line_num`` before the row is read, so a quoted field over several
+    lines moves the later rows down as in the file): leading ``#`` lines skipped, the named columns
+    checked against the header, pandas' unnamed index column recognised."""
     if not path.is_file():
         raise DataError(path, "file not found")
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # CIF text fields exceed the 128 kB default
@@ -465,21 +511,32 @@ def _csv_dict_rows(path: Path, structure_column: str, target_column: str | None,
                     hint += (f" (training), materials.screening.{what} (screening workflow) or "
                              f"--{what.replace('_', '-')} (sciml materials predict / shard)")
                 raise DataError(path, f"column '{col}' ({what}) not in the header {header}", hint=hint)
-        rows = csv.reader(fh)
+        rows = _numbered_rows(csv.reader(fh), skipped + 1)  # the comment lines and the header before
         first = next(rows, None)
-        if first is not None and len(first) == len(header) + 1:
+        if first is not None and len(first[1]) == len(header) + 1:
             # pandas' to_csv with an unnamed index writes one more field than header names
             # (the matminer files); read it as pandas does: the extra first field is the index
             header = ["__index__"] + header
-        rows = _chain_first(first, rows)
-        for i, values in enumerate(rows):
-            yield i, dict(zip(header, values))
+        for i, (line, values) in enumerate(_chain_first(first, rows)):
+            yield i, line, dict(zip(header, values))
         fh.close()
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(path, f"cannot read CSV ({exc})") from None
 
 
-def _chain_first(first: list[str] | None, rest: Iterator[list[str]]) -> Iterator[list[str]]:
+def _numbered_rows(reader: Any, lines_before: int) -> Iterator[tuple[int, list[str]]]:
+    """``(line, fields)`` of each row of ``reader`` (a ``csv.reader``), ``line`` the 1-based file line
+    the row starts on; ``lines_before``: the file lines read before the reader started."""
+    while True:
+        line = lines_before + reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        yield line, values
+
+
+def _chain_first(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
     if first is not None:
         yield first
     yield from rest
@@ -514,11 +571,11 @@ def ignored_files(folder: str | Path) -> list[str]:
 FOLDER_FILES = "*.cif, *.vasp, *.poscar, *.json, POSCAR*, CONTCAR*"
 
 
-def _read_file_structure(p: Path, arrays: bool = False):
+def _read_file_structure(p: Path, arrays: bool = False, issues: list[str] | None = None):
     text = p.read_text(encoding="utf-8-sig", errors="replace")
     suffix = p.suffix.lower()
     fmt = {".cif": "cif", ".json": "dict"}.get(suffix, "poscar")
-    return (parse_structure_arrays if arrays else parse_structure)(text, fmt)
+    return (parse_structure_arrays if arrays else parse_structure)(text, fmt, issues)
 
 
 def read_structure_folder(folder: str | Path, id_prop: str | None = "id_prop.csv", arrays: bool = False
@@ -529,6 +586,8 @@ def read_structure_folder(folder: str | Path, id_prop: str | None = "id_prop.csv
     records follow its order and ``<id>.cif`` / ``<id>.vasp`` / ``<id>`` is looked up for
     each id; a missing file is a bad record. Without it (screening) every structure file
     is read in name order with ``target=None``. ``arrays``: structures as :class:`CrystalArrays`.
+    A record here is a file, not a line: ``line`` is None and the id (the file name without
+    suffix) locates it.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -548,20 +607,23 @@ def read_structure_folder(folder: str | Path, id_prop: str | None = "id_prop.csv
                 note = _target_note(raw_target)
                 if p is None:
                     missing = f"no structure file for id '{rid}' in {folder}"
-                    yield RawRecord(rid, None, _to_float(raw_target), missing, i, note)
+                    yield RawRecord(rid, None, _to_float(raw_target), missing, None, note)
                     continue
-                try:
-                    structure, error = _read_file_structure(p, arrays), None
-                except (ValueError, OSError) as exc:
-                    structure, error = None, str(exc)
-                yield RawRecord(rid, structure, _to_float(raw_target), error, i, note)
+                structure, error, issues = _folder_structure(p, arrays)
+                yield RawRecord(rid, structure, _to_float(raw_target), error, None, note, issues)
         return
-    for i, (rid, p) in enumerate(files.items()):
-        try:
-            structure, error = _read_file_structure(p, arrays), None
-        except (ValueError, OSError) as exc:
-            structure, error = None, str(exc)
-        yield RawRecord(rid, structure, None, error, i)
+    for rid, p in files.items():
+        structure, error, issues = _folder_structure(p, arrays)
+        yield RawRecord(rid, structure, None, error, None, parser_warnings=issues)
+
+
+def _folder_structure(p: Path, arrays: bool) -> tuple[Any | None, str | None, tuple[str, ...]]:
+    """``(structure, error, parser warnings)`` of one structure file of a folder."""
+    issues: list[str] = []
+    try:
+        return _read_file_structure(p, arrays, issues), None, tuple(issues)
+    except (ValueError, OSError) as exc:
+        return None, str(exc), ()
 
 
 #: File names ASE reads as trajectories of structures (``ase.io.iread``); gzip/bz2/xz allowed.
@@ -613,6 +675,28 @@ def _xyz_layout(path: Path) -> tuple[int, str | None]:
     return frame, None
 
 
+def _xyz_frame_lines(path: Path) -> Iterator[int]:
+    """The 1-based line of each frame's atom-count line of an (extended) XYZ file, streamed: the
+    layout ASE's extxyz reader indexes (atom-count line, comment line, that many atom lines, up to
+    three ``VEC`` lines; a blank line ends the file). Stops where that layout breaks (ASE then
+    fails, and :func:`_xyz_layout` says where)."""
+    from ase.io.formats import open_with_compression
+
+    with open_with_compression(str(path), "r") as fh:
+        lineno, line = 1, fh.readline()
+        while line.strip():
+            try:
+                natoms = int(line)
+            except ValueError:
+                return
+            yield lineno
+            for _ in range(natoms + 1):
+                fh.readline()
+            lineno, line = lineno + natoms + 2, fh.readline()
+            while line.lstrip().startswith("VEC"):  # the old extxyz cell lines after the atoms
+                lineno, line = lineno + 1, fh.readline()
+
+
 def read_ase(path: str | Path, target_column: str | None = None, id_column: str | None = "id",
              arrays: bool = False) -> Iterator[RawRecord]:
     """Records of a file ASE reads frame by frame (``ase.io.iread``: extended XYZ, ASE trajectory...),
@@ -620,7 +704,8 @@ def read_ase(path: str | Path, target_column: str | None = None, id_column: str 
     ``info[target_column]`` (extxyz: ``key=value`` on the comment line). A frame that is not a
     periodic crystal, or whose lines ASE cannot parse, is a record with its error (validation
     quarantines it) and reading goes on with the next frame. A broken frame layout (an atom-count
-    line that is wrong, so no later frame can be found) is a DataError naming file, frame and line."""
+    line that is wrong, so no later frame can be found) is a DataError naming file, frame and line.
+    A record's ``line`` is its frame's atom-count line (XYZ files; None for a binary ``.traj``)."""
     import ase.io
     import numpy as np
 
@@ -628,6 +713,7 @@ def read_ase(path: str | Path, target_column: str | None = None, id_column: str 
     if not path.is_file():
         raise DataError(path, "file not found")
     xyz = ".xyz" in path.name.lower() or ".extxyz" in path.name.lower()
+    frame_lines = _xyz_frame_lines(path) if xyz else iter(())
     frames = ase.io.iread(str(path), index=":")
     i = 0
     while True:
@@ -650,7 +736,7 @@ def read_ase(path: str | Path, target_column: str | None = None, id_column: str 
             # the frame layout is sound: only this frame's lines are bad; go on from the next frame
             # (ASE's generator ends at its exception, so a new one starts there)
             yield RawRecord(f"frame{i}", None, math.nan if target_column is not None else None,
-                            f"ASE cannot parse frame {i} ({what})", line=i)
+                            f"ASE cannot parse frame {i} ({what})", line=next(frame_lines, None))
             i += 1
             frames = ase.io.iread(str(path), index=slice(i, None))
             continue
@@ -666,11 +752,11 @@ def read_ase(path: str | Path, target_column: str | None = None, id_column: str 
             target = _to_float(value) if value is not None else math.nan
             note = _target_note(value) if value is not None else (
                 f"frame info has no key '{target_column}' (target_column); keys: {sorted(map(str, info)) or 'none'}")
-        yield RawRecord(rid, structure, target, error, line=i, target_note=note)
+        yield RawRecord(rid, structure, target, error, line=next(frame_lines, None), target_note=note)
         i += 1
 
 
-#: Columns ``shard`` adds to its shard files so that a scored shard reports each record's position in the
+#: Columns ``shard`` adds to its shard files so that a scored shard reports each record's line in the
 #: user's file and the reason a record already failed to read (an ASE frame without a cell...):
 #: :func:`read_structure_csv` takes them over when a CSV has them.
 SOURCE_LINE, SOURCE_ERROR = "sciml_source_line", "sciml_source_error"
@@ -685,18 +771,19 @@ def iter_structure_items(path: str | Path, fmt: str = "auto", structure_column: 
     JSON: the structure dict as compact JSON (ids = mbids); ASE file: each frame as pymatgen dict
     JSON; folder: each structure file's text (ids = file names without suffix). The text parses
     back with ``fmt="auto"`` (:func:`parse_structure`), so a record that is bad here stays bad,
-    with its reason, when it is scored. ``line`` is the record's position as its reader numbers
-    it; ``error`` the reason a record that could not be read at all (text "") failed, else None.
+    with its reason, when it is scored. ``line`` is the record's line in the input as its reader
+    gives it (None for Matbench JSON and folders: the id locates the record); ``error`` the reason a
+    record that could not be read at all (text "") failed, else None.
     """
     fmt = detect_format(path) if fmt == "auto" else fmt
     path = Path(path)
     if fmt == "csv":
-        for i, row in _csv_dict_rows(path, structure_column, None, id_column):
+        for i, line, row in _csv_dict_rows(path, structure_column, None, id_column):
             yield ((str(row[id_column]) if id_column else f"row{i}"), row.get(structure_column) or "",
-                   _source_line(row, i), row.get(SOURCE_ERROR) or None)
+                   _source_line(row, line), row.get(SOURCE_ERROR) or None)
     elif fmt == "matbench_json":
-        for i, (rec_id, value) in enumerate(_matbench_structures(path)):
-            yield rec_id, value if isinstance(value, str) else json.dumps(value, separators=(",", ":")), i, None
+        for rec_id, value in _matbench_structures(path):
+            yield rec_id, value if isinstance(value, str) else json.dumps(value, separators=(",", ":")), None, None
     elif fmt == "ase":
         for rec in read_ase(path, id_column=id_column or "id"):
             # the structure as pymatgen dict JSON: parses back with fmt="auto"
@@ -707,22 +794,26 @@ def iter_structure_items(path: str | Path, fmt: str = "auto", structure_column: 
     elif fmt == "folder":
         if not path.is_dir():
             raise DataError(path, "not a folder")
-        for i, (rid, p) in enumerate(_structure_files(path).items()):
+        for rid, p in _structure_files(path).items():
             try:
-                yield rid, p.read_text(encoding="utf-8-sig", errors="replace"), i, None
+                yield rid, p.read_text(encoding="utf-8-sig", errors="replace"), None, None
             except OSError as exc:  # unreadable: scored as skipped with this reason, never dropped
-                yield rid, "", i, f"cannot read {p.name} ({type(exc).__name__}: {exc})"
+                yield rid, "", None, f"cannot read {p.name} ({type(exc).__name__}: {exc})"
     else:
         raise DataError(path, f"unknown dataset format '{fmt}' (valid: auto, matbench_json, csv, folder, ase)")
 
 
-def _source_line(row: dict[str, str], default: int) -> int:
-    """The record's line in the user's file: the shard's ``sciml_source_line`` column, else ``default``."""
-    value = row.get(SOURCE_LINE)
+def _source_line(row: dict[str, str], line: int) -> int | None:
+    """The record's line in the user's file: in a shard file (it has the ``sciml_source_line`` column)
+    the line stored there (None when empty: the input had no lines, e.g. a folder), else ``line``,
+    the row's own line."""
+    if SOURCE_LINE not in row:
+        return line
+    value = row[SOURCE_LINE]
     try:
-        return int(value) if value not in (None, "") else default
+        return int(value) if value not in (None, "") else None
     except ValueError:
-        return default
+        return None
 
 
 def _matbench_structures(path: Path) -> Iterator[tuple[str, Any]]:
@@ -776,4 +867,4 @@ def read_records(path: str | Path, fmt: str = "auto", structure_column: str = "s
         raise DataError(path, f"unknown dataset format '{fmt}' (valid: auto, matbench_json, csv, folder, ase)")
     if with_targets:
         return it
-    return (RawRecord(r.id, r.structure, None, r.error, r.line) for r in it)
+    return (RawRecord(r.id, r.structure, None, r.error, r.line, parser_warnings=r.parser_warnings) for r in it)

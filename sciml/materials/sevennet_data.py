@@ -31,7 +31,7 @@ from sciml.materials.pretrained_data import PretrainedTable, attach_features, ca
 from sciml.materials.readers import RawRecord
 from sciml.materials.validation import check_record
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: quarantine lines are 1-based file lines; parser_warnings
 _GRAPH_FIELDS = ("z", "edge_index", "edge_vec")
 
 

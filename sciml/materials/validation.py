@@ -5,12 +5,23 @@ dropped) when: the structure did not parse, or its lattice or coordinates are no
 the cell has (nearly) no volume; the target is NaN/inf; a site is disordered
 or an element lies outside the model's embedding (Z > ``max_z``); two atoms are closer
 than ``min_distance`` (A); an atom has no neighbour inside the graph cutoff.
+
+The quarantine CSV's columns (:data:`QUARANTINE_COLUMNS`): ``id``; ``line``, the 1-based line of the
+user's file where the record starts (a CSV row's first line, header counted; an XYZ frame's
+atom-count line), empty where the input has no lines for a record (Matbench JSON: the id is the
+mbid; a folder of structure files: the id is the file name without suffix; a binary ASE ``.traj``);
+``reason``. Screening's ``skipped.csv`` has the same columns.
+
+A structure that parses with parser warnings (pymatgen's CIF issues: coordinates rounded, sites
+merged, occupancies changed) is kept; :class:`ParserWarnings` counts and lists those records.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +34,10 @@ from sciml.materials.readers import RawRecord
 
 #: Largest atomic number the models embed (H..Fm); heavier elements are quarantined.
 DEFAULT_MAX_Z = 100
+#: ``line``: 1-based line of the record in the user's file, empty where the format has no lines (see above).
 QUARANTINE_COLUMNS = ["id", "line", "reason"]
+#: Columns of ``parser_warnings.csv``: one row per warning of a kept or quarantined record.
+PARSER_WARNING_COLUMNS = ["id", "line", "warning"]
 
 
 @dataclass
@@ -62,6 +76,69 @@ class Quarantine:
     def write(self, path: str | Path) -> Path:
         """Write the quarantine CSV (``id,line,reason``) atomically."""
         return write_csv_atomic(path, QUARANTINE_COLUMNS, self.rows())
+
+
+def warning_kind(message: str) -> str:
+    """``message`` with its numbers replaced by ``<n>`` (at most 200 characters): pymatgen's
+    "4 fractional coordinates rounded..." and "8 fractional coordinates rounded..." are one kind."""
+    kind = re.sub(r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", "<n>", message)
+    return kind if len(kind) <= 200 else kind[:197] + "..."
+
+
+@dataclass
+class ParserWarnings:
+    """The records whose structure parsed with warnings (kept: a warning is not a rejection).
+
+    ``items`` holds ``[id, line, [warning, ...]]`` per record (what the graph caches store);
+    :meth:`summary` gives the count and the distinct kinds, :meth:`write` the CSV (one row a warning).
+    """
+
+    items: list[list[Any]] = field(default_factory=list)
+
+    def add(self, record: RawRecord) -> None:
+        """Note ``record``'s parser warnings, if it has any."""
+        if record.parser_warnings:
+            self.items.append([record.id, record.line, list(record.parser_warnings)])
+
+    def tap(self, records: Iterable[RawRecord]) -> Iterator[RawRecord]:
+        """``records`` as they stream by, each noted with :meth:`add` (no second parse)."""
+        for record in records:
+            self.add(record)
+            yield record
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def counts(self) -> dict[str, int]:
+        """Records per warning kind (:func:`warning_kind`), most frequent first."""
+        c = Counter(kind for _, _, messages in self.items for kind in {warning_kind(m) for m in messages})
+        return dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def summary(self) -> dict[str, Any]:
+        """``n_records_with_parser_warnings`` and ``parser_warnings`` (kind -> records), for summaries."""
+        return {"n_records_with_parser_warnings": len(self), "parser_warnings": self.counts()}
+
+    def rows(self) -> list[list[Any]]:
+        """``[id, line ('' when unknown), warning]`` per warning (the CSV rows)."""
+        return [[rid, "" if line is None else line, m] for rid, line, messages in self.items for m in messages]
+
+    def write(self, path: str | Path) -> Path:
+        """Write ``parser_warnings.csv`` (``id,line,warning``) atomically."""
+        return write_csv_atomic(path, PARSER_WARNING_COLUMNS, self.rows())
+
+
+def describe_parser_warnings(summary: dict[str, Any], n_records: int, where: str, top: int = 5) -> str | None:
+    """One report/console line on the records kept despite parser warnings (None when there are none):
+    how many of ``n_records``, the most frequent kinds with their counts, and ``where`` they are listed."""
+    n = int(summary.get("n_records_with_parser_warnings") or 0)
+    if not n:
+        return None
+    kinds = list(summary.get("parser_warnings", {}).items())
+    shown = "; ".join(f"{k} ({v})" for k, v in kinds[:top])
+    if len(kinds) > top:
+        shown += f"; {len(kinds) - top} more kinds"
+    return (f"{n} of {n_records} structures parsed with parser warnings and were kept ({shown}); "
+            f"see {where}")
 
 
 #: Smallest cell volume (A^3) taken as a lattice; below it the lattice vectors are (nearly) coplanar.

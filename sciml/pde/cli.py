@@ -110,7 +110,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _operator(args: argparse.Namespace) -> int:
     from sciml.pde.steps.operator import load_operator_config, operator
 
-    operator(load_operator_config(args.config_file), args.out_dir, threads=args.threads)
+    operator(load_operator_config(args.config_file), args.out_dir, threads=args.threads,
+             config_file=args.config_file)
     return 0
 
 

@@ -21,6 +21,9 @@ def register(subparsers: Any) -> None:
                         out_dir="family folder (scores.npz, metrics.json, timings.json, RR files, provenance.json)",
                         threads=True)
     c.add_argument("--family", required=True, help="family name from the config's 'families' list")
+    c.add_argument("--allow-skip", action="store_true",
+                   help="exit 0 when the family is skipped (metrics.json and the section say why), as the workflow "
+                        "needs; by default a skipped family exits 3")
     c.set_defaults(func=_coevolution)
 
     t = add_step_parser(sub, "cross-validate", "family-held-out cross-validation of the 2D residual contact network",
@@ -138,8 +141,8 @@ def _data_root(args: argparse.Namespace) -> str | None:
 def _coevolution(args: argparse.Namespace) -> int:
     from sciml.proteins.steps import coevolution
 
-    coevolution(_config(args), args.family, args.out_dir, data_root=_data_root(args), threads=args.threads)
-    return 0
+    m = coevolution(_config(args), args.family, args.out_dir, data_root=_data_root(args), threads=args.threads)
+    return 0 if "skipped" not in m or args.allow_skip else 3
 
 
 def _cross_validate(args: argparse.Namespace) -> int:

@@ -56,6 +56,11 @@ def sequence_feature_spec() -> dict[str, Any]:
 PACKAGED_MODELS = {"alignment": "contact_network", "scores": "score_refiner"}
 
 
+def is_packaged(model_dir: str | Path) -> bool:
+    """True for a model folder shipped inside the package (``sciml/proteins/pretrained/<folder>``)."""
+    return Path(model_dir).resolve().parent == Path(__file__).resolve().parent / "pretrained"
+
+
 def packaged_model_dir(kind: str = "alignment") -> Path:
     """Folder of the network of feature set ``kind`` that ships with sciml (raises DataError if absent)."""
     d = Path(__file__).resolve().parent / "pretrained" / PACKAGED_MODELS[kind]

@@ -216,8 +216,10 @@ def test_extxyz_bad_frame_lines_skip_that_frame_only(tmp_path, jdft2d_records):
     bad.write_text("".join(lines))
     recs = list(read_ase(bad, target_column="K"))
     assert [r.id for r in recs] == ["f0", "f1", "f2", "f3", "f4", "frame5", "f6", "f7"]
-    assert recs[5].structure is None and recs[5].line == 5 and "ASE cannot parse frame 5" in recs[5].error
-    assert recs[6].line == 6 and recs[6].target == 7.0 and recs[6].structure is not None
+    # line: the frame's atom-count line in the file (1-based), not the frame number
+    assert recs[5].structure is None and recs[5].line == i + 1 and "ASE cannot parse frame 5" in recs[5].error
+    assert recs[6].line == _frame_start(lines, 6) + 1 and recs[6].target == 7.0 and recs[6].structure is not None
+    assert [r.line for r in recs] == [_frame_start(lines, k) + 1 for k in range(8)]
 
 
 def test_extxyz_broken_atom_count_names_the_real_frame_and_line(tmp_path, jdft2d_records):

@@ -34,7 +34,7 @@ def _jdft2d_dicts(shared_data, n):
 def _csv_column(path, column, n):
     from sciml.materials.readers import _csv_dict_rows  # the reader's header handling (pandas index column)
 
-    return [row[column] for _, row in islice(_csv_dict_rows(Path(path), column, None, None), n)]
+    return [row[column] for _, _, row in islice(_csv_dict_rows(Path(path), column, None, None), n)]
 
 
 def _assert_same(arrays, structure):
@@ -205,6 +205,10 @@ def test_gather_ranks_every_shard_and_reports_skips(trained_fold, shared_data, t
     assert per["shard_0000"]["skipped_by_reason"] == {"unparsable": 1}
     assert per["shard_0001"]["skipped_by_reason"] == {"too_close": 1}
     out = tmp_path / "section"
+    # line: the record's line in the user's CSV (header = line 1, one line per record), not its row number
+    lines = {r["id"]: r["line"] for r in pd.read_csv(out / "skipped.csv", dtype={"id": str}).to_dict("records")}
+    assert lines == {"garbage": 14, "overlap": 15}
+    assert src.read_text().splitlines()[13].startswith("garbage,")
     ranked = pd.read_csv(out / "ranked.csv", dtype={"id": str})
     single = pd.concat([pd.read_csv(d / "predictions.csv", dtype={"id": str}) for d in dirs])
     assert sorted(ranked["id"]) == sorted(single["id"]) and len(ranked) == 12
@@ -314,13 +318,18 @@ def test_sharded_extxyz_keeps_a_frames_reason_and_line(trained_fold, jdft2d_reco
     assert summary["n_predicted"] == 6 and summary["n_skipped"] == 1
     skipped = pd.read_csv(tmp_path / "section" / "skipped.csv", dtype={"id": str})
     (row,) = skipped.to_dict("records")
-    assert row["id"] == "water" and row["line"] == 3 and row["shard"] == "shard_0001"
+    # line: the frame's atom-count line in the user's file (frames 0-2 hold n0..n2 atoms, 2 header lines each)
+    starts = [1]
+    for atoms in frames:
+        starts.append(starts[-1] + len(atoms) + 2)
+    assert src.read_text().splitlines()[starts[3] - 1].strip() == "3"  # water's atom count
+    assert row["id"] == "water" and row["line"] == starts[3] and row["shard"] == "shard_0001"
     assert row["reason"] == "unparsable: frame has no 3D cell (Lattice= in extxyz); a periodic crystal is needed"
     # scored rows of a shard report their line in the input too (round robin: frames 1, 3, 5 in shard 1)
     from sciml.materials.readers import read_records
 
     lines = [r.line for r in read_records(tmp_path / "shards" / "shard_0001.csv.gz", id_column="id")]
-    assert lines == [1, 3, 5]
+    assert lines == [starts[1], starts[3], starts[5]]
 
 
 def test_screening_nothing_warns(trained_fold, tmp_path, capsys):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.materials.conftest import REPO  # noqa: F401  (importlib mode: package path)
+from tests.materials.conftest import REPO, tiny_config  # noqa: F401  (importlib mode: package path)
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +93,58 @@ def test_a_users_dataset_is_not_labelled_formation_energy(section_run, tmp_path)
     assert (m["target"], m["unit"]) == ("bulk_modulus_GPa", "unit not given")
     summary = read_section(tmp_path / "own" / "section.json").summary
     assert "(bulk_modulus_GPa, unit not given)" in summary and "formation energy" not in summary
+
+
+@pytest.mark.parametrize("dataset, label", [
+    ({"target_name": "exfoliation energy", "unit": "meV/atom"}, "exfoliation energy (meV/atom)"),
+    ({"target_name": "exfoliation energy", "unit": "meV/atom", "transform": "log10"},
+     "log10(exfoliation energy / meV/atom)"),
+    # the user's name already says log: log10 is not added a second time
+    ({"target_name": "log10 exfoliation energy", "unit": "meV/atom", "transform": "log10"},
+     "log10 exfoliation energy (meV/atom)"),
+    ({"target_name": "Log(K_VRH)", "unit": "GPa", "transform": "log10"}, "Log(K_VRH) (GPa)"),
+    ({"target_column": "K", "transform": "log10"}, "log10(K) (unit not given)"),
+    ({"target_name": "refractive index", "unit": "dimensionless", "transform": "log10"}, "log10(refractive index)"),
+])
+def test_value_label_says_log10_once_and_keeps_the_unit_inside(dataset, label):
+    from sciml.materials.dataset import value_label
+
+    assert value_label({"path": "mine.csv", "transform": "none", **dataset}) == label
+
+
+def test_parity_caption_reads_log10_of_the_target(section_run, tmp_path):
+    """The caption read 'Predicted vs true exfoliation energy (log10) (meV/atom)' (whose log, which unit?)
+    and 'log10 exfoliation energy (log10) (meV/atom)' for a name that already said log10."""
+    from sciml.materials.steps import section
+    from sciml.report import read_section
+
+    _, fold_dir, _, _, _, out = section_run
+    captions = {}
+    for name in ("exfoliation energy", "log10 exfoliation energy"):
+        cfg = tiny_config(dataset={"path": "mine.csv", "target_column": "y", "target_name": name,
+                                   "unit": "meV/atom", "transform": "log10"})
+        section(cfg, out.parent / "prepared", [fold_dir], tmp_path / name.replace(" ", "_"))
+        captions[name] = read_section(tmp_path / name.replace(" ", "_") / "section.json").figures[0].caption
+    assert captions["exfoliation energy"] == ("Predicted vs true log10(exfoliation energy / meV/atom) on each test "
+                                              "fold; line = perfect prediction.")
+    assert captions["log10 exfoliation energy"].startswith("Predicted vs true log10 exfoliation energy (meV/atom) on")
+    assert all(c.count("log10") == 1 and "(log10)" not in c for c in captions.values())
+
+
+def test_errors_of_a_log10_target_are_not_in_the_targets_unit(section_run, tmp_path):
+    """The MAE of a log10 model is in log10 units; the tables said 'Test MAE per fold (meV/atom)'."""
+    from sciml.materials.dataset import error_unit
+    from sciml.materials.steps import section
+    from sciml.report import read_section
+
+    _, fold_dir, _, _, _, out = section_run
+    cfg = tiny_config(dataset={"path": "mine.csv", "target_column": "y", "target_name": "exfoliation energy",
+                               "unit": "meV/atom", "transform": "log10"})
+    m = section(cfg, out.parent / "prepared", [fold_dir], tmp_path / "log")
+    assert m["error_unit"] == error_unit(cfg["dataset"]) == "log10 units (dex)" and m["unit"] == "meV/atom"
+    sec = read_section(tmp_path / "log" / "section.json")
+    titles = [t.title for t in sec.tables]
+    assert "Test MAE per fold (log10 units (dex))" in titles and not any("meV/atom" in t for t in titles)
+    assert "fitted as log10): test MAE (log10 units (dex))" in sec.summary
+    plain = tiny_config(dataset={"path": "mine.csv", "target_column": "y", "unit": "meV/atom"})
+    assert error_unit(plain["dataset"]) == "meV/atom"

@@ -318,6 +318,10 @@ def test_a_plugin_family_runs_the_whole_operator_step(tmp_path) -> None:
     assert timing["ladder"][-1]["median_rel_l2"] < timing["ladder"][0]["median_rel_l2"]
     prov = json.loads((out / "provenance.json").read_text())
     assert any(p.endswith("my_family.py") for p in prov["inputs_sha256"])
+    # the operator YAML itself is an input with its checksum, not only its parsed values
+    import hashlib
+
+    assert prov["inputs_sha256"][str(cfg)] == hashlib.sha256(cfg.read_bytes()).hexdigest()
 
 
 @pytest.mark.parametrize("body, options, key, words", [

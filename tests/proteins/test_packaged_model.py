@@ -61,6 +61,7 @@ def test_predict_without_a_model_dir_uses_the_packaged_network(tmp_path):
     assert "shipped with sciml" in r.stderr
     m = json.loads((tmp_path / "out/metrics.json").read_text())
     assert m["model"]["kind"] == "contact network" and "pretrained" in m["model"]["dir"]
+    assert m["model"]["packaged"] is True  # the section says it is the shipped network and shows its model.json
     with np.load(tmp_path / "out/prediction/1lpbA.contacts.npz") as z:
         probs = z["probs"]
     native = load_query(SYN_ALN, structure=SYN_PDB).native

@@ -169,6 +169,41 @@ def test_predict_with_structure_adds_casp_metrics(trained, tmp_path):
     assert [t["title"] for t in section["tables"]][1] == "CASP precision against the given structure"
 
 
+def test_section_shows_the_trained_model_once_with_its_training_record(trained, family_dirs, tmp_path):
+    """Targets predicted with the network train-model wrote: the proteins section shows it once, with the
+    sha256 of model.pt, the training families with the sha256 of the scores.npz they were trained on (the
+    train step's provenance records the same), the seed and the train step's provenance.json; each
+    target's own section names the model only."""
+    from sciml.io import sha256_file
+    from sciml.proteins.steps import predict, section
+
+    cfg, model_dir = trained
+    for name in ("a", "b"):
+        m = predict(cfg, model_dir, {"name": name, "alignment": str(UNSEEN_ALN)}, tmp_path / name, threads=1,
+                    log=lambda s: None)
+        assert m["model"]["packaged"] is False and m["model"]["meta_sha256"] == sha256_file(model_dir / "model.json")
+        own = json.loads((tmp_path / name / "section.json").read_text())
+        assert [t["rows"] for t in own["tables"] if t["title"] == "Model"] == [
+            [["contact network", str(model_dir), sha256_file(model_dir / "model.pt")]]]
+        assert not any(t["title"].startswith("Training families") for t in own["tables"])
+    out = section(cfg, family_dirs, tmp_path / "section", target_dirs=[tmp_path / "a", tmp_path / "b"])
+    assert out["models"] == 1
+    sec = json.loads((tmp_path / "section/section.json").read_text())
+    (models,) = [t for t in sec["tables"] if t["title"] == "Models used by the prediction targets"]
+    row = dict(zip(models["columns"], models["rows"][0]))
+    sha = sha256_file(model_dir / "model.pt")
+    assert len(models["rows"]) == 1 and row["model.pt sha256"] == sha and row["targets"] == "a, b"
+    assert row["source"] == f"model folder {model_dir}" and row["seeds"] == "0" and row["training families"] == 3
+    (fams,) = [t for t in sec["tables"] if t["title"] == f"Training families of model {sha[:12]}"]
+    scores = {d.name: sha256_file(d / "scores.npz") for d in family_dirs}
+    assert {r[0]: r[2] for r in fams["rows"]} == scores
+    train_prov = json.loads((model_dir / "provenance.json").read_text())
+    assert set(scores.values()) <= set(train_prov["inputs_sha256"].values())
+    assert any(p for p in sec["provenance"] if (tmp_path / "section" / p).resolve() == (model_dir / "provenance.json"))
+    # trained without --cv-dir: no cross-validation to show, and the section says so
+    assert any(f"model {sha[:12]}: no cross-validation recorded" in w for w in sec["warnings"])
+
+
 def test_external_score_matrix_replaces_the_potts_fit(trained, tmp_path):
     """A CCMpred-style plain L x L matrix (here the APC scores of a mean-field fit written as text)."""
     from sciml.proteins import meanfield
@@ -406,6 +441,19 @@ def test_single_sequences_are_predicted_by_the_sequence_model(trained, sequence_
             net_hits += m["network"][key] * max(1, L // 5)
             sep_hits += m["separation_baseline"][key] * max(1, L // 5)
     assert net_hits > sep_hits, (net_hits, sep_hits)
+    # the proteins section shows the sequence-only model once, with the sha256 of its split lists
+    from sciml.io import sha256_file
+    from sciml.proteins.steps import section
+
+    names = [f["name"] for f in TRAIN_FAMS] + ["1lpbA"]
+    assert section(cfg, [], tmp_path / "section", target_dirs=[tmp_path / n for n in names])["models"] == 1
+    sec = json.loads((tmp_path / "section/section.json").read_text())
+    (models,) = [t for t in sec["tables"] if t["title"] == "Models used by the prediction targets"]
+    sha = sha256_file(seq_dir / "model.pt")
+    assert models["rows"][0][1] == "sequence-only" and models["rows"][0][3] == sha
+    (data,) = [t for t in sec["tables"] if t["title"] == f"Training data of model {sha[:12]}"]
+    meta = json.loads((seq_dir / "model.json").read_text())
+    assert dict(data["rows"]) == meta["training"]["split_sha256"]
 
 
 def test_sequence_model_given_as_network_is_refused(sequence_model, tmp_path):

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from sciml.io import sha256_file
 from tests.conftest import venv_env
+
+REPO = Path(__file__).resolve().parents[2]
 
 FAMS = [
     {"name": "3a4rA", "alignment": "proteins/alignments/3a4rA.aln", "structure": "proteins/structures/3a4rA.pdb.gz"},
@@ -50,7 +53,11 @@ def test_tiny_workflow_determinism_and_resume(workflow_runner, tmp_path):
     fam = json.loads((res / "families/3a4rA/metrics.json").read_text())
     assert 0.0 <= fam["potts"]["long_L/5"] <= 1.0
     assert (res / "families/3a4rA/rr/3a4rA.potts.rr").read_text().startswith("PFRMAT RR")
-    assert json.loads((res / "families/mismatch/metrics.json").read_text())["skipped"]
+    mismatch = json.loads((res / "families/mismatch/metrics.json").read_text())
+    assert mismatch["skipped"]
+    # the exact files it was rejected for, with their sha256 (the workflow ran the step with --allow-skip)
+    assert mismatch["inputs"]["structure"] == {
+        "path": "data/proteins/structures/2cviA.pdb.gz", "sha256": sha256_file(REPO / "data/proteins/structures/2cviA.pdb.gz")}
     net = json.loads((res / "cross_validate/metrics.json").read_text())
     assert set(net["per_family"]) == {"3a4rA", "2cviA", "2xcjA"}
     assert net["skipped_families"] == ["mismatch"]  # left out of the CV, and said so
@@ -137,3 +144,19 @@ def test_workflow_predicts_configured_targets_with_and_without_structure(workflo
     assert "no alignment row named 'no_such_row'" in json.loads((res / "targets/broken/metrics.json").read_text())["skipped"]
     html = (tmp_path / "results/report.html").read_text()
     assert "Contact prediction: new1lpb" in html and "target broken skipped" in html
+    # the broken target's record names its file by sha256
+    aln = REPO / "data/proteins/alignments/1lpbA.aln"
+    broken = json.loads((res / "targets/broken/metrics.json").read_text())
+    assert broken["inputs"]["alignment"]["sha256"] == sha256_file(aln)
+    # the proteins section shows the model the targets used once: sha256, training families with the sha256
+    # of their scores, cross-validation, seed, and the train step's provenance
+    section = json.loads((res / "section/section.json").read_text())
+    sha = sha256_file(res / "model/model.pt")
+    (models,) = [t for t in section["tables"] if t["title"] == "Models used by the prediction targets"]
+    assert [r[3] for r in models["rows"]] == [sha] and models["rows"][0][-1] == "new1lpb, scored1lpb"
+    (fams,) = [t for t in section["tables"] if t["title"] == f"Training families of model {sha[:12]}"]
+    assert {r[0]: r[2] for r in fams["rows"]} == model["training"]["scores_sha256"]
+    assert any(t["title"].startswith(f"Cross-validation of model {sha[:12]}") for t in section["tables"])
+    assert "../model/provenance.json" in section["provenance"]
+    assert html.count(sha) >= 3  # the model table, each target's model row; not the training record per target
+    assert model["training"]["scores_sha256"]["3a4rA"] in html

@@ -24,6 +24,7 @@ rule materials_prepare:
             caption="../../sciml/materials/captions/quarantine.rst",
             category="Materials",
         ),
+        parser_warnings=f"{MATERIALS_PREPARED}/parser_warnings.csv",
         provenance=f"{MATERIALS_PREPARED}/provenance.json",
     params:
         data_root=data_root_param,

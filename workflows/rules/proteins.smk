@@ -39,9 +39,11 @@ rule proteins_coevolution:
         runtime=30,
     conda:
         "../envs/sciml.yaml"
+    # --allow-skip: an unusable family is skipped (its metrics.json says why, with the sha256 of its files) and
+    # counted in the section; without it the step exits 3 and would stop the workflow
     shell:
         "sciml proteins coevolution --config-json {params.cfg} --data-root {params.data_root} "
-        "--family {wildcards.family} --threads {threads} --out-dir {params.out} > {log} 2>&1"
+        "--family {wildcards.family} --allow-skip --threads {threads} --out-dir {params.out} > {log} 2>&1"
 
 
 rule proteins_cross_validate:
@@ -82,6 +84,10 @@ rule proteins_section:
         cv_provenance=f"{PROTEINS}/cross_validate/provenance.json",
         # the prediction targets, counted (with the skipped ones) in the section
         targets=expand(f"{PROTEINS}/targets/{{target}}/metrics.json", target=PROTEIN_TARGETS),
+        # the models the targets used: the section shows each once with its training record
+        models=[f"{PROTEINS}/{m}/{f}" for m in ("model", "sequence_model")
+                if m == "model" or config["proteins"]["sequence_model"]["enabled"]
+                for f in ("model.pt", "model.json", "provenance.json")] if PROTEIN_TARGETS else [],
     output:
         section=section_file("proteins"),
         maps=report(f"{PROTEINS}/section/contact_maps.png", category="Proteins"),

@@ -50,6 +50,7 @@ if screening_enabled():
         output:
             predictions=f"{SCREENING_SCORED}/{SCREENING_PRED}",
             skipped=f"{SCREENING_SCORED}/skipped.csv",
+            parser_warnings=f"{SCREENING_SCORED}/parser_warnings.csv",
             provenance=f"{SCREENING_SCORED}/provenance.json",
         params:
             cfg=section_json("materials"),

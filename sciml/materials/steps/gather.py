@@ -8,9 +8,12 @@ records the shard holds: nothing lost silently), and writes into ``out_dir``:
   (``order`` descending or ascending; ties by id), columns ``rank, id, formula, n_atoms,
   prediction[, prediction_linear], shard``;
 - ``top_k.csv``: its first ``top_k`` rows;
-- ``skipped.csv``: every skipped structure of every shard (``shard, id, line, reason``);
+- ``skipped.csv``: every skipped structure of every shard (``shard, id, line, reason``; ``line``
+  is the 1-based line of the user's input file, empty for a folder or Matbench JSON input);
 - ``histogram.png``: the predicted values, with the top-k threshold;
-- ``summary.json``: counts per shard and per skip reason (no times: byte-stable);
+- ``summary.json``: counts per shard and per skip reason, and the structures that parsed with
+  parser warnings (scored; listed in each shard's ``parser_warnings.csv``) with the distinct
+  warnings and their counts (no times: byte-stable);
 - ``section.json``: the report section (top-k table, per-shard table, histogram, warnings);
 - ``provenance.json``.
 """
@@ -65,7 +68,7 @@ def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Pat
     import numpy as np
     import pandas as pd
 
-    from sciml.materials.dataset import target_labels
+    from sciml.materials.dataset import target_labels, value_label
     from sciml.materials.plots import DPI
     from sciml.figures import new_figure, save_figure
     from sciml.report import Figure, Section, Table, write_section
@@ -102,6 +105,9 @@ def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Pat
             skipped_rows += [[d.name, r["id"], r["line"], r["reason"]] for r in skipped.to_dict("records")]
             per_shard.append({"shard": d.name, "n_structures": n, "n_predicted": len(pred),
                               "n_skipped": len(skipped), "skipped_by_reason": {k: int(v) for k, v in reasons.items()},
+                              # None: a shard scored before parser warnings were recorded
+                              "n_records_with_parser_warnings": stats.get("n_records_with_parser_warnings"),
+                              "parser_warnings": stats.get("parser_warnings", {}),
                               "structures_per_s": stats.get("structures_per_s")})
         table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["id", "prediction"])
         # rank: prediction in the chosen order, ties by id (a stable, input-order-free ranking)
@@ -122,10 +128,11 @@ def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Pat
         fig, ax = new_figure(figsize=(6.0, 3.6))
         ax.hist(values[np.isfinite(values)], bins=int(scfg["histogram_bins"]), color="#4477aa")
         label, unit = target_labels(cfg["dataset"])
+        values_label = value_label(cfg["dataset"])  # the prediction column: log10 values for a log10 target
         if len(top):
             ax.axvline(float(top["prediction"].iloc[-1]), color="#cc3311", lw=1.2, label=f"top {len(top)} threshold")
             ax.legend(fontsize=8)
-        ax.set_xlabel(f"predicted {label} ({unit})")
+        ax.set_xlabel(f"predicted {values_label}")
         ax.set_ylabel("structures")
         hist = save_figure(fig, step.output("histogram.png"), dpi=DPI)
 
@@ -137,7 +144,7 @@ def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Pat
         summary = {
             "n_structures": n_pred + n_skip, "n_predicted": n_pred, "n_skipped": n_skip,
             "skipped_by_reason": dict(sorted(by_reason.items())), "n_shards": len(shard_dirs), "order": order,
-            "top_k": top_k, "target": label, "unit": unit,
+            "top_k": top_k, "target": label, "unit": unit, "values": values_label, **_parser_warnings(per_shard),
             "shards": [{k: v for k, v in s.items() if k != "structures_per_s"} for s in per_shard],
         }
         warnings = list(input_warnings)
@@ -151,7 +158,7 @@ def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Pat
         step.record.extra.update({k: summary[k] for k in ("n_structures", "n_predicted", "n_skipped", "n_shards")})
         section = _section(summary, per_shard, top, order, Figure(
             "Predicted values of the screened structures", step.rel(hist),
-            f"Histogram of the predicted {label} ({unit}) over all scored structures; red line: the "
+            f"Histogram of the predicted {values_label} over all scored structures; red line: the "
             f"top-{len(top)} threshold ({order} order)."),
             # the shard step's record holds the sha256 of the user's input file
             ([step.rel(Path(manifest).parent / "provenance.json")]
@@ -162,21 +169,38 @@ def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Pat
     return summary
 
 
+def _parser_warnings(per_shard: list[dict[str, Any]]) -> dict[str, Any]:
+    """The shards' parser-warning counts summed: ``n_records_with_parser_warnings`` (None when a shard
+    did not record it) and ``parser_warnings`` (kind -> structures, most frequent first)."""
+    from collections import Counter
+
+    counts = [s["n_records_with_parser_warnings"] for s in per_shard]
+    kinds: Counter[str] = Counter()
+    for s in per_shard:
+        kinds.update(s["parser_warnings"])
+    return {"n_records_with_parser_warnings": None if None in counts else sum(counts),
+            "parser_warnings": dict(sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))}
+
+
 def _section(summary: dict[str, Any], per_shard: list[dict[str, Any]], top: Any, order: str, figure: Any,
              provenance: list[str]):
     """The screening report section."""
+    from sciml.materials.validation import describe_parser_warnings
     from sciml.report import Section, Table
 
-    unit = summary["unit"]
+    values = summary.get("values", f"{summary['target']} ({summary['unit']})")  # log10(...) for a log10 model
     cols = [c for c in ("rank", "id", "formula", "n_atoms", "prediction") if c in top.columns]
     shown = top.head(REPORT_ROWS)
-    top_table = Table(f"Top {len(shown)} of {summary['n_predicted']} ({order}, predicted {summary['target']}, {unit})",
+    top_table = Table(f"Top {len(shown)} of {summary['n_predicted']} ({order}, predicted {values})",
                       cols, shown[cols].values.tolist(),
                       note=f"All {len(top)} top-ranked structures are in top_k.csv, every scored one in the ranked table.")
     shard_table = Table(
-        "Shards", ["shard", "structures", "scored", "skipped", "skipped by reason", "structures/s"],
+        "Shards", ["shard", "structures", "scored", "skipped", "skipped by reason", "parser warnings (scored)",
+                   "structures/s"],
         [[s["shard"], s["n_structures"], s["n_predicted"], s["n_skipped"],
-          ", ".join(f"{k}: {v}" for k, v in s["skipped_by_reason"].items()) or "none", s["structures_per_s"]]
+          ", ".join(f"{k}: {v}" for k, v in s["skipped_by_reason"].items()) or "none",
+          "not recorded" if s["n_records_with_parser_warnings"] is None else s["n_records_with_parser_warnings"],
+          s["structures_per_s"]]
          for s in per_shard],
         note="Each shard is scored by its own job (sciml materials predict); structures/s is that job's rate.")
     warnings = list(summary["warnings"])
@@ -184,9 +208,12 @@ def _section(summary: dict[str, Any], per_shard: list[dict[str, Any]], top: Any,
         reasons = ", ".join(f"{k}: {v}" for k, v in summary["skipped_by_reason"].items())
         warnings.append(f"{summary['n_skipped']} of {summary['n_structures']} structures skipped ({reasons}); "
                         "see skipped.csv")
-    best = f"best {top['prediction'].iloc[0]:.4g} {unit} ({top['id'].iloc[0]})" if len(top) else "nothing scored"
+    parser_note = describe_parser_warnings(summary, summary["n_structures"], "parser_warnings.csv of each shard")
+    if parser_note:
+        warnings.append(parser_note)
+    best = (f"best {top['prediction'].iloc[0]:.4g} ({top['id'].iloc[0]})" if len(top) else "nothing scored")
     return Section(
         domain="materials_screening", title="Materials: screening",
         summary=(f"{summary['n_predicted']} of {summary['n_structures']} structures scored in "
-                 f"{summary['n_shards']} shards, ranked by predicted {summary['target']} ({order}); {best}."),
+                 f"{summary['n_shards']} shards, ranked by predicted {values} ({order}); {best}."),
         tables=[top_table, shard_table], figures=[figure], warnings=warnings, provenance=provenance)

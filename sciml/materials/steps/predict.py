@@ -4,7 +4,10 @@ with a trained model, streaming in batches (:mod:`sciml.materials.screening`).
 Writes into ``out_dir``: ``predictions.csv`` (or ``predictions.parquet``: id, formula,
 n_atoms, prediction in target units, plus prediction_linear for a log10 target and
 prediction_std, the members' spread, for a seed ensemble),
-``skipped.csv`` (id, line, reason of every structure that could not be scored) and
+``skipped.csv`` (id, line, reason of every structure that could not be scored; ``line`` is the
+1-based line of the input file, empty for a folder or Matbench JSON, where the id locates the
+record), ``parser_warnings.csv`` (id, line, warning of every structure that parsed with parser
+warnings, e.g. CIF coordinates rounded; those are scored, and counted in the stats) and
 ``provenance.json``. The predictions file is written to a temporary file and renamed at
 the end, so a killed run never leaves a truncated file that looks complete.
 """
@@ -23,6 +26,7 @@ from sciml.steps import resolve_threads, run_step
 #: Output formats and their file names.
 OUTPUT_FILES = {"csv": "predictions.csv", "parquet": "predictions.parquet"}
 SKIPPED_FILE = "skipped.csv"
+PARSER_WARNINGS_FILE = "parser_warnings.csv"
 
 
 def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, out_dir: str | Path, *,
@@ -31,15 +35,16 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
             device: str = "auto", input_format: str = "auto") -> dict[str, Any]:
     """Score every structure of ``input_path`` with the model in ``model_dir`` (a fold folder
     written by ``train``); ``batch_size`` defaults to ``cfg["predict"]["batch_size"]``;
-    ``device``: ``auto`` (a GPU when torch sees one), ``cpu``, ``cuda[:N]``. Returns counts,
-    the output files, the device and the throughput (structures/s)."""
+    ``device``: ``auto`` (a GPU when torch sees one), ``cpu``, ``cuda[:N]``. Returns counts (the
+    structures with parser warnings and the distinct warnings among them), the output files, the
+    device and the throughput (structures/s)."""
     from tqdm import tqdm
 
     from sciml.materials import saved_model
     from sciml.materials.models.ensemble import ensemble_size
     from sciml.materials.readers import FOLDER_FILES, ignored_files, read_records
     from sciml.materials.screening import PredictionWriter, columns_for, predict_records, resolve_device
-    from sciml.materials.validation import Quarantine
+    from sciml.materials.validation import ParserWarnings, Quarantine, describe_parser_warnings
 
     if fmt not in OUTPUT_FILES:
         raise DataError(out_dir, f"unknown output format {fmt!r} (valid: {', '.join(OUTPUT_FILES)})")
@@ -52,8 +57,9 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
     with run_step("materials.predict", cfg, out_dir, inputs=[*model_files, input_path],
                   threads=resolve_threads(threads, cfg)) as step:
         out = step.output(OUTPUT_FILES[fmt])
-        records = read_records(input_path, fmt=input_format, structure_column=structure_column,
-                               id_column=id_column, with_targets=False, arrays=True)
+        warned = ParserWarnings()
+        records = warned.tap(read_records(input_path, fmt=input_format, structure_column=structure_column,
+                                          id_column=id_column, with_targets=False, arrays=True))
         quarantine = Quarantine()
         n_ok = 0
         import pymatgen.core  # noqa: F401  one-off imports before the clock: the rate is the steady one
@@ -75,6 +81,7 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
                 bar.close()
         elapsed = time.perf_counter() - t0
         skipped = quarantine.write(step.output(SKIPPED_FILE))
+        warned_file = warned.write(step.output(PARSER_WARNINGS_FILE))
         if quarantine.items:
             print(f"materials predict: skipped {len(quarantine)} structure(s), reasons in {skipped}", file=sys.stderr)
         n_all = n_ok + len(quarantine)
@@ -87,12 +94,16 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
         if n_ok == 0:
             warnings.append(f"no structure was predicted: {input_path} gave {n_all} record(s)"
                             + (f", all skipped (reasons in {skipped})" if n_all else ""))
+        parser_note = describe_parser_warnings(warned.summary(), n_all, str(warned_file))
+        if parser_note:
+            warnings.append(parser_note)
         for w in warnings:
             print(f"materials predict: WARNING: {w}", file=sys.stderr)
         stats = {"n_predicted": n_ok, "n_skipped": len(quarantine), "predictions_file": str(out),
                  "skipped_file": str(skipped), "batch_size": batch_size, "device": device,
                  "ensemble_size": n_members, "seconds": round(elapsed, 3),
                  "structures_per_s": round(n_all / max(elapsed, 1e-9), 1),
-                 "n_ignored_files": len(ignored), "warnings": warnings}
+                 "n_ignored_files": len(ignored), **warned.summary(), "parser_warnings_file": str(warned_file),
+                 "warnings": warnings}
         step.record.extra.update(stats)
     return stats

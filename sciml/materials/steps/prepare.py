@@ -1,12 +1,17 @@
 """The ``prepare`` step: validate the dataset, build and cache its graphs, write the quarantine.
 
-Outputs in ``out_dir``: ``summary.json`` (record counts, quarantine by reason, graph
-settings and sizes), ``quarantine.csv`` (id, line, reason of every rejected record) and
-``provenance.json``. The graph cache (``cache_dir``) is shared with the ``train`` step.
+Outputs in ``out_dir``: ``summary.json`` (record counts, quarantine by reason, the records whose
+structure parsed with parser warnings and the distinct warnings with their counts, graph
+settings and sizes), ``quarantine.csv`` (id, line, reason of every rejected record; ``line`` is
+the 1-based line of the user's file, empty for formats without lines, see
+:mod:`sciml.materials.validation`), ``parser_warnings.csv`` (id, line, warning: one row per
+parser warning; such records are kept) and ``provenance.json``. The graph cache
+(``cache_dir``) is shared with the ``train`` step.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,15 +23,15 @@ from sciml.steps import resolve_threads, run_step
 def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
             cache_dir: str | Path | None = None, threads: int | None = None) -> dict[str, Any]:
     """Build (or reuse) the graph cache of ``cfg["dataset"]`` under data root ``root``;
-    write ``summary.json`` and ``quarantine.csv`` into ``out_dir`` (cache default:
-    ``out_dir/cache``). Returns the summary."""
+    write ``summary.json``, ``quarantine.csv`` and ``parser_warnings.csv`` into ``out_dir``
+    (cache default: ``out_dir/cache``). Returns the summary."""
     import torch
 
     from sciml.data import resolve
     from sciml.materials.dataset import load_or_build, target_labels
     from sciml.materials.graphs import GraphSettings
     from sciml.materials.models import PRETRAINED
-    from sciml.materials.validation import Quarantine, Rejection
+    from sciml.materials.validation import ParserWarnings, Quarantine, Rejection, describe_parser_warnings
 
     out_dir = Path(out_dir)
     cache_dir = Path(cache_dir) if cache_dir is not None else out_dir / "cache"
@@ -54,12 +59,14 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
             n_atoms, n_edges = table.atom_ptr[1:] - table.atom_ptr[:-1], int(table.edge_index.shape[1])
         elapsed = time.perf_counter() - t0
         q = Quarantine([Rejection(i, line, reason) for i, line, reason in table.quarantine])
+        warned = ParserWarnings(table.parser_warnings)
         summary = {
             "dataset": cfg["dataset"]["path"],
             "n_records": len(table.all_ids),
             "n_kept": len(table),
             "n_quarantined": len(q),
             "quarantine_by_reason": q.counts(),
+            **warned.summary(),
             "graph": graph.as_dict(),
             "n_edges": n_edges,
             "atoms_per_structure_mean": round(float(n_atoms.float().mean()), 3),
@@ -69,6 +76,10 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
         }
         write_json_atomic(step.output("summary.json"), summary)
         q.write(step.output("quarantine.csv"))
+        warned.write(step.output("parser_warnings.csv"))
+        note = describe_parser_warnings(summary, summary["n_records"], "parser_warnings.csv")
+        if note:
+            print(f"materials prepare: WARNING: {note}", file=sys.stderr)
         step.record.extra.update({"cache_hit": hit, "build_seconds": round(elapsed, 3),
                                   "structures_per_s": None if hit else round(len(table.all_ids) / max(elapsed, 1e-9), 1)})
     return summary

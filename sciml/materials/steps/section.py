@@ -45,7 +45,7 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
     """Aggregate the fold folders written by ``train`` (and the ``prepare`` folder's
     summary) into ``out_dir``; returns the aggregated metrics (MAE in target units)."""
     from sciml.materials.anchors import leaderboard
-    from sciml.materials.dataset import target_labels
+    from sciml.materials.dataset import error_unit, target_labels, value_label
     from sciml.materials.plots import learning_curves, parity_per_fold, read_learning_curve
     from sciml.report import Figure, write_section
 
@@ -58,7 +58,7 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
             raise DataError(summary_path, "prepare summary missing (did 'sciml materials prepare' finish?)")
         summary_prep = json.loads(summary_path.read_text(encoding="utf-8"))
         target_name, unit = target_labels(cfg["dataset"])
-        label = target_name + (" (log10)" if cfg["dataset"]["transform"] == "log10" else "")
+        label = value_label(cfg["dataset"])  # unit included; log10(name / unit) for a log10 target
         per_fold, parity, curves, all_rows = [], {}, {}, []
         for d in fold_dirs:
             mpath = d / "metrics.json"
@@ -93,11 +93,15 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
         metrics = {
             "dataset": cfg["dataset"]["path"], "matbench_task": task, "model": cfg["model"]["name"],
             "target": target_name, "unit": unit, "transform": cfg["dataset"]["transform"],
+            "error_unit": error_unit(cfg["dataset"]),
             "per_fold": per_fold, "folds_run": folds_run, "all_folds": complete,
             "mae_mean": round_fixed(maes.mean()), "mae_std": round_fixed(maes.std()),
             "baseline_mae_mean": round_fixed(base.mean()), "baseline_mae_std": round_fixed(base.std()),
             "n_records": summary_prep["n_records"], "n_quarantined": summary_prep["n_quarantined"],
             "quarantine_by_reason": summary_prep["quarantine_by_reason"],
+            # a summary written before parser warnings were recorded has neither key
+            "n_records_with_parser_warnings": summary_prep.get("n_records_with_parser_warnings"),
+            "parser_warnings": summary_prep.get("parser_warnings", {}),
         }
         if board:
             metrics["leaderboard"] = board
@@ -106,9 +110,9 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
                          [[r.get(c, "0") for c in PREDICTION_COLUMNS] for r in sorted(all_rows, key=lambda r: r["id"])])
         parity_png = parity_per_fold(parity, label, step.output("parity.png"))
         figures = [Figure("Parity plot per fold", step.rel(parity_png),
-                          f"Predicted vs true {label} ({unit}) on each test fold; line = perfect prediction.")]
+                          f"Predicted vs true {label} on each test fold; line = perfect prediction.")]
         if curves:
-            lc_png = learning_curves(curves, unit, step.output("learning_curves.png"))
+            lc_png = learning_curves(curves, error_unit(cfg["dataset"]), step.output("learning_curves.png"))
             figures.append(Figure("Learning curves", step.rel(lc_png),
                                   "Training and validation loss (normalised target) and validation MAE per epoch."))
         provenance = [prepared_dir / "provenance.json"] + [d / "provenance.json" for d in fold_dirs]
@@ -124,9 +128,10 @@ def build_section(cfg: dict[str, Any], metrics: dict[str, Any], figures: list[An
                   complete: bool):
     """The report section (:class:`sciml.report.Section`): scores per fold, leaderboard,
     dataset and quarantine; ``provenance`` are paths relative to the section file."""
+    from sciml.materials.validation import describe_parser_warnings
     from sciml.report import Section, Table
 
-    unit = metrics["unit"]
+    unit = metrics.get("error_unit", metrics["unit"])  # of the MAE: dex for a log10 target
     model = MODEL_LABELS[metrics["model"]]
     fold_table = Table(
         f"Test MAE per fold ({unit})",
@@ -151,16 +156,23 @@ def build_section(cfg: dict[str, Any], metrics: dict[str, Any], figures: list[An
               if board else "No published leaderboard for this dataset; compare with the baseline."),
     )
     quarantine = metrics["quarantine_by_reason"]
+    n_warned = metrics.get("n_records_with_parser_warnings")
     data_table = Table(
-        "Dataset and quarantine", ["dataset", "records", "quarantined", "by reason"],
+        "Dataset and quarantine", ["dataset", "records", "quarantined", "by reason", "parser warnings (kept)"],
         [[metrics["dataset"], metrics["n_records"], metrics["n_quarantined"],
-          ", ".join(f"{k}: {v}" for k, v in quarantine.items()) or "none"]],
-        note="Quarantined records are listed with their reason in prepared/quarantine.csv.",
+          ", ".join(f"{k}: {v}" for k, v in quarantine.items()) or "none",
+          "not recorded" if n_warned is None else n_warned]],
+        note="Quarantined records are listed with their reason and line in prepared/quarantine.csv; records "
+             "whose structure parsed with warnings (e.g. coordinates rounded, sites merged) are kept and listed "
+             "in prepared/parser_warnings.csv.",
     )
     warnings = []
     if metrics["n_quarantined"]:
         warnings.append(f"{metrics['n_quarantined']} of {metrics['n_records']} records quarantined "
                         f"({', '.join(f'{k}: {v}' for k, v in quarantine.items())}); see prepared/quarantine.csv")
+    parser_note = describe_parser_warnings(metrics, metrics["n_records"], "prepared/parser_warnings.csv")
+    if parser_note:
+        warnings.append(parser_note)
     if not complete:
         warnings.append(f"only folds {metrics['folds_run']} of {cfg['cv']['n_splits']} were run: the mean is not "
                         + ("comparable with the Matbench leaderboard" if cfg["dataset"].get("matbench_task")
@@ -173,7 +185,8 @@ def build_section(cfg: dict[str, Any], metrics: dict[str, Any], figures: list[An
     lost = sum(r["test_records_unscorable"] for r in metrics["per_fold"])
     if lost:
         warnings.append(f"{lost} quarantined test-fold records have no usable target and could not be scored")
-    summary = (f"{model} on {metrics['dataset']} ({metrics['target']}, {unit}): test MAE "
+    summary = (f"{model} on {metrics['dataset']} ({metrics['target']}, {metrics['unit']}"
+               + (", fitted as log10" if metrics.get("transform") == "log10" else "") + f"): test MAE ({unit}) "
                f"{metrics['mae_mean']} ± {metrics['mae_std']} over folds {metrics['folds_run']} "
                f"vs {metrics['baseline_mae_mean']} for predicting the training mean.")
     if board:

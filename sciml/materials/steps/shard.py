@@ -3,7 +3,8 @@
 Reads the records' structure *text* without parsing it (:func:`~sciml.materials.readers.iter_structure_items`:
 a CSV[.gz] column, a Matbench JSON's dicts, an extxyz file's frames, a folder's files) and writes
 ``shard_<k>.csv.gz`` (columns ``id,structure,sciml_source_line,sciml_source_error``: the record's
-position in the input and the reason a record could not be read; gzip level 1: shards are
+1-based line in the input file -- empty for a Matbench JSON or folder input, whose ids locate the
+records -- and the reason a record could not be read; gzip level 1: shards are
 intermediate files) plus ``shards.json``
 (the shard names and their record counts, which ``gather`` checks every shard against).
 A fixed ``n_shards`` deals records round-robin (balanced shards in one pass, no count
@@ -26,7 +27,7 @@ from sciml.steps import run_step
 
 #: The manifest ``shard`` writes and ``gather`` checks.
 MANIFEST = "shards.json"
-#: ``sciml_source_line`` / ``sciml_source_error``: the record's position in the input set and, for a record
+#: ``sciml_source_line`` / ``sciml_source_error``: the record's line in the input file and, for a record
 #: that could not be read there, its reason (so a scored shard reports both as an unsharded run would).
 SHARD_COLUMNS = ["id", "structure", "sciml_source_line", "sciml_source_error"]
 

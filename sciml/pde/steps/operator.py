@@ -105,9 +105,10 @@ def _select(cfg: dict[str, Any], arrays, threads, log) -> tuple[dict[str, Any], 
 
 
 def operator(cfg: dict[str, Any], out_dir: str | Path, *, threads: int | None = None,
-             log: Callable[[str], None] = print) -> dict[str, Any]:
+             log: Callable[[str], None] = print, config_file: str | Path | None = None) -> dict[str, Any]:
     """Generate (or reuse) the dataset, choose the model on validation inputs, train it, score it
-    once on the test inputs and time it against the solver ladder. Returns the summary."""
+    once on the test inputs and time it against the solver ladder. Returns the summary.
+    ``config_file``, the YAML ``cfg`` was read from, is recorded with its sha256 among the inputs."""
     from sciml.io import write_json_atomic, write_text_atomic
     from sciml.pde.operator import deeponet
     from sciml.pde.operator import evaluate as evaluate_module
@@ -117,7 +118,8 @@ def operator(cfg: dict[str, Any], out_dir: str | Path, *, threads: int | None = 
     from sciml.steps import resolve_threads, run_step
 
     threads = resolve_threads(threads, cfg)
-    with run_step("pde.operator", cfg, out_dir, threads=threads, seed=cfg["seed"]) as step:
+    with run_step("pde.operator", cfg, out_dir, threads=threads, seed=cfg["seed"],
+                  inputs=[config_file] if config_file else ()) as step:
         family = family_of(cfg)
         extra = None
         if cfg["family"]["kind"] == "plugin":  # the user's solver code is an input of the data

@@ -2,11 +2,14 @@
 
 1. :func:`coevolution` (``coevolution.py``): one family -- read the alignment and structure,
    map them, fit the Potts and mean-field models, score their CASP precisions; writes
-   ``scores.npz``, ``metrics.json``, ``timings.json``, CASP RR files into the family folder.
+   ``scores.npz``, ``metrics.json``, ``timings.json``, CASP RR files into the family folder (a
+   family that cannot be used: the reason and the sha256 of each of its files instead).
 2. :func:`cross_validate` (``cross_validate.py``): family-held-out cross-validation of the 2D
    residual contact network on the family folders; writes ``metrics.json`` and learning curves.
 3. :func:`section` (``section.py``): the report section from the family folders and the CV
-   folder; writes ``section.json``, ``contact_maps.png`` and ``quarantine.csv``.
+   folder (and the predict folders: the skipped targets, and once each the models the targets
+   used with their training record); writes ``section.json``, ``contact_maps.png`` and
+   ``quarantine.csv``.
 
 Beside them, for proteins nobody has scored:
 

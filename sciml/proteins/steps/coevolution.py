@@ -29,9 +29,11 @@ def coevolution(cfg: dict[str, Any], family: str, out_dir: str | Path, *, data_r
     ``timings.json`` (seconds; kept apart so metrics.json stays byte-identical), the CASP RR
     files ``rr/<family>.potts.rr``/``rr/<family>.meanfield.rr`` and ``provenance.json``.
     A family whose files cannot be used is skipped: ``scores.npz`` and ``metrics.json`` then
-    hold the reason, ``timings.json`` is ``{}`` and ``rr/`` empty (one bad family among many
-    is reported by the section, not a crash).
-    Returns ``metrics.json``'s content.
+    hold the reason, ``metrics.json`` also ``inputs`` (the path and sha256 of each of its files,
+    ``"missing"`` for one that does not exist, :func:`sciml.proteins.inputs.entry_inputs`; the
+    existing ones go into provenance.json too), ``timings.json`` is ``{}`` and ``rr/`` empty (one
+    bad family among many is reported by the section, not a crash; the CLI exits 3 unless
+    ``--allow-skip``). Returns ``metrics.json``'s content.
     """
     import numpy as np
 
@@ -39,6 +41,8 @@ def coevolution(cfg: dict[str, Any], family: str, out_dir: str | Path, *, data_r
     from sciml.io import write_json_atomic
     from sciml.proteins import family as fam_io
     from sciml.proteins import metrics
+    from sciml.proteins.inputs import checksummed_paths, entry_inputs
+    from sciml.proteins.workflow import FAMILY_FILES
     from sciml.rounding import round_fixed
     from sciml.steps import resolve_threads, run_step
 
@@ -50,7 +54,10 @@ def coevolution(cfg: dict[str, Any], family: str, out_dir: str | Path, *, data_r
         except DataError as exc:
             log(f"skipped family {spec['name']}: {exc}")
             fam_io.write_skipped_scores(step.output(fam_io.SCORES_FILE), spec["name"], str(exc))
-            m = {"name": spec["name"], "skipped": str(exc)}
+            # which exact files were rejected: their sha256 ("missing" for one that does not exist)
+            inputs = entry_inputs(spec, FAMILY_FILES, data_root)
+            step.add_inputs(checksummed_paths(inputs))
+            m = {"name": spec["name"], "skipped": str(exc), "inputs": inputs}
             write_json_atomic(step.output(fam_io.METRICS_FILE), m)
             write_json_atomic(step.output("timings.json"), {})  # nothing was fitted
             step.output(RR_DIR).mkdir(exist_ok=True)  # no predictions

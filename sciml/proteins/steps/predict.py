@@ -19,8 +19,14 @@ the section says so; so is every target when no contact network is given. The ex
 network trained with ``network.features: scores`` refines an external ``scores`` matrix given
 with the sequence alone (e.g. a GREMLIN/CCMpred matrix computed elsewhere).
 
-A target whose files cannot be used is skipped: ``metrics.json`` holds the reason, the
-section shows it, ``prediction/`` stays empty, and nothing else fails.
+A target whose files cannot be used is skipped: ``metrics.json`` holds the reason and ``inputs``
+(path and sha256 of each of its files, ``"missing"`` for one that does not exist), the section
+shows both, ``prediction/`` stays empty, and nothing else fails.
+
+``metrics.json``'s ``model`` says which model predicted the target (folder, the sha256 of
+``model.pt`` and ``model.json``, whether it is the one shipped with sciml); the target's section
+shows that in one row, and the proteins section shows each model once with its training record
+(training families and their sha256, cross-validation, seeds).
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ from typing import Any
 
 #: Sub-folder of the target folder holding the prediction files.
 PREDICTION_DIR = "prediction"
+#: Note of the report table of a skipped target's (or family's) input files.
+SKIPPED_INPUTS_NOTE = ("The files as the step read them, with the sha256 of their bytes when it ran: the exact files "
+                       "that were rejected. 'missing': no file at that path.")
 #: Endings of the files a prediction writes into PREDICTION_DIR (removed before each run).
 PREDICTION_SUFFIXES = (".rr", ".contacts.npz", ".contact_map.png")
 
@@ -45,6 +54,17 @@ def clear_predictions(pred_dir: Path) -> list[Path]:
             p.unlink(missing_ok=True)
             removed.append(p)
     return removed
+
+
+def model_used_table(model: dict[str, Any]) -> Any:
+    """The one-row table of a target's section saying which model predicted it (``metrics.json``'s
+    ``model``); the model's training record is shown once, in the proteins section."""
+    from sciml.report import Table
+
+    source = (f"shipped with sciml ({Path(model['dir']).name})" if model.get("packaged") else str(model["dir"]))
+    return Table("Model", ["kind", "model folder", "model.pt sha256"], [[model["kind"], source, model["sha256"]]],
+                 "Its training families with their sha256, its cross-validation metrics and seeds: the proteins "
+                 "section (Models used by the prediction targets), or model.json in the model folder.")
 
 
 def _setting(target: dict[str, Any], cfg: dict[str, Any], key: str, default: Any) -> Any:
@@ -127,10 +147,12 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
     from sciml.errors import DataError
     from sciml.io import atomic_path, sha256_file, write_json_atomic
     from sciml.proteins import metrics, plots, saved_model
+    from sciml.proteins.inputs import checksummed_paths, entry_inputs, input_rows
     from sciml.proteins.predict import check_length, predict_sequence, predict_target, read_score_matrix
     from sciml.proteins.query import alignment_depth, load_query
     from sciml.report import Figure, Section, Table, write_section
     from sciml.rounding import round_fixed
+    from sciml.proteins.workflow import TARGET_FILES
     from sciml.steps import resolve_threads, run_step
 
     log = log or (lambda m: print(m, file=sys.stderr))
@@ -189,11 +211,16 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
                 fam.inputs.append(str(sc_path))
         except DataError as exc:
             log(f"skipped target {name}: {exc}")
-            m = {"name": name, "skipped": str(exc)}
+            # which exact files were rejected: their sha256 ("missing" for one that does not exist)
+            inputs = entry_inputs(target, TARGET_FILES, data_root)
+            step.add_inputs(checksummed_paths(inputs))
+            m = {"name": name, "skipped": str(exc), "inputs": inputs}
             write_json_atomic(step.output("metrics.json"), m)
             write_section(step.output("section.json"), Section(
-                "proteins", f"Contact prediction: {name}", "", [], [], [f"target {name} skipped: {exc}"],
-                ["provenance.json"]))
+                "proteins", f"Contact prediction: {name}", "",
+                [Table("Input files of the skipped target", ["skipped", "name", "file", "path", "sha256"],
+                       input_rows("target", name, inputs), SKIPPED_INPUTS_NOTE)],
+                [], [f"target {name} skipped: {exc}"], ["provenance.json"]))
             return m
         step.add_inputs(fam.inputs)
         members, meta = sequence if use_sequence else network
@@ -241,6 +268,8 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
             "name": name, "length": L, "query_row": fam.query_row + 1, "depth": depth,
             "coevolution_source": res["potts_source"], "structure": fam.native is not None,
             "model": {"dir": str(used_dir), "sha256": sha256_file(used_dir / saved_model.WEIGHTS_FILE),
+                      "meta_sha256": sha256_file(used_dir / saved_model.META_FILE),
+                      "packaged": saved_model.is_packaged(used_dir),
                       "kind": "sequence-only" if use_sequence else "contact network", "ensemble": meta["ensemble"],
                       "train_families": meta["training"].get("train_families"),
                       "cross_validation_mean": (meta.get("cross_validation") or {}).get("mean")},
@@ -267,6 +296,7 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
                         "of the query's residues a row covers.")]
         if rows:
             tables.append(Table("CASP precision against the given structure", ["method"] + keys, rows))
+        tables.append(model_used_table(m["model"]))
         source = ("the sequence-only model (no coevolution)" if use_sequence else
                   f"the saved network ({meta['ensemble']} member(s)) on {res['potts_source']} and "
                   + ("the sequence" if saved_model.feature_set(meta) == "scores" else "mean-field channels"))
