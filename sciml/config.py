@@ -178,12 +178,15 @@ def load_config(path: str | Path) -> dict[str, Any]:
 
 
 def domain_section(name: str, config_json: str | None = None,
-                   config_file: str | Path | None = None) -> dict[str, Any]:
+                   config_file: str | Path | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The validated config section of one domain.
 
     ``config_json`` is the section as JSON (what the Snakemake rules pass);
     ``config_file`` a YAML file holding either a whole pipeline config (with a
     ``name:`` key) or just the section. With neither, the section's defaults.
+    ``overrides`` (a notebook's changes, e.g. ``{"pinn": {"lbfgs_iterations": 50}}``) are
+    deep-merged in before validation, so a misspelt key is refused like one in a file; changing
+    the returned dict by hand is not checked.
     """
     source: str | Path | None = None
     if config_json is not None:
@@ -198,4 +201,7 @@ def domain_section(name: str, config_json: str | None = None,
         source = config_file
     else:
         section = {}
+    if overrides:
+        section = merged(section if isinstance(section, dict) else {}, overrides)
+        source = f"{source} + overrides" if source else "overrides"
     return validate(section, schema_for(name), source=source, prefix=name)

@@ -184,6 +184,16 @@ def test_domain_section_unknown_key_dotted() -> None:
     assert info.value.source == "--config-json"
 
 
+def test_domain_section_overrides_are_merged_and_validated(tmp_path: Path) -> None:
+    """A notebook's changes go through the schema: a misspelt key is refused, not silently ignored."""
+    cfg = domain_section("pde", json.dumps({"seed": 3}), overrides={"pinn": {"lbfgs_iterations": 50}})
+    assert cfg["seed"] == 3 and cfg["pinn"]["lbfgs_iterations"] == 50
+    assert cfg["pinn"]["adam_iterations"] == domain_section("pde")["pinn"]["adam_iterations"]  # the rest: defaults
+    with pytest.raises(ConfigError) as info:
+        domain_section("pde", overrides={"pinn": {"lbfgs_iteration": 50}})
+    assert info.value.key == "pde.pinn.lbfgs_iteration" and info.value.source == "overrides"
+
+
 # ---------------------------------------------------------------- property-based
 
 _json_scalars = st.one_of(

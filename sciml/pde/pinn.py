@@ -627,7 +627,10 @@ class _LBFGSStage:
         optcfg.LBFGS_options["fun_per_step"] = int(1.25 * min(100, remaining))
         model.compile("L-BFGS", loss_weights=self.pinn.loss_weights())
         if resume_opt is not None:
-            model.opt.load_state_dict(resume_opt)
+            model.opt.load_state_dict(resume_opt)  # also restores the saved steps' caps: set them anew
+            for group in model.opt.param_groups:
+                group["max_iter"] = optcfg.LBFGS_options["iter_per_step"]
+                group["max_eval"] = optcfg.LBFGS_options["fun_per_step"]
         start = _lbfgs_count(model.opt)
         # DeepXDE's loop compares the optimizer's cumulative count with maxiter
         optcfg.LBFGS_options["maxiter"] = start + remaining
@@ -656,9 +659,20 @@ class _LBFGSStage:
                 model.stop_training = True
             progress["t"] = time.perf_counter()
 
+        def cap_next_step() -> None:
+            # DeepXDE checks maxiter only between steps, and a step runs up to iter_per_step iterations
+            # (fewer when its evaluations run out), so steps of 99 + 100 + ... overran the stage by up
+            # to 99 iterations (e.g. 399 for 300). The next step is capped at what is left.
+            left = start + remaining - _lbfgs_count(model.opt)
+            if left > 0:
+                for group in model.opt.param_groups:
+                    group["max_iter"] = min(group["max_iter"], left)
+                    group["max_eval"] = min(group["max_eval"], int(1.25 * left) + 1)
+
         class _EveryStep(dde.callbacks.Callback):
             def on_epoch_end(self) -> None:
                 account(force=False)
+                cap_next_step()
 
         model.train(display_every=100, verbose=0, callbacks=[_EveryStep()])
         account(force=True)

@@ -382,3 +382,19 @@ def test_clustal_file_forced_to_psicov_says_so(tmp_path):
         alignments.read_alignment(p, "aln")
     assert err.value.record == "line 1"
     assert alignments.read_alignment(p).seqs == ["ACDE", "ACDF"]
+
+
+def test_a_notebooks_target_with_a_misspelt_key_is_refused(tmp_path):
+    """The step took {"structure_file": ...} and predicted without the structure, silently."""
+    from sciml.config import domain_section
+    from sciml.errors import ConfigError
+    from sciml.proteins.steps.predict import check_target_keys, predict
+
+    cfg = domain_section("proteins")
+    with pytest.raises(ConfigError) as info:
+        predict(cfg, None, {"name": "x", "alignment": "a.aln", "structure_file": "x.pdb"}, tmp_path / "out")
+    assert info.value.key == "proteins.targets[x].structure_file" and "structure" in str(info.value)
+    assert not (tmp_path / "out").exists()  # refused before anything is written
+    with pytest.raises(ConfigError, match="required"):
+        check_target_keys({"name": "x"})
+    check_target_keys({"name": "x", "alignment": "a.aln", "structure": None, "chain": "A"})  # known keys pass

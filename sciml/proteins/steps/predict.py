@@ -136,6 +136,24 @@ def file_target(alignment: str | Path, *, name: str | None = None, fmt: str | No
             "chain": chain, "min_identity": min_identity, "scores": local(scores)}
 
 
+def check_target_keys(target: dict[str, Any]) -> None:
+    """Refuse a target entry (a notebook's dict; the config's are validated already) with a key that
+    ``proteins.targets`` does not know (a misspelt ``structure`` would be ignored silently) or
+    without ``name`` / ``alignment``: ConfigError naming the key and the known ones."""
+    from sciml.config import schema_for
+    from sciml.errors import ConfigError
+
+    item = schema_for("proteins")["properties"]["targets"]["items"]
+    known = item["properties"]
+    for key in target:
+        if key not in known:
+            raise ConfigError(f"proteins.targets[{target.get('name', '?')}].{key}",
+                              f"unknown key (known: {', '.join(known)})")
+    for key in item["required"]:
+        if not target.get(key):
+            raise ConfigError(f"proteins.targets[{target.get('name', '?')}].{key}", "required, not given")
+
+
 def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str, Any], out_dir: str | Path, *,
             sequence_model_dir: str | Path | None = None, data_root: str | Path | None = None,
             threads: int | None = None, log: Any = None) -> dict[str, Any]:
@@ -156,6 +174,7 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
     from sciml.steps import resolve_threads, run_step
 
     log = log or (lambda m: print(m, file=sys.stderr))
+    check_target_keys(target)
     name = str(target["name"])
     target_model_dir = model_dir
     # neither model given: the network shipped in the package
