@@ -4,6 +4,8 @@ Each domain subpackage exposes ``register(subparsers)`` in ``sciml/<domain>/cli.
 those modules import only the standard library at top level, and every command
 imports torch, Lightning or DeepXDE inside its handler, so ``sciml --help`` is instant.
 A handler is ``func(args) -> int | None`` stored with ``set_defaults(func=...)``.
+Before it runs, :func:`main` resolves ``args.data_root`` once for every domain
+(:func:`resolve_data_root`): ``--data-root``, else the ``data_root`` of the ``--config`` file.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_data_root_argument(parser: argparse.ArgumentParser) -> None:
-    """``--data-root`` (default: $SCIML_DATA_ROOT, else data/)."""
-    parser.add_argument("--data-root", default=None, help="folder holding the datasets (default: $SCIML_DATA_ROOT, else data/)")
+    """``--data-root`` (default: the ``--config`` file's ``data_root``, else $SCIML_DATA_ROOT, else data/)."""
+    parser.add_argument("--data-root", default=None,
+                        help="folder holding the datasets (default: the data_root of the --config file, "
+                             "else $SCIML_DATA_ROOT, else data/)")
 
 
 def add_step_parser(sub: Any, name: str, help: str, *, config: bool = True,
@@ -59,6 +63,22 @@ def config_section(args: argparse.Namespace, domain: str) -> dict[str, Any]:
     from sciml.config import domain_section
 
     return domain_section(domain, getattr(args, "config_json", None), getattr(args, "config_file", None))
+
+
+def resolve_data_root(args: argparse.Namespace) -> str | None:
+    """The data root of a command, the same for every domain: ``--data-root`` when given, else the
+    ``data_root`` of a whole pipeline config given with ``--config`` (relative to the working directory,
+    as in the workflow), else None (the steps then use $SCIML_DATA_ROOT, else data/)."""
+    given = getattr(args, "data_root", None)
+    config_file = getattr(args, "config_file", None)
+    if given is not None or config_file is None:
+        return given
+    from sciml.config import load_yaml
+
+    data = load_yaml(config_file)
+    if isinstance(data, dict) and data.get("data_root") is not None:
+        return str(data["data_root"])
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0 if args.group is None else 2
     try:
+        if hasattr(args, "data_root"):  # the steps that read datasets (add_data_root_argument)
+            args.data_root = resolve_data_root(args)
         status = func(args)
     except SciMLError as exc:
         if args.debug:

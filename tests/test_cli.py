@@ -96,3 +96,34 @@ def test_data_list_runs_on_an_empty_root(tmp_path) -> None:
 def test_version(argv) -> None:
     proc = _run(*argv)
     assert proc.returncode == 0 and "sciml" in proc.stdout
+
+
+def test_config_files_data_root_is_used_by_every_domain(tmp_path, monkeypatch, capsys, shared_data) -> None:
+    """data_root in a --config pipeline file was honoured by proteins only: materials and pde used
+    $SCIML_DATA_ROOT / data/. Now every domain: --data-root, else the file's data_root, else the env, else data/."""
+    import json
+
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SCIML_DATA_ROOT", str(tmp_path / "env_root"))
+    (tmp_path / "in").mkdir()
+    mat = {"data_root": str(shared_data), "materials": {"dataset": {
+        "path": "materials/matbench_jdft2d.json.gz", "target_column": "exfoliation_en", "limit": 12}}}
+    (tmp_path / "in/mat.yaml").write_text(yaml.safe_dump(mat))
+    assert main(["materials", "prepare", "--config", "in/mat.yaml", "--out-dir", "out", "--threads", "1"]) == 0
+    prov = json.loads((tmp_path / "out/provenance.json").read_text())
+    assert str(shared_data / "materials/matbench_jdft2d.json.gz") in prov["inputs_sha256"]
+    capsys.readouterr()
+    # an explicit --data-root wins over the file's
+    assert main(["materials", "prepare", "--config", "in/mat.yaml", "--data-root", "elsewhere", "--out-dir", "o2"]) == 2
+    assert "elsewhere/materials/matbench_jdft2d.json.gz: data file not found" in capsys.readouterr().err
+
+    (tmp_path / "in/pde.yaml").write_text(yaml.safe_dump({"data_root": "pde_root", "pde": {}}))
+    assert main(["pde", "solve", "--config", "in/pde.yaml", "--problem", "burgers", "--out-dir", "p"]) == 2
+    err = capsys.readouterr().err
+    assert "pde_root/pde/deepxde/Burgers.npz: data file not found" in err and "env_root" not in err
+    # without a data_root in the file: $SCIML_DATA_ROOT, as before
+    (tmp_path / "in/plain.yaml").write_text(yaml.safe_dump({"pde": {}}))
+    assert main(["pde", "solve", "--config", "in/plain.yaml", "--problem", "burgers", "--out-dir", "p"]) == 2
+    assert "env_root/pde/deepxde/Burgers.npz" in capsys.readouterr().err

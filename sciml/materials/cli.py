@@ -119,7 +119,8 @@ def _predict(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, structure_column=args.structure_column, id_column=args.id_column,
         threads=args.threads, progress=not args.no_progress, device=args.device, input_format=args.input_format,
     )
-    print(f"materials predict: {stats['n_predicted']} predicted, {stats['n_skipped']} skipped "
+    print(f"materials predict: {stats['n_predicted']} predicted ({stats['prediction_label']}), "
+          f"{stats['n_skipped']} skipped "
           f"({stats['structures_per_s']} structures/s on {stats['device']}) -> {stats['predictions_file']}"
           + (f" ({len(stats['warnings'])} warning(s), see above)" if stats.get("warnings") else ""))
     return 0

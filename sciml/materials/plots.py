@@ -33,7 +33,7 @@ def parity_per_fold(folds: dict[int, tuple[np.ndarray, np.ndarray, float]], labe
         ax.set_ylim(lo - pad, hi + pad)
         ax.set_title(f"fold {k}: MAE {mae:.4g}", fontsize=9)
         ax.set_xlabel(f"true {label}", fontsize=8)
-        ax.set_ylabel("predicted", fontsize=8)
+        ax.set_ylabel(f"predicted {label}", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.tight_layout()
     return save_figure(fig, path, dpi=DPI)

@@ -124,24 +124,10 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
     return config_section(args, "proteins")
 
 
-def _data_root(args: argparse.Namespace) -> str | None:
-    """``--data-root`` when given, else the ``data_root`` of a whole pipeline config given with
-    ``--config`` (relative to the working directory, as in the workflow), else None (the
-    default: $SCIML_DATA_ROOT, else data/)."""
-    if getattr(args, "data_root", None) is not None or getattr(args, "config_file", None) is None:
-        return getattr(args, "data_root", None)
-    from sciml.config import load_yaml
-
-    data = load_yaml(args.config_file)
-    if isinstance(data, dict) and data.get("data_root") is not None:
-        return str(data["data_root"])
-    return None
-
-
 def _coevolution(args: argparse.Namespace) -> int:
     from sciml.proteins.steps import coevolution
 
-    m = coevolution(_config(args), args.family, args.out_dir, data_root=_data_root(args), threads=args.threads)
+    m = coevolution(_config(args), args.family, args.out_dir, data_root=args.data_root, threads=args.threads)
     return 0 if "skipped" not in m or args.allow_skip else 3
 
 
@@ -170,7 +156,7 @@ def _train_model(args: argparse.Namespace) -> int:
 def _train_sequence_model(args: argparse.Namespace) -> int:
     from sciml.proteins.steps import train_sequence_model
 
-    train_sequence_model(_config(args), args.out_dir, args.checkpoint_dir, data_root=_data_root(args),
+    train_sequence_model(_config(args), args.out_dir, args.checkpoint_dir, data_root=args.data_root,
                          threads=args.threads)
     return 0
 
@@ -184,5 +170,5 @@ def _predict(args: argparse.Namespace) -> int:
               file_target(args.alignment, name=args.name, fmt=args.format, query=args.query, structure=args.structure,
                           chain=args.chain, min_identity=args.min_identity, scores=args.scores))
     m = predict(cfg, args.model_dir, target, args.out_dir, sequence_model_dir=args.sequence_model_dir,
-                data_root=_data_root(args), threads=args.threads)
+                data_root=args.data_root, threads=args.threads)
     return 0 if "skipped" not in m or args.allow_skip else 3

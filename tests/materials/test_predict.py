@@ -225,3 +225,39 @@ def test_help_and_hints_fit_the_entry_point(tmp_path, capsys):
     with pytest.raises(DataError) as info:
         list(read_structure_csv(p, "structure", None, "id"))
     assert "--structure-column" in str(info.value) and "materials.dataset.structure_column" in str(info.value)
+
+
+def test_predict_says_what_was_predicted_and_in_which_unit(tmp_path, trained_fold, jdft2d_records, capsys):
+    """predictions.csv says only 'prediction': the stats, provenance.json and the CLI line name the model's
+    target, unit and transform (from model.json), the column keeps its name; a log10 model labels both columns."""
+    import shutil
+
+    from sciml.cli import main
+    from sciml.materials.steps.predict import prediction_labels
+
+    cfg, fold_dir, _ = trained_fold
+    src = tmp_path / "in.csv"
+    screening_csv(src, jdft2d_records, n=3)
+    stats = predict(cfg, fold_dir, src, tmp_path / "out", id_column="name", progress=False)
+    want = {"target_name": "formation energy per atom", "unit": "eV/atom", "transform": "none",
+            "prediction_label": "formation energy per atom (eV/atom)", "error_unit": "eV/atom"}
+    assert {k: stats[k] for k in want} == want and "prediction_linear_label" not in stats
+    extra = json.loads((tmp_path / "out" / "provenance.json").read_text())["extra"]
+    assert {k: extra[k] for k in want} == want
+    assert (tmp_path / "out" / "predictions.csv").read_text().splitlines()[0] == "id,formula,n_atoms,prediction"
+
+    log_dir = tmp_path / "log_model"
+    shutil.copytree(fold_dir, log_dir)
+    spec = json.loads((log_dir / "model.json").read_text())
+    spec.update(target_name="exfoliation energy", unit="meV/atom", transform="log10")
+    (log_dir / "model.json").write_text(json.dumps(spec))
+    assert main(["materials", "predict", "--model-dir", str(log_dir), "--input", str(src), "--id-column", "name",
+                 "--out-dir", str(tmp_path / "log_out"), "--no-progress", "--threads", "1"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "log10(exfoliation energy / meV/atom)" in line
+    extra = json.loads((tmp_path / "log_out" / "provenance.json").read_text())["extra"]
+    assert extra["transform"] == "log10" and extra["error_unit"] == "log10 units (dex)"
+    assert extra["prediction_linear_label"] == "exfoliation energy (meV/atom)"
+    # an older model.json without the labels: the column name and "unit not given", never a made-up unit
+    old = prediction_labels({"transform": "none"})
+    assert old["unit"] == "unit not given" and old["prediction_label"] == "target (unit not given)"

@@ -148,3 +148,61 @@ def test_errors_of_a_log10_target_are_not_in_the_targets_unit(section_run, tmp_p
     assert "fitted as log10): test MAE (log10 units (dex))" in sec.summary
     plain = tiny_config(dataset={"path": "mine.csv", "target_column": "y", "unit": "meV/atom"})
     assert error_unit(plain["dataset"]) == "meV/atom"
+
+
+def _fold_copy(fold_dir, dest, **metric_changes):
+    """A copy of a fold folder whose metrics.json has ``metric_changes`` (None: key removed)."""
+    import shutil
+
+    shutil.copytree(fold_dir, dest)
+    m = json.loads((dest / "metrics.json").read_text())
+    for k, v in metric_changes.items():
+        m.pop(k) if v is None else m.__setitem__(k, v)
+    (dest / "metrics.json").write_text(json.dumps(m))
+    return dest
+
+
+def test_section_shows_the_median_baseline_beside_the_mean_one(section_run, tmp_path):
+    """A skewed fold: the training-median baseline scores a lower MAE than the mean one; both reach the section's
+    metrics.json, fold table and score table. A fold trained before the median baseline shows "not recorded"."""
+    from sciml.materials.steps import section
+    from sciml.materials.steps.train import constant_baselines
+    from sciml.report import read_section
+
+    cfg, fold_dir, _, _, metrics, out = section_run
+    assert metrics["baseline_median_mae_mean"] == metrics["per_fold"][0]["baseline_median_mae"] is not None
+    rng = np.random.default_rng(1)
+    skewed = constant_baselines(rng.lognormal(0, 1.5, 50), rng.lognormal(0, 1.5, 200))
+    fold = _fold_copy(fold_dir, tmp_path / "fold_0", **skewed)
+    m = section(cfg, out.parent / "prepared", [fold], tmp_path / "skewed")
+    assert m["baseline_median_mae_mean"] == skewed["baseline_train_median"]["mae"] < m["baseline_mae_mean"]
+    assert m["baseline_median_mae_std"] == 0.0
+    sec = read_section(tmp_path / "skewed" / "section.json")
+    scores, folds = sec.tables[0], sec.tables[1]
+    rows = {r[0]: r for r in scores.rows}
+    assert rows["predict training-fold median"][1] == m["baseline_median_mae_mean"]
+    assert rows["predict training-fold mean"][1] == m["baseline_mae_mean"]
+    i = folds.columns.index("MAE predict-train-median")
+    assert folds.columns[i - 1] == "MAE predict-train-mean" and folds.rows[0][i] == m["baseline_median_mae_mean"]
+    assert f"and {m['baseline_median_mae_mean']} for predicting the training median" in sec.summary
+
+    old = _fold_copy(fold_dir, tmp_path / "old" / "fold_0", baseline_train_median=None)
+    m_old = section(cfg, out.parent / "prepared", [old], tmp_path / "old_section")
+    assert m_old["baseline_median_mae_mean"] is None and m_old["baseline_median_mae_std"] is None
+    sec = read_section(tmp_path / "old_section" / "section.json")
+    assert {r[0]: r for r in sec.tables[0].rows}["predict training-fold median"][1:3] == ["not recorded"] * 2
+    assert sec.tables[1].rows[0][sec.tables[1].columns.index("MAE predict-train-median")] == "not recorded"
+    assert "training median" not in sec.summary
+
+
+def test_parity_y_axis_names_the_value_and_unit(tmp_path, monkeypatch):
+    """The y-axis said only "predicted": it carries the same value label (unit included) as the x-axis."""
+    from sciml.materials import plots
+
+    seen = {}
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path, dpi: seen.setdefault("fig", fig) and path)
+    t = np.array([0.1, 0.5, 0.9])
+    plots.parity_per_fold({0: (t, t + 0.1, 0.1)}, "log10(exfoliation energy / meV/atom)", tmp_path / "p.png")
+    ax = seen["fig"].axes[0]
+    assert ax.get_xlabel() == "true log10(exfoliation energy / meV/atom)"
+    assert ax.get_ylabel() == "predicted log10(exfoliation energy / meV/atom)"

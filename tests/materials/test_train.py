@@ -178,3 +178,22 @@ def test_split_keeps_official_test_fold(trained_fold):
     _, test = kfold_indices(len(table.all_ids))[0]
     assert [table.ids[i] for i in split["test"]] == [table.all_ids[i] for i in test]
     assert not set(split["val"]) & set(split["test"]) and not set(split["fit"]) & set(split["val"])
+
+
+def test_a_skewed_fold_has_a_median_baseline_below_the_mean_one(trained_fold):
+    """The only baseline was the training mean; for skewed targets the training median is the constant with the
+    lower MAE (what an L1-trained model must beat). Every fold's metrics.json records both."""
+    import numpy as np
+
+    from sciml.materials.steps.train import constant_baselines
+
+    rng = np.random.default_rng(0)
+    y_fit, y_test = rng.lognormal(0.0, 1.5, 400), rng.lognormal(0.0, 1.5, 100)
+    b = constant_baselines(y_test, y_fit)
+    assert b["baseline_train_median"]["mae"] < b["baseline_train_mean"]["mae"]
+    assert b["baseline_train_median"]["mae"] == pytest.approx(np.abs(y_test - np.median(y_fit)).mean(), abs=1e-6)
+    assert b["baseline_train_mean"]["mae"] == pytest.approx(np.abs(y_test - y_fit.mean()).mean(), abs=1e-6)
+    _, fold_dir, metrics = trained_fold
+    on_disk = json.loads((fold_dir / "metrics.json").read_text())
+    assert set(on_disk["baseline_train_median"]) == {"mae", "rmse", "r2", "max_abs_error"}
+    assert on_disk["baseline_train_median"] == metrics["baseline_train_median"]

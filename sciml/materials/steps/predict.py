@@ -8,7 +8,9 @@ prediction_std, the members' spread, for a seed ensemble),
 1-based line of the input file, empty for a folder or Matbench JSON, where the id locates the
 record), ``parser_warnings.csv`` (id, line, warning of every structure that parsed with parser
 warnings, e.g. CIF coordinates rounded; those are scored, and counted in the stats) and
-``provenance.json``. The predictions file is written to a temporary file and renamed at
+``provenance.json``. The returned stats (recorded in provenance.json too) say what ``prediction`` is:
+the model's ``target_name``, ``unit``, ``transform`` and ``prediction_label`` (see :func:`prediction_labels`).
+The predictions file is written to a temporary file and renamed at
 the end, so a killed run never leaves a truncated file that looks complete.
 """
 
@@ -29,6 +31,23 @@ SKIPPED_FILE = "skipped.csv"
 PARSER_WARNINGS_FILE = "parser_warnings.csv"
 
 
+def prediction_labels(spec: dict[str, Any]) -> dict[str, str]:
+    """What a model's predictions are, from its ``model.json`` ``spec``: ``target_name``, ``unit``,
+    ``transform``, ``prediction_label`` (the ``prediction`` column, e.g. ``log10(band gap / eV)``), the
+    ``error_unit`` of its errors and, for a log10 target, ``prediction_linear_label`` (the linear column).
+    A model.json without target_name/unit (older models) gives the column name and "unit not given"."""
+    from sciml.materials.dataset import error_unit, target_labels, value_label
+
+    dataset = {"target_name": spec.get("target_name"), "unit": spec.get("unit"),
+               "transform": spec.get("transform") or "none", "target_column": "target"}
+    name, unit = target_labels(dataset)
+    labels = {"target_name": name, "unit": unit, "transform": dataset["transform"],
+              "prediction_label": value_label(dataset), "error_unit": error_unit(dataset)}
+    if dataset["transform"] == "log10":
+        labels["prediction_linear_label"] = f"{name} ({unit})"
+    return labels
+
+
 def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, out_dir: str | Path, *,
             fmt: str = "csv", batch_size: int | None = None, structure_column: str = "structure",
             id_column: str | None = None, threads: int | None = None, progress: bool = True,
@@ -37,7 +56,7 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
     written by ``train``); ``batch_size`` defaults to ``cfg["predict"]["batch_size"]``;
     ``device``: ``auto`` (a GPU when torch sees one), ``cpu``, ``cuda[:N]``. Returns counts (the
     structures with parser warnings and the distinct warnings among them), the output files, the
-    device and the throughput (structures/s)."""
+    device, the throughput (structures/s) and what was predicted (:func:`prediction_labels`)."""
     from tqdm import tqdm
 
     from sciml.materials import saved_model
@@ -104,6 +123,6 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
                  "ensemble_size": n_members, "seconds": round(elapsed, 3),
                  "structures_per_s": round(n_all / max(elapsed, 1e-9), 1),
                  "n_ignored_files": len(ignored), **warned.summary(), "parser_warnings_file": str(warned_file),
-                 "warnings": warnings}
+                 "warnings": warnings, **prediction_labels(spec)}
         step.record.extra.update(stats)
     return stats

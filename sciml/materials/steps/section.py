@@ -2,7 +2,8 @@
 
 Matbench scores a task by the test MAE of each fold and their mean and population std
 (``np.std``, ddof=0). Those are computed here from the per-fold ``predictions.csv``,
-beside a predict-the-training-fold-mean baseline and, when ``dataset.matbench_task``
+beside predict-the-training-fold-mean and -median baselines (the median one only for folds whose
+metrics.json records it: older folds show "not recorded") and, when ``dataset.matbench_task``
 is set, the published leaderboard.
 
 Reads ``prepared_dir/summary.json`` and, in each fold folder, ``metrics.json``,
@@ -79,6 +80,7 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
             per_fold.append({
                 "fold": m["fold"], "n_test": m["n_test"], "mae": round_fixed(mae), "rmse": m["test"]["rmse"],
                 "r2": m["test"]["r2"], "baseline_mae": m["baseline_train_mean"]["mae"],
+                "baseline_median_mae": (m.get("baseline_train_median") or {}).get("mae"),
                 "epochs": m["epochs_trained"], "test_records_quarantined": len(m["test_records_quarantined"]),
                 "test_records_fallback": m.get("n_test_fallback", 0),
                 "test_records_unscorable": len(m.get("test_records_unscorable", m["test_records_quarantined"])),
@@ -97,6 +99,7 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
             "per_fold": per_fold, "folds_run": folds_run, "all_folds": complete,
             "mae_mean": round_fixed(maes.mean()), "mae_std": round_fixed(maes.std()),
             "baseline_mae_mean": round_fixed(base.mean()), "baseline_mae_std": round_fixed(base.std()),
+            **median_baseline(per_fold),
             "n_records": summary_prep["n_records"], "n_quarantined": summary_prep["n_quarantined"],
             "quarantine_by_reason": summary_prep["quarantine_by_reason"],
             # a summary written before parser warnings were recorded has neither key
@@ -124,6 +127,25 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
     return metrics
 
 
+NOT_RECORDED = "not recorded"
+
+
+def median_baseline(per_fold: list[dict[str, Any]]) -> dict[str, float | None]:
+    """``baseline_median_mae_mean`` / ``_std`` (ddof=0) over the folds, None unless every fold recorded
+    ``baseline_train_median`` (folds trained before it existed): a mean over fewer folds than the model's
+    would not compare."""
+    values = [r.get("baseline_median_mae") for r in per_fold]
+    if not values or any(v is None for v in values):
+        return {"baseline_median_mae_mean": None, "baseline_median_mae_std": None}
+    arr = np.array(values, dtype=float)
+    return {"baseline_median_mae_mean": round_fixed(arr.mean()), "baseline_median_mae_std": round_fixed(arr.std())}
+
+
+def _shown(value: Any) -> Any:
+    """A score for a table cell: "not recorded" for None."""
+    return NOT_RECORDED if value is None else value
+
+
 def build_section(cfg: dict[str, Any], metrics: dict[str, Any], figures: list[Any], provenance: list[str],
                   complete: bool):
     """The report section (:class:`sciml.report.Section`): scores per fold, leaderboard,
@@ -135,9 +157,10 @@ def build_section(cfg: dict[str, Any], metrics: dict[str, Any], figures: list[An
     model = MODEL_LABELS[metrics["model"]]
     fold_table = Table(
         f"Test MAE per fold ({unit})",
-        ["fold", "n test", "of which fallback", f"MAE {model}", "MAE predict-train-mean", "RMSE", "R2", "epochs"],
-        [[r["fold"], r["n_test"], r["test_records_fallback"], r["mae"], r["baseline_mae"], r["rmse"], r["r2"],
-          r["epochs"]] for r in metrics["per_fold"]],
+        ["fold", "n test", "of which fallback", f"MAE {model}", "MAE predict-train-mean", "MAE predict-train-median",
+         "RMSE", "R2", "epochs"],
+        [[r["fold"], r["n_test"], r["test_records_fallback"], r["mae"], r["baseline_mae"],
+          _shown(r.get("baseline_median_mae")), r["rmse"], r["r2"], r["epochs"]] for r in metrics["per_fold"]],
         note=f"Folds: sklearn KFold({cfg['cv']['n_splits']}, shuffle=True, random_state={cfg['cv']['split_seed']}) "
              "over the records in file order"
              + (" (the Matbench recipe)" if (cfg["cv"]["n_splits"], cfg["cv"]["split_seed"]) == (5, MATBENCH_SEED)
@@ -145,7 +168,9 @@ def build_section(cfg: dict[str, Any], metrics: dict[str, Any], figures: list[An
              + "; validation carved from each training fold only.",
     )
     rows = [[model, metrics["mae_mean"], metrics["mae_std"], "this run"],
-            ["predict training-fold mean", metrics["baseline_mae_mean"], metrics["baseline_mae_std"], "this run"]]
+            ["predict training-fold mean", metrics["baseline_mae_mean"], metrics["baseline_mae_std"], "this run"],
+            ["predict training-fold median", _shown(metrics.get("baseline_median_mae_mean")),
+             _shown(metrics.get("baseline_median_mae_std")), "this run"]]
     board = metrics.get("leaderboard")
     if board:
         rows.append([f"best: {board['best_model']}", board["best_mae"], board["best_std"], "Matbench leaderboard"])
@@ -188,7 +213,9 @@ def build_section(cfg: dict[str, Any], metrics: dict[str, Any], figures: list[An
     summary = (f"{model} on {metrics['dataset']} ({metrics['target']}, {metrics['unit']}"
                + (", fitted as log10" if metrics.get("transform") == "log10" else "") + f"): test MAE ({unit}) "
                f"{metrics['mae_mean']} ± {metrics['mae_std']} over folds {metrics['folds_run']} "
-               f"vs {metrics['baseline_mae_mean']} for predicting the training mean.")
+               f"vs {metrics['baseline_mae_mean']} for predicting the training mean"
+               + (f" and {metrics['baseline_median_mae_mean']} for predicting the training median"
+                  if metrics.get("baseline_median_mae_mean") is not None else "") + ".")
     if board:
         summary += f" Published: CGCNN {board['models'].get('CGCNN')}, best {board['best_model']} {board['best_mae']}."
     return Section(
