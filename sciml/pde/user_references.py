@@ -110,10 +110,16 @@ def _column(col: Any, header: list[str] | None, ncol: int, path: Path, key: str)
                                                               " (give 0-based column numbers)"))
 
 
-def _npz_column(data: Any, col: Any, path: Path, key: str) -> np.ndarray:
+def _npz_name(data: Any, col: Any, path: Path, key: str) -> tuple[str, str]:
+    """(array key, column j or '') of an npz column ``key`` or ``key:j``; ConfigError when the key is absent."""
     name, _, j = str(col).partition(":")
     if name not in data.files:
         raise ConfigError(key, f"no array '{name}' in {path} (has {', '.join(data.files)})")
+    return name, j
+
+
+def _npz_column(data: Any, col: Any, path: Path, key: str) -> np.ndarray:
+    name, j = _npz_name(data, col, path, key)
     a = np.asarray(data[name], dtype=float)
     if j:
         if a.ndim != 2 or not j.isdigit() or int(j) >= a.shape[1]:
@@ -144,15 +150,40 @@ def _grid_points(spec: dict[str, Any], inputs: tuple[str, ...], key: str) -> tup
     return coords, np.stack([m.ravel() for m in mesh], axis=1)
 
 
-def load_user_reference(spec: dict[str, Any], key: str, inputs: tuple[str, ...],
-                        fields: tuple[str, ...]) -> tuple[Reference, np.ndarray | None]:
-    """The reference declared by ``spec`` for a problem with these inputs and fields, and the
-    file line of each point (text formats; None otherwise). ``key`` is the config key of ``spec``."""
+def _nc_var(ds: Any, c: Any, path: Path, key: str) -> Any:
+    """Variable ``c`` of an open netCDF dataset; ConfigError naming ``key`` when absent."""
+    if c not in ds.variables:
+        raise ConfigError(key, f"no variable {c!r} in {path} (has {', '.join(map(str, ds.variables))})")
+    return ds[c]
+
+
+def _first_record(path: Path, fmt: str) -> tuple[list[str] | None, int]:
+    """(csv header names or None, number of columns) from the first record of a text file, the
+    rest of the file unread; DataError as :func:`_read_text` for an unreadable or empty file."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                text = line.strip()
+                if not text or (fmt == "dat" and text.startswith("%")):
+                    continue
+                if fmt == "csv":
+                    header = [p.strip() for p in text.split(",")]
+                    return header, len(header)
+                return None, len(text.split())
+    except OSError as exc:
+        raise DataError(path, f"cannot read ({exc})") from None
+    raise DataError(path, "no data lines")
+
+
+def _checked_spec(spec: dict[str, Any], key: str, inputs: tuple[str, ...], fields: tuple[str, ...]
+                  ) -> tuple[Path, str, dict[str, Any], str, tuple[str, ...], Any]:
+    """The checks of ``spec`` that need no file contents: (path, format, field columns, layout,
+    spatial inputs, coordinate columns); DataError when the file is missing, ConfigError naming
+    the key for a bad spec."""
     path = reference_path(spec, key)
     fmt = _format(spec, path, key)
     if not path.is_file():
         raise DataError(path, f"reference file not found ({key}.path)")
-    _check_sha256(spec, path, key)
     cols = spec.get("columns") or {}
     fcols = cols.get("fields") or {}
     if set(fcols) != set(fields):
@@ -163,9 +194,51 @@ def load_user_reference(spec: dict[str, Any], key: str, inputs: tuple[str, ...],
     if "grid" in spec:
         if ccols:
             raise ConfigError(f"{key}.columns.coords", "give either columns.coords or grid, not both")
-        coords, pts = _grid_points(spec, inputs, key)
+        _grid_points(spec, inputs, key)
     elif not isinstance(ccols, list) or len(ccols) != len(spatial):
         raise ConfigError(f"{key}.columns.coords", f"needs one column per input {list(spatial)}, got {ccols!r}")
+    return path, fmt, fcols, layout, spatial, ccols
+
+
+def check_user_reference_columns(spec: dict[str, Any], key: str, inputs: tuple[str, ...],
+                                 fields: tuple[str, ...]) -> None:
+    """Check, without reading the data, that the reference file declared by ``spec`` exists and
+    holds the configured columns: the csv header / the column count of the first record, the npz
+    keys, the netCDF variables. Raises the error :func:`load_user_reference` raises for the same
+    fault (same message); values, points and ``sha256`` are checked only when the file is loaded."""
+    path, fmt, fcols, _, _, ccols = _checked_spec(spec, key, inputs, fields)
+    wanted = [] if "grid" in spec else [(c, f"{key}.columns.coords") for c in ccols]
+    wanted += [(c, f"{key}.columns.fields.{f}") for f, c in fcols.items()]
+    if fmt in ("dat", "csv"):
+        header, ncol = _first_record(path, fmt)
+        for c, k in wanted:
+            _column(c, header, ncol, path, k)
+    elif fmt == "npz":
+        try:
+            with np.load(path, allow_pickle=False) as d:
+                for c, k in wanted:
+                    _npz_name(d, c, path, k)
+        except (OSError, ValueError, EOFError) as exc:
+            raise DataError(path, f"cannot read as .npz ({type(exc).__name__}: {exc})") from None
+    else:
+        import xarray as xr
+
+        try:
+            with xr.open_dataset(path) as ds:
+                for c, k in wanted:
+                    _nc_var(ds, c, path, k)
+        except (OSError, ValueError) as exc:
+            raise DataError(path, f"cannot read as netCDF ({type(exc).__name__}: {exc})") from None
+
+
+def load_user_reference(spec: dict[str, Any], key: str, inputs: tuple[str, ...],
+                        fields: tuple[str, ...]) -> tuple[Reference, np.ndarray | None]:
+    """The reference declared by ``spec`` for a problem with these inputs and fields, and the
+    file line of each point (text formats; None otherwise). ``key`` is the config key of ``spec``."""
+    path, fmt, fcols, layout, spatial, ccols = _checked_spec(spec, key, inputs, fields)
+    _check_sha256(spec, path, key)
+    if "grid" in spec:
+        coords, pts = _grid_points(spec, inputs, key)
     lines = None
     if fmt in ("dat", "csv"):
         header, comments, data, lines = _read_text(path, fmt)
@@ -214,11 +287,10 @@ def load_user_reference(spec: dict[str, Any], key: str, inputs: tuple[str, ...],
         try:
             with xr.open_dataset(path) as ds:
                 def var(c: Any, k: str) -> np.ndarray:
-                    if c not in ds.variables:
-                        raise ConfigError(k, f"no variable {c!r} in {path} (has {', '.join(map(str, ds.variables))})")
-                    return ds[c]
+                    return _nc_var(ds, c, path, k)
 
-                first = var(next(iter(fcols.values())), f"{key}.columns.fields")
+                f0, c0 = next(iter(fcols.items()))
+                first = var(c0, f"{key}.columns.fields.{f0}")
                 grid_dims = "grid" not in spec and set(first.dims) == set(ccols) and len(first.dims) > 1
                 if grid_dims:  # a tensor grid over the coordinate variables
                     order = list(ccols)

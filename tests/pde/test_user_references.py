@@ -182,3 +182,61 @@ def test_reference_covering_part_of_the_domain_is_named(tmp_path):
     xs, ys = np.meshgrid(np.linspace(0, 1, 11), np.linspace(0, 1, 11), indexing="ij")
     path.write_text("\n".join(["x,y,u"] + [f"{x},{y},{x * y}" for x, y in zip(xs.ravel(), ys.ravel())]) + "\n")
     assert reference_extent(problem, problem.reference()) is None
+
+
+def _problems_config(tmp_path, reference: dict) -> str:
+    import yaml
+
+    decl = {"geometry": {"type": "interval", "low": 0, "high": 1}, "fields": ["u"], "equations": ["u_xx"],
+            "conditions": [{"type": "dirichlet", "on": "boundary", "value": 0}], "reference": reference}
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump({"pde": {"declared": {"mine": decl}}}))
+    return str(cfg)
+
+
+def test_problems_refuses_a_reference_lacking_a_configured_column(tmp_path, capsys):
+    """``sciml pde problems --config`` refuses a declared problem whose reference file lacks the
+    configured column, with the loader's own message (what ``train`` would say) and exit 2."""
+    from sciml.cli import main
+
+    path = tmp_path / "mine.csv"
+    path.write_text("x,U\n0.5,1.0\n")
+    spec = {"path": str(path), "columns": {"coords": ["x"], "fields": {"u": "u"}}}
+    with pytest.raises(ConfigError) as loaded:  # what the steps say about this file
+        load_user_reference(spec, "pde.declared.mine.reference", ("x",), ("u",))
+    assert main(["pde", "problems", "--config", _problems_config(tmp_path, spec)]) == 2
+    err = capsys.readouterr().err
+    assert "column 'u' not in" in err and "(columns: x, U)" in err and str(loaded.value) in err
+    assert "pde.declared.mine.reference.columns.fields.u" in err
+    # a missing file is refused too; a good header passes (data lines are left to train: header only)
+    missing = {**spec, "path": str(tmp_path / "nowhere.csv")}
+    assert main(["pde", "problems", "--config", _problems_config(tmp_path, missing)]) == 2
+    assert "nowhere.csv" in capsys.readouterr().err
+    path.write_text("x,u\n0.5,1.0\n0.7,oops\n")
+    assert main(["pde", "problems", "--config", _problems_config(tmp_path, spec)]) == 0
+    assert "[declared in the config]" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("suffix", ["dat", "npz", "nc"])
+def test_column_check_gives_the_loaders_error(tmp_path, suffix):
+    from sciml.pde.user_references import check_user_reference_columns
+
+    path = tmp_path / f"ref.{suffix}"
+    x = np.linspace(0, 1, 4)
+    if suffix == "dat":
+        path.write_text("% x u\n" + "".join(f"{v} {v}\n" for v in x))
+        good, bad = {"coords": [0], "fields": {"u": 1}}, {"coords": [0], "fields": {"u": 2}}
+    elif suffix == "npz":
+        np.savez(path, x=x, u=x)
+        good, bad = {"coords": ["x"], "fields": {"u": "u"}}, {"coords": ["x"], "fields": {"u": "U"}}
+    else:
+        xr.Dataset({"u": ("n", x), "x": ("n", x)}).to_netcdf(path)
+        good, bad = {"coords": ["x"], "fields": {"u": "u"}}, {"coords": ["x"], "fields": {"u": "U"}}
+    key = "pde.declared.mine.reference"
+    check_user_reference_columns({"path": str(path), "columns": good}, key, ("x",), ("u",))
+    spec = {"path": str(path), "columns": bad}
+    with pytest.raises(ConfigError) as loaded:
+        load_user_reference(spec, key, ("x",), ("u",))
+    with pytest.raises(ConfigError) as checked:
+        check_user_reference_columns(spec, key, ("x",), ("u",))
+    assert str(checked.value) == str(loaded.value) and checked.value.key == loaded.value.key

@@ -152,6 +152,14 @@ class DeclaredProblem(Problem):
         if self.spec.get("reference") is not None:
             self.reference()
 
+    def check_reference_columns(self) -> None:
+        """Check that the declared reference file exists and holds the configured columns, reading
+        only its header / keys (``sciml pde problems``); the errors are those of :meth:`reference`."""
+        if self.spec.get("reference") is not None:
+            from sciml.pde.user_references import check_user_reference_columns
+
+            check_user_reference_columns(self.spec["reference"], f"{self.key}.reference", self.inputs, self.fields)
+
     def analytic_reference(self) -> Reference | None:
         if set(self.solution) != set(self.fields):
             return None

@@ -38,14 +38,15 @@ def load_problem(cfg: dict[str, Any], name: str) -> Problem:
 def problem_lines(cfg: dict[str, Any] | None = None) -> list[str]:
     """One line per problem for ``sciml pde problems``: the built-in ones, then (with ``cfg``) the config's
     declared and plugin problems, each loaded as the steps load it, so a problem that cannot run is refused
-    here with its key and file (ConfigError)."""
+    here with its key and file (ConfigError); a declared problem's reference file must exist and hold the
+    configured columns (header / keys only; the loader's own error, ConfigError or DataError)."""
     lines = [f"{name:16s} {cls.title}: {cls.equation}  [reference: {cls.reference_file or 'analytic/solver'}]"
              for name, cls in sorted(REGISTRY.items())]
     if cfg is None:
         return lines
     builtin = set(REGISTRY)
     declared = list(cfg.get("declared") or {})
-    lines += [f"{name:16s} {load_problem(cfg, name).describe()}  [declared in the config]" for name in declared]
+    lines += [f"{name:16s} {_declared_checked(cfg, name).describe()}  [declared in the config]" for name in declared]
     if cfg.get("plugins"):
         from sciml.pde.plugins import load_plugins
 
@@ -53,6 +54,13 @@ def problem_lines(cfg: dict[str, Any] | None = None) -> list[str]:
         lines += [f"{name:16s} {load_problem(cfg, name).describe()}  [plugin]"
                   for name in sorted(set(REGISTRY) - builtin - set(declared))]
     return lines
+
+
+def _declared_checked(cfg: dict[str, Any], name: str) -> Problem:
+    """Declared problem ``name``, its reference file's columns checked (the header / keys only)."""
+    problem = load_problem(cfg, name)
+    problem.check_reference_columns()
+    return problem
 
 
 def problem_files(cfg: dict[str, Any], name: str) -> list[Path]:

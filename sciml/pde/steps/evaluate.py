@@ -101,6 +101,19 @@ def reference_extent(problem: Any, ref: Any) -> str | None:
     return ("reference points span " + ", ".join(short) + ": the error is measured there only") if short else None
 
 
+def solver_comparison_line(problem_name: str, err: float, vs: str, ladder: list, solver_s: float | None,
+                           train_s: float, infer_s: float, n_query: int) -> str:
+    """The closing log line of ``evaluate``: the PINN's error (``vs``: against the finest solve, or
+    "no classical solver"), the solver seconds at that accuracy (only where there is a solver ladder,
+    so a problem without a solver says so once), training and inference seconds."""
+    parts = [f"{problem_name}: PINN rel L2 {err:.3e} ({vs})"]
+    if ladder:
+        parts.append(f"solver at that accuracy {solver_s} s" if solver_s is not None
+                     else "no solver level reaches that accuracy")
+    parts += [f"train {train_s} s", f"inference {infer_s:.4f} s for {n_query} pts"]
+    return "; ".join(parts)
+
+
 def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, model_dir: str | Path,
              solver_dir: str | Path, data_root: str | Path | None = None, threads: int | None = None,
              log: Callable[[str], None] = log) -> dict[str, Any]:
@@ -121,7 +134,7 @@ def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, mod
     from sciml.pde.pinn import build_pinn
     from sciml.pde.problems.base import AGAINST_REFERENCE
     from sciml.pde.saved_model import load_model
-    from sciml.pde.timing import best_time, break_even, matching_level, per_parameter_queries
+    from sciml.pde.timing import best_time, break_even, machine, matching_level, per_parameter_queries, torch_device
     from sciml.rounding import round_sig
     from sciml.steps import resolve_threads, run_step
 
@@ -194,7 +207,7 @@ def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, mod
             plots.plot_fields(ds, step.output("fields.png"), f"{problem.title}: PINN rel. L2 = {err:.2e} "
                                                              f"(all fields) vs reference", fields=fields)
         else:
-            ds = to_dataset(pred, ref, attrs, solver=finest)
+            ds = to_dataset(pred, ref, attrs, solver=finest, field=fields[0])
             write_netcdf(ds, step.output("fields.nc"))
             plots.plot_fields(ds, step.output("fields.png"), f"{problem.title}: PINN rel. L2 = {err:.2e} vs reference, {vs}")
         plots.plot_loss([[int(h[0]), h[1], float(h[2])] for h in history], step.output("loss.png"),
@@ -219,11 +232,10 @@ def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, mod
             "solver_seconds_finest": solver["ladder"][-1]["seconds"] if solver["ladder"] else None,
             "pinn_train_seconds": train_time, "inference_points": n_query, "pinn_inference_seconds": infer_s,
             "break_even_solves": break_even(train_time, infer_s, solver_s) if solver_s is not None else None,
-            "note": "see sciml/pde/timing.py for what each number includes; 2-core CPU shared with other jobs",
+            "note": "see sciml/pde/timing.py for what each number includes; machine: where the inference "
+                    "seconds were measured (solver.json and train_timing.json record where theirs were)",
+            "machine": machine(torch_device(pinn.net)),
         }
         write_json_atomic(step.output("timing.json"), timing)
-        at_accuracy = (f"solver at that accuracy {solver_s} s" if solver_s is not None else
-                       "no classical solver" if not solver["ladder"] else "no solver level reaches that accuracy")
-        log(f"{problem_name}: PINN rel L2 {err:.3e} ({vs}); "
-            f"{at_accuracy}; train {train_time} s; inference {infer_s:.4f} s for {n_query} pts")
+        log(solver_comparison_line(problem_name, err, vs, solver["ladder"], solver_s, train_time, infer_s, n_query))
     return metrics

@@ -18,7 +18,7 @@ def solve(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, data_r
     ``solver.json``: per level the wall time (s, best of ``evaluation.timing_repeats``) and the
     relative L2 error against the reference and against the finest level. Returns its content."""
     from sciml.io import write_json_atomic
-    from sciml.pde.timing import solver_ladder
+    from sciml.pde.timing import machine, solver_ladder
     from sciml.steps import resolve_threads, run_step
 
     from sciml.pde.steps.common import problem_files
@@ -34,7 +34,7 @@ def solve(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, data_r
             log(f"{problem_name}: no classical solver; accuracy is measured against the reference only")
             result = {"problem": problem_name, "reference": Path(ref.source).name, "reference_shape": list(ref.shape),
                       "masked_points": int((~ref.mask).sum()), "ladder": [], "finest_rel_l2": None,
-                      "timing_note": "this problem has no classical solver"}
+                      "timing_note": "this problem has no classical solver", "machine": machine("cpu")}
             write_json_atomic(step.output("solver.json"), result)
             return result
         ladder = solver_ladder(problem, ref, cfg["evaluation"]["timing_repeats"], log=log)
@@ -42,8 +42,8 @@ def solve(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, data_r
             "problem": problem_name, "reference": Path(ref.source).name, "reference_shape": list(ref.shape),
             "masked_points": int((~ref.mask).sum()),
             "ladder": ladder, "finest_rel_l2": ladder[-1]["rel_l2"],
-            "timing_note": "seconds: best of timing_repeats wall times of one full solve onto the reference grid; "
-                           "2-core CPU shared with other jobs",
+            "timing_note": "seconds: best of timing_repeats wall times of one full solve onto the reference grid",
+            "machine": machine("cpu"),  # the classical solvers run on the CPU (numpy / scipy)
         }
         write_json_atomic(step.output("solver.json"), result)
     return result

@@ -22,6 +22,7 @@ def train(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, checkp
     from sciml.io import write_csv_atomic, write_json_atomic
     from sciml.pde.pinn import build_pinn, train_pinn
     from sciml.pde.saved_model import MODEL_FILES, save_model
+    from sciml.pde.timing import machine, torch_device
     from sciml.rounding import round_sig
     from sciml.steps import resolve_threads, run_step
     from sciml.training import checkpoint_dir as keyed_checkpoint_dir
@@ -57,7 +58,9 @@ def train(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, checkp
         write_json_atomic(step.output("train.json"), summary)
         write_json_atomic(step.output("train_timing.json"), {
             "train_seconds": round(report.train_seconds, 3), "resumed_from": report.resumed_from,
-            "note": "optimizer wall time summed over all stages and resumed runs; 2-core CPU shared with other jobs",
+            "note": "optimizer wall time summed over all stages and resumed runs; machine: where this run "
+                    "trained (earlier runs it resumed from may have run elsewhere)",
+            "machine": machine(torch_device(pinn.net)),
         })
         write_csv_atomic(step.output("loss_history.csv"), ["iteration", "stage", "train_loss"],
                          ([it, stage, f"{loss:.6e}"] for it, stage, loss in report.history))
