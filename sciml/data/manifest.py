@@ -140,8 +140,9 @@ def safe_join(root: str | Path, relative: str | Path) -> Path:
 def how_to_get(entry: DataEntry | None, root: Path) -> str:
     """What the user does to obtain ``entry`` under ``root`` (one sentence or two)."""
     if entry is None:
-        return f"Put the file under the data root {root} (set it with --data-root or ${ENV_DATA_ROOT})"
-    alt = f", or point --data-root / ${ENV_DATA_ROOT} at a folder that has it"
+        return (f"Put the file under the data root {root} (set it with --data-root, the config's data_root "
+                f"or ${ENV_DATA_ROOT})")
+    alt = f", or point --data-root / the config's data_root / ${ENV_DATA_ROOT} at a folder that has it"
     if entry.origin == "project":
         return f"It is made by this project and committed under data/ ({entry.source}){alt}"
     if entry.origin == "manual":

@@ -129,3 +129,25 @@ def map_query(seqs: list[str], structure_seq: str, path: str = "<alignment>", ma
                         hint="check the chain id, or give the structure that belongs to this alignment")
     _, r, c2r, ident = best
     return ColumnMap(r, c2r, float(ident), float((c2r >= 0).mean()))
+
+
+#: Identity (over at least half the shorter sequence) from which a query counts as one of a model's
+#: training proteins: the usual 40 % bar of held-out protein benchmarks.
+TRAINING_OVERLAP_IDENTITY = 0.4
+
+
+def training_overlap(query: str, training: dict[str, str]) -> dict[str, Any] | None:
+    """The training sequence most identical to ``query`` (local BLOSUM62 alignment, as the structure
+    mapping), when the identity is >= :data:`TRAINING_OVERLAP_IDENTITY` over at least half of the
+    shorter sequence: ``{"family", "identity", "aligned"}``; None when no training sequence is that close.
+    A prediction for such a query is not a held-out test of the model."""
+    aligner = _aligner()
+    best = None
+    for family, seq in training.items():
+        if not seq or not query:
+            continue
+        _, identity, n = _map_row(aligner, query, seq)
+        if n >= 0.5 * min(len(query), len(seq)) and identity >= TRAINING_OVERLAP_IDENTITY:
+            if best is None or (identity, n) > (best["identity"], best["aligned"]):
+                best = {"family": family, "identity": round(float(identity), 4), "aligned": int(n)}
+    return best

@@ -62,6 +62,9 @@ def test_predict_without_a_model_dir_uses_the_packaged_network(tmp_path):
     m = json.loads((tmp_path / "out/metrics.json").read_text())
     assert m["model"]["kind"] == "contact network" and "pretrained" in m["model"]["dir"]
     assert m["model"]["packaged"] is True  # the section says it is the shipped network and shows its model.json
+    # its model.json predates kept training sequences: the query is not compared with them, and it says so
+    assert m["training_overlap"]["checked"] is False
+    assert any("not compared with the model's training proteins" in w for w in m["warnings"])
     with np.load(tmp_path / "out/prediction/1lpbA.contacts.npz") as z:
         probs = z["probs"]
     native = load_query(SYN_ALN, structure=SYN_PDB).native

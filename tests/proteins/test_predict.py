@@ -169,6 +169,33 @@ def test_predict_with_structure_adds_casp_metrics(trained, tmp_path):
     assert [t["title"] for t in section["tables"]][1] == "CASP precision against the given structure"
 
 
+def test_a_query_the_model_was_trained_on_is_flagged(trained, tmp_path):
+    """A training protein predicted again (here under a new name, from a copy of its alignment) is a warning,
+    not a silent 'held-out' score; a protein the model never saw is not flagged."""
+    import shutil
+
+    from sciml.proteins.steps import predict
+    from sciml.proteins.steps.predict import check_training_overlap
+
+    cfg, model_dir = trained
+    meta = json.loads((model_dir / "model.json").read_text())
+    assert sorted(meta["training"]["sequences"]) == sorted(f["name"] for f in TRAIN_FAMS)
+    copy = tmp_path / "renamed_protein.aln"
+    shutil.copy(DATA / TRAIN_FAMS[0]["alignment"], copy)
+    m = predict(cfg, model_dir, {"name": "renamed", "alignment": str(copy)}, tmp_path / "again", threads=1,
+                log=lambda s: None)
+    assert m["training_overlap"]["family"] == TRAIN_FAMS[0]["name"] and m["training_overlap"]["identity"] == 1.0
+    assert any("a training protein of this model" in w for w in m["warnings"])
+    section = json.loads((tmp_path / "again/section.json").read_text())
+    assert any(TRAIN_FAMS[0]["name"] in w and "not a held-out estimate" in w for w in section["warnings"])
+    new = predict(cfg, model_dir, {"name": "new", "alignment": str(UNSEEN_ALN)}, tmp_path / "new", threads=1,
+                  log=lambda s: None)
+    assert new["training_overlap"] == {"checked": True, "threshold": 0.4, "family": None}
+    assert not any("training protein" in w for w in new["warnings"])
+    # a model saved without its training sequences (the packaged one) says it was not checked
+    assert check_training_overlap("ACDEF", {"training": {"train_families": ["x"]}})["checked"] is False
+
+
 def test_section_shows_the_trained_model_once_with_its_training_record(trained, family_dirs, tmp_path):
     """Targets predicted with the network train-model wrote: the proteins section shows it once, with the
     sha256 of model.pt, the training families with the sha256 of the scores.npz they were trained on (the

@@ -136,6 +136,20 @@ def file_target(alignment: str | Path, *, name: str | None = None, fmt: str | No
             "chain": chain, "min_identity": min_identity, "scores": local(scores)}
 
 
+def check_training_overlap(query: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """Whether ``query`` is one of the model's training proteins (:func:`sciml.proteins.mapping.training_overlap`
+    over model.json's training sequences): ``{"family", "identity", "aligned"}``, ``{"family": None}`` when none
+    is that close, or ``{"checked": False, ...}`` for a model saved without its training sequences."""
+    from sciml.proteins.mapping import TRAINING_OVERLAP_IDENTITY, training_overlap
+
+    sequences = (meta.get("training") or {}).get("sequences")
+    if not sequences:
+        return {"checked": False, "why": "model.json holds no training sequences (a model saved before they were "
+                                         "kept, such as the packaged one): its training families are listed by name"}
+    hit = training_overlap(query, sequences)
+    return {"checked": True, "threshold": TRAINING_OVERLAP_IDENTITY, **(hit or {"family": None})}
+
+
 def check_target_keys(target: dict[str, Any]) -> None:
     """Refuse a target entry (a notebook's dict; the config's are validated already) with a key that
     ``proteins.targets`` does not know (a misspelt ``structure`` would be ignored silently) or
@@ -268,6 +282,15 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
         elif depth["shallow"]:
             warnings.append(f"shallow alignment (Nf = N_eff/sqrt(L) = {depth['nf']:.1f} < 64): coevolution "
                             "contacts are unreliable at this depth; treat the predicted map with caution")
+        overlap = check_training_overlap(fam.sequence, meta)
+        if overlap and overlap.get("family"):
+            warnings.append(f"the query is {overlap['identity']:.0%} identical over {overlap['aligned']} residues to "
+                            f"{overlap['family']}, a training protein of this model: its precision here is not a "
+                            "held-out estimate")
+        elif not overlap["checked"] and not use_sequence:
+            warnings.append(f"this query was not compared with the model's training proteins ({overlap['why']}, "
+                            f"in {used_dir / saved_model.META_FILE}): if it is one of them, its precision is not a "
+                            "held-out estimate")
         # RR: the top 5 L pairs at |i-j| >= 6, probabilities as the network gives them
         # a query with residues in insert states: the RR is numbered in its own full sequence
         metrics.write_casp_rr(pred_dir / f"{name}.rr", fam.full_sequence or fam.sequence, probs, target=name,
@@ -292,6 +315,7 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
                       "kind": "sequence-only" if use_sequence else "contact network", "ensemble": meta["ensemble"],
                       "train_families": meta["training"].get("train_families"),
                       "cross_validation_mean": (meta.get("cross_validation") or {}).get("mean")},
+            "training_overlap": overlap,
             "warnings": warnings,
         }
         if fam.full_sequence is not None:

@@ -15,8 +15,8 @@ from typing import Any
 def train_model(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str | Path, checkpoint_dir: str | Path,
                 *, cv_dir: str | Path | None = None, threads: int | None = None, log: Any = None) -> dict[str, Any]:
     """Train on the family folders written by ``coevolution`` and write ``out_dir/model.pt``,
-    ``model.json`` (format, feature spec, architecture, training/validation families and the
-    sha256 of their ``scores.npz``, and ``cv_dir/metrics.json``'s means when given), learning
+    ``model.json`` (format, feature spec, architecture, training/validation families, the
+    sha256 of their ``scores.npz`` and their query sequences, and ``cv_dir/metrics.json``'s means when given), learning
     curves under ``logs/`` and ``provenance.json``. Returns model.json's content."""
     import json
 
@@ -32,7 +32,7 @@ def train_model(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str
     if cv_dir is not None:
         inputs.append(Path(cv_dir) / "metrics.json")
     with run_step("proteins.train_model", cfg, out_dir, inputs=inputs, threads=resolve_threads(threads, cfg)) as step:
-        fams, skipped, sha = [], [], {}
+        fams, skipped, sha, sequences = [], [], {}, {}
         for d in family_dirs:
             z = fam_io.read_scored_family(d)
             if z is None:
@@ -40,6 +40,7 @@ def train_model(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str
                 continue
             fams.append(z)
             sha[z["name"]] = sha256_file(Path(d) / fam_io.SCORES_FILE)
+            sequences[z["name"]] = z["sequence"]
         if len(fams) < 2:
             raise DataError(out_dir, f"only {len(fams)} usable scored families (need at least 2 to train and pick an epoch)",
                             hint="add families to proteins.families")
@@ -49,6 +50,8 @@ def train_model(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str
             "architecture": {"name": "ContactResNet", "channels": int(net["channels"]), "blocks": int(net["blocks"])},
             "training": {"train_families": res["train"], "val_families": res["val"], "skipped_families": skipped,
                          "scores_sha256": sha, "epochs_run": res["epochs_run"], "best_val_loss": res["best_val_loss"],
+                         # the query sequences, so that predict can tell a training protein from a new one
+                         "sequences": sequences,
                          "max_epochs": int(net["max_epochs"]), "lr": float(net["lr"]), "seed": int(cfg["seed"]),
                          # the loss's contact weight: predict removes its bias from the logits
                          "pos_weight": res["pos_weight"]},
