@@ -71,6 +71,20 @@ def input_checksums(paths: Iterable[str | Path]) -> dict[str, str]:
     return sums
 
 
+def cpu_model() -> str | None:
+    """The host's CPU model: the first ``model name`` of ``/proc/cpuinfo`` (Linux), else
+    ``platform.processor()``; None when neither says."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                key, sep, value = line.partition(":")
+                if sep and key.strip() == "model name" and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def device_info() -> dict[str, Any]:
     """Accelerator facts, read only if torch is already imported (never imports it)."""
     torch = sys.modules.get("torch")
@@ -106,6 +120,7 @@ def provenance_dict(record: StepRecord, started: float, finished: float) -> dict
         "packages": package_versions(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "cpu": cpu_model(),
         "host": socket.gethostname(),
         "git": git_revision(),
         "device": device_info(),

@@ -32,6 +32,8 @@ import sys
 import time
 from pathlib import Path
 
+from sciml.provenance import cpu_model
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -127,14 +129,7 @@ def main() -> None:
         from sciml.io import write_json_atomic
 
         write_json_atomic(args.out, {"config": args.config, "fold": args.fold, "epochs": args.epochs,
-                                     "accelerator": args.accelerator, "cpu": _cpu_model(), "rows": rows})
-
-
-def _cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
+                                     "accelerator": args.accelerator, "cpu": cpu_model(), "rows": rows})
 
 
 if __name__ == "__main__":

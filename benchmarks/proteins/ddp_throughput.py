@@ -28,9 +28,11 @@ import sys
 import time
 from pathlib import Path
 
+from sciml.provenance import cpu_model
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks" / "materials"))
-from ddp_throughput import _cpu_model, _env, peak_memory, rate  # noqa: E402  (same helpers as materials)
+from ddp_throughput import _env, peak_memory, rate  # noqa: E402  (same helpers as materials)
 
 
 def _cli(args: list[str], log: Path) -> float:
@@ -94,7 +96,7 @@ def main() -> None:
         from sciml.io import write_json_atomic
 
         write_json_atomic(args.out, {"config": args.config, "epochs": args.epochs, "accelerator": args.accelerator,
-                                     "cpu": _cpu_model(), "rows": rows})
+                                     "cpu": cpu_model(), "rows": rows})
 
 
 if __name__ == "__main__":

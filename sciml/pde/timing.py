@@ -31,27 +31,13 @@ from typing import Any
 import numpy as np
 
 
-def cpu_model() -> str | None:
-    """The host's CPU model: the first ``model name`` of ``/proc/cpuinfo`` (Linux), else
-    ``platform.processor()``; None when neither says."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                key, sep, value = line.partition(":")
-                if sep and key.strip() == "model name" and value.strip():
-                    return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
 def machine(device: str) -> dict[str, Any]:
-    """Where a step's seconds were measured, read at run time: ``cpu`` (:func:`cpu_model`),
+    """Where a step's seconds were measured, read at run time: ``cpu`` (:func:`sciml.provenance.cpu_model`),
     ``logical_cpus`` (``os.cpu_count()``), ``torch_threads`` (None when the step ran no torch),
     ``device`` (where the timed work ran: ``cpu`` or a torch device such as ``cuda:0``),
     ``gpus`` where there are any, and ``platform`` as provenance.json records it. No claim about
     other jobs sharing the host: these are the facts, not the load."""
-    from sciml.provenance import device_info
+    from sciml.provenance import cpu_model, device_info
 
     info = device_info()  # torch threads and GPUs, as provenance.json records them (torch not imported: {})
     out = {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "torch_threads": info.get("torch_threads"),

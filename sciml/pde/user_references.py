@@ -63,6 +63,11 @@ def _check_sha256(spec: dict[str, Any], path: Path, key: str) -> None:
                         hint="Is this the file the config describes? Update or drop the sha256 in the config.")
 
 
+def _fields(text: str, fmt: str) -> list[str]:
+    """The fields of one stripped line: comma-separated (csv) or whitespace-separated (dat)."""
+    return [p.strip() for p in text.split(",")] if fmt == "csv" else text.split()
+
+
 def _read_text(path: Path, fmt: str) -> tuple[list[str] | None, list[str], np.ndarray, np.ndarray]:
     """(csv header names or None, '%' header lines, data (n, ncol), line numbers (n,))."""
     rows, lines, header, comments = [], [], None, []
@@ -75,7 +80,7 @@ def _read_text(path: Path, fmt: str) -> tuple[list[str] | None, list[str], np.nd
                 if fmt == "dat" and text.startswith("%"):
                     comments.append(text)
                     continue
-                parts = [p.strip() for p in text.split(",")] if fmt == "csv" else text.split()
+                parts = _fields(text, fmt)
                 if fmt == "csv" and header is None:
                     header = parts
                     continue
@@ -166,10 +171,8 @@ def _first_record(path: Path, fmt: str) -> tuple[list[str] | None, int]:
                 text = line.strip()
                 if not text or (fmt == "dat" and text.startswith("%")):
                     continue
-                if fmt == "csv":
-                    header = [p.strip() for p in text.split(",")]
-                    return header, len(header)
-                return None, len(text.split())
+                parts = _fields(text, fmt)
+                return (parts if fmt == "csv" else None), len(parts)
     except OSError as exc:
         raise DataError(path, f"cannot read ({exc})") from None
     raise DataError(path, "no data lines")

@@ -11,7 +11,8 @@ import xarray as xr
 from sciml.pde.fields import global_attrs, to_dataset, to_dataset_fields, write_netcdf
 from sciml.pde.references import Reference
 from sciml.pde.steps.evaluate import solver_comparison_line
-from sciml.pde.timing import cpu_model, machine
+from sciml.pde.timing import machine
+from sciml.provenance import cpu_model
 
 
 def test_machine_reports_measured_facts():
