@@ -95,6 +95,46 @@ def write_csv_atomic(path: str | Path, header: list[str], rows: Any) -> Path:
     return write_text_atomic(path, buf.getvalue())
 
 
+class CsvSpool:
+    """A CSV written row by row into a temporary file beside ``path`` and renamed onto it by
+    :meth:`commit`: for row lists that grow with the input (screening's skipped and warned
+    structures), so memory stays flat in their number; ``\n`` line ends as :func:`write_csv_atomic`.
+    Until :meth:`commit`, ``path`` is untouched; :meth:`discard` removes the temporary file."""
+
+    def __init__(self, path: str | Path, header: list[str]) -> None:
+        import csv
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=f".tmp{self.path.suffix}",
+                                        dir=self.path.parent)
+        os.chmod(tmp_name, 0o666 & ~_current_umask())
+        self._tmp = Path(tmp_name)
+        self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        self._writer = csv.writer(self._fh, lineterminator="\n")
+        self._writer.writerow(header)
+        self.rows_written = 0
+
+    def write(self, row: list[Any]) -> None:
+        """Append one row (cells written as given)."""
+        self._writer.writerow(row)
+        self.rows_written += 1
+
+    def commit(self) -> Path:
+        """Flush, fsync and rename the file onto ``path``; return ``path``."""
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        """Close and remove the temporary file (``path`` stays as it was)."""
+        if not self._fh.closed:
+            self._fh.close()
+        self._tmp.unlink(missing_ok=True)
+
+
 def _json_default(obj: Any) -> Any:
     # numpy scalars/arrays and paths appear in metrics; convert without importing numpy.
     if hasattr(obj, "tolist"):

@@ -182,3 +182,31 @@ def test_save_torch_atomic_gives_the_same_bytes_for_the_same_weights(tmp_path):
     assert sha256_file(a) == sha256_file(b)
     assert torch.equal(torch.load(a, weights_only=True)["w"], state["w"])
     assert not [p for p in tmp_path.rglob("*.tmp*")]
+
+
+def test_csv_spool_writes_rows_as_they_come_and_renames_on_commit(tmp_path: Path) -> None:
+    from sciml.io import CsvSpool, write_csv_atomic
+
+    target = tmp_path / "skipped.csv"
+    target.write_text("old\n")
+    spool = CsvSpool(target, ["id", "line", "reason"])
+    rows = [["a", 3, "unparsable: x, y"], ["b", "", 'quote "q"'], ["c\nd", 7, "multi-line id"]]
+    for row in rows:
+        spool.write(row)
+    assert target.read_text() == "old\n"  # untouched until commit
+    assert len(_leftovers(tmp_path)) == 1
+    spool.commit()
+    assert spool.rows_written == 3 and _leftovers(tmp_path) == []
+    expected = write_csv_atomic(tmp_path / "expected.csv", ["id", "line", "reason"], rows)
+    assert target.read_bytes() == expected.read_bytes()
+
+
+def test_csv_spool_discard_leaves_the_old_file(tmp_path: Path) -> None:
+    from sciml.io import CsvSpool
+
+    target = tmp_path / "skipped.csv"
+    target.write_text("old\n")
+    spool = CsvSpool(target, ["id"])
+    spool.write(["a"])
+    spool.discard()
+    assert target.read_text() == "old\n" and _leftovers(tmp_path) == []

@@ -8,7 +8,10 @@
 from the family of the same name in ``--families-from`` and mapped onto the predicted query row
 (the same Biopython alignment ``predict`` uses when given a structure); the script prints the mean
 CASP precisions of the saved network and of the converged Potts fit ``predict`` ran, and the
-family-held-out CV estimate of the same config (``<results_dir>/proteins/cross_validate/metrics.json``).
+family-held-out CV estimate of the same config (``<results_dir>/proteins/cross_validate/metrics.json``),
+and the calibration of the network's probabilities over the scored pairs (|i-j| >= 6): pooled
+(Brier, ECE, reliability table) and per family (expected contacts, the sum of the probabilities, vs
+observed contacts).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sciml.config import merge_yaml_files
     from sciml.io import write_json_atomic
+    from sciml.proteins.calibration import calibration, scored_pairs
     from sciml.proteins.metrics import casp_precision, mean_metrics
     from sciml.proteins.query import load_query
 
@@ -43,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     natives = {f["name"]: f for f in yaml.safe_load(Path(args.families_from).read_text())["proteins"]["families"]}
     run = Path(cfg["results_dir"]) / "proteins"
     data = Path(args.data_root)
-    per, skipped = {}, {}
+    per, skipped, pairs = {}, {}, []
     for t in cfg["proteins"]["targets"]:
         name = t["name"]
         m = json.loads((run / "targets" / name / "metrics.json").read_text())
@@ -56,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         with np.load(run / "targets" / name / "prediction" / f"{name}.contacts.npz") as z:
             probs, potts = z["probs"], z["coevolution"]
         per[name] = {"network": casp_precision(probs, q.native), "potts": casp_precision(potts, q.native)}
+        p, y = scored_pairs(probs, q.native)  # calibration: expected contacts (sum of probabilities) vs observed
+        per[name]["contacts"] = {"expected": round(float(p.sum()), 1), "observed": int(y.sum()), "pairs": len(y)}
+        pairs.append((probs, q.native))
     if args.cv_from:
         cv = json.loads(Path(args.cv_from).read_text())["cv_estimate"]
     else:
@@ -63,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     key = "long_L/5"
     out = {"n_scored": len(per), "skipped": skipped,
            "mean": {k: mean_metrics([v[k] for v in per.values()]) for k in ("network", "potts")},
-           "cv_estimate": {"network": cv["network"], "potts": cv["potts"]}, "per_family": per}
+           "cv_estimate": {"network": cv["network"], "potts": cv["potts"]}, "per_family": per,
+           "calibration": calibration(pairs)}
     out["gain_long_L/5"] = round(out["mean"]["network"][key] - out["mean"]["potts"][key], 4)
     out["network_minus_cv_long_L/5"] = round(out["mean"]["network"][key] - cv["network"][key], 4)
     if args.out:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from sciml.io import write_csv_atomic
+from sciml.io import CsvSpool, write_csv_atomic
 from sciml.materials.graphs import CrystalGraph, GraphSettings, site_elements, structure_graph
 from sciml.materials.readers import RawRecord
 
@@ -55,27 +55,50 @@ class Rejection:
 
 @dataclass
 class Quarantine:
-    """Collects rejections; ``write`` stores them as CSV (id, line, reason)."""
+    """Collects rejections; ``write`` stores them as CSV (id, line, reason).
+
+    With ``spool`` (a :class:`sciml.io.CsvSpool` on the CSV's path), each rejection goes to disk as it
+    comes and only the counts stay in memory (screening: memory flat in the number of rejections);
+    ``items`` then stays empty and :meth:`write` commits the spool.
+    """
 
     items: list[Rejection] = field(default_factory=list)
+    spool: CsvSpool | None = None
+    _categories: Counter = field(default_factory=Counter, repr=False)
+
+    def __post_init__(self) -> None:
+        self._categories.update(r.category for r in self.items)
 
     def add(self, record: RawRecord, reason: str) -> None:
-        self.items.append(Rejection(record.id, record.line, reason))
+        rejection = Rejection(record.id, record.line, reason)
+        self._categories[rejection.category] += 1
+        if self.spool is not None:
+            self.spool.write(_quarantine_row(rejection))
+        else:
+            self.items.append(rejection)
 
     def __len__(self) -> int:
-        return len(self.items)
+        return sum(self._categories.values())
 
     def counts(self) -> dict[str, int]:
         """Number of rejections per reason category."""
-        return dict(sorted(Counter(r.category for r in self.items).items()))
+        return dict(sorted(self._categories.items()))
 
     def rows(self) -> list[list]:
-        """``[id, line ('' when unknown), reason]`` per rejection (the CSV rows)."""
-        return [[r.id, "" if r.line is None else r.line, r.reason] for r in self.items]
+        """``[id, line ('' when unknown), reason]`` per rejection held in memory (the CSV rows)."""
+        return [_quarantine_row(r) for r in self.items]
 
     def write(self, path: str | Path) -> Path:
-        """Write the quarantine CSV (``id,line,reason``) atomically."""
+        """Write the quarantine CSV (``id,line,reason``) atomically (a spool is committed onto its own path)."""
+        if self.spool is not None:
+            if Path(path) != self.spool.path:
+                raise ValueError(f"the quarantine spools to {self.spool.path}, not {path}")
+            return self.spool.commit()
         return write_csv_atomic(path, QUARANTINE_COLUMNS, self.rows())
+
+
+def _quarantine_row(r: Rejection) -> list[Any]:
+    return [r.id, "" if r.line is None else r.line, r.reason]
 
 
 def warning_kind(message: str) -> str:
@@ -91,13 +114,29 @@ class ParserWarnings:
 
     ``items`` holds ``[id, line, [warning, ...]]`` per record (what the graph caches store);
     :meth:`summary` gives the count and the distinct kinds, :meth:`write` the CSV (one row a warning).
+    With ``spool`` (a :class:`sciml.io.CsvSpool`), rows go to disk as they come and ``items`` stays
+    empty, as for :class:`Quarantine`.
     """
 
     items: list[list[Any]] = field(default_factory=list)
+    spool: CsvSpool | None = None
+    _kinds: Counter = field(default_factory=Counter, repr=False)
+    _n: int = 0
+
+    def __post_init__(self) -> None:
+        self._n = len(self.items)
+        self._kinds.update(kind for _, _, messages in self.items for kind in {warning_kind(m) for m in messages})
 
     def add(self, record: RawRecord) -> None:
         """Note ``record``'s parser warnings, if it has any."""
-        if record.parser_warnings:
+        if not record.parser_warnings:
+            return
+        self._n += 1
+        self._kinds.update({warning_kind(m) for m in record.parser_warnings})
+        if self.spool is not None:
+            for row in _warning_rows(record.id, record.line, record.parser_warnings):
+                self.spool.write(row)
+        else:
             self.items.append([record.id, record.line, list(record.parser_warnings)])
 
     def tap(self, records: Iterable[RawRecord]) -> Iterator[RawRecord]:
@@ -107,24 +146,31 @@ class ParserWarnings:
             yield record
 
     def __len__(self) -> int:
-        return len(self.items)
+        return self._n
 
     def counts(self) -> dict[str, int]:
         """Records per warning kind (:func:`warning_kind`), most frequent first."""
-        c = Counter(kind for _, _, messages in self.items for kind in {warning_kind(m) for m in messages})
-        return dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+        return dict(sorted(self._kinds.items(), key=lambda kv: (-kv[1], kv[0])))
 
     def summary(self) -> dict[str, Any]:
         """``n_records_with_parser_warnings`` and ``parser_warnings`` (kind -> records), for summaries."""
         return {"n_records_with_parser_warnings": len(self), "parser_warnings": self.counts()}
 
     def rows(self) -> list[list[Any]]:
-        """``[id, line ('' when unknown), warning]`` per warning (the CSV rows)."""
-        return [[rid, "" if line is None else line, m] for rid, line, messages in self.items for m in messages]
+        """``[id, line ('' when unknown), warning]`` per warning held in memory (the CSV rows)."""
+        return [row for rid, line, messages in self.items for row in _warning_rows(rid, line, messages)]
 
     def write(self, path: str | Path) -> Path:
-        """Write ``parser_warnings.csv`` (``id,line,warning``) atomically."""
+        """Write ``parser_warnings.csv`` (``id,line,warning``) atomically (a spool is committed instead)."""
+        if self.spool is not None:
+            if Path(path) != self.spool.path:
+                raise ValueError(f"the parser warnings spool to {self.spool.path}, not {path}")
+            return self.spool.commit()
         return write_csv_atomic(path, PARSER_WARNING_COLUMNS, self.rows())
+
+
+def _warning_rows(rid: str, line: int | None, messages: Iterable[str]) -> list[list[Any]]:
+    return [[rid, "" if line is None else line, m] for m in messages]
 
 
 def describe_parser_warnings(summary: dict[str, Any], n_records: int, where: str, top: int = 5) -> str | None:

@@ -157,3 +157,24 @@ def test_predict_and_gather_report_parser_warnings(trained_fold, tmp_path):
     sec = read_section(tmp_path / "section" / "section.json")
     assert any(w.startswith("2 of 4 structures parsed with parser warnings") for w in sec.warnings)
     assert sec.tables[1].columns[5] == "parser warnings (scored)" and [r[5] for r in sec.tables[1].rows] == [1, 1]
+
+
+def test_spooled_parser_warnings_match_the_in_memory_ones(tmp_path):
+    from sciml.io import CsvSpool
+    from sciml.materials.readers import RawRecord
+    from sciml.materials.validation import PARSER_WARNING_COLUMNS, ParserWarnings
+
+    records = [RawRecord(f"r{k}", None, None, line=k + 2,
+                         parser_warnings=[f"{k % 3 + 1} fractional coordinates rounded to ideal values to avoid "
+                                          "issues with finite precision."] * (1 + k % 2)) for k in range(300)]
+    records += [RawRecord("clean", None, None, line=400)]
+    kept = ParserWarnings()
+    spooled = ParserWarnings(spool=CsvSpool(tmp_path / "w.csv", PARSER_WARNING_COLUMNS))
+    for r in records:
+        kept.add(r)
+        spooled.add(r)
+    assert spooled.items == [] and len(spooled) == len(kept) == 300
+    assert spooled.summary() == kept.summary() == {"n_records_with_parser_warnings": 300,
+                                                   "parser_warnings": {ROUNDED_KIND: 300}}
+    assert spooled.write(tmp_path / "w.csv").read_bytes() == kept.write(tmp_path / "k.csv").read_bytes()
+    assert ParserWarnings(kept.items).summary() == kept.summary()

@@ -261,3 +261,30 @@ def test_predict_says_what_was_predicted_and_in_which_unit(tmp_path, trained_fol
     # an older model.json without the labels: the column name and "unit not given", never a made-up unit
     old = prediction_labels({"transform": "none"})
     assert old["unit"] == "unit not given" and old["prediction_label"] == "target (unit not given)"
+
+
+def test_a_failing_screen_leaves_earlier_outputs_and_no_temporary_files(tmp_path, trained_fold, jdft2d_records,
+                                                                        monkeypatch):
+    """skipped.csv and parser_warnings.csv are spooled to disk while the screen runs: a run that dies
+    midway removes its spools, and the previous run's files stay as they were."""
+    from sciml.materials import screening
+
+    cfg, fold_dir, _ = trained_fold
+    src = tmp_path / "in.csv"
+    screening_csv(src, jdft2d_records)
+    out = tmp_path / "screen"
+    predict(cfg, fold_dir, src, out, batch_size=3, id_column="name", progress=False)
+    before = {name: (out / name).read_bytes() for name in ("skipped.csv", "parser_warnings.csv", "predictions.csv")}
+    real = screening.predict_records
+
+    def dies_after_one_batch(*args, **kwargs):
+        for k, batch in enumerate(real(*args, **kwargs)):
+            if k == 1:
+                raise KeyboardInterrupt
+            yield batch
+
+    monkeypatch.setattr(screening, "predict_records", dies_after_one_batch)
+    with pytest.raises(KeyboardInterrupt):
+        predict(cfg, fold_dir, src, out, batch_size=3, id_column="name", progress=False)
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert sorted(p.name for p in out.iterdir() if ".tmp" in p.name) == []

@@ -109,3 +109,27 @@ def test_no_usable_records_names_the_first_reason(tmp_path):
     cfg = {"path": "bad.csv", "format": "csv", "target_column": "y", "id_column": "id"}
     with pytest.raises(DataError, match="first: id a: unparsable"):
         load_or_build(cfg, S, tmp_path, tmp_path / "cache")
+
+
+def test_spooled_quarantine_keeps_only_counts_and_writes_the_same_file(tmp_path):
+    """Screening spools rejections to disk: nothing grows in memory with their number, same CSV bytes."""
+    from sciml.io import CsvSpool
+    from sciml.materials.validation import QUARANTINE_COLUMNS
+
+    reasons = ["unparsable: bad CIF", "too_close: 0.1 A", "unparsable: empty"] * 400
+    kept, spooled = Quarantine(), Quarantine(spool=CsvSpool(tmp_path / "s.csv", QUARANTINE_COLUMNS))
+    for k, reason in enumerate(reasons):
+        for q in (kept, spooled):
+            q.add(RawRecord(f"r{k}", None, None, line=k + 2), reason)
+    assert spooled.items == [] and len(spooled) == len(kept) == 1200
+    assert spooled.counts() == kept.counts() == {"too_close": 400, "unparsable": 800}
+    assert spooled.write(tmp_path / "s.csv").read_bytes() == kept.write(tmp_path / "k.csv").read_bytes()
+    with pytest.raises(ValueError, match="spools to"):
+        Quarantine(spool=CsvSpool(tmp_path / "t.csv", QUARANTINE_COLUMNS)).write(tmp_path / "other.csv")
+
+
+def test_quarantine_built_from_rows_counts_them():
+    from sciml.materials.validation import Rejection
+
+    q = Quarantine([Rejection("a", 2, "unparsable: x"), Rejection("b", None, "bad_target: nan")])
+    assert len(q) == 2 and q.counts() == {"bad_target": 1, "unparsable": 1}

@@ -59,11 +59,13 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
     device, the throughput (structures/s) and what was predicted (:func:`prediction_labels`)."""
     from tqdm import tqdm
 
+    from sciml.io import CsvSpool
     from sciml.materials import saved_model
     from sciml.materials.models.ensemble import ensemble_size
     from sciml.materials.readers import FOLDER_FILES, ignored_files, read_records
     from sciml.materials.screening import PredictionWriter, columns_for, predict_records, resolve_device
-    from sciml.materials.validation import ParserWarnings, Quarantine, describe_parser_warnings
+    from sciml.materials.validation import (PARSER_WARNING_COLUMNS, QUARANTINE_COLUMNS, ParserWarnings,
+                                            Quarantine, describe_parser_warnings)
 
     if fmt not in OUTPUT_FILES:
         raise DataError(out_dir, f"unknown output format {fmt!r} (valid: {', '.join(OUTPUT_FILES)})")
@@ -76,10 +78,11 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
     with run_step("materials.predict", cfg, out_dir, inputs=[*model_files, input_path],
                   threads=resolve_threads(threads, cfg)) as step:
         out = step.output(OUTPUT_FILES[fmt])
-        warned = ParserWarnings()
+        # skipped and warned rows go to disk as they come: memory stays flat in their number
+        warned = ParserWarnings(spool=CsvSpool(step.output(PARSER_WARNINGS_FILE), PARSER_WARNING_COLUMNS))
         records = warned.tap(read_records(input_path, fmt=input_format, structure_column=structure_column,
                                           id_column=id_column, with_targets=False, arrays=True))
-        quarantine = Quarantine()
+        quarantine = Quarantine(spool=CsvSpool(step.output(SKIPPED_FILE), QUARANTINE_COLUMNS))
         n_ok = 0
         import pymatgen.core  # noqa: F401  one-off imports before the clock: the rate is the steady one
         import torch_geometric.data  # noqa: F401
@@ -95,13 +98,17 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
                         quarantine.add(rec, reason)
                     n_ok += len(rows)
                     bar.update(len(rows) + len(rejected))
+            except BaseException:
+                quarantine.spool.discard()
+                warned.spool.discard()
+                raise
             finally:
                 writer.close()
                 bar.close()
         elapsed = time.perf_counter() - t0
         skipped = quarantine.write(step.output(SKIPPED_FILE))
         warned_file = warned.write(step.output(PARSER_WARNINGS_FILE))
-        if quarantine.items:
+        if len(quarantine):
             print(f"materials predict: skipped {len(quarantine)} structure(s), reasons in {skipped}", file=sys.stderr)
         n_all = n_ok + len(quarantine)
         warnings = []
