@@ -23,7 +23,7 @@ import numpy as np
 from sciml.errors import DataError
 from sciml.io import save_torch_atomic, sha256_file, sha256_tree
 from sciml.materials.graphs import GraphSettings
-from sciml.materials.readers import RawRecord, read_records
+from sciml.materials.readers import ASE_SUFFIXES, RawRecord, matbench_target_column, read_records
 from sciml.materials.validation import ParserWarnings, Quarantine, check_record
 
 #: Bump when the cached layout or graph semantics change (invalidates old caches).
@@ -82,16 +82,61 @@ class GraphTable:
 BUILTIN_DATASET = ("materials/flla_2015_subset1000.csv.gz", "formation_energy_per_atom")
 BUILTIN_LABELS = ("formation energy per atom", "eV/atom")
 UNIT_NOT_GIVEN = "unit not given"
+#: The target column of a CSV / ASE file when ``dataset.target_column`` is null (the built-in dataset's).
+DEFAULT_TARGET_COLUMN = BUILTIN_DATASET[1]
+
+
+def dataset_format(dataset_cfg: dict[str, Any]) -> str:
+    """The reader of ``dataset_cfg``: ``format``, or for ``auto`` the one the path's name implies
+    (as :func:`~sciml.materials.readers.detect_format`; a name without a known suffix is a folder)."""
+    fmt = dataset_cfg.get("format", "auto")
+    if fmt != "auto":
+        return fmt
+    name = str(dataset_cfg.get("path") or "").lower().rstrip("/")
+    if name.endswith((".json", ".json.gz")):
+        return "matbench_json"
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    if name.endswith(ASE_SUFFIXES):
+        return "ase"
+    return "folder"
+
+
+def target_column(dataset_cfg: dict[str, Any]) -> str | None:
+    """The target column the reader reads: None for a folder (the targets are ``id_prop.csv``'s second
+    field); for a Matbench file ``target_column`` (None: the reader takes the only non-structure column,
+    :func:`resolved_dataset` names it); for CSV / ASE files ``target_column``, null meaning
+    :data:`DEFAULT_TARGET_COLUMN`."""
+    fmt = dataset_format(dataset_cfg)
+    column = dataset_cfg.get("target_column")
+    if fmt == "folder":
+        return None
+    if column is None and fmt in ("csv", "ase"):
+        return DEFAULT_TARGET_COLUMN
+    return column
+
+
+def resolved_dataset(dataset_cfg: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``dataset_cfg`` with ``target_column`` set to the column actually read from ``path`` (a Matbench
+    file's only non-structure column when it is null; None for a folder), so labels name that column."""
+    fmt = dataset_format(dataset_cfg)
+    column = target_column(dataset_cfg)
+    if fmt == "matbench_json":
+        column = matbench_target_column(path, column)
+    return {**dataset_cfg, "target_column": column}
 
 
 def target_labels(dataset_cfg: dict[str, Any]) -> tuple[str, str]:
     """``(target name, unit)`` for tables and plots: ``dataset.target_name`` / ``unit`` when set; else the
     built-in dataset's labels for the built-in dataset, and for a user's own data the target column's
-    name and "unit not given" (never another dataset's physical label on the user's numbers)."""
+    name (:func:`target_column`; "target" for a folder's ``id_prop.csv``) and "unit not given" (never
+    another dataset's physical label on the user's numbers). ``unit`` is the unit of the raw
+    (untransformed) target; :func:`error_unit` gives the unit of an error."""
     name, unit = dataset_cfg.get("target_name"), dataset_cfg.get("unit")
-    builtin = (dataset_cfg.get("path"), dataset_cfg.get("target_column")) == BUILTIN_DATASET
+    column = target_column(dataset_cfg)
+    builtin = (dataset_cfg.get("path"), column) == BUILTIN_DATASET
     if name is None:
-        name = BUILTIN_LABELS[0] if builtin else (dataset_cfg.get("target_column") or "target")
+        name = BUILTIN_LABELS[0] if builtin else (column or "target")
     if unit is None:
         unit = BUILTIN_LABELS[1] if builtin else UNIT_NOT_GIVEN
     return name, unit
@@ -232,7 +277,7 @@ def dataset_records(path: Path, dataset_cfg: dict[str, Any]) -> Iterator[RawReco
     """The raw records of the dataset file ``path``, read with the ``materials.dataset`` columns/format."""
     return read_records(
         path, fmt=dataset_cfg.get("format", "auto"), structure_column=dataset_cfg.get("structure_column", "structure"),
-        target_column=dataset_cfg.get("target_column"), id_column=dataset_cfg.get("id_column"),
+        target_column=target_column(dataset_cfg), id_column=dataset_cfg.get("id_column"),
         structure_format=dataset_cfg.get("structure_format", "auto"),
     )
 

@@ -67,7 +67,9 @@ def split_fold(table: Any, cfg: dict[str, Any], fold: int) -> dict[str, Any]:
 
     cv = cfg["cv"]
     if not 0 <= fold < cv["n_splits"]:
-        raise ConfigError("materials.cv.folds", f"fold {fold} outside 0..{cv['n_splits'] - 1}")
+        raise ConfigError("--fold", f"fold {fold} (the train step's fold argument, an entry of materials.cv.folds "
+                                    f"in the workflow) outside 0..{cv['n_splits'] - 1} "
+                                    f"(materials.cv.n_splits = {cv['n_splits']})")
     pos = {rid: k for k, rid in enumerate(table.ids)}
     tr_all, te_all = kfold_indices(len(table.all_ids), cv["n_splits"], cv["split_seed"])[fold]
     train = np.array([pos[table.all_ids[i]] for i in tr_all if table.all_ids[i] in pos], dtype=np.int64)

@@ -26,10 +26,11 @@ rescaled...) is kept, its warnings in ``parser_warnings`` (captured per record, 
 
 ``RawRecord.line`` (the quarantine's ``line`` column) is the 1-based line of the user's file where
 the record starts: for a CSV the line of its row (comment and header lines counted, a quoted field
-over several lines counted as its lines), for an (extended) XYZ file the frame's atom-count line.
+over several lines counted as its lines), for an (extended) XYZ file the frame's atom-count line,
+for a folder with ``id_prop.csv`` the line of the record's row there.
 It is None (an empty cell) where the input has no lines for a record -- a Matbench JSON entry (the
-id is its mbid), a file of a folder (the id is the file name without suffix), a frame of a binary
-ASE ``.traj`` -- and the id locates the record there. A missing or
+id is its mbid), a file of a folder without an ``id_prop.csv`` row (the id is the file name without
+suffix), a frame of a binary ASE ``.traj`` -- and the id locates the record there. A missing or
 malformed *file* raises :class:`~sciml.errors.DataError`. Every reader streams (one record
 in memory at a time); the Matbench JSON document is parsed incrementally with ijson.
 """
@@ -272,6 +273,7 @@ def parse_structure(value: Any, fmt: str = "auto", issues: list[str] | None = No
         else:
             fmt = "poscar"
     cif_issues: list[str] = []
+    caught: list[Any] = []
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -291,15 +293,25 @@ def parse_structure(value: Any, fmt: str = "auto", issues: list[str] | None = No
                 structure = Structure.from_str(value, fmt=fmt)
             else:
                 raise ValueError(f"unknown structure format '{fmt}' (valid: auto, cif, poscar, dict)")
-    except ValueError:
-        raise
+    except ValueError as exc:
+        raise ValueError(_with_parser_reason(str(exc), _parser_issues(cif_issues, caught))) from None
     except Exception as exc:  # pymatgen raises many types for malformed text
-        raise ValueError(f"cannot parse structure as {fmt}: {type(exc).__name__}: {str(exc)[:160]}") from None
+        raise ValueError(_with_parser_reason(f"cannot parse structure as {fmt}: {type(exc).__name__}: {str(exc)[:160]}",
+                                             _parser_issues(cif_issues, caught))) from None
     if len(structure) == 0:
         raise ValueError("structure has no sites")
     if issues is not None:
         issues.extend(m for m in _parser_issues(cif_issues, caught) if m not in issues)
     return structure
+
+
+def _with_parser_reason(message: str, issues: list[str]) -> str:
+    """``message`` of a structure that failed to parse, with the parser's warnings before the failure
+    (pymatgen's CIF parser warns "Occupancy 2.0 exceeded tolerance", then says only "no structures")."""
+    if not issues:
+        return message
+    reason = "; ".join(issues)
+    return f"{message} (parser: {reason if len(reason) <= 300 else reason[:297] + '...'})"
 
 
 #: How pymatgen's CifParser starts the warning that repeats all its issues of one CIF in one message.
@@ -330,9 +342,11 @@ def _single_cif_structure(text: str, issues: list[str] | None = None):
     from pymatgen.io.cif import CifParser
 
     parser = CifParser.from_str(text)
-    structures = parser.parse_structures(primitive=False)
-    if issues is not None:
-        issues.extend(parser.warnings)
+    try:
+        structures = parser.parse_structures(primitive=False)
+    finally:  # the issues explain a failure too
+        if issues is not None:
+            issues.extend(parser.warnings)
     if len(structures) > 1:
         blocks = list(parser.as_dict())
         names = ", ".join(blocks[:5]) + (", ..." if len(blocks) > 5 else "")
@@ -417,6 +431,27 @@ def _matbench_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, str, Any]
     return list(columns), rows()
 
 
+def _pick_target_column(path: Path, columns: list[str], target_column: str | None) -> str:
+    """``target_column``, checked against a Matbench file's ``columns``; None: the only non-structure column."""
+    targets = [c for c in columns if c != "structure"]
+    if target_column is None:
+        if len(targets) != 1:
+            raise DataError(path, f"several target columns {targets}; set materials.dataset.target_column")
+        return targets[0]
+    if target_column not in columns:
+        raise DataError(path, f"target column '{target_column}' not found (columns: {columns})",
+                        hint="set materials.dataset.target_column to one of them (null: the only non-structure column)")
+    return target_column
+
+
+def matbench_target_column(path: str | Path, target_column: str | None = None) -> str:
+    """The target column :func:`read_matbench_json` reads from the Matbench file ``path`` (reads only
+    its ``columns``): ``target_column`` when the file has it, for None the only non-structure column."""
+    path = Path(path)
+    columns, _ = _matbench_rows(path)
+    return _pick_target_column(path, columns, target_column)
+
+
 def read_matbench_json(path: str | Path, target_column: str | None = None, arrays: bool = False
                        ) -> Iterator[RawRecord]:
     """Records of a Matbench dataset in the figshare "split" JSON layout (``.json`` or ``.json.gz``),
@@ -428,13 +463,7 @@ def read_matbench_json(path: str | Path, target_column: str | None = None, array
     if "structure" not in columns:
         raise DataError(path, f"no 'structure' column (columns: {columns})")
     s_col = columns.index("structure")
-    targets = [c for c in columns if c != "structure"]
-    if target_column is None:
-        if len(targets) != 1:
-            raise DataError(path, f"several target columns {targets}; set materials.dataset.target_column")
-        target_column = targets[0]
-    if target_column not in columns:
-        raise DataError(path, f"target column '{target_column}' not found (columns: {columns})")
+    target_column = _pick_target_column(path, columns, target_column)
     t_col = columns.index(target_column)
     for _, rid, row in rows:
         issues: list[str] = []
@@ -466,10 +495,12 @@ def read_structure_csv(path: str | Path, structure_column: str = "structure", ta
     path = Path(path)
     parse = parse_structure_arrays if arrays else parse_structure
     for i, line, row in _csv_dict_rows(path, structure_column, target_column, id_column):
-        rid = str(row[id_column]) if id_column else f"row{i}"
+        rid = str(row.get(id_column) or "") if id_column else f"row{i}"
         error = row.get(SOURCE_ERROR) or None  # a shard file: the reason its record failed to read
         structure = None
         issues: list[str] = []
+        if not rid.strip():  # never a record named "": quarantined under its row name with the line
+            rid, error = f"row{i}", f"bad_id: empty id in column '{id_column}' (line {_source_line(row, line)})"
         if error is None:
             try:
                 structure = parse(row.get(structure_column) or "", structure_format, issues)
@@ -506,11 +537,8 @@ def _csv_dict_rows(path: Path, structure_column: str, target_column: str | None,
         for col, what in ((structure_column, "structure_column"), (target_column, "target_column"),
                           (id_column, "id_column")):
             if col is not None and col not in header:
-                hint = f"set materials.dataset.{what}"
-                if what != "target_column":  # the screening steps take these columns as options too
-                    hint += (f" (training), materials.screening.{what} (screening workflow) or "
-                             f"--{what.replace('_', '-')} (sciml materials predict / shard)")
-                raise DataError(path, f"column '{col}' ({what}) not in the header {header}", hint=hint)
+                raise DataError(path, f"column '{col}' ({what}) not in the header {header}",
+                                hint=_missing_column_hint(what, header))
         rows = _numbered_rows(csv.reader(fh), skipped + 1)  # the comment lines and the header before
         first = next(rows, None)
         if first is not None and len(first[1]) == len(header) + 1:
@@ -522,6 +550,23 @@ def _csv_dict_rows(path: Path, structure_column: str, target_column: str | None,
         fh.close()
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(path, f"cannot read CSV ({exc})") from None
+
+
+def _missing_column_hint(what: str, header: list[str]) -> str:
+    """How to fix a ``what`` column (``structure_column``...) missing from ``header``: the setting to
+    change, ``id_column: null`` for ids, and a word when the header looks semicolon or tab separated."""
+    hint = f"set materials.dataset.{what}"
+    if what != "target_column":  # the screening steps take these columns as options too
+        hint += (f" (training), materials.screening.{what} (screening workflow) or "
+                 f"--{what.replace('_', '-')} (sciml materials predict / shard)")
+    if what == "id_column":
+        hint += "; null (no option) names the records row<N>"
+    if len(header) == 1:
+        sep = next((name for ch, name in ((";", "semicolon"), ("\t", "tab")) if ch in header[0]), None)
+        if sep:
+            hint = (f"the file looks {sep} separated (one header cell {header[0][:80]!r}); this reader needs "
+                    f"comma-separated values: save it as CSV with ',' as the separator. Else {hint}")
+    return hint
 
 
 def _numbered_rows(reader: Any, lines_before: int) -> Iterator[tuple[int, list[str]]]:
@@ -582,39 +627,61 @@ def read_structure_folder(folder: str | Path, id_prop: str | None = "id_prop.csv
                           ) -> Iterator[RawRecord]:
     """Stream records of a folder of structure files.
 
-    With ``id_prop.csv`` present (rows ``id,target``, no header; CGCNN/ALIGNN layout) the
-    records follow its order and ``<id>.cif`` / ``<id>.vasp`` / ``<id>`` is looked up for
-    each id; a missing file is a bad record. Without it (screening) every structure file
-    is read in name order with ``target=None``. ``arrays``: structures as :class:`CrystalArrays`.
-    A record here is a file, not a line: ``line`` is None and the id (the file name without
-    suffix) locates it.
+    With ``id_prop`` (rows ``id,target``; CGCNN/ALIGNN layout; a first line whose second field is
+    not a number is a header and skipped) the records follow its order and ``<id>.cif`` /
+    ``<id>.vasp`` / ``<id>`` is looked up for each id; a missing file is a bad record, and each
+    structure file without a row follows as a ``no_target`` record (quarantined, never ignored
+    silently). A record's ``line`` is its row's line in ``id_prop.csv`` (None for a structure file
+    without a row). A missing ``id_prop.csv`` is a DataError naming it. Without ``id_prop``
+    (screening) every structure file is read in name order with ``target=None`` and ``line`` None:
+    the id (the file name without suffix) locates it. ``arrays``: structures as :class:`CrystalArrays`.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(folder, "not a folder")
     files = _structure_files(folder)
-    prop_path = folder / id_prop if id_prop else None
-    if prop_path is not None and prop_path.is_file():
-        with open(prop_path, encoding="utf-8-sig", newline="") as fh:
-            for i, row in enumerate(csv.reader(fh)):
-                if not row or row[0].startswith("#"):
-                    continue
-                if len(row) < 2:
-                    raise DataError(prop_path, "expected 'id,target' rows", record=i + 1)
-                rid, raw_target = row[0].strip(), row[1]
-                # the CGCNN convention names files <id>.cif; also accept an id that is the file name
-                p = files.get(Path(rid).stem) or files.get(rid)
-                note = _target_note(raw_target)
-                if p is None:
-                    missing = f"no structure file for id '{rid}' in {folder}"
-                    yield RawRecord(rid, None, _to_float(raw_target), missing, None, note)
-                    continue
-                structure, error, issues = _folder_structure(p, arrays)
-                yield RawRecord(rid, structure, _to_float(raw_target), error, None, note, issues)
+    if id_prop is None:
+        for rid, p in files.items():
+            structure, error, issues = _folder_structure(p, arrays)
+            yield RawRecord(rid, structure, None, error, None, parser_warnings=issues)
         return
-    for rid, p in files.items():
+    prop_path = folder / id_prop
+    if not prop_path.is_file():
+        raise DataError(prop_path, f"{id_prop} missing: a folder dataset needs it for the targets",
+                        hint=f"write {prop_path} with one 'id,target' row per structure file ({len(files)} found)")
+    used: set[str] = set()
+    for line, rid, raw_target in _id_prop_rows(prop_path):
+        # the CGCNN convention names files <id>.cif; also accept an id that is the file name
+        p = files.get(Path(rid).stem) or files.get(rid)
+        note = _target_note(raw_target)
+        if p is None:
+            missing = f"no structure file for id '{rid}' in {folder}"
+            yield RawRecord(rid, None, _to_float(raw_target), missing, line, note)
+            continue
+        used.add(p.name)
         structure, error, issues = _folder_structure(p, arrays)
-        yield RawRecord(rid, structure, None, error, None, parser_warnings=issues)
+        yield RawRecord(rid, structure, _to_float(raw_target), error, line, note, issues)
+    for rid, p in files.items():
+        if p.name not in used:
+            yield RawRecord(rid, None, None, f"no_target: structure file {p.name} has no row in {id_prop}")
+
+
+def _id_prop_rows(prop_path: Path) -> Iterator[tuple[int, str, str]]:
+    """``(line, id, target text)`` of the rows of an ``id_prop.csv`` (``line`` 1-based): blank and ``#``
+    lines skipped, and a first row whose second field is not a number (a header such as
+    ``material_id,K_VRH``). A row with fewer than two fields is a DataError naming its line."""
+    with open(prop_path, encoding="utf-8-sig", newline="") as fh:
+        first = True
+        for line, row in _numbered_rows(csv.reader(fh), 0):
+            if not row or not "".join(row).strip() or row[0].startswith("#"):
+                continue
+            if len(row) < 2:
+                raise DataError(prop_path, f"expected 'id,target' rows, found {row[:3]}", record=f"line {line}")
+            if first and _target_note(row[1]) is not None:
+                first = False
+                continue  # a header line
+            first = False
+            yield line, row[0].strip(), row[1]
 
 
 def _folder_structure(p: Path, arrays: bool) -> tuple[Any | None, str | None, tuple[str, ...]]:

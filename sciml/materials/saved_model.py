@@ -118,6 +118,23 @@ def weight_files(model_dir: str | Path, spec: dict[str, Any]) -> list[Path]:
     return [Path(model_dir) / n for n in spec.get("ensemble_weights", [member_weight_file(0)])]
 
 
+def read_weights(path: Path) -> Any:
+    """The state dict in the weight file ``path`` (``torch.load(weights_only=True)``); an empty, truncated
+    or otherwise unreadable file is a :class:`~sciml.errors.DataError` naming it."""
+    import pickle
+    import zipfile
+
+    import torch
+
+    if path.stat().st_size == 0:
+        raise DataError(path, "empty weight file", hint="rerun 'sciml materials train' for this fold")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (EOFError, OSError, RuntimeError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
+        raise DataError(path, f"unreadable weight file, truncated or corrupt ({type(exc).__name__}: {str(exc)[:160]})",
+                        hint="rerun 'sciml materials train' for this fold") from None
+
+
 def load(model_dir: str | Path) -> tuple[Any, dict[str, Any]]:
     """``(model, spec)`` of a model folder: the plain ``nn.Module`` in eval mode (an
     :class:`~sciml.materials.models.ensemble.EnsembleMean` of the members for an ensemble,
@@ -137,10 +154,10 @@ def load(model_dir: str | Path) -> tuple[Any, dict[str, Any]]:
             raise DataError(weights, "model file missing",
                             hint="point --model-dir at a fold folder written by 'sciml materials train'")
         model = build_model(spec["model_name"], **spec["model_kwargs"])
+        state = read_weights(weights)
         try:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
             model.load_state_dict(state)
-        except (RuntimeError, KeyError) as exc:
+        except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
             raise DataError(weights, f"weights do not fit the model in model.json ({str(exc)[:200]})") from None
         members.append(model)
     if len(members) == 1:

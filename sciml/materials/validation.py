@@ -8,9 +8,10 @@ than ``min_distance`` (A); an atom has no neighbour inside the graph cutoff.
 
 The quarantine CSV's columns (:data:`QUARANTINE_COLUMNS`): ``id``; ``line``, the 1-based line of the
 user's file where the record starts (a CSV row's first line, header counted; an XYZ frame's
-atom-count line), empty where the input has no lines for a record (Matbench JSON: the id is the
-mbid; a folder of structure files: the id is the file name without suffix; a binary ASE ``.traj``);
-``reason``. Screening's ``skipped.csv`` has the same columns.
+atom-count line; a folder's record: the line of its ``id_prop.csv`` row), empty where the input has no
+lines for a record (Matbench JSON: the id is the mbid; a structure file of a folder without an
+``id_prop.csv`` row, or read for screening: the id is the file name without suffix; a binary ASE
+``.traj``); ``reason``. Screening's ``skipped.csv`` has the same columns.
 
 A structure that parses with parser warnings (pymatgen's CIF issues: coordinates rounded, sites
 merged, occupancies changed) is kept; :class:`ParserWarnings` counts and lists those records.
@@ -174,7 +175,7 @@ def _warning_rows(rid: str, line: int | None, messages: Iterable[str]) -> list[l
 
 
 def describe_parser_warnings(summary: dict[str, Any], n_records: int, where: str, top: int = 5) -> str | None:
-    """One report/console line on the records kept despite parser warnings (None when there are none):
+    """One report/console line on the records whose structure parsed with warnings (None when there are none):
     how many of ``n_records``, the most frequent kinds with their counts, and ``where`` they are listed."""
     n = int(summary.get("n_records_with_parser_warnings") or 0)
     if not n:
@@ -183,8 +184,59 @@ def describe_parser_warnings(summary: dict[str, Any], n_records: int, where: str
     shown = "; ".join(f"{k} ({v})" for k, v in kinds[:top])
     if len(kinds) > top:
         shown += f"; {len(kinds) - top} more kinds"
-    return (f"{n} of {n_records} structures parsed with parser warnings and were kept ({shown}); "
-            f"see {where}")
+    return (f"{n} of {n_records} structures parsed with parser warnings ({shown}); a warning alone does not "
+            f"reject a structure (some may be rejected for other reasons); see {where}")
+
+
+#: Distinct ids :class:`DuplicateIds` remembers (about 100 MB of strings); later new ids are not checked.
+MAX_TRACKED_IDS = 1_000_000
+
+
+@dataclass
+class DuplicateIds:
+    """Counts the records of a stream whose id repeats an earlier one (``predict``: each is still scored,
+    so the predictions hold two rows with that id). Memory is bounded: the first ``limit`` distinct ids
+    are remembered; an id first seen after that is not checked, and :meth:`summary` says so."""
+
+    limit: int = MAX_TRACKED_IDS
+    n: int = 0
+    examples: list[str] = field(default_factory=list)
+    complete: bool = True
+    _seen: set[str] = field(default_factory=set, repr=False)
+
+    def add(self, rid: str) -> None:
+        """Note one record's id."""
+        if rid in self._seen:
+            self.n += 1
+            if len(self.examples) < 5:
+                self.examples.append(rid)
+        elif len(self._seen) < self.limit:
+            self._seen.add(rid)
+        else:
+            self.complete = False
+
+    def tap(self, records: Iterable[RawRecord]) -> Iterator[RawRecord]:
+        """``records`` as they stream by, each id noted with :meth:`add`."""
+        for record in records:
+            self.add(record.id)
+            yield record
+
+    def summary(self) -> dict[str, Any]:
+        """``n_duplicate_ids`` (records repeating an earlier id), up to 5 ``duplicate_ids``, and
+        ``duplicate_check_complete`` (False when more distinct ids came than were remembered)."""
+        return {"n_duplicate_ids": self.n, "duplicate_ids": list(self.examples),
+                "duplicate_check_complete": self.complete}
+
+    def describe(self) -> str | None:
+        """A warning line, or None when no repeat was found and every id was checked."""
+        text = None
+        if self.n:
+            text = (f"{self.n} record(s) repeat the id of an earlier record (e.g. {', '.join(self.examples)}); "
+                    "each was scored, so the predictions have several rows with that id")
+        if not self.complete:
+            text = (text + "; " if text else "") + (f"ids were checked for repeats among the first {self.limit} "
+                                                   "distinct ids only")
+        return text
 
 
 #: Smallest cell volume (A^3) taken as a lattice; below it the lattice vectors are (nearly) coplanar.
@@ -213,6 +265,20 @@ def _geometry_problem(structure: Any) -> str | None:
     return None
 
 
+#: Reasons a reader gives itself, with their category (a record without an id, a structure file without a
+#: target row): kept as they are rather than filed as ``unparsable``.
+READER_CATEGORIES = ("bad_id", "no_target")
+
+
+def missing_structure_reason(record: RawRecord) -> str:
+    """The quarantine reason of a record without a structure: the reader's own categorised reason
+    (:data:`READER_CATEGORIES`), else ``unparsable:`` and the parse error."""
+    error = record.error or "no structure"
+    if error.split(":", 1)[0] in READER_CATEGORIES:
+        return error
+    return f"unparsable: {error}"
+
+
 def check_record(record: RawRecord, settings: GraphSettings, max_z: int = DEFAULT_MAX_Z,
                  min_distance: float = 0.5, need_target: bool = True) -> tuple[CrystalGraph | None, str | None]:
     """Validate one record and build its graph.
@@ -222,7 +288,7 @@ def check_record(record: RawRecord, settings: GraphSettings, max_z: int = DEFAUL
     ``isolated_atom``) followed by ``:`` and details.
     """
     if record.structure is None:
-        return None, f"unparsable: {record.error or 'no structure'}"
+        return None, missing_structure_reason(record)
     geometry = _geometry_problem(record.structure)
     if geometry is not None:
         return None, f"unparsable: {geometry}"

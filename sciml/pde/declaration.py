@@ -38,9 +38,17 @@ SPATIAL = ("x", "y", "z")
 PARTS = {"left": (0, 0), "right": (0, 1), "bottom": (1, 0), "top": (1, 1), "front": (2, 0), "back": (2, 1)}
 CONDITION_TYPES = ("dirichlet", "neumann", "robin", "periodic", "initial")
 CONDITION_KEYS = {"type", "field", "value", "on", "input", "derivative_order"}
+#: the keys each condition type uses (any other known key is refused on it, not ignored)
+CONDITION_TYPE_KEYS = {"dirichlet": {"type", "field", "value", "on"}, "neumann": {"type", "field", "value", "on"},
+                       "robin": {"type", "field", "value", "on"}, "initial": {"type", "field", "value"},
+                       "periodic": {"type", "field", "on", "input", "derivative_order"}}
 CSG_TYPES = ("union", "difference", "intersection")
 #: boundary points sampled to check that each selector selects something
 SELECTOR_SAMPLES = 2000
+#: points of each Dirichlet / initial condition a hard constraint's lift and distance are checked on,
+#: and the tolerance (relative to the largest |value|, at least 1)
+HARD_CHECK_POINTS = 500
+HARD_CHECK_RTOL = 1e-5
 
 
 def geometry_dim(spec: dict[str, Any], key: str) -> int:
@@ -181,6 +189,13 @@ class Declaration:
         kind = c.get("type")
         if kind not in CONDITION_TYPES:
             raise ConfigError(f"{key}.type", f"unknown condition {kind!r} (valid: {', '.join(CONDITION_TYPES)})")
+        # the schema fills derivative_order: 0 into every condition, so only another value is the user's
+        given = {k for k, v in c.items() if not (k == "derivative_order" and v == 0)}
+        unused = sorted(str(k) for k in given - CONDITION_TYPE_KEYS[kind])
+        if unused:
+            raise ConfigError(f"{key}.{unused[0]}", f"a {kind} condition does not use this key (its keys: "
+                              f"{', '.join(sorted(CONDITION_TYPE_KEYS[kind]))})"
+                              + ("; an initial condition holds on the whole t = t0 slice" if kind == "initial" else ""))
         field_ = c.get("field", self.fields[0] if len(self.fields) == 1 else None)
         if field_ not in self.fields:
             raise ConfigError(f"{key}.field", f"no field {field_!r} (fields: {', '.join(self.fields)})")
@@ -294,6 +309,16 @@ class Declaration:
             return lambda X, on: np.asarray(on, dtype=bool) & np.isclose(X[:, axis], v, rtol=0, atol=1e-6 * max(1, abs(v)))
         return lambda X, on: np.asarray(on, dtype=bool) & what.evaluate_numpy(X)
 
+    def _time_selector_note(self, cond: dict[str, Any]) -> str:
+        """For a time-dependent problem whose ``on`` uses ``t``: what ``on`` selects among (the spatial
+        boundary at every time) and where a condition at the initial time goes; else ''."""
+        how, what = cond["on"]
+        if self.time is None or how != "expr" or "t" not in what.inputs_used:
+            return ""
+        return ("; `on` selects points of the spatial boundary only (at every time), not of the initial time "
+                "slice: an initial condition uses type: initial (an initial derivative such as u_t(x, 0) cannot "
+                "be declared: see docs/pde_problems.md for the workarounds)")
+
     def conditions(self, dde: Any, geom: Any, skip_components: set[int] = frozenset()) -> list[Any]:
         """The DeepXDE conditions, in declaration order, less those on the fields (output
         components) in ``skip_components``; a selector that selects none of
@@ -320,7 +345,8 @@ class Declaration:
                 mask = self._selector(c, bbox)
                 if not mask(sample, on_sample).any():
                     raise ConfigError(f"{c['key']}.on", f"selects none of {len(sample)} sampled boundary points "
-                                      f"(bounding box {np.atleast_1d(bbox[0]).tolist()} to {np.atleast_1d(bbox[1]).tolist()})")
+                                      f"(bounding box {np.atleast_1d(bbox[0]).tolist()} to {np.atleast_1d(bbox[1]).tolist()})"
+                                      + self._time_selector_note(c))
                 # DeepXDE calls the selector point by point: x (d,), on (bool)
                 on = (lambda m: lambda x, on_b: bool(m(np.asarray(x, dtype=float)[None, :], np.array([on_b]))[0]))(mask)
             if c["type"] == "periodic":
@@ -336,14 +362,13 @@ class Declaration:
                 out.append(cls(geom, (lambda v: lambda X: v.evaluate_numpy(X))(v), on, component=comp))
         return out
 
-    def condition_misfit(self, dde: Any, predict: Callable[[np.ndarray], np.ndarray], n: int, seed: int) -> float | None:
-        """RMS of (prediction - value) over ``n`` fresh points of each Dirichlet and initial
-        condition (the points their selectors keep), or None where there is no such condition.
-        ``predict`` maps points (m, d) to outputs (m, n_fields). Reference-free: a check of the
-        trained network that needs no solution, used to choose settings (BENCHMARKS.md)."""
+    def _value_points(self, dde: Any, n: int, seed: int) -> list[tuple[dict[str, Any], np.ndarray]]:
+        """(condition, points) of each Dirichlet and initial condition: the points its selector keeps
+        of ``n`` fresh boundary points (``n`` initial points), drawn with ``seed`` (numpy's global
+        generator, which DeepXDE samples from, is restored)."""
         kinds = [c for c in self.conditions_spec if c["type"] in ("dirichlet", "initial")]
         if not kinds or n <= 0:
-            return None
+            return []
         geom = self.geometry(dde)
         bbox = (geom.geometry if self.time else geom).bbox
         state = np.random.get_state()  # DeepXDE samples from numpy's global generator
@@ -354,12 +379,16 @@ class Declaration:
         finally:
             np.random.set_state(state)
         on = np.asarray(geom.on_boundary(boundary), dtype=bool)
+        return [(c, initial if c["type"] == "initial" else
+                 boundary[on if c["on"][0] == "all" else self._selector(c, bbox)(boundary, on)]) for c in kinds]
+
+    def condition_misfit(self, dde: Any, predict: Callable[[np.ndarray], np.ndarray], n: int, seed: int) -> float | None:
+        """RMS of (prediction - value) over ``n`` fresh points of each Dirichlet and initial
+        condition (the points their selectors keep), or None where there is no such condition.
+        ``predict`` maps points (m, d) to outputs (m, n_fields). Reference-free: a check of the
+        trained network that needs no solution, used to choose settings (BENCHMARKS.md)."""
         errs = []
-        for c in kinds:
-            if c["type"] == "initial":
-                X = initial
-            else:
-                X = boundary[on if c["on"][0] == "all" else self._selector(c, bbox)(boundary, on)]
+        for c, X in self._value_points(dde, n, seed):
             if len(X):
                 y = np.asarray(predict(X), dtype=float).reshape(len(X), -1)[:, c["component"]]
                 errs.append(y - c["value"].evaluate_numpy(X)[:, 0])
@@ -367,3 +396,24 @@ class Declaration:
             return None
         e = np.concatenate(errs)
         return float(np.sqrt(np.mean(e * e)))
+
+    def check_hard(self, dde: Any, component: int, lift: Expression, distance: Expression, key: str) -> None:
+        """Refuse (ConfigError naming ``key.lift`` / ``key.distance`` and the condition) a hard
+        constraint ``field = lift + distance * N`` that does not satisfy the field's Dirichlet and
+        initial conditions, which it replaces: on :data:`HARD_CHECK_POINTS` points of each, the
+        lift must reproduce the value (within :data:`HARD_CHECK_RTOL` of its scale) and the
+        distance must vanish."""
+        for c, X in self._value_points(dde, HARD_CHECK_POINTS, seed=0):
+            if c["component"] != component or not len(X):
+                continue
+            want = c["value"].evaluate_numpy(X)[:, 0]
+            tol = HARD_CHECK_RTOL * max(1.0, float(np.max(np.abs(want))))
+            for part, expr, target in (("lift", lift, want), ("distance", distance, np.zeros_like(want))):
+                got = expr.evaluate_numpy(X)[:, 0].astype(float)
+                k = int(np.argmax(np.abs(got - target)))
+                if abs(got[k] - target[k]) > tol:
+                    what = "reproduce its value" if part == "lift" else "vanish"
+                    raise ConfigError(f"{key}.{part}", f"'{expr.text}' does not {what} on the points of {c['key']} "
+                                      f"({c['type']}, value '{c['value'].text}'): {got[k]:.6g} instead of "
+                                      f"{target[k]:.6g} at {X[k].tolist()}; the hard constraint replaces that "
+                                      "condition, so the field = lift + distance * network must satisfy it")

@@ -178,6 +178,7 @@ def _build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int |
         data = dde.data.PDE(geom, pde, conditions, num_domain=cfg["num_domain"],
                             num_boundary=0 if own is not None else cfg["num_boundary"],
                             anchors=own, num_test=cfg["num_test"])
+    check_condition_points(problem, data, cfg)
     embedding = periodic_embedding(problem, int(cfg.get("periodic_modes", 0)))
     mirror = odd_mirror(problem) if cfg.get("symmetry", False) else None
     n_in = len(problem.inputs) if embedding is None else embedding.n_features
@@ -207,6 +208,34 @@ def _build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int |
         pinn.adaptive = AdaptiveWeights(initial, int(adaptive["every"]), float(adaptive["alpha"]))
     model.compile("adam", lr=cfg["lr"], loss_weights=pinn.loss_weights())
     return pinn
+
+
+def _problem_key(problem: Problem) -> str:
+    """The config key that defines ``problem``: ``pde.declared.<name>.conditions``, the plugin's
+    ``pde.plugins[i]``, else ``pde.problems``."""
+    if getattr(problem, "key", None):
+        return f"{problem.key}.conditions"
+    from sciml.pde.plugins import _SOURCES
+
+    return _SOURCES.get(type(problem), ("pde.problems",))[0]
+
+
+def check_condition_points(problem: Problem, data: Any, cfg: dict[str, Any]) -> None:
+    """Refuse (ConfigError) a condition that holds on none of the training points: its loss term,
+    a mean over no points, would be NaN from the first step (a plugin's selector for u_t(x, 0)
+    given the points of the spatial boundary, which have no t = 0)."""
+    counts = list(getattr(data, "num_bcs", None) or [])
+    empty = [i for i, k in enumerate(counts) if k == 0]
+    if not empty:
+        return
+    i = empty[0]
+    raise ConfigError(_problem_key(problem), f"problem '{problem.name}': condition {i} "
+                      f"({type(data.bcs[i]).__name__}, in the order the conditions are given) holds on none of "
+                      f"the training points (pinn.num_boundary = {cfg['num_boundary']}"
+                      + (f", pinn.num_initial = {cfg['num_initial']}" if problem.inputs[-1] == "t" else "")
+                      + "), so its loss term would be NaN. Its selector gets the points of the spatial boundary "
+                        "(at every time) for a boundary condition, the t = t0 slice for an initial one: check it, "
+                        "or raise num_boundary for a small part of the boundary")
 
 
 def _compose(maps: list[Callable[[Any], Any] | None]) -> Callable[[Any], Any] | None:
@@ -372,7 +401,14 @@ def check_finite(pinn: PINN, loss: float, stage: str, iteration: int, ckpt_path:
         raise TrainingError(
             f"problem '{pinn.problem.name}': training loss became {loss} in stage {stage} "
             f"(iteration {iteration}); stopped, the last good checkpoint is kept in {ckpt_path}. "
-            "Lower pinn.lr or use float64")
+            + nan_advice(pinn.cfg["precision"]))
+
+
+def nan_advice(precision: str) -> str:
+    """What to try after a non-finite loss: float64 only where the run is not already in it."""
+    return ("Lower pinn.lr" + (" or use float64 (pinn.precision)" if precision != "float64" else "")
+            + ", and check the problem for a term that is not finite at some points (a square root or log of "
+              "a negative value, a division by zero in an equation or condition)")
 
 
 #: L-BFGS curvature memory (``maxcor`` pairs of parameter-sized vectors) is saved in checkpoints up to

@@ -4,9 +4,10 @@ A model folder holds ``model.pt`` (the network's state dict, loaded with
 ``torch.load(weights_only=True)``) and ``model.json`` (format name and version, the problem
 and its parameters, the network architecture). The network itself is rebuilt from the
 config by :func:`sciml.pde.pinn.build_pinn`; :func:`load_model` first checks that
-``model.json`` was written in this format version and for the same problem, parameters
-and architecture, so a config that drifted from the training run fails with a clear
-message instead of loading mismatched weights.
+``model.json`` was written in this format version and for the same problem, parameters,
+physics (:func:`problem_fingerprint`: a changed equation, condition or geometry) and
+architecture, so a config that drifted from the training run fails with a clear message
+instead of loading mismatched weights.
 """
 
 from __future__ import annotations
@@ -33,11 +34,40 @@ ADDED_ARCHITECTURE_DEFAULTS = {"network": "fnn", "fourier_features": {"features"
                                "weight_factorization": {"enabled": False, "mean": 1.0, "std": 0.1}}
 
 
+#: Keys of a problem's declaration that define the physics its network is trained on.
+PHYSICS_KEYS = ("geometry", "time", "fields", "params", "equations", "conditions", "hard")
+#: What ``model.json`` records of the problem, checked on load (added to format version 1 later:
+#: a model.json without them loads with a warning).
+PHYSICS_META = ("problem_fingerprint", "equation")
+
+
+def problem_fingerprint(problem: Any) -> str | None:
+    """A short hash of what defines problem's physics: its declaration's :data:`PHYSICS_KEYS`
+    (a declared problem's equations, conditions, geometry, fields, parameters, hard constraint)
+    and, for a problem written outside the package (a plugin), its source file; None for a
+    built-in problem written in code."""
+    import hashlib
+    import inspect
+    import json
+
+    spec = problem.declaration()
+    parts: dict[str, Any] = {} if spec is None else {k: spec[k] for k in PHYSICS_KEYS if k in spec}
+    if not type(problem).__module__.startswith("sciml."):
+        try:
+            parts["source"] = hashlib.sha256(Path(inspect.getfile(type(problem))).read_bytes()).hexdigest()
+        except (OSError, TypeError):
+            parts["source"] = None
+    if not parts:
+        return None
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def model_meta(pinn: Any) -> dict[str, Any]:
     """What ``model.json`` records for ``pinn`` (a :class:`sciml.pde.pinn.PINN`)."""
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "weights": WEIGHTS_FILE,
         "problem": pinn.problem.name, "params": dict(pinn.problem.params),
+        "problem_fingerprint": problem_fingerprint(pinn.problem), "equation": getattr(pinn.problem, "equation", None),
         "inputs": list(pinn.problem.inputs),
         "architecture": {k: pinn.cfg.get(k) for k in ARCHITECTURE_KEYS},
         "hard_constraints": pinn.hard, "exact_symmetry": pinn.symmetric,
@@ -73,6 +103,7 @@ def load_model(model_dir: str | Path, pinn: Any) -> dict[str, Any]:
         meta["architecture"] = {**ADDED_ARCHITECTURE_DEFAULTS, **meta["architecture"]}
     want = model_meta(pinn)
     diffs = [k for k in ("problem", "params", "architecture") if meta.get(k) != want[k]]
+    diffs += _physics_diffs(model_dir, meta, want)
     if diffs:
         detail = "; ".join(f"{k}: saved {meta.get(k)!r}, config {want[k]!r}" for k in diffs)
         raise DataError(model_dir / META_FILE, f"the saved PINN does not match the config ({detail})",
@@ -80,3 +111,19 @@ def load_model(model_dir: str | Path, pinn: Any) -> dict[str, Any]:
     state = torch.load(model_dir / WEIGHTS_FILE, map_location="cpu", weights_only=True)
     pinn.net.load_state_dict(state)
     return meta
+
+
+def _physics_diffs(model_dir: Path, meta: dict[str, Any], want: dict[str, Any]) -> list[str]:
+    """The :data:`PHYSICS_META` keys in which the saved model differs from the config's problem
+    (a model trained for another equation, condition or geometry); none, with a warning, for a
+    model.json written before the fingerprint was recorded."""
+    if "problem_fingerprint" not in meta:
+        import warnings
+
+        warnings.warn(f"{model_dir / META_FILE} records no problem fingerprint (saved before it was recorded): "
+                      "cannot check that the model was trained for this config's equations and conditions; "
+                      "retrain to record it", UserWarning, stacklevel=3)
+        return []
+    if meta["problem_fingerprint"] == want["problem_fingerprint"]:
+        return []
+    return [k for k in PHYSICS_META if meta.get(k) != want[k]] or ["problem_fingerprint"]

@@ -68,6 +68,18 @@ def _fields(text: str, fmt: str) -> list[str]:
     return [p.strip() for p in text.split(",")] if fmt == "csv" else text.split()
 
 
+def _unique_header(names: list[str], path: Path, lineno: int) -> list[str]:
+    """The csv header ``names``; DataError naming the file and the first name given twice (a column
+    chosen by that name would be ambiguous)."""
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise DataError(path, f"column name {name!r} appears more than once in the header "
+                            f"({', '.join(names)}): rename the columns", record=f"line {lineno}")
+        seen.add(name)
+    return names
+
+
 def _read_text(path: Path, fmt: str) -> tuple[list[str] | None, list[str], np.ndarray, np.ndarray]:
     """(csv header names or None, '%' header lines, data (n, ncol), line numbers (n,))."""
     rows, lines, header, comments = [], [], None, []
@@ -82,7 +94,7 @@ def _read_text(path: Path, fmt: str) -> tuple[list[str] | None, list[str], np.nd
                     continue
                 parts = _fields(text, fmt)
                 if fmt == "csv" and header is None:
-                    header = parts
+                    header = _unique_header(parts, path, lineno)
                     continue
                 ncol = len(header) if header is not None else (len(rows[0]) if rows else len(parts))
                 if len(parts) != ncol:
@@ -123,7 +135,11 @@ def _npz_name(data: Any, col: Any, path: Path, key: str) -> tuple[str, str]:
     return name, j
 
 
-def _npz_column(data: Any, col: Any, path: Path, key: str) -> np.ndarray:
+def _npz_column(data: Any, col: Any, path: Path, key: str,
+                grid: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """The values of npz column ``col`` (``key`` or ``key:j``) as a flat array. With ``grid`` (a
+    field over a ``grid:`` reference: its coordinates by input, in input order) an N-d array whose
+    shape is the grid's is read in C order over the inputs, as a flat one is."""
     name, j = _npz_name(data, col, path, key)
     a = np.asarray(data[name], dtype=float)
     if j:
@@ -132,9 +148,25 @@ def _npz_column(data: Any, col: Any, path: Path, key: str) -> np.ndarray:
         return a[:, int(j)]
     if a.ndim == 2 and a.shape[1] == 1:
         a = a[:, 0]
+    if a.ndim != 1 and grid is not None:
+        return _grid_array(a, grid, f"'{col}': {path} array '{name}'", key)
     if a.ndim != 1:
         raise ConfigError(key, f"'{col}': {path} array '{name}' has shape {a.shape}; name a column as '{name}:j'")
     return a
+
+
+def _grid_array(a: np.ndarray, grid: dict[str, np.ndarray], what: str, key: str) -> np.ndarray:
+    """An N-d field array over the ``grid`` (coordinates by input, in input order), flattened in
+    C order; ConfigError when its shape is not the grid's (saying the axis order expected when
+    it is another order of the same axes, e.g. transposed)."""
+    shape = tuple(len(v) for v in grid.values())
+    if a.shape == shape:
+        return a.ravel()
+    axes = ", ".join(f"{name} ({len(v)})" for name, v in grid.items())
+    order = ("its axes are in another order: " if sorted(a.shape) == sorted(shape) else "")
+    raise ConfigError(key, f"{what} has shape {a.shape}; {order}a grid field needs shape {shape}, axes in the "
+                           f"order of the inputs: {axes} (or a flat array of {int(np.prod(shape))} values in that "
+                           "C order)")
 
 
 def _grid_points(spec: dict[str, Any], inputs: tuple[str, ...], key: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -167,12 +199,12 @@ def _first_record(path: Path, fmt: str) -> tuple[list[str] | None, int]:
     rest of the file unread; DataError as :func:`_read_text` for an unreadable or empty file."""
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
+            for lineno, line in enumerate(fh, start=1):
                 text = line.strip()
                 if not text or (fmt == "dat" and text.startswith("%")):
                     continue
                 parts = _fields(text, fmt)
-                return (parts if fmt == "csv" else None), len(parts)
+                return (_unique_header(parts, path, lineno) if fmt == "csv" else None), len(parts)
     except OSError as exc:
         raise DataError(path, f"cannot read ({exc})") from None
     raise DataError(path, "no data lines")
@@ -217,10 +249,11 @@ def check_user_reference_columns(spec: dict[str, Any], key: str, inputs: tuple[s
         for c, k in wanted:
             _column(c, header, ncol, path, k)
     elif fmt == "npz":
+        grid = _grid_points(spec, inputs, key)[0] if "grid" in spec else None
         try:
             with np.load(path, allow_pickle=False) as d:
-                for c, k in wanted:
-                    _npz_name(d, c, path, k)
+                for c, k in wanted:  # the arrays' shapes too (the loader's error for an N-d array)
+                    _npz_column(d, c, path, k, grid if ".fields." in k else None)
         except (OSError, ValueError, EOFError) as exc:
             raise DataError(path, f"cannot read as .npz ({type(exc).__name__}: {exc})") from None
     else:
@@ -281,7 +314,8 @@ def load_user_reference(spec: dict[str, Any], key: str, inputs: tuple[str, ...],
             with np.load(path, allow_pickle=False) as d:
                 if "grid" not in spec:
                     pts = np.stack([_npz_column(d, c, path, f"{key}.columns.coords") for c in ccols], axis=1)
-                vals = {f: _npz_column(d, c, path, f"{key}.columns.fields.{f}") for f, c in fcols.items()}
+                vals = {f: _npz_column(d, c, path, f"{key}.columns.fields.{f}", coords if "grid" in spec else None)
+                        for f, c in fcols.items()}
         except (OSError, ValueError, EOFError) as exc:
             raise DataError(path, f"cannot read as .npz ({type(exc).__name__}: {exc})") from None
     else:

@@ -118,14 +118,21 @@ def _finish(path: str, ids: list[str], seqs: list[str], lines: list[int], min_ro
     return Alignment(path=path, ids=ids, seqs=seqs, lines=lines)
 
 
+def open_text(path: str | Path, encoding: str = "ascii", errors: str = "strict") -> Any:
+    """Open ``path`` for reading text, gunzipping it when its name ends in ``.gz``: the one opener of
+    every alignment format (PSICOV, FASTA/A3M/A2M, Stockholm, Clustal)."""
+    import gzip
+
+    path = Path(path)
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding=encoding, errors=errors)
+    return open(path, encoding=encoding, errors=errors)
+
+
 def _read_text(path: Path) -> list[str]:
     try:
-        if path.suffix == ".gz":
-            import gzip
-
-            with gzip.open(path, "rt", encoding="ascii", errors="strict") as fh:
-                return fh.read().splitlines()
-        return path.read_text(encoding="ascii").splitlines()
+        with open_text(path) as fh:
+            return fh.read().splitlines()
     except FileNotFoundError:
         raise DataError(path, "alignment file not found") from None
     except (UnicodeDecodeError, OSError, EOFError, zlib.error) as exc:  # EOFError: truncated gzip
@@ -220,7 +227,8 @@ def read_stockholm(path: str | Path, min_rows: int = 2) -> Alignment:
 
     path = Path(path)
     try:
-        aln = AlignIO.read(str(path), "stockholm")
+        with open_text(path, encoding="utf-8") as fh:  # #=GF annotations may hold non-ASCII text
+            aln = AlignIO.read(fh, "stockholm")
     except FileNotFoundError:
         raise DataError(path, "alignment file not found") from None
     except Exception as exc:  # noqa: BLE001 -- Bio.AlignIO's Stockholm parser raises ValueError,
@@ -248,13 +256,8 @@ def read_clustal(path: str | Path, min_rows: int = 2) -> Alignment:
 
     path = Path(path)
     try:
-        if path.suffix == ".gz":
-            import gzip
-
-            with gzip.open(path, "rt", encoding="ascii") as fh:
-                aln = AlignIO.read(fh, "clustal")
-        else:
-            aln = AlignIO.read(str(path), "clustal")
+        with open_text(path) as fh:
+            aln = AlignIO.read(fh, "clustal")
     except FileNotFoundError:
         raise DataError(path, "alignment file not found") from None
     except Exception as exc:  # noqa: BLE001 -- as for Stockholm: any parser failure means "not valid Clustal"
@@ -267,14 +270,8 @@ def read_clustal(path: str | Path, min_rows: int = 2) -> Alignment:
 def _is_clustal(path: Path) -> bool:
     """True when the file's first non-blank line starts with ``CLUSTAL`` (also MUSCLE's Clustal output)."""
     try:
-        if path.suffix == ".gz":
-            import gzip
-
-            with gzip.open(path, "rt", encoding="ascii", errors="replace") as fh:
-                head = fh.read(4096)
-        else:
-            with open(path, encoding="ascii", errors="replace") as fh:
-                head = fh.read(4096)
+        with open_text(path, errors="replace") as fh:
+            head = fh.read(4096)
     except (OSError, EOFError, zlib.error):
         return False  # the reader reports the file's problem
     first = next((ln for ln in head.splitlines() if ln.strip()), "")

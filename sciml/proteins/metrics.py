@@ -12,6 +12,9 @@ from typing import Any
 
 RANGES: dict[str, tuple[int, int | None]] = {"short": (6, 11), "medium": (12, 23), "long": (24, None)}
 TOPS: dict[str, int] = {"L/5": 5, "L/2": 2, "L": 1}
+#: The RR line that says column 5 holds rescaled coevolution scores, not contact probabilities.
+RESCALED_REMARK = ("REMARK column 5 is the coevolution score min-max rescaled to [0, 1] over the listed pairs "
+                   "(a rank), not a contact probability")
 
 
 def range_mask(L: int, lo: int, hi: int | None) -> Any:
@@ -106,7 +109,7 @@ def write_casp_rr(path: str | Path, sequence: str, scores: Any, target: str = "T
     ``probabilities``: ``scores`` are contact probabilities (a network's sigmoid output) and
     are written as they are. Otherwise (coevolution scores, which are not probabilities) they
     are min-max scaled to [0, 1] over the listed pairs, as RR needs values in [0, 1]; such a
-    value is a rank, not a probability.
+    value is a rank, not a probability, and a ``REMARK`` line (:data:`RESCALED_REMARK`) says so.
 
     ``numbering``: for each row of ``scores``, the 1-based residue number written for it, when
     ``sequence`` is longer than the scored residues (a query with residues in insert states);
@@ -128,7 +131,10 @@ def write_casp_rr(path: str | Path, sequence: str, scores: Any, target: str = "T
     else:
         lo, hi = (vals.min(), vals.max()) if len(vals) else (0.0, 1.0)
         prob = (vals - lo) / (hi - lo) if hi > lo else np.ones_like(vals)
-    lines = ["PFRMAT RR", f"TARGET {target}", f"AUTHOR {author}", "METHOD sciml contact prediction", "MODEL  1"]
+    lines = ["PFRMAT RR", f"TARGET {target}", f"AUTHOR {author}"]
+    if not probabilities:  # say it in the file: a reader would take column 5 for a probability
+        lines.append(RESCALED_REMARK)
+    lines += ["METHOD sciml contact prediction", "MODEL  1"]
     lines += [sequence[k:k + 50] for k in range(0, len(sequence), 50)]
     lines += [f"{numbers[i]} {numbers[j]} 0 8 {p:.5f}" for (i, j), p in zip(pairs, prob)]
     lines += ["END", ""]

@@ -19,22 +19,34 @@ MAX_LENGTH = 1000
 MAX_MEMORY_GB = 8.0
 
 
+#: First words of the header and trailer lines of a CASP RR file.
+RR_KEYWORDS = ("PFRMAT", "TARGET", "AUTHOR", "REMARK", "METHOD", "MODEL", "END")
+#: Relative asymmetry of a score matrix, max |S - S^T| / max |S|, above which it is reported as
+#: asymmetric (below it: rounding in the file).
+ASYMMETRY_TOLERANCE = 1e-5
+
+
 def read_score_matrix(path: str | Path, length: int, sequence: str | None = None,
                       alignment_columns: Any = None, alignment_length: int | None = None,
-                      notes: list[str] | None = None) -> Any:
-    """An (L, L) coupling-score matrix written by another tool, NaN on the diagonal.
+                      notes: list[str] | None = None, report: dict[str, Any] | None = None) -> Any:
+    """An (L, L) coupling-score matrix written by another tool, NaN on the diagonal and at unscored pairs.
 
     Formats, told apart by their rows: a plain-text L x L matrix (CCMpred ``.mat``, GREMLIN;
-    commas accepted as separators), 3 columns ``i j score`` (1-based) or plmc's 6 columns
-    ``i A_i j A_j 0 score``; ``#`` comments and a UTF-8 byte-order mark are skipped.
+    commas accepted as separators), 3 columns ``i j score`` (1-based), plmc's 6 columns
+    ``i A_i j A_j 0 score``, or a CASP RR contact list (``i j d1 d2 p``, e.g. DeepCov's ``.con`` or
+    sciml's own RR; the probability ``p`` is the score, :func:`_rr_scores`); ``#`` comments and a
+    UTF-8 byte-order mark are skipped.
 
     - A square matrix over all ``alignment_length`` columns of the alignment (CCMpred run on the
       whole alignment, query-gap columns included) is cut to the query's ``alignment_columns``.
     - plmc numbers residues from the focus sequence's start (``>ID/start-end``): with ``sequence``
       given, its residue letters are checked against the query, and a constant offset that makes
       them all agree is applied.
+    - Pairs a list leaves out, and non-finite (NaN/inf) scores, stay unscored (NaN); an asymmetric
+      matrix is symmetrised (:func:`_symmetrise`). Both are said in ``notes`` and counted in ``report``.
 
-    What was adapted is appended to ``notes``. Raises :class:`DataError` naming the file and line.
+    What was adapted is appended to ``notes``; ``report`` (when given) receives the counts
+    (:func:`_symmetrise`). Raises :class:`DataError` naming the file and line.
     """
     import numpy as np
 
@@ -54,22 +66,132 @@ def read_score_matrix(path: str | Path, length: int, sequence: str | None = None
                 out = out[np.ix_(cols, cols)]
                 notes.append(f"the score matrix covers all {n} alignment columns: the {length} columns where the "
                              "query has a residue were taken")
+            kind = "matrix"
+        elif _is_rr(lines):
+            out, kind = _rr_scores(path, lines, length, sequence, notes), "CASP RR contact list"
         elif widths == {3} or (widths == {6} and all(p[1].isalpha() and p[3].isalpha() for _, p in lines)):
-            out = _score_list(path, lines, length, sequence, notes)
+            out, kind = _score_list(path, lines, length, sequence, notes), "pair list"
         else:
             k, p = lines[0]
             sizes = f"{length} x {length} (the query's residues)" + (
                 f" or {alignment_length} x {alignment_length} (every alignment column)"
                 if alignment_length not in (None, length) else "")
-            raise DataError(path, f"not a {sizes} matrix nor an 'i j score' list: line {k} has {len(p)} "
-                                  f"values and the file {n} rows", record=f"line {k}",
+            raise DataError(path, f"not a {sizes} matrix, an 'i j score' list nor a CASP RR contact list "
+                                  f"('i j d1 d2 p'): line {k} has {len(p)} values and the file {n} rows",
+                            record=f"line {k}",
                             hint="the matrix must be for the query's residues (the alignment columns where it has no gap)")
     except ValueError as exc:
         raise DataError(path, f"not a number ({exc})") from None
     if not np.isfinite(out[~np.eye(length, dtype=bool)]).any():
         raise DataError(path, "no finite score")
-    np.fill_diagonal(out, np.nan)
-    return 0.5 * (out + out.T)
+    return _symmetrise(path, out, kind, notes, {} if report is None else report)
+
+
+def _symmetrise(path: str | Path, out: Any, kind: str, notes: list[str], report: dict[str, Any]) -> Any:
+    """The symmetric score matrix of ``out`` (a file's (L, L) scores, NaN where a list gives no score):
+    a pair with both entries finite gets their mean, with one finite entry that entry; none stays NaN
+    (unscored: the network reads it as the mean score with its 'scored' channel at 0, and it is not
+    ranked). Fills ``report`` with ``format``, ``pairs`` (i < j), ``unscored``, ``not_listed`` (pairs a
+    list leaves out), ``non_finite`` (NaN/inf in the file), ``asymmetry`` (max |S - S^T| / max |S|) and
+    ``symmetrised``; says both in ``notes``."""
+    import numpy as np
+
+    S = np.array(out, dtype=float)
+    L = len(S)
+    if kind == "matrix":
+        _one_triangle(S, Path(path).name, notes)
+    listed = ~np.isnan(S) | ~np.isnan(S.T)  # NaN = not in the list (a matrix lists every pair; a list's NaN: inf)
+    S[~np.isfinite(S)] = np.nan
+    both = np.isfinite(S) & np.isfinite(S.T)
+    off = ~np.eye(L, dtype=bool)
+    diff = np.abs(S - S.T)[both & off]
+    scale = float(np.nanmax(np.abs(S[off]))) if np.isfinite(S[off]).any() else 0.0
+    asym = float(diff.max() / scale) if len(diff) and scale > 0 else 0.0
+    sym = np.where(both, 0.5 * (S + S.T), np.where(np.isfinite(S), S, S.T))
+    np.fill_diagonal(sym, np.nan)
+    iu = np.triu_indices(L, k=1)
+    pairs, unscored = len(iu[0]), int(np.isnan(sym[iu]).sum())
+    not_listed = 0 if kind == "matrix" else int((~listed[iu]).sum())
+    one_sided = int((np.isfinite(S) ^ np.isfinite(S.T))[iu].sum()) if kind == "matrix" else 0
+    report.update({"format": kind, "pairs": pairs, "unscored": unscored, "not_listed": not_listed,
+                   "non_finite": unscored - not_listed, "one_sided": one_sided, "asymmetry": round(asym, 6),
+                   "symmetrised": asym > ASYMMETRY_TOLERANCE})
+    name = Path(path).name
+    if unscored:
+        notes.append(f"{unscored} of the {pairs} residue pairs have no score in {name} ({not_listed} not listed, "
+                     f"{unscored - not_listed} non-finite: NaN/inf): left unscored, the network reads them as the "
+                     "mean score (0 after z-scoring) with its 'scored' channel at 0, and the coevolution precision "
+                     "does not rank them")
+    if one_sided:
+        notes.append(f"{one_sided} residue pair(s) of {name} have a finite score on one side of the diagonal only: "
+                     "that score was used for both")
+    if asym > ASYMMETRY_TOLERANCE:
+        notes.append(f"the scores of {name} are asymmetric (max |S - S^T| = {diff.max():.4g}, {asym:.1%} of the "
+                     f"largest |score| {scale:.4g}): symmetrised, each pair given the mean of S_ij and S_ji")
+    return sym
+
+
+def _one_triangle(S: Any, name: str, notes: list[str]) -> None:
+    """A matrix that fills one triangle only (the other all zero, as some tools write it) gets the zero
+    triangle set to NaN in place, so :func:`_symmetrise` mirrors the scores instead of halving them."""
+    import numpy as np
+
+    lower, upper = np.tril_indices(len(S), k=-1), np.triu_indices(len(S), k=1)
+    for empty, full, which in ((lower, upper, "upper"), (upper, lower, "lower")):
+        if len(empty[0]) and np.all(S[empty] == 0) and np.any(S[full] != 0):
+            S[empty] = np.nan
+            notes.append(f"{name} fills its {which} triangle only (the other is all zero): mirrored")
+            return
+
+
+def _is_rr(lines: list[tuple[int, list[str]]]) -> bool:
+    """True for a CASP RR file: RR header keywords, or every row 5 values ``i j d1 d2 p`` with residue
+    numbers from 1 (DeepCov's ``.con`` has no header)."""
+    if any(p[0].upper() in RR_KEYWORDS for _, p in lines):
+        return True
+    return all(len(p) == 5 and p[0].isdigit() and p[1].isdigit() and int(p[0]) >= 1 and int(p[1]) >= 1
+               for _, p in lines)
+
+
+def _rr_scores(path: str | Path, lines: list[tuple[int, list[str]]], length: int, sequence: str | None,
+               notes: list[str]) -> Any:
+    """The (L, L) scores (NaN where no pair is listed) of a CASP RR contact list: contact lines
+    ``i j d1 d2 p`` (or ``i j p``; 1-based), ``p`` the score; header keywords (:data:`RR_KEYWORDS`) are
+    skipped, the first ``MODEL`` only is read, and the sequence lines, when present, must be the query's."""
+    import numpy as np
+
+    out = np.full((length, length), np.nan)
+    seq, seq_line, models = "", None, 0
+    for k, p in lines:
+        word = p[0].upper()
+        if word == "MODEL":
+            models += 1
+            if models > 1:
+                notes.append(f"{Path(path).name} holds several RR models: only the first was read (line {k} on "
+                             "was not)")
+                break
+        elif word == "END":
+            break
+        elif word in RR_KEYWORDS:
+            continue
+        elif len(p) == 1 and p[0].isalpha():
+            seq, seq_line = seq + p[0].upper(), seq_line or k
+        elif len(p) in (3, 5) and p[0].isdigit() and p[1].isdigit():
+            i, j = int(p[0]), int(p[1])
+            if not (1 <= i <= length and 1 <= j <= length):
+                raise DataError(path, f"residue index {i if not 1 <= i <= length else j} outside 1..{length} (the "
+                                      f"query has {length} residues)", record=f"line {k}",
+                                hint="the RR must number the query's residues from 1")
+            score = float(p[-1])
+            out[i - 1, j - 1] = score if np.isfinite(score) else np.inf  # listed, not finite (NaN: not listed)
+        else:
+            raise DataError(path, f"not an RR contact line 'i j d1 d2 p' ({len(p)} values)", record=f"line {k}")
+    if seq and sequence is not None and seq != sequence:
+        diff = next((x for x, (a, b) in enumerate(zip(seq, sequence)) if a != b), min(len(seq), len(sequence)))
+        raise DataError(path, f"the RR's sequence ({len(seq)} residues) is not the query's ({len(sequence)}): they "
+                              f"first differ at residue {diff + 1}", record=f"line {seq_line}",
+                        hint="the RR must be a prediction for this query")
+    return out
 
 
 def _score_list(path: str | Path, lines: list[tuple[int, list[str]]], length: int, sequence: str | None,
@@ -106,7 +228,8 @@ def _score_list(path: str | Path, lines: list[tuple[int, list[str]]], length: in
                              "be the query)")
     out = np.full((length, length), np.nan)
     for _, i, j, _, _, score in rows:
-        out[i - offset - 1, j - offset - 1] = out[j - offset - 1, i - offset - 1] = score
+        # the other direction: :func:`_symmetrise`; a listed non-finite score is kept apart from NaN (not listed)
+        out[i - offset - 1, j - offset - 1] = score if np.isfinite(score) else np.inf
     return out
 
 
@@ -170,6 +293,20 @@ def network_probabilities(members: list[Any], features: Any, pos_weight: float =
             logits = net(x).squeeze(0).double().numpy() - np.log(pos_weight)
             probs.append(1.0 / (1.0 + np.exp(-logits)))
     return np.mean(probs, axis=0)
+
+
+def model_cv_warning(meta: dict[str, Any], key: str = "long_L/5") -> str | None:
+    """A warning when the model's own family-held-out CV (model.json ``cross_validation.mean``) put the
+    network below the Potts fit it refines (``key`` precision): its RR then ranks contacts worse than
+    the coevolution scores would, as a network trained on a handful of families can. None otherwise."""
+    mean = (meta.get("cross_validation") or {}).get("mean") or {}
+    net, potts = (mean.get("network") or {}).get(key), (mean.get("potts") or {}).get(key)
+    if net is None or potts is None or net >= potts:
+        return None
+    n = len((meta.get("training") or {}).get("train_families") or [])
+    return (f"this model's family-held-out cross-validation put the network below the Potts fit it refines "
+            f"({key} {net:.3f} vs {potts:.3f}; trained on {n} families): its probabilities rank contacts worse "
+            "than the coevolution scores would. Train it on more families, or use the packaged model")
 
 
 def alignment_n_eff(X: Any, threshold: float = 0.8) -> float:

@@ -20,15 +20,27 @@ from sciml.proteins.family import Family
 #: Alignment depth below which predictions are flagged as not to be trusted: N_eff / sqrt(L) < 64
 #: (the "Nf" criterion of Ovchinnikov et al. 2017, Science 355:294, for reliable coevolution contacts).
 SHALLOW_NF = 64.0
+#: N_eff per residue below which an alignment is "very shallow": the usual rule of thumb in the
+#: coevolution literature that N_eff/L of about 1 or more is needed before coevolution gives useful
+#: contacts. A rough guide, not a sharp cut-off (no measurement of ours sets it).
+VERY_SHALLOW_NEFF_PER_L = 1.0
 
 
 def query_row(ids: list[str], path: str, query: str | None) -> int:
-    """Index of the row named ``query`` (its id, or the id's first word), or 0 when ``query`` is None."""
+    """Index of the row named ``query`` (its id, or the id's first word), or 0 when ``query`` is None.
+
+    An id that names several rows is a DataError listing them (1-based): which one is the query
+    cannot be told."""
     if query is None:
         return 0
-    for k, rid in enumerate(ids):
-        if rid == query or rid.split()[0] == query:
-            return k
+    hits = [k for k, rid in enumerate(ids) if rid == query or rid.split()[0] == query]
+    if len(hits) > 1:
+        rows = ", ".join(str(k + 1) for k in hits[:10]) + (", ..." if len(hits) > 10 else "")
+        raise DataError(path, f"the id {query!r} names {len(hits)} alignment rows (rows {rows}): which one is the "
+                              "query cannot be told", record=f"row {hits[1] + 1}",
+                        hint="give the query row an id of its own")
+    if hits:
+        return hits[0]
     shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
     raise DataError(path, f"no alignment row named {query!r} (rows: {shown})",
                     hint="give --query the id of the row that is the protein to predict, or leave it out for row 1")
@@ -94,24 +106,109 @@ def _native_on_query(seq: str, structure: str | Path, chain: str | None, model: 
     from sciml.proteins.structures import contact_map, read_structure
 
     st = read_structure(structure, chain=chain, model=model)
-    q_to_res, identity, n = _map_row(_aligner(), seq, st.sequence)
+    q_to_res, identity, n, break_notes = map_query_to_chain(seq, st.sequence, st.residue_ids)
     if identity < min_identity or n < 0.5 * min(len(seq), len(st.sequence)):
         raise DataError(structure, f"the structure's chain does not match the query of {aln_path}: identity "
                         f"{identity:.2f} over {n} aligned residues of {len(seq)} (need >= {min_identity:.2f} "
-                        f"over at least half)", hint="check the chain id and --query, or leave the structure out")
+                        f"over at least half)", hint="check the chain id and --query; for a homologue's structure lower --min-identity "
+                        "(the target's min_identity key in a config); or leave the structure out")
     full = contact_map(st.cb)
     native = np.full((len(seq), len(seq)), np.nan)
     ok = np.nonzero(q_to_res >= 0)[0]
     native[np.ix_(ok, ok)] = full[np.ix_(q_to_res[ok], q_to_res[ok])]
-    notes = list(st.notes)
+    notes = list(st.notes) + break_notes
     if len(ok) < len(seq):
         notes.append(f"{len(seq) - len(ok)} query residue(s) have no structure partner (not scored)")
     return native, float(identity), notes
 
 
+def residue_number(residue_id: str) -> int | None:
+    """The PDB residue number of a residue id such as ``"27"``, ``"27A"`` or ``"-3"`` (None if it has none)."""
+    import re
+
+    m = re.match(r"-?\d+", residue_id)
+    return int(m.group()) if m else None
+
+
+def padded_chain(sequence: str, residue_ids: list[str], max_gap: int) -> tuple[str, Any]:
+    """The chain's sequence with one ``X`` per residue number missing at each chain break its PDB
+    numbering shows (gaps of at most ``max_gap``), and for each letter the chain residue index (-1 at an X)."""
+    import numpy as np
+
+    nums = [residue_number(r) for r in residue_ids]
+    letters: list[str] = []
+    index: list[int] = []
+    for k, letter in enumerate(sequence):
+        if k and nums[k] is not None and nums[k - 1] is not None and 0 < nums[k] - nums[k - 1] - 1 <= max_gap:
+            letters += ["X"] * (nums[k] - nums[k - 1] - 1)
+            index += [-1] * (nums[k] - nums[k - 1] - 1)
+        letters.append(letter)
+        index.append(k)
+    return "".join(letters), np.asarray(index, dtype=np.int64)
+
+
+def map_query_to_chain(seq: str, chain_seq: str, residue_ids: list[str]) -> tuple[Any, float, int, list[str]]:
+    """Query residue -> chain residue index (-1 for none), identity, aligned residues and notes.
+
+    The pairwise alignment (:func:`sciml.proteins.mapping._map_row`) alone can place a chain break (residues
+    missing from the structure) a few residues off where the flanking residues look alike. The chain is also
+    aligned with its breaks filled by ``X`` as its PDB residue numbering shows them (:func:`padded_chain`), so
+    no query residue is matched across a numbering jump; that mapping is kept unless it aligns fewer residues
+    or at lower identity (numbering that does not follow the sequence), which a note then reports."""
+    import numpy as np
+
+    from sciml.proteins.mapping import _aligner, _map_row
+
+    aligner = _aligner()
+    plain, identity, n = _map_row(aligner, seq, chain_seq)
+    padded, index = padded_chain(chain_seq, residue_ids, max_gap=len(seq))
+    if len(padded) == len(chain_seq):
+        return plain, identity, n, []
+    to_pad, _, _ = _map_row(aligner, seq, padded)
+    q_to_res = np.where(to_pad >= 0, index[np.maximum(to_pad, 0)], -1)
+    ok = np.nonzero(q_to_res >= 0)[0]
+    n_pad = len(ok)
+    ident_pad = float(np.mean([seq[q] == chain_seq[q_to_res[q]] for q in ok])) if n_pad else 0.0
+    breaks = len(padded) - len(chain_seq)
+    if n_pad < n or ident_pad < identity:
+        return plain, identity, n, [f"the structure's residue numbering shows {breaks} missing residue(s) at chain "
+                                    "break(s) that the query's alignment to the chain does not follow (aligned by "
+                                    "sequence alone): check the numbering or the chain"]
+    moved = int((q_to_res != plain).sum())
+    notes = [f"the query was aligned to the chain with its break(s) ({breaks} missing residue number(s)) placed "
+             "by the PDB residue numbering" + (f": {moved} query residue(s) mapped differently than by sequence alone"
+                                                if moved else "")]
+    return q_to_res, ident_pad, n_pad, notes
+
+
+def depth_severity(n_eff_per_length: float, nf: float) -> str:
+    """``"very shallow"`` (N_eff/L < :data:`VERY_SHALLOW_NEFF_PER_L`), ``"shallow"`` (Nf < :data:`SHALLOW_NF`)
+    or ``"deep"``."""
+    if n_eff_per_length < VERY_SHALLOW_NEFF_PER_L:
+        return "very shallow"
+    return "shallow" if nf < SHALLOW_NF else "deep"
+
+
+def depth_warning(depth: dict[str, Any]) -> str | None:
+    """The warning of a target's alignment depth (:func:`alignment_depth`), graded by its severity and
+    quoting N_eff, N_eff/L and Nf; None for a deep alignment."""
+    numbers = (f"N_eff {depth['n_eff']:g} for L = {depth['length']} residues: N_eff/L = "
+               f"{depth['n_eff_per_length']:.2f}, Nf = N_eff/sqrt(L) = {depth['nf']:.1f}")
+    if depth["severity"] == "very shallow":
+        return (f"very shallow alignment ({numbers}): below about {VERY_SHALLOW_NEFF_PER_L:g} effective sequence per "
+                "residue coevolution carries little signal; the predicted map rests mostly on the sequence and "
+                "separation, treat it with great caution")
+    if depth["severity"] == "shallow":
+        return (f"moderately shallow alignment ({numbers}): above {VERY_SHALLOW_NEFF_PER_L:g} per residue, but Nf < "
+                f"{SHALLOW_NF:g}, the depth Ovchinnikov et al. 2017 found reliable; expect fewer correct contacts "
+                "than from a deep alignment")
+    return None
+
+
 def alignment_depth(fam: Family, n_eff: float) -> dict[str, Any]:
     """Depth of a target's alignment: sequences, N_eff, N_eff/L, Nf = N_eff/sqrt(L), mean
-    coverage of the query (fraction of its residues each row covers), and whether it is shallow."""
+    coverage of the query (fraction of its residues each row covers), whether it is shallow
+    (Nf < :data:`SHALLOW_NF`) and its severity (:func:`depth_severity`)."""
     import numpy as np
 
     from sciml.proteins.alignments import GAP
@@ -121,4 +218,5 @@ def alignment_depth(fam: Family, n_eff: float) -> dict[str, Any]:
     nf = float(n_eff) / np.sqrt(L)
     return {"n_seqs": int(fam.n_seqs), "n_eff": round(float(n_eff), 2), "length": L,
             "n_eff_per_length": round(float(n_eff) / L, 4), "nf": round(nf, 2),
-            "coverage": round(cover, 4), "shallow": bool(nf < SHALLOW_NF)}
+            "coverage": round(cover, 4), "shallow": bool(nf < SHALLOW_NF),
+            "severity": depth_severity(float(n_eff) / L, nf)}

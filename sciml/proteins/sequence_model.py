@@ -29,15 +29,16 @@ def seq_features(seq: str) -> Any:
                            separation_features(L)]).astype(np.float32)
 
 
-def load_cgdms_split(root: Path, split: str, limit: int | None = None) -> tuple[list[Any], list[str]]:
-    """(items, skipped reasons) for the ids in ``cgdms/datasets/<split>.txt``; bad files are skipped."""
+def load_cgdms_split(root: Path, split: str, limit: int | None = None) -> tuple[list[Any], list[str], dict[str, str]]:
+    """(items, skipped reasons, ``{chain id: sequence}`` of the items) for the ids in
+    ``cgdms/datasets/<split>.txt``; bad files are skipped."""
     from sciml.errors import DataError
     from sciml.proteins.cgdms import read_cgdms
     from sciml.proteins.lightning import make_item
     from sciml.proteins.structures import contact_map
 
     ids = [ln.strip() for ln in (root / "datasets" / f"{split}.txt").read_text().splitlines() if ln.strip()]
-    items, skipped = [], []
+    items, skipped, sequences = [], [], {}
     for pid in ids[:limit]:
         try:
             ch = read_cgdms(root / "train_val" / f"{pid}.txt")
@@ -45,7 +46,8 @@ def load_cgdms_split(root: Path, split: str, limit: int | None = None) -> tuple[
             skipped.append(f"{pid}: {exc}")
             continue
         items.append(make_item(seq_features(ch.sequence), contact_map(ch.cb)))
-    return items, skipped
+        sequences[pid] = ch.sequence
+    return items, skipped, sequences
 
 
 def separation_prior(items: list[Any], max_sep: int = 1000) -> Any:
@@ -81,7 +83,7 @@ def train_sequence_model(cfg: dict[str, Any], data_root: str | Path | None, out_
     ``cfg`` is the proteins section (its ``sequence_model`` and ``seed``). Lightning logs go to
     ``out_dir/logs``, checkpoints under ``ckpt_root`` (keyed by the config; a rerun resumes).
     Returns ``{"fit": FitResult, "train": items, "n_train", "n_val", "skipped": [reasons],
-    "split_files": [train.txt, val.txt paths]}``.
+    "sequences": {chain id: sequence} of the train and val chains, "split_files": [train.txt, val.txt paths]}``.
     """
     from sciml.data import resolve
     from sciml.proteins.lightning import ContactDataModule, ContactLightning
@@ -90,8 +92,8 @@ def train_sequence_model(cfg: dict[str, Any], data_root: str | Path | None, out_
 
     sm = cfg["sequence_model"]
     cgdms = resolve(CGDMS, data_root)
-    train, sk1 = load_cgdms_split(cgdms, "train", sm["max_train"])
-    val, sk2 = load_cgdms_split(cgdms, "val", sm.get("max_val"))
+    train, sk1, train_seqs = load_cgdms_split(cgdms, "train", sm["max_train"])
+    val, sk2, val_seqs = load_cgdms_split(cgdms, "val", sm.get("max_val"))
     log(f"cgdms: {len(train)} train, {len(val)} val chains; {len(sk1) + len(sk2)} skipped")
     settings = TrainerSettings.from_config({**sm, "log_every_n_steps": 50})
     (member,) = ensemble_members(1, cfg["seed"], ckpt_root, CHECKPOINT_STEP, checkpoint_config(cfg), out_dir)
@@ -99,6 +101,7 @@ def train_sequence_model(cfg: dict[str, Any], data_root: str | Path | None, out_
                    seed=member.seed, log_dir=member.log_dir, ckpt_dir=member.checkpoint_dir,
                    datamodule=ContactDataModule(train, val, member.seed, num_workers=int(sm.get("num_workers", 0))))
     return {"fit": fit, "train": train, "n_train": len(train), "n_val": len(val), "skipped": sk1 + sk2,
+            "sequences": {**train_seqs, **val_seqs},
             "split_files": [cgdms / "datasets" / "train.txt", cgdms / "datasets" / "val.txt"]}
 
 

@@ -65,7 +65,7 @@ def read_structure(path: str | Path, chain: str | None = None, model: int = 0) -
 
     ``model`` is the 0-based model index; ``chain`` the chain id (default: the first
     chain with amino-acid residues). Raises :class:`DataError` when the chain is
-    missing or has no C-alpha atoms.
+    missing or has no C-alpha atoms; it names the model as PDB MODEL records number it (from 1).
     """
     import gzip
     import io
@@ -107,7 +107,7 @@ def read_structure(path: str | Path, chain: str | None = None, model: int = 0) -
             raise DataError(path, "no chain with amino-acid residues")
         chain = protein[0]
     if chain not in chains:
-        raise DataError(path, f"chain {chain!r} not found", record=f"model {model}",
+        raise DataError(path, f"chain {chain!r} not found", record=f"model {model + 1}",
                         hint=f"chains present: {', '.join(sorted(chains)) or 'none'}")
     others = sorted(c for c in chains if c != chain)
     if others:
@@ -146,7 +146,7 @@ def read_structure(path: str | Path, chain: str | None = None, model: int = 0) -
         cb.append(xyz_cb)
         src.append(s)
     if not seq:
-        raise DataError(path, f"chain {chain!r} has no amino-acid residue with a C-alpha atom", record=f"model {model}",
+        raise DataError(path, f"chain {chain!r} has no amino-acid residue with a C-alpha atom", record=f"model {model + 1}",
                         hint="contact maps need at least C-alpha coordinates")
     if dropped_het:
         notes.append("dropped non-amino-acid residues: " + ", ".join(f"{k} x{v}" for k, v in sorted(dropped_het.items())))

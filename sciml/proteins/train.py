@@ -152,11 +152,19 @@ def summarise(cv: dict[str, Any], n_members: int) -> dict[str, Any]:
 FINAL_CHECKPOINT_STEP = "proteins_network_final"
 
 
-def final_split(fams: list[Any], n_val: int) -> tuple[list[Any], list[Any]]:
+def final_split(fams: list[Any], n_val: int, n_folds: int | None = None) -> tuple[list[Any], list[Any]]:
     """(train, val) of the model trained on all families: the last ``n_val`` families by name
     pick the best epoch (the model's only choice), the others train; with too few families
-    to spare any, every family does both."""
+    to spare any, every family does both.
+
+    With ``n_folds`` (the CV's ``network.folds``), ``n_val`` is capped as the CV caps it: a fold's
+    validation families come from one fold of ``len(fams) / min(n_folds, len(fams))`` families, so
+    the saved model trains on as many families as the CV's fold models did, not fewer (4 families,
+    ``val_families: 3``: the CV trains on 2 and validates on 1; uncapped, the final model trained on 1).
+    """
     fams = sorted(fams, key=lambda d: d["name"])
+    if n_folds:
+        n_val = min(n_val, max(1, len(fams) // min(n_folds, len(fams))))
     if len(fams) <= n_val:
         return fams, fams
     return fams[:-n_val], fams[-n_val:]
@@ -176,7 +184,7 @@ def train_final(families: list[dict[str, Any]], cfg: dict[str, Any], log_dir: st
 
     net = cfg["network"]
     kind = net.get("features", "alignment")
-    train, val = final_split(families, int(net["val_families"]))
+    train, val = final_split(families, int(net["val_families"]), int(net["folds"]))
     items = {d["name"]: make_item(featurise(d, kind), d["native"]) for d in families}
     settings = TrainerSettings.from_config({**net, "log_every_n_steps": 1})
     out: dict[str, Any] = {"members": [], "train": [d["name"] for d in train], "val": [d["name"] for d in val],

@@ -125,8 +125,9 @@ def test_extxyz_bad_frame_is_quarantined_at_its_atom_count_line(tmp_path, jdft2d
 
 
 def test_formats_without_lines_leave_the_line_empty(tmp_path, jdft2d_records, shared_data):
-    """Matbench JSON entries and a folder's files have no line: ``line`` is None (an empty cell), never
-    a record number that reads like a line; the id (mbid, file name) locates the record."""
+    """Matbench JSON entries and a folder's files read for screening have no line: ``line`` is None (an
+    empty cell), never a record number that reads like a line; the id (mbid, file name) locates the record.
+    A folder's training records carry the line of their id_prop.csv row."""
     from itertools import islice
 
     from sciml.materials.readers import iter_structure_items, read_matbench_json, read_records
@@ -140,12 +141,13 @@ def test_formats_without_lines_leave_the_line_empty(tmp_path, jdft2d_records, sh
     (folder / "b.cif").write_text("data_broken\n_cell_length_a 1\n")
     (folder / "id_prop.csv").write_text("a,1.0\nb,2.0\nmissing,3.0\n")
     got = list(read_records(folder))
-    assert [(r.id, r.line) for r in got] == [("a", None), ("b", None), ("missing", None)]
+    assert [(r.id, r.line) for r in got] == [("a", 1), ("b", 2), ("missing", 3)]
     q = Quarantine()
     for r in got[1:]:
         q.add(r, "unparsable: x")
     q.write(tmp_path / "q.csv")
-    assert (tmp_path / "q.csv").read_text().splitlines()[1:] == ["b,,unparsable: x", "missing,,unparsable: x"]
+    assert (tmp_path / "q.csv").read_text().splitlines()[1:] == ["b,2,unparsable: x", "missing,3,unparsable: x"]
+    assert [r.line for r in read_records(folder, with_targets=False)] == [None, None]
     assert [item[2] for item in iter_structure_items(folder)] == [None, None]
 
 

@@ -102,3 +102,41 @@ def test_cli_module_is_argument_parsing_only(repo_root):
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             assert not any(a.name.startswith("_") for a in node.names), node.names[0].name
+
+
+def _problems_config(tmp_path, geometry: dict, problems: list[str], name: str = "mine") -> str:
+    import yaml
+
+    decl = {"geometry": geometry, "fields": ["u"], "equations": ["u_xx + 1"],
+            "conditions": [{"type": "dirichlet", "value": 0}], "solution": {"u": "x*(1 - x)/2"}}
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump({"pde": {"problems": problems, "declared": {name: decl}}}))
+    return str(path)
+
+
+@pytest.mark.parametrize("geometry, message", [
+    ({"type": "interval", "lo": 0, "high": 1}, "'pde.declared.mine.geometry.low': needs 1 finite number, got None"),
+    ({"type": "interval", "low": 1, "high": 0}, "'pde.declared.mine.geometry.high': must be > low (1.0), got 0.0"),
+])
+def test_problems_builds_the_geometry_as_train_does(tmp_path, capsys, geometry, message):
+    assert main(["pde", "problems", "--config", _problems_config(tmp_path, geometry, ["mine"])]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_problems_refuses_an_unknown_problem_in_the_list(tmp_path, capsys):
+    good = {"type": "interval", "low": 0, "high": 1}
+    assert main(["pde", "problems", "--config", _problems_config(tmp_path, good, ["mine"])]) == 0
+    capsys.readouterr()
+    assert main(["pde", "problems", "--config", _problems_config(tmp_path, good, ["mypoison"])]) == 2
+    err = capsys.readouterr().err
+    assert "pde.problems" in err and "unknown problem 'mypoison'" in err and "mine" in err
+
+
+def test_problems_listing_sizes_the_name_column_to_the_longest_name(tmp_path, capsys):
+    long = "a_rather_long_declared_problem_name"
+    cfg = _problems_config(tmp_path, {"type": "interval", "low": 0, "high": 1}, [long], name=long)
+    assert main(["pde", "problems", "--config", cfg]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith(long + " ") for line in lines)
+    for line in lines:  # every description starts in the same column, after the longest name and a space
+        assert line[len(long)] == " " and line[len(long) + 1] != " " and " " not in line[:len(long)].rstrip(), line

@@ -289,3 +289,78 @@ def test_declared_hard_constraint_trains_through_the_steps(tmp_path):
     m = run_steps(cfg_from(HARD_YAML), "hardpair", tmp_path)
     assert m["hard_constraints"] and max(m["rel_l2_per_field"].values()) < 2e-2, m
     assert m["validation"]["condition_rms"] < 1e-2, m
+
+
+LAPLACE_HARD_YAML = """
+problems: [lap]
+declared:
+  lap:
+    geometry: {type: rectangle, low: [0, 0], high: [1, 1]}
+    fields: [u]
+    equations: ["u_xx + u_yy"]
+    conditions:
+      - {type: dirichlet, value: "sin(pi*x)*sinh(pi*y)/sinh(pi)"}
+    solution: {u: "sin(pi*x)*sinh(pi*y)/sinh(pi)"}
+    hard:
+      u: {lift: "sin(pi*x)*sinh(pi*y)/sinh(pi)", distance: "x*(1 - x)*y*(1 - y)"}
+"""
+
+
+def test_a_hard_lift_that_misses_its_dirichlet_condition_is_refused_before_training():
+    """The hard transform replaces u's Dirichlet condition: a lift that does not reproduce its
+    values (or a distance that does not vanish there) would train to a tiny loss and a wrong field."""
+    cfg = cfg_from(LAPLACE_HARD_YAML)
+    pinn = build_pinn(load_problem(cfg, "lap"), cfg["pinn"], 0, threads=1)  # the right lift builds
+    assert pinn.hard and len(pinn.data.bcs) == 0
+    for part, text, msg in (("lift", "y", r"'y' does not reproduce its value"),
+                            ("distance", "x*(1 - x)", r"'x\*\(1 - x\)' does not vanish")):
+        raw = yaml.safe_load(LAPLACE_HARD_YAML)
+        raw["declared"]["lap"]["hard"]["u"][part] = text
+        bad = domain_section("pde", json.dumps({**raw, "pinn": TINY}))
+        with pytest.raises(ConfigError, match=msg + r" on the points of pde\.declared\.lap\.conditions\[0\] "
+                                                    r"\(dirichlet, value 'sin\(pi\*x\)") as info:
+            build_pinn(load_problem(bad, "lap"), bad["pinn"], 0, threads=1)
+        assert info.value.key == f"pde.declared.lap.hard.u.{part}"
+
+
+def test_a_hard_lift_is_checked_against_the_initial_condition_too():
+    raw = yaml.safe_load(HARD_YAML)
+    decl = raw["declared"]["hardpair"]
+    decl.update(time=[0, 1], fields=["u"], equations=["u_t - u_xx"], solution={"u": "exp(-pi**2*t)*sin(pi*x)"},
+                conditions=[{"type": "dirichlet", "value": 0}, {"type": "initial", "value": "sin(pi*x)"}],
+                hard={"u": {"lift": "sin(pi*x)", "distance": "x*(1 - x)*t"}})
+    cfg = domain_section("pde", json.dumps({**raw, "pinn": TINY}))
+    build_pinn(load_problem(cfg, "hardpair"), cfg["pinn"], 0, threads=1)
+    decl["hard"]["u"]["lift"] = "sin(2*pi*x)"
+    cfg = domain_section("pde", json.dumps({**raw, "pinn": TINY}))
+    with pytest.raises(ConfigError, match=r"conditions\[1\] \(initial"):
+        build_pinn(load_problem(cfg, "hardpair"), cfg["pinn"], 0, threads=1)
+
+
+def test_an_on_selector_at_the_initial_time_says_on_is_spatial_only():
+    """u_t(x, 0) = g written as a neumann condition `on: isclose(t, 0)` selects no point of the
+    spatial boundary; the refusal says what `on` selects and that initial conditions use `initial`."""
+    raw = yaml.safe_load(HARD_YAML)
+    decl = raw["declared"]["hardpair"]
+    decl.update(time=[0, 1], fields=["u"], equations=["u_tt - u_xx"], solution={"u": "sin(pi*x)*cos(pi*t)"},
+                conditions=[{"type": "dirichlet", "value": 0}, {"type": "initial", "value": "sin(pi*x)"},
+                            {"type": "neumann", "on": "isclose(t, 0)", "value": 0}])
+    decl.pop("hard")
+    cfg = domain_section("pde", json.dumps({**raw, "pinn": TINY}))
+    with pytest.raises(ConfigError, match=r"conditions\[2\]\.on'.*selects none of .*`on` selects points of the "
+                                          r"spatial boundary only .*an initial condition uses type: initial"):
+        build_pinn(load_problem(cfg, "hardpair"), cfg["pinn"], 0, threads=1)
+
+
+@pytest.mark.parametrize("condition, key", [
+    ({"type": "neumann", "on": "left", "value": 0, "derivative_order": 1}, "conditions[1].derivative_order"),
+    ({"type": "dirichlet", "on": "left", "value": 0, "input": "x"}, "conditions[1].input"),
+    ({"type": "periodic", "value": 0}, "conditions[1].value"),
+])
+def test_a_known_key_that_the_condition_type_does_not_use_is_refused(condition, key):
+    raw = yaml.safe_load(POISSON_YAML)
+    raw["declared"]["poisson1d"]["conditions"][1] = condition
+    cfg = domain_section("pde", json.dumps({**raw, "pinn": TINY}))
+    with pytest.raises(ConfigError, match=f"does not use this key") as info:
+        load_problem(cfg, "poisson1d")
+    assert info.value.key == f"pde.declared.poisson1d.{key}"

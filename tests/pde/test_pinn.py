@@ -333,3 +333,43 @@ def test_symmetry_for_the_parametric_problem_and_problems_without_one():
     assert pinn_mod.odd_mirror(get_problem("heat")) is None
     heat = pinn_mod.build_pinn(get_problem("heat"), cfg["pinn"], seed=0, threads=1)
     assert heat.predict(np.array([[0.5, 0.5]])).shape == (1,)
+
+
+@pytest.mark.parametrize("precision, suggests_float64", [("float64", False), ("float32", True)])
+def test_nan_advice_suggests_float64_only_when_not_already_in_use(tmp_path, monkeypatch, precision, suggests_float64):
+    cfg = tiny_cfg(lbfgs_iterations=0, adam_iterations=100, precision=precision)
+    model = pinn_mod.build_pinn(get_problem("heat"), cfg["pinn"], seed=0, threads=1)
+    monkeypatch.setattr(pinn_mod, "_current_loss", lambda m: float("nan"))
+    with pytest.raises(TrainingError) as exc:
+        pinn_mod.train_pinn(model, tmp_path, seed=0, log=lambda m: None)
+    assert "Lower pinn.lr" in str(exc.value)
+    assert ("use float64" in str(exc.value)) == suggests_float64
+
+
+def test_a_condition_without_training_points_is_refused_before_training():
+    """A code-written condition u_t(x, 0) = g whose selector wants t = 0 among the spatial boundary's
+    points holds on none of them: its loss term would be NaN, so building the PINN refuses it."""
+    from sciml.errors import ConfigError
+    from sciml.pde.problems.base import Problem
+
+    class Wave(Problem):
+        name, title, equation, inputs, has_solver = "wave_t0", "wave", "u_tt = u_xx", ("x", "t"), False
+
+        def bounds(self):
+            return [(0.0, 1.0), (0.0, 1.0)]
+
+        def geometry(self, dde):
+            return dde.geometry.GeometryXTime(dde.geometry.Interval(0.0, 1.0), dde.geometry.TimeDomain(0.0, 1.0))
+
+        def pde(self, dde):
+            return lambda x, u: dde.grad.hessian(u, x, i=1, j=1) - dde.grad.hessian(u, x, i=0, j=0)
+
+        def conditions(self, dde, geom, hard):
+            return [dde.icbc.DirichletBC(geom, lambda X: 0 * X[:, :1], lambda _, on: on),
+                    dde.icbc.OperatorBC(geom, lambda x, u, X: dde.grad.jacobian(u, x, i=0, j=1),
+                                        lambda X, on: on and bool(np.isclose(X[1], 0.0)))]
+
+    cfg = tiny_cfg(num_boundary=20, num_initial=20)
+    with pytest.raises(ConfigError, match=r"condition 1 \(OperatorBC.*holds on none of the training points "
+                                          r"\(pinn.num_boundary = 20, pinn.num_initial = 20\)"):
+        pinn_mod.build_pinn(Wave({}), cfg["pinn"], seed=0, threads=1)

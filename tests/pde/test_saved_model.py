@@ -71,3 +71,37 @@ def test_a_model_saved_before_the_network_options_existed_still_loads(tmp_path):
     np.testing.assert_array_equal(a.predict(X), b.predict(X))
     with pytest.raises(DataError, match="architecture"):
         saved_model.load_model(tmp_path, _pinn(network="modified_mlp"))
+
+
+def _declared_pinn(equation: str):
+    from sciml.pde.problems.declared import DeclaredProblem
+
+    spec = {"geometry": {"type": "interval", "low": 0, "high": 1}, "fields": ["u"], "equations": [equation],
+            "conditions": [{"type": "dirichlet", "value": 0}], "solution": {"u": "sin(pi*x)"}}
+    cfg = domain_section("pde", json.dumps({"pinn": {"width": 8, "depth": 2, "num_domain": 50}}))
+    return pinn_mod.build_pinn(DeclaredProblem("mine", spec), cfg["pinn"], seed=0, threads=1)
+
+
+def test_a_model_trained_for_another_equation_is_refused(tmp_path):
+    """Same problem name, parameters and architecture, but a changed equation: the fingerprint differs."""
+    saved_model.save_model(tmp_path, _declared_pinn("u_xx + pi**2*sin(pi*x)"))
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert len(meta["problem_fingerprint"]) == 16 and meta["equation"] == "u_xx + pi**2*sin(pi*x) = 0"
+    saved_model.load_model(tmp_path, _declared_pinn("u_xx + pi**2*sin(pi*x)"))  # the same declaration loads
+    with pytest.raises(DataError, match=r"does not match the config \(problem_fingerprint: saved .*"
+                                        r"equation: saved 'u_xx \+ pi\*\*2\*sin\(pi\*x\) = 0', config 'u_xx - 1 = 0'"):
+        saved_model.load_model(tmp_path, _declared_pinn("u_xx - 1"))
+
+
+def test_a_model_saved_without_a_fingerprint_loads_with_a_warning(tmp_path):
+    a = _declared_pinn("u_xx + 1")
+    saved_model.save_model(tmp_path, a)
+    meta = json.loads((tmp_path / "model.json").read_text())
+    for key in saved_model.PHYSICS_META:
+        del meta[key]
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    b = _declared_pinn("u_xx - 1")
+    with pytest.warns(UserWarning, match="records no problem fingerprint"):
+        saved_model.load_model(tmp_path, b)
+    X = np.array([[0.25], [0.5]])
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))

@@ -123,6 +123,27 @@ def test_grid_keyed_by_input_ignores_key_order_but_not_missing_or_extra_inputs(t
         load_user_reference({**spec, "grid": {**spec["grid"], "y": [0, 1, 2]}}, "k", ("x", "t"), ("u",))
 
 
+def test_grid_field_as_an_array_of_the_grid_shape(tmp_path):
+    """A grid field stored as an N-d array of the grid's shape (axes in input order) reads as the
+    flat array in C order; a transposed one is refused, saying the axis order expected."""
+    x, t = np.linspace(0, 1, 5), np.linspace(0, 2, 3)
+    X, T = np.meshgrid(x, t, indexing="ij")
+    path = tmp_path / "heat.npz"
+    np.savez(path, u2d=X + 10 * T, flat=(X + 10 * T).ravel(), swapped=(X + 10 * T).T, odd=np.zeros((4, 3)))
+    spec = {"path": str(path), "grid": {"x": [0, 1, 5], "t": [0, 2, 3]}, "columns": {"fields": {"u": "u2d"}}}
+    ref, _ = load_user_reference(spec, "k", ("x", "t"), ("u",))
+    assert ref.shape == (5, 3)
+    np.testing.assert_allclose(ref.values, X + 10 * T)
+    flat, _ = load_user_reference({**spec, "columns": {"fields": {"u": "flat"}}}, "k", ("x", "t"), ("u",))
+    np.testing.assert_array_equal(flat.values, ref.values)
+    with pytest.raises(ConfigError, match=r"shape \(3, 5\); its axes are in another order: a grid field needs "
+                                          r"shape \(5, 3\), axes in the order of the inputs: x \(5\), t \(3\)") as info:
+        load_user_reference({**spec, "columns": {"fields": {"u": "swapped"}}}, "k", ("x", "t"), ("u",))
+    assert info.value.key == "k.columns.fields.u"
+    with pytest.raises(ConfigError, match=r"shape \(4, 3\); a grid field needs shape \(5, 3\)"):
+        load_user_reference({**spec, "columns": {"fields": {"u": "odd"}}}, "k", ("x", "t"), ("u",))
+
+
 def test_netcdf_tensor_grid(tmp_path):
     x, y = np.linspace(0, 1, 4), np.linspace(0, 1, 3)
     ds = xr.Dataset({"temp": (("yy", "xx"), np.add.outer(10 * y, x))}, coords={"xx": x, "yy": y})
@@ -240,3 +261,35 @@ def test_column_check_gives_the_loaders_error(tmp_path, suffix):
     with pytest.raises(ConfigError) as checked:
         check_user_reference_columns(spec, key, ("x",), ("u",))
     assert str(checked.value) == str(loaded.value) and checked.value.key == loaded.value.key
+
+
+def test_problems_checks_the_shape_of_a_grid_array(tmp_path, capsys):
+    """``sciml pde problems --config`` accepts an npz grid field of the grid's shape and refuses a
+    transposed one with the loader's message."""
+    from sciml.cli import main
+
+    path = tmp_path / "ref.npz"
+    u = np.sin(np.pi * np.linspace(0, 1, 6))
+    np.savez(path, u=u, bad=np.stack([u, u]))
+    spec = {"path": str(path), "grid": {"x": [0, 1, 6]}, "columns": {"fields": {"u": "u"}}}
+    assert main(["pde", "problems", "--config", _problems_config(tmp_path, spec)]) == 0
+    capsys.readouterr()
+    bad = {**spec, "columns": {"fields": {"u": "bad"}}}
+    with pytest.raises(ConfigError) as loaded:
+        load_user_reference(bad, "pde.declared.mine.reference", ("x",), ("u",))
+    assert main(["pde", "problems", "--config", _problems_config(tmp_path, bad)]) == 2
+    err = capsys.readouterr().err
+    assert "has shape (2, 6)" in err and str(loaded.value) in err
+
+
+def test_a_csv_header_naming_a_column_twice_is_refused(tmp_path):
+    """x,u,u: which u is meant is ambiguous; the loader and the column check refuse it, naming the file and column."""
+    from sciml.pde.user_references import check_user_reference_columns
+
+    path = tmp_path / "dup.csv"
+    path.write_text("x,u,u\n0.5,1.0,2.0\n")
+    spec = {"path": str(path), "columns": {"coords": ["x"], "fields": {"u": "u"}}}
+    for check in (load_user_reference, check_user_reference_columns):
+        with pytest.raises(DataError, match=r"column name 'u' appears more than once in the header \(x, u, u\)") as info:
+            check(spec, "k", ("x",), ("u",))
+        assert "dup.csv" in str(info.value) and "line 1" in str(info.value)

@@ -65,3 +65,62 @@ def test_pde_workflow_end_to_end(workflow_runner, tmp_path):
 def test_pde_rules_dry_run(workflow_runner):
     proc = workflow_runner({"domains": ["pde"], "pde": {"problems": ["heat", "burgers"]}}, extra_args=("-n",))
     assert "pde_train" in proc.stdout and "pde_section" in proc.stdout
+
+
+POISSON_1D = {
+    "geometry": {"type": "interval", "low": 0, "high": 1}, "fields": ["u"],
+    "equations": ["u_xx + pi**2*sin(pi*x)"],
+    "conditions": [{"type": "dirichlet", "on": "left", "value": 0}, {"type": "dirichlet", "on": "right", "value": 0}],
+}
+
+
+def _fake_outputs(res, problem: str, newer_than: float) -> None:
+    """Every output of solve, train and evaluate of ``problem``, dated after ``newer_than``."""
+    import os
+
+    names = {"solve": ("solver.json", "provenance.json"),
+             "train": ("model.pt", "model.json", "train.json", "train_timing.json", "loss_history.csv",
+                       "provenance.json"),
+             "evaluate": ("metrics.json", "timing.json", "fields.nc", "fields.png", "loss.png", "provenance.json")}
+    for k, (step, files) in enumerate(names.items()):
+        for f in files:
+            path = res / "pde" / problem / step / f
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("{}")
+            os.utime(path, (newer_than + 10 + k, newer_than + 10 + k))  # solve < train < evaluate
+
+
+def test_an_edited_declared_reference_reruns_its_steps(workflow_runner, tmp_path):
+    """The declared reference file is an input of solve/train/evaluate: with every output up to
+    date a dry run has nothing to do; once the file changes it lists the three steps."""
+    import os
+
+    ref = tmp_path / "ref.csv"
+    ref.write_text("x,u\n0,0\n0.5,1\n1,0\n")
+    os.utime(ref, (1_000_000, 1_000_000))
+    cfg = {"domains": ["pde"], "pde": {"problems": ["mypoisson"], "declared": {"mypoisson": {
+        **POISSON_1D, "reference": {"path": str(ref), "columns": {"coords": ["x"], "fields": {"u": "u"}}}}}}}
+    res = tmp_path / "results"
+    _fake_outputs(res, "mypoisson", 1_000_000)
+    target = str(res / "pde" / "mypoisson" / "evaluate" / "metrics.json")
+    proc = workflow_runner(cfg, targets=(target,), extra_args=("-n", "--rerun-triggers", "mtime"))
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    ref.write_text("x,u\n0,0\n0.5,0.9\n1,0\n")  # now newer than every output
+    proc = workflow_runner(cfg, targets=(target,), extra_args=("-n", "--rerun-triggers", "mtime"))
+    out = proc.stdout + proc.stderr
+    for rule in ("pde_solve", "pde_train", "pde_evaluate"):
+        assert f"rule {rule}:" in out or f"{rule} " in out, rule
+    assert str(ref) in out  # named as the updated input
+
+
+def test_rule_inputs_are_the_declared_reference_or_the_plugin_files(tmp_path):
+    from sciml.pde.workflow import problem_files
+
+    ref, plugin = tmp_path / "ref.csv", tmp_path / "plug.py"
+    ref.write_text("x,u\n0,0\n")
+    plugin.write_text("# plugin\n")
+    cfg = {"pde": {"declared": {"mine": {"reference": {"path": str(ref)}}, "analytic": {"solution": {"u": "x"}}},
+                   "plugins": [str(plugin), str(tmp_path / "missing.py")]}}
+    assert problem_files(cfg, "mine") == [str(ref)]
+    assert problem_files(cfg, "analytic") == []
+    assert problem_files(cfg, "from_plugin") == [str(plugin)]  # a missing file: the step names it

@@ -77,6 +77,21 @@ def test_fold_split_holds_out_whole_families():
     assert (test, val, train) == (["a"], ["b"], ["c"])
 
 
+def test_the_saved_model_trains_on_as_many_families_as_the_cv_folds_did():
+    """4 families, val_families 3, 5 folds: each CV fold model trains on 2 families and validates on 1;
+    the saved model must not train on 1 and validate on 3 (a user's first workflow run did)."""
+    from sciml.proteins.train import final_split, fold_split
+
+    fams = [{"name": n} for n in ("d", "a", "c", "b")]
+    n_folds = min(5, len(fams))
+    cv_train = {len(fold_split(sorted(fams, key=lambda d: d["name"]), k, n_folds, 3)[2]) for k in range(n_folds)}
+    train, val = final_split(fams, 3, 5)
+    assert cv_train == {2} and [d["name"] for d in val] == ["d"] and [d["name"] for d in train] == ["a", "b", "c"]
+    assert len(final_split(fams, 3)[0]) == 1  # uncapped (no n_folds): the old split
+    many = [{"name": f"F{i:02d}"} for i in range(33)]  # the packaged model's 33 families, 5 folds: 3 validate
+    assert [d["name"] for d in final_split(many, 3, 5)[1]] == ["F30", "F31", "F32"]
+
+
 def test_ensemble_member_shares_the_single_seed_checkpoints():
     """Member m of an ensemble with seed s trains as (and keys its checkpoints like) the single
     run with seed s + m; logs of member 0 go into the fold folder, of m >= 1 below it."""
@@ -95,3 +110,19 @@ def test_ensemble_member_shares_the_single_seed_checkpoints():
     assert members[0].checkpoint_dir != members[1].checkpoint_dir
     assert members[0].log_dir == Path("cv/fold0") and members[2].log_dir == Path("cv/fold0/members/member_2")
     assert ens["network"]["ensemble"] == 3 and ens["seed"] == 4  # the input is not modified
+
+
+def test_a_model_whose_cv_lost_to_potts_is_flagged_and_the_packaged_one_is_not(repo_root):
+    import json
+
+    from sciml.proteins.predict import model_cv_warning
+
+    meta = {"cross_validation": {"mean": {"network": {"long_L/5": 0.12}, "potts": {"long_L/5": 0.40}}},
+            "training": {"train_families": ["a"]}}
+    note = model_cv_warning(meta)
+    assert note and "0.120 vs 0.400" in note and "trained on 1 families" in note
+    assert model_cv_warning({"cross_validation": {"mean": {"network": {"long_L/5": 0.5},
+                                                           "potts": {"long_L/5": 0.4}}}}) is None
+    assert model_cv_warning({}) is None  # nothing recorded: nothing claimed
+    packaged = json.loads((repo_root / "sciml/proteins/pretrained/contact_network/model.json").read_text())
+    assert model_cv_warning(packaged) is None

@@ -437,6 +437,25 @@ def test_sequence_model_saves_and_loads_weights_only(sequence_model):
     assert meta["training"]["pos_weight"] > 0
 
 
+def test_sequence_model_keeps_its_training_sequences_for_the_overlap_check(sequence_model, tmp_path):
+    """train-sequence-model stores its chains' sequences as train-model does: a training chain given to
+    predict is flagged, not reported as 'not compared'."""
+    from sciml.proteins import saved_model
+    from sciml.proteins.steps import predict
+
+    cfg, model_dir = sequence_model
+    _, meta = saved_model.load_model(model_dir)
+    seqs = meta["training"]["sequences"]
+    assert len(seqs) == 175 and all(set(s) <= set("ACDEFGHIKLMNPQRSTVWY") for s in seqs.values())
+    pid, seq = sorted(seqs.items())[0]
+    (tmp_path / "one.fasta").write_text(f">{pid}\n{seq}\n")
+    m = predict(cfg, None, {"name": "one", "alignment": str(tmp_path / "one.fasta")}, tmp_path / "out",
+                sequence_model_dir=model_dir, threads=1, log=lambda _: None)
+    assert m["training_overlap"]["checked"] and m["training_overlap"]["family"] == pid
+    assert m["training_overlap"]["identity"] == 1.0
+    assert any(f"identical over {len(seq)} residues to {pid}" in w for w in m["warnings"])
+
+
 def test_single_sequences_are_predicted_by_the_sequence_model(trained, sequence_model, tmp_path):
     """Plain FASTA of one sequence each (embedded families the model never trained on: cgdms
     chains only): RR in [0, 1], the section says the sequence model was used, and summed over

@@ -3,9 +3,13 @@
 # Checkpoints live under CHECKPOINTS (outside declared outputs) so a rerun resumes.
 # Step folders are passed as --out-dir/--model-dir/--solver-dir, derived from the declared
 # files with subpath() so the folder and the files cannot disagree.
+# A problem's own files (a declared reference, plugin files) are inputs of solve/train/evaluate,
+# so editing one reruns them (sciml.pde.workflow.problem_files).
 # Operator surrogates (pde.operators: config files) run one job each; their table joins the section.
 
 import os
+
+from sciml.pde.workflow import problem_files as pde_problem_files
 
 PDE_PROBLEMS = config["pde"]["problems"]
 PDE = f"{RESULTS}/pde"
@@ -21,6 +25,8 @@ wildcard_constraints:
 
 
 rule pde_solve:
+    input:
+        user=lambda wc: pde_problem_files(config, wc.pde_problem),
     output:
         solver=f"{PDE_PROBLEM}/solve/solver.json",
         prov=f"{PDE_PROBLEM}/solve/provenance.json",
@@ -44,6 +50,8 @@ rule pde_solve:
 
 
 rule pde_train:
+    input:
+        user=lambda wc: pde_problem_files(config, wc.pde_problem),
     output:
         model=f"{PDE_PROBLEM}/train/model.pt",
         model_json=f"{PDE_PROBLEM}/train/model.json",
@@ -79,6 +87,7 @@ rule pde_evaluate:
         train_timing=f"{PDE_PROBLEM}/train/train_timing.json",
         history=f"{PDE_PROBLEM}/train/loss_history.csv",
         solver=f"{PDE_PROBLEM}/solve/solver.json",
+        user=lambda wc: pde_problem_files(config, wc.pde_problem),
     output:
         metrics=f"{PDE_PROBLEM}/evaluate/metrics.json",
         timing=f"{PDE_PROBLEM}/evaluate/timing.json",

@@ -21,3 +21,35 @@ def leaderboard(task: str) -> dict[str, object] | None:
                 "models": {k: float(v) for k, v in row.items() if k not in fixed},
             }
     return None
+
+
+def task_mismatch(task: str, board: dict[str, object], n_records: int, dataset_cfg: dict[str, object]) -> list[str]:
+    """Why a dataset may not be the Matbench task ``task`` whose leaderboard ``board`` is shown beside it:
+    its record count, transform (a ``log10 ...`` task is scored on log10 targets) or unit differ from the
+    task's. Empty when they agree (an unset unit is not compared)."""
+    unit = str(board["unit"])
+    log_task = unit.startswith("log10")
+    raw_unit = unit.removeprefix("log10").strip()
+    transform, given = dataset_cfg.get("transform") or "none", dataset_cfg.get("unit")
+    problems = []
+    if n_records != board["n"]:
+        problems.append(f"{n_records} records, the task has {board['n']}")
+    if log_task != (transform == "log10"):
+        problems.append(f"transform {transform}, the task is scored on "
+                        + ("log10 values (transform: log10)" if log_task else "raw values (transform: none)"))
+    if given is not None and _unit_key(str(given)) != _unit_key(raw_unit):
+        problems.append(f"unit {given}, the task's is {raw_unit}")
+    if not problems:
+        return []
+    return [f"matbench_task {task}: this dataset does not look like that task ({'; '.join(problems)}): "
+            "its published MAEs are not comparable with this run's"]
+
+
+#: Spellings of "no unit" (the leaderboard says unitless).
+_NO_UNIT = {"", "1", "-", "dimensionless", "unitless", "none"}
+
+
+def _unit_key(unit: str) -> str:
+    """``unit`` for comparison: lower case, no spaces, every spelling of "no unit" alike."""
+    key = unit.strip().lower().replace(" ", "")
+    return "" if key in _NO_UNIT else key

@@ -42,14 +42,17 @@ def _read_shard(shard_dir: Path, fmt: str):
     import pandas as pd
 
     pred_file = shard_dir / OUTPUT_FILES[fmt]
+    for needed in (pred_file, shard_dir / SKIPPED_FILE, shard_dir / "provenance.json"):
+        if not needed.is_file():  # checked here: pyarrow's FileNotFoundError names no file
+            raise DataError(needed, "shard output missing", hint="rerun the shard's predict job")
     try:
         pred = (pd.read_parquet(pred_file) if fmt == "parquet"
                 else pd.read_csv(pred_file, dtype={"id": str, "formula": str}, keep_default_na=False,
                                  na_values={"prediction": [""], "prediction_linear": [""]}))
         skipped = pd.read_csv(shard_dir / SKIPPED_FILE, dtype={"id": str, "reason": str}, keep_default_na=False)
         prov = json.loads((shard_dir / "provenance.json").read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise DataError(shard_dir, f"shard output missing: {Path(exc.filename).name}",
+    except FileNotFoundError as exc:  # removed while reading; the filename may be None (pyarrow)
+        raise DataError(shard_dir, f"shard output missing: {exc.filename or exc}",
                         hint="rerun the shard's predict job") from None
     except (ValueError, OSError) as exc:
         raise DataError(shard_dir, f"unreadable shard output ({exc})") from None

@@ -8,7 +8,10 @@ prediction_std, the members' spread, for a seed ensemble),
 1-based line of the input file, empty for a folder or Matbench JSON, where the id locates the
 record), ``parser_warnings.csv`` (id, line, warning of every structure that parsed with parser
 warnings, e.g. CIF coordinates rounded; those are scored, and counted in the stats) and
-``provenance.json``. The returned stats (recorded in provenance.json too) say what ``prediction`` is:
+``provenance.json``. Records whose id repeats an earlier one are scored too (one row each) and counted
+in the stats (``n_duplicate_ids``, with a warning; ids are remembered up to
+:data:`~sciml.materials.validation.MAX_TRACKED_IDS` distinct ones). The returned stats (recorded in
+provenance.json too) say what ``prediction`` is:
 the model's ``target_name``, ``unit``, ``transform`` and ``prediction_label`` (see :func:`prediction_labels`).
 The predictions file is written to a temporary file and renamed at
 the end, so a killed run never leaves a truncated file that looks complete.
@@ -64,8 +67,8 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
     from sciml.materials.models.ensemble import ensemble_size
     from sciml.materials.readers import FOLDER_FILES, ignored_files, read_records
     from sciml.materials.screening import PredictionWriter, columns_for, predict_records, resolve_device
-    from sciml.materials.validation import (PARSER_WARNING_COLUMNS, QUARANTINE_COLUMNS, ParserWarnings,
-                                            Quarantine, describe_parser_warnings)
+    from sciml.materials.validation import (PARSER_WARNING_COLUMNS, QUARANTINE_COLUMNS, DuplicateIds,
+                                            ParserWarnings, Quarantine, describe_parser_warnings)
 
     if fmt not in OUTPUT_FILES:
         raise DataError(out_dir, f"unknown output format {fmt!r} (valid: {', '.join(OUTPUT_FILES)})")
@@ -80,8 +83,10 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
         out = step.output(OUTPUT_FILES[fmt])
         # skipped and warned rows go to disk as they come: memory stays flat in their number
         warned = ParserWarnings(spool=CsvSpool(step.output(PARSER_WARNINGS_FILE), PARSER_WARNING_COLUMNS))
-        records = warned.tap(read_records(input_path, fmt=input_format, structure_column=structure_column,
-                                          id_column=id_column, with_targets=False, arrays=True))
+        duplicates = DuplicateIds()  # repeated ids are scored (rows kept) but counted and warned about
+        records = duplicates.tap(warned.tap(read_records(
+            input_path, fmt=input_format, structure_column=structure_column, id_column=id_column,
+            with_targets=False, arrays=True)))
         quarantine = Quarantine(spool=CsvSpool(step.output(SKIPPED_FILE), QUARANTINE_COLUMNS))
         n_ok = 0
         import pymatgen.core  # noqa: F401  one-off imports before the clock: the rate is the steady one
@@ -123,13 +128,16 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
         parser_note = describe_parser_warnings(warned.summary(), n_all, str(warned_file))
         if parser_note:
             warnings.append(parser_note)
+        if duplicates.describe():
+            warnings.append(duplicates.describe())
         for w in warnings:
             print(f"materials predict: WARNING: {w}", file=sys.stderr)
         stats = {"n_predicted": n_ok, "n_skipped": len(quarantine), "predictions_file": str(out),
                  "skipped_file": str(skipped), "batch_size": batch_size, "device": device,
                  "ensemble_size": n_members, "seconds": round(elapsed, 3),
                  "structures_per_s": round(n_all / max(elapsed, 1e-9), 1),
-                 "n_ignored_files": len(ignored), **warned.summary(), "parser_warnings_file": str(warned_file),
+                 "n_ignored_files": len(ignored), **warned.summary(), **duplicates.summary(),
+                 "parser_warnings_file": str(warned_file),
                  "warnings": warnings, **prediction_labels(spec)}
         step.record.extra.update(stats)
     return stats

@@ -28,7 +28,7 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
     import torch
 
     from sciml.data import resolve
-    from sciml.materials.dataset import load_or_build, target_labels
+    from sciml.materials.dataset import load_or_build, resolved_dataset, target_labels
     from sciml.materials.graphs import GraphSettings
     from sciml.materials.models import PRETRAINED
     from sciml.materials.validation import ParserWarnings, Quarantine, Rejection, describe_parser_warnings
@@ -39,6 +39,8 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
     data_path = resolve(cfg["dataset"]["path"], root)
     with run_step("materials.prepare", cfg, out_dir, inputs=[data_path],
                   threads=resolve_threads(threads, cfg)) as step:
+        # the target column actually read (a Matbench file's only other column) names the target
+        cfg = {**cfg, "dataset": resolved_dataset(cfg["dataset"], data_path)}
         t0 = time.perf_counter()
         if cfg["model"]["name"] == "sevennet":  # SevenNet's own graphs, cached for the train step
             from sciml.materials.models.sevennet import SEVENNET_CUTOFF
@@ -71,6 +73,7 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
             "n_edges": n_edges,
             "atoms_per_structure_mean": round(float(n_atoms.float().mean()), 3),
             "atoms_per_structure_max": int(n_atoms.max()),
+            "target_column": cfg["dataset"]["target_column"],
             **dict(zip(("target_name", "unit"), target_labels(cfg["dataset"]))),
             "transform": cfg["dataset"]["transform"],
         }

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
             out_dir: str | Path) -> dict[str, Any]:
     """Aggregate the fold folders written by ``train`` (and the ``prepare`` folder's
     summary) into ``out_dir``; returns the aggregated metrics (MAE in target units)."""
-    from sciml.materials.anchors import leaderboard
+    from sciml.materials.anchors import leaderboard, task_mismatch
     from sciml.materials.dataset import error_unit, target_labels, value_label
     from sciml.materials.plots import learning_curves, parity_per_fold, read_learning_curve
     from sciml.report import Figure, write_section
@@ -58,8 +59,9 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
         if not summary_path.is_file():
             raise DataError(summary_path, "prepare summary missing (did 'sciml materials prepare' finish?)")
         summary_prep = json.loads(summary_path.read_text(encoding="utf-8"))
-        target_name, unit = target_labels(cfg["dataset"])
-        label = value_label(cfg["dataset"])  # unit included; log10(name / unit) for a log10 target
+        dataset = prepared_dataset(cfg["dataset"], summary_prep)
+        target_name, unit = target_labels(dataset)
+        label = value_label(dataset)  # unit included; log10(name / unit) for a log10 target
         per_fold, parity, curves, all_rows = [], {}, {}, []
         for d in fold_dirs:
             mpath = d / "metrics.json"
@@ -70,7 +72,8 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
             step.add_inputs([mpath, d / "predictions.csv"])
             t = np.array([float(r["target"]) for r in rows])
             p = np.array([float(r["prediction"]) for r in rows])
-            mae = float(np.abs(p - t).mean())
+            # the fold's own MAE (from unrounded predictions), not one of the 6-digit CSV values
+            mae = float(m["test"]["mae"])
             parity[m["fold"]] = (t, p, mae)
             all_rows += rows
             lc = d / LEARNING_CURVE
@@ -90,12 +93,16 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
         base = np.array([r["baseline_mae"] for r in per_fold])
         task = cfg["dataset"]["matbench_task"]
         board = leaderboard(task) if task else None
+        mismatch = task_mismatch(task, board, summary_prep["n_records"], cfg["dataset"]) if board else []
+        for w in mismatch:
+            print(f"materials section: WARNING: {w}", file=sys.stderr)
         folds_run = [r["fold"] for r in per_fold]
         complete = sorted(folds_run) == list(range(cfg["cv"]["n_splits"]))
         metrics = {
             "dataset": cfg["dataset"]["path"], "matbench_task": task, "model": cfg["model"]["name"],
-            "target": target_name, "unit": unit, "transform": cfg["dataset"]["transform"],
-            "error_unit": error_unit(cfg["dataset"]),
+            # unit: of the MAE/RMSE (= error_unit, dex for a log10 target); target_unit: of the raw target
+            "target": target_name, "unit": error_unit(dataset), "target_unit": unit,
+            "transform": cfg["dataset"]["transform"], "error_unit": error_unit(dataset),
             "per_fold": per_fold, "folds_run": folds_run, "all_folds": complete,
             "mae_mean": round_fixed(maes.mean()), "mae_std": round_fixed(maes.std()),
             "baseline_mae_mean": round_fixed(base.mean()), "baseline_mae_std": round_fixed(base.std()),
@@ -108,6 +115,7 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
         }
         if board:
             metrics["leaderboard"] = board
+            metrics["matbench_task_mismatch"] = mismatch
         write_json_atomic(step.output("metrics.json"), metrics)
         write_csv_atomic(step.output("predictions.csv"), PREDICTION_COLUMNS,
                          [[r.get(c, "0") for c in PREDICTION_COLUMNS] for r in sorted(all_rows, key=lambda r: r["id"])])
@@ -115,7 +123,7 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
         figures = [Figure("Parity plot per fold", step.rel(parity_png),
                           f"Predicted vs true {label} on each test fold; line = perfect prediction.")]
         if curves:
-            lc_png = learning_curves(curves, error_unit(cfg["dataset"]), step.output("learning_curves.png"))
+            lc_png = learning_curves(curves, error_unit(dataset), step.output("learning_curves.png"))
             figures.append(Figure("Learning curves", step.rel(lc_png),
                                   "Training and validation loss (normalised target) and validation MAE per epoch."))
         provenance = [prepared_dir / "provenance.json"] + [d / "provenance.json" for d in fold_dirs]
@@ -128,6 +136,14 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
 
 
 NOT_RECORDED = "not recorded"
+
+
+def prepared_dataset(dataset_cfg: dict[str, Any], summary_prep: dict[str, Any]) -> dict[str, Any]:
+    """``dataset_cfg`` whose ``target_column`` is null with the column ``prepare`` read instead (its summary's
+    ``target_column``: a Matbench file's only non-structure column), so the labels name it."""
+    if dataset_cfg.get("target_column") is not None or "target_column" not in summary_prep:
+        return dataset_cfg  # set in the config, or a summary written before it was recorded
+    return {**dataset_cfg, "target_column": summary_prep["target_column"]}
 
 
 def median_baseline(per_fold: list[dict[str, Any]]) -> dict[str, float | None]:
@@ -183,15 +199,15 @@ def build_section(cfg: dict[str, Any], metrics: dict[str, Any], figures: list[An
     quarantine = metrics["quarantine_by_reason"]
     n_warned = metrics.get("n_records_with_parser_warnings")
     data_table = Table(
-        "Dataset and quarantine", ["dataset", "records", "quarantined", "by reason", "parser warnings (kept)"],
+        "Dataset and quarantine", ["dataset", "records", "quarantined", "by reason", "parser warnings"],
         [[metrics["dataset"], metrics["n_records"], metrics["n_quarantined"],
           ", ".join(f"{k}: {v}" for k, v in quarantine.items()) or "none",
           "not recorded" if n_warned is None else n_warned]],
         note="Quarantined records are listed with their reason and line in prepared/quarantine.csv; records "
-             "whose structure parsed with warnings (e.g. coordinates rounded, sites merged) are kept and listed "
-             "in prepared/parser_warnings.csv.",
+             "whose structure parsed with warnings (e.g. coordinates rounded, sites merged) are listed in "
+             "prepared/parser_warnings.csv; a warning alone does not quarantine a record.",
     )
-    warnings = []
+    warnings = list(metrics.get("matbench_task_mismatch", []))
     if metrics["n_quarantined"]:
         warnings.append(f"{metrics['n_quarantined']} of {metrics['n_records']} records quarantined "
                         f"({', '.join(f'{k}: {v}' for k, v in quarantine.items())}); see prepared/quarantine.csv")
@@ -210,7 +226,7 @@ def build_section(cfg: dict[str, Any], metrics: dict[str, Any], figures: list[An
     lost = sum(r["test_records_unscorable"] for r in metrics["per_fold"])
     if lost:
         warnings.append(f"{lost} quarantined test-fold records have no usable target and could not be scored")
-    summary = (f"{model} on {metrics['dataset']} ({metrics['target']}, {metrics['unit']}"
+    summary = (f"{model} on {metrics['dataset']} ({metrics['target']}, {metrics.get('target_unit', metrics['unit'])}"
                + (", fitted as log10" if metrics.get("transform") == "log10" else "") + f"): test MAE ({unit}) "
                f"{metrics['mae_mean']} ± {metrics['mae_std']} over folds {metrics['folds_run']} "
                f"vs {metrics['baseline_mae_mean']} for predicting the training mean"

@@ -1,10 +1,12 @@
 """The ``train`` step: train and test one cross-validation fold (optionally a seed ensemble).
 
-Outputs in ``out_dir``: ``metrics.json`` (test MAE/RMSE/R2 in target units over every
+Outputs in ``out_dir``: ``metrics.json`` (test MAE/RMSE/R2 in model units, i.e. of the transformed
+target, over every
 test record, as Matbench scores, and over the featurised ones only; the
 predict-the-train-mean and predict-the-train-median baselines (the constant that minimises the
 squared and the absolute error on the training fold: against an L1-trained model the median
-is the fair constant), sizes; rounded, sorted keys: byte-identical for the
+is the fair constant), sizes; ``unit`` is the unit of those errors (:func:`~sciml.materials.dataset.error_unit`: dex for
+a log10 target), ``target_unit`` the raw target's; rounded, sorted keys: byte-identical for the
 same seed on CPU), ``predictions.csv`` (id, fold, target, prediction, fallback for every
 test record: a quarantined one is predicted by the training-fold mean, fallback 1), the saved model (``model.pt`` + ``model.json``, see
 :mod:`sciml.materials.saved_model`), the learning curve ``logs/version_0/metrics.csv``
@@ -106,9 +108,10 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
           ckpt_base: str | Path, cache_dir: str | Path | None = None, threads: int | None = None) -> dict[str, Any]:
     """Train the configured model on fold ``fold`` and test it; returns the metrics dict
     (empty on the non-zero ranks of a multi-process run, which write nothing but provenance)."""
+    from sciml.data import resolve
     from sciml.errors import ConfigError
     from sciml.materials import saved_model
-    from sciml.materials.dataset import target_labels
+    from sciml.materials.dataset import error_unit, resolved_dataset, target_labels
     from sciml.materials.folds import split_fold
     from sciml.materials.lightning import CrystalRegressor, predict_loader
     from sciml.materials.metrics import regression_metrics
@@ -119,6 +122,7 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
     out_dir = Path(out_dir)
     tcfg = cfg["train"]
     with run_step(f"materials.train.fold{fold}", cfg, out_dir, threads=resolve_threads(threads, cfg)) as step:
+        cfg = {**cfg, "dataset": resolved_dataset(cfg["dataset"], resolve(cfg["dataset"]["path"], root))}
         table, data_path, loader = load_table(cfg, root, cache_dir)
         step.add_inputs([data_path])
         if cfg["model"]["name"] == "sevennet":  # the pretrained weights (sha256 into provenance) and their package
@@ -208,7 +212,8 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
             "test": regression_metrics(y_test, preds_all),
             "test_featurised_only": regression_metrics(y[test_idx], preds) if len(test_idx) else None,
             **constant_baselines(y_test, y[split["fit"]]),
-            **dict(zip(("target", "unit"), target_labels(cfg["dataset"]))),
+            **dict(zip(("target", "target_unit"), target_labels(cfg["dataset"]))),
+            "unit": error_unit(cfg["dataset"]),  # of the errors above: dex for a log10 target
             "transform": cfg["dataset"]["transform"],
         }
         if len(members) > 1:

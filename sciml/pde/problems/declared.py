@@ -93,10 +93,14 @@ class DeclaredProblem(Problem):
 
     # -- hard constraints: field = lift + distance * N for the fields in `hard` --------------------------
     def output_transform(self, dde: Any) -> Callable[[Any, Any], Any] | None:
+        """The hard transform, after checking that each lift and distance satisfy the Dirichlet and
+        initial conditions they replace (:meth:`Declaration.check_hard`: ConfigError otherwise)."""
         if not self.hard:
             return None
         import torch
 
+        for f, (lift, distance) in self.hard.items():
+            self._physics.check_hard(dde, self.fields.index(f), lift, distance, f"{self.key}.hard.{f}")
         pairs = [self.hard.get(f) for f in self.fields]
 
         def transform(X: Any, y: Any) -> Any:

@@ -38,27 +38,33 @@ def load_problem(cfg: dict[str, Any], name: str) -> Problem:
 def problem_lines(cfg: dict[str, Any] | None = None) -> list[str]:
     """One line per problem for ``sciml pde problems``: the built-in ones, then (with ``cfg``) the config's
     declared and plugin problems, each loaded as the steps load it, so a problem that cannot run is refused
-    here with its key and file (ConfigError); a declared problem's reference file must exist and hold the
-    configured columns (header / keys only; the loader's own error, ConfigError or DataError)."""
-    lines = [f"{name:16s} {cls.title}: {cls.equation}  [reference: {cls.reference_file or 'analytic/solver'}]"
-             for name, cls in sorted(REGISTRY.items())]
-    if cfg is None:
-        return lines
-    builtin = set(REGISTRY)
-    declared = list(cfg.get("declared") or {})
-    lines += [f"{name:16s} {_declared_checked(cfg, name).describe()}  [declared in the config]" for name in declared]
-    if cfg.get("plugins"):
-        from sciml.pde.plugins import load_plugins
+    here with its key and file (ConfigError); a declared problem's geometry is built (bad bounds: the
+    message ``train`` gives) and its reference file must exist and hold the configured columns (header /
+    keys and array shapes only; the loader's own error, ConfigError or DataError); every name in
+    ``pde.problems`` must be a problem (the message of the steps for an unknown one)."""
+    rows = [(name, f"{cls.title}: {cls.equation}  [reference: {cls.reference_file or 'analytic/solver'}]")
+            for name, cls in sorted(REGISTRY.items())]
+    if cfg is not None:
+        builtin = set(REGISTRY)
+        declared = list(cfg.get("declared") or {})
+        rows += [(name, f"{_declared_checked(cfg, name).describe()}  [declared in the config]") for name in declared]
+        if cfg.get("plugins"):
+            from sciml.pde.plugins import load_plugins
 
-        load_plugins(cfg["plugins"])  # loading a file registers all of its problems
-        lines += [f"{name:16s} {load_problem(cfg, name).describe()}  [plugin]"
-                  for name in sorted(set(REGISTRY) - builtin - set(declared))]
-    return lines
+            load_plugins(cfg["plugins"])  # loading a file registers all of its problems
+            rows += [(name, f"{load_problem(cfg, name).describe()}  [plugin]")
+                     for name in sorted(set(REGISTRY) - builtin - set(declared))]
+        for name in cfg.get("problems") or []:
+            load_problem(cfg, name)  # an unknown name: the steps' ConfigError
+    width = max(16, *(len(name) for name, _ in rows))
+    return [f"{name:{width}s} {text}" for name, text in rows]
 
 
 def _declared_checked(cfg: dict[str, Any], name: str) -> Problem:
-    """Declared problem ``name``, its reference file's columns checked (the header / keys only)."""
+    """Declared problem ``name``, its geometry built (the bounds ``train`` refuses) and its reference
+    file's columns checked (the header / keys and array shapes only)."""
     problem = load_problem(cfg, name)
+    problem.bounds()
     problem.check_reference_columns()
     return problem
 

@@ -45,7 +45,8 @@ def validation_metrics(problem: Any, pinn: Any, n: int, seed: int) -> dict[str, 
     ``residual_rms``, the RMS of the PDE residual (summed |residuals| for several equations)
     inside the domain, and ``condition_rms``, the RMS misfit of the declared Dirichlet and
     initial conditions on fresh boundary / initial points (None where the problem has none, or
-    is not declared); on a declared box domain also ``weak_residual``, the residual's dual norm
+    gives no declaration(): a plugin writing its conditions in code); on a box domain of a problem
+    with a declaration (not parametric) also ``weak_residual``, the residual's dual norm
     (:mod:`sciml.pde.weak_residual`), which a singular corner cannot dominate. Settings are
     chosen on these, never on the reference."""
     from sciml.rounding import round_sig

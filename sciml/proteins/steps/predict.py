@@ -8,7 +8,8 @@ A target is ``{name, alignment, format?, query?, structure?, chain?, model?, sco
 - ``prediction/<name>.contacts.npz``: ``probs`` (L, L) float32, the Potts/external and (for an
   ``alignment`` network) mean-field channels, the query ``sequence``;
 - ``prediction/<name>.contact_map.png``;
-- ``metrics.json``: alignment depth (sequences, N_eff, N_eff/L, Nf, coverage, shallow),
+- ``metrics.json``: alignment depth (sequences, N_eff, N_eff/L, Nf, coverage, shallow and its severity),
+  with ``scores`` what the external matrix lacked (``scores_input``: unscored pairs, asymmetry),
   the model used, and with a structure the CASP precisions of the network and of the
   coevolution scores it refined, beside the separation-only baseline;
 - ``section.json`` (the report section) and ``provenance.json``.
@@ -139,13 +140,13 @@ def file_target(alignment: str | Path, *, name: str | None = None, fmt: str | No
 def check_training_overlap(query: str, meta: dict[str, Any]) -> dict[str, Any]:
     """Whether ``query`` is one of the model's training proteins (:func:`sciml.proteins.mapping.training_overlap`
     over model.json's training sequences): ``{"family", "identity", "aligned"}``, ``{"family": None}`` when none
-    is that close, or ``{"checked": False, ...}`` for a model saved without its training sequences."""
+    is that close, or ``{"checked": False, "why"}`` for a model.json without training sequences (``train-model`` and
+    ``train-sequence-model`` keep them)."""
     from sciml.proteins.mapping import TRAINING_OVERLAP_IDENTITY, training_overlap
 
     sequences = (meta.get("training") or {}).get("sequences")
     if not sequences:
-        return {"checked": False, "why": "model.json holds no training sequences (a model saved before they were "
-                                         "kept, such as the packaged one): its training families are listed by name"}
+        return {"checked": False, "why": "model.json holds no training sequences to compare the query with"}
     hit = training_overlap(query, sequences)
     return {"checked": True, "threshold": TRAINING_OVERLAP_IDENTITY, **(hit or {"family": None})}
 
@@ -180,8 +181,9 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
     from sciml.io import atomic_path, sha256_file, write_json_atomic
     from sciml.proteins import metrics, plots, saved_model
     from sciml.proteins.inputs import checksummed_paths, entry_inputs, input_rows
-    from sciml.proteins.predict import check_length, predict_sequence, predict_target, read_score_matrix
-    from sciml.proteins.query import alignment_depth, load_query
+    from sciml.proteins.predict import (check_length, model_cv_warning, predict_sequence, predict_target,
+                                        read_score_matrix)
+    from sciml.proteins.query import alignment_depth, depth_warning, load_query
     from sciml.report import Figure, Section, Table, write_section
     from sciml.rounding import round_fixed
     from sciml.proteins.workflow import TARGET_FILES
@@ -235,12 +237,13 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
                                           "and no sequence-only model was given",
                                 hint="pass --sequence-model-dir (train one with 'sciml proteins train-sequence-model', or "
                                      "set proteins.sequence_model.enabled in the workflow), or give an alignment")
-            scores = None
+            scores, scores_report = None, {}
             if target.get("scores"):
                 sc_path = target_path(target["scores"], data_root)
                 scores = read_score_matrix(sc_path, len(fam.sequence), sequence=fam.sequence,
                                            alignment_columns=fam.alignment_columns,
-                                           alignment_length=fam.alignment_length, notes=fam.notes)
+                                           alignment_length=fam.alignment_length, notes=fam.notes,
+                                           report=scores_report)
                 fam.inputs.append(str(sc_path))
         except DataError as exc:
             log(f"skipped target {name}: {exc}")
@@ -273,23 +276,22 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
                                "mean-field channels with the matrix as well, pass the alignment network as "
                                f"--model-dir {saved_model.packaged_model_dir('alignment')})"
                                if target_model_dir is None else ""))
-            if depth["shallow"]:
-                warnings.append(f"shallow alignment (Nf = N_eff/sqrt(L) = {depth['nf']:.1f} < 64): coevolution "
-                                "contacts are unreliable at this depth; treat the predicted map with caution")
+            warnings += [w for w in [depth_warning(depth)] if w]
         elif refine_alone and fam.n_seqs < 2:
             warnings.append("only the sequence was given with the external score matrix: the depth of the "
                             "alignment it came from is unknown here, and so is how far its contacts can be trusted")
-        elif depth["shallow"]:
-            warnings.append(f"shallow alignment (Nf = N_eff/sqrt(L) = {depth['nf']:.1f} < 64): coevolution "
-                            "contacts are unreliable at this depth; treat the predicted map with caution")
+        elif depth_warning(depth):
+            warnings.append(depth_warning(depth))
+        if not use_sequence and model_cv_warning(meta):
+            warnings.append(model_cv_warning(meta))
         overlap = check_training_overlap(fam.sequence, meta)
         if overlap and overlap.get("family"):
             warnings.append(f"the query is {overlap['identity']:.0%} identical over {overlap['aligned']} residues to "
                             f"{overlap['family']}, a training protein of this model: its precision here is not a "
                             "held-out estimate")
-        elif not overlap["checked"] and not use_sequence:
-            warnings.append(f"this query was not compared with the model's training proteins ({overlap['why']}, "
-                            f"in {used_dir / saved_model.META_FILE}): if it is one of them, its precision is not a "
+        elif not overlap["checked"]:
+            warnings.append(f"this query was not compared with the model's training proteins ({overlap['why']}: "
+                            f"{used_dir / saved_model.META_FILE}): if it is one of them, its precision is not a "
                             "held-out estimate")
         # RR: the top 5 L pairs at |i-j| >= 6, probabilities as the network gives them
         # a query with residues in insert states: the RR is numbered in its own full sequence
@@ -318,6 +320,8 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
             "training_overlap": overlap,
             "warnings": warnings,
         }
+        if scores is not None:  # unscored pairs and asymmetry of the external matrix (also in warnings)
+            m["scores_input"] = scores_report
         if fam.full_sequence is not None:
             m["query_insert_residues_dropped"] = len(fam.full_sequence) - L
             m["query_full_length"] = len(fam.full_sequence)

@@ -17,8 +17,8 @@ def train_sequence_model(cfg: dict[str, Any], out_dir: str | Path, checkpoint_di
                          data_root: str | Path | None = None, threads: int | None = None,
                          log: Any = None) -> dict[str, Any]:
     """Train and write ``out_dir/model.pt`` + ``model.json`` (format, feature spec, architecture,
-    training chains with the sha256 of the split lists, epochs, best validation loss,
-    pos_weight), learning curves under ``logs/`` and ``provenance.json``. Returns model.json's content."""
+    training chains with the sha256 of the split lists and their sequences (train and val, as
+    ``train-model`` keeps its families'), epochs, best validation loss, pos_weight), learning curves under ``logs/`` and ``provenance.json``. Returns model.json's content."""
     from sciml.data import resolve
     from sciml.io import sha256_file
     from sciml.proteins import saved_model
@@ -37,6 +37,8 @@ def train_sequence_model(cfg: dict[str, Any], out_dir: str | Path, checkpoint_di
             "architecture": {"name": "ContactResNet", "channels": int(sm["channels"]), "blocks": int(sm["blocks"])},
             "training": {"data": CGDMS, "n_train": res["n_train"], "n_val": res["n_val"], "n_skipped": len(res["skipped"]),
                          "split_sha256": {p.name: sha256_file(p) for p in res["split_files"]},
+                         # the chains' sequences, so that predict can tell a training protein from a new one
+                         "sequences": res["sequences"],
                          "epochs_run": [fit.epochs_trained],
                          "best_val_loss": [None if fit.best_score is None else round(float(fit.best_score), 6)],
                          "max_epochs": int(sm["max_epochs"]), "lr": float(sm["lr"]), "seed": int(cfg["seed"]),

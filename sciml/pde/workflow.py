@@ -1,0 +1,26 @@
+"""Helpers of the Snakemake rules of the pde domain (``workflows/rules/pde.smk``).
+
+Kept in the package (standard library only) so that the rule file holds rules alone.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def problem_files(config: dict[str, Any], name: str) -> list[str]:
+    """The user's files problem ``name``'s steps read, as the CLI resolves them (a path as
+    given: absolute, or relative to the working directory): a declared problem's reference
+    file (``pde.declared.<name>.reference.path``), else the plugin files (``pde.plugins``).
+    Declared as inputs of the rules, so an edited file reruns solve, train and evaluate.
+    Only files that exist are listed: the step refuses a missing one with its config key,
+    which says more than Snakemake's missing-input error."""
+    pde = config["pde"]
+    declared = pde.get("declared") or {}
+    if name in declared:
+        ref = declared[name].get("reference") or {}
+        paths = [ref.get("path")] if isinstance(ref, dict) else []
+    else:
+        paths = list(pde.get("plugins") or [])
+    return [p for p in paths if isinstance(p, str) and p and os.path.isfile(p)]
