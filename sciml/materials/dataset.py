@@ -23,7 +23,7 @@ import numpy as np
 from sciml.errors import DataError
 from sciml.io import save_torch_atomic, sha256_file, sha256_tree
 from sciml.materials.graphs import GraphSettings
-from sciml.materials.readers import ASE_SUFFIXES, RawRecord, matbench_target_column, read_records
+from sciml.materials.readers import RawRecord, format_from_name, matbench_target_column, read_records
 from sciml.materials.validation import ParserWarnings, Quarantine, check_record
 
 #: Bump when the cached layout or graph semantics change (invalidates old caches).
@@ -92,14 +92,7 @@ def dataset_format(dataset_cfg: dict[str, Any]) -> str:
     fmt = dataset_cfg.get("format", "auto")
     if fmt != "auto":
         return fmt
-    name = str(dataset_cfg.get("path") or "").lower().rstrip("/")
-    if name.endswith((".json", ".json.gz")):
-        return "matbench_json"
-    if name.endswith((".csv", ".csv.gz")):
-        return "csv"
-    if name.endswith(ASE_SUFFIXES):
-        return "ase"
-    return "folder"
+    return format_from_name(str(dataset_cfg.get("path") or "").rstrip("/")) or "folder"
 
 
 def target_column(dataset_cfg: dict[str, Any]) -> str | None:

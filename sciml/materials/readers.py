@@ -897,18 +897,26 @@ def _matbench_structures(path: Path) -> Iterator[tuple[str, Any]]:
         yield mbid, value if value is not None else ""
 
 
-def detect_format(path: str | Path) -> str:
-    """``matbench_json``, ``csv`` or ``folder`` from the path."""
-    path = Path(path)
-    if path.is_dir():
-        return "folder"
-    name = path.name.lower()
+def format_from_name(name: str) -> str | None:
+    """``matbench_json``, ``csv`` or ``ase`` from a file name's suffix; None when it names none of them."""
+    name = name.lower()
     if name.endswith((".json", ".json.gz")):
         return "matbench_json"
     if name.endswith((".csv", ".csv.gz")):
         return "csv"
     if name.endswith(ASE_SUFFIXES):
         return "ase"
+    return None
+
+
+def detect_format(path: str | Path) -> str:
+    """``matbench_json``, ``csv``, ``ase`` or ``folder`` from the path."""
+    path = Path(path)
+    if path.is_dir():
+        return "folder"
+    fmt = format_from_name(path.name)
+    if fmt is not None:
+        return fmt
     raise DataError(path, "cannot tell the format from the name",
                     hint="use a .json[.gz] Matbench file, a .csv[.gz] file, an extended XYZ (.extxyz/.xyz) "
                          "file or a folder with id_prop.csv")

@@ -143,8 +143,6 @@ def load(model_dir: str | Path) -> tuple[Any, dict[str, Any]]:
     Weights load with ``torch.load(weights_only=True)``; a missing file, an unknown format
     or weights that do not fit the model raise :class:`~sciml.errors.DataError`.
     """
-    import torch
-
     from sciml.materials.models import build_model
 
     spec = read_spec(model_dir)

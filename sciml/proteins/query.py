@@ -102,7 +102,6 @@ def _native_on_query(seq: str, structure: str | Path, chain: str | None, model: 
     """(L, L) native contacts of the structure on the query's residues, the identity, notes."""
     import numpy as np
 
-    from sciml.proteins.mapping import _aligner, _map_row
     from sciml.proteins.structures import contact_map, read_structure
 
     st = read_structure(structure, chain=chain, model=model)

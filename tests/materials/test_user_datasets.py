@@ -58,7 +58,7 @@ def test_matbench_default_target_is_its_only_other_column(tmp_path, jdft2d_recor
 def log10_run(tmp_path_factory, jdft2d_records):
     """A 30-record Matbench file trained with transform log10 (1 epoch), prepared and sectioned as
     matbench_jdft2d (which it is not: 30 records, log10)."""
-    from sciml.materials.steps import prepare, section, train
+    from sciml.materials.steps import prepare, train
 
     base = tmp_path_factory.mktemp("log10")
     _matbench_file(base / "mb.json.gz", jdft2d_records, column="exfoliation_en", n=30)

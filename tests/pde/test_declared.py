@@ -361,6 +361,6 @@ def test_a_known_key_that_the_condition_type_does_not_use_is_refused(condition, 
     raw = yaml.safe_load(POISSON_YAML)
     raw["declared"]["poisson1d"]["conditions"][1] = condition
     cfg = domain_section("pde", json.dumps({**raw, "pinn": TINY}))
-    with pytest.raises(ConfigError, match=f"does not use this key") as info:
+    with pytest.raises(ConfigError, match="does not use this key") as info:
         load_problem(cfg, "poisson1d")
     assert info.value.key == f"pde.declared.poisson1d.{key}"

@@ -17,23 +17,8 @@ import pytest
 from sciml.config import domain_section
 from sciml.errors import DataError
 
-REPO = Path(__file__).resolve().parents[2]
-SYN_ALN = REPO / "data/proteins/alignments/1lpbA.aln"
-SYN_PDB = REPO / "data/proteins/structures/1lpbA.pdb.gz"
-
-STO = """# STOCKHOLM 1.0
-#=GF ID test
-s1/1-8   ACDaE-FG.
-s2/3-9   ACD.EKFG.
-s3/2-9   A-DcEKFG.
-#=GC RF  xxx.xxxx.
-//
-"""
-
-
-def _quiet(_: str) -> None:
-    pass
-
+from tests.proteins.test_user_inputs import PFAM_STO as STO
+from tests.proteins.test_user_inputs import SYN_ALN, SYN_PDB, _quiet
 
 # ----------------------------------------------------------------------------- 1: duplicated query id
 
