@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from sciml.materials.dataset import _input_digest, dataset_records
+from sciml.materials.dataset import _input_digest, dataset_key, dataset_records
 from sciml.materials.graphs import GraphSettings, wrapped_frac_coords
 from sciml.materials.pretrained_data import PretrainedTable, attach_features, cached_table, convert_records
 from sciml.materials.readers import RawRecord
@@ -105,7 +105,7 @@ def _graph_from_dict(d: dict[str, Any]) -> Any:
 
 def cache_key(path: Path, dataset_cfg: dict[str, Any], validation: dict[str, Any]) -> str:
     payload = {"version": CACHE_VERSION, "kind": "chgnet", "input": _input_digest(path),
-               "dataset": {k: dataset_cfg.get(k) for k in sorted(dataset_cfg) if k not in ("name", "unit", "matbench_task")},
+               "dataset": dataset_key(dataset_cfg, path),
                "cutoffs": [ATOM_GRAPH_CUTOFF, BOND_GRAPH_CUTOFF], "validation": validation}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 

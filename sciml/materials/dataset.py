@@ -176,12 +176,20 @@ def _input_digest(path: Path) -> str:
     return ("tree:" + sha256_tree(path)) if path.is_dir() else sha256_file(path)
 
 
+def dataset_key(dataset_cfg: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The ``materials.dataset`` settings that change what is read from ``path``, for cache keys: all but
+    the labels (``name``, ``unit``, ``matbench_task``), with ``target_column`` resolved
+    (:func:`resolved_dataset`), so a null column and the column it stands for share one cache."""
+    resolved = resolved_dataset(dataset_cfg, path)
+    return {k: resolved.get(k) for k in sorted(resolved) if k not in ("name", "unit", "matbench_task")}
+
+
 def cache_key(path: Path, dataset_cfg: dict[str, Any], graph: GraphSettings, validation: dict[str, Any]) -> str:
     """Hash of the input bytes and every setting that changes the processed graphs."""
     payload = {
         "version": CACHE_VERSION,
         "input": _input_digest(path),
-        "dataset": {k: dataset_cfg.get(k) for k in sorted(dataset_cfg) if k not in ("name", "unit", "matbench_task")},
+        "dataset": dataset_key(dataset_cfg, path),
         "graph": graph.as_dict(),
         "validation": validation,
     }

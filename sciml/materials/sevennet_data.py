@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from sciml.materials.chgnet_data import as_structure
-from sciml.materials.dataset import _input_digest, dataset_records
+from sciml.materials.dataset import _input_digest, dataset_key, dataset_records
 from sciml.materials.graphs import GraphSettings
 from sciml.materials.pretrained_data import PretrainedTable, attach_features, cached_table, convert_records
 from sciml.materials.readers import RawRecord
@@ -93,7 +93,7 @@ def cache_key(path: Path, dataset_cfg: dict[str, Any], validation: dict[str, Any
     from sciml.materials.models.sevennet import KNOWN_WEIGHTS, SEVENNET_CUTOFF
 
     payload = {"version": CACHE_VERSION, "kind": "sevennet", "input": _input_digest(path),
-               "dataset": {k: dataset_cfg.get(k) for k in sorted(dataset_cfg) if k not in ("name", "unit", "matbench_task")},
+               "dataset": dataset_key(dataset_cfg, path),
                "cutoff": SEVENNET_CUTOFF, "validation": validation, "checkpoint": KNOWN_WEIGHTS[checkpoint][1]}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 

@@ -54,6 +54,19 @@ def test_matbench_default_target_is_its_only_other_column(tmp_path, jdft2d_recor
     assert (summary["target_name"], summary["unit"]) == ("K_VRH", "GPa")
 
 
+
+def test_a_null_target_column_and_the_column_it_reads_share_one_cache(tmp_path, jdft2d_records):
+    """prepare/train resolve the column before loading; a notebook or benchmark passing the raw config
+    must hit the same graph cache, not build (for CHGNet: featurise) the dataset again."""
+    from sciml.materials.dataset import cache_key
+    from sciml.materials.graphs import GraphSettings
+
+    _matbench_file(tmp_path / "mb.json.gz", jdft2d_records, n=12)
+    raw = tiny_config(dataset={"path": "mb.json.gz", "limit": None})["dataset"]
+    graph = GraphSettings(**tiny_config()["graph"])
+    keys = {cache_key(tmp_path / "mb.json.gz", {**raw, "target_column": col}, graph, {}) for col in (None, "K_VRH")}
+    assert len(keys) == 1
+
 @pytest.fixture(scope="module")
 def log10_run(tmp_path_factory, jdft2d_records):
     """A 30-record Matbench file trained with transform log10 (1 epoch), prepared and sectioned as
