@@ -28,11 +28,12 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--config", dest="config_file", help="YAML file: a whole pipeline config or just this section")
 
 
-def add_data_root_argument(parser: argparse.ArgumentParser) -> None:
-    """``--data-root`` (default: the ``--config`` file's ``data_root``, else $SCIML_DATA_ROOT, else data/)."""
+def add_data_root_argument(parser: argparse.ArgumentParser, with_config: bool = True) -> None:
+    """``--data-root`` (default: the ``--config`` file's ``data_root`` where the command takes one
+    (``with_config``), else $SCIML_DATA_ROOT, else data/)."""
+    first = "the data_root of the --config file, else " if with_config else ""
     parser.add_argument("--data-root", default=None,
-                        help="folder holding the datasets (default: the data_root of the --config file, "
-                             "else $SCIML_DATA_ROOT, else data/)")
+                        help=f"folder holding the datasets (default: {first}$SCIML_DATA_ROOT, else data/)")
 
 
 def add_step_parser(sub: Any, name: str, help: str, *, config: bool = True,

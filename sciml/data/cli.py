@@ -14,10 +14,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("list", help="list manifest entries: present?, where each comes from (download URL, "
                                     "PyPI package, project-made, or what to do by hand)")
     p.add_argument("--verbose", "-v", action="store_true", help="also show licence and how the URL was verified")
-    add_data_root_argument(p)
+    add_data_root_argument(p, with_config=False)
     p.set_defaults(func=_list)
     p = sub.add_parser("verify", help="check sha256 of every manifest entry present under the data root")
-    add_data_root_argument(p)
+    add_data_root_argument(p, with_config=False)
     p.set_defaults(func=_verify)
     p = sub.add_parser("fetch", help="download entries from their official URL (progress on stderr, resumes a "
                                      "partial download, verified by sha256 before it is put in place)")

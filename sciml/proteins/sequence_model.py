@@ -85,6 +85,9 @@ def train_sequence_model(cfg: dict[str, Any], data_root: str | Path | None, out_
     Returns ``{"fit": FitResult, "train": items, "n_train", "n_val", "skipped": [reasons],
     "sequences": {chain id: sequence} of the train and val chains, "split_files": [train.txt, val.txt paths]}``.
     """
+    import hashlib
+    import json
+
     from sciml.data import resolve
     from sciml.proteins.lightning import ContactDataModule, ContactLightning
     from sciml.proteins.train import checkpoint_config
@@ -96,7 +99,9 @@ def train_sequence_model(cfg: dict[str, Any], data_root: str | Path | None, out_
     val, sk2, val_seqs = load_cgdms_split(cgdms, "val", sm.get("max_val"))
     log(f"cgdms: {len(train)} train, {len(val)} val chains; {len(sk1) + len(sk2)} skipped")
     settings = TrainerSettings.from_config({**sm, "log_every_n_steps": 50})
-    (member,) = ensemble_members(1, cfg["seed"], ckpt_root, CHECKPOINT_STEP, checkpoint_config(cfg), out_dir)
+    data = hashlib.sha256(json.dumps([train_seqs, val_seqs], sort_keys=True).encode()).hexdigest()  # which chains
+    key = checkpoint_config(cfg, "sequence_model", data)
+    (member,) = ensemble_members(1, cfg["seed"], ckpt_root, CHECKPOINT_STEP, key, out_dir)
     fit = fit_best(lambda: ContactLightning(N_SEQ_CHANNELS, sm["channels"], sm["blocks"], sm["lr"]), settings,
                    seed=member.seed, log_dir=member.log_dir, ckpt_dir=member.checkpoint_dir,
                    datamodule=ContactDataModule(train, val, member.seed, num_workers=int(sm.get("num_workers", 0))))

@@ -45,11 +45,33 @@ def fold_split(fams: list[Any], k: int, n_folds: int, n_val: int) -> tuple[list[
     return test, val, train
 
 
-def checkpoint_config(cfg: dict[str, Any]) -> dict[str, Any]:
-    """What keys a member's checkpoints besides its seed: the section without ``seed``
-    (:func:`sciml.training.ensemble_members` drops ``ensemble`` and adds the member seed), so
-    member m of a run with seed s shares its checkpoints with the single run of seed s + m."""
-    return {k: v for k, v in cfg.items() if k != "seed"}
+def checkpoint_config(cfg: dict[str, Any], part: str, data_sha256: str) -> dict[str, Any]:
+    """What keys a member's checkpoints besides its seed: the section's ``part`` (``network`` or
+    ``sequence_model``: the settings that change that training, not ``targets`` or ``threads``) and
+    the digest of the data it trains on, so new data never resumes old weights
+    (:func:`sciml.training.ensemble_members` drops ``ensemble`` and adds the member seed, so member m
+    of a run with seed s shares its checkpoints with the single run of seed s + m)."""
+    return {part: cfg[part], "data_sha256": data_sha256}
+
+
+def families_digest(families: list[dict[str, Any]]) -> str:
+    """sha256 over the scored families a network trains on (names, sequences and every array of their
+    ``scores.npz``: native, Potts and mean-field scores, profile), in name order."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    for fam in sorted(families, key=lambda d: d["name"]):
+        for key in sorted(k for k in fam if k != "metrics"):
+            value = fam[key]
+            h.update(key.encode())
+            if isinstance(value, np.ndarray):
+                h.update(str(value.dtype).encode() + str(value.shape).encode())
+                h.update(np.ascontiguousarray(value).tobytes())
+            else:
+                h.update(str(value).encode())
+    return h.hexdigest()
 
 
 def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir: str | Path,
@@ -90,12 +112,13 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
         return ContactLightning(FEATURE_CHANNELS[kind], net["channels"], net["blocks"], net["lr"])
 
     held_out: list[tuple[Any, Any]] = []  # (probabilities, native) of each family, predicted held out
+    ckpt_key = checkpoint_config(cfg, "network", families_digest(fams))
     for k in range(n_folds):
         test, val, train = fold_split(fams, k, n_folds, net["val_families"])
         names_test = sorted(d["name"] for d in test)
         member_probs: dict[str, list[Any]] = {n: [] for n in names_test}
         member_recs = []
-        members = ensemble_members(n_members, cfg["seed"], ckpt_root, CHECKPOINT_STEP, checkpoint_config(cfg),
+        members = ensemble_members(n_members, cfg["seed"], ckpt_root, CHECKPOINT_STEP, ckpt_key,
                                    out_dir / f"fold{k}")
         for member in members:
             seed = member.seed + k
@@ -190,7 +213,7 @@ def train_final(families: list[dict[str, Any]], cfg: dict[str, Any], log_dir: st
     out: dict[str, Any] = {"members": [], "train": [d["name"] for d in train], "val": [d["name"] for d in val],
                            "epochs_run": [], "best_val_loss": [], "is_global_zero": True, "pos_weight": None}
     for member in ensemble_members(int(net.get("ensemble", 1)), cfg["seed"], ckpt_root, FINAL_CHECKPOINT_STEP,
-                                   checkpoint_config(cfg), log_dir):
+                                   checkpoint_config(cfg, "network", families_digest(families)), log_dir):
         dm = ContactDataModule([items[d["name"]] for d in train], [items[d["name"]] for d in val], seed=member.seed,
                                num_workers=int(net.get("num_workers", 0)))
         fit = fit_best(lambda: ContactLightning(FEATURE_CHANNELS[kind], net["channels"], net["blocks"], net["lr"]),

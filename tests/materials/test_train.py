@@ -197,3 +197,26 @@ def test_a_skewed_fold_has_a_median_baseline_below_the_mean_one(trained_fold):
     on_disk = json.loads((fold_dir / "metrics.json").read_text())
     assert set(on_disk["baseline_train_median"]) == {"mae", "rmse", "r2", "max_abs_error"}
     assert on_disk["baseline_train_median"] == metrics["baseline_train_median"]
+
+
+def test_checkpoints_are_keyed_by_the_data_and_the_training_settings_only(tmp_path, repo_root):
+    """New data at the same path must not resume the old weights (an audit saw a fold restore its finished
+    checkpoint and train 0 epochs on a changed file); a screening setting must not retrain the folds."""
+    import gzip
+    import shutil
+
+    from sciml.materials.steps.train import checkpoint_key
+    from tests.materials.conftest import tiny_config
+
+    cfg = tiny_config()
+    src = repo_root / "data" / cfg["dataset"]["path"]
+    mine = tmp_path / "mine.csv.gz"
+    shutil.copy(src, mine)
+    key = checkpoint_key(cfg, mine)
+    assert checkpoint_key({**cfg, "predict": {**cfg["predict"], "batch_size": 7}, "threads": 2}, mine) == key
+    assert checkpoint_key({**cfg, "train": {**cfg["train"], "lr": 0.5}}, mine) != key
+    with gzip.open(mine, "rt") as fh:
+        text = fh.read()
+    with gzip.open(mine, "wt") as fh:
+        fh.write(text.replace(",", ",", 1) + "\n")  # same path, other bytes
+    assert checkpoint_key(cfg, mine)["data_sha256"] != key["data_sha256"]

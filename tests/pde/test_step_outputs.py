@@ -69,3 +69,17 @@ def test_evaluate_line_names_a_missing_solver_once():
     assert "solver at that accuracy 0.5 s" in with_solver
     unreached = solver_comparison_line("p", 1e-3, "2.00e-03 vs finest solver", [{"level": 1}], None, 12.0, 0.01, 100)
     assert "no solver level reaches that accuracy" in unreached
+
+
+def test_training_checkpoints_do_not_depend_on_the_evaluation_settings():
+    """A new timing_repeats reruns evaluate; it must not retrain the PINN from scratch."""
+    from sciml.config import domain_section
+    from sciml.pde.steps.common import step_config, training_key
+    from sciml.training import checkpoint_dir
+
+    cfg = domain_section("pde")
+    other = {**cfg, "evaluation": {**cfg["evaluation"], "timing_repeats": cfg["evaluation"]["timing_repeats"] + 1}}
+    a, b = (checkpoint_dir("c", "pde.train.heat", training_key(step_config(c, "heat"))) for c in (cfg, other))
+    assert a == b and step_config(cfg, "heat") != step_config(other, "heat")
+    longer = {**cfg, "pinn": {**cfg["pinn"], "lbfgs_iterations": cfg["pinn"]["lbfgs_iterations"] + 1}}
+    assert checkpoint_dir("c", "pde.train.heat", training_key(step_config(longer, "heat"))) != a

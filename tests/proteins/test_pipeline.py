@@ -103,8 +103,8 @@ def test_ensemble_member_shares_the_single_seed_checkpoints():
 
     single = domain_section("proteins", '{"seed": 5}', None)
     ens = domain_section("proteins", '{"seed": 4, "network": {"ensemble": 3}}', None)
-    members = ensemble_members(3, ens["seed"], "ck", CHECKPOINT_STEP, checkpoint_config(ens), "cv/fold0")
-    (alone,) = ensemble_members(1, single["seed"], "ck", CHECKPOINT_STEP, checkpoint_config(single), "cv/fold0")
+    members = ensemble_members(3, ens["seed"], "ck", CHECKPOINT_STEP, checkpoint_config(ens, "network", "d"), "cv/fold0")
+    (alone,) = ensemble_members(1, single["seed"], "ck", CHECKPOINT_STEP, checkpoint_config(single, "network", "d"), "cv/fold0")
     assert [m.seed for m in members] == [4, 5, 6]
     assert members[1].checkpoint_dir == alone.checkpoint_dir and alone.seed == 5
     assert members[0].checkpoint_dir != members[1].checkpoint_dir
@@ -126,3 +126,21 @@ def test_a_model_whose_cv_lost_to_potts_is_flagged_and_the_packaged_one_is_not(r
     assert model_cv_warning({}) is None  # nothing recorded: nothing claimed
     packaged = json.loads((repo_root / "sciml/proteins/pretrained/contact_network/model.json").read_text())
     assert model_cv_warning(packaged) is None
+
+
+def test_network_checkpoints_follow_the_families_data_not_the_targets():
+    import numpy as np
+
+    from sciml.proteins.train import checkpoint_config, families_digest
+
+    fams = [{"name": n, "sequence": "ACDE", "native": np.eye(4), "potts": np.ones((4, 4)), "metrics": {"x": i}}
+            for i, n in enumerate(("b", "a"))]
+    digest = families_digest(fams)
+    assert families_digest(list(reversed(fams))) == digest  # order-free
+    assert families_digest([{**fams[0], "metrics": {"x": 9}}, fams[1]]) == digest  # metrics are not data
+    changed = [{**fams[0], "native": np.zeros((4, 4))}, fams[1]]
+    assert families_digest(changed) != digest  # a changed native or score retrains
+    cfg = {"seed": 0, "network": {"lr": 1e-3}, "targets": [{"name": "t"}], "threads": 1}
+    key = checkpoint_config(cfg, "network", digest)
+    assert checkpoint_config({**cfg, "targets": [], "threads": 2, "seed": 5}, "network", digest) == key
+    assert checkpoint_config(cfg, "network", families_digest(changed)) != key

@@ -71,6 +71,20 @@ def fit_target_range(y_fit: np.ndarray) -> tuple[float, float]:
     return float(np.min(y_fit)), float(np.max(y_fit))
 
 
+#: The ``materials`` keys that change what a fold trains (not ``predict``, ``screening`` or ``threads``).
+TRAINING_KEYS = ("seed", "graph", "validation", "cv", "model", "train")
+
+
+def checkpoint_key(cfg: dict[str, Any], data_path: Path) -> dict[str, Any]:
+    """What a fold's checkpoints are keyed by: the settings that change training (:data:`TRAINING_KEYS`
+    and the dataset's reading settings) and the sha256 of the data itself, so new data at the same path
+    never resumes the old weights, and a screening setting does not retrain the folds."""
+    from sciml.materials.dataset import _input_digest, dataset_key
+
+    return {"data_sha256": _input_digest(data_path), "dataset": dataset_key(cfg["dataset"], data_path),
+            **{k: cfg[k] for k in TRAINING_KEYS}}
+
+
 def load_table(cfg: dict[str, Any], root: str | Path | None, cache_dir: str | Path | None) -> tuple[Any, Path, Any]:
     """(table, dataset path, loader factory) of the configured model's representation: the
     PyG graph table for models trained from scratch, CHGNet's own graphs for ``chgnet``,
@@ -121,7 +135,9 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
 
     out_dir = Path(out_dir)
     tcfg = cfg["train"]
-    with run_step(f"materials.train.fold{fold}", cfg, out_dir, threads=resolve_threads(threads, cfg)) as step:
+    # fold k's members train with seeds seed + k + m (m: member): provenance records the seeds used
+    with run_step(f"materials.train.fold{fold}", cfg, out_dir, threads=resolve_threads(threads, cfg),
+                  seed=cfg["seed"] + fold) as step:
         cfg = {**cfg, "dataset": resolved_dataset(cfg["dataset"], resolve(cfg["dataset"]["path"], root))}
         table, data_path, loader = load_table(cfg, root, cache_dir)
         step.add_inputs([data_path])
@@ -164,8 +180,10 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
 
         # LP-FT: the frozen features are computed once, each member probes its own head on them
         feature_table = frozen_feature_table(cfg, table, cache_dir) if probe_epochs(cfg) else None
-        members = ensemble_members(int(tcfg.get("ensemble", 1)), cfg["seed"], ckpt_base, f"fold{fold}", cfg, out_dir)
+        members = ensemble_members(int(tcfg.get("ensemble", 1)), cfg["seed"], ckpt_base, f"fold{fold}",
+                                   checkpoint_key(cfg, data_path), out_dir)
         modules, member_preds, member_info = [], [], []
+        step.record.extra["member_seeds"] = [member.seed + fold for member in members]
         for member in members:
             seed = member.seed + fold
             head = (probe_head(cfg, feature_table, split, loader, mean, std, seed, Path(member.checkpoint_dir) / "probe")

@@ -104,6 +104,12 @@ def step_config(cfg: dict[str, Any], problem_name: str) -> dict[str, Any]:
     return out
 
 
+def training_key(scfg: dict[str, Any]) -> dict[str, Any]:
+    """What the training checkpoints are keyed by: the step config (:func:`step_config`) without
+    ``evaluation``, which training never reads (a new ``timing_repeats`` must not retrain)."""
+    return {k: v for k, v in scfg.items() if k != "evaluation"}
+
+
 def log(msg: str) -> None:
     """Progress line on stdout (the rules redirect it into the step's log)."""
     print(msg, flush=True)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sciml.pde.steps.common import load_problem, log, step_config, user_files
+from sciml.pde.steps.common import load_problem, log, step_config, training_key, user_files
 
 #: Written into ``out_dir`` (model.pt and model.json: :mod:`sciml.pde.saved_model`).
 OUTPUTS = ("model.pt", "model.json", "train.json", "train_timing.json", "loss_history.csv")
@@ -29,7 +29,7 @@ def train(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, checkp
 
     problem = load_problem(cfg, problem_name)
     scfg = step_config(cfg, problem_name)
-    ckpt = keyed_checkpoint_dir(checkpoint_dir, f"pde.train.{problem_name}", scfg)
+    ckpt = keyed_checkpoint_dir(checkpoint_dir, f"pde.train.{problem_name}", training_key(scfg))
     n_threads = resolve_threads(threads, cfg)
     with run_step(f"pde.train.{problem_name}", cfg, out_dir, inputs=user_files(cfg, problem), threads=n_threads,
                   provenance_config=scfg, seed=cfg["seed"]) as step:
