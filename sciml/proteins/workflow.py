@@ -28,3 +28,16 @@ def entry_files(config: dict[str, Any], group: str, name: str, data_root: str) -
             if os.path.isfile(path):
                 files.append(path)
     return files
+
+
+#: The keys of the ``proteins`` section a family's coevolution step reads (besides its own entry).
+COEVOLUTION_KEYS = ("seed", "threads", "min_identity", "potts", "meanfield")
+
+
+def coevolution_section(section: dict[str, Any], family: str) -> dict[str, Any]:
+    """The part of the ``proteins`` section family ``family``'s coevolution step depends on: its own
+    entry of ``families`` and :data:`COEVOLUTION_KEYS`. The rule passes only this, and the step records
+    only this in provenance.json, so editing the network, the targets or another family does not rerun
+    the Potts fits (the CLI fills the keys left out with their defaults, which the step never reads)."""
+    entries = [e for e in section.get("families") or [] if e.get("name") == family]
+    return {**{k: section[k] for k in COEVOLUTION_KEYS if k in section}, "families": entries}

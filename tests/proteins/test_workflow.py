@@ -74,6 +74,16 @@ def test_tiny_workflow_determinism_and_resume(workflow_runner, tmp_path):
     assert row[2] == round(fam["potts"]["long_L/5"], 3) and row[8] == round(net["per_family"]["3a4rA"]["network"]["long_L/5"], 3)
     assert (res / "cross_validate/folds/fold0/logs/version_0/metrics.csv").is_file()
 
+    # the Potts fits get only what they read: a network edit reruns the network jobs, not the fits
+    prov = json.loads((res / "families/3a4rA/provenance.json").read_text())
+    assert set(prov["config"]) == {"seed", "threads", "min_identity", "potts", "meanfield", "families"}
+    assert [f["name"] for f in prov["config"]["families"]] == ["3a4rA"]
+    edited = {**TINY, "network": {**TINY["network"], "max_epochs": 4}}
+    proc = workflow_runner({"domains": ["proteins"], "data_root": "data", "proteins": edited},
+                           targets=(str(tmp_path / "results/proteins/section/section.json"),), extra_args=("-n",))
+    planned = proc.stdout + proc.stderr
+    assert "proteins_cross_validate" in planned and "proteins_coevolution" not in planned, planned[-3000:]
+
     # same seed, fresh checkpoints -> byte-identical metrics; then a killed run resumes to the same metrics
     family_dirs = [str(res / f"families/{f['name']}") for f in FAMS]
     cfg = json.dumps(TINY)

@@ -3,6 +3,7 @@
 # Families come from config (schema defaults = the embedded synthetic families in
 # data/proteins/). Checkpoints live under CHECKPOINTS (outside declared outputs) so a
 # rerun resumes. Threads: one source, config["proteins"]["threads"], passed as --threads.
+from sciml.proteins.workflow import coevolution_section
 from sciml.proteins.workflow import entry_files as proteins_entry_files
 
 PROTEIN_FAMILIES = [f["name"] for f in config["proteins"]["families"]]
@@ -27,7 +28,8 @@ rule proteins_coevolution:
         provenance=f"{PROTEINS}/families/{{family}}/provenance.json",
     params:
         data_root=data_root_param,
-        cfg=section_json("proteins"),
+        # only what the fit reads: editing the network or the targets does not rerun the Potts fits
+        cfg=lambda wc: shlex.quote(json.dumps(coevolution_section(config["proteins"], wc.family), sort_keys=True)),
         out=f"{PROTEINS}/families/{{family}}",
     log:
         f"{RESULTS}/logs/proteins_coevolution/{{family}}.log",

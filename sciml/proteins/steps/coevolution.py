@@ -42,13 +42,14 @@ def coevolution(cfg: dict[str, Any], family: str, out_dir: str | Path, *, data_r
     from sciml.proteins import family as fam_io
     from sciml.proteins import metrics
     from sciml.proteins.inputs import checksummed_paths, entry_inputs
-    from sciml.proteins.workflow import FAMILY_FILES
+    from sciml.proteins.workflow import FAMILY_FILES, coevolution_section
     from sciml.rounding import round_fixed
     from sciml.steps import resolve_threads, run_step
 
     log = log or (lambda m: print(m, file=sys.stderr))
     spec = family_spec(cfg, family)
-    with run_step("proteins.coevolution", cfg, out_dir, threads=resolve_threads(threads, cfg)) as step:
+    with run_step("proteins.coevolution", cfg, out_dir, threads=resolve_threads(threads, cfg),
+                  provenance_config=coevolution_section(cfg, spec["name"])) as step:
         try:
             fam = fam_io.load_family(spec, data_root, cfg["min_identity"])
         except DataError as exc:
