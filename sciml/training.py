@@ -315,7 +315,8 @@ class FitResult:
     """A fitted module with its best weights loaded (on CPU, eval mode), and what the fit did.
 
     ``is_global_zero`` is False on the other ranks of a multi-process run: they train
-    too (every rank must take part in every fit) but write nothing.
+    too (every rank must take part in every fit) but write nothing. ``resumed_from``: the
+    ``last.ckpt`` the fit continued from (a killed or finished earlier run), None for a fresh fit.
     """
 
     module: Any
@@ -324,6 +325,7 @@ class FitResult:
     epochs_trained: int
     best_score: float | None
     is_global_zero: bool
+    resumed_from: Path | None = None
 
 
 def load_best_weights(module: Any, checkpoint: str | Path | None) -> Any:
@@ -368,6 +370,7 @@ def fit_best(make_module: Any, settings: TrainerSettings, *, seed: int, log_dir:
     seed_everything(seed)
     module = make_module()
     trainer = make_trainer(settings, log_dir, ckpt_dir, extra_callbacks=extra_callbacks)
+    resumed_from = last_checkpoint(ckpt_dir)
     best = fit_resumable(trainer, module, datamodule, ckpt_dir, train_dataloaders=train_dataloaders,
                          val_dataloaders=val_dataloaders)
     load_best_weights(module, best)
@@ -383,4 +386,4 @@ def fit_best(make_module: Any, settings: TrainerSettings, *, seed: int, log_dir:
     return FitResult(module=module, trainer=trainer, best_checkpoint=best,
                      epochs_trained=int(trainer.current_epoch),
                      best_score=float(score) if score is not None else None,
-                     is_global_zero=bool(trainer.is_global_zero))
+                     is_global_zero=bool(trainer.is_global_zero), resumed_from=resumed_from)

@@ -99,6 +99,11 @@ def test_resume_after_kill_gives_same_metrics(tmp_path, trained_fold, monkeypatc
     ref = json.loads((fold_dir / "metrics.json").read_text())
     assert resumed["test"] == ref["test"]
     assert (tmp_path / "run" / "metrics.json").read_bytes() == (fold_dir / "metrics.json").read_bytes()
+    # the resume is said in provenance (not in metrics.json, which a fresh run writes byte for byte)
+    prov = json.loads((tmp_path / "run" / "provenance.json").read_text())
+    (resumed_from,) = prov["extra"]["resumed_from"]
+    assert resumed_from.endswith("last.ckpt") and str(tmp_path / "ckpt") in resumed_from
+    assert "resumed_from" not in json.loads((fold_dir / "provenance.json").read_text()).get("extra", {})
 
 
 def test_target_encoding_round_trip():

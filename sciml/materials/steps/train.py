@@ -195,6 +195,8 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
             if not fit.is_global_zero:
                 # under DDP every rank takes part in every member's fit; only rank 0 tests and writes
                 continue
+            if fit.resumed_from is not None:  # provenance only: metrics.json stays byte-identical to a fresh run
+                step.record.extra.setdefault("resumed_from", []).append(str(fit.resumed_from))
             module = fit.module.float()
             p_m = predict_loader(module, loader(table, test_idx, TEST_BATCH_SIZE))
             modules.append(module)
