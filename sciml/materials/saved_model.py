@@ -131,7 +131,8 @@ def read_weights(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (EOFError, OSError, RuntimeError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
-        raise DataError(path, f"unreadable weight file, truncated or corrupt ({type(exc).__name__}: {str(exc)[:160]})",
+        first = str(exc).strip().splitlines()[0].split(". ")[0][:160] if str(exc).strip() else ""  # torch adds advice
+        raise DataError(path, f"unreadable weight file, truncated or corrupt ({type(exc).__name__}: {first})",
                         hint="rerun 'sciml materials train' for this fold") from None
 
 

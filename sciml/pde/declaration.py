@@ -51,9 +51,21 @@ HARD_CHECK_POINTS = 500
 HARD_CHECK_RTOL = 1e-5
 
 
+#: the keys each geometry type uses (any other key is refused, naming it: a typo such as ``lo`` is not ignored)
+GEOMETRY_TYPE_KEYS = {"interval": {"type", "low", "high"}, "rectangle": {"type", "low", "high"},
+                      "box": {"type", "low", "high"}, "disk": {"type", "center", "radius"},
+                      "polygon": {"type", "vertices"}, **{kind: {"type", "of"} for kind in CSG_TYPES}}
+
+
 def geometry_dim(spec: dict[str, Any], key: str) -> int:
-    """Spatial dimension of a geometry declaration (ConfigError naming ``key`` when malformed)."""
+    """Spatial dimension of a geometry declaration (ConfigError naming ``key`` when malformed,
+    or naming a key its type does not use)."""
     kind = spec.get("type")
+    unknown = sorted(set(spec) - GEOMETRY_TYPE_KEYS.get(kind, set(spec)))
+    if unknown:
+        valid = ", ".join(sorted(GEOMETRY_TYPE_KEYS[kind] - {"type"}))
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise ConfigError(f"{key}.{unknown[0]}", f"not a key of {article} {kind} geometry (its keys: type, {valid})")
     if kind == "interval":
         return 1
     if kind in ("rectangle", "disk", "polygon"):

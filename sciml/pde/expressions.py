@@ -87,12 +87,23 @@ class _Checker:
         self.names: set[str] = set()
         self.derivatives: dict[str, tuple[int, tuple[int, ...]]] = {}
 
-    def fail(self, node: ast.AST | None, what: str, hint: str = "") -> ConfigError:
-        where = f" at column {node.col_offset + 1}" if hasattr(node, "col_offset") else ""
+    def fail(self, node: ast.AST | None, what: str, hint: str = "", column: int | None = None) -> ConfigError:
+        """A ConfigError on ``node`` (its 1-based ``column``: by default where the node starts)."""
+        if column is None and hasattr(node, "col_offset"):
+            column = node.col_offset + 1
+        where = f" at column {column}" if column else ""
         piece = ast.get_source_segment(self.text, node) if hasattr(node, "col_offset") else None
         piece = f" ('{piece}')" if piece and piece not in what and piece != self.text else ""
         hint = f" ({hint})" if hint else ""
         return ConfigError(self.key, f"{what}{piece}{where} in '{self.text}'{hint}")
+
+    def operator_column(self, node: ast.AST, op: str) -> int | None:
+        """1-based column of a binary operator ``op`` in the text (between its operands), else None
+        (a BinOp's own column is where its left operand starts, far from the operator)."""
+        if not isinstance(node, ast.BinOp) or getattr(node.left, "end_col_offset", None) is None:
+            return None
+        at = self.text.find(op, node.left.end_col_offset, node.right.col_offset)
+        return at + 1 if at >= 0 else None
 
     def known(self) -> str:
         return ", ".join([*self.inputs, *self.fields, *self.params, *CONSTANTS]) or "none"
@@ -159,7 +170,8 @@ class _Checker:
         if isinstance(node, (ast.BinOp, ast.UnaryOp)):
             op = _OP_NAMES.get(type(node.op), type(node.op).__name__)
             raise self.fail(node, f"operator '{op}' is not allowed", "allowed: + - * / **"
-                            + (" & | ~" if self.allow_c else "") + ("; ** is power" if op == "^" else ""))
+                            + (" & | ~" if self.allow_c else "") + ("; ** is power" if op == "^" else ""),
+                            column=self.operator_column(node, op))
         raise self.fail(node, _REFUSED.get(type(node), f"'{type(node).__name__}' is") + " not allowed")
 
     def need(self, node: ast.AST, want: str) -> str:

@@ -105,7 +105,7 @@ def load_model(model_dir: str | Path, pinn: Any) -> dict[str, Any]:
     diffs = [k for k in ("problem", "params", "architecture") if meta.get(k) != want[k]]
     diffs += _physics_diffs(model_dir, meta, want)
     if diffs:
-        detail = "; ".join(f"{k}: saved {meta.get(k)!r}, config {want[k]!r}" for k in diffs)
+        detail = "; ".join(_difference(k, meta.get(k), want[k]) for k in diffs)
         raise DataError(model_dir / META_FILE, f"the saved PINN does not match the config ({detail})",
                         hint="Evaluate with the config the model was trained with, or retrain.")
     state = torch.load(model_dir / WEIGHTS_FILE, map_location="cpu", weights_only=True)
@@ -127,3 +127,13 @@ def _physics_diffs(model_dir: Path, meta: dict[str, Any], want: dict[str, Any]) 
     if meta["problem_fingerprint"] == want["problem_fingerprint"]:
         return []
     return [k for k in PHYSICS_META if meta.get(k) != want[k]] or ["problem_fingerprint"]
+
+
+def _difference(key: str, saved: Any, wanted: Any) -> str:
+    """``key: saved X, config Y``; for two dicts only the entries that differ (``architecture.width:
+    saved 16, config 32``), not both whole dicts."""
+    if isinstance(saved, dict) and isinstance(wanted, dict):
+        keys = sorted(set(saved) | set(wanted), key=str)
+        return "; ".join(f"{key}.{k}: saved {saved.get(k)!r}, config {wanted.get(k)!r}"
+                         for k in keys if saved.get(k) != wanted.get(k))
+    return f"{key}: saved {saved!r}, config {wanted!r}"

@@ -115,7 +115,11 @@ def _problems_config(tmp_path, geometry: dict, problems: list[str], name: str = 
 
 
 @pytest.mark.parametrize("geometry, message", [
-    ({"type": "interval", "lo": 0, "high": 1}, "'pde.declared.mine.geometry.low': needs 1 finite number, got None"),
+    ({"type": "interval", "lo": 0, "high": 1}, "'pde.declared.mine.geometry.lo': not a key of an interval geometry "
+                                               "(its keys: type, high, low)"),
+    ({"type": "interval", "low": 0, "high": 1, "extra_typo": 5}, "'pde.declared.mine.geometry.extra_typo': not a key"),
+    ({"type": "disk", "centre": [0, 0], "radius": 1}, "'pde.declared.mine.geometry.centre': not a key of a disk"),
+    ({"type": "interval", "high": 1}, "'pde.declared.mine.geometry.low': needs 1 finite number, got None"),
     ({"type": "interval", "low": 1, "high": 0}, "'pde.declared.mine.geometry.high': must be > low (1.0), got 0.0"),
 ])
 def test_problems_builds_the_geometry_as_train_does(tmp_path, capsys, geometry, message):

@@ -262,3 +262,10 @@ def test_import_is_light():
             "print(sorted(m for m in ('torch', 'deepxde') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_refused_operator_is_located_at_the_operator():
+    """'^' binds loosest in Python, so its node starts at column 1: the column must be the '^' itself."""
+    text = "u_xx + sin(pi*x)*x^2"
+    with pytest.raises(ConfigError, match=rf"operator '\^' is not allowed .*at column {text.index('^') + 1} "):
+        parse_expression(text, **XT)

@@ -49,9 +49,10 @@ def test_missing_model_json_is_a_clean_error(tmp_path):
 
 def test_config_that_drifted_from_training_is_refused(tmp_path):
     saved_model.save_model(tmp_path, _pinn())
-    with pytest.raises(DataError, match="architecture"):
+    with pytest.raises(DataError, match="architecture") as info:
         saved_model.load_model(tmp_path, _pinn(width=9))
-    with pytest.raises(DataError, match="architecture"):
+    assert "architecture.width: saved 8, config 9)" in str(info.value)  # the differing entry, not both dicts
+    with pytest.raises(DataError, match="architecture.activation"):
         saved_model.load_model(tmp_path, _pinn(activation="sin"))  # same shapes, other network
 
 

@@ -126,11 +126,13 @@ def test_predict_reports_the_gaps_of_an_external_matrix_in_metrics(tmp_path):
     s = (s + s.T) / 2
     s[10, :] = s[:, 10] = np.nan
     np.savetxt(tmp_path / "nanrow.mat", s, fmt="%.5f")
+    logged: list[str] = []
     m = predict(domain_section("proteins"), None, {"name": "t", "alignment": str(SYN_ALN),
                                                    "scores": str(tmp_path / "nanrow.mat")},
-                tmp_path / "out", threads=1, log=_quiet)
+                tmp_path / "out", threads=1, log=logged.append)
     assert m["scores_input"]["unscored"] == L - 1 and m["scores_input"]["non_finite"] == L - 1
     assert any(f"{L - 1} of the {L * (L - 1) // 2} residue pairs have no score" in w for w in m["warnings"])
+    assert [f"t: WARNING: {w}" for w in m["warnings"]] == [x for x in logged if "WARNING" in x]  # on the terminal
     assert json.loads((tmp_path / "out/metrics.json").read_text())["scores_input"] == m["scores_input"]
 
 

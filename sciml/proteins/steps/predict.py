@@ -338,6 +338,8 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
             methods += [] if use_sequence else [(res["potts_source"], "coevolution")]
             rows = [[method] + [m[key][k] for k in keys] for method, key in methods + [("separation only", "separation_baseline")]]
         write_json_atomic(step.output("metrics.json"), m)
+        for w in warnings:  # on the terminal too, not only in metrics.json and the section
+            log(f"{name}: WARNING: {w}")
         tables = [Table("Alignment depth", list(depth), [list(depth.values())],
                         "N_eff: sequences reweighted at 80% identity; Nf = N_eff / sqrt(L); coverage: mean fraction "
                         "of the query's residues a row covers.")]
