@@ -144,6 +144,32 @@ def test_grid_field_as_an_array_of_the_grid_shape(tmp_path):
         load_user_reference({**spec, "columns": {"fields": {"u": "odd"}}}, "k", ("x", "t"), ("u",))
 
 
+def test_a_reference_in_the_wrong_point_order_is_warned_against_the_initial_condition(tmp_path):
+    """A flat grid array written t-major (a tester's file: rel L2 1.4 with no word) disagrees with the declared
+    initial condition at t0; the array in the declared order agrees and gets no warning."""
+    from sciml.pde.problems.declared import INITIAL_MISMATCH
+
+    x, t = np.linspace(0, 1, 21), np.linspace(0, 1, 11)
+    X, T = np.meshgrid(x, t, indexing="ij")
+    u = np.exp(-(0.1 * np.pi ** 2 + 1.0) * T) * np.cos(np.pi * X)  # u_t = 0.1 u_xx - u, u(x, 0) = cos(pi x)
+    np.savez(tmp_path / "dr.npz", good=u.ravel(), t_major=u.T.ravel())
+    spec = {"path": str(tmp_path / "dr.npz"), "grid": {"x": [0, 1, 21], "t": [0, 1, 11]},
+            "columns": {"fields": {"u": "good"}}}
+
+    def problem(column: str):
+        cfg = declared_cfg({**spec, "columns": {"fields": {"u": column}}}, geometry={"type": "interval", "low": 0,
+                           "high": 1}, time=[0, 1], equations=["u_t - 0.1*u_xx + u"])
+        cfg["declared"]["mine"]["conditions"] = [{"type": "neumann", "field": "u", "on": "boundary", "value": 0},
+                                                 {"type": "initial", "field": "u", "value": "cos(pi*x)"}]
+        return load_problem(cfg, "mine")
+
+    good = problem("good")
+    assert good.reference_warnings(good.reference()) == []
+    bad = problem("t_major")
+    (warning,) = bad.reference_warnings(bad.reference())
+    rel = float(warning.split(" by ")[1].split()[0])
+    assert rel > INITIAL_MISMATCH and "initial condition of u at t = 0" in warning and "point order" in warning
+
 def test_netcdf_tensor_grid(tmp_path):
     x, y = np.linspace(0, 1, 4), np.linspace(0, 1, 3)
     ds = xr.Dataset({"temp": (("yy", "xx"), np.add.outer(10 * y, x))}, coords={"xx": x, "yy": y})

@@ -240,6 +240,11 @@ class Problem:
         """Raise DataError/ConfigError now for a bad user reference file (the train step calls
         this before any training). Shipped files are checked against the manifest when read."""
 
+    def reference_warnings(self, ref: Reference) -> list[str]:
+        """Where a user's reference ``ref`` disagrees with the problem's own declared conditions
+        (:meth:`DeclaredProblem.reference_warnings`); none for a built-in problem."""
+        return []
+
     def load_reference_file(self, path: Path) -> Reference:
         """Read the shipped reference file at ``path``."""
         raise NotImplementedError(f"problem '{self.name}' ships no reference file")

@@ -28,6 +28,11 @@ from sciml.pde.declaration import Declaration
 from sciml.pde.problems.base import Problem
 from sciml.pde.references import Reference
 
+#: Relative L2 between a user reference at t0 and the declared initial condition above which the
+#: evaluation warns (a reference and a condition of one problem agree to discretisation error; a
+#: point-order mix-up or another problem's file is off by order 1: the walkthrough's t-major file, 1.4).
+INITIAL_MISMATCH = 0.05
+
 
 class DeclaredProblem(Problem):
     """A problem built from ``pde.declared.<name>`` (see the module docstring)."""
@@ -155,6 +160,32 @@ class DeclaredProblem(Problem):
         """Read the declared reference file (columns, values, points inside the domain)."""
         if self.spec.get("reference") is not None:
             self.reference()
+
+    def reference_warnings(self, ref: Reference) -> list[str]:
+        """Where the user's reference file disagrees with a declared initial condition at t0 by more
+        than :data:`INITIAL_MISMATCH` (relative L2 over its points there): the sign of points in the
+        wrong order (a t-major flat array read as x-major, swapped grid counts), or of a condition or
+        reference that describe different problems. Empty without a reference file or a time axis."""
+        if self.spec.get("reference") is None or not self.time:
+            return []
+        pts = ref.points()
+        t0, span = self.time[0], self.time[1] - self.time[0]
+        at0 = np.isclose(pts[:, -1], t0, rtol=0.0, atol=1e-9 * max(1.0, abs(span)))
+        out = []
+        for c in self._physics.conditions_spec:
+            field_ = self.fields[c["component"]]
+            got = ref.field(field_).ravel()[at0] if c["type"] == "initial" else np.zeros(0)
+            keep = np.isfinite(got)
+            if keep.sum() < 2:
+                continue
+            want = c["value"].evaluate_numpy(pts[at0][keep])[:, 0]
+            rel = float(np.linalg.norm(got[keep] - want) / max(np.linalg.norm(want), np.linalg.norm(got[keep]), 1e-12))
+            if rel > INITIAL_MISMATCH:
+                out.append(f"the reference ({ref.source}) differs from the declared initial condition of {field_} at "
+                           f"t = {t0:g} by {rel:.3g} (relative L2 over its {int(keep.sum())} points there): check "
+                           f"its point order (flat arrays: {', '.join(self.inputs)} order, the last varying fastest) "
+                           f"and {self.key}.reference.grid, or the condition")
+        return out
 
     def check_reference_columns(self) -> None:
         """Check that the declared reference file exists and holds the configured columns, reading

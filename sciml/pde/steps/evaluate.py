@@ -193,6 +193,11 @@ def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, mod
         if partial:  # the error is measured where the reference has points, not over the whole domain
             metrics["reference_partial_coverage"] = partial
             log(f"{problem_name}: the reference covers only part of the domain: {partial}")
+        mismatch = problem.reference_warnings(ref)
+        if mismatch:  # the reference may be read in the wrong point order: its rel L2 would mean nothing
+            metrics["reference_warnings"] = mismatch
+            for w in mismatch:
+                log(f"{problem_name}: WARNING: {w}")
         metrics["validation"] = validation_metrics(problem, pinn, int(ref.mask.sum()), cfg["seed"])
         if problem.parameter_dims:
             rows = per_parameter_queries(problem, ref, pinn.predict, pred, repeats, log=log)
