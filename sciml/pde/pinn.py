@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,21 +31,10 @@ from typing import Any
 import numpy as np
 
 from sciml.errors import ConfigError, TrainingError
+from sciml.pde.backend import import_deepxde
 from sciml.pde.problems import Problem
 
 CHECKPOINT_NAME = "last.pt"
-
-
-def import_deepxde() -> Any:
-    """Import DeepXDE with the PyTorch backend (``DDE_BACKEND`` must be set before the first import)."""
-    backend = os.environ.setdefault("DDE_BACKEND", "pytorch")
-    if backend != "pytorch":
-        raise ConfigError("DDE_BACKEND", f"the pde domain needs DDE_BACKEND=pytorch, got '{backend}'")
-    import deepxde as dde
-
-    if dde.backend.backend_name != "pytorch":
-        raise ConfigError("DDE_BACKEND", f"DeepXDE was already imported with backend '{dde.backend.backend_name}'")
-    return dde
 
 
 def setup_deepxde(precision: str, seed: int, threads: int | None = None) -> Any:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from sciml.errors import ConfigError, DataError
+from sciml.errors import ConfigError
 
 FORMAT = "sciml.pde.operator.deeponet"
 FORMAT_VERSION = 1
@@ -239,19 +239,11 @@ def build_net(dde: Any, m: int, d: int, cfg: dict[str, Any], basis: np.ndarray |
 
 def _setup(cfg: dict[str, Any], threads: int | None) -> tuple[Any, str]:
     """DeepXDE (PyTorch backend) with float32, the run's seed and threads; the chosen device."""
-    import os
-
     import torch
 
-    # the same backend rule as sciml.pde.pinn.import_deepxde, kept here so the operator does
-    # not import the PINN module (and the problem registry) it does not use
-    backend = os.environ.setdefault("DDE_BACKEND", "pytorch")
-    if backend != "pytorch":
-        raise ConfigError("DDE_BACKEND", f"the pde domain needs DDE_BACKEND=pytorch, got '{backend}'")
-    import deepxde as dde
+    from sciml.pde.backend import import_deepxde
 
-    if dde.backend.backend_name != "pytorch":
-        raise ConfigError("DDE_BACKEND", f"DeepXDE was already imported with backend '{dde.backend.backend_name}'")
+    dde = import_deepxde()
     if threads:
         torch.set_num_threads(int(threads))
     dde.config.set_default_float("float32")

@@ -1,0 +1,29 @@
+"""DeepXDE with the PyTorch backend, imported quietly.
+
+One place for the backend rule that the PINN and the operator surrogates share. DeepXDE prints a
+banner on its first import ("Using backend: pytorch", the other backends, a recommendation of
+another one) on stdout, where it lands before every one-line error of a ``sciml pde`` command:
+the import is made with stdout captured; the backend is checked here instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from typing import Any
+
+from sciml.errors import ConfigError
+
+
+def import_deepxde() -> Any:
+    """Import DeepXDE with the PyTorch backend (``DDE_BACKEND`` must be set before the first import)."""
+    backend = os.environ.setdefault("DDE_BACKEND", "pytorch")
+    if backend != "pytorch":
+        raise ConfigError("DDE_BACKEND", f"the pde domain needs DDE_BACKEND=pytorch, got '{backend}'")
+    with contextlib.redirect_stdout(io.StringIO()):
+        import deepxde as dde
+
+    if dde.backend.backend_name != "pytorch":
+        raise ConfigError("DDE_BACKEND", f"DeepXDE was already imported with backend '{dde.backend.backend_name}'")
+    return dde
