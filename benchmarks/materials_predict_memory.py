@@ -77,14 +77,16 @@ def run_predict(model: Path, inp: Path, out: Path, batch_size: int, threads: int
     if proc.returncode != 0:
         raise SystemExit(f"predict failed:\n{proc.stdout}\n{proc.stderr[-4000:]}")
     peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
-    m = re.search(r"(\d+) predicted, (\d+) skipped \(([\d.]+) structures/s[^)]*\)", proc.stdout)
+    # the counts and the tool's own rate from the step's provenance (its summary line's wording may change)
+    stats = json.loads((out / "provenance.json").read_text())["extra"]
+    n_all = int(stats["n_predicted"]) + int(stats["n_skipped"])
     return {
         "peak_rss_mib": round(peak_kb / 1024, 1),
         "wall_s": round(wall, 1),
-        "n_predicted": int(m.group(1)),
-        "n_skipped": int(m.group(2)),
-        "structures_per_s_reported": float(m.group(3)),
-        "structures_per_s_wall": round((int(m.group(1)) + int(m.group(2))) / wall, 1),
+        "n_predicted": int(stats["n_predicted"]),
+        "n_skipped": int(stats["n_skipped"]),
+        "structures_per_s_reported": float(stats["structures_per_s"]),
+        "structures_per_s_wall": round(n_all / wall, 1),
     }
 
 
