@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from sciml.materials.dataset import _input_digest, dataset_key, dataset_records
+from sciml.materials.dataset import _input_digest, dataset_key, dataset_records, model_transform
 from sciml.materials.graphs import GraphSettings, wrapped_frac_coords
 from sciml.materials.pretrained_data import PretrainedTable, attach_features, cached_table, convert_records
 from sciml.materials.readers import RawRecord
@@ -132,7 +132,7 @@ def load_or_build(dataset_cfg: dict[str, Any], root: str | Path | None, cache_di
     cache_file = Path(cache_dir) / f"chgnet-graphs-{key}.pt" if cache_dir else None
 
     def build() -> CHGNetTable:
-        return build_table(dataset_records(path, dataset_cfg), transform=dataset_cfg.get("transform", "none"),
+        return build_table(dataset_records(path, dataset_cfg), transform=model_transform(dataset_cfg),
                            max_z=validation["max_z"], min_distance=validation["min_distance"],
                            limit=dataset_cfg.get("limit"))
 

@@ -92,21 +92,23 @@ def _prepare(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from sciml.cli import config_section
+    from sciml.materials.metrics import headline
     from sciml.materials.steps import train
 
     m = train(config_section(args, "materials"), args.fold, args.data_root, args.out_dir, args.checkpoint_dir,
               args.cache_dir, args.threads)
     if m:  # empty on a non-zero DDP rank
-        print(f"materials train fold {args.fold}: test MAE {m['test']['mae']} {m['unit']}")
+        print(f"materials train fold {args.fold}: test {headline(m)}")
     return 0
 
 
 def _section(args: argparse.Namespace) -> int:
     from sciml.cli import config_section
+    from sciml.materials.metrics import headline
     from sciml.materials.steps import section
 
     m = section(config_section(args, "materials"), args.prepared_dir, args.fold_dirs, args.out_dir)
-    print(f"materials section: mean MAE {m['mae_mean']} ± {m['mae_std']} {m['unit']}")
+    print(f"materials section: {headline(m, 'mean ')}")
     return 0
 
 

@@ -82,6 +82,7 @@ class GraphTable:
 BUILTIN_DATASET = ("materials/flla_2015_subset1000.csv.gz", "formation_energy_per_atom")
 BUILTIN_LABELS = ("formation energy per atom", "eV/atom")
 UNIT_NOT_GIVEN = "unit not given"
+CLASS_UNIT = "class label (0/1)"
 #: The target column of a CSV / ASE file when ``dataset.target_column`` is null (the built-in dataset's).
 DEFAULT_TARGET_COLUMN = BUILTIN_DATASET[1]
 
@@ -124,14 +125,15 @@ def target_labels(dataset_cfg: dict[str, Any]) -> tuple[str, str]:
     built-in dataset's labels for the built-in dataset, and for a user's own data the target column's
     name (:func:`target_column`; "target" for a folder's ``id_prop.csv``) and "unit not given" (never
     another dataset's physical label on the user's numbers). ``unit`` is the unit of the raw
-    (untransformed) target; :func:`error_unit` gives the unit of an error."""
+    (untransformed) target; :func:`error_unit` gives the unit of an error. A classification target's unit is
+    ``class label (0/1)``."""
     name, unit = dataset_cfg.get("target_name"), dataset_cfg.get("unit")
     column = target_column(dataset_cfg)
     builtin = (dataset_cfg.get("path"), column) == BUILTIN_DATASET
     if name is None:
         name = BUILTIN_LABELS[0] if builtin else (column or "target")
     if unit is None:
-        unit = BUILTIN_LABELS[1] if builtin else UNIT_NOT_GIVEN
+        unit = CLASS_UNIT if is_classification(dataset_cfg) else BUILTIN_LABELS[1] if builtin else UNIT_NOT_GIVEN
     return name, unit
 
 
@@ -146,6 +148,8 @@ def value_label(dataset_cfg: dict[str, Any]) -> str:
     ``target_name`` that already starts with "log" is taken as naming the log values: log10 is not added twice.
     """
     name, unit = target_labels(dataset_cfg)
+    if is_classification(dataset_cfg):
+        return f"P({name} = 1)"
     if dataset_cfg.get("transform") != "log10" or name.strip().lower().startswith("log"):
         return f"{name} ({unit})"
     if unit == UNIT_NOT_GIVEN:
@@ -157,18 +161,61 @@ def value_label(dataset_cfg: dict[str, Any]) -> str:
 
 def error_unit(dataset_cfg: dict[str, Any]) -> str:
     """The unit of an error (MAE, RMSE) of the model's values: the target's unit, or for a log10 target
-    ``log10 units (dex)``: the error of a log is a ratio, not an amount in the target's unit."""
+    ``log10 units (dex)``: the error of a log is a ratio, not an amount in the target's unit; for a
+    classification task ``probability`` (the scores are of predicted probabilities)."""
+    if is_classification(dataset_cfg):
+        return "probability"
     if dataset_cfg.get("transform") == "log10":
         return "log10 units (dex)"
     return target_labels(dataset_cfg)[1]
 
 
+#: The transform of a classification target (:func:`model_transform`): a class label 0 or 1 is kept, any
+#: other value has no label and is quarantined.
+CLASS_LABELS = "labels"
+#: Why a value has no image under each transform (the quarantine reason's tail).
+_TRANSFORM_DOMAIN = {"log10": "must be > 0", CLASS_LABELS: "must be a class label, 0 or 1 (true/false)"}
+
+
+def is_classification(dataset_cfg: dict[str, Any]) -> bool:
+    """True when ``materials.dataset.task`` is ``classification`` (binary labels 0/1, scored by ROC-AUC)."""
+    return dataset_cfg.get("task", "regression") == "classification"
+
+
+def check_task(cfg: dict[str, Any]) -> None:
+    """ConfigError naming the setting when a ``materials`` config asks a classification task for something
+    only a regression has: ``dataset.transform: log10``, ``train.log_target``, ``train.clip_predictions``."""
+    from sciml.errors import ConfigError
+
+    if not is_classification(cfg["dataset"]):
+        return
+    clashes = [(key, value) for key, value in (("materials.dataset.transform", cfg["dataset"].get("transform", "none")),
+                                               ("materials.train.log_target", cfg["train"].get("log_target", False)),
+                                               ("materials.train.clip_predictions",
+                                                cfg["train"].get("clip_predictions", False)))
+               if value not in ("none", False)]
+    if clashes:
+        key, value = clashes[0]
+        raise ConfigError(key, f"{value!r} applies to a regression target; with materials.dataset.task: "
+                               "classification the labels are 0/1 and the model predicts their probability "
+                               f"(remove {key.rsplit('.', 1)[1]} from the config, or set task: regression)")
+
+
+def model_transform(dataset_cfg: dict[str, Any]) -> str:
+    """What the readers' targets go through before training: ``dataset.transform`` (``none`` / ``log10``), or
+    :data:`CLASS_LABELS` for a classification task (the label check)."""
+    return CLASS_LABELS if is_classification(dataset_cfg) else dataset_cfg.get("transform", "none")
+
+
 def apply_transform(value: float, transform: str) -> float:
-    """Target transform: ``none`` or ``log10`` (non-positive values become NaN)."""
+    """Target transform: ``none``, ``log10`` (non-positive values become NaN) or :data:`CLASS_LABELS`
+    (0 and 1 kept, anything else NaN)."""
     if transform == "none":
         return value
     if transform == "log10":
         return math.log10(value) if value > 0 else math.nan
+    if transform == CLASS_LABELS:
+        return float(value) if value in (0.0, 1.0) else math.nan
     raise ValueError(f"unknown target transform '{transform}'")
 
 
@@ -227,7 +274,8 @@ def admitted_records(records: Iterable[RawRecord], transform: str, limit: int | 
         target = apply_transform(rec.target, transform) if rec.target is not None else None
         # (not ``rec.target or nan``: a target of 0.0 is a finite number, with no log10)
         if target is not None and not math.isfinite(target) and math.isfinite(rec.target):
-            quarantine.add(rec, f"bad_target: {rec.target!r} has no {transform} (must be > 0)")
+            what = "is no class label" if transform == CLASS_LABELS else f"has no {transform}"
+            quarantine.add(rec, f"bad_target: {rec.target!r} {what} ({_TRANSFORM_DOMAIN[transform]})")
             continue
         yield rec, dataclasses.replace(rec, target=target)
 
@@ -304,7 +352,7 @@ def load_or_build(dataset_cfg: dict[str, Any], graph: GraphSettings, root: str |
         except Exception:  # a corrupt cache is rebuilt, never trusted
             cache_file.unlink(missing_ok=True)
     records = dataset_records(path, dataset_cfg)
-    table = build_table(records, graph, transform=dataset_cfg.get("transform", "none"),
+    table = build_table(records, graph, transform=model_transform(dataset_cfg),
                         max_z=validation["max_z"], min_distance=validation["min_distance"],
                         limit=dataset_cfg.get("limit"))
     if len(table) == 0:

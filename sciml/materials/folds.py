@@ -1,8 +1,8 @@
 """Cross-validation folds exactly as Matbench defines them, plus a validation carve-out.
 
 Matbench v0.1 (``scripts/mvb01_generate_validation.py``): rows in dataset order,
-``KFold(n_splits=5, shuffle=True, random_state=18012019)`` for regression; fold k is the
-k-th ``(train, test)`` pair. Matbench has no validation set: we carve it from the
+``KFold(n_splits=5, shuffle=True, random_state=18012019)`` for regression, ``StratifiedKFold`` with
+the same arguments over the class labels for classification; fold k is the k-th ``(train, test)`` pair. Matbench has no validation set: we carve it from the
 training fold only. :func:`split_fold` combines both over a dataset's kept records.
 """
 
@@ -19,18 +19,32 @@ import numpy as np
 MATBENCH_SEED = 18012019
 
 
-def kfold_indices(n: int, n_splits: int = 5, seed: int = MATBENCH_SEED) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``[(train_idx, test_idx), ...]`` of ``KFold(n_splits, shuffle=True, random_state=seed)`` over n rows."""
-    from sklearn.model_selection import KFold
+def kfold_indices(n: int, n_splits: int = 5, seed: int = MATBENCH_SEED, labels: np.ndarray | None = None
+                  ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``[(train_idx, test_idx), ...]`` of ``KFold(n_splits, shuffle=True, random_state=seed)`` over n rows, or
+    with ``labels`` ((n,) class labels, a classification task) of ``StratifiedKFold`` with the same arguments,
+    as Matbench splits its classification tasks. A NaN label (a record without a usable label) is a stratum
+    of its own, so such records spread over the folds too."""
+    from sklearn.model_selection import KFold, StratifiedKFold
 
-    kf = KFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    return [(tr, te) for tr, te in kf.split(np.zeros((n, 1)))]
+    if labels is None:
+        kf = KFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        return [(tr, te) for tr, te in kf.split(np.zeros((n, 1)))]
+    strata = np.where(np.isnan(np.asarray(labels, dtype=np.float64)), -1.0, labels)
+    skf = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    import warnings
+
+    with warnings.catch_warnings():  # "least populated class has only k members": the folds are still valid
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        return [(tr, te) for tr, te in skf.split(np.zeros((n, 1)), strata)]
 
 
-def fold_ids(all_ids: list[str], n_splits: int = 5, seed: int = MATBENCH_SEED) -> list[dict[str, list[str]]]:
-    """Matbench-style ``[{"train": [ids], "test": [ids]}, ...]`` over the records in file order."""
+def fold_ids(all_ids: list[str], n_splits: int = 5, seed: int = MATBENCH_SEED, labels: np.ndarray | None = None
+             ) -> list[dict[str, list[str]]]:
+    """Matbench-style ``[{"train": [ids], "test": [ids]}, ...]`` over the records in file order (stratified
+    by ``labels`` for a classification task)."""
     return [{"train": [all_ids[i] for i in tr], "test": [all_ids[i] for i in te]}
-            for tr, te in kfold_indices(len(all_ids), n_splits, seed)]
+            for tr, te in kfold_indices(len(all_ids), n_splits, seed, labels)]
 
 
 def official_folds(path: str | Path, task: str) -> list[dict[str, list[str]]]:
@@ -58,7 +72,7 @@ def split_fold(table: Any, cfg: dict[str, Any], fold: int) -> dict[str, Any]:
     """Indices (into the kept records of ``table``) of fit / validation / test for ``fold``, Matbench-style.
 
     Folds are computed over *all* records in file order (so they equal the official
-    Matbench folds), then quarantined records are dropped from them; the validation
+    Matbench folds; stratified by label for a classification task), then quarantined records are dropped from them; the validation
     rows come from the training fold only (seed ``cfg["seed"] + 1000 * fold``).
     Returns ``{"fit", "val", "test"}`` (int64 arrays), ``"dropped_test"`` (ids of
     quarantined test records) and ``"dropped_test_pos"`` (their positions in ``table.all_ids``).
@@ -71,7 +85,10 @@ def split_fold(table: Any, cfg: dict[str, Any], fold: int) -> dict[str, Any]:
                                     f"in the workflow) outside 0..{cv['n_splits'] - 1} "
                                     f"(materials.cv.n_splits = {cv['n_splits']})")
     pos = {rid: k for k, rid in enumerate(table.ids)}
-    tr_all, te_all = kfold_indices(len(table.all_ids), cv["n_splits"], cv["split_seed"])[fold]
+    from sciml.materials.dataset import is_classification
+
+    labels = table.all_y.numpy() if is_classification(cfg["dataset"]) else None
+    tr_all, te_all = kfold_indices(len(table.all_ids), cv["n_splits"], cv["split_seed"], labels)[fold]
     train = np.array([pos[table.all_ids[i]] for i in tr_all if table.all_ids[i] in pos], dtype=np.int64)
     test = np.array([pos[table.all_ids[i]] for i in te_all if table.all_ids[i] in pos], dtype=np.int64)
     dropped_pos = [int(i) for i in te_all if table.all_ids[i] not in pos]

@@ -1,6 +1,7 @@
 """The LightningModule wrapping any crystal model, and a resumable, rank-sharded shuffling sampler.
 
-``CrystalRegressor`` normalises the target with the training-fold mean/std, trains with
+``CrystalRegressor`` (regression, or binary classification with ``task``) normalises the target with the
+training-fold mean/std, trains with
 AdamW under a one-cycle / cosine / constant LR schedule, and logs ``train_loss``,
 ``val_loss`` (normalised units) and ``val_mae`` (target units) per epoch.
 """
@@ -37,12 +38,20 @@ class CrystalRegressor(pl.LightningModule):
     ``target_range`` ((low, high), target units; ``train.clip_predictions``): predictions are clipped to it,
     the fit rows' range, so a head on ``log(y)`` cannot extrapolate exponentially for an input beyond those it
     was fitted on. The loss is unchanged (it sees the unclipped output, which still has a gradient).
+
+    ``task="classification"`` (binary labels 0/1): the model's output is a logit, trained with binary
+    cross-entropy (``loss`` is not used, ``target_mean``/``target_std`` must be 0/1: no normalisation), and
+    :meth:`predict_values` returns the probability of class 1.
     """
 
     def __init__(self, model_name: str, model_kwargs: dict[str, Any], target_mean: float, target_std: float,
                  lr: float = 1e-3, weight_decay: float = 1e-5, loss: str = "l1", scheduler: str = "onecycle",
                  max_epochs: int = 100, steps_per_epoch: int = 1, log_target: bool = False,
-                 target_range: tuple[float, float] | None = None):
+                 target_range: tuple[float, float] | None = None, task: str = "regression"):
+        if task not in ("regression", "classification"):
+            raise ValueError(f"unknown task {task!r} (regression, classification)")
+        if task == "classification" and (log_target or target_range is not None):
+            raise ValueError("a classification model takes no log_target or target_range")
         super().__init__()
         self.save_hyperparameters()
         self.model = build_model(model_name, **model_kwargs)
@@ -57,8 +66,14 @@ class CrystalRegressor(pl.LightningModule):
         y = torch.log(y) if self.hparams.log_target else y
         return (y - self.t_mean) / self.t_std
 
+    @property
+    def is_classifier(self) -> bool:
+        return self.hparams.get("task", "regression") == "classification"
+
     def decode(self, out: torch.Tensor) -> torch.Tensor:
-        """Normalised model output -> target units."""
+        """Normalised model output -> target units (a classifier: the probability of class 1)."""
+        if self.is_classifier:
+            return torch.sigmoid(out.float())
         v = out.float() * self.t_std + self.t_mean
         bounds = transformed_range(self.hparams.get("target_range"), bool(self.hparams.log_target))
         if bounds is not None:
@@ -70,6 +85,8 @@ class CrystalRegressor(pl.LightningModule):
         return self.decode(self.model(batch))
 
     def _loss(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.is_classifier:
+            return F.binary_cross_entropy_with_logits(pred.float(), y.float())
         target = self.encode(y)
         if self.hparams.loss == "l1":
             return F.l1_loss(pred.float(), target)
@@ -91,6 +108,7 @@ class CrystalRegressor(pl.LightningModule):
         # sciml.training.make_trainer); sync_dist makes ranks agree on the logged value, so the
         # best checkpoint and early stopping decide alike on every rank (a no-op on one process).
         self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=n, prog_bar=True, sync_dist=True)
+        # (a classifier's val_mae is the mean |probability - label|)
         self.log("val_mae", mae, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
 
     def _total_steps(self) -> int:

@@ -1,4 +1,4 @@
-"""Regression scores of a set of predictions (target units), rounded for byte-stable JSON."""
+"""Regression and binary-classification scores of a set of predictions, rounded for byte-stable JSON."""
 
 from __future__ import annotations
 
@@ -20,3 +20,44 @@ def regression_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
         "r2": round_fixed(1.0 - float((err**2).sum()) / ss_tot) if ss_tot > 0 else None,
         "max_abs_error": round_fixed(np.abs(err).max()),
     }
+
+
+def classification_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float | int | None]:
+    """Scores of predicted probabilities ``p`` of class 1 against labels ``y`` (both (n,); labels 0/1), rounded
+    like :func:`regression_metrics`: ``roc_auc`` (Matbench's metric for its classification tasks; None when the
+    labels hold one class only), ``accuracy``, ``balanced_accuracy`` and ``f1`` of the 0.5 threshold,
+    ``log_loss`` (natural log, probabilities clipped to [1e-7, 1 - 1e-7]), ``brier``, ``n_positive``."""
+    from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
+
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    labels = (y > 0.5).astype(int)
+    hard = (p >= 0.5).astype(int)
+    both = len(np.unique(labels)) == 2
+    q = np.clip(p, 1e-7, 1 - 1e-7)
+    return {
+        "roc_auc": round_fixed(roc_auc_score(labels, p)) if both else None,
+        "accuracy": round_fixed(float((hard == labels).mean())),
+        "balanced_accuracy": round_fixed(balanced_accuracy_score(labels, hard)) if both else None,
+        "f1": round_fixed(f1_score(labels, hard, zero_division=0.0)),
+        "log_loss": round_fixed(float(-(y * np.log(q) + (1 - y) * np.log(1 - q)).mean())),
+        "brier": round_fixed(float(((p - y) ** 2).mean())),
+        "n_positive": int(labels.sum()),
+    }
+
+
+def score_predictions(y: np.ndarray, p: np.ndarray, classification: bool) -> dict[str, float | int | None]:
+    """:func:`classification_metrics` or :func:`regression_metrics` of ``p`` against ``y``."""
+    return classification_metrics(y, p) if classification else regression_metrics(y, p)
+
+
+def headline(metrics: dict, prefix: str = "") -> str:
+    """One line of a fold's (``prefix`` "") or the section's (``prefix`` "mean ") metrics dict: the test MAE
+    with its unit, or a classifier's ROC-AUC."""
+    if metrics.get("task") == "classification":
+        value = metrics["roc_auc_mean"] if prefix else metrics["test"]["roc_auc"]
+        spread = f" ± {metrics['roc_auc_std']}" if prefix else ""
+        return f"{prefix}ROC-AUC {value}{spread}"
+    value = metrics["mae_mean"] if prefix else metrics["test"]["mae"]
+    spread = f" ± {metrics['mae_std']}" if prefix else ""
+    return f"{prefix}MAE {value}{spread} {metrics['unit']}"

@@ -51,8 +51,33 @@ def read_learning_curve(metrics_csv: str | Path) -> dict[str, list[tuple[int, fl
     return {k: sorted(v.items()) for k, v in curves.items()}
 
 
-def learning_curves(curves: dict[int, dict[str, list[tuple[int, float]]]], unit: str, path: str | Path) -> Path:
-    """Training/validation loss (normalised) and validation MAE (target units) per epoch, one line per fold."""
+def roc_per_fold(folds: dict[int, tuple[np.ndarray, np.ndarray, float]], label: str, path: str | Path) -> Path:
+    """ROC curves of a classification, one line per fold: ``folds[k] = (labels 0/1, predicted probability of
+    class 1, ROC-AUC)``; ``label`` names the class. A fold holding one class has no curve (noted in the legend)."""
+    from sklearn.metrics import roc_curve
+
+    fig, ax = new_figure(figsize=(4.6, 4.2))
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--")
+    for k, (t, p, auc) in sorted(folds.items()):
+        if len(np.unique(t)) < 2:
+            ax.plot([], [], lw=1.2, label=f"fold {k}: one class, no curve")
+            continue
+        fpr, tpr, _ = roc_curve(t > 0.5, p)
+        ax.plot(fpr, tpr, lw=1.2, label=f"fold {k}: AUC {auc:.4g}")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("false positive rate", fontsize=9)
+    ax.set_ylabel("true positive rate", fontsize=9)
+    ax.set_title(f"ROC: {label}", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=DPI)
+
+
+def learning_curves(curves: dict[int, dict[str, list[tuple[int, float]]]], unit: str, path: str | Path,
+                    loss_label: str | None = None) -> Path:
+    """Training/validation loss (normalised; a classifier's: ``loss_label``, binary cross-entropy) and validation
+    MAE (target units; a classifier's mean |probability - label|) per epoch, one line per fold."""
     fig, (a1, a2) = new_figure(1, 2, figsize=(10, 3.6))
     for k, c in sorted(curves.items()):
         if c["train_loss"]:
@@ -65,11 +90,11 @@ def learning_curves(curves: dict[int, dict[str, list[tuple[int, float]]]], unit:
             e, v = zip(*c["val_mae"])
             a2.plot(e, v, lw=1, label=f"fold {k}")
     a1.set_xlabel("epoch")
-    a1.set_ylabel("loss (normalised target)")
+    a1.set_ylabel(loss_label or "loss (normalised target)")
     a1.set_yscale("log")
     a1.legend(fontsize=6, ncol=2)
     a2.set_xlabel("epoch")
-    a2.set_ylabel(f"validation MAE ({unit})")
+    a2.set_ylabel("validation mean |probability - label|" if loss_label else f"validation MAE ({unit})")
     a2.legend(fontsize=7)
     fig.tight_layout()
     return save_figure(fig, path, dpi=DPI)

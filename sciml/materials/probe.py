@@ -49,6 +49,7 @@ def probe_head(cfg: dict[str, Any], feature_table: Any, split: dict[str, Any], l
     ``target_mean``/``target_std`` are the fine-tuned module's normalisation (of log(y) with
     ``train.log_target``), so the head's output means the same in both fits. Checkpoints and logs go
     under ``work_dir``."""
+    from sciml.materials.dataset import is_classification
     from sciml.materials.lightning import CrystalRegressor
     from sciml.training import TrainerSettings, fit_best
 
@@ -60,7 +61,8 @@ def probe_head(cfg: dict[str, Any], feature_table: Any, split: dict[str, Any], l
     def make_module() -> CrystalRegressor:
         return CrystalRegressor(model_name="chgnet", model_kwargs=frozen, target_mean=target_mean, target_std=target_std,
                                 lr=float(probe["lr"]), weight_decay=tcfg["weight_decay"], loss=tcfg["loss"],
-                                scheduler=tcfg["scheduler"], max_epochs=epochs, log_target=bool(tcfg["log_target"]))
+                                scheduler=tcfg["scheduler"], max_epochs=epochs, log_target=bool(tcfg["log_target"]),
+                                task="classification" if is_classification(cfg["dataset"]) else "regression")
 
     settings = TrainerSettings.from_config({**tcfg, "max_epochs": epochs, "monitor": "val_loss", "patience": None})
     bs = int(tcfg["batch_size"])

@@ -226,10 +226,17 @@ def parse_structure_arrays(value: Any, fmt: str = "auto", issues: list[str] | No
     return CrystalArrays.from_structure(parse_structure(value, fmt, issues))
 
 
+#: Boolean spellings of a class label in a text file (a Matbench JSON file has true/false, read as 1/0).
+_BOOLEAN_TEXT = {"true": 1.0, "false": 0.0}
+
+
 def _to_float(value: Any) -> float:
-    """Target value as float; non-numbers become NaN (validation quarantines them)."""
+    """Target value as float (``true``/``false`` in any case: 1/0, a class label); non-numbers become NaN
+    (validation quarantines them)."""
     if value is None:
         return math.nan
+    if isinstance(value, str) and value.strip().lower() in _BOOLEAN_TEXT:
+        return _BOOLEAN_TEXT[value.strip().lower()]
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -241,6 +248,8 @@ def _target_note(value: Any) -> str | None:
     number, a missing value (None) or an empty cell, which stay plain NaN."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return "target is empty" if value is not None else None
+    if isinstance(value, str) and value.strip().lower() in _BOOLEAN_TEXT:
+        return None
     try:
         float(value)
         return None

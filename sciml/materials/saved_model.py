@@ -8,7 +8,8 @@ A model folder (a fold folder written by ``sciml materials train``) holds
 - ``model.json``: ``format`` (:data:`FORMAT`), the model name and constructor arguments,
   the target normalisation, the graph settings and validation limits the model was
   trained with, the target's name/unit/transform, the range predictions are clipped to
-  (``target_range``, only with ``train.clip_predictions``) and, for an ensemble, the member
+  (``target_range``, only with ``train.clip_predictions``), ``task: classification`` for a
+  classifier (its outputs are logits; absent for a regression) and, for an ensemble, the member
   weight files (``ensemble_weights``).
 
 :func:`save` and :func:`load` are the only code that knows this layout.
@@ -85,6 +86,8 @@ def save(modules: Any, cfg: dict[str, Any], meta: dict[str, Any], out_dir: str |
     }
     if hp.get("target_range") is not None:
         spec["target_range"] = [float(v) for v in hp.target_range]
+    if hp.get("task", "regression") == "classification":
+        spec["task"] = "classification"
     if len(files) > 1:
         spec["ensemble_weights"] = files
     write_json_atomic(out_dir / SPEC_FILE, spec)
@@ -107,6 +110,8 @@ def read_spec(model_dir: str | Path) -> dict[str, Any]:
                         hint="retrain the model with this version of sciml")
     if "target_range" in spec:
         check_target_range(spec["target_range"], bool(spec.get("log_target")), spec_path)
+    if spec.get("task", "regression") not in ("regression", "classification"):
+        raise DataError(spec_path, f"unknown task {spec['task']!r} (regression, classification)")
     names = spec.get("ensemble_weights", [member_weight_file(0)])
     if not isinstance(names, list) or not names or not all(isinstance(n, str) and Path(n).name == n for n in names):
         raise DataError(spec_path, "ensemble_weights must be a non-empty list of file names in the model folder")

@@ -124,7 +124,8 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
     prediction_std)]`` in target units, rejected ``(record, reason)``). For a seed ensemble
     the prediction is the members' mean (as in training) and ``prediction_std`` the
     population std of the members' predictions in target units (the ensemble's spread, a
-    rough uncertainty). A model trained with ``train.clip_predictions`` clips each member's
+    rough uncertainty). A classifier's prediction is the probability of class 1 (the members' mean
+    probability, their spread its std). A model trained with ``train.clip_predictions`` clips each member's
     prediction to its ``target_range``, as training did. Records are checked with the graph
     settings and limits the model was trained with; structures may be pymatgen ``Structure`` s
     or :class:`~sciml.materials.readers.CrystalArrays` (the fast readers).
@@ -152,6 +153,7 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
     mean, std = float(spec["target_mean"]), float(spec["target_std"])
     bounds = transformed_range(spec.get("target_range"), bool(spec.get("log_target")))
     log10 = spec.get("transform") == "log10"
+    classifier = spec.get("task") == "classification"
     for chunk in batched(records, batch_size):
         good, graphs, rejected = [], [], []
         for rec in chunk:
@@ -174,9 +176,14 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
                 out = member_outputs(model, batch.to(device)).double().cpu() * std + mean  # (M, B)
                 if bounds is not None:  # each member clipped, as training's test predictions
                     out = out.clamp(*bounds)
-                decode = torch.exp if spec.get("log_target") else (lambda t: t)
-                pred = decode(out.mean(dim=0)).tolist()  # mean of the normalised outputs, as EnsembleMean
-                spread = decode(out).std(dim=0, unbiased=False).tolist() if len(out) > 1 else None
+                if classifier:  # the members' mean probability, as training's test predictions
+                    out = torch.sigmoid(out)
+                    pred = out.mean(dim=0).tolist()
+                    spread = out.std(dim=0, unbiased=False).tolist() if len(out) > 1 else None
+                else:
+                    decode = torch.exp if spec.get("log_target") else (lambda t: t)
+                    pred = decode(out.mean(dim=0)).tolist()  # mean of the normalised outputs, as EnsembleMean
+                    spread = decode(out).std(dim=0, unbiased=False).tolist() if len(out) > 1 else None
             for k, (rec, p) in enumerate(zip(good, pred)):
                 row = [rec.id, reduced_formula(rec.structure), len(rec.structure), float(p)]
                 if log10:

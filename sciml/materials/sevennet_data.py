@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from sciml.materials.chgnet_data import as_structure
-from sciml.materials.dataset import _input_digest, dataset_key, dataset_records
+from sciml.materials.dataset import _input_digest, dataset_key, dataset_records, model_transform
 from sciml.materials.graphs import GraphSettings
 from sciml.materials.pretrained_data import PretrainedTable, attach_features, cached_table, convert_records
 from sciml.materials.readers import RawRecord
@@ -124,7 +124,7 @@ def load_or_build(dataset_cfg: dict[str, Any], root: str | Path | None, cache_di
 
     def build() -> SevenNetTable:
         return build_table(dataset_records(path, dataset_cfg), checkpoint=checkpoint,
-                           transform=dataset_cfg.get("transform", "none"), max_z=validation["max_z"],
+                           transform=model_transform(dataset_cfg), max_z=validation["max_z"],
                            min_distance=validation["min_distance"], limit=dataset_cfg.get("limit"))
 
     table, hit = cached_table(SevenNetTable, cache_file, path, build, "SevenNet")

@@ -12,6 +12,8 @@ MATERIALS_DATA = f"{DATA_ROOT}/{MATERIALS['dataset']['path']}"
 # ensemble members m >= 1 of a fold (train.ensemble > 1): their weights and learning curves
 MATERIALS_MEMBERS = range(1, MATERIALS["train"]["ensemble"])
 MATERIALS_CURVE = "logs/version_0/metrics.csv"
+# the section's score figure: per-fold parity plots of a regression, ROC curves of a classification
+MATERIALS_SCORE_FIGURE = "roc" if MATERIALS["dataset"]["task"] == "classification" else "parity"
 
 
 rule materials_prepare:
@@ -99,9 +101,9 @@ rule materials_section:
         section=f"{MATERIALS_SECTION}/section.json",
         metrics=f"{MATERIALS_SECTION}/metrics.json",
         predictions=f"{MATERIALS_SECTION}/predictions.csv",
-        parity=report(
-            f"{MATERIALS_SECTION}/parity.png",
-            caption="../../sciml/materials/captions/parity.rst",
+        score_figure=report(
+            f"{MATERIALS_SECTION}/{MATERIALS_SCORE_FIGURE}.png",
+            caption=f"../../sciml/materials/captions/{MATERIALS_SCORE_FIGURE}.rst",
             category="Materials",
         ),
         learning_curves=f"{MATERIALS_SECTION}/learning_curves.png",

@@ -53,3 +53,22 @@ def _unit_key(unit: str) -> str:
     """``unit`` for comparison: lower case, no spaces, every spelling of "no unit" alike."""
     key = unit.strip().lower().replace(" ", "")
     return "" if key in _NO_UNIT else key
+
+
+#: Matbench v0.1's classification tasks (``task_type`` in its dataset metadata, matbench 0.6): scored by
+#: ROC-AUC over StratifiedKFold folds. Only ``matbench_mp_is_metal`` has structures as input.
+MATBENCH_CLASSIFICATION = frozenset({"matbench_mp_is_metal", "matbench_expt_is_metal", "matbench_glass"})
+
+
+def task_type_mismatch(task: str | None, classification: bool) -> list[str]:
+    """A warning when ``materials.dataset.task`` disagrees with the Matbench task ``task``'s type (a
+    classification task run as a regression is split by KFold, not Matbench's StratifiedKFold, and scored by
+    MAE, not ROC-AUC); empty when they agree or no task is named."""
+    if not task:
+        return []
+    if (task in MATBENCH_CLASSIFICATION) == classification:
+        return []
+    kind = "a classification" if task in MATBENCH_CLASSIFICATION else "a regression"
+    return [f"matbench_task {task} is {kind} task, but materials.dataset.task is "
+            f"{'classification' if classification else 'regression'}: the folds and scores are not Matbench's "
+            f"(set materials.dataset.task: {'classification' if task in MATBENCH_CLASSIFICATION else 'regression'})"]

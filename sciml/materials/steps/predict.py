@@ -2,7 +2,8 @@
 with a trained model, streaming in batches (:mod:`sciml.materials.screening`).
 
 Writes into ``out_dir``: ``predictions.csv`` (or ``predictions.parquet``: id, formula,
-n_atoms, prediction in target units, plus prediction_linear for a log10 target and
+n_atoms, prediction in target units (a classifier's: the probability of class 1), plus prediction_linear
+for a log10 target and
 prediction_std, the members' spread, for a seed ensemble),
 ``skipped.csv`` (id, line, reason of every structure that could not be scored; ``line`` is the
 1-based line of the input file, empty for a folder or Matbench JSON, where the id locates the
@@ -42,7 +43,8 @@ def prediction_labels(spec: dict[str, Any]) -> dict[str, str]:
     from sciml.materials.dataset import error_unit, target_labels, value_label
 
     dataset = {"target_name": spec.get("target_name"), "unit": spec.get("unit"),
-               "transform": spec.get("transform") or "none", "target_column": "target"}
+               "transform": spec.get("transform") or "none", "target_column": "target",
+               "task": spec.get("task", "regression")}
     name, unit = target_labels(dataset)
     labels = {"target_name": name, "unit": unit, "transform": dataset["transform"],
               "prediction_label": value_label(dataset), "error_unit": error_unit(dataset)}

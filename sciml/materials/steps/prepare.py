@@ -28,7 +28,7 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
     import torch
 
     from sciml.data import resolve
-    from sciml.materials.dataset import load_or_build, resolved_dataset, target_labels
+    from sciml.materials.dataset import check_task, load_or_build, resolved_dataset, target_labels
     from sciml.materials.graphs import GraphSettings
     from sciml.materials.models import PRETRAINED
     from sciml.materials.validation import ParserWarnings, Quarantine, Rejection, describe_parser_warnings
@@ -41,6 +41,7 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
                   threads=resolve_threads(threads, cfg)) as step:
         # the target column actually read (a Matbench file's only other column) names the target
         cfg = {**cfg, "dataset": resolved_dataset(cfg["dataset"], data_path)}
+        check_task(cfg)
         t0 = time.perf_counter()
         if cfg["model"]["name"] == "sevennet":  # SevenNet's own graphs, cached for the train step
             from sciml.materials.models.sevennet import SEVENNET_CUTOFF
@@ -76,8 +77,11 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
             "target_column": cfg["dataset"]["target_column"],
             **dict(zip(("target_name", "unit"), target_labels(cfg["dataset"]))),
             "transform": cfg["dataset"]["transform"],
+            **target_checks(cfg, table.y.numpy(), data_path),
         }
         write_json_atomic(step.output("summary.json"), summary)
+        for w in summary.get("warnings", []):
+            print(f"materials prepare: WARNING: {w}", file=sys.stderr)
         q.write(step.output("quarantine.csv"))
         warned.write(step.output("parser_warnings.csv"))
         note = describe_parser_warnings(summary, summary["n_records"], "parser_warnings.csv")
@@ -86,3 +90,32 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
         step.record.extra.update({"cache_hit": hit, "build_seconds": round(elapsed, 3),
                                   "structures_per_s": None if hit else round(len(table.all_ids) / max(elapsed, 1e-9), 1)})
     return summary
+
+
+def target_checks(cfg: dict[str, Any], y: Any, data_path: Path) -> dict[str, Any]:
+    """The summary's task keys for the kept records' targets ``y`` (model units): for a classification task
+    ``task`` and ``class_counts`` (a DataError naming the file when one class is missing: nothing to
+    separate); ``warnings`` when the task disagrees with ``matbench_task`` or a regression's targets are all
+    0/1 (class labels, most likely)."""
+    import numpy as np
+
+    from sciml.errors import DataError
+    from sciml.materials.anchors import task_type_mismatch
+    from sciml.materials.dataset import is_classification
+
+    classification = is_classification(cfg["dataset"])
+    warnings = task_type_mismatch(cfg["dataset"].get("matbench_task"), classification)
+    out: dict[str, Any] = {}
+    if classification:
+        counts = {"0": int((y == 0).sum()), "1": int((y == 1).sum())}
+        if 0 in counts.values():
+            raise DataError(data_path, f"classification needs both classes; the kept records' labels are all "
+                                       f"{'1' if counts['0'] == 0 else '0'} ({len(y)} records)",
+                            hint="check materials.dataset.target_column")
+        out.update(task="classification", class_counts=counts)
+    elif len(y) >= 10 and np.isin(y, (0.0, 1.0)).all():
+        warnings.append("every target is 0 or 1: if these are class labels, set materials.dataset.task: "
+                        "classification (ROC-AUC over StratifiedKFold folds, as Matbench scores them)")
+    if warnings:
+        out["warnings"] = warnings
+    return out

@@ -1,15 +1,17 @@
 """The ``section`` step: aggregate the folds into Matbench-style scores, figures and the report section.
 
-Matbench scores a task by the test MAE of each fold and their mean and population std
+Matbench scores a regression task by the test MAE of each fold and their mean and population std
 (``np.std``, ddof=0). Those are computed here from the per-fold ``predictions.csv``,
 beside predict-the-training-fold-mean and -median baselines (the median one only for folds whose
 metrics.json records it: older folds show "not recorded") and, when ``dataset.matbench_task``
-is set, the published leaderboard.
+is set, the published leaderboard. A classification task (``dataset.task: classification``) is scored as
+Matbench scores its classification tasks: the ROC-AUC of each fold, mean and population std, with accuracy,
+balanced accuracy, F1, log loss and Brier score beside the positive-rate and majority-class baselines.
 
 Reads ``prepared_dir/summary.json`` and, in each fold folder, ``metrics.json``,
 ``predictions.csv`` and the learning curve ``logs/version_0/metrics.csv``. Writes into
 ``out_dir``: ``metrics.json`` (the aggregated scores), ``predictions.csv`` (every test
-prediction, sorted by id), ``parity.png``, ``learning_curves.png``, ``provenance.json``
+prediction, sorted by id), ``parity.png`` (a classification: ``roc.png``), ``learning_curves.png``, ``provenance.json``
 and ``section.json`` (figure and provenance paths relative to ``out_dir``).
 """
 
@@ -45,11 +47,11 @@ def _read_predictions(path: Path) -> list[dict[str, str]]:
 def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str | Path],
             out_dir: str | Path) -> dict[str, Any]:
     """Aggregate the fold folders written by ``train`` (and the ``prepare`` folder's
-    summary) into ``out_dir``; returns the aggregated metrics (MAE in target units)."""
-    from sciml.materials.anchors import leaderboard, task_mismatch
-    from sciml.materials.dataset import error_unit, target_labels, value_label
-    from sciml.materials.plots import learning_curves, parity_per_fold, read_learning_curve
-    from sciml.report import Figure, write_section
+    summary) into ``out_dir``; returns the aggregated metrics (MAE in target units; ROC-AUC and the other
+    scores of predicted probabilities for a classification task)."""
+    from sciml.materials.dataset import is_classification, target_labels, value_label
+    from sciml.materials.plots import parity_per_fold, read_learning_curve, roc_per_fold
+    from sciml.report import write_section
 
     out_dir = Path(out_dir)
     prepared_dir = Path(prepared_dir)
@@ -60,9 +62,9 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
             raise DataError(summary_path, "prepare summary missing (did 'sciml materials prepare' finish?)")
         summary_prep = json.loads(summary_path.read_text(encoding="utf-8"))
         dataset = prepared_dataset(cfg["dataset"], summary_prep)
+        classification = is_classification(dataset)
         target_name, unit = target_labels(dataset)
-        label = value_label(dataset)  # unit included; log10(name / unit) for a log10 target
-        per_fold, parity, curves, all_rows = [], {}, {}, []
+        per_fold, scored, curves, all_rows = [], {}, {}, []
         for d in fold_dirs:
             mpath = d / "metrics.json"
             if not mpath.is_file():
@@ -72,67 +74,204 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
             step.add_inputs([mpath, d / "predictions.csv"])
             t = np.array([float(r["target"]) for r in rows])
             p = np.array([float(r["prediction"]) for r in rows])
-            # the fold's own MAE (from unrounded predictions), not one of the 6-digit CSV values
-            mae = float(m["test"]["mae"])
-            parity[m["fold"]] = (t, p, mae)
+            # the fold's own score (from unrounded predictions), not one of the 6-digit CSV values:
+            # a regression's MAE, a classifier's ROC-AUC (None with one class in the fold)
+            score = m["test"]["roc_auc" if classification else "mae"]
+            scored[m["fold"]] = (t, p, float("nan") if score is None else float(score))
             all_rows += rows
             lc = d / LEARNING_CURVE
             if lc.is_file():
                 step.add_inputs([lc])
                 curves[m["fold"]] = read_learning_curve(lc)
-            per_fold.append({
-                "fold": m["fold"], "n_test": m["n_test"], "mae": round_fixed(mae), "rmse": m["test"]["rmse"],
-                "r2": m["test"]["r2"], "baseline_mae": m["baseline_train_mean"]["mae"],
-                "baseline_median_mae": (m.get("baseline_train_median") or {}).get("mae"),
-                "epochs": m["epochs_trained"], "test_records_quarantined": len(m["test_records_quarantined"]),
-                "test_records_fallback": m.get("n_test_fallback", 0),
-                "test_records_unscorable": len(m.get("test_records_unscorable", m["test_records_quarantined"])),
-            })
+            per_fold.append(classification_row(m) if classification else regression_row(m))
         per_fold.sort(key=lambda r: r["fold"])
-        maes = np.array([r["mae"] for r in per_fold])
-        base = np.array([r["baseline_mae"] for r in per_fold])
-        task = cfg["dataset"]["matbench_task"]
-        board = leaderboard(task) if task else None
-        mismatch = task_mismatch(task, board, summary_prep["n_records"], cfg["dataset"]) if board else []
-        for w in mismatch:
+        common = {"dataset": cfg["dataset"]["path"], "matbench_task": cfg["dataset"]["matbench_task"],
+                  "model": cfg["model"]["name"], "target": target_name, "target_unit": unit,
+                  "per_fold": per_fold, "folds_run": [r["fold"] for r in per_fold],
+                  "all_folds": sorted(r["fold"] for r in per_fold) == list(range(cfg["cv"]["n_splits"])),
+                  **_prepared_counts(summary_prep)}
+        if classification:
+            metrics = classification_summary(cfg, common)
+            score_png = roc_per_fold(scored, target_name, step.output("roc.png"))
+        else:
+            metrics = regression_summary(cfg, dataset, common)
+            score_png = parity_per_fold(scored, value_label(dataset), step.output("parity.png"))
+        for w in metrics.get("matbench_task_mismatch", []):
             print(f"materials section: WARNING: {w}", file=sys.stderr)
-        folds_run = [r["fold"] for r in per_fold]
-        complete = sorted(folds_run) == list(range(cfg["cv"]["n_splits"]))
-        metrics = {
-            "dataset": cfg["dataset"]["path"], "matbench_task": task, "model": cfg["model"]["name"],
-            # unit: of the MAE/RMSE (= error_unit, dex for a log10 target); target_unit: of the raw target
-            "target": target_name, "unit": error_unit(dataset), "target_unit": unit,
-            "transform": cfg["dataset"]["transform"], "error_unit": error_unit(dataset),
-            "per_fold": per_fold, "folds_run": folds_run, "all_folds": complete,
-            "mae_mean": round_fixed(maes.mean()), "mae_std": round_fixed(maes.std()),
-            "baseline_mae_mean": round_fixed(base.mean()), "baseline_mae_std": round_fixed(base.std()),
-            **median_baseline(per_fold),
-            "n_records": summary_prep["n_records"], "n_quarantined": summary_prep["n_quarantined"],
-            "quarantine_by_reason": summary_prep["quarantine_by_reason"],
-            # a summary written before parser warnings were recorded has neither key
-            "n_records_with_parser_warnings": summary_prep.get("n_records_with_parser_warnings"),
-            "parser_warnings": summary_prep.get("parser_warnings", {}),
-        }
-        if board:
-            metrics["leaderboard"] = board
-            metrics["matbench_task_mismatch"] = mismatch
-        write_json_atomic(step.output("metrics.json"), metrics)
-        write_csv_atomic(step.output("predictions.csv"), PREDICTION_COLUMNS,
-                         [[r.get(c, "0") for c in PREDICTION_COLUMNS] for r in sorted(all_rows, key=lambda r: r["id"])])
-        parity_png = parity_per_fold(parity, label, step.output("parity.png"))
-        figures = [Figure("Parity plot per fold", step.rel(parity_png),
-                          f"Predicted vs true {label} on each test fold; line = perfect prediction.")]
-        if curves:
-            lc_png = learning_curves(curves, error_unit(dataset), step.output("learning_curves.png"))
-            figures.append(Figure("Learning curves", step.rel(lc_png),
-                                  "Training and validation loss (normalised target) and validation MAE per epoch."))
-        provenance = [prepared_dir / "provenance.json"] + [d / "provenance.json" for d in fold_dirs]
-        content = build_section(cfg, metrics, figures, [step.rel(p) for p in provenance] + ["provenance.json"],
-                                complete)
-        section_path = step.output("section.json")
+        section_path, content = _finish(step, cfg, metrics, all_rows, score_png, curves, dataset, prepared_dir,
+                                        fold_dirs)
     # the section lists this step's provenance too, so write it once that file exists
     write_section(section_path, content)
     return metrics
+
+
+def regression_row(m: dict[str, Any]) -> dict[str, Any]:
+    """A regression fold's row of the section's metrics, from its ``metrics.json`` ``m``."""
+    return {
+        "fold": m["fold"], "n_test": m["n_test"], "mae": round_fixed(float(m["test"]["mae"])),
+        "rmse": m["test"]["rmse"], "r2": m["test"]["r2"], "baseline_mae": m["baseline_train_mean"]["mae"],
+        "baseline_median_mae": (m.get("baseline_train_median") or {}).get("mae"),
+        "epochs": m["epochs_trained"], **_test_record_counts(m),
+    }
+
+
+def _test_record_counts(m: dict[str, Any]) -> dict[str, int]:
+    """A fold's quarantined, fallback-scored and unscorable test-record counts."""
+    return {"test_records_quarantined": len(m["test_records_quarantined"]),
+            "test_records_fallback": m.get("n_test_fallback", 0),
+            "test_records_unscorable": len(m.get("test_records_unscorable", m["test_records_quarantined"]))}
+
+
+def regression_summary(cfg: dict[str, Any], dataset: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
+    """The aggregated metrics of a regression's folds, as Matbench scores a task: the folds' MAE, their mean
+    and population std, beside the constant baselines and, for a ``matbench_task``, the leaderboard."""
+    from sciml.materials.anchors import leaderboard, task_mismatch, task_type_mismatch
+    from sciml.materials.dataset import error_unit
+
+    per_fold = common["per_fold"]
+    maes = np.array([r["mae"] for r in per_fold])
+    base = np.array([r["baseline_mae"] for r in per_fold])
+    task = cfg["dataset"]["matbench_task"]
+    board = leaderboard(task) if task else None
+    mismatch = task_type_mismatch(task, False)
+    mismatch += task_mismatch(task, board, common["n_records"], cfg["dataset"]) if board else []
+    metrics = {
+        **common,
+        # unit: of the MAE/RMSE (= error_unit, dex for a log10 target); target_unit: of the raw target
+        "unit": error_unit(dataset), "transform": cfg["dataset"]["transform"], "error_unit": error_unit(dataset),
+        "mae_mean": round_fixed(maes.mean()), "mae_std": round_fixed(maes.std()),
+        "baseline_mae_mean": round_fixed(base.mean()), "baseline_mae_std": round_fixed(base.std()),
+        **median_baseline(per_fold),
+    }
+    if board:
+        metrics["leaderboard"] = board
+    if board or mismatch:
+        metrics["matbench_task_mismatch"] = mismatch
+    return metrics
+
+
+def _prepared_counts(summary_prep: dict[str, Any]) -> dict[str, Any]:
+    """The prepare summary's record, quarantine and parser-warning counts, for the section's metrics."""
+    return {"n_records": summary_prep["n_records"], "n_quarantined": summary_prep["n_quarantined"],
+            "quarantine_by_reason": summary_prep["quarantine_by_reason"],
+            # a summary written before parser warnings were recorded has neither key
+            "n_records_with_parser_warnings": summary_prep.get("n_records_with_parser_warnings"),
+            "parser_warnings": summary_prep.get("parser_warnings", {})}
+
+
+def _finish(step: Any, cfg: dict[str, Any], metrics: dict[str, Any], all_rows: list[dict[str, str]], score_png: Path,
+            curves: dict[int, Any], dataset: dict[str, Any], prepared_dir: Path, fold_dirs: list[Path]
+            ) -> tuple[Path, Any]:
+    """Write the section step's metrics, predictions, figures and section (``score_png``: the parity plot of a
+    regression, the ROC curves of a classification); returns the section file's path and the section, which
+    the caller writes once the step's provenance exists."""
+    from sciml.materials.dataset import error_unit, value_label
+    from sciml.materials.plots import learning_curves
+    from sciml.report import Figure
+
+    classification = metrics.get("task") == "classification"
+    write_json_atomic(step.output("metrics.json"), metrics)
+    write_csv_atomic(step.output("predictions.csv"), PREDICTION_COLUMNS,
+                     [[r.get(c, "0") for c in PREDICTION_COLUMNS] for r in sorted(all_rows, key=lambda r: r["id"])])
+    if classification:
+        figures = [Figure("ROC curve per fold", step.rel(score_png),
+                          f"True vs false positive rate of the predicted {value_label(dataset)} on each test fold "
+                          "(AUC in the legend); diagonal = a random ranking.")]
+    else:
+        label = value_label(dataset)
+        figures = [Figure("Parity plot per fold", step.rel(score_png),
+                          f"Predicted vs true {label} on each test fold; line = perfect prediction.")]
+    if curves:
+        lc_png = learning_curves(curves, error_unit(dataset), step.output("learning_curves.png"),
+                                 loss_label="binary cross-entropy" if classification else None)
+        figures.append(Figure("Learning curves", step.rel(lc_png),
+                              "Training and validation loss ("
+                              + ("binary cross-entropy" if classification else "normalised target")
+                              + ") and validation " + ("mean |probability - label|" if classification else "MAE")
+                              + " per epoch."))
+    provenance = [prepared_dir / "provenance.json"] + [d / "provenance.json" for d in fold_dirs]
+    complete = metrics["all_folds"]
+    build = build_classification_section if classification else build_section
+    content = build(cfg, metrics, figures, [step.rel(p) for p in provenance] + ["provenance.json"], complete)
+    return step.output("section.json"), content
+
+
+#: A classification fold's scores shown per fold and averaged over the folds (ROC-AUC is Matbench's).
+CLASSIFICATION_SCORES = ("roc_auc", "accuracy", "balanced_accuracy", "f1", "log_loss", "brier")
+
+
+def classification_row(m: dict[str, Any]) -> dict[str, Any]:
+    """A classification fold's row of the section's metrics, from its ``metrics.json`` ``m``: its scores,
+    the positive-rate baseline's log loss and Brier score, the majority class's accuracy."""
+    rate, majority = m["baseline_train_mean"], m["baseline_train_median"]
+    return {"fold": m["fold"], "n_test": m["n_test"], "n_positive": m["test"]["n_positive"],
+            **{k: m["test"][k] for k in CLASSIFICATION_SCORES},
+            "baseline_log_loss": rate["log_loss"], "baseline_brier": rate["brier"],
+            "baseline_accuracy": majority["accuracy"], "epochs": m["epochs_trained"], **_test_record_counts(m)}
+
+
+def fold_means(per_fold: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, float | None]:
+    """``<key>_mean`` / ``<key>_std`` (population std, as Matbench) over the folds for each of ``keys``; None
+    where a fold has no value (ROC-AUC of a fold holding one class)."""
+    out: dict[str, float | None] = {}
+    for key in keys:
+        values = [r.get(key) for r in per_fold]
+        ok = bool(values) and all(v is not None for v in values)
+        arr = np.array(values if ok else [np.nan], dtype=float)
+        out[f"{key}_mean"] = round_fixed(arr.mean()) if ok else None
+        out[f"{key}_std"] = round_fixed(arr.std()) if ok else None
+    return out
+
+
+def classification_summary(cfg: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
+    """The aggregated metrics of a classification's folds, as Matbench scores its classification tasks: the
+    folds' ROC-AUC, mean and population std (and the other scores alike), beside the constant baselines."""
+    from sciml.materials.anchors import task_type_mismatch
+
+    return {**common, "task": "classification", "unit": "probability", "error_unit": "probability",
+            "transform": "none",
+            **fold_means(common["per_fold"], CLASSIFICATION_SCORES + ("baseline_log_loss", "baseline_accuracy")),
+            "matbench_task_mismatch": task_type_mismatch(cfg["dataset"]["matbench_task"], True)}
+
+
+def build_classification_section(cfg: dict[str, Any], metrics: dict[str, Any], figures: list[Any],
+                                 provenance: list[str], complete: bool):
+    """The report section of a classification task: ROC-AUC and the other scores per fold and over the
+    folds beside the constant baselines, the dataset and its quarantine."""
+    from sciml.report import Section, Table
+
+    model = MODEL_LABELS[metrics["model"]]
+    fold_table = Table(
+        "Test scores per fold (predicted probability of class 1)",
+        ["fold", "n test", "positives", "of which fallback", "ROC-AUC", "accuracy", "balanced accuracy", "F1",
+         "log loss", "log loss predict-train-rate", "accuracy majority class", "Brier", "epochs"],
+        [[r["fold"], r["n_test"], r["n_positive"], r["test_records_fallback"], _shown(r["roc_auc"]),
+          r["accuracy"], _shown(r["balanced_accuracy"]), r["f1"], r["log_loss"], r["baseline_log_loss"],
+          r["baseline_accuracy"], r["brier"], r["epochs"]] for r in metrics["per_fold"]],
+        note=f"Folds: sklearn StratifiedKFold({cfg['cv']['n_splits']}, shuffle=True, "
+             f"random_state={cfg['cv']['split_seed']}) over the labels of the records in file order"
+             + (" (the Matbench recipe for classification tasks)"
+                if (cfg["cv"]["n_splits"], cfg["cv"]["split_seed"]) == (5, MATBENCH_SEED)
+                else " (Matbench uses StratifiedKFold(5, shuffle=True, random_state=18012019))")
+             + "; validation carved from each training fold only. Accuracy, F1 at probability 0.5. A constant "
+               "prediction (the training fold's positive rate) has ROC-AUC 0.5.",
+    )
+    rows = [[name, _shown(metrics.get(f"{key}_mean")), _shown(metrics.get(f"{key}_std"))]
+            for name, key in (("ROC-AUC", "roc_auc"), ("accuracy", "accuracy"),
+                              ("balanced accuracy", "balanced_accuracy"), ("F1", "f1"), ("log loss", "log_loss"),
+                              ("log loss, predict training positive rate", "baseline_log_loss"),
+                              ("accuracy, predict majority class", "baseline_accuracy"), ("Brier", "brier"))]
+    score_table = Table(f"Mean test scores over folds: {model}", ["score", "mean", "std (ddof=0)"], rows,
+                        note="Matbench ranks its classification tasks by the fold-mean ROC-AUC.")
+    summary = (f"{model} classifying {metrics['target']} on {metrics['dataset']}: test ROC-AUC "
+               f"{_shown(metrics['roc_auc_mean'])} ± {_shown(metrics['roc_auc_std'])} over folds "
+               f"{metrics['folds_run']} (0.5 = a random ranking); log loss {metrics['log_loss_mean']} vs "
+               f"{metrics['baseline_log_loss_mean']} for predicting the training positive rate.")
+    return Section(
+        domain="materials", title="Materials: crystal graph networks (classification)", summary=summary,
+        tables=[score_table, fold_table, _data_table(metrics)], figures=figures,
+        warnings=_data_warnings(cfg, metrics, complete, "positive rate"), provenance=provenance,
+    )
 
 
 NOT_RECORDED = "not recorded"
@@ -166,7 +305,6 @@ def build_section(cfg: dict[str, Any], metrics: dict[str, Any], figures: list[An
                   complete: bool):
     """The report section (:class:`sciml.report.Section`): scores per fold, leaderboard,
     dataset and quarantine; ``provenance`` are paths relative to the section file."""
-    from sciml.materials.validation import describe_parser_warnings
     from sciml.report import Section, Table
 
     unit = metrics.get("error_unit", metrics["unit"])  # of the MAE: dex for a log10 target
@@ -196,9 +334,29 @@ def build_section(cfg: dict[str, Any], metrics: dict[str, Any], figures: list[An
         note=("Leaderboard: materialsproject/matbench @936176db (MIT), fold-mean MAE."
               if board else "No published leaderboard for this dataset; compare with the baseline."),
     )
+    warnings = _data_warnings(cfg, metrics, complete, "mean")
+    summary = (f"{model} on {metrics['dataset']} ({metrics['target']}, {metrics.get('target_unit', metrics['unit'])}"
+               + (", fitted as log10" if metrics.get("transform") == "log10" else "") + f"): test MAE ({unit}) "
+               f"{metrics['mae_mean']} ± {metrics['mae_std']} over folds {metrics['folds_run']} "
+               f"vs {metrics['baseline_mae_mean']} for predicting the training mean"
+               + (f" and {metrics['baseline_median_mae_mean']} for predicting the training median"
+                  if metrics.get("baseline_median_mae_mean") is not None else "") + ".")
+    if board:
+        summary += f" Published: CGCNN {board['models'].get('CGCNN')}, best {board['best_model']} {board['best_mae']}."
+    return Section(
+        domain="materials", title="Materials: crystal graph networks", summary=summary,
+        tables=[score_table, fold_table, _data_table(metrics)], figures=figures, warnings=warnings,
+        provenance=provenance,
+    )
+
+
+def _data_table(metrics: dict[str, Any]):
+    """The section's table of the dataset, its quarantine and parser warnings."""
+    from sciml.report import Table
+
     quarantine = metrics["quarantine_by_reason"]
     n_warned = metrics.get("n_records_with_parser_warnings")
-    data_table = Table(
+    return Table(
         "Dataset and quarantine", ["dataset", "records", "quarantined", "by reason", "parser warnings"],
         [[metrics["dataset"], metrics["n_records"], metrics["n_quarantined"],
           ", ".join(f"{k}: {v}" for k, v in quarantine.items()) or "none",
@@ -207,6 +365,14 @@ def build_section(cfg: dict[str, Any], metrics: dict[str, Any], figures: list[An
              "whose structure parsed with warnings (e.g. coordinates rounded, sites merged) are listed in "
              "prepared/parser_warnings.csv; a warning alone does not quarantine a record.",
     )
+
+
+def _data_warnings(cfg: dict[str, Any], metrics: dict[str, Any], complete: bool, fallback_value: str) -> list[str]:
+    """The section's warnings: Matbench-task mismatch, quarantine, parser warnings, folds not run, test
+    records scored by the fallback (the training fold's ``fallback_value``) or not scorable."""
+    from sciml.materials.validation import describe_parser_warnings
+
+    quarantine = metrics["quarantine_by_reason"]
     warnings = list(metrics.get("matbench_task_mismatch", []))
     if metrics["n_quarantined"]:
         warnings.append(f"{metrics['n_quarantined']} of {metrics['n_records']} records quarantined "
@@ -220,22 +386,11 @@ def build_section(cfg: dict[str, Any], metrics: dict[str, Any], figures: list[An
                            else "a full cross-validation estimate"))
     fallback = sum(r["test_records_fallback"] for r in metrics["per_fold"])
     if fallback:
+        score = "the MAE" if fallback_value == "mean" else "the scores"
         warnings.append(f"{fallback} quarantined test-fold records could not be featurised; as Matbench scores "
-                        "every test record, each is predicted by its training-fold mean (fallback = 1 in "
-                        "predictions.csv) and counted in the MAE")
+                        f"every test record, each is predicted by its training-fold {fallback_value} (fallback = 1 "
+                        f"in predictions.csv) and counted in {score}")
     lost = sum(r["test_records_unscorable"] for r in metrics["per_fold"])
     if lost:
         warnings.append(f"{lost} quarantined test-fold records have no usable target and could not be scored")
-    summary = (f"{model} on {metrics['dataset']} ({metrics['target']}, {metrics.get('target_unit', metrics['unit'])}"
-               + (", fitted as log10" if metrics.get("transform") == "log10" else "") + f"): test MAE ({unit}) "
-               f"{metrics['mae_mean']} ± {metrics['mae_std']} over folds {metrics['folds_run']} "
-               f"vs {metrics['baseline_mae_mean']} for predicting the training mean"
-               + (f" and {metrics['baseline_median_mae_mean']} for predicting the training median"
-                  if metrics.get("baseline_median_mae_mean") is not None else "") + ".")
-    if board:
-        summary += f" Published: CGCNN {board['models'].get('CGCNN')}, best {board['best_model']} {board['best_mae']}."
-    return Section(
-        domain="materials", title="Materials: crystal graph networks", summary=summary,
-        tables=[score_table, fold_table, data_table], figures=figures, warnings=warnings,
-        provenance=provenance,
-    )
+    return warnings

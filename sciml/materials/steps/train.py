@@ -56,13 +56,17 @@ def fallback_rows(table: Any, split: dict[str, Any], train_mean: float) -> dict[
             "predictions": np.full(len(ids), train_mean, dtype=np.float64), "unscorable": unscorable}
 
 
-def constant_baselines(y_test: np.ndarray, y_fit: np.ndarray) -> dict[str, dict[str, float | None]]:
+def constant_baselines(y_test: np.ndarray, y_fit: np.ndarray, classification: bool = False
+                       ) -> dict[str, dict[str, float | None]]:
     """Scores of the constant predictors fitted on the training fold's targets ``y_fit`` (model units, the space
     of the fold's MAE) against ``y_test``: ``baseline_train_mean`` (minimises the squared error) and
-    ``baseline_train_median`` (minimises the absolute error: the constant an L1/MAE-trained model should beat)."""
-    from sciml.materials.metrics import regression_metrics
+    ``baseline_train_median`` (minimises the absolute error: the constant an L1/MAE-trained model should beat).
+    For a classification task (labels 0/1) the mean is the training fold's positive rate (the constant that
+    minimises the log loss; ROC-AUC 0.5) and the median its majority class."""
+    from sciml.materials.metrics import score_predictions
 
-    return {f"baseline_train_{name}": regression_metrics(y_test, np.full_like(y_test, float(stat(y_fit))))
+    return {f"baseline_train_{name}": score_predictions(y_test, np.full_like(y_test, float(stat(y_fit))),
+                                                        classification)
             for name, stat in (("mean", np.mean), ("median", np.median))}
 
 
@@ -125,10 +129,10 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
     from sciml.data import resolve
     from sciml.errors import ConfigError
     from sciml.materials import saved_model
-    from sciml.materials.dataset import error_unit, resolved_dataset, target_labels
+    from sciml.materials.dataset import check_task, error_unit, is_classification, resolved_dataset, target_labels
     from sciml.materials.folds import split_fold
     from sciml.materials.lightning import CrystalRegressor, predict_loader
-    from sciml.materials.metrics import regression_metrics
+    from sciml.materials.metrics import score_predictions
     from sciml.materials.models import model_kwargs
     from sciml.materials.probe import frozen_feature_table, probe_epochs, probe_head
     from sciml.training import TrainerSettings, ensemble_members, fit_best
@@ -149,6 +153,8 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
             step.add_inputs([pretrained_weights_path(cfg["model"]["sevennet"]["checkpoint"])])
             step.record.extra["pretrained"] = {"package": "sevenn", "version": version("sevenn"),
                                                "checkpoint": cfg["model"]["sevennet"]["checkpoint"]}
+        check_task(cfg)
+        classification = is_classification(cfg["dataset"])
         split = split_fold(table, cfg, fold)
         y = table.y.numpy().astype(np.float64)
         y_fit = y[split["fit"]]
@@ -157,7 +163,8 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
             if (y_fit <= 0).any():
                 raise ConfigError("materials.train.log_target", "needs a positive target; this training fold has values <= 0")
             y_fit = np.log(y_fit)
-        mean, std = float(y_fit.mean()), float(y_fit.std())
+        # a classifier's output is a logit: no normalisation
+        mean, std = (0.0, 1.0) if classification else (float(y_fit.mean()), float(y_fit.std()))
         target_range = fit_target_range(y[split["fit"]]) if tcfg["clip_predictions"] else None
         bs = int(tcfg["batch_size"])  # per device: under DDP the global batch is bs x processes
         workers = int(tcfg.get("num_workers", 0))
@@ -172,7 +179,7 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
                 model_name=cfg["model"]["name"], model_kwargs=mk, target_mean=mean, target_std=std,
                 lr=tcfg["lr"], weight_decay=tcfg["weight_decay"], loss=tcfg["loss"], scheduler=tcfg["scheduler"],
                 max_epochs=tcfg["max_epochs"], steps_per_epoch=steps_per_epoch, log_target=log_target,
-                target_range=target_range,
+                target_range=target_range, task="classification" if classification else "regression",
             )
             if head is not None:  # LP-FT: fine-tuning starts from the linearly probed head
                 module.model.head.load_state_dict(head)
@@ -204,17 +211,20 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
             member_info.append({
                 "seed": seed, "epochs_trained": fit.epochs_trained,
                 "best_val_loss": round_fixed(fit.best_score),
-                "test_mae": regression_metrics(y[test_idx], p_m)["mae"] if len(test_idx) else None,
+                **({"test_roc_auc": score_predictions(y[test_idx], p_m, True)["roc_auc"] if len(test_idx) else None}
+                   if classification else
+                   {"test_mae": score_predictions(y[test_idx], p_m, False)["mae"] if len(test_idx) else None}),
                 "checkpoint_dir": str(member.checkpoint_dir),
             })
         if not member_preds:  # a non-zero rank
             return {}
         stacked = np.stack(member_preds, axis=0)
         # mean of the normalised outputs (all members share mean/std): arithmetic mean in
-        # target units, geometric mean when trained on log(target)
+        # target units, geometric mean when trained on log(target); a classifier's: the mean probability
         preds = np.exp(np.log(stacked).mean(axis=0)) if log_target else stacked.mean(axis=0)
         # Matbench scores every test record: a quarantined one (no graph) is predicted by the
-        # training-fold mean, counted and flagged; one without a usable target cannot be scored
+        # training-fold mean (a classifier's: its positive rate), counted and flagged; one without a
+        # usable target cannot be scored
         fb = fallback_rows(table, split, float(y[np.concatenate([split["fit"], split["val"]])].mean()))
         ids_test = [table.ids[i] for i in test_idx] + fb["ids"]
         y_test = np.concatenate([y[test_idx], fb["targets"]])
@@ -229,13 +239,15 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
             "test_records_unscorable": fb["unscorable"],
             "epochs_trained": member_info[0]["epochs_trained"],
             "best_val_loss": member_info[0]["best_val_loss"],
-            "test": regression_metrics(y_test, preds_all),
-            "test_featurised_only": regression_metrics(y[test_idx], preds) if len(test_idx) else None,
-            **constant_baselines(y_test, y[split["fit"]]),
+            "test": score_predictions(y_test, preds_all, classification),
+            "test_featurised_only": score_predictions(y[test_idx], preds, classification) if len(test_idx) else None,
+            **constant_baselines(y_test, y[split["fit"]], classification),
             **dict(zip(("target", "target_unit"), target_labels(cfg["dataset"]))),
             "unit": error_unit(cfg["dataset"]),  # of the errors above: dex for a log10 target
             "transform": cfg["dataset"]["transform"],
         }
+        if classification:
+            metrics["task"] = "classification"
         if len(members) > 1:
             metrics["ensemble"] = {
                 "size": len(members),

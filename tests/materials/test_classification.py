@@ -1,0 +1,188 @@
+"""A user's binary classification task (e.g. metal / non-metal, stable / unstable): labels read as 0/1,
+StratifiedKFold folds as Matbench splits its classification tasks, binary cross-entropy, ROC-AUC scores,
+probabilities out of ``predict``, and the ROC section."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from sciml.errors import ConfigError, DataError
+from tests.materials.conftest import REPO, tiny_config  # noqa: F401  (importlib mode: package path)
+
+
+def _labelled_csv(path, threshold=-1.0, n=None, labels=("True", "false"), overrides=None):
+    """The embedded flla subset with its formation energy replaced by a class label: ``stable`` = E_f below
+    ``threshold`` eV/atom (a dataset the package has never seen; a GNN can learn it from the structure);
+    ``overrides``: {record number (0-based): label text}."""
+    with gzip.open(REPO / "data" / "materials" / "flla_2015_subset1000.csv.gz", "rt", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    rows = rows[:n] if n else rows
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "structure", "stable"])
+        for k, r in enumerate(rows):
+            label = labels[0] if float(r["formation_energy_per_atom"]) < threshold else labels[1]
+            w.writerow([r["id"], r["structure"], (overrides or {}).get(k, label)])
+    return path
+
+
+def _cls_config(path="labels.csv", **over):
+    dataset = {"path": path, "target_column": "stable", "task": "classification", "limit": 300,
+               **over.pop("dataset", {})}
+    return tiny_config(dataset=dataset, **over)
+
+
+def test_folds_are_matbench_stratified_kfold():
+    from sklearn.model_selection import StratifiedKFold
+
+    from sciml.materials.folds import kfold_indices
+
+    rng = np.random.default_rng(3)
+    labels = (rng.random(203) < 0.2).astype(float)
+    labels[[5, 77]] = np.nan  # records without a usable label are spread too
+    ours = kfold_indices(len(labels), 5, 18012019, labels)
+    strata = np.where(np.isnan(labels), -1, labels)
+    theirs = list(StratifiedKFold(5, shuffle=True, random_state=18012019).split(np.zeros((203, 1)), strata))
+    for (tr, te), (tr2, te2) in zip(ours, theirs):
+        assert np.array_equal(tr, tr2) and np.array_equal(te, te2)
+    positives = [int(np.nansum(labels[te])) for _, te in ours]
+    assert max(positives) - min(positives) <= 1  # plain KFold does not balance them
+    assert not np.array_equal(ours[0][1], kfold_indices(len(labels), 5, 18012019)[0][1])
+
+
+def test_labels_read_as_0_1_and_other_values_quarantined(tmp_path):
+    from sciml.materials.steps import prepare
+
+    # records 2 and 3 are bad (a label 2, a word that is no boolean); record 4 says 1
+    _labelled_csv(tmp_path / "labels.csv", n=40, overrides={2: "2", 3: "yes", 4: "1"})
+    summary = prepare(_cls_config(), tmp_path, tmp_path / "prepared", tmp_path / "cache")
+    assert summary["n_records"] == 40 and summary["n_quarantined"] == 2
+    assert sum(summary["class_counts"].values()) == 38 and min(summary["class_counts"].values()) > 0
+    with open(tmp_path / "prepared" / "quarantine.csv", newline="") as fh:
+        reasons = {r["id"]: r["reason"] for r in csv.DictReader(fh)}
+    assert len(reasons) == 2
+    bad_label, bad_word = (reasons[k] for k in sorted(reasons, key=list(reasons).index))
+    assert "is no class label" in bad_label and "0 or 1" in bad_label
+    assert "'yes' is not a number" in bad_word
+    assert summary["unit"] == "class label (0/1)"
+
+
+def test_one_class_only_is_a_clear_error(tmp_path):
+    from sciml.materials.steps import prepare
+
+    _labelled_csv(tmp_path / "labels.csv", threshold=-100.0, n=30)  # nothing is that stable: all false
+    with pytest.raises(DataError, match="both classes.*all 0"):
+        prepare(_cls_config(), tmp_path, tmp_path / "prepared", tmp_path / "cache")
+
+
+@pytest.mark.parametrize("over, key", [({"dataset": {"transform": "log10"}}, "materials.dataset.transform"),
+                                       ({"train": {"log_target": True}}, "materials.train.log_target"),
+                                       ({"train": {"clip_predictions": True}}, "materials.train.clip_predictions")])
+def test_regression_only_options_are_refused(tmp_path, over, key):
+    from sciml.materials.steps import prepare
+
+    _labelled_csv(tmp_path / "labels.csv", n=20)
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        prepare(_cls_config(**over), tmp_path, tmp_path / "prepared", tmp_path / "cache")
+
+
+def test_task_type_mismatch_and_0_1_regression_targets_are_warned(tmp_path, capsys):
+    from sciml.materials.anchors import task_type_mismatch
+    from sciml.materials.steps import prepare
+
+    assert task_type_mismatch("matbench_mp_is_metal", True) == []
+    assert task_type_mismatch("matbench_jdft2d", False) == []
+    assert "StratifiedKFold" not in " ".join(task_type_mismatch("matbench_mp_is_metal", False))
+    assert "set materials.dataset.task: classification" in task_type_mismatch("matbench_mp_is_metal", False)[0]
+    assert "set materials.dataset.task: regression" in task_type_mismatch("matbench_jdft2d", True)[0]
+    _labelled_csv(tmp_path / "labels.csv", n=30, labels=("1", "0"))
+    cfg = tiny_config(dataset={"path": "labels.csv", "target_column": "stable", "limit": 30})
+    summary = prepare(cfg, tmp_path, tmp_path / "prepared", tmp_path / "cache")
+    assert any("set materials.dataset.task: classification" in w for w in summary["warnings"])
+    assert "task: classification" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    """A 2-member CGCNN ensemble classifying ``stable`` on folds 0 and 1 of 300 records, and its section."""
+    from sciml.materials.steps import prepare, section, train
+
+    root = tmp_path_factory.mktemp("cls")
+    _labelled_csv(root / "labels.csv", n=300)
+    cfg = _cls_config(train={"max_epochs": 15, "ensemble": 2}, cv={"folds": [0, 1]})
+    prepare(cfg, root, root / "prepared", root / "cache", threads=1)
+    folds = [train(cfg, k, root, root / f"fold_{k}", root / "ckpt", root / "cache", threads=1) for k in (0, 1)]
+    sec = section(cfg, root / "prepared", [root / "fold_0", root / "fold_1"], root / "section")
+    return cfg, root, folds, sec
+
+
+@pytest.mark.slow
+def test_classifier_ranks_far_better_than_the_constant_and_scores_every_fold(classifier):
+    _, root, folds, sec = classifier
+    for m in folds:
+        assert m["task"] == "classification" and m["ensemble"]["size"] == 2
+        # a model that learnt nothing ranks at 0.5 (the constant's ROC-AUC) and cannot beat the prior's log loss
+        assert m["baseline_train_mean"]["roc_auc"] == 0.5
+        assert m["test"]["roc_auc"] > 0.75
+        assert m["test"]["log_loss"] < 0.85 * m["baseline_train_mean"]["log_loss"]
+        assert m["test"]["accuracy"] > m["baseline_train_median"]["accuracy"]
+        with open(root / f"fold_{m['fold']}" / "predictions.csv", newline="") as fh:
+            p = np.array([float(r["prediction"]) for r in csv.DictReader(fh)])
+        assert ((p >= 0) & (p <= 1)).all() and p.std() > 0.1
+    assert sec["roc_auc_mean"] == pytest.approx(np.mean([m["test"]["roc_auc"] for m in folds]), abs=1e-6)
+    assert sec["roc_auc_std"] == pytest.approx(np.std([m["test"]["roc_auc"] for m in folds]), abs=1e-6)
+    doc = json.loads((root / "section" / "section.json").read_text())
+    assert [f["path"] for f in doc["figures"]] == ["roc.png", "learning_curves.png"]
+    assert (root / "section" / "roc.png").stat().st_size > 10_000
+    assert "ROC-AUC" in doc["summary"] and "MAE" not in doc["summary"]
+    # the test folds hold each class in the same share (stratified), as Matbench's classification folds
+    assert abs(folds[0]["test"]["n_positive"] - folds[1]["test"]["n_positive"]) <= 1
+
+
+@pytest.mark.slow
+def test_predict_gives_the_folds_probabilities_and_their_spread(classifier, tmp_path):
+    from sciml.materials.steps import predict
+
+    cfg, root, _, _ = classifier
+    out = predict(cfg, root / "fold_0", root / "labels.csv", tmp_path / "screen", progress=False, device="cpu",
+                  id_column="id")
+    assert out["prediction_label"] == "P(stable = 1)"
+    with open(tmp_path / "screen" / "predictions.csv", newline="") as fh:
+        screened = {r["id"]: r for r in csv.DictReader(fh)}
+    with open(root / "fold_0" / "predictions.csv", newline="") as fh:
+        tested = {r["id"]: float(r["prediction"]) for r in csv.DictReader(fh)}
+    # the mean of the members' probabilities, as the fold's own test predictions (not the mean logit)
+    for rid, p in tested.items():
+        assert float(screened[rid]["prediction"]) == pytest.approx(p, abs=2e-5)
+    spread = np.array([float(r["prediction_std"]) for r in screened.values()])
+    assert (spread >= 0).all() and (spread <= 0.5).all() and spread.max() > 0
+    spec = json.loads((root / "fold_0" / "model.json").read_text())
+    assert spec["task"] == "classification" and spec["target_mean"] == 0.0 and spec["target_std"] == 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_classification_workflow_writes_the_roc_section(workflow_runner, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    _labelled_csv(data / "labels.csv", n=100)
+    workflow_runner({
+        "domains": ["materials"], "data_root": str(data),
+        "materials": {"dataset": {"path": "labels.csv", "target_column": "stable", "task": "classification",
+                                  "matbench_task": "matbench_mp_is_metal"},
+                      "cv": {"folds": [0, 1]},
+                      "model": {"cgcnn": {"atom_fea_len": 16, "n_conv": 1, "h_fea_len": 16}},
+                      "train": {"max_epochs": 3, "batch_size": 32}},
+    })
+    sec_dir = tmp_path / "results" / "materials" / "section"
+    section = json.loads((sec_dir / "section.json").read_text())
+    assert [f["path"] for f in section["figures"]] == ["roc.png", "learning_curves.png"]
+    metrics = json.loads((sec_dir / "metrics.json").read_text())
+    assert metrics["task"] == "classification" and metrics["folds_run"] == [0, 1]
+    assert 0.0 <= metrics["roc_auc_mean"] <= 1.0 and metrics["matbench_task_mismatch"] == []
+    assert (tmp_path / "results" / "report.html").is_file()
