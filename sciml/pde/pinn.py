@@ -203,9 +203,9 @@ def _problem_key(problem: Problem) -> str:
     ``pde.plugins[i]``, else ``pde.problems``."""
     if getattr(problem, "key", None):
         return f"{problem.key}.conditions"
-    from sciml.pde.plugins import _SOURCES
+    from sciml.pde.plugins import config_key_of
 
-    return _SOURCES.get(type(problem), ("pde.problems",))[0]
+    return config_key_of(problem)
 
 
 def check_condition_points(problem: Problem, data: Any, cfg: dict[str, Any]) -> None:

@@ -101,6 +101,13 @@ def _overrides(problem: Problem, method: str) -> bool:
     return getattr(type(problem), method) is not getattr(Problem, method)
 
 
+def config_key_of(problem: Problem, default: str = "pde.problems") -> str:
+    """The config key that brought ``problem`` in: ``pde.plugins[i]`` for a plugin file's problem,
+    ``pde.problems`` for an entry point's, ``default`` for a problem of the package."""
+    source = _SOURCES.get(type(problem))
+    return source[0] if source is not None else default
+
+
 def check_problem(problem: Problem) -> None:
     """Refuse a plugin / entry-point problem that cannot run, with a ConfigError naming
     ``pde.plugins[i]`` and the file: no physics (neither ``declaration()`` nor ``geometry`` /

@@ -92,14 +92,14 @@ def _symmetrise(path: str | Path, out: Any, kind: str, notes: list[str], report:
     a pair with both entries finite gets their mean, with one finite entry that entry; none stays NaN
     (unscored: the network reads it as the mean score with its 'scored' channel at 0, and it is not
     ranked). Fills ``report`` with ``format``, ``pairs`` (i < j), ``unscored``, ``not_listed`` (pairs a
-    list leaves out), ``non_finite`` (NaN/inf in the file), ``asymmetry`` (max |S - S^T| / max |S|) and
-    ``symmetrised``; says both in ``notes``."""
+    list leaves out), ``non_finite`` (NaN/inf in the file), ``one_sided``, ``asymmetry`` (max |S - S^T| /
+    max |S|) and ``symmetrised``; says what was done in ``notes``."""
     import numpy as np
 
     S = np.array(out, dtype=float)
     L = len(S)
-    if kind == "matrix":
-        _one_triangle(S, Path(path).name, notes)
+    name = Path(path).name
+    mirrored = kind == "matrix" and _one_triangle(S, name, notes)
     listed = ~np.isnan(S) | ~np.isnan(S.T)  # NaN = not in the list (a matrix lists every pair; a list's NaN: inf)
     S[~np.isfinite(S)] = np.nan
     both = np.isfinite(S) & np.isfinite(S.T)
@@ -116,7 +116,15 @@ def _symmetrise(path: str | Path, out: Any, kind: str, notes: list[str], report:
     report.update({"format": kind, "pairs": pairs, "unscored": unscored, "not_listed": not_listed,
                    "non_finite": unscored - not_listed, "one_sided": one_sided, "asymmetry": round(asym, 6),
                    "symmetrised": asym > ASYMMETRY_TOLERANCE})
-    name = Path(path).name
+    notes += _score_input_notes(name, report, 0 if mirrored else one_sided, diff.max() if len(diff) else 0.0, scale)
+    return sym
+
+
+def _score_input_notes(name: str, report: dict[str, Any], one_sided: int, max_diff: float, scale: float) -> list[str]:
+    """What :func:`_symmetrise` did to the scores of file ``name``, for the warnings: unscored pairs,
+    ``one_sided`` pairs (0 when the whole other triangle was mirrored, already said), asymmetry."""
+    notes = []
+    unscored, not_listed, pairs = report["unscored"], report["not_listed"], report["pairs"]
     if unscored:
         notes.append(f"{unscored} of the {pairs} residue pairs have no score in {name} ({not_listed} not listed, "
                      f"{unscored - not_listed} non-finite: NaN/inf): left unscored, the network reads them as the "
@@ -125,15 +133,17 @@ def _symmetrise(path: str | Path, out: Any, kind: str, notes: list[str], report:
     if one_sided:
         notes.append(f"{one_sided} residue pair(s) of {name} have a finite score on one side of the diagonal only: "
                      "that score was used for both")
-    if asym > ASYMMETRY_TOLERANCE:
-        notes.append(f"the scores of {name} are asymmetric (max |S - S^T| = {diff.max():.4g}, {asym:.1%} of the "
-                     f"largest |score| {scale:.4g}): symmetrised, each pair given the mean of S_ij and S_ji")
-    return sym
+    if report["symmetrised"]:
+        notes.append(f"the scores of {name} are asymmetric (max |S - S^T| = {max_diff:.4g}, "
+                     f"{report['asymmetry']:.1%} of the largest |score| {scale:.4g}): symmetrised, each pair given "
+                     "the mean of S_ij and S_ji")
+    return notes
 
 
-def _one_triangle(S: Any, name: str, notes: list[str]) -> None:
+def _one_triangle(S: Any, name: str, notes: list[str]) -> bool:
     """A matrix that fills one triangle only (the other all zero, as some tools write it) gets the zero
-    triangle set to NaN in place, so :func:`_symmetrise` mirrors the scores instead of halving them."""
+    triangle set to NaN in place, so :func:`_symmetrise` mirrors the scores instead of halving them;
+    returns True when it did (and says so in ``notes``)."""
     import numpy as np
 
     lower, upper = np.tril_indices(len(S), k=-1), np.triu_indices(len(S), k=1)
@@ -141,7 +151,8 @@ def _one_triangle(S: Any, name: str, notes: list[str]) -> None:
         if len(empty[0]) and np.all(S[empty] == 0) and np.any(S[full] != 0):
             S[empty] = np.nan
             notes.append(f"{name} fills its {which} triangle only (the other is all zero): mirrored")
-            return
+            return True
+    return False
 
 
 def _is_rr(lines: list[tuple[int, list[str]]]) -> bool:

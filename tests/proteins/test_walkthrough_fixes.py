@@ -73,7 +73,6 @@ def test_unscored_pairs_and_asymmetry_of_a_score_matrix_are_reported(tmp_path):
     assert "13 of the 15 residue pairs have no score in top.txt (13 not listed, 0 non-finite" in notes[0]
 
 
-
 def test_a_matrix_filling_one_triangle_is_mirrored_not_halved(tmp_path):
     from sciml.proteins.predict import read_score_matrix
 
@@ -84,10 +83,12 @@ def test_a_matrix_filling_one_triangle_is_mirrored_not_halved(tmp_path):
     m = read_score_matrix(tmp_path / "upper.mat", 7, notes=notes, report=report)
     assert m[1, 5] == m[5, 1] == pytest.approx(S[1, 5], abs=1e-6)  # the old code gave S[1, 5] / 2
     assert report["unscored"] == 0 and any("upper triangle only" in n for n in notes)
+    assert len(notes) == 1  # said once: not again as one-sided pairs
     np.savetxt(tmp_path / "lower.mat", S.T, fmt="%.6f")
     notes = []
     assert read_score_matrix(tmp_path / "lower.mat", 7, notes=notes)[5, 1] == pytest.approx(S[1, 5], abs=1e-6)
     assert any("lower triangle only" in n for n in notes)
+
 
 def test_casp_rr_lists_are_read_as_scores(tmp_path, shared_data):
     from sciml.proteins.metrics import write_casp_rr

@@ -54,8 +54,10 @@ def problem_lines(cfg: dict[str, Any] | None = None) -> list[str]:
             load_plugins(cfg["plugins"])  # loading a file registers all of its problems
             rows += [(name, f"{load_problem(cfg, name).describe()}  [plugin]")
                      for name in sorted(set(REGISTRY) - builtin - set(declared))]
+        listed = {name for name, _ in rows}
         for name in cfg.get("problems") or []:
-            load_problem(cfg, name)  # an unknown name: the steps' ConfigError
+            if name not in listed:
+                load_problem(cfg, name)  # an unknown name: the steps' ConfigError
     width = max(16, *(len(name) for name, _ in rows))
     return [f"{name:{width}s} {text}" for name, text in rows]
 
