@@ -177,18 +177,23 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return validate(load_yaml(path), source=path)
 
 
-def domain_section(name: str, config_json: str | None = None,
+def domain_section(name: str, config_json: str | dict[str, Any] | None = None,
                    config_file: str | Path | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The validated config section of one domain.
 
-    ``config_json`` is the section as JSON (what the Snakemake rules pass);
+    ``config_json`` is the section as JSON (what the Snakemake rules pass), or as a dict (a notebook's);
     ``config_file`` a YAML file holding either a whole pipeline config (with a
     ``name:`` key) or just the section. With neither, the section's defaults.
     ``overrides`` (a notebook's changes, e.g. ``{"pinn": {"lbfgs_iterations": 50}}``) are
     deep-merged in before validation, so a misspelt key is refused like one in a file; changing
-    the returned dict by hand is not checked.
+    the returned dict by hand is not checked. ``pathlib.Path`` values in a dict become strings.
     """
     source: str | Path | None = None
+    if isinstance(config_json, dict):  # a notebook's section: taken as overrides of the defaults
+        overrides = merged(config_json, overrides or {})
+        config_json = None
+    if overrides:
+        overrides = _paths_as_strings(overrides)
     if config_json is not None:
         try:
             section = json.loads(config_json)
@@ -205,3 +210,15 @@ def domain_section(name: str, config_json: str | None = None,
         section = merged(section if isinstance(section, dict) else {}, overrides)
         source = f"{source} + overrides" if source else "overrides"
     return validate(section, schema_for(name), source=source, prefix=name)
+
+
+def _paths_as_strings(value: Any) -> Any:
+    """``value`` with every ``pathlib.Path`` in it (nested dicts and lists) turned into its string: a
+    notebook passes paths as Path objects, the schema knows strings."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _paths_as_strings(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_paths_as_strings(v) for v in value]
+    return value

@@ -171,6 +171,16 @@ def test_domain_section_from_json_and_file(tmp_path: Path) -> None:
     assert domain_section("pde")["seed"] == 0
 
 
+def test_domain_section_takes_a_notebooks_dict_with_paths(tmp_path: Path) -> None:
+    cfg = domain_section("materials", {"dataset": {"path": Path("my.csv"), "limit": 5}})
+    assert cfg["dataset"]["path"] == "my.csv" and cfg["dataset"]["limit"] == 5 and cfg["seed"] == 0
+    # a dict and overrides merge (overrides last); a misspelt key is refused as in a file
+    cfg = domain_section("materials", {"seed": 1, "dataset": {"limit": 5}}, overrides={"seed": 2})
+    assert (cfg["seed"], cfg["dataset"]["limit"]) == (2, 5)
+    with pytest.raises(ConfigError, match="materials.dataset.pth"):
+        domain_section("materials", {"dataset": {"pth": "x.csv"}})
+
+
 def test_domain_section_bad_json_names_domain() -> None:
     with pytest.raises(ConfigError) as info:
         domain_section("pde", "{not json")

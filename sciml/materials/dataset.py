@@ -271,6 +271,11 @@ def admitted_records(records: Iterable[RawRecord], transform: str, limit: int | 
             quarantine.add(rec, f"duplicate_id: id '{rec.id}' appears more than once")
             continue
         seen.add(rec.id)
+        if transform == CLASS_LABELS and rec.target is not None and math.isnan(rec.target) and rec.structure is not None:
+            # a missing value, or a word that is no number, is no label either: say so in the task's terms
+            note = (rec.target_note or "target is missing or NaN").replace(" is not a number", " is no class label")
+            quarantine.add(rec, f"bad_target: {note} ({_TRANSFORM_DOMAIN[CLASS_LABELS]})")
+            continue
         target = apply_transform(rec.target, transform) if rec.target is not None else None
         # (not ``rec.target or nan``: a target of 0.0 is a finite number, with no log10)
         if target is not None and not math.isfinite(target) and math.isfinite(rec.target):

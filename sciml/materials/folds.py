@@ -56,42 +56,89 @@ def official_folds(path: str | Path, task: str) -> list[dict[str, list[str]]]:
             for k in range(len(splits))]
 
 
-def carve_validation(train: list[int] | np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Split training-fold indices into (fit, validation); validation = ``ceil(fraction * n)`` random rows."""
+def carve_validation(train: list[int] | np.ndarray, fraction: float, seed: int, labels: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Split training-fold indices into (fit, validation); validation = ``ceil(fraction * n)`` random rows.
+
+    With ``labels`` (the class label of each row of ``train``, a classification task) the validation rows
+    are drawn per class, ``ceil(fraction * n_c)`` of each class holding at least 2 rows, so the checkpoint
+    is chosen on both classes even when one is rare (a plain random 10 % of a 4 %-positive fold often holds
+    no positive at all)."""
     train = np.asarray(train)
-    n_val = max(1, int(math.ceil(fraction * len(train))))
-    if n_val >= len(train):
-        raise ValueError(f"validation fraction {fraction} leaves no training rows out of {len(train)}")
-    perm = np.random.default_rng(seed).permutation(len(train))
-    val = np.sort(train[perm[:n_val]])
-    fit = np.sort(train[perm[n_val:]])
-    return fit, val
+    if labels is None:
+        n_val = max(1, int(math.ceil(fraction * len(train))))
+        if n_val >= len(train):
+            raise ValueError(f"validation fraction {fraction} leaves no training rows out of {len(train)}")
+        perm = np.random.default_rng(seed).permutation(len(train))
+        return np.sort(train[perm[n_val:]]), np.sort(train[perm[:n_val]])
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    val = []
+    for c in np.unique(labels):
+        rows = train[labels == c]
+        if len(rows) >= 2:
+            val.append(rows[rng.permutation(len(rows))[:max(1, int(math.ceil(fraction * len(rows))))]])
+    val_rows = np.sort(np.concatenate(val)) if val else np.zeros(0, dtype=train.dtype)
+    fit = np.sort(np.setdiff1d(train, val_rows))
+    if len(val_rows) == 0 or len(fit) == 0:
+        raise ValueError(f"validation fraction {fraction} cannot split {len(train)} training rows by class")
+    return fit, val_rows
+
+
+def _kept_positions(table: Any) -> dict[int, int]:
+    """Position in ``table.all_ids`` -> index of the kept record, for the first row of each kept id only: a
+    later row repeating an id was quarantined (duplicate_id) and must not bring the kept record into a
+    second fold (trained on and tested at once) or twice into one."""
+    pos = {rid: k for k, rid in enumerate(table.ids)}
+    kept, seen = {}, set()
+    for i, rid in enumerate(table.all_ids):
+        if rid in pos and rid not in seen:
+            kept[i] = pos[rid]
+        seen.add(rid)
+    return kept
 
 
 def split_fold(table: Any, cfg: dict[str, Any], fold: int) -> dict[str, Any]:
     """Indices (into the kept records of ``table``) of fit / validation / test for ``fold``, Matbench-style.
 
-    Folds are computed over *all* records in file order (so they equal the official
-    Matbench folds; stratified by label for a classification task), then quarantined records are dropped from them; the validation
-    rows come from the training fold only (seed ``cfg["seed"] + 1000 * fold``).
+    Folds are computed over *all* records in file order (so they equal the official Matbench folds;
+    stratified by label for a classification task, :func:`kfold_indices`), then quarantined records
+    (a repeated id's later rows too) are dropped from them; the validation rows come from the training
+    fold only (seed ``cfg["seed"] + 1000 * fold``; per class for a classification task).
     Returns ``{"fit", "val", "test"}`` (int64 arrays), ``"dropped_test"`` (ids of
     quarantined test records) and ``"dropped_test_pos"`` (their positions in ``table.all_ids``).
     """
     from sciml.errors import ConfigError
+    from sciml.materials.dataset import is_classification
 
     cv = cfg["cv"]
     if not 0 <= fold < cv["n_splits"]:
         raise ConfigError("--fold", f"fold {fold} (the train step's fold argument, an entry of materials.cv.folds "
                                     f"in the workflow) outside 0..{cv['n_splits'] - 1} "
                                     f"(materials.cv.n_splits = {cv['n_splits']})")
-    pos = {rid: k for k, rid in enumerate(table.ids)}
-    from sciml.materials.dataset import is_classification
-
-    labels = table.all_y.numpy() if is_classification(cfg["dataset"]) else None
+    kept = _kept_positions(table)
+    classification = is_classification(cfg["dataset"])
+    labels = table.all_y.numpy() if classification else None
+    if classification:
+        check_class_counts(labels, cv["n_splits"])
     tr_all, te_all = kfold_indices(len(table.all_ids), cv["n_splits"], cv["split_seed"], labels)[fold]
-    train = np.array([pos[table.all_ids[i]] for i in tr_all if table.all_ids[i] in pos], dtype=np.int64)
-    test = np.array([pos[table.all_ids[i]] for i in te_all if table.all_ids[i] in pos], dtype=np.int64)
-    dropped_pos = [int(i) for i in te_all if table.all_ids[i] not in pos]
-    fit, val = carve_validation(train, cv["val_fraction"], cfg["seed"] + 1000 * fold)
+    train = np.array([kept[i] for i in tr_all if i in kept], dtype=np.int64)
+    test = np.array([kept[i] for i in te_all if i in kept], dtype=np.int64)
+    dropped_pos = [int(i) for i in te_all if i not in kept]
+    y_train = table.y.numpy()[train] if classification else None
+    fit, val = carve_validation(train, cv["val_fraction"], cfg["seed"] + 1000 * fold, y_train)
     return {"fit": fit, "val": val, "test": test, "dropped_test": [table.all_ids[i] for i in dropped_pos],
             "dropped_test_pos": dropped_pos}
+
+
+def check_class_counts(labels: np.ndarray, n_splits: int) -> None:
+    """ConfigError naming ``materials.cv.n_splits`` when no class has ``n_splits`` records (labels (n,), NaN
+    for a record without one): StratifiedKFold cannot make that many folds."""
+    from sciml.errors import ConfigError
+
+    labels = np.asarray(labels, dtype=np.float64)
+    counts = {int(c): int((labels == c).sum()) for c in (0, 1)}
+    if all(n < n_splits for n in counts.values()):
+        raise ConfigError("materials.cv.n_splits", f"{n_splits} stratified folds need a class with at least "
+                                                   f"{n_splits} records; the labels hold {counts[0]} of class 0 and "
+                                                   f"{counts[1]} of class 1 (lower n_splits, or bring more records)")

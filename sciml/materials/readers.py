@@ -926,6 +926,8 @@ def detect_format(path: str | Path) -> str:
     fmt = format_from_name(path.name)
     if fmt is not None:
         return fmt
+    if not path.exists():  # a folder's name has no suffix: say what is wrong, not the format
+        raise DataError(path, "file or folder not found")
     raise DataError(path, "cannot tell the format from the name",
                     hint="use a .json[.gz] Matbench file, a .csv[.gz] file, an extended XYZ (.extxyz/.xyz) "
                          "file or a folder with id_prop.csv")

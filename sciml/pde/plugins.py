@@ -42,6 +42,9 @@ def _check_class(cls: object, where: str, key: str) -> type[Problem]:
 def import_user_file(path: Path, key: str, prefix: str) -> tuple[object, str]:
     """Import the user's Python file ``path`` as a fresh module; returns (module, its name).
     A missing file or an error raised while importing it is a ConfigError naming ``key``."""
+    if not path.exists():
+        where = "" if path.is_absolute() else f" (a relative path is read from the current folder, {Path.cwd()})"
+        raise ConfigError(key, f"plugin {path} not found{where}")
     if not path.is_file() or path.suffix != ".py":
         raise ConfigError(key, f"plugin {path} is not a .py file")
     modname = f"{prefix}_{abs(hash(str(path)))}"

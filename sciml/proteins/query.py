@@ -43,7 +43,8 @@ def query_row(ids: list[str], path: str, query: str | None) -> int:
         return hits[0]
     shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
     raise DataError(path, f"no alignment row named {query!r} (rows: {shown})",
-                    hint="give --query the id of the row that is the protein to predict, or leave it out for row 1")
+                    hint="give --query (a target's query key) the id of the row that is the protein to predict "
+                         "(row<N> for the N-th row of a PSICOV .aln file, which has no ids), or leave it out for row 1")
 
 
 def load_query(alignment: str | Path, fmt: str | None = None, query: str | None = None,
@@ -89,12 +90,38 @@ def load_query(alignment: str | Path, fmt: str | None = None, query: str | None 
     native = None
     identity = 1.0
     if structure is not None:
-        native, identity, st_notes = _native_on_query(seq, structure, chain, model, min_identity, path)
+        try:
+            native, identity, st_notes = _native_on_query(seq, structure, chain, model, min_identity, path)
+        except DataError as exc:
+            hint = _matching_row_hint(aln, r, structure, chain, model, min_identity)
+            if hint is None:
+                raise
+            raise DataError(exc.path, exc.reason, record=exc.record, hint=hint) from None
         notes += st_notes
         inputs.append(str(structure))
     return Family(name or Path(path).name.split(".")[0], seq, X, np.arange(len(seq)), native, r, identity,
                   aln.n_seqs, notes, inputs, full_sequence, residue_numbers, alignment_columns=cols,
                   alignment_length=aln.length)
+
+
+def _matching_row_hint(aln: Any, query_row_index: int, structure: str | Path, chain: str | None, model: int,
+                       min_identity: float) -> str | None:
+    """When the structure does not match the query row: the hint naming the alignment row that does
+    (:func:`sciml.proteins.mapping.map_query`, the rows sharing the most 3-mers with the chain in a deep
+    alignment), or None when no row matches or it is the query row itself."""
+    from sciml.proteins.mapping import map_query
+    from sciml.proteins.structures import read_structure
+
+    try:
+        found = map_query([s.replace(".", "-") for s in aln.seqs], read_structure(structure, chain=chain, model=model)
+                          .sequence, min_identity=min_identity)
+    except DataError:
+        return None
+    if found.row == query_row_index:
+        return None
+    rid = aln.ids[found.row]
+    return (f"alignment row {found.row + 1} ({rid}) matches the structure (identity {found.identity:.2f}): name it "
+            f"as the query (--query {rid.split()[0]}, or the target's query key; a PSICOV .aln row is row<N>)")
 
 
 def _native_on_query(seq: str, structure: str | Path, chain: str | None, model: int, min_identity: float,
@@ -109,8 +136,9 @@ def _native_on_query(seq: str, structure: str | Path, chain: str | None, model: 
     if identity < min_identity or n < 0.5 * min(len(seq), len(st.sequence)):
         raise DataError(structure, f"the structure's chain does not match the query of {aln_path}: identity "
                         f"{identity:.2f} over {n} aligned residues of {len(seq)} (need >= {min_identity:.2f} "
-                        f"over at least half)", hint="check the chain id and --query; for a homologue's structure lower --min-identity "
-                        "(the target's min_identity key in a config); or leave the structure out")
+                        f"over at least half)", hint="check the chain id and the query row (--query, or the target's query key); for a "
+                        "homologue's structure lower --min-identity (the target's min_identity key in a config); or "
+                        "leave the structure out")
     full = contact_map(st.cb)
     native = np.full((len(seq), len(seq)), np.nan)
     ok = np.nonzero(q_to_res >= 0)[0]

@@ -68,7 +68,7 @@ def test_labels_read_as_0_1_and_other_values_quarantined(tmp_path):
     assert len(reasons) == 2
     bad_label, bad_word = (reasons[k] for k in sorted(reasons, key=list(reasons).index))
     assert "is no class label" in bad_label and "0 or 1" in bad_label
-    assert "'yes' is not a number" in bad_word
+    assert "'yes' is no class label" in bad_word and "0 or 1" in bad_word
     assert summary["unit"] == "class label (0/1)"
 
 
@@ -186,3 +186,94 @@ def test_classification_workflow_writes_the_roc_section(workflow_runner, tmp_pat
     assert metrics["task"] == "classification" and metrics["folds_run"] == [0, 1]
     assert 0.0 <= metrics["roc_auc_mean"] <= 1.0 and metrics["matbench_task_mismatch"] == []
     assert (tmp_path / "results" / "report.html").is_file()
+
+
+def test_a_repeated_id_never_sits_in_two_folds(tmp_path):
+    """The later row of a repeated id is quarantined (duplicate_id); the kept record must not come back
+    through it: trained on in one fold and tested in another, or twice in one training set."""
+    from sciml.materials.dataset import load_or_build
+    from sciml.materials.folds import split_fold
+    from sciml.materials.graphs import GraphSettings
+
+    rows = list(csv.reader(_labelled_csv(tmp_path / "all.csv", n=60).open(encoding="utf-8")))
+    with open(tmp_path / "dup.csv", "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows[:41] + [rows[5]] + rows[41:])  # record 4 again, as record 40
+    for task in ("classification", "regression"):
+        labels = {} if task == "classification" else {"transform": "none"}
+        cfg = _cls_config("dup.csv", dataset={"task": task, "limit": None, **labels})
+        if task == "regression":
+            cfg["dataset"]["target_column"] = "stable"  # 0/1 read as numbers
+        table, _, _ = load_or_build(cfg["dataset"], GraphSettings(**cfg["graph"]), tmp_path, None, cfg["validation"])
+        assert len(table.all_ids) == 61 and len(table) == 60
+        dup = table.ids.index(rows[5][0])
+        seen_in = []
+        for fold in range(5):
+            split = split_fold(table, cfg, fold)
+            everything = np.concatenate([split["fit"], split["val"], split["test"]])
+            assert len(everything) == len(set(everything.tolist()))
+            if dup in split["test"]:
+                seen_in.append(fold)
+            assert (dup in split["test"]) != (dup in np.concatenate([split["fit"], split["val"]]))
+        assert len(seen_in) == 1
+
+
+def test_validation_rows_hold_both_classes_of_a_rare_one():
+    from sciml.materials.folds import carve_validation
+
+    train = np.arange(400)
+    labels = np.zeros(400)
+    labels[::25] = 1  # 4 % positives
+    fit, val = carve_validation(train, 0.1, seed=3, labels=labels)
+    assert labels[val].sum() == 2 and len(val) == 2 + 39 and len(set(fit) | set(val)) == 400  # ceil per class
+    assert not set(fit) & set(val)
+
+
+def test_too_few_records_per_class_for_the_folds_is_a_config_error(tmp_path):
+    from sciml.materials.steps import prepare
+
+    _labelled_csv(tmp_path / "labels.csv", n=8)  # 1 stable, 7 not: neither class fills 8 folds
+    with pytest.raises(ConfigError, match=r"materials\.cv\.n_splits.*8 stratified folds.*7 of class 0 and 1 of"):
+        prepare(_cls_config(cv={"n_splits": 8, "folds": [0]}), tmp_path, tmp_path / "prepared", tmp_path / "cache")
+    summary = prepare(_cls_config(cv={"n_splits": 4, "folds": [0]}), tmp_path, tmp_path / "p4", tmp_path / "cache")
+    assert any("fewer than the 4 folds" in w for w in summary["warnings"])
+
+
+def test_undefined_roc_auc_and_a_classifier_that_never_says_1_are_warned():
+    from sciml.materials.steps.section import classification_warnings, fold_means
+
+    def row(fold, auc, f1, n_pos):
+        return {"fold": fold, "roc_auc": auc, "f1": f1, "n_positive": n_pos, "n_test": 20}
+
+    per_fold = [row(0, 0.8, 0.0, 3), row(1, None, 0.0, 0), row(2, 0.6, 0.0, 2)]
+    means = fold_means(per_fold, ("roc_auc",))
+    assert means["roc_auc_mean"] == pytest.approx(0.7) and means["roc_auc_undefined_folds"] == [1]
+    warnings = classification_warnings({"per_fold": per_fold, **means})
+    assert "undefined on folds [1]" in warnings[0] and "over folds [0, 2] only" in warnings[0]
+    assert any("only 2 record(s) of one class" in w for w in warnings)
+    assert any("F1 is 0 on every fold" in w for w in warnings)
+
+
+@pytest.mark.slow
+def test_gather_labels_a_classifiers_shards_by_the_model_not_the_config(classifier, tmp_path):
+    from sciml.materials.steps import gather, predict
+
+    cfg, root, _, _ = classifier
+    screen_cfg = tiny_config()  # another run's config: the built-in regression dataset
+    predict(screen_cfg, root / "fold_0", root / "labels.csv", tmp_path / "shard_000", progress=False, device="cpu",
+            id_column="id")
+    summary = gather(screen_cfg, [tmp_path / "shard_000"], tmp_path / "gathered")
+    assert (summary["target"], summary["values"]) == ("stable", "P(stable = 1)")
+    section = json.loads((tmp_path / "gathered" / "section.json").read_text())
+    assert "P(stable = 1)" in section["summary"] and "formation energy" not in json.dumps(section)
+
+
+def test_prepare_warnings_reach_the_report():
+    """prepare's warning on 0/1 targets in a regression is shown in the section, not only in its log."""
+    from sciml.materials.steps.section import _data_warnings, _prepared_counts
+
+    hint = "every target is 0 or 1: if these are class labels, set materials.dataset.task: classification"
+    counts = _prepared_counts({"n_records": 30, "n_quarantined": 0, "quarantine_by_reason": {},
+                               "n_records_with_parser_warnings": 0, "parser_warnings": {}, "warnings": [hint]})
+    warnings = _data_warnings(tiny_config(), {**counts, "per_fold": [], "folds_run": [0]}, True, "mean")
+    assert warnings == [hint]
+    assert "prepare_warnings" not in _prepared_counts({**counts, "warnings": []})

@@ -73,6 +73,28 @@ def test_predict_matches_training_predictions(trained_fold, tmp_path, repo_root)
     assert (diff <= 1e-4 + 1e-4 * train_pred.abs()).all()
 
 
+def test_predict_takes_structures_in_memory(trained_fold, tmp_path, jdft2d_records):
+    """A notebook's structures ({id: Structure} or a list) are screened like a file of them; an entry that is
+    no Structure is skipped with its type named."""
+    import pandas as pd
+
+    cfg, fold_dir, _ = trained_fold
+    src = tmp_path / "in.csv"
+    screening_csv(src, jdft2d_records, n=5)
+    predict(cfg, fold_dir, src, tmp_path / "from_file", id_column="name", progress=False)
+    from_file = pd.read_csv(tmp_path / "from_file" / "predictions.csv").set_index("id")["prediction"]
+    given = {r.id: r.structure for r in jdft2d_records[:5]} | {"oops": "Si 0 0 0"}
+    stats = predict(cfg, fold_dir, given, tmp_path / "from_dict", progress=False)
+    assert stats["n_predicted"] == 5 and stats["n_skipped"] == 1
+    in_memory = pd.read_csv(tmp_path / "from_dict" / "predictions.csv").set_index("id")["prediction"]
+    assert (abs(in_memory.loc[from_file.index] - from_file) <= 1e-4 * (1 + abs(from_file))).all()
+    skipped = pd.read_csv(tmp_path / "from_dict" / "skipped.csv")
+    assert list(skipped["id"]) == ["oops"] and "not a pymatgen Structure (str)" in skipped["reason"][0]
+    stats = predict(cfg, fold_dir, [r.structure for r in jdft2d_records[:3]], tmp_path / "from_list", progress=False)
+    assert stats["n_predicted"] == 3
+    assert list(pd.read_csv(tmp_path / "from_list" / "predictions.csv")["id"]) == ["item0", "item1", "item2"]
+
+
 def test_predict_clips_to_the_saved_target_range(trained_fold, tmp_path, repo_root):
     """A model.json with target_range (train.clip_predictions) clips every screened prediction to it; the others
     are the unclipped model's."""

@@ -8,7 +8,9 @@ from nbclient import NotebookClient
 @pytest.mark.slow
 def test_pde_notebook_executes(repo_root):
     nb = nbformat.read(repo_root / "notebooks" / "pde_heat_pinn.ipynb", as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(repo_root)}}).execute()
+    # run in notebooks/, where Jupyter starts a notebook's kernel
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(repo_root / "notebooks")}}).execute()
     outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "PINN relative L2 error" in outputs
 
@@ -21,7 +23,9 @@ def test_own_problem_notebook_trains_a_plugin_and_a_declared_problem(repo_root):
     import re
 
     nb = nbformat.read(repo_root / "notebooks" / "pde_own_problem.ipynb", as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(repo_root)}}).execute()
+    # run in notebooks/, where Jupyter starts a notebook's kernel
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(repo_root / "notebooks")}}).execute()
     outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     lines = int(re.search(r"(\d+) lines in my_reaction\.py", outputs).group(1))
     assert lines < 40

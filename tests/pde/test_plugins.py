@@ -77,8 +77,11 @@ def test_bad_plugins_are_refused(tmp_path):
     clash.write_text(PLUGIN.replace('name = "my_poisson"', 'name = "heat"'))
     with pytest.raises(ConfigError, match="built-in problem"):
         load_problem({**base, "plugins": [str(clash)]}, "heat")
-    with pytest.raises(ConfigError, match="not a .py file"):
+    with pytest.raises(ConfigError, match="missing.py not found"):
         load_problem({**base, "plugins": [str(tmp_path / "missing.py")]}, "heat")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ConfigError, match="not a .py file"):
+        load_problem({**base, "plugins": [str(tmp_path / "notes.txt")]}, "heat")
 
 
 def test_entry_point_group_is_read(monkeypatch, tmp_path):

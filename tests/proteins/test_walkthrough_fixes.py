@@ -137,6 +137,39 @@ def test_predict_reports_the_gaps_of_an_external_matrix_in_metrics(tmp_path):
     assert json.loads((tmp_path / "out/metrics.json").read_text())["scores_input"] == m["scores_input"]
 
 
+def test_a_notebook_target_is_checked_like_a_config_one_and_strict_raises(tmp_path):
+    """A target dict from a notebook: a name that is no file name is refused (it names the output files);
+    ``strict=True`` raises the reason a workflow run would record as a skip."""
+    from sciml.errors import ConfigError
+    from sciml.proteins.steps import coevolution, predict
+
+    cfg = domain_section("proteins")
+    for bad in ("../escaped", "my protein"):
+        with pytest.raises(ConfigError, match=r"proteins\.targets\[.*\]\.name"):
+            predict(cfg, None, {"name": bad, "alignment": str(SYN_ALN)}, tmp_path / "out", log=_quiet)
+    assert not (tmp_path / "escaped.rr").exists() and not (tmp_path / "out").exists()
+    missing = {"name": "t", "alignment": str(tmp_path / "nope.aln")}
+    assert "skipped" in predict(cfg, None, missing, tmp_path / "skip", log=_quiet)
+    with pytest.raises(DataError, match="nope.aln"):
+        predict(cfg, None, missing, tmp_path / "strict", log=_quiet, strict=True)
+    fam_cfg = domain_section("proteins", {"families": [{"name": "f", "alignment": str(tmp_path / "nope.aln"),
+                                                         "structure": str(SYN_PDB)}]})
+    assert "skipped" in coevolution(fam_cfg, "f", tmp_path / "coev", log=_quiet)
+    with pytest.raises(DataError, match="nope.aln"):
+        coevolution(fam_cfg, "f", tmp_path / "coev_strict", log=_quiet, strict=True)
+
+
+def test_a_structure_of_another_row_names_that_row(shared_data):
+    """1atzA's structure is row 2635 of CCMpred's alignment, not row 1: the refusal says which row to name."""
+    from sciml.proteins.query import load_query
+
+    folder = shared_data / "proteins" / "msa_pairs" / "1atzA"
+    with pytest.raises(DataError) as info:
+        load_query(folder / "1atzA.aln", structure=folder / "native_1atzA_ccmgen.pdb")
+    assert "identity 0.24" in str(info.value) and "row 2635 (row2635)" in info.value.hint
+    assert load_query(folder / "1atzA.aln", query="row2635", structure=folder / "native_1atzA_ccmgen.pdb").identity == 1.0
+
+
 # ----------------------------------------------------------------------------- 3: gzipped Stockholm
 
 def test_gzipped_stockholm_reads_as_the_plain_file(tmp_path):

@@ -95,9 +95,12 @@ def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Pat
             raise DataError(manifest, f"{len(missing)} shard(s) not gathered: {', '.join(missing[:5])}")
         inputs.append(Path(manifest))
     with run_step("materials.gather", cfg, out_dir, inputs=inputs) as step:
-        frames, skipped_rows, per_shard = [], [], []
+        frames, skipped_rows, per_shard, model_labels = [], [], [], {}
         for d in shard_dirs:
             pred, skipped, stats = _read_shard(d, fmt)
+            # what the predictions are, as the model's model.json says (predict records it)
+            model_labels = model_labels or {k: stats[k] for k in ("target_name", "unit", "prediction_label")
+                                            if k in stats}
             n = len(pred) + len(skipped)
             if expected is not None and d.name in expected and n != expected[d.name]:
                 raise DataError(d, f"shard holds {expected[d.name]} structures but {len(pred)} were scored and "
@@ -132,6 +135,8 @@ def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Pat
         ax.hist(values[np.isfinite(values)], bins=int(scfg["histogram_bins"]), color="#4477aa")
         label, unit = target_labels(cfg["dataset"])
         values_label = value_label(cfg["dataset"])  # the prediction column: log10 values for a log10 target
+        if len(model_labels) == 3:  # the model's own labels over the config's (a model from another run)
+            label, unit, values_label = (model_labels[k] for k in ("target_name", "unit", "prediction_label"))
         if len(top):
             ax.axvline(float(top["prediction"].iloc[-1]), color="#cc3311", lw=1.2, label=f"top {len(top)} threshold")
             ax.legend(fontsize=8)

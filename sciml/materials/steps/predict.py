@@ -53,12 +53,29 @@ def prediction_labels(spec: dict[str, Any]) -> dict[str, str]:
     return labels
 
 
+def in_memory_records(structures: Any) -> Any:
+    """Records of structures held in memory (a notebook's): a mapping ``{id: Structure}``, or a sequence of
+    pymatgen ``Structure`` s (ids ``item<N>``, N from 0). An entry that is not a ``Structure`` becomes a
+    record that did not parse (skipped with its type named), not a crash."""
+    from pymatgen.core import Structure
+
+    from sciml.materials.readers import RawRecord
+
+    items = structures.items() if hasattr(structures, "items") else ((f"item{k}", s) for k, s in enumerate(structures))
+    for rid, st in items:
+        if isinstance(st, Structure):
+            yield RawRecord(str(rid), st, None)
+        else:
+            yield RawRecord(str(rid), None, None, f"not a pymatgen Structure ({type(st).__name__})")
+
+
 def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, out_dir: str | Path, *,
             fmt: str = "csv", batch_size: int | None = None, structure_column: str = "structure",
             id_column: str | None = None, threads: int | None = None, progress: bool = True,
             device: str = "auto", input_format: str = "auto") -> dict[str, Any]:
     """Score every structure of ``input_path`` with the model in ``model_dir`` (a fold folder
-    written by ``train``); ``batch_size`` defaults to ``cfg["predict"]["batch_size"]``;
+    written by ``train``); ``input_path`` may also be structures in memory (``{id: Structure}`` or a list
+    of them, :func:`in_memory_records`); ``batch_size`` defaults to ``cfg["predict"]["batch_size"]``;
     ``device``: ``auto`` (a GPU when torch sees one), ``cpu``, ``cuda[:N]``. Returns counts (the
     structures with parser warnings and the distinct warnings among them), the output files, the
     device, the throughput (structures/s) and what was predicted (:func:`prediction_labels`)."""
@@ -80,7 +97,8 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
     model = model.to(device)
     n_members = ensemble_size(model)
     model_files = [Path(model_dir) / saved_model.SPEC_FILE, *saved_model.weight_files(model_dir, spec)]
-    with run_step("materials.predict", cfg, out_dir, inputs=[*model_files, input_path],
+    from_file = isinstance(input_path, (str, Path))
+    with run_step("materials.predict", cfg, out_dir, inputs=[*model_files] + ([input_path] if from_file else []),
                   threads=resolve_threads(threads, cfg)) as step:
         out = step.output(OUTPUT_FILES[fmt])
         # skipped and warned rows go to disk as they come: memory stays flat in their number
@@ -88,7 +106,7 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
         duplicates = DuplicateIds()  # repeated ids are scored (rows kept) but counted and warned about
         records = duplicates.tap(warned.tap(read_records(
             input_path, fmt=input_format, structure_column=structure_column, id_column=id_column,
-            with_targets=False, arrays=True)))
+            with_targets=False, arrays=True) if from_file else in_memory_records(input_path)))
         quarantine = Quarantine(spool=CsvSpool(step.output(SKIPPED_FILE), QUARANTINE_COLUMNS))
         n_ok = 0
         import pymatgen.core  # noqa: F401  one-off imports before the clock: the rate is the steady one
@@ -119,13 +137,14 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
             print(f"materials predict: skipped {len(quarantine)} structure(s), reasons in {skipped}", file=sys.stderr)
         n_all = n_ok + len(quarantine)
         warnings = []
-        ignored = ignored_files(input_path) if Path(input_path).is_dir() else []
+        ignored = ignored_files(input_path) if from_file and Path(input_path).is_dir() else []
+        source = input_path if from_file else "the structures given"
         if ignored:
             warnings.append(f"{len(ignored)} file(s) in {input_path} are not structure files this reader reads "
                             f"({FOLDER_FILES}) and were ignored: {', '.join(ignored[:10])}"
                             + (", ..." if len(ignored) > 10 else ""))
         if n_ok == 0:
-            warnings.append(f"no structure was predicted: {input_path} gave {n_all} record(s)"
+            warnings.append(f"no structure was predicted: {source} gave {n_all} record(s)"
                             + (f", all skipped (reasons in {skipped})" if n_all else ""))
         parser_note = describe_parser_warnings(warned.summary(), n_all, str(warned_file))
         if parser_note:

@@ -63,6 +63,9 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
         elapsed = time.perf_counter() - t0
         q = Quarantine([Rejection(i, line, reason) for i, line, reason in table.quarantine])
         warned = ParserWarnings(table.parser_warnings)
+        # written first: a refusal below (one class only) points the user at them
+        q.write(step.output("quarantine.csv"))
+        warned.write(step.output("parser_warnings.csv"))
         summary = {
             "dataset": cfg["dataset"]["path"],
             "n_records": len(table.all_ids),
@@ -77,13 +80,11 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
             "target_column": cfg["dataset"]["target_column"],
             **dict(zip(("target_name", "unit"), target_labels(cfg["dataset"]))),
             "transform": cfg["dataset"]["transform"],
-            **target_checks(cfg, table.y.numpy(), data_path),
+            **target_checks(cfg, table.y.numpy(), data_path, q.counts(), len(table.all_ids)),
         }
         write_json_atomic(step.output("summary.json"), summary)
         for w in summary.get("warnings", []):
             print(f"materials prepare: WARNING: {w}", file=sys.stderr)
-        q.write(step.output("quarantine.csv"))
-        warned.write(step.output("parser_warnings.csv"))
         note = describe_parser_warnings(summary, summary["n_records"], "parser_warnings.csv")
         if note:
             print(f"materials prepare: WARNING: {note}", file=sys.stderr)
@@ -92,30 +93,46 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
     return summary
 
 
-def target_checks(cfg: dict[str, Any], y: Any, data_path: Path) -> dict[str, Any]:
+def target_checks(cfg: dict[str, Any], y: Any, data_path: Path, quarantined: dict[str, int], n_records: int
+                  ) -> dict[str, Any]:
     """The summary's task keys for the kept records' targets ``y`` (model units): for a classification task
-    ``task`` and ``class_counts`` (a DataError naming the file when one class is missing: nothing to
-    separate); ``warnings`` when the task disagrees with ``matbench_task`` or a regression's targets are all
-    0/1 (class labels, most likely)."""
+    ``task`` and ``class_counts``; ``warnings`` when the task disagrees with ``matbench_task``, a
+    regression's targets are all 0/1 (class labels, most likely), a classification's column holds many
+    values that are no label, or a class has fewer records than folds (some test folds then hold one class,
+    where ROC-AUC is undefined). A DataError naming the file when a class is missing (nothing to separate),
+    a ConfigError naming ``materials.cv.n_splits`` when no class fills the folds."""
     import numpy as np
 
     from sciml.errors import DataError
     from sciml.materials.anchors import task_type_mismatch
     from sciml.materials.dataset import is_classification
+    from sciml.materials.folds import check_class_counts
 
     classification = is_classification(cfg["dataset"])
     warnings = task_type_mismatch(cfg["dataset"].get("matbench_task"), classification)
     out: dict[str, Any] = {}
-    if classification:
-        counts = {"0": int((y == 0).sum()), "1": int((y == 1).sum())}
-        if 0 in counts.values():
-            raise DataError(data_path, f"classification needs both classes; the kept records' labels are all "
-                                       f"{'1' if counts['0'] == 0 else '0'} ({len(y)} records)",
-                            hint="check materials.dataset.target_column")
-        out.update(task="classification", class_counts=counts)
-    elif len(y) >= 10 and np.isin(y, (0.0, 1.0)).all():
-        warnings.append("every target is 0 or 1: if these are class labels, set materials.dataset.task: "
-                        "classification (ROC-AUC over StratifiedKFold folds, as Matbench scores them)")
+    if not classification:
+        if len(y) >= 10 and np.isin(y, (0.0, 1.0)).all():
+            warnings.append("every target is 0 or 1: if these are class labels, set materials.dataset.task: "
+                            "classification (ROC-AUC over StratifiedKFold folds, as Matbench scores them)")
+        return {"warnings": warnings} if warnings else {}
+    counts = {"0": int((y == 0).sum()), "1": int((y == 1).sum())}
+    column = cfg["dataset"].get("target_column") or "the target"
+    bad = quarantined.get("bad_target", 0)
+    no_label = (f"{bad} of {n_records} records have no class label (see quarantine.csv): is {column} a yes/no "
+                "column?") if bad else ""
+    if 0 in counts.values():
+        raise DataError(data_path, f"classification needs both classes; the {len(y)} kept records' labels are all "
+                                   f"{'1' if counts['0'] == 0 else '0'}" + (f". {no_label}" if no_label else ""),
+                        hint="check materials.dataset.target_column")
+    check_class_counts(y, int(cfg["cv"]["n_splits"]))
+    if bad > 0.1 * n_records:
+        warnings.append(no_label)
+    rare = min(counts, key=lambda c: counts[c])
+    if counts[rare] < int(cfg["cv"]["n_splits"]):
+        warnings.append(f"class {rare} has {counts[rare]} records, fewer than the {cfg['cv']['n_splits']} folds: "
+                        "some test folds hold no record of it, and their ROC-AUC is undefined")
+    out.update(task="classification", class_counts=counts)
     if warnings:
         out["warnings"] = warnings
     return out

@@ -37,6 +37,15 @@ MODEL_LABELS = {"cgcnn": "CGCNN (ours)", "cogn": "coGN-style GN (ours)", "chgnet
                 "sevennet": "SevenNet (pretrained) + new head (ours)"}
 
 
+def model_label(cfg: dict[str, Any]) -> str:
+    """The model's name in the section's tables: :data:`MODEL_LABELS`, with a pretrained backbone's
+    ``freeze: head`` said as frozen rather than fine-tuned."""
+    name = cfg["model"]["name"]
+    if name == "chgnet" and cfg["model"]["chgnet"].get("freeze") == "head":
+        return "CHGNet 0.3.0 frozen + new head (ours)"
+    return MODEL_LABELS[name]
+
+
 def _read_predictions(path: Path) -> list[dict[str, str]]:
     if not path.is_file():
         raise DataError(path, "fold predictions missing (did 'sciml materials train' finish?)")
@@ -152,11 +161,14 @@ def regression_summary(cfg: dict[str, Any], dataset: dict[str, Any], common: dic
 
 def _prepared_counts(summary_prep: dict[str, Any]) -> dict[str, Any]:
     """The prepare summary's record, quarantine and parser-warning counts, for the section's metrics."""
-    return {"n_records": summary_prep["n_records"], "n_quarantined": summary_prep["n_quarantined"],
-            "quarantine_by_reason": summary_prep["quarantine_by_reason"],
-            # a summary written before parser warnings were recorded has neither key
-            "n_records_with_parser_warnings": summary_prep.get("n_records_with_parser_warnings"),
-            "parser_warnings": summary_prep.get("parser_warnings", {})}
+    counts = {"n_records": summary_prep["n_records"], "n_quarantined": summary_prep["n_quarantined"],
+              "quarantine_by_reason": summary_prep["quarantine_by_reason"],
+              # a summary written before parser warnings were recorded has neither key
+              "n_records_with_parser_warnings": summary_prep.get("n_records_with_parser_warnings"),
+              "parser_warnings": summary_prep.get("parser_warnings", {})}
+    if summary_prep.get("warnings"):  # prepare's: 0/1 targets in a regression, a rare class, ...
+        counts["prepare_warnings"] = summary_prep["warnings"]
+    return counts
 
 
 def _finish(step: Any, cfg: dict[str, Any], metrics: dict[str, Any], all_rows: list[dict[str, str]], score_png: Path,
@@ -210,16 +222,19 @@ def classification_row(m: dict[str, Any]) -> dict[str, Any]:
             "baseline_accuracy": majority["accuracy"], "epochs": m["epochs_trained"], **_test_record_counts(m)}
 
 
-def fold_means(per_fold: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, float | None]:
-    """``<key>_mean`` / ``<key>_std`` (population std, as Matbench) over the folds for each of ``keys``; None
-    where a fold has no value (ROC-AUC of a fold holding one class)."""
-    out: dict[str, float | None] = {}
+def fold_means(per_fold: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]:
+    """``<key>_mean`` / ``<key>_std`` (population std, as Matbench) over the folds for each of ``keys``. A fold
+    without a value (the ROC-AUC of a test fold holding one class) is left out of that key's mean, and
+    ``<key>_undefined_folds`` lists it (None for a key no fold has)."""
+    out: dict[str, Any] = {}
     for key in keys:
-        values = [r.get(key) for r in per_fold]
-        ok = bool(values) and all(v is not None for v in values)
-        arr = np.array(values if ok else [np.nan], dtype=float)
-        out[f"{key}_mean"] = round_fixed(arr.mean()) if ok else None
-        out[f"{key}_std"] = round_fixed(arr.std()) if ok else None
+        values = [r.get(key) for r in per_fold if r.get(key) is not None]
+        arr = np.array(values, dtype=float)
+        out[f"{key}_mean"] = round_fixed(arr.mean()) if len(arr) else None
+        out[f"{key}_std"] = round_fixed(arr.std()) if len(arr) else None
+        missing = [r["fold"] for r in per_fold if r.get(key) is None]
+        if missing:
+            out[f"{key}_undefined_folds"] = missing
     return out
 
 
@@ -240,7 +255,7 @@ def build_classification_section(cfg: dict[str, Any], metrics: dict[str, Any], f
     folds beside the constant baselines, the dataset and its quarantine."""
     from sciml.report import Section, Table
 
-    model = MODEL_LABELS[metrics["model"]]
+    model = model_label(cfg)
     fold_table = Table(
         "Test scores per fold (predicted probability of class 1)",
         ["fold", "n test", "positives", "of which fallback", "ROC-AUC", "accuracy", "balanced accuracy", "F1",
@@ -270,8 +285,33 @@ def build_classification_section(cfg: dict[str, Any], metrics: dict[str, Any], f
     return Section(
         domain="materials", title="Materials: crystal graph networks (classification)", summary=summary,
         tables=[score_table, fold_table, _data_table(metrics)], figures=figures,
-        warnings=_data_warnings(cfg, metrics, complete, "positive rate"), provenance=provenance,
+        warnings=classification_warnings(metrics) + _data_warnings(cfg, metrics, complete, "positive rate"),
+        provenance=provenance,
     )
+
+
+def classification_warnings(metrics: dict[str, Any]) -> list[str]:
+    """What a scientist must know before trusting a classification's scores: folds whose ROC-AUC is
+    undefined (one class in the test fold), test folds with few records of a class, a model that (nearly)
+    never predicts class 1 at the 0.5 threshold."""
+    per_fold = metrics["per_fold"]
+    warnings = []
+    undefined = metrics.get("roc_auc_undefined_folds")
+    if undefined:
+        defined = [r["fold"] for r in per_fold if r["fold"] not in undefined]
+        warnings.append(f"ROC-AUC is undefined on folds {undefined} (their test records hold one class); the mean "
+                        + (f"is over folds {defined} only" if defined else "cannot be given"))
+    # the rarer class's count in the folds that hold both (a fold with none is said above)
+    fewest = min((c for c in (min(r["n_positive"], r["n_test"] - r["n_positive"]) for r in per_fold) if c > 0),
+                 default=0)
+    if 0 < fewest < 10:
+        warnings.append(f"a test fold holds only {fewest} record(s) of one class: its ROC-AUC rests on them and "
+                        "moves a lot with one record")
+    if per_fold and all((r.get("f1") or 0) == 0 for r in per_fold):
+        warnings.append("F1 is 0 on every fold: at the 0.5 threshold the model predicts class 0 for every "
+                        "positive record (the accuracy is the majority class's); ROC-AUC ranks by probability and "
+                        "does not use the threshold")
+    return warnings
 
 
 NOT_RECORDED = "not recorded"
@@ -308,7 +348,7 @@ def build_section(cfg: dict[str, Any], metrics: dict[str, Any], figures: list[An
     from sciml.report import Section, Table
 
     unit = metrics.get("error_unit", metrics["unit"])  # of the MAE: dex for a log10 target
-    model = MODEL_LABELS[metrics["model"]]
+    model = model_label(cfg)
     fold_table = Table(
         f"Test MAE per fold ({unit})",
         ["fold", "n test", "of which fallback", f"MAE {model}", "MAE predict-train-mean", "MAE predict-train-median",
@@ -374,6 +414,7 @@ def _data_warnings(cfg: dict[str, Any], metrics: dict[str, Any], complete: bool,
 
     quarantine = metrics["quarantine_by_reason"]
     warnings = list(metrics.get("matbench_task_mismatch", []))
+    warnings += [w for w in metrics.get("prepare_warnings", []) if w not in warnings]
     if metrics["n_quarantined"]:
         warnings.append(f"{metrics['n_quarantined']} of {metrics['n_records']} records quarantined "
                         f"({', '.join(f'{k}: {v}' for k, v in quarantine.items())}); see prepared/quarantine.csv")

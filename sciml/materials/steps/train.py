@@ -65,9 +65,13 @@ def constant_baselines(y_test: np.ndarray, y_fit: np.ndarray, classification: bo
     minimises the log loss; ROC-AUC 0.5) and the median its majority class."""
     from sciml.materials.metrics import score_predictions
 
-    return {f"baseline_train_{name}": score_predictions(y_test, np.full_like(y_test, float(stat(y_fit))),
-                                                        classification)
-            for name, stat in (("mean", np.mean), ("median", np.median))}
+    out = {f"baseline_train_{name}": score_predictions(y_test, np.full_like(y_test, float(stat(y_fit))),
+                                                       classification)
+           for name, stat in (("mean", np.mean), ("median", np.median))}
+    if classification:  # a hard 0/1 constant has no meaningful log loss or Brier score: its scores are of classes
+        out["baseline_train_median"] = {k: v for k, v in out["baseline_train_median"].items()
+                                        if k not in ("log_loss", "brier")}
+    return out
 
 
 def fit_target_range(y_fit: np.ndarray) -> tuple[float, float]:

@@ -21,7 +21,7 @@ def family_spec(cfg: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def coevolution(cfg: dict[str, Any], family: str, out_dir: str | Path, *, data_root: str | Path | None = None,
-                threads: int | None = None, log: Any = None) -> dict[str, Any]:
+                threads: int | None = None, log: Any = None, strict: bool = False) -> dict[str, Any]:
     """Score family ``family`` of ``cfg["families"]`` into ``out_dir``.
 
     Writes ``scores.npz`` (chain-level (L, L) Potts and mean-field scores, native map,
@@ -33,7 +33,8 @@ def coevolution(cfg: dict[str, Any], family: str, out_dir: str | Path, *, data_r
     ``"missing"`` for one that does not exist, :func:`sciml.proteins.inputs.entry_inputs`; the
     existing ones go into provenance.json too), ``timings.json`` is ``{}`` and ``rr/`` empty (one
     bad family among many is reported by the section, not a crash; the CLI exits 3 unless
-    ``--allow-skip``). Returns ``metrics.json``'s content.
+    ``--allow-skip``). ``strict=True`` raises the :class:`~sciml.errors.DataError` instead (a notebook's
+    choice). Returns ``metrics.json``'s content.
     """
     import numpy as np
 
@@ -53,6 +54,8 @@ def coevolution(cfg: dict[str, Any], family: str, out_dir: str | Path, *, data_r
         try:
             fam = fam_io.load_family(spec, data_root, cfg["min_identity"])
         except DataError as exc:
+            if strict:
+                raise
             log(f"skipped family {spec['name']}: {exc}")
             fam_io.write_skipped_scores(step.output(fam_io.SCORES_FILE), spec["name"], str(exc))
             # which exact files were rejected: their sha256 ("missing" for one that does not exist)

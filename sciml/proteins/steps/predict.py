@@ -167,14 +167,28 @@ def check_target_keys(target: dict[str, Any]) -> None:
     for key in item["required"]:
         if not target.get(key):
             raise ConfigError(f"proteins.targets[{target.get('name', '?')}].{key}", "required, not given")
+    import copy
+
+    from sciml.config import validate
+
+    # types and the name's pattern (letters, digits, _ . -: the name becomes file names, so no '/' or '..')
+    validate(copy.deepcopy({k: str(v) if isinstance(v, Path) else v for k, v in target.items()}), item,
+             prefix=f"proteins.targets[{target.get('name', '?')}]")
 
 
 def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str, Any], out_dir: str | Path, *,
             sequence_model_dir: str | Path | None = None, data_root: str | Path | None = None,
-            threads: int | None = None, log: Any = None) -> dict[str, Any]:
+            threads: int | None = None, log: Any = None, strict: bool = False) -> dict[str, Any]:
     """Predict ``target`` with the saved network in ``model_dir`` (alignments) or the sequence-only
     model in ``sequence_model_dir`` (single sequences); with neither, the network shipped in the
-    package (:func:`sciml.proteins.saved_model.default_model_dir`). Returns metrics.json's content."""
+    package (:func:`sciml.proteins.saved_model.default_model_dir`). Returns metrics.json's content.
+
+    Writes into ``out_dir`` (one target per folder: a run removes the prediction files it finds there)
+    ``prediction/<name>.rr`` (CASP RR), ``prediction/<name>.contacts.npz`` (``probs``: the (L, L)
+    probabilities, with the coevolution channels) and ``prediction/<name>.contact_map.png``, plus
+    metrics.json, section.json and provenance.json. A target whose inputs cannot be used is skipped (the
+    returned dict then has ``skipped``: the reason, and the workflow counts it); ``strict=True`` raises
+    the :class:`~sciml.errors.DataError` instead, as a notebook wants."""
     import numpy as np
 
     from sciml.errors import DataError
@@ -246,6 +260,8 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
                                            report=scores_report)
                 fam.inputs.append(str(sc_path))
         except DataError as exc:
+            if strict:
+                raise
             log(f"skipped target {name}: {exc}")
             # which exact files were rejected: their sha256 ("missing" for one that does not exist)
             inputs = entry_inputs(target, TARGET_FILES, data_root)
