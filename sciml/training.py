@@ -226,7 +226,30 @@ def make_trainer(settings: TrainerSettings, out_dir: str | Path, ckpt_dir: str |
         default_root_dir=str(out_dir),
     )
     kwargs.update(overrides)
+    quiet_lightning()
     return pl.Trainer(**kwargs)
+
+
+class _DropAdvertisement:
+    """A logging filter dropping Lightning's "Tip: try installing litlogger" line."""
+
+    def filter(self, record: Any) -> bool:
+        return "litlogger" not in str(record.getMessage())
+
+
+def quiet_lightning() -> None:
+    """Silence what Lightning prints that does not apply to these runs, so a notebook's or a job's log shows
+    ours: its cloud-logger advertisement, a deprecation inside Lightning itself (``LeafSpec``), and the
+    ``log_every_n_steps`` advice (every metric here is logged per epoch). Called when a trainer is made,
+    never at import; idempotent. Lightning's GPU/TPU lines and its SLURM ``srun`` hint stay."""
+    import logging
+    import warnings
+
+    logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _DropAdvertisement) for f in logger.filters):
+        logger.addFilter(_DropAdvertisement())
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    warnings.filterwarnings("ignore", message=r"The number of training batches .* is smaller than the logging interval")
 
 
 def _hparams_logger(out_dir: str | Path) -> Any:
