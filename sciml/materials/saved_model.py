@@ -63,8 +63,6 @@ def save(modules: Any, cfg: dict[str, Any], meta: dict[str, Any], out_dir: str |
     """Write the weights of ``modules`` (one ``CrystalRegressor`` or a list: an ensemble) and
     ``model.json`` into ``out_dir``; ``meta`` is the graph table's ``meta`` (graph settings,
     ``max_z``, ``min_distance``). Returns the weight file names (member order)."""
-    import torch
-
     from sciml.materials.dataset import target_labels
 
     out_dir = Path(out_dir)

@@ -466,7 +466,7 @@ def train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int,
 
 
 def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str], None]) -> TrainReport:
-    dde, model, cfg = pinn.dde, pinn.model, pinn.cfg
+    model, cfg = pinn.model, pinn.cfg
     ckpt_dir = Path(ckpt_dir)
     ckpt_path = ckpt_dir / CHECKPOINT_NAME
     stages = _stages(cfg)

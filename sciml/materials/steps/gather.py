@@ -30,7 +30,6 @@ from sciml.io import atomic_path, write_csv_atomic, write_json_atomic
 from sciml.steps import run_step
 
 from sciml.materials.steps.predict import OUTPUT_FILES, SKIPPED_FILE
-from sciml.materials.steps.shard import MANIFEST
 
 #: Rows of the top-k table shown in the report (top_k.csv has all ``top_k``).
 REPORT_ROWS = 25
@@ -74,7 +73,7 @@ def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Pat
     from sciml.materials.dataset import target_labels, value_label
     from sciml.materials.plots import DPI
     from sciml.figures import new_figure, save_figure
-    from sciml.report import Figure, Section, Table, write_section
+    from sciml.report import Figure, write_section
 
     scfg = cfg["screening"]
     order = order or scfg["order"]
