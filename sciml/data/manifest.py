@@ -125,7 +125,7 @@ def safe_join(root: str | Path, relative: str | Path) -> Path:
     """``root / relative``, refusing absolute paths and paths that climb out of ``root``."""
     rel = Path(relative)
     if rel.is_absolute():
-        raise DataError(relative, f"absolute path not allowed here; give a path inside the data root {root}",
+        raise DataError(relative, f"absolute path not allowed here; give a path inside the data root '{root}'",
                         hint="set the data root to the folder that holds the file (--data-root, the config's "
                              "data_root, a step's root/data_root argument) and give the path relative to it")
     try:

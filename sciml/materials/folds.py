@@ -142,3 +142,15 @@ def check_class_counts(labels: np.ndarray, n_splits: int) -> None:
         raise ConfigError("materials.cv.n_splits", f"{n_splits} stratified folds need a class with at least "
                                                    f"{n_splits} records; the labels hold {counts[0]} of class 0 and "
                                                    f"{counts[1]} of class 1 (lower n_splits, or bring more records)")
+
+
+def check_cv(cv: dict[str, Any]) -> None:
+    """ConfigError naming ``materials.cv.folds`` when a fold to run lies outside ``0..n_splits-1`` (say
+    ``n_splits: 3`` with the default folds 0-4): refused before anything trains, not at that fold's job."""
+    from sciml.errors import ConfigError
+
+    n = int(cv["n_splits"])
+    bad = [f for f in cv.get("folds", []) if not 0 <= int(f) < n]
+    if bad:
+        raise ConfigError("materials.cv.folds", f"folds {bad} outside 0..{n - 1} (materials.cv.n_splits = {n}); "
+                                                f"set materials.cv.folds to a subset of {list(range(n))}")

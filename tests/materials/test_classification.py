@@ -184,7 +184,10 @@ def test_classification_workflow_writes_the_roc_section(workflow_runner, tmp_pat
     assert [f["path"] for f in section["figures"]] == ["roc.png", "learning_curves.png"]
     metrics = json.loads((sec_dir / "metrics.json").read_text())
     assert metrics["task"] == "classification" and metrics["folds_run"] == [0, 1]
-    assert 0.0 <= metrics["roc_auc_mean"] <= 1.0 and metrics["matbench_task_mismatch"] == []
+    assert 0.0 <= metrics["roc_auc_mean"] <= 1.0
+    # the task type agrees; 100 records are not that task's 106113
+    (w,) = metrics["matbench_task_mismatch"]
+    assert "100 records, the task has 106113" in w and w in section["warnings"]
     assert (tmp_path / "results" / "report.html").is_file()
 
 
@@ -277,3 +280,42 @@ def test_prepare_warnings_reach_the_report():
     warnings = _data_warnings(tiny_config(), {**counts, "per_fold": [], "folds_run": [0]}, True, "mean")
     assert warnings == [hint]
     assert "prepare_warnings" not in _prepared_counts({**counts, "warnings": []})
+
+
+def test_folds_outside_n_splits_are_refused_before_training(tmp_path):
+    from sciml.materials.steps import prepare
+
+    _labelled_csv(tmp_path / "labels.csv", n=40)
+    with pytest.raises(ConfigError, match=r"materials\.cv\.folds.*\[3, 4\] outside 0\.\.2"):
+        prepare(_cls_config(cv={"n_splits": 3, "folds": [0, 1, 2, 3, 4]}), tmp_path, tmp_path / "p", tmp_path / "c")
+
+
+def test_a_matbench_task_run_off_its_protocol_is_warned():
+    from sciml.materials.anchors import protocol_mismatch
+
+    matbench = {"n_splits": 5, "split_seed": 18012019}
+    assert protocol_mismatch("matbench_mp_is_metal", matbench, 106113) == []
+    assert protocol_mismatch(None, {"n_splits": 3, "split_seed": 1}, 10) == []
+    (w,) = protocol_mismatch("matbench_mp_is_metal", {"n_splits": 3, "split_seed": 18012019}, 200)
+    assert "cv.n_splits 3" in w and "200 records, the task has 106113" in w
+    (w,) = protocol_mismatch("matbench_jdft2d", {"n_splits": 5, "split_seed": 7})
+    assert "split_seed 7" in w
+
+
+@pytest.mark.slow
+def test_gather_refuses_shards_of_two_models_and_warns_on_repeated_ids(classifier, trained_fold, tmp_path):
+    from sciml.materials.steps import gather, predict
+
+    cfg, root, _, _ = classifier
+    src = tmp_path / "few.csv"
+    _labelled_csv(src, n=20)
+    for shard, model in (("shard_000", root / "fold_0"), ("shard_001", root / "fold_1"),
+                         ("shard_002", trained_fold[1])):
+        predict(cfg, model, src, tmp_path / shard, progress=False, device="cpu")  # no --id-column: row ids
+    with pytest.raises(DataError, match="shard_001.*scored by another model than shard_000"):
+        gather(cfg, [tmp_path / "shard_000", tmp_path / "shard_001"], tmp_path / "mixed")
+    summary = gather(cfg, [tmp_path / "shard_000"], tmp_path / "one")
+    assert summary["warnings"] == []
+    predict(cfg, root / "fold_0", src, tmp_path / "shard_003", progress=False, device="cpu")
+    summary = gather(cfg, [tmp_path / "shard_000", tmp_path / "shard_003"], tmp_path / "same_model")
+    assert any("20 scored rows repeat an id" in w for w in summary["warnings"])

@@ -144,7 +144,7 @@ def test_a_notebook_target_is_checked_like_a_config_one_and_strict_raises(tmp_pa
     from sciml.proteins.steps import coevolution, predict
 
     cfg = domain_section("proteins")
-    for bad in ("../escaped", "my protein"):
+    for bad in ("../escaped", "my protein", "..", ".hidden"):
         with pytest.raises(ConfigError, match=r"proteins\.targets\[.*\]\.name"):
             predict(cfg, None, {"name": bad, "alignment": str(SYN_ALN)}, tmp_path / "out", log=_quiet)
     assert not (tmp_path / "escaped.rr").exists() and not (tmp_path / "out").exists()

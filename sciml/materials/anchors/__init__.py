@@ -60,6 +60,29 @@ def _unit_key(unit: str) -> str:
 MATBENCH_CLASSIFICATION = frozenset({"matbench_mp_is_metal", "matbench_expt_is_metal", "matbench_glass"})
 
 
+#: Records of Matbench v0.1's classification tasks (``n_samples`` in its dataset metadata, matbench 0.6).
+MATBENCH_CLASSIFICATION_N = {"matbench_mp_is_metal": 106113, "matbench_expt_is_metal": 4921, "matbench_glass": 5680}
+
+
+def protocol_mismatch(task: str | None, cv: dict[str, object], n_records: int | None = None) -> list[str]:
+    """Warnings when a run named after the Matbench task ``task`` does not use its protocol: folds other than
+    5 with random_state 18012019, or (for a classification task, whose leaderboard is not shipped here) a record
+    count other than the task's. Empty without a task."""
+    if not task:
+        return []
+    problems = []
+    if (cv.get("n_splits"), cv.get("split_seed")) != (5, 18012019):
+        problems.append(f"cv.n_splits {cv.get('n_splits')} / split_seed {cv.get('split_seed')}, Matbench uses 5 / "
+                        "18012019")
+    n_task = MATBENCH_CLASSIFICATION_N.get(task)
+    if n_task is not None and n_records is not None and n_records != n_task:
+        problems.append(f"{n_records} records, the task has {n_task}")
+    if not problems:
+        return []
+    return [f"matbench_task {task}: this run is not that task's protocol ({'; '.join(problems)}): its scores are "
+            "not comparable with the task's published ones"]
+
+
 def task_type_mismatch(task: str | None, classification: bool) -> list[str]:
     """A warning when ``materials.dataset.task`` disagrees with the Matbench task ``task``'s type (a
     classification task run as a regression is split by KFold, not Matbench's StratifiedKFold, and scored by

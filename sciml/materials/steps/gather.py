@@ -57,7 +57,10 @@ def _read_shard(shard_dir: Path, fmt: str):
         raise DataError(shard_dir, f"unreadable shard output ({exc})") from None
     if "prediction" not in pred.columns:
         raise DataError(pred_file, f"no 'prediction' column (columns: {list(pred.columns)})")
-    return pred, skipped, prov.get("extra", {})
+    # the model that scored the shard: the sha256 of its weight files (model.json and *.pt) in provenance
+    model = tuple(sorted(sha for path, sha in (prov.get("inputs_sha256") or {}).items()
+                         if Path(path).name == "model.json" or Path(path).suffix == ".pt"))
+    return pred, skipped, {**prov.get("extra", {}), "model_sha256": model}
 
 
 def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Path, *,
@@ -94,9 +97,15 @@ def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Pat
             raise DataError(manifest, f"{len(missing)} shard(s) not gathered: {', '.join(missing[:5])}")
         inputs.append(Path(manifest))
     with run_step("materials.gather", cfg, out_dir, inputs=inputs) as step:
-        frames, skipped_rows, per_shard, model_labels = [], [], [], {}
+        frames, skipped_rows, per_shard, model_labels, first = [], [], [], {}, None
         for d in shard_dirs:
             pred, skipped, stats = _read_shard(d, fmt)
+            # one ranking needs one model: the shards' weight files must agree
+            first = first or (d, stats["model_sha256"])
+            if stats["model_sha256"] and first[1] and stats["model_sha256"] != first[1]:
+                raise DataError(d, f"scored by another model than {first[0].name} (the sha256 of the weight files "
+                                   "in their provenance.json differ): one ranking cannot mix models",
+                                hint="score every shard with the same --model-dir")
             # what the predictions are, as the model's model.json says (predict records it)
             model_labels = model_labels or {k: stats[k] for k in ("target_name", "unit", "prediction_label")
                                             if k in stats}
@@ -155,6 +164,10 @@ def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Pat
             "shards": [{k: v for k, v in s.items() if k != "structures_per_s"} for s in per_shard],
         }
         warnings = list(input_warnings)
+        repeated = int(table["id"].duplicated().sum()) if n_pred else 0
+        if repeated:
+            warnings.append(f"{repeated} scored rows repeat an id of another row (ids are not unique across the "
+                            "shards: did predict read the shards without --id-column id?)")
         if n_pred == 0:
             warnings.append(f"no structure was scored ({n_skip} skipped"
                             + (", see skipped.csv)" if n_skip else "; the input held no structures)"))

@@ -29,6 +29,7 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
 
     from sciml.data import resolve
     from sciml.materials.dataset import check_task, load_or_build, resolved_dataset, target_labels
+    from sciml.materials.folds import check_cv
     from sciml.materials.graphs import GraphSettings
     from sciml.materials.models import PRETRAINED
     from sciml.materials.validation import ParserWarnings, Quarantine, Rejection, describe_parser_warnings
@@ -42,6 +43,7 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
         # the target column actually read (a Matbench file's only other column) names the target
         cfg = {**cfg, "dataset": resolved_dataset(cfg["dataset"], data_path)}
         check_task(cfg)
+        check_cv(cfg["cv"])
         t0 = time.perf_counter()
         if cfg["model"]["name"] == "sevennet":  # SevenNet's own graphs, cached for the train step
             from sciml.materials.models.sevennet import SEVENNET_CUTOFF

@@ -134,7 +134,7 @@ def _test_record_counts(m: dict[str, Any]) -> dict[str, int]:
 def regression_summary(cfg: dict[str, Any], dataset: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
     """The aggregated metrics of a regression's folds, as Matbench scores a task: the folds' MAE, their mean
     and population std, beside the constant baselines and, for a ``matbench_task``, the leaderboard."""
-    from sciml.materials.anchors import leaderboard, task_mismatch, task_type_mismatch
+    from sciml.materials.anchors import leaderboard, protocol_mismatch, task_mismatch, task_type_mismatch
     from sciml.materials.dataset import error_unit
 
     per_fold = common["per_fold"]
@@ -142,7 +142,7 @@ def regression_summary(cfg: dict[str, Any], dataset: dict[str, Any], common: dic
     base = np.array([r["baseline_mae"] for r in per_fold])
     task = cfg["dataset"]["matbench_task"]
     board = leaderboard(task) if task else None
-    mismatch = task_type_mismatch(task, False)
+    mismatch = task_type_mismatch(task, False) + protocol_mismatch(task, cfg["cv"])
     mismatch += task_mismatch(task, board, common["n_records"], cfg["dataset"]) if board else []
     metrics = {
         **common,
@@ -241,12 +241,14 @@ def fold_means(per_fold: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[st
 def classification_summary(cfg: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
     """The aggregated metrics of a classification's folds, as Matbench scores its classification tasks: the
     folds' ROC-AUC, mean and population std (and the other scores alike), beside the constant baselines."""
-    from sciml.materials.anchors import task_type_mismatch
+    from sciml.materials.anchors import protocol_mismatch, task_type_mismatch
 
+    task = cfg["dataset"]["matbench_task"]
     return {**common, "task": "classification", "unit": "probability", "error_unit": "probability",
             "transform": "none",
             **fold_means(common["per_fold"], CLASSIFICATION_SCORES + ("baseline_log_loss", "baseline_accuracy")),
-            "matbench_task_mismatch": task_type_mismatch(cfg["dataset"]["matbench_task"], True)}
+            "matbench_task_mismatch": task_type_mismatch(task, True)
+            + protocol_mismatch(task, cfg["cv"], common["n_records"])}
 
 
 def build_classification_section(cfg: dict[str, Any], metrics: dict[str, Any], figures: list[Any],
@@ -278,9 +280,10 @@ def build_classification_section(cfg: dict[str, Any], metrics: dict[str, Any], f
                               ("accuracy, predict majority class", "baseline_accuracy"), ("Brier", "brier"))]
     score_table = Table(f"Mean test scores over folds: {model}", ["score", "mean", "std (ddof=0)"], rows,
                         note="Matbench ranks its classification tasks by the fold-mean ROC-AUC.")
+    scored = [f for f in metrics["folds_run"] if f not in metrics.get("roc_auc_undefined_folds", [])]
     summary = (f"{model} classifying {metrics['target']} on {metrics['dataset']}: test ROC-AUC "
                f"{_shown(metrics['roc_auc_mean'])} ± {_shown(metrics['roc_auc_std'])} over folds "
-               f"{metrics['folds_run']} (0.5 = a random ranking); log loss {metrics['log_loss_mean']} vs "
+               f"{scored} (0.5 = a random ranking); log loss {metrics['log_loss_mean']} vs "
                f"{metrics['baseline_log_loss_mean']} for predicting the training positive rate.")
     return Section(
         domain="materials", title="Materials: crystal graph networks (classification)", summary=summary,
@@ -428,10 +431,11 @@ def _data_warnings(cfg: dict[str, Any], metrics: dict[str, Any], complete: bool,
     fallback = sum(r["test_records_fallback"] for r in metrics["per_fold"])
     if fallback:
         score = "the MAE" if fallback_value == "mean" else "the scores"
-        warnings.append(f"{fallback} quarantined test-fold records could not be featurised; as Matbench scores "
-                        f"every test record, each is predicted by its training-fold {fallback_value} (fallback = 1 "
-                        f"in predictions.csv) and counted in {score}")
+        warnings.append(f"{fallback} test-fold records were quarantined (their reasons in prepared/quarantine.csv); "
+                        f"as Matbench scores every test record, each is predicted by its training-fold "
+                        f"{fallback_value} (fallback = 1 in predictions.csv) and counted in {score}")
     lost = sum(r["test_records_unscorable"] for r in metrics["per_fold"])
     if lost:
-        warnings.append(f"{lost} quarantined test-fold records have no usable target and could not be scored")
+        warnings.append(f"{lost} quarantined test-fold records could not be scored: no usable target, or a row "
+                        "repeating the id of a record kept elsewhere (duplicate_id)")
     return warnings

@@ -43,11 +43,14 @@ PREDICTION_COLUMNS = ["id", "fold", "target", "prediction", "fallback"]
 def fallback_rows(table: Any, split: dict[str, Any], train_mean: float) -> dict[str, Any]:
     """The quarantined test records of a fold, scored as Matbench would: ids, targets (model
     units) and the fallback prediction ``train_mean`` for those with a usable target; ids of
-    the ones without (``unscorable``: no target to score against)."""
+    the ones without (``unscorable``: no target to score against, or a row repeating the id of a kept record,
+    which is scored in its own fold)."""
     all_y = table.all_y.numpy()
     ids, targets, unscorable = [], [], []
+    kept = set(table.ids)
     for i in split["dropped_test_pos"]:
-        if np.isfinite(all_y[i]):
+        # a later row repeating a kept record's id (duplicate_id) is that record again, scored where it is kept
+        if np.isfinite(all_y[i]) and table.all_ids[i] not in kept:
             ids.append(table.all_ids[i])
             targets.append(float(all_y[i]))
         else:
