@@ -38,6 +38,14 @@ def test_tiny_materials_workflow(workflow_runner, tmp_path):
     assert (res / "benchmarks" / "materials_train_fold_0.tsv").is_file()
     # the checkpoints live outside the declared outputs
     assert list((res / ".checkpoints" / "materials").rglob("last.ckpt"))
+    # a screening setting is not read by prepare / train / section: editing it reruns none of them
+    cfg["materials"]["screening"] = {"top_k": 7}
+    proc = workflow_runner(cfg, extra_args=("-n",))
+    planned = proc.stdout + proc.stderr
+    assert "materials_train" not in planned and "materials_prepare" not in planned, planned[-3000:]
+    cfg["materials"]["train"]["max_epochs"] = 3  # a training setting does
+    planned = (lambda p: p.stdout + p.stderr)(workflow_runner(cfg, extra_args=("-n",)))
+    assert "materials_train" in planned
 
 
 def test_dry_run_lists_one_job_per_fold(workflow_runner):

@@ -170,3 +170,10 @@ def test_workflow_predicts_configured_targets_with_and_without_structure(workflo
     assert "../model/provenance.json" in section["provenance"]
     assert html.count(sha) >= 3  # the model table, each target's model row; not the training record per target
     assert model["training"]["scores_sha256"]["3a4rA"] in html
+    # a new target is one more predict job: the cross-validation and the network are not retrained
+    cfg["targets"] = targets + [{"name": "another1lpb", "alignment": "proteins/alignments/1lpbA.aln"}]
+    proc = workflow_runner({"domains": ["proteins"], "data_root": "data", "proteins": cfg},
+                           targets=(str(tmp_path / "results/report.html"),), extra_args=("-n",))
+    planned = proc.stdout + proc.stderr
+    assert "proteins_predict" in planned and "another1lpb" in planned, planned[-3000:]
+    assert "proteins_cross_validate" not in planned and "proteins_train_model" not in planned, planned[-3000:]

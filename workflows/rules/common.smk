@@ -20,9 +20,12 @@ def domain_enabled(domain):
     return domain in config["domains"]
 
 
-def section_json(domain):
-    """The domain's resolved config section, shell-quoted JSON for --config-json."""
-    return shlex.quote(json.dumps(config[domain], sort_keys=True))
+def section_json(domain, without=()):
+    """The domain's resolved config section, shell-quoted JSON for --config-json; ``without``: keys the
+    rule's step never reads, left out so that editing them does not rerun its jobs (the step's CLI
+    fills their defaults back in)."""
+    section = {k: v for k, v in config[domain].items() if k not in without}
+    return shlex.quote(json.dumps(section, sort_keys=True))
 
 
 def pipeline_config_json():

@@ -12,6 +12,8 @@ MATERIALS_DATA = f"{DATA_ROOT}/{MATERIALS['dataset']['path']}"
 # ensemble members m >= 1 of a fold (train.ensemble > 1): their weights and learning curves
 MATERIALS_MEMBERS = range(1, MATERIALS["train"]["ensemble"])
 MATERIALS_CURVE = "logs/version_0/metrics.csv"
+# what prepare / train / section never read: a screening edit does not rerun the folds
+MATERIALS_SCREENING_KEYS = ("predict", "screening")
 # the section's score figure: per-fold parity plots of a regression, ROC curves of a classification
 MATERIALS_SCORE_FIGURE = "roc" if MATERIALS["dataset"]["task"] == "classification" else "parity"
 
@@ -30,7 +32,7 @@ rule materials_prepare:
         provenance=f"{MATERIALS_PREPARED}/provenance.json",
     params:
         data_root=data_root_param,
-        cfg=section_json("materials"),
+        cfg=section_json("materials", without=MATERIALS_SCREENING_KEYS),
         out_dir=folder_param(MATERIALS_PREPARED),
         cache=MATERIALS_CACHE,
     log:
@@ -66,7 +68,7 @@ rule materials_train_fold:
         provenance=f"{MATERIALS_FOLD}/provenance.json",
     params:
         data_root=data_root_param,
-        cfg=section_json("materials"),
+        cfg=section_json("materials", without=MATERIALS_SCREENING_KEYS),
         out_dir=MATERIALS_FOLD,
         ckpt=f"{CHECKPOINTS}/materials",
         cache=MATERIALS_CACHE,
@@ -109,7 +111,7 @@ rule materials_section:
         learning_curves=f"{MATERIALS_SECTION}/learning_curves.png",
         provenance=f"{MATERIALS_SECTION}/provenance.json",
     params:
-        cfg=section_json("materials"),
+        cfg=section_json("materials", without=MATERIALS_SCREENING_KEYS),
         prepared_dir=folder_param(MATERIALS_PREPARED),
         fold_dirs=expand(MATERIALS_FOLD, fold=MATERIALS_FOLDS),
         out_dir=folder_param(MATERIALS_SECTION),

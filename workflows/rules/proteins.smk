@@ -57,7 +57,7 @@ rule proteins_cross_validate:
         folds=directory(f"{PROTEINS}/cross_validate/folds"),
         provenance=f"{PROTEINS}/cross_validate/provenance.json",
     params:
-        cfg=section_json("proteins"),
+        cfg=section_json("proteins", without=("targets",)),  # a new target reruns no training
         family_dirs=expand(f"{PROTEINS}/families/{{family}}", family=PROTEIN_FAMILIES),
         ckpt=f"{CHECKPOINTS}/proteins",
         launcher=ddp_launcher,
@@ -133,7 +133,7 @@ rule proteins_train_model:
         meta=f"{PROTEINS}/model/model.json",
         provenance=f"{PROTEINS}/model/provenance.json",
     params:
-        cfg=section_json("proteins"),
+        cfg=section_json("proteins", without=("targets",)),  # a new target reruns no training
         family_dirs=expand(f"{PROTEINS}/families/{{family}}", family=PROTEIN_FAMILIES),
         ckpt=f"{CHECKPOINTS}/proteins",
         cv_dir=folder_param(f"{PROTEINS}/cross_validate"),
@@ -164,7 +164,7 @@ rule proteins_train_sequence_model:
         meta=f"{PROTEINS}/sequence_model/model.json",
         provenance=f"{PROTEINS}/sequence_model/provenance.json",
     params:
-        cfg=section_json("proteins"),
+        cfg=section_json("proteins", without=("targets",)),  # a new target reruns no training
         data_root=data_root_param,
         ckpt=f"{CHECKPOINTS}/proteins",
         out=folder_param(f"{PROTEINS}/sequence_model"),
