@@ -184,10 +184,15 @@ def is_classification(dataset_cfg: dict[str, Any]) -> bool:
 
 def check_task(cfg: dict[str, Any]) -> None:
     """ConfigError naming the setting when a ``materials`` config asks a classification task for something
-    only a regression has: ``dataset.transform: log10``, ``train.log_target``, ``train.clip_predictions``."""
+    only a regression has (``dataset.transform: log10``, ``train.log_target``, ``train.clip_predictions``), or a
+    regression for ``train.class_weight``."""
     from sciml.errors import ConfigError
 
     if not is_classification(cfg["dataset"]):
+        if cfg["train"].get("class_weight", "none") != "none":
+            raise ConfigError("materials.train.class_weight", f"{cfg['train']['class_weight']!r} weighs the classes "
+                                                              "of a classification task; this dataset's task is "
+                                                              "regression (set materials.dataset.task)")
         return
     clashes = [(key, value) for key, value in (("materials.dataset.transform", cfg["dataset"].get("transform", "none")),
                                                ("materials.train.log_target", cfg["train"].get("log_target", False)),

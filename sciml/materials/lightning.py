@@ -41,13 +41,15 @@ class CrystalRegressor(pl.LightningModule):
 
     ``task="classification"`` (binary labels 0/1): the model's output is a logit, trained with binary
     cross-entropy (``loss`` is not used, ``target_mean``/``target_std`` must be 0/1: no normalisation), and
-    :meth:`predict_values` returns the probability of class 1.
+    :meth:`predict_values` returns the probability of class 1. ``pos_weight`` (``train.class_weight:
+    balanced``: n_negative / n_positive of the fit rows) weighs the positive records' loss terms.
     """
 
     def __init__(self, model_name: str, model_kwargs: dict[str, Any], target_mean: float, target_std: float,
                  lr: float = 1e-3, weight_decay: float = 1e-5, loss: str = "l1", scheduler: str = "onecycle",
                  max_epochs: int = 100, steps_per_epoch: int = 1, log_target: bool = False,
-                 target_range: tuple[float, float] | None = None, task: str = "regression"):
+                 target_range: tuple[float, float] | None = None, task: str = "regression",
+                 pos_weight: float | None = None):
         if task not in ("regression", "classification"):
             raise ValueError(f"unknown task {task!r} (regression, classification)")
         if task == "classification" and (log_target or target_range is not None):
@@ -86,7 +88,9 @@ class CrystalRegressor(pl.LightningModule):
 
     def _loss(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.is_classifier:
-            return F.binary_cross_entropy_with_logits(pred.float(), y.float())
+            weight = self.hparams.get("pos_weight")
+            return F.binary_cross_entropy_with_logits(
+                pred.float(), y.float(), pos_weight=None if weight is None else torch.tensor(float(weight)))
         target = self.encode(y)
         if self.hparams.loss == "l1":
             return F.l1_loss(pred.float(), target)

@@ -57,12 +57,18 @@ def probe_head(cfg: dict[str, Any], feature_table: Any, split: dict[str, Any], l
     probe = cfg["model"]["chgnet"]["probe"]
     frozen = _frozen_kwargs(cfg)
     epochs = int(probe["epochs"])
+    classification = is_classification(cfg["dataset"])
+    pos_weight = None
+    if classification and tcfg["class_weight"] == "balanced":  # the fine-tuning's weighting, for the probe too
+        from sciml.materials.steps.train import class_pos_weight
+
+        pos_weight = class_pos_weight(feature_table.y.numpy()[split["fit"]].astype(float))
 
     def make_module() -> CrystalRegressor:
         return CrystalRegressor(model_name="chgnet", model_kwargs=frozen, target_mean=target_mean, target_std=target_std,
                                 lr=float(probe["lr"]), weight_decay=tcfg["weight_decay"], loss=tcfg["loss"],
                                 scheduler=tcfg["scheduler"], max_epochs=epochs, log_target=bool(tcfg["log_target"]),
-                                task="classification" if is_classification(cfg["dataset"]) else "regression")
+                                task="classification" if classification else "regression", pos_weight=pos_weight)
 
     settings = TrainerSettings.from_config({**tcfg, "max_epochs": epochs, "monitor": "val_loss", "patience": None})
     bs = int(tcfg["batch_size"])

@@ -319,3 +319,27 @@ def test_gather_refuses_shards_of_two_models_and_warns_on_repeated_ids(classifie
     predict(cfg, root / "fold_0", src, tmp_path / "shard_003", progress=False, device="cpu")
     summary = gather(cfg, [tmp_path / "shard_000", tmp_path / "shard_003"], tmp_path / "same_model")
     assert any("20 scored rows repeat an id" in w for w in summary["warnings"])
+
+
+@pytest.mark.slow
+def test_balanced_class_weight_makes_a_rare_class_predicted(tmp_path):
+    """4 % positives: the plain loss predicts class 0 almost everywhere at 0.5; class_weight: balanced
+    weighs the positives by n_neg / n_pos and predicts many more of them (their recall rises)."""
+    from sciml.materials.steps import prepare, train
+
+    _labelled_csv(tmp_path / "labels.csv", threshold=-2.9, n=400)  # the most stable ~4 %
+    recalls = {}
+    for weight in ("none", "balanced"):
+        cfg = _cls_config(dataset={"limit": 400}, train={"max_epochs": 10, "class_weight": weight})
+        prepare(cfg, tmp_path, tmp_path / f"p_{weight}", tmp_path / "cache", threads=1)
+        m = train(cfg, 0, tmp_path, tmp_path / f"f_{weight}", tmp_path / "ckpt", tmp_path / "cache", threads=1)
+        with open(tmp_path / f"f_{weight}" / "predictions.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        pos = [float(r["prediction"]) for r in rows if float(r["target"]) == 1]
+        recalls[weight] = (np.array(pos) >= 0.5).mean()
+        assert ("pos_weight" in m) == (weight == "balanced")
+    n_pos = sum(1 for r in csv.DictReader(open(tmp_path / "labels.csv")) if r["stable"] == "True")
+    assert 8 <= n_pos <= 40
+    assert recalls["balanced"] > recalls["none"]
+    with pytest.raises(ConfigError, match=r"materials\.train\.class_weight"):
+        prepare(tiny_config(train={"class_weight": "balanced"}), REPO / "data", tmp_path / "reg", tmp_path / "cache")

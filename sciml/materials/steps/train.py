@@ -77,6 +77,13 @@ def constant_baselines(y_test: np.ndarray, y_fit: np.ndarray, classification: bo
     return out
 
 
+def class_pos_weight(y_fit: np.ndarray) -> float:
+    """``train.class_weight: balanced``: n_negative / n_positive of the fit rows' labels (the BCE's
+    ``pos_weight``, which makes the two classes weigh alike)."""
+    n_pos = float((y_fit == 1).sum())
+    return float((y_fit == 0).sum()) / n_pos if n_pos else 1.0
+
+
 def fit_target_range(y_fit: np.ndarray) -> tuple[float, float]:
     """(min, max) of the fit rows' targets (model units): the range ``train.clip_predictions`` clips to."""
     return float(np.min(y_fit)), float(np.max(y_fit))
@@ -172,6 +179,7 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
             y_fit = np.log(y_fit)
         # a classifier's output is a logit: no normalisation
         mean, std = (0.0, 1.0) if classification else (float(y_fit.mean()), float(y_fit.std()))
+        pos_weight = class_pos_weight(y_fit) if classification and tcfg["class_weight"] == "balanced" else None
         target_range = fit_target_range(y[split["fit"]]) if tcfg["clip_predictions"] else None
         bs = int(tcfg["batch_size"])  # per device: under DDP the global batch is bs x processes
         workers = int(tcfg.get("num_workers", 0))
@@ -187,6 +195,7 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
                 lr=tcfg["lr"], weight_decay=tcfg["weight_decay"], loss=tcfg["loss"], scheduler=tcfg["scheduler"],
                 max_epochs=tcfg["max_epochs"], steps_per_epoch=steps_per_epoch, log_target=log_target,
                 target_range=target_range, task="classification" if classification else "regression",
+                pos_weight=pos_weight,
             )
             if head is not None:  # LP-FT: fine-tuning starts from the linearly probed head
                 module.model.head.load_state_dict(head)
@@ -255,6 +264,8 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
         }
         if classification:
             metrics["task"] = "classification"
+            if pos_weight is not None:
+                metrics["pos_weight"] = round_fixed(pos_weight)
         if len(members) > 1:
             metrics["ensemble"] = {
                 "size": len(members),
