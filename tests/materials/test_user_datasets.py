@@ -92,8 +92,9 @@ def test_errors_of_a_log10_target_carry_the_error_unit(log10_run, tmp_path, caps
     m = section(cfg, base / "prepared", [base / "fold_0"], tmp_path / "section")
     assert (m["unit"], m["target_unit"], m["target"]) == ("log10 units (dex)", "meV/atom", "exfoliation_en")
     # the Matbench task named does not fit this dataset: said in metrics, report and stderr
-    (w,) = m["matbench_task_mismatch"]
+    protocol, w = m["matbench_task_mismatch"]
     assert "30 records, the task has 636" in w and "transform log10" in w
+    assert "cv.n_splits 3" in protocol  # and its folds are not the task's
     assert w in json.loads((tmp_path / "section" / "section.json").read_text())["warnings"]
     assert "does not look like that task" in capsys.readouterr().err
 
