@@ -48,7 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (a GPU when torch sees one), cpu, cuda, cuda:N")
     p.add_argument("--structure-column", default="structure", help="CSV column with the structure")
     p.add_argument("--id-column", default=None,
-                   help="where the ids are: the CSV column (default: row<N>); for extxyz/ASE input the frame's info "
+                   help="where the ids are: the CSV column (default: its 'id' column if it has one, else row<N>); "
+                        "for extxyz/ASE input the frame's info "
                         "key (default: id, else frame<N>); a folder's ids are its file names (option ignored)")
     p.add_argument("--batch-size", type=int, default=None, help="structures per batch (default: config predict.batch_size)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

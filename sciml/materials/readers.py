@@ -521,6 +521,19 @@ def read_structure_csv(path: str | Path, structure_column: str = "structure", ta
                         parser_warnings=tuple(issues))
 
 
+def csv_header(path: str | Path) -> list[str]:
+    """The column names of a structure CSV (leading ``#`` lines skipped); empty for an empty or unreadable
+    file (the reader then says what is wrong)."""
+    try:
+        with _open_text(Path(path)) as fh:
+            for line in fh:
+                if not line.startswith("#"):
+                    return next(csv.reader([line]), [])
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error):
+        pass
+    return []
+
+
 def _csv_dict_rows(path: Path, structure_column: str, target_column: str | None, id_column: str | None
                    ) -> Iterator[tuple[int, int, dict[str, str]]]:
     """``(data row index, line, {column: text})`` of a structure CSV, ``line`` the 1-based file line

@@ -95,6 +95,20 @@ def test_predict_takes_structures_in_memory(trained_fold, tmp_path, jdft2d_recor
     assert list(pd.read_csv(tmp_path / "from_list" / "predictions.csv")["id"]) == ["item0", "item1", "item2"]
 
 
+def test_a_csv_with_an_id_column_keeps_its_ids_without_the_option(trained_fold, tmp_path, jdft2d_records):
+    """A shard file (or a user's CSV) with an ``id`` column: its ids, not row<N>, unless another column is named."""
+    import pandas as pd
+
+    cfg, fold_dir, _ = trained_fold
+    src = tmp_path / "ids.csv"
+    pd.DataFrame({"id": [r.id for r in jdft2d_records[:3]], "name": ["a", "b", "c"],
+                  "structure": [r.structure.to(fmt="cif") for r in jdft2d_records[:3]]}).to_csv(src, index=False)
+    predict(cfg, fold_dir, src, tmp_path / "default", progress=False)
+    assert list(pd.read_csv(tmp_path / "default" / "predictions.csv")["id"]) == [r.id for r in jdft2d_records[:3]]
+    predict(cfg, fold_dir, src, tmp_path / "named", id_column="name", progress=False)
+    assert list(pd.read_csv(tmp_path / "named" / "predictions.csv")["id"]) == ["a", "b", "c"]
+
+
 def test_predict_clips_to_the_saved_target_range(trained_fold, tmp_path, repo_root):
     """A model.json with target_range (train.clip_predictions) clips every screened prediction to it; the others
     are the unclipped model's."""

@@ -53,6 +53,20 @@ def prediction_labels(spec: dict[str, Any]) -> dict[str, str]:
     return labels
 
 
+def default_id_column(input_path: Any, input_format: str, id_column: str | None) -> str | None:
+    """``id_column``, or for a CSV input without one its ``id`` column when it has one (a shard file written
+    by ``shard`` has), so the predictions keep the user's ids; otherwise None (rows named ``row<N>``)."""
+    from sciml.materials.readers import csv_header, detect_format
+
+    if id_column is not None or not isinstance(input_path, (str, Path)):
+        return id_column
+    try:
+        fmt = input_format if input_format != "auto" else detect_format(input_path)
+    except DataError:
+        return None  # the reader says what is wrong with the path
+    return "id" if fmt == "csv" and "id" in csv_header(input_path) else None
+
+
 def in_memory_records(structures: Any) -> Any:
     """Records of structures held in memory (a notebook's): a mapping ``{id: Structure}``, or a sequence of
     pymatgen ``Structure`` s (ids ``item<N>``, N from 0). An entry that is not a ``Structure`` becomes a
@@ -92,6 +106,7 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
     if fmt not in OUTPUT_FILES:
         raise DataError(out_dir, f"unknown output format {fmt!r} (valid: {', '.join(OUTPUT_FILES)})")
     batch_size = int(batch_size or cfg["predict"]["batch_size"])
+    id_column = default_id_column(input_path, input_format, id_column)
     model, spec = saved_model.load(model_dir)
     device = resolve_device(device)
     model = model.to(device)
