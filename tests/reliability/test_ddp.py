@@ -286,3 +286,30 @@ def test_proteins_ddp_resumes_after_sigkill(protein_families) -> None:
     _run(_cv_args(_proteins_cfg(2, 1, 1), dirs, ref, tmp / "ck_ref"), tmp, tmp / "cv_ref.log")
     assert json.loads((out / "metrics.json").read_text())["per_family"] == \
         json.loads((ref / "metrics.json").read_text())["per_family"]
+
+
+def test_materials_ddp_classification_matches_single_process(tmp_path) -> None:
+    """A classification fold (binary cross-entropy, stratified folds and validation rows) trains in 2 DDP
+    processes as in one: the same ROC-AUC and log loss, the same validation curve."""
+    from tests.materials.test_classification import _labelled_csv
+
+    _labelled_csv(tmp_path / "labels.csv", n=72)
+
+    def cfg(devices: int, batch: int) -> str:
+        c = json.loads(_materials_cfg(devices, batch, 1))
+        c["dataset"] = {"path": "labels.csv", "target_column": "stable", "task": "classification", "limit": 72}
+        return json.dumps(c)
+
+    def args(c: str, name: str) -> list[str]:
+        a = _materials_args(c, tmp_path / name, tmp_path / f"ck_{name}", tmp_path / "cache")
+        a[a.index("--data-root") + 1] = str(tmp_path)
+        return a
+
+    _run(args(cfg(1, 8), "single"), tmp_path, tmp_path / "single.log")
+    log = _run(args(cfg(2, 4), "ddp"), tmp_path, tmp_path / "ddp.log")
+    assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in log
+    one, ddp = (json.loads((tmp_path / n / "metrics.json").read_text()) for n in ("single", "ddp"))
+    assert ddp["task"] == "classification" and ddp["test"]["n_positive"] == one["test"]["n_positive"] > 0
+    for key in ("roc_auc", "log_loss", "brier"):
+        assert ddp["test"][key] == pytest.approx(one["test"][key], abs=1e-4)
+    _assert_close_curves(tmp_path / "ddp/logs/version_0/metrics.csv", tmp_path / "single/logs/version_0/metrics.csv")
