@@ -148,6 +148,13 @@ class CrystalRegressor(pl.LightningModule):
         return opt
 
 
+def class_pos_weight(y_fit: np.ndarray) -> float:
+    """``train.class_weight: balanced``: n_negative / n_positive of the fit rows' labels (the BCE's
+    ``pos_weight``, which makes the two classes weigh alike)."""
+    n_pos = float((y_fit == 1).sum())
+    return float((y_fit == 0).sum()) / n_pos if n_pos else 1.0
+
+
 def predict_loader(model: CrystalRegressor, loader: Any, device: str = "cpu") -> np.ndarray:
     """Predictions (target units, float64, shape (n,)) of a ``CrystalRegressor`` over a loader, in loader order."""
     model.eval()

@@ -27,7 +27,7 @@ def classification_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float | in
     like :func:`regression_metrics`: ``roc_auc`` (Matbench's metric for its classification tasks; None when the
     labels hold one class only), ``accuracy``, ``balanced_accuracy`` and ``f1`` of the 0.5 threshold,
     ``log_loss`` (natural log, probabilities clipped to [1e-7, 1 - 1e-7]), ``brier``, ``n_positive``."""
-    from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
+    from sklearn.metrics import balanced_accuracy_score, brier_score_loss, f1_score, log_loss, roc_auc_score
 
     y = np.asarray(y, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
@@ -40,8 +40,8 @@ def classification_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float | in
         "accuracy": round_fixed(float((hard == labels).mean())),
         "balanced_accuracy": round_fixed(balanced_accuracy_score(labels, hard)) if both else None,
         "f1": round_fixed(f1_score(labels, hard, zero_division=0.0)),
-        "log_loss": round_fixed(float(-(y * np.log(q) + (1 - y) * np.log(1 - q)).mean())),
-        "brier": round_fixed(float(((p - y) ** 2).mean())),
+        "log_loss": round_fixed(log_loss(labels, q, labels=[0, 1])),
+        "brier": round_fixed(brier_score_loss(labels, p, pos_label=1)),
         "n_positive": int(labels.sum()),
     }
 

@@ -50,7 +50,7 @@ def probe_head(cfg: dict[str, Any], feature_table: Any, split: dict[str, Any], l
     ``train.log_target``), so the head's output means the same in both fits. Checkpoints and logs go
     under ``work_dir``."""
     from sciml.materials.dataset import is_classification
-    from sciml.materials.lightning import CrystalRegressor
+    from sciml.materials.lightning import CrystalRegressor, class_pos_weight
     from sciml.training import TrainerSettings, fit_best
 
     tcfg = cfg["train"]
@@ -60,15 +60,13 @@ def probe_head(cfg: dict[str, Any], feature_table: Any, split: dict[str, Any], l
     classification = is_classification(cfg["dataset"])
     pos_weight = None
     if classification and tcfg["class_weight"] == "balanced":  # the fine-tuning's weighting, for the probe too
-        from sciml.materials.steps.train import class_pos_weight
-
         pos_weight = class_pos_weight(feature_table.y.numpy()[split["fit"]].astype(float))
 
     def make_module() -> CrystalRegressor:
         return CrystalRegressor(model_name="chgnet", model_kwargs=frozen, target_mean=target_mean, target_std=target_std,
                                 lr=float(probe["lr"]), weight_decay=tcfg["weight_decay"], loss=tcfg["loss"],
                                 scheduler=tcfg["scheduler"], max_epochs=epochs, log_target=bool(tcfg["log_target"]),
-                                task="classification" if classification else "regression", pos_weight=pos_weight)
+                                task=cfg["dataset"].get("task", "regression"), pos_weight=pos_weight)
 
     settings = TrainerSettings.from_config({**tcfg, "max_epochs": epochs, "monitor": "val_loss", "patience": None})
     bs = int(tcfg["batch_size"])

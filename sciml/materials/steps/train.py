@@ -77,13 +77,6 @@ def constant_baselines(y_test: np.ndarray, y_fit: np.ndarray, classification: bo
     return out
 
 
-def class_pos_weight(y_fit: np.ndarray) -> float:
-    """``train.class_weight: balanced``: n_negative / n_positive of the fit rows' labels (the BCE's
-    ``pos_weight``, which makes the two classes weigh alike)."""
-    n_pos = float((y_fit == 1).sum())
-    return float((y_fit == 0).sum()) / n_pos if n_pos else 1.0
-
-
 def fit_target_range(y_fit: np.ndarray) -> tuple[float, float]:
     """(min, max) of the fit rows' targets (model units): the range ``train.clip_predictions`` clips to."""
     return float(np.min(y_fit)), float(np.max(y_fit))
@@ -145,7 +138,7 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
     from sciml.materials import saved_model
     from sciml.materials.dataset import check_task, error_unit, is_classification, resolved_dataset, target_labels
     from sciml.materials.folds import split_fold
-    from sciml.materials.lightning import CrystalRegressor, predict_loader
+    from sciml.materials.lightning import CrystalRegressor, class_pos_weight, predict_loader
     from sciml.materials.metrics import score_predictions
     from sciml.materials.models import model_kwargs
     from sciml.materials.probe import frozen_feature_table, probe_epochs, probe_head
@@ -180,6 +173,7 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
         # a classifier's output is a logit: no normalisation
         mean, std = (0.0, 1.0) if classification else (float(y_fit.mean()), float(y_fit.std()))
         pos_weight = class_pos_weight(y_fit) if classification and tcfg["class_weight"] == "balanced" else None
+        score = "roc_auc" if classification else "mae"  # each member's test score in metrics.json
         target_range = fit_target_range(y[split["fit"]]) if tcfg["clip_predictions"] else None
         bs = int(tcfg["batch_size"])  # per device: under DDP the global batch is bs x processes
         workers = int(tcfg.get("num_workers", 0))
@@ -194,8 +188,7 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
                 model_name=cfg["model"]["name"], model_kwargs=mk, target_mean=mean, target_std=std,
                 lr=tcfg["lr"], weight_decay=tcfg["weight_decay"], loss=tcfg["loss"], scheduler=tcfg["scheduler"],
                 max_epochs=tcfg["max_epochs"], steps_per_epoch=steps_per_epoch, log_target=log_target,
-                target_range=target_range, task="classification" if classification else "regression",
-                pos_weight=pos_weight,
+                target_range=target_range, task=cfg["dataset"].get("task", "regression"), pos_weight=pos_weight,
             )
             if head is not None:  # LP-FT: fine-tuning starts from the linearly probed head
                 module.model.head.load_state_dict(head)
@@ -227,9 +220,7 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
             member_info.append({
                 "seed": seed, "epochs_trained": fit.epochs_trained,
                 "best_val_loss": round_fixed(fit.best_score),
-                **({"test_roc_auc": score_predictions(y[test_idx], p_m, True)["roc_auc"] if len(test_idx) else None}
-                   if classification else
-                   {"test_mae": score_predictions(y[test_idx], p_m, False)["mae"] if len(test_idx) else None}),
+                f"test_{score}": score_predictions(y[test_idx], p_m, classification)[score] if len(test_idx) else None,
                 "checkpoint_dir": str(member.checkpoint_dir),
             })
         if not member_preds:  # a non-zero rank

@@ -155,7 +155,9 @@ def check_target_keys(target: dict[str, Any]) -> None:
     """Refuse a target entry (a notebook's dict; the config's are validated already) with a key that
     ``proteins.targets`` does not know (a misspelt ``structure`` would be ignored silently) or
     without ``name`` / ``alignment``: ConfigError naming the key and the known ones."""
-    from sciml.config import schema_for
+    import copy
+
+    from sciml.config import schema_for, validate
     from sciml.errors import ConfigError
 
     item = schema_for("proteins")["properties"]["targets"]["items"]
@@ -167,10 +169,6 @@ def check_target_keys(target: dict[str, Any]) -> None:
     for key in item["required"]:
         if not target.get(key):
             raise ConfigError(f"proteins.targets[{target.get('name', '?')}].{key}", "required, not given")
-    import copy
-
-    from sciml.config import validate
-
     # types and the name's pattern (letters, digits, _ . -: the name becomes file names, so no '/' or '..')
     validate(copy.deepcopy({k: str(v) if isinstance(v, Path) else v for k, v in target.items()}), item,
              prefix=f"proteins.targets[{target.get('name', '?')}]")
