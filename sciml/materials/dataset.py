@@ -228,12 +228,16 @@ def _input_digest(path: Path) -> str:
     return ("tree:" + sha256_tree(path)) if path.is_dir() else sha256_file(path)
 
 
+#: ``materials.dataset`` keys that only label the report: editing them reuses the graph cache and the checkpoints.
+LABEL_KEYS = ("target_name", "unit", "matbench_task")
+
+
 def dataset_key(dataset_cfg: dict[str, Any], path: Path) -> dict[str, Any]:
     """The ``materials.dataset`` settings that change what is read from ``path``, for cache keys: all but
-    the labels (``name``, ``unit``, ``matbench_task``), with ``target_column`` resolved
-    (:func:`resolved_dataset`), so a null column and the column it stands for share one cache."""
+    the report's labels (:data:`LABEL_KEYS`), with ``target_column`` resolved (:func:`resolved_dataset`),
+    so a null column and the column it stands for share one cache."""
     resolved = resolved_dataset(dataset_cfg, path)
-    return {k: resolved.get(k) for k in sorted(resolved) if k not in ("name", "unit", "matbench_task")}
+    return {k: resolved.get(k) for k in sorted(resolved) if k not in LABEL_KEYS}
 
 
 def cache_key(path: Path, dataset_cfg: dict[str, Any], graph: GraphSettings, validation: dict[str, Any]) -> str:

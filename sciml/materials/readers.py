@@ -444,6 +444,9 @@ def _pick_target_column(path: Path, columns: list[str], target_column: str | Non
     """``target_column``, checked against a Matbench file's ``columns``; None: the only non-structure column."""
     targets = [c for c in columns if c != "structure"]
     if target_column is None:
+        if not targets:
+            raise DataError(path, f"no target column (columns: {columns})",
+                            hint="training needs a column of target values beside 'structure'")
         if len(targets) != 1:
             raise DataError(path, f"several target columns {targets}; set materials.dataset.target_column")
         return targets[0]
@@ -461,19 +464,22 @@ def matbench_target_column(path: str | Path, target_column: str | None = None) -
     return _pick_target_column(path, columns, target_column)
 
 
-def read_matbench_json(path: str | Path, target_column: str | None = None, arrays: bool = False
-                       ) -> Iterator[RawRecord]:
+def read_matbench_json(path: str | Path, target_column: str | None = None, arrays: bool = False,
+                       with_target: bool = True) -> Iterator[RawRecord]:
     """Records of a Matbench dataset in the figshare "split" JSON layout (``.json`` or ``.json.gz``),
     streamed (see :func:`_matbench_rows`); ``arrays``: structures as :class:`CrystalArrays`
-    (see the module docstring)."""
+    (see the module docstring); ``with_target=False`` (screening): no target column is looked for
+    and every record's target is None."""
     path = Path(path)
     parse = parse_structure_arrays if arrays else parse_structure
     columns, rows = _matbench_rows(path)
     if "structure" not in columns:
         raise DataError(path, f"no 'structure' column (columns: {columns})")
     s_col = columns.index("structure")
-    target_column = _pick_target_column(path, columns, target_column)
-    t_col = columns.index(target_column)
+    t_col = None
+    if with_target:
+        target_column = _pick_target_column(path, columns, target_column)
+        t_col = columns.index(target_column)
     for _, rid, row in rows:
         issues: list[str] = []
         try:
@@ -481,8 +487,10 @@ def read_matbench_json(path: str | Path, target_column: str | None = None, array
             error = None
         except (ValueError, IndexError, TypeError, KeyError) as exc:
             structure, error = None, str(exc)
+        target, note = None, None
         try:
-            target, note = _to_float(row[t_col]), _target_note(row[t_col])
+            if t_col is not None:
+                target, note = _to_float(row[t_col]), _target_note(row[t_col])
         except (IndexError, TypeError, KeyError):
             target, note = math.nan, f"row has no value for target column '{target_column}'"
         # a JSON document has no line per entry: the mbid (the id) locates the record
@@ -613,16 +621,36 @@ def _is_structure_file(p: Path) -> bool:
     return p.suffix.lower() in STRUCTURE_SUFFIXES or p.name.upper().startswith(("POSCAR", "CONTCAR"))
 
 
-def _structure_files(folder: Path) -> dict[str, Path]:
-    files = {}
+def _structure_files(folder: Path) -> dict[str, list[Path]]:
+    """The structure files of ``folder`` by id (the name without its suffix; POSCAR/CONTCAR-style names
+    whole), in name order. Normally one file per id; two (``a.cif`` and ``a.vasp``) are kept together,
+    so that the reader can refuse the ambiguous id instead of one file silently replacing the other."""
+    files: dict[str, list[Path]] = {}
     for p in sorted(folder.iterdir()):
         if not p.is_file() or p.name == "id_prop.csv":
             continue
         if p.suffix.lower() in STRUCTURE_SUFFIXES:
-            files[p.stem] = p
+            files.setdefault(p.stem, []).append(p)
         elif _is_structure_file(p):
-            files[p.name] = p
+            files.setdefault(p.name, []).append(p)
     return files
+
+
+def _missing_file(folder: Path, rid: str) -> str:
+    """The bad-record reason of an id without a structure file, naming files of that id the folder reader
+    does not read (``<id>.cif.gz``, ``<id>.xyz``)."""
+    import glob
+
+    unread = sorted(p.name for p in folder.glob(glob.escape(rid) + ".*") if p.is_file())
+    return f"no structure file for id '{rid}' in {folder}" + (
+        f" ({', '.join(unread[:3])} is there, but a folder's {FOLDER_FILES} files are read, uncompressed)"
+        if unread else "")
+
+
+def _ambiguous(rid: str, paths: list[Path]) -> str:
+    """The bad-record reason of an id that names several structure files."""
+    return (f"ambiguous id '{rid}': {len(paths)} structure files share it ({', '.join(p.name for p in paths)}); "
+            "rename all but one")
 
 
 def ignored_files(folder: str | Path) -> list[str]:
@@ -663,8 +691,11 @@ def read_structure_folder(folder: str | Path, id_prop: str | None = "id_prop.csv
         raise DataError(folder, "not a folder")
     files = _structure_files(folder)
     if id_prop is None:
-        for rid, p in files.items():
-            structure, error, issues = _folder_structure(p, arrays)
+        for rid, paths in files.items():
+            if len(paths) > 1:
+                yield RawRecord(rid, None, None, _ambiguous(rid, paths), None)
+                continue
+            structure, error, issues = _folder_structure(paths[0], arrays)
             yield RawRecord(rid, structure, None, error, None, parser_warnings=issues)
         return
     prop_path = folder / id_prop
@@ -673,19 +704,22 @@ def read_structure_folder(folder: str | Path, id_prop: str | None = "id_prop.csv
                         hint=f"write {prop_path} with one 'id,target' row per structure file ({len(files)} found)")
     used: set[str] = set()
     for line, rid, raw_target in _id_prop_rows(prop_path):
-        # the CGCNN convention names files <id>.cif; also accept an id that is the file name
-        p = files.get(Path(rid).stem) or files.get(rid)
+        # the CGCNN convention names files <id>.cif; also accept an id that is the file name (the id
+        # itself first: 's1.5' is s1.5.cif, not s1.cif)
+        paths = files.get(rid) or files.get(Path(rid).stem) or []
         note = _target_note(raw_target)
-        if p is None:
-            missing = f"no structure file for id '{rid}' in {folder}"
-            yield RawRecord(rid, None, _to_float(raw_target), missing, line, note)
+        if len(paths) != 1:
+            why = _ambiguous(rid, paths) if paths else _missing_file(folder, rid)
+            used.update(p.name for p in paths)
+            yield RawRecord(rid, None, _to_float(raw_target), why, line, note)
             continue
-        used.add(p.name)
-        structure, error, issues = _folder_structure(p, arrays)
+        used.add(paths[0].name)
+        structure, error, issues = _folder_structure(paths[0], arrays)
         yield RawRecord(rid, structure, _to_float(raw_target), error, line, note, issues)
-    for rid, p in files.items():
-        if p.name not in used:
-            yield RawRecord(rid, None, None, f"no_target: structure file {p.name} has no row in {id_prop}")
+    for rid, paths in files.items():
+        for p in paths:
+            if p.name not in used:
+                yield RawRecord(rid, None, None, f"no_target: structure file {p.name} has no row in {id_prop}")
 
 
 def _id_prop_rows(prop_path: Path) -> Iterator[tuple[int, str, str]]:
@@ -883,11 +917,14 @@ def iter_structure_items(path: str | Path, fmt: str = "auto", structure_column: 
     elif fmt == "folder":
         if not path.is_dir():
             raise DataError(path, "not a folder")
-        for rid, p in _structure_files(path).items():
+        for rid, paths in _structure_files(path).items():
+            if len(paths) > 1:
+                yield rid, "", None, _ambiguous(rid, paths)
+                continue
             try:
-                yield rid, p.read_text(encoding="utf-8-sig", errors="replace"), None, None
+                yield rid, paths[0].read_text(encoding="utf-8-sig", errors="replace"), None, None
             except OSError as exc:  # unreadable: scored as skipped with this reason, never dropped
-                yield rid, "", None, f"cannot read {p.name} ({type(exc).__name__}: {exc})"
+                yield rid, "", None, f"cannot read {paths[0].name} ({type(exc).__name__}: {exc})"
     else:
         raise DataError(path, f"unknown dataset format '{fmt}' (valid: auto, matbench_json, csv, folder, ase)")
 
@@ -954,7 +991,7 @@ def read_records(path: str | Path, fmt: str = "auto", structure_column: str = "s
     structures as :class:`CrystalArrays` (the fast path screening uses)."""
     fmt = detect_format(path) if fmt == "auto" else fmt
     if fmt == "matbench_json":
-        it = read_matbench_json(path, target_column, arrays=arrays)
+        it = read_matbench_json(path, target_column, arrays=arrays, with_target=with_targets)
     elif fmt == "csv":
         it = read_structure_csv(path, structure_column, target_column if with_targets else None,
                                 id_column, structure_format, arrays=arrays)

@@ -59,10 +59,13 @@ def check_target_range(value: Any, log_target: bool, spec_path: Path) -> None:
                                    f"{', low > 0 (log_target)' if log_target else ''}; found {value!r}")
 
 
-def save(modules: Any, cfg: dict[str, Any], meta: dict[str, Any], out_dir: str | Path) -> list[str]:
+def save(modules: Any, cfg: dict[str, Any], meta: dict[str, Any], out_dir: str | Path,
+         training_atomic_numbers: Any = None) -> list[str]:
     """Write the weights of ``modules`` (one ``CrystalRegressor`` or a list: an ensemble) and
     ``model.json`` into ``out_dir``; ``meta`` is the graph table's ``meta`` (graph settings,
-    ``max_z``, ``min_distance``). Returns the weight file names (member order)."""
+    ``max_z``, ``min_distance``); ``training_atomic_numbers``: the elements of the records the
+    weights were fitted on (``predict`` flags structures with others). Returns the weight file
+    names (member order)."""
     from sciml.materials.dataset import target_labels
 
     out_dir = Path(out_dir)
@@ -88,8 +91,32 @@ def save(modules: Any, cfg: dict[str, Any], meta: dict[str, Any], out_dir: str |
         spec["task"] = "classification"
     if len(files) > 1:
         spec["ensemble_weights"] = files
+    if training_atomic_numbers is not None:
+        spec["training_atomic_numbers"] = sorted(int(z) for z in training_atomic_numbers)
     write_json_atomic(out_dir / SPEC_FILE, spec)
     return files
+
+
+def graph_atomic_numbers(graph: Any) -> list[int]:
+    """The atomic numbers of one graph of any of the three representations (a PyG ``Data`` with ``z``,
+    CHGNet's ``CrystalGraph``, SevenNet's dict)."""
+    if isinstance(graph, dict):
+        z = graph["z"]
+    else:
+        z = graph.atomic_number if hasattr(graph, "atomic_number") else graph.z
+    return [int(v) for v in (z.tolist() if hasattr(z, "tolist") else z)]
+
+
+def table_atomic_numbers(table: Any, rows: Any) -> set[int]:
+    """The elements (atomic numbers) of records ``rows`` of a graph table (:class:`~sciml.materials.dataset.GraphTable`
+    or a pretrained model's table with ``graphs``)."""
+    out: set[int] = set()
+    for i in (int(r) for r in rows):
+        if hasattr(table, "atom_ptr"):
+            out.update(int(v) for v in table.z[int(table.atom_ptr[i]):int(table.atom_ptr[i + 1])].tolist())
+        else:
+            out.update(graph_atomic_numbers(table.graphs[i]))
+    return out
 
 
 def read_spec(model_dir: str | Path) -> dict[str, Any]:

@@ -19,11 +19,29 @@ from typing import Any
 COLUMNS = ["id", "formula", "n_atoms", "prediction"]
 
 
+#: Output column naming a structure's elements that no training record had (empty when none).
+UNSEEN_COLUMN = "unseen_elements"
+
+
 def columns_for(spec: dict[str, Any], ensemble_size: int = 1) -> list[str]:
     """Output columns for a model whose ``model.json`` is ``spec``: ``prediction_linear``
-    for a log10 target, ``prediction_std`` (the members' spread) for a seed ensemble."""
+    for a log10 target, ``prediction_std`` (the members' spread) for a seed ensemble, and
+    :data:`UNSEEN_COLUMN` when the model recorded its training elements."""
     return (COLUMNS + (["prediction_linear"] if spec.get("transform") == "log10" else [])
-            + (["prediction_std"] if ensemble_size > 1 else []))
+            + (["prediction_std"] if ensemble_size > 1 else [])
+            + ([UNSEEN_COLUMN] if "training_atomic_numbers" in spec else []))
+
+
+def unseen_elements(graph: Any, seen: frozenset[int] | None) -> str:
+    """The symbols (space-separated, by atomic number) of ``graph``'s elements not in ``seen``; "" when all
+    were seen. A model trained from scratch has untrained embedding rows for them: its value extrapolates."""
+    from ase.data import chemical_symbols
+
+    from sciml.materials.saved_model import graph_atomic_numbers
+
+    if seen is None:
+        return ""
+    return " ".join(chemical_symbols[z] for z in sorted(set(graph_atomic_numbers(graph)) - seen))
 
 
 def resolve_device(device: str) -> str:
@@ -57,7 +75,7 @@ class PredictionWriter:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            types = {"id": pa.string(), "formula": pa.string(), "n_atoms": pa.int64()}
+            types = {"id": pa.string(), "formula": pa.string(), "n_atoms": pa.int64(), UNSEEN_COLUMN: pa.string()}
             self.schema = pa.schema([(c, types.get(c, pa.float64())) for c in columns])
             self.writer = pq.ParquetWriter(path, self.schema)
         else:
@@ -121,7 +139,7 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
     already on ``device``).
 
     Yields per batch: (rows ``[id, formula, n_atoms, prediction(, prediction_linear)(,
-    prediction_std)]`` in target units, rejected ``(record, reason)``). For a seed ensemble
+    prediction_std)(, unseen_elements)]`` in target units, rejected ``(record, reason)``). For a seed ensemble
     the prediction is the members' mean (as in training) and ``prediction_std`` the
     population std of the members' predictions in target units (the ensemble's spread, a
     rough uncertainty). A classifier's prediction is the probability of class 1 (the members' mean
@@ -154,6 +172,7 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
     bounds = transformed_range(spec.get("target_range"), bool(spec.get("log_target")))
     log10 = spec.get("transform") == "log10"
     classifier = spec.get("task") == "classification"
+    seen = frozenset(spec["training_atomic_numbers"]) if "training_atomic_numbers" in spec else None
     for chunk in batched(records, batch_size):
         good, graphs, rejected = [], [], []
         for rec in chunk:
@@ -190,5 +209,7 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
                     row.append(float(10.0**p))
                 if spread is not None:
                     row.append(float(spread[k]))
+                if seen is not None:
+                    row.append(unseen_elements(graphs[k], seen))
                 rows.append(row)
         yield rows, rejected

@@ -95,6 +95,29 @@ def test_predict_takes_structures_in_memory(trained_fold, tmp_path, jdft2d_recor
     assert list(pd.read_csv(tmp_path / "from_list" / "predictions.csv")["id"]) == ["item0", "item1", "item2"]
 
 
+def test_structures_with_elements_no_training_record_had_are_flagged(trained_fold, tmp_path, jdft2d_records,
+                                                                     capsys):
+    """A model trained from scratch has untrained embedding rows for elements its training folds never had:
+    predict names them per structure (column unseen_elements), counts and warns, whatever the spread says."""
+    import pandas as pd
+    from pymatgen.core import Element, Lattice, Structure
+
+    cfg, fold_dir, _ = trained_fold
+    spec = json.loads((fold_dir / "model.json").read_text())
+    seen = set(spec["training_atomic_numbers"])
+    known = next(r.structure for r in jdft2d_records if {s.Z for s in r.structure.species} <= seen)
+    a, b = sorted((e for e in ("He", "Ne", "Kr", "Xe", "Tc", "Pm", "Ac", "Pa", "Np", "Pu") if Element(e).Z not in seen),
+                  key=lambda e: Element(e).Z)[:2]
+    given = {"known": known,
+             "one": Structure(Lattice.cubic(3.5), [b, b], [[0, 0, 0], [0.5, 0.5, 0.5]]),
+             "mixed": Structure(Lattice.cubic(4.0), [b, a, known[0].specie], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0, 0]])}
+    stats = predict(cfg, fold_dir, given, tmp_path / "out", progress=False)
+    got = pd.read_csv(tmp_path / "out" / "predictions.csv", keep_default_na=False).set_index("id")["unseen_elements"]
+    assert got.to_dict() == {"known": "", "one": b, "mixed": f"{a} {b}"}
+    assert stats["n_unseen_elements"] == 2
+    assert "2 of 3 predicted structure(s) contain elements that no training record had" in capsys.readouterr().err
+
+
 def test_a_csv_with_an_id_column_keeps_its_ids_without_the_option(trained_fold, tmp_path, jdft2d_records):
     """A shard file (or a user's CSV) with an ``id`` column: its ids, not row<N>, unless another column is named."""
     import pandas as pd
@@ -175,7 +198,7 @@ def test_saved_model_round_trip(trained_fold, tmp_path):
                               log_target=spec["log_target"])
     module.model.load_state_dict(model.state_dict())
     meta = {"graph": spec["graph"], "max_z": spec["max_z"], "min_distance": spec["min_distance"]}
-    assert saved_model.save(module, cfg, meta, tmp_path) == ["model.pt"]
+    assert saved_model.save(module, cfg, meta, tmp_path, spec["training_atomic_numbers"]) == ["model.pt"]
     assert json.loads((tmp_path / "model.json").read_text()) == spec
     again, _ = load_model(tmp_path)
     for (k, a), (k2, b) in zip(model.state_dict().items(), again.state_dict().items()):
@@ -280,7 +303,7 @@ def test_predict_says_what_was_predicted_and_in_which_unit(tmp_path, trained_fol
     assert {k: stats[k] for k in want} == want and "prediction_linear_label" not in stats
     extra = json.loads((tmp_path / "out" / "provenance.json").read_text())["extra"]
     assert {k: extra[k] for k in want} == want
-    assert (tmp_path / "out" / "predictions.csv").read_text().splitlines()[0] == "id,formula,n_atoms,prediction"
+    assert (tmp_path / "out" / "predictions.csv").read_text().splitlines()[0] == "id,formula,n_atoms,prediction,unseen_elements"
 
     log_dir = tmp_path / "log_model"
     shutil.copytree(fold_dir, log_dir)

@@ -90,6 +90,45 @@ def test_folder_with_id_prop(tmp_path, jdft2d_records):
     assert [r.id for r in screen] == ["a", "b", "c"] and all(r.target is None for r in screen)
 
 
+def test_folder_ids_with_dots_and_ids_shared_by_two_files(tmp_path, jdft2d_records):
+    """An id 's1.5' is s1.5.cif (not s1.cif with its last part cut); two files of one id (a.cif and
+    a.vasp) are refused as ambiguous, in training and in screening, never one silently dropped; an id
+    whose file is compressed is told so."""
+    from pymatgen.io.cif import CifWriter
+
+    recs = jdft2d_records[:4]
+    CifWriter(recs[0].structure).write_file(tmp_path / "s1.cif")
+    CifWriter(recs[1].structure).write_file(tmp_path / "s1.5.cif")
+    CifWriter(recs[2].structure).write_file(tmp_path / "dup.cif")
+    recs[3].structure.to(filename=str(tmp_path / "dup.vasp"), fmt="poscar")
+    with gzip.open(tmp_path / "z.cif.gz", "wt") as fh:
+        fh.write(recs[0].structure.to(fmt="cif"))
+    (tmp_path / "id_prop.csv").write_text("s1,1\ns1.5,2\ndup,3\nz,4\n")
+    out = {r.id: r for r in read_structure_folder(tmp_path)}
+    assert out["s1"].structure.composition == recs[0].structure.composition
+    assert out["s1.5"].structure.composition == recs[1].structure.composition
+    assert out["dup"].structure is None and "ambiguous id 'dup'" in out["dup"].error
+    assert "dup.cif, dup.vasp" in out["dup"].error
+    assert "z.cif.gz is there" in out["z"].error
+    assert len(out) == 4  # no 'no_target' record for the files of the ambiguous id
+    screen = {r.id: r for r in read_records(tmp_path, with_targets=False)}
+    assert screen["s1.5"].structure.composition == recs[1].structure.composition
+    assert screen["dup"].structure is None and "ambiguous" in screen["dup"].error
+
+
+def test_matbench_json_for_screening_needs_no_target_column(tmp_path, jdft2d_records):
+    """Screening reads a Matbench-layout file with no target column, or with two, without asking which."""
+    structs = [r.structure.as_dict() for r in jdft2d_records[:2]]
+    for columns, rows in ((["structure"], [[s] for s in structs]),
+                          (["structure", "a", "b"], [[s, 1.0, 2.0] for s in structs])):
+        p = tmp_path / f"m{len(columns)}.json"
+        p.write_text(json.dumps({"index": ["x", "y"], "columns": columns, "data": rows}))
+        got = list(read_records(p, with_targets=False))
+        assert [r.id for r in got] == ["x", "y"] and all(r.target is None and r.structure is not None for r in got)
+    with pytest.raises(DataError, match="no target column"):
+        list(read_records(tmp_path / "m1.json"))
+
+
 def test_gzip_csv_and_unknown_format(tmp_path, jdft2d_records):
     p = tmp_path / "x.csv.gz"
     with gzip.open(p, "wt") as fh:

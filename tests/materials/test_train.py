@@ -220,6 +220,11 @@ def test_checkpoints_are_keyed_by_the_data_and_the_training_settings_only(tmp_pa
     key = checkpoint_key(cfg, mine)
     assert checkpoint_key({**cfg, "predict": {**cfg["predict"], "batch_size": 7}, "threads": 2}, mine) == key
     assert checkpoint_key({**cfg, "train": {**cfg["train"], "lr": 0.5}}, mine) != key
+    # report labels and the list of folds to run do not change how a fold trains: resumed, not retrained
+    labels = {"target_name": "my label", "unit": "eV", "matbench_task": "matbench_jdft2d"}
+    assert checkpoint_key({**cfg, "dataset": {**cfg["dataset"], **labels}}, mine) == key
+    assert checkpoint_key({**cfg, "cv": {**cfg["cv"], "folds": [0, 1, 2]}}, mine) == key
+    assert checkpoint_key({**cfg, "cv": {**cfg["cv"], "split_seed": 7}}, mine) != key
     with gzip.open(mine, "rt") as fh:
         text = fh.read()
     with gzip.open(mine, "wt") as fh:

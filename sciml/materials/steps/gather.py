@@ -30,6 +30,7 @@ from sciml.io import atomic_path, write_csv_atomic, write_json_atomic
 from sciml.steps import run_step
 
 from sciml.materials.steps.predict import OUTPUT_FILES, SKIPPED_FILE
+from sciml.materials.screening import UNSEEN_COLUMN
 
 #: Rows of the top-k table shown in the report (top_k.csv has all ``top_k``).
 REPORT_ROWS = 25
@@ -166,8 +167,13 @@ def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Pat
         warnings = list(input_warnings)
         repeated = int(table["id"].duplicated().sum()) if n_pred else 0
         if repeated:
-            warnings.append(f"{repeated} scored rows repeat an id of another row (ids are not unique across the "
-                            "shards: did predict read the shards without --id-column id?)")
+            warnings.append(f"{repeated} scored rows repeat an id of another row: each was scored, but the ids do not "
+                            "tell them apart (the input repeats ids, or hand-run shards were read without "
+                            "--id-column id)")
+        unseen = int((table[UNSEEN_COLUMN].fillna("").astype(str) != "").sum()) if UNSEEN_COLUMN in table else 0
+        if unseen:
+            warnings.append(f"{unseen} scored structure(s) contain elements that no training record had (column "
+                            f"{UNSEEN_COLUMN} of the shards' predictions): those predictions extrapolate")
         if n_pred == 0:
             warnings.append(f"no structure was scored ({n_skip} skipped"
                             + (", see skipped.csv)" if n_skip else "; the input held no structures)"))

@@ -4,7 +4,8 @@ with a trained model, streaming in batches (:mod:`sciml.materials.screening`).
 Writes into ``out_dir``: ``predictions.csv`` (or ``predictions.parquet``: id, formula,
 n_atoms, prediction in target units (a classifier's: the probability of class 1), plus prediction_linear
 for a log10 target and
-prediction_std, the members' spread, for a seed ensemble),
+prediction_std, the members' spread, for a seed ensemble, and unseen_elements, the structure's elements
+that no training record had, for a model that recorded them; counted in the stats and warned about),
 ``skipped.csv`` (id, line, reason of every structure that could not be scored; ``line`` is the
 1-based line of the input file, empty for a folder or Matbench JSON, where the id locates the
 record), ``parser_warnings.csv`` (id, line, warning of every structure that parsed with parser
@@ -99,7 +100,7 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
     from sciml.materials import saved_model
     from sciml.materials.models.ensemble import ensemble_size
     from sciml.materials.readers import FOLDER_FILES, ignored_files, read_records
-    from sciml.materials.screening import PredictionWriter, columns_for, predict_records, resolve_device
+    from sciml.materials.screening import UNSEEN_COLUMN, PredictionWriter, columns_for, predict_records, resolve_device
     from sciml.materials.validation import (PARSER_WARNING_COLUMNS, QUARANTINE_COLUMNS, DuplicateIds,
                                             ParserWarnings, Quarantine, describe_parser_warnings)
 
@@ -129,11 +130,15 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
 
         t0 = time.perf_counter()
         bar = tqdm(desc="screening", unit="structure", disable=not progress, file=sys.stderr)
+        columns = columns_for(spec, n_members)
+        n_unseen = 0
         with atomic_path(out) as tmp:
-            writer = PredictionWriter(tmp, fmt == "parquet", columns_for(spec, n_members))
+            writer = PredictionWriter(tmp, fmt == "parquet", columns)
             try:
                 for rows, rejected in predict_records(model, spec, records, batch_size, device=device):
                     writer.write(rows)
+                    if UNSEEN_COLUMN in columns:
+                        n_unseen += sum(1 for r in rows if r[-1])
                     for rec, reason in rejected:
                         quarantine.add(rec, reason)
                     n_ok += len(rows)
@@ -164,6 +169,10 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
         parser_note = describe_parser_warnings(warned.summary(), n_all, str(warned_file))
         if parser_note:
             warnings.append(parser_note)
+        if n_unseen:
+            warnings.append(f"{n_unseen} of {n_ok} predicted structure(s) contain elements that no training record "
+                            f"had (column {UNSEEN_COLUMN}): the model has learnt nothing about them, so those "
+                            "predictions extrapolate (the ensemble spread need not show it)")
         if duplicates.describe():
             warnings.append(duplicates.describe())
         for w in warnings:
@@ -172,7 +181,8 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
                  "skipped_file": str(skipped), "batch_size": batch_size, "device": device,
                  "ensemble_size": n_members, "seconds": round(elapsed, 3),
                  "structures_per_s": round(n_all / max(elapsed, 1e-9), 1),
-                 "n_ignored_files": len(ignored), **warned.summary(), **duplicates.summary(),
+                 "n_ignored_files": len(ignored), "n_unseen_elements": n_unseen,
+                 **warned.summary(), **duplicates.summary(),
                  "parser_warnings_file": str(warned_file),
                  "warnings": warnings, **prediction_labels(spec)}
         step.record.extra.update(stats)

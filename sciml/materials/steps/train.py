@@ -87,13 +87,17 @@ TRAINING_KEYS = ("seed", "graph", "validation", "cv", "model", "train")
 
 
 def checkpoint_key(cfg: dict[str, Any], data_path: Path) -> dict[str, Any]:
-    """What a fold's checkpoints are keyed by: the settings that change training (:data:`TRAINING_KEYS`
-    and the dataset's reading settings) and the sha256 of the data itself, so new data at the same path
-    never resumes the old weights, and a screening setting does not retrain the folds."""
+    """What a fold's checkpoints are keyed by: the settings that change training (:data:`TRAINING_KEYS`,
+    ``cv`` without its ``folds`` list, and the dataset's reading settings) and the sha256 of the data
+    itself, so new data at the same path never resumes the old weights, and a screening setting or
+    another fold list does not retrain the folds."""
     from sciml.materials.dataset import _input_digest, dataset_key
 
-    return {"data_sha256": _input_digest(data_path), "dataset": dataset_key(cfg["dataset"], data_path),
-            **{k: cfg[k] for k in TRAINING_KEYS}}
+    key = {"data_sha256": _input_digest(data_path), "dataset": dataset_key(cfg["dataset"], data_path),
+           **{k: cfg[k] for k in TRAINING_KEYS}}
+    # which folds run does not change how one fold trains: extending cv.folds resumes the finished ones
+    key["cv"] = {k: v for k, v in cfg["cv"].items() if k != "folds"}
+    return key
 
 
 def load_table(cfg: dict[str, Any], root: str | Path | None, cache_dir: str | Path | None) -> tuple[Any, Path, Any]:
@@ -265,7 +269,8 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
         write_csv_atomic(step.output("predictions.csv"), PREDICTION_COLUMNS,
                          [[rid, fold, f"{t:.6g}", f"{p:.6g}", f]
                           for rid, t, p, f in zip(ids_test, y_test, preds_all, is_fallback)])
-        for name in saved_model.save(modules, cfg, table.meta, out_dir):
+        for name in saved_model.save(modules, cfg, table.meta, out_dir,
+                                     saved_model.table_atomic_numbers(table, split["fit"])):
             step.output(name)
         step.output(saved_model.SPEC_FILE)
         write_json_atomic(step.output("metrics.json"), metrics)
