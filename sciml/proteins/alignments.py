@@ -25,6 +25,9 @@ Q = 21
 AMBIGUOUS = "XBZJUO"
 _VALID = set(ALPHABET) | set(AMBIGUOUS) | {"."}
 FORMATS = ("aln", "a3m", "fasta", "a2m", "stockholm", "clustal")
+#: Names of the annotation rows HH-suite writes into A3M/FASTA files (``hhblits -addss``, ``addss.pl``,
+#: ``hhconsensus``): secondary structure / accessibility strings and the consensus, not homologues.
+HH_ANNOTATION_ROWS = ("ss_pred", "ss_conf", "ss_dssp", "sa_dssp", "Consensus")
 
 
 @dataclass
@@ -34,7 +37,8 @@ class Alignment:
     ``lines[k]`` is the 1-based line of the file where record ``k`` starts (the record number
     for Stockholm). ``raw[k]``, filled by the readers that drop insert states (A3M, A2M,
     Stockholm), is row ``k`` before that, in A3M style: match columns upper case or '-', insert
-    states lower case or '.'; empty when no insert states were dropped.
+    states lower case or '.'; empty when no insert states were dropped. ``notes``: what the reader
+    left out of the file and why (e.g. HH-suite annotation rows), for the report.
     """
 
     path: str
@@ -42,6 +46,7 @@ class Alignment:
     seqs: list[str]
     lines: list[int] = field(default_factory=list)
     raw: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def n_seqs(self) -> int:
@@ -118,9 +123,10 @@ def _finish(path: str, ids: list[str], seqs: list[str], lines: list[int], min_ro
     return Alignment(path=path, ids=ids, seqs=seqs, lines=lines)
 
 
-def open_text(path: str | Path, encoding: str = "ascii", errors: str = "strict") -> Any:
+def open_text(path: str | Path, encoding: str = "utf-8-sig", errors: str = "strict") -> Any:
     """Open ``path`` for reading text, gunzipping it when its name ends in ``.gz``: the one opener of
-    every alignment format (PSICOV, FASTA/A3M/A2M, Stockholm, Clustal)."""
+    every alignment format (PSICOV, FASTA/A3M/A2M, Stockholm, Clustal). UTF-8 with a byte-order mark
+    skipped (some Windows editors write one); the rows are checked against the alphabet afterwards."""
     import gzip
 
     path = Path(path)
@@ -136,7 +142,7 @@ def _read_text(path: Path) -> list[str]:
     except FileNotFoundError:
         raise DataError(path, "alignment file not found") from None
     except (UnicodeDecodeError, OSError, EOFError, zlib.error) as exc:  # EOFError: truncated gzip
-        raise DataError(path, f"cannot read as ASCII text ({type(exc).__name__}: {exc})") from None
+        raise DataError(path, f"cannot read as UTF-8 text ({type(exc).__name__}: {exc})") from None
 
 
 def read_aln(path: str | Path, min_rows: int = 2) -> Alignment:
@@ -175,8 +181,15 @@ def _read_fasta_like(path: Path, drop_inserts: bool, min_rows: int = 2) -> Align
     lines = [ln for ln, text in kept if text.startswith(">")]
     records = list(SimpleFastaParser(StringIO("\n".join(text for _, text in kept))))
     ids = [title.split()[0] if title.strip() else f"row{k + 1}" for k, (title, _) in enumerate(records)]
+    annotation = [i for i in ids if i in HH_ANNOTATION_ROWS]
+    if annotation:  # HH-suite's ss_pred/ss_dssp/... rows are strings of states, not sequences: never a query
+        keep = [k for k, i in enumerate(ids) if i not in HH_ANNOTATION_ROWS]
+        ids, lines, records = [ids[k] for k in keep], [lines[k] for k in keep], [records[k] for k in keep]
     seqs = [_clean_row(str(path), ln, seq, drop_inserts) for (_, seq), ln in zip(records, lines)]
     aln = _finish(str(path), ids, seqs, lines, min_rows)
+    if annotation:
+        aln.notes.append(f"{len(annotation)} HH-suite annotation row(s) skipped (not sequences): "
+                         + ", ".join(annotation))
     if drop_inserts and any(len(seq) != len(s) for (_, seq), s in zip(records, seqs)):
         aln.raw = [seq for _, seq in records]
     return aln

@@ -8,6 +8,8 @@ averaged over the ensemble members, is the contact probability (not rescaled).
 
 from __future__ import annotations
 
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +30,22 @@ ASYMMETRY_TOLERANCE = 1e-5
 
 def read_score_matrix(path: str | Path, length: int, sequence: str | None = None,
                       alignment_columns: Any = None, alignment_length: int | None = None,
-                      notes: list[str] | None = None, report: dict[str, Any] | None = None) -> Any:
+                      notes: list[str] | None = None, report: dict[str, Any] | None = None,
+                      residue_numbers: Any = None, full_sequence: str | None = None) -> Any:
     """An (L, L) coupling-score matrix written by another tool, NaN on the diagonal and at unscored pairs.
 
     Formats, told apart by their rows: a plain-text L x L matrix (CCMpred ``.mat``, GREMLIN;
     commas accepted as separators), 3 columns ``i j score`` (1-based), plmc's 6 columns
     ``i A_i j A_j 0 score``, or a CASP RR contact list (``i j d1 d2 p``, e.g. DeepCov's ``.con`` or
     sciml's own RR; the probability ``p`` is the score, :func:`_rr_scores`); ``#`` comments and a
-    UTF-8 byte-order mark are skipped.
+    UTF-8 byte-order mark are skipped; a ``.gz`` name is gunzipped.
 
     - A square matrix over all ``alignment_length`` columns of the alignment (CCMpred run on the
-      whole alignment, query-gap columns included) is cut to the query's ``alignment_columns``.
+      whole alignment, query-gap columns included) is cut to the query's ``alignment_columns``; one
+      over the query's ``full_sequence`` (insert residues included) to its predicted residues.
+    - Lists number the query's own sequence from 1. For a query with insert residues (lower case in
+      an A3M, not predicted) that is ``full_sequence``, and ``residue_numbers`` gives the number of
+      each predicted residue (as in sciml's RR): pairs with an insert residue are left out, counted.
     - plmc numbers residues from the focus sequence's start (``>ID/start-end``): with ``sequence``
       given, its residue letters are checked against the query, and a constant offset that makes
       them all agree is applied.
@@ -51,40 +58,149 @@ def read_score_matrix(path: str | Path, length: int, sequence: str | None = None
     import numpy as np
 
     notes = [] if notes is None else notes
-    lines = [(k, ln.replace(",", " ").split()) for k, ln in
-             enumerate(Path(path).read_text(encoding="utf-8-sig").splitlines(), start=1)
-             if ln.strip() and not ln.lstrip().startswith("#")]
-    if not lines:
-        raise DataError(path, "empty score file")
+    lines = _score_file_lines(path)
     widths = {len(p) for _, p in lines}
     n = len(lines)
-    try:
-        if widths == {n} and n in (length, alignment_length):
-            out = np.array([[float(v) for v in p] for _, p in lines])
-            if n != length:  # over the whole alignment: keep the columns where the query has a residue
-                cols = np.asarray(alignment_columns, dtype=np.int64)
-                out = out[np.ix_(cols, cols)]
-                notes.append(f"the score matrix covers all {n} alignment columns: the {length} columns where the "
-                             "query has a residue were taken")
-            kind = "matrix"
-        elif _is_rr(lines):
-            out, kind = _rr_scores(path, lines, length, sequence, notes), "CASP RR contact list"
-        elif widths == {3} or (widths == {6} and all(p[1].isalpha() and p[3].isalpha() for _, p in lines)):
-            out, kind = _score_list(path, lines, length, sequence, notes), "pair list"
-        else:
-            k, p = lines[0]
-            sizes = f"{length} x {length} (the query's residues)" + (
-                f" or {alignment_length} x {alignment_length} (every alignment column)"
-                if alignment_length not in (None, length) else "")
-            raise DataError(path, f"not a {sizes} matrix, an 'i j score' list nor a CASP RR contact list "
-                                  f"('i j d1 d2 p'): line {k} has {len(p)} values and the file {n} rows",
-                            record=f"line {k}",
-                            hint="the matrix must be for the query's residues (the alignment columns where it has no gap)")
-    except ValueError as exc:
-        raise DataError(path, f"not a number ({exc})") from None
+    numbering = _Numbering.of(length, sequence, residue_numbers, full_sequence)
+    full_length = numbering.span if numbering.full else None
+    if widths == {n} and n in (length, alignment_length, full_length):
+        out = np.array([_numbers(path, k, p) for k, p in lines])
+        if n == length:
+            pass
+        elif n == alignment_length:  # over the whole alignment: keep the columns where the query has a residue
+            cols = np.asarray(alignment_columns, dtype=np.int64)
+            out = out[np.ix_(cols, cols)]
+            notes.append(f"the score matrix covers all {n} alignment columns: the {length} columns where the "
+                         "query has a residue were taken")
+        else:  # over the query's own sequence, insert residues included: keep the predicted ones
+            keep = np.asarray(residue_numbers, dtype=np.int64) - 1
+            out = out[np.ix_(keep, keep)]
+            notes.append(f"the score matrix covers the query's own {n} residues: the {length} predicted ones (not "
+                         "in insert states) were taken")
+        kind = "matrix"
+    elif _is_rr(lines) or widths == {3} or (widths == {6} and all(p[1].isalpha() and p[3].isalpha()
+                                                                   for _, p in lines)):
+        kind = "CASP RR contact list" if _is_rr(lines) else "pair list"
+        out = _read_list(path, lines, kind, numbering, _Numbering.of(length, sequence, None, None), notes)
+    else:
+        _not_a_score_file(path, lines, length, alignment_length)
     if not np.isfinite(out[~np.eye(length, dtype=bool)]).any():
         raise DataError(path, "no finite score")
     return _symmetrise(path, out, kind, notes, {} if report is None else report)
+
+
+def _read_list(path: str | Path, lines: list[tuple[int, list[str]]], kind: str, numbering: "_Numbering",
+               match_numbering: "_Numbering", notes: list[str]) -> Any:
+    """A contact list's (L, L) scores in ``numbering``; for a query with insert residues, a list whose
+    residue letters (plmc) or sequence lines (RR) show it numbers the predicted residues only
+    (``match_numbering``) is read that way, said in ``notes``."""
+    reader = _rr_scores if kind.startswith("CASP") else _score_list
+    try:
+        return reader(path, lines, numbering, notes)
+    except DataError as first:
+        lettered = any(len(p) == 1 and p[0].isalpha() and p[0].upper() not in RR_KEYWORDS for _, p in lines) or \
+            all(len(p) == 6 for _, p in lines)
+        if not numbering.full or not lettered:
+            raise
+        try:
+            out = reader(path, lines, match_numbering, notes)
+        except DataError:
+            raise first from None
+    notes.append(f"{Path(path).name} numbers only the query's {len(match_numbering.position)} predicted residues "
+                 "(its letters agree with those, not with the query's own sequence): read that way")
+    return out
+
+
+def _score_file_lines(path: str | Path) -> list[tuple[int, list[str]]]:
+    """The non-blank, non-comment lines of a score file as (1-based line number, values)."""
+    from sciml.proteins.alignments import open_text
+
+    try:
+        with open_text(path) as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise DataError(path, "score file not found") from None
+    except (UnicodeDecodeError, OSError, EOFError, zlib.error) as exc:  # EOFError: truncated gzip
+        raise DataError(path, f"cannot read as UTF-8 text ({type(exc).__name__})",
+                        hint="a plain-text matrix or contact list (gzipped only with a .gz name)") from None
+    lines = [(k, ln.replace(",", " ").split()) for k, ln in enumerate(text.splitlines(), start=1)
+             if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        raise DataError(path, "empty score file")
+    return lines
+
+
+def _numbers(path: str | Path, line: int, values: list[str]) -> list[float]:
+    """``values`` of file line ``line`` as floats (DataError naming the line and the value)."""
+    try:
+        return [float(v) for v in values]
+    except ValueError:
+        bad = next(v for v in values if not _is_float(v))
+        raise DataError(path, f"not a number: {bad!r}", record=f"line {line}") from None
+
+
+def _is_float(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _not_a_score_file(path: str | Path, lines: list[tuple[int, list[str]]], length: int,
+                      alignment_length: int | None) -> None:
+    """Raise the DataError for a file that is no known score format, naming the first line whose number
+    of values differs from the most common one (a ragged matrix), else the first line."""
+    from collections import Counter
+
+    common = Counter(len(p) for _, p in lines).most_common(1)[0][0]
+    k, p = next(((k, p) for k, p in lines if len(p) != common), lines[0])
+    sizes = f"{length} x {length} (the query's residues)" + (
+        f" or {alignment_length} x {alignment_length} (every alignment column)"
+        if alignment_length not in (None, length) else "")
+    shape = (f"line {k} has {len(p)} values where {sum(len(q) == common for _, q in lines)} other lines have {common}"
+             if len(p) != common else f"{len(lines)} lines of {common} values")
+    raise DataError(path, f"not a {sizes} matrix, an 'i j score' list nor a CASP RR contact list ('i j d1 d2 p'): "
+                          f"{shape}", record=f"line {k}",
+                    hint="the matrix must be for the query's residues (the alignment columns where it has no gap)")
+
+
+@dataclass(frozen=True)
+class _Numbering:
+    """How a contact list numbers the query: ``position[n]`` is the 0-based predicted residue of file
+    number ``n`` (1-based, in ``sequence``, ``span`` residues long); numbers of insert residues have none."""
+
+    position: dict[int, int]
+    span: int
+    sequence: str | None
+    full: bool
+
+    @classmethod
+    def of(cls, length: int, sequence: str | None, residue_numbers: Any, full_sequence: str | None) -> "_Numbering":
+        if residue_numbers is None or full_sequence is None:
+            return cls({n: n - 1 for n in range(1, length + 1)}, length, sequence, False)
+        return cls({int(n): k for k, n in enumerate(residue_numbers)}, len(full_sequence), full_sequence, True)
+
+    def where(self) -> str:
+        return (f"the query's own sequence, {self.span} residues with its insert residues" if self.full
+                else f"the query's {self.span} residues")
+
+
+def _place(out: Any, numbering: _Numbering, pairs: list[tuple[int, int, float]], name: str, notes: list[str]) -> None:
+    """Write each (i, j, score) of file numbers into ``out``; a listed non-finite score becomes inf (kept apart
+    from NaN: not listed, :func:`_symmetrise`); pairs with an insert residue are counted into ``notes``."""
+    import numpy as np
+
+    dropped = 0
+    for i, j, score in pairs:
+        a, b = numbering.position.get(i), numbering.position.get(j)
+        if a is None or b is None:
+            dropped += 1
+            continue
+        out[a, b] = score if np.isfinite(score) else np.inf
+    if dropped:
+        notes.append(f"{dropped} pair(s) of {name} involve the query's insert residues (lower case in the "
+                     "alignment, not predicted): left out")
 
 
 def _symmetrise(path: str | Path, out: Any, kind: str, notes: list[str], report: dict[str, Any]) -> Any:
@@ -164,15 +280,18 @@ def _is_rr(lines: list[tuple[int, list[str]]]) -> bool:
                for _, p in lines)
 
 
-def _rr_scores(path: str | Path, lines: list[tuple[int, list[str]]], length: int, sequence: str | None,
+def _rr_scores(path: str | Path, lines: list[tuple[int, list[str]]], numbering: _Numbering,
                notes: list[str]) -> Any:
     """The (L, L) scores (NaN where no pair is listed) of a CASP RR contact list: contact lines
-    ``i j d1 d2 p`` (or ``i j p``; 1-based), ``p`` the score; header keywords (:data:`RR_KEYWORDS`) are
-    skipped, the first ``MODEL`` only is read, and the sequence lines, when present, must be the query's."""
+    ``i j d1 d2 p`` (or ``i j p``; 1-based in the query's own sequence, :class:`_Numbering`), ``p`` the
+    score; header keywords (:data:`RR_KEYWORDS`) are skipped, the first ``MODEL`` only is read, and the
+    sequence lines, when present, must be the query's."""
     import numpy as np
 
+    length = len(numbering.position)
     out = np.full((length, length), np.nan)
     seq, seq_line, models = "", None, 0
+    pairs: list[tuple[int, int, float]] = []
     for k, p in lines:
         word = p[0].upper()
         if word == "MODEL":
@@ -189,40 +308,50 @@ def _rr_scores(path: str | Path, lines: list[tuple[int, list[str]]], length: int
             seq, seq_line = seq + p[0].upper(), seq_line or k
         elif len(p) in (3, 5) and p[0].isdigit() and p[1].isdigit():
             i, j = int(p[0]), int(p[1])
-            if not (1 <= i <= length and 1 <= j <= length):
-                raise DataError(path, f"residue index {i if not 1 <= i <= length else j} outside 1..{length} (the "
-                                      f"query has {length} residues)", record=f"line {k}",
+            if not (1 <= i <= numbering.span and 1 <= j <= numbering.span):
+                raise DataError(path, f"residue index {i if not 1 <= i <= numbering.span else j} outside "
+                                      f"1..{numbering.span} ({numbering.where()})", record=f"line {k}",
                                 hint="the RR must number the query's residues from 1")
-            score = float(p[-1])
-            out[i - 1, j - 1] = score if np.isfinite(score) else np.inf  # listed, not finite (NaN: not listed)
+            pairs.append((i, j, _numbers(path, k, p[-1:])[0]))
         else:
             raise DataError(path, f"not an RR contact line 'i j d1 d2 p' ({len(p)} values)", record=f"line {k}")
-    if seq and sequence is not None and seq != sequence:
-        diff = next((x for x, (a, b) in enumerate(zip(seq, sequence)) if a != b), min(len(seq), len(sequence)))
-        raise DataError(path, f"the RR's sequence ({len(seq)} residues) is not the query's ({len(sequence)}): they "
-                              f"first differ at residue {diff + 1}", record=f"line {seq_line}",
-                        hint="the RR must be a prediction for this query")
+    if seq and numbering.sequence is not None and seq != numbering.sequence:
+        want = numbering.sequence
+        diff = next((x for x, (a, b) in enumerate(zip(seq, want)) if a != b), min(len(seq), len(want)))
+        own = " with its insert residues" if numbering.full else ""
+        raise DataError(path, f"the RR's sequence ({len(seq)} residues) is not the query's ({len(want)}{own}): "
+                              f"they first differ at residue {diff + 1}",
+                        record=f"line {seq_line}", hint="the RR must be a prediction for this query")
+    _place(out, numbering, pairs, Path(path).name, notes)
     return out
 
 
-def _score_list(path: str | Path, lines: list[tuple[int, list[str]]], length: int, sequence: str | None,
+def _score_list(path: str | Path, lines: list[tuple[int, list[str]]], numbering: _Numbering,
                 notes: list[str]) -> Any:
     """The (L, L) matrix of an ``i j score`` or plmc ``i A_i j A_j 0 score`` list (see
-    :func:`read_score_matrix`), numbered from 1 or, for plmc, from a start its letters reveal."""
+    :func:`read_score_matrix`), numbered from 1 in the query's own sequence (:class:`_Numbering`) or,
+    for plmc, from a start its letters reveal."""
     import numpy as np
 
-    rows = [(k, int(p[0]), int(p[1]), None, None, float(p[2])) if len(p) == 3
-            else (k, int(p[0]), int(p[2]), p[1], p[3], float(p[5])) for k, p in lines]
+    rows = []
+    for k, p in lines:
+        try:
+            rows.append((k, int(p[0]), int(p[1]), None, None, float(p[2])) if len(p) == 3
+                        else (k, int(p[0]), int(p[2]), p[1], p[3], float(p[5])))
+        except ValueError:
+            raise DataError(path, "not an 'i j score' (or plmc 'i A_i j A_j 0 score') line: residue numbers must be "
+                                  f"integers and the score a number ({' '.join(p)!r})", record=f"line {k}") from None
     lowest = min(min(i, j) for _, i, j, *_ in rows)
+    span, want = numbering.span, numbering.sequence
 
     def fits(offset: int) -> tuple[int, str] | None:
-        """None when every pair lies in 1..L after ``offset`` with matching letters; else (line, why)."""
+        """None when every pair lies in 1..span after ``offset`` with matching letters; else (line, why)."""
         for k, i, j, ai, aj, _ in rows:
             for pos, letter in ((i - offset, ai), (j - offset, aj)):
-                if not 1 <= pos <= length:
-                    return k, f"residue index {pos + offset} outside {1 + offset}..{length + offset}"
-                if sequence is not None and letter not in (None, "-", ".") and letter.upper() != sequence[pos - 1]:
-                    return k, (f"residue {pos + offset} is {letter!r} in the file but {sequence[pos - 1]!r} in the "
+                if not 1 <= pos <= span:
+                    return k, f"residue index {pos + offset} outside {1 + offset}..{span + offset}"
+                if want is not None and letter not in (None, "-", ".") and letter.upper() != want[pos - 1]:
+                    return k, (f"residue {pos + offset} is {letter!r} in the file but {want[pos - 1]!r} in the "
                                f"query (position {pos})")
         return None
 
@@ -234,13 +363,12 @@ def _score_list(path: str | Path, lines: list[tuple[int, list[str]]], length: in
                      f"{offset} onto the query, its residue letters agree")
     elif problem is not None:
         k, why = problem
-        raise DataError(path, f"{why} (the query has {length} residues)", record=f"line {k}",
+        raise DataError(path, f"{why} ({numbering.where()})", record=f"line {k}",
                         hint="the list must number the query's residues from 1 (plmc: its focus sequence must "
                              "be the query)")
+    length = len(numbering.position)
     out = np.full((length, length), np.nan)
-    for _, i, j, _, _, score in rows:
-        # the other direction: :func:`_symmetrise`; a listed non-finite score is kept apart from NaN (not listed)
-        out[i - offset - 1, j - offset - 1] = score if np.isfinite(score) else np.inf
+    _place(out, numbering, [(i - offset, j - offset, score) for _, i, j, _, _, score in rows], Path(path).name, notes)
     return out
 
 

@@ -71,7 +71,7 @@ def load_query(alignment: str | Path, fmt: str | None = None, query: str | None 
     order = [r] + [k for k in range(aln.n_seqs) if k != r]
     X = aln.encode()[order][:, cols]
     seq = "".join(row[k] for k in cols)
-    notes: list[str] = []
+    notes: list[str] = list(aln.notes)
     if r != 0:
         notes.append(f"query is alignment row {r + 1} ({aln.ids[r]})")
     dropped = aln.length - len(cols)
@@ -134,11 +134,16 @@ def _native_on_query(seq: str, structure: str | Path, chain: str | None, model: 
     st = read_structure(structure, chain=chain, model=model)
     q_to_res, identity, n, break_notes = map_query_to_chain(seq, st.sequence, st.residue_ids)
     if identity < min_identity or n < 0.5 * min(len(seq), len(st.sequence)):
-        raise DataError(structure, f"the structure's chain does not match the query of {aln_path}: identity "
-                        f"{identity:.2f} over {n} aligned residues of {len(seq)} (need >= {min_identity:.2f} "
-                        f"over at least half)", hint="check the chain id and the query row (--query, or the target's query key); for a "
-                        "homologue's structure lower --min-identity (the target's min_identity key in a config); or "
-                        "leave the structure out")
+        which = f"chain {st.chain}" + ("" if chain else " (the first protein chain)")
+        others = f"; the file's other chains: {', '.join(st.other_chains)}" if st.other_chains else ""
+        better = None if chain else _matching_chain(seq, structure, st.other_chains, model, min_identity)
+        hint = (f"chain {better} matches the query: pass --chain {better} (the target's chain key in a config)"
+                if better else "check the chain id and the query row (--query, or the target's query key); for a "
+                "homologue's structure lower --min-identity (the target's min_identity key in a config); or leave the "
+                "structure out")
+        raise DataError(structure, f"the structure's {which} does not match the query of {aln_path}: identity "
+                        f"{identity:.2f} over {n} aligned residues of {len(seq)} (need >= {min_identity:.2f} over at "
+                        f"least half){others}", hint=hint)
     full = contact_map(st.cb)
     native = np.full((len(seq), len(seq)), np.nan)
     ok = np.nonzero(q_to_res >= 0)[0]
@@ -147,6 +152,23 @@ def _native_on_query(seq: str, structure: str | Path, chain: str | None, model: 
     if len(ok) < len(seq):
         notes.append(f"{len(seq) - len(ok)} query residue(s) have no structure partner (not scored)")
     return native, float(identity), notes
+
+
+def _matching_chain(seq: str, structure: str | Path, chains: tuple[str, ...], model: int,
+                    min_identity: float) -> str | None:
+    """The first of ``chains`` of ``structure`` whose sequence matches the query ``seq`` as
+    :func:`_native_on_query` requires, or None."""
+    from sciml.proteins.structures import read_structure
+
+    for chain in chains:
+        try:
+            st = read_structure(structure, chain=chain, model=model)
+        except DataError:  # a chain without amino acids (waters, a ligand's chain)
+            continue
+        _, identity, n, _ = map_query_to_chain(seq, st.sequence, st.residue_ids)
+        if identity >= min_identity and n >= 0.5 * min(len(seq), len(st.sequence)):
+            return chain
+    return None
 
 
 def residue_number(residue_id: str) -> int | None:
@@ -232,16 +254,21 @@ def depth_warning(depth: dict[str, Any]) -> str | None:
     return None
 
 
-def alignment_depth(fam: Family, n_eff: float) -> dict[str, Any]:
+def alignment_depth(fam: Family, n_eff: float | None) -> dict[str, Any]:
     """Depth of a target's alignment: sequences, N_eff, N_eff/L, Nf = N_eff/sqrt(L), mean
     coverage of the query (fraction of its residues each row covers), whether it is shallow
-    (Nf < :data:`SHALLOW_NF`) and its severity (:func:`depth_severity`)."""
+    (Nf < :data:`SHALLOW_NF`) and its severity (:func:`depth_severity`). ``n_eff`` None: the depth
+    is unknown (a sequence given with another tool's score matrix): N_eff, Nf and shallow are None."""
     import numpy as np
 
     from sciml.proteins.alignments import GAP
 
     L = len(fam.sequence)
     cover = float((np.asarray(fam.X) != GAP).mean())
+    if n_eff is None:
+        return {"n_seqs": int(fam.n_seqs), "n_eff": None, "length": L, "n_eff_per_length": None, "nf": None,
+                "coverage": round(cover, 4), "shallow": None,
+                "severity": "unknown (the alignment behind the score matrix was not given)"}
     nf = float(n_eff) / np.sqrt(L)
     return {"n_seqs": int(fam.n_seqs), "n_eff": round(float(n_eff), 2), "length": L,
             "n_eff_per_length": round(float(n_eff) / L, 4), "nf": round(nf, 2),

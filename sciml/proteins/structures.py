@@ -23,7 +23,8 @@ CONTACT_CUTOFF = 8.0
 class ChainStructure:
     """One chain: ``sequence`` (one letter per kept residue), ``residue_ids`` (e.g. "27A"),
     ``ca``/``cb`` (L, 3) float arrays in Angstrom, ``cb_source`` per residue
-    ("CB", "CA-gly" or "virtual"), and ``notes`` saying what was dropped."""
+    ("CB", "CA-gly" or "virtual"), ``notes`` saying what was dropped, and ``other_chains``: the ids
+    of the model's other chains."""
 
     path: str
     model: int
@@ -34,6 +35,7 @@ class ChainStructure:
     cb: Any
     cb_source: list[str]
     notes: list[str] = field(default_factory=list)
+    other_chains: tuple[str, ...] = ()
 
     @property
     def length(self) -> int:
@@ -162,7 +164,8 @@ def read_structure(path: str | Path, chain: str | None = None, model: int = 0) -
     n_virtual = src.count("virtual") + src.count("CA-fallback")
     if n_virtual:
         notes.append(f"{n_virtual} residue(s) without CB: virtual CB from N/CA/C (CA if backbone incomplete)")
-    return ChainStructure(str(path), model, chain, "".join(seq), ids, np.asarray(ca), np.asarray(cb), src, notes)
+    return ChainStructure(str(path), model, chain, "".join(seq), ids, np.asarray(ca), np.asarray(cb), src, notes,
+                          tuple(others))
 
 
 def distance_map(coords: Any) -> Any:

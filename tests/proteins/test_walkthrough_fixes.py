@@ -298,3 +298,148 @@ def test_contact_map_axes_count_residues_from_1(tmp_path, monkeypatch):
     top = ax.collections[0].get_offsets()
     assert [1, 30] in top.tolist() and top.min() >= 1 and top.max() <= L
     assert ax.images[0].get_extent() == [0.5, L + 0.5, L + 0.5, 0.5]
+
+
+# ----------------------------------------------------------------------------- third walkthrough (2026-12-07)
+
+FULL = "ACDEFGHKLMNPQRS"  # the query's own 15 residues; F G H (5-7) sit in insert states below
+
+
+def _insert_query(tmp_path):
+    """An A3M whose query has 3 insert residues (lower case, residues 5-7): 12 of its 15 residues predicted."""
+    from sciml.proteins.query import load_query
+
+    rows = ["ACDEfghKLMNPQRS", "ACDEKLMNPQRT", "ACDQKLMNP-RS", "GCDEKLWNPQRS"]
+    p = tmp_path / "ins.a3m"
+    p.write_text("".join(f">r{k}\n{r}\n" for k, r in enumerate(rows)))
+    fam = load_query(p)
+    assert fam.full_sequence == FULL and list(fam.residue_numbers) == [1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15]
+    return fam
+
+
+def _read(path, fam, notes=None):
+    from sciml.proteins.predict import read_score_matrix
+
+    return read_score_matrix(path, len(fam.sequence), sequence=fam.sequence, alignment_columns=fam.alignment_columns,
+                             alignment_length=fam.alignment_length, notes=notes, residue_numbers=fam.residue_numbers,
+                             full_sequence=fam.full_sequence)
+
+
+def test_score_lists_of_a_query_with_insert_residues_use_its_own_numbering(tmp_path):
+    """sciml's RR, plmc and DeepCov number the query's own sequence, insert residues counted: residue 8 is the
+    5th predicted one, and a pair with an insert residue has no place (left out, counted); a list whose letters
+    show it numbers the predicted residues only is read that way; a matrix over the 15 residues is cut to 12."""
+    fam = _insert_query(tmp_path)
+    (tmp_path / "own.rr").write_text("PFRMAT RR\n" + FULL + "\n1 15 0 8 0.9\n6 10 0 8 0.8\n8 12 0 8 0.7\nEND\n")
+    notes: list[str] = []
+    m = _read(tmp_path / "own.rr", fam, notes)
+    assert m[0, 11] == pytest.approx(0.9) and m[4, 8] == pytest.approx(0.7)
+    assert np.isfinite(m).sum() == 4  # two pairs, both triangles: the pair with residue 6 is not placed
+    assert any("1 pair(s) of own.rr involve the query's insert residues" in n for n in notes)
+    (tmp_path / "plmc.txt").write_text("8 K 12 P 0 0.5\n1 A 15 S 0 0.25\n")
+    m = _read(tmp_path / "plmc.txt", fam)
+    assert m[4, 8] == pytest.approx(0.5) and m[0, 11] == pytest.approx(0.25)
+    # numbered on the 12 predicted residues, as its sequence lines show
+    (tmp_path / "match.rr").write_text("PFRMAT RR\n" + fam.sequence + "\n5 9 0 8 0.6\nEND\n")
+    notes = []
+    m = _read(tmp_path / "match.rr", fam, notes)
+    assert m[4, 8] == pytest.approx(0.6) and any("numbers only the query's 12 predicted residues" in n for n in notes)
+    full = np.arange(225, dtype=float).reshape(15, 15)
+    np.savetxt(tmp_path / "full.mat", full + full.T)
+    m = _read(tmp_path / "full.mat", fam)
+    assert m.shape == (12, 12) and m[4, 8] == (full + full.T)[7, 11]
+
+
+def test_score_files_gzipped_or_unreadable_or_malformed_name_the_file_and_line(tmp_path):
+    from sciml.proteins.predict import read_score_matrix
+
+    s = np.random.default_rng(0).random((6, 6))
+    s = s + s.T
+    with gzip.open(tmp_path / "m.mat.gz", "wt") as fh:
+        np.savetxt(fh, s)
+    assert np.allclose(read_score_matrix(tmp_path / "m.mat.gz", 6)[~np.eye(6, dtype=bool)], s[~np.eye(6, dtype=bool)])
+    (tmp_path / "u16.mat").write_text("1 2 0.5\n", encoding="utf-16")
+    with pytest.raises(DataError, match=r"u16.mat: cannot read as UTF-8 text"):
+        read_score_matrix(tmp_path / "u16.mat", 6)
+    lines = [" ".join(f"{v:.3f}" for v in row) for row in s]
+    (tmp_path / "ragged.mat").write_text("\n".join(lines[:3] + [lines[3].rsplit(" ", 1)[0]] + lines[4:]) + "\n")
+    with pytest.raises(DataError, match=r"\(record line 4\).*line 4 has 5 values where 5 other lines have 6"):
+        read_score_matrix(tmp_path / "ragged.mat", 6)
+    (tmp_path / "word.mat").write_text("\n".join(lines[:2] + [lines[2].replace(lines[2].split()[1], "abc")] + lines[3:]))
+    with pytest.raises(DataError, match=r"\(record line 3\): not a number: 'abc'"):
+        read_score_matrix(tmp_path / "word.mat", 6)
+
+
+def test_hh_suite_annotation_rows_are_no_sequences_and_a_byte_order_mark_is_skipped(tmp_path):
+    from sciml.proteins.query import load_query
+
+    body = ">q\nACDEFGHIK\n>h1\nACDEFGHIR\n>h2\nACDQFGHIK\n"
+    (tmp_path / "hh.a3m").write_text(">ss_pred\nCCHHHHHCC\n>ss_conf\n899999998\n" + body)
+    fam = load_query(tmp_path / "hh.a3m")
+    assert fam.sequence == "ACDEFGHIK" and fam.n_seqs == 3
+    assert "2 HH-suite annotation row(s) skipped (not sequences): ss_pred, ss_conf" in fam.notes
+    (tmp_path / "bom.fasta").write_text("\ufeff" + body, encoding="utf-8")
+    assert load_query(tmp_path / "bom.fasta").sequence == "ACDEFGHIK"
+    (tmp_path / "bom.aln").write_text("\ufeffCLUSTAL W\n\nq   ACDEFGHIK\nh1  ACDEFGHIR\n", encoding="utf-8")
+    assert load_query(tmp_path / "bom.aln").sequence == "ACDEFGHIK"
+
+
+def test_two_targets_or_families_of_one_name_are_refused():
+    from sciml.config import validate
+    from sciml.errors import ConfigError
+
+    cfg = {"proteins": {"targets": [{"name": "t1", "alignment": "a.a3m"}, {"name": "t1", "alignment": "b.a3m"}]}}
+    with pytest.raises(ConfigError, match=r"proteins.targets.*name 't1' is given twice \(items 0 and 1\)"):
+        validate(cfg)
+    fam = {"name": "f", "alignment": "a.aln", "structure": "a.pdb"}
+    with pytest.raises(ConfigError, match=r"proteins.families.*name 'f' is given twice"):
+        validate({"proteins": {"families": [fam, dict(fam)]}})
+
+
+def test_a_mismatching_first_chain_names_the_chain_that_matches(tmp_path):
+    from Bio.PDB import PDBIO, PDBParser
+    from Bio.PDB.Model import Model
+    from Bio.PDB.Structure import Structure
+
+    from sciml.proteins.query import load_query
+
+    parser = PDBParser(QUIET=True)
+    chains = []
+    for path, cid in ((SYN_PDB.parent / "2cviA.pdb.gz", "A"), (SYN_PDB, "B")):
+        with gzip.open(path, "rt") as fh:
+            chain = next(iter(parser.get_structure(cid, fh)[0]))
+        chain.detach_parent()
+        chain.id = cid
+        chains.append(chain)
+    model = Model(0)
+    for chain in chains:
+        model.add(chain)
+    both = Structure("two")
+    both.add(model)
+    io = PDBIO()
+    io.set_structure(both)
+    io.save(str(tmp_path / "two.pdb"))
+    with pytest.raises(DataError) as err:
+        load_query(SYN_ALN, structure=tmp_path / "two.pdb")
+    msg = str(err.value)
+    assert "chain A (the first protein chain) does not match" in msg and "other chains: B" in msg
+    assert "chain B matches the query: pass --chain B" in msg
+    assert load_query(SYN_ALN, structure=tmp_path / "two.pdb", chain="B").native is not None
+
+
+def test_only_a_sequence_with_a_score_matrix_leaves_the_depth_unknown(tmp_path):
+    """The score refiner on one sequence and a matrix: the depth of the alignment behind it is unknown, not
+    'N_eff 1, very shallow'."""
+    from sciml.proteins.query import load_query
+    from sciml.proteins.steps import predict
+
+    seq = load_query(SYN_ALN).sequence
+    L = len(seq)
+    (tmp_path / "one.fasta").write_text(f">q\n{seq}\n")
+    s = np.random.default_rng(3).random((L, L))
+    np.savetxt(tmp_path / "s.mat", s + s.T, fmt="%.5f")
+    m = predict(domain_section("proteins"), None, {"name": "one", "alignment": str(tmp_path / "one.fasta"),
+                                                   "scores": str(tmp_path / "s.mat")}, tmp_path / "out", threads=1,
+                log=_quiet)
+    assert m["depth"]["n_eff"] is None and m["depth"]["shallow"] is None
+    assert m["depth"]["severity"].startswith("unknown")

@@ -255,7 +255,8 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
                 scores = read_score_matrix(sc_path, len(fam.sequence), sequence=fam.sequence,
                                            alignment_columns=fam.alignment_columns,
                                            alignment_length=fam.alignment_length, notes=fam.notes,
-                                           report=scores_report)
+                                           report=scores_report, residue_numbers=fam.residue_numbers,
+                                           full_sequence=fam.full_sequence)
                 fam.inputs.append(str(sc_path))
         except DataError as exc:
             if strict:
@@ -277,7 +278,7 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
         used_dir = Path(sequence_model_dir if use_sequence else model_dir)
         res = predict_sequence(fam, members, meta) if use_sequence else predict_target(fam, members, meta, scores=scores, log=log)
         probs, L = res["probs"], len(fam.sequence)
-        depth = alignment_depth(fam, res["n_eff"])
+        depth = alignment_depth(fam, None if refine_alone and fam.n_seqs < 2 else res["n_eff"])
         warnings = list(fam.notes)
         if use_sequence:
             warnings.append(("a single sequence" if fam.n_seqs < 2 else "no contact network given")
@@ -363,7 +364,7 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
         source = ("the sequence-only model (no coevolution)" if use_sequence else
                   f"the saved network ({meta['ensemble']} member(s)) on {res['potts_source']} and "
                   + ("the sequence" if saved_model.feature_set(meta) == "scores" else "mean-field channels"))
-        summary = (f"{name}: {L} residues, {depth['n_seqs']} sequences (N_eff {depth['n_eff']}); contact probabilities "
+        summary = (f"{name}: {L} residues, {depth['n_seqs']} sequences (N_eff {depth['n_eff'] or 'unknown'}); contact probabilities "
                    f"from {source}." + ("" if fam.native is not None else " No structure was given: the map is a prediction only."))
         figures = [Figure(f"{name}: predicted contact map", f"{PREDICTION_DIR}/{name}.contact_map.png",
                           "Upper triangle: contact probability. Lower: top-L predictions (|i-j| >= 6)"
@@ -373,6 +374,6 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
                              "in the precision table." if fam.native is not None and np.isnan(fam.native).any() else ""))]
         write_section(step.output("section.json"), Section("proteins", f"Contact prediction: {name}", summary, tables,
                                                            figures, warnings, ["provenance.json"]))
-        log(f"{name}: L={L}, N_eff {depth['n_eff']}" + (f", long L/5 {m['model']['kind']} {m['network']['long_L/5']:.3f}"
+        log(f"{name}: L={L}, N_eff {depth['n_eff'] or 'unknown'}" + (f", long L/5 {m['model']['kind']} {m['network']['long_L/5']:.3f}"
                                                        if fam.native is not None else ""))
     return m
