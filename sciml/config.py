@@ -8,6 +8,7 @@ validate the same way. Unknown keys and wrong types are rejected with the key na
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -95,12 +96,14 @@ def schema_for(name: str | None = None) -> dict[str, Any]:
 
 
 def _validator_with_defaults(schema: dict[str, Any]):
-    """A Draft-7 validator that also fills ``default`` values into the instance.
+    """A Draft-7 validator that also fills ``default`` values into the instance, and knows one keyword
+    of ours: ``uniqueNames: true`` on an array of objects refuses two items with the same ``name``
+    (names become job and file names: a second entry would be dropped or overwrite the first).
 
     This is the extension pattern from the jsonschema docs (Snakemake's ``validate``
     does the same), written here so the CLI and the Snakefile agree on defaults.
     """
-    from jsonschema import Draft7Validator, validators
+    from jsonschema import Draft7Validator, ValidationError, validators
 
     _, registry = _schema_registry()
     validate_properties = Draft7Validator.VALIDATORS["properties"]
@@ -112,7 +115,16 @@ def _validator_with_defaults(schema: dict[str, Any]):
                     instance.setdefault(prop, json.loads(json.dumps(subschema["default"])))
         yield from validate_properties(validator, properties, instance, schema)
 
-    cls = validators.extend(Draft7Validator, {"properties": set_defaults})
+    def unique_names(validator, enabled, instance, schema):
+        seen: dict[Any, int] = {}
+        for i, item in enumerate(instance if enabled and isinstance(instance, list) else []):
+            name = item.get("name") if isinstance(item, dict) else None
+            if name is not None and name in seen:
+                yield ValidationError(f"name {name!r} is given twice (items {seen[name]} and {i}); names become "
+                                      "job and file names, so each must be unique")
+            seen.setdefault(name, i)
+
+    cls = validators.extend(Draft7Validator, {"properties": set_defaults, "uniqueNames": unique_names})
     return cls(schema, registry=registry)
 
 
@@ -140,6 +152,37 @@ def restore_on_keys(instance: dict[str, Any], source: str | Path | None = None, 
             cond.update(items)
 
 
+#: A decimal number written as text: YAML 1.1 (PyYAML, Snakemake's config loader) reads ``1e-3`` as a
+#: string, and Snakemake's ``--config`` passes numbers nested in a mapping as strings.
+_NUMBER_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _numbers_from_strings(instance: dict[str, Any], validator: Any) -> None:
+    """Turn, in place, each string such as ``"1e-3"`` or ``"3"`` that sits where the schema wants a number
+    (or an integer, when it is whole) into that number, so ``lr: 1e-3`` in a YAML file means 0.001 and
+    ``--config 'materials={train: {max_epochs: 3}}'`` means 3. A string where a string may stand is kept."""
+    for _ in range(1000):  # each pass fixes every such value it sees; nested ones may need another pass
+        fixes = []
+        for err in validator.iter_errors(instance):
+            if err.validator != "type" or not isinstance(err.instance, str):
+                continue
+            if not _NUMBER_TEXT.fullmatch(err.instance.strip()):
+                continue
+            types = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+            value = float(err.instance)
+            if "number" in types:
+                fixes.append((list(err.absolute_path), value))
+            elif "integer" in types and value.is_integer():
+                fixes.append((list(err.absolute_path), int(value)))
+        if not fixes:
+            return
+        for path, value in fixes:
+            parent = instance
+            for step in path[:-1]:
+                parent = parent[step]
+            parent[path[-1]] = value
+
+
 def validate(instance: dict[str, Any], schema: dict[str, Any] | None = None,
              source: str | Path | None = None, prefix: str = "") -> dict[str, Any]:
     """Validate ``instance`` (in place, filling defaults, a pde condition's key True turned back
@@ -155,6 +198,7 @@ def validate(instance: dict[str, Any], schema: dict[str, Any] | None = None,
         raise ConfigError(prefix or "<root>", "must be a mapping of keys to values", source)
     restore_on_keys(instance, source, prefix)
     validator = _validator_with_defaults(schema)
+    _numbers_from_strings(instance, validator)
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]

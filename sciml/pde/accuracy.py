@@ -25,11 +25,20 @@ def masked_like(values: np.ndarray, ref: Reference, source: str) -> Reference:
 
 def joint_relative_l2(preds: dict[str, np.ndarray], ref: Reference, names: tuple[str, ...] | list[str]) -> float:
     """Relative L2 of several fields together: sqrt(sum_f ||pred_f - ref_f||^2 / sum_f ||ref_f||^2)
-    over the points where the reference is defined; ``preds`` maps field -> values (``ref.size`` each)."""
+    over the points where the reference is defined; ``preds`` maps field -> values (``ref.size`` each).
+    NaN when the reference of ``names`` is identically zero (e.g. a velocity component of a shear flow):
+    a relative error is undefined there, :func:`rms_error` measures it."""
     mask = ref.mask
     num = den = 0.0
     for f in names:
         r = ref.field(f)[mask]
         num += float(np.sum((np.asarray(preds[f], dtype=float).reshape(ref.shape)[mask] - r) ** 2))
         den += float(np.sum(r ** 2))
-    return float(np.sqrt(num / den))
+    return float(np.sqrt(num / den)) if den > 0 else float("nan")
+
+
+def rms_error(pred: np.ndarray, ref: Reference, name: str) -> float:
+    """Root-mean-square of pred - ref for field ``name`` over the points where the reference is defined
+    (the field's units)."""
+    diff = np.asarray(pred, dtype=float).reshape(ref.shape)[ref.mask] - ref.field(name)[ref.mask]
+    return float(np.sqrt(np.mean(diff ** 2)))

@@ -33,6 +33,7 @@ import numpy as np
 from sciml.errors import ConfigError, TrainingError
 from sciml.pde.backend import import_deepxde
 from sciml.pde.problems import Problem
+from sciml.pde.plugins import checked_residual
 
 CHECKPOINT_NAME = "last.pt"
 
@@ -108,7 +109,7 @@ class PINN:
         """Signed residual of each PDE equation at ``X`` (n, d): (n_equations, n), float64."""
         X = np.asarray(X, dtype=self.dde.config.real(np))
         with torch_precision(self.cfg["precision"]):
-            out = self.model.predict(X, operator=self.problem.pde(self.dde))
+            out = self.model.predict(X, operator=checked_residual(self.problem, self.dde))
         out = out if isinstance(out, (list, tuple)) else [out]
         return np.stack([np.asarray(o, dtype=float).ravel() for o in out])
 
@@ -146,7 +147,7 @@ def _build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int |
     hard = bool(cfg["hard_constraints"]) and problem.supports_hard_constraints
     geom = problem.geometry(dde)
     conditions = problem.conditions(dde, geom, hard)
-    pde = problem.pde(dde)
+    pde = checked_residual(problem, dde)
     if (cfg.get("causal") or {}).get("enabled", False):
         from sciml.pde.training_options import causal_wrapper
 

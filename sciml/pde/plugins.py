@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,9 +51,13 @@ def import_user_file(path: Path, key: str, prefix: str) -> tuple[object, str]:
     modname = f"{prefix}_{abs(hash(str(path)))}"
     spec = importlib.util.spec_from_file_location(modname, path)
     module = importlib.util.module_from_spec(spec)
+    # registered as the importlib recipe does, so that inspect.getfile finds the classes' file (the saved
+    # model's fingerprint hashes it: an edited plugin must not evaluate a model trained on the old one)
+    sys.modules[modname] = module
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # noqa: BLE001 -- any error in the user's file is reported as such
+        sys.modules.pop(modname, None)
         raise ConfigError(key, f"plugin {path} failed to import ({type(exc).__name__}: {exc})") from exc
     return module, modname
 
@@ -75,10 +80,19 @@ def load_plugin_file(path: str | Path, key: str = "pde.plugins") -> list[type[Pr
 
 
 def load_plugins(paths: Sequence[str | Path]) -> list[type[Problem]]:
-    """Load every plugin file of ``pde.plugins``."""
+    """Load every plugin file of ``pde.plugins``; two of them defining one problem name is a ConfigError
+    (the later file would silently replace the earlier one's problem)."""
     out: list[type[Problem]] = []
+    first: dict[str, tuple[int, str]] = {}
     for i, p in enumerate(paths):
-        out += load_plugin_file(p, f"pde.plugins[{i}]")
+        classes = load_plugin_file(p, f"pde.plugins[{i}]")
+        for cls in classes:
+            if cls.name in first and first[cls.name][0] != i:
+                raise ConfigError(f"pde.plugins[{i}]", f"plugin {p} defines problem '{cls.name}', which plugin "
+                                  f"{first[cls.name][1]} (pde.plugins[{first[cls.name][0]}]) defines too: rename one")
+            first.setdefault(cls.name, (i, str(p)))
+            register(cls)  # this config's file for the name (another config may have loaded another)
+        out += classes
     return out
 
 
@@ -140,6 +154,9 @@ def check_problem(problem: Problem) -> None:
                 default = " (the default)" if mine == tuple(getattr(Problem, attr)) else ""
                 raise ConfigError(key, f"{what} has {attr} = {mine!r}{default} but its declaration() ({shape}) "
                                   f"gives {declared!r}: set {attr} = {declared!r}")
+    if physics is None and _overrides(problem, "pde") and not _takes(problem.pde, 1):
+        raise ConfigError(key, f"{what}: pde() must take the deepxde module, def pde(self, dde), and return the "
+                               "residual function of (x, y)")
     if not _overrides(problem, "bounds"):
         raise ConfigError(key, f"{what} defines no bounds(): (low, high) of each input {list(problem.inputs)}")
     if problem.has_solver:
@@ -155,6 +172,34 @@ def check_problem(problem: Problem) -> None:
         raise ConfigError(key, f"{what} has no reference to measure accuracy against: define analytic_reference(), "
                           "or reference_file with load_reference_file(), or a classical solver (solver_grid(), "
                           "solver_levels(), solve()); the pipeline evaluates the PINN on the reference's grid")
+
+
+def _takes(fn: object, n: int) -> bool:
+    """True when ``fn`` can be called with ``n`` positional arguments."""
+    try:
+        inspect.signature(fn).bind(*([None] * n))
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def checked_residual(problem: Problem, dde: object) -> object:
+    """``problem.pde(dde)``; for a plugin / entry-point problem checked first: DeepXDE calls the residual
+    with (x, y) or (x, y, aux) and silently leaves out one of any other arity (only the conditions would
+    be trained), so ``pde`` must take ``dde`` and return such a function (ConfigError naming the file)."""
+    source = _SOURCES.get(type(problem))
+    if source is None:
+        return problem.pde(dde)
+    key, where = source
+    what = f"{where}: problem '{problem.name}'"
+    if not _takes(problem.pde, 1):
+        raise ConfigError(key, f"{what}: pde() must take the deepxde module, def pde(self, dde), and return the "
+                               "residual function of (x, y)")
+    residual = problem.pde(dde)
+    if not callable(residual) or not (_takes(residual, 2) or _takes(residual, 3)):
+        raise ConfigError(key, f"{what}: pde(dde) must return a function of (x, y) (or (x, y, aux)) giving the "
+                               f"residual(s); it returned {residual!r}")
+    return residual
 
 
 def load_operator_family(path: str | Path, key: str = "family.plugin") -> type:

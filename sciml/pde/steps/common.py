@@ -17,11 +17,13 @@ def load_problem(cfg: dict[str, Any], name: str) -> Problem:
     the registered and declared ones) and for a plugin problem that cannot run
     (:func:`sciml.pde.plugins.check_problem`)."""
     declared = cfg.get("declared") or {}
+    from sciml.pde.plugins import check_problem, load_entry_points, load_plugins
+
     if name in declared:
         from sciml.pde.problems.declared import DeclaredProblem
 
+        check_declared_name(cfg, name)
         return DeclaredProblem(name, declared[name])
-    from sciml.pde.plugins import check_problem, load_entry_points, load_plugins
 
     if cfg.get("plugins") or name not in REGISTRY:
         load_plugins(cfg.get("plugins") or [])
@@ -30,9 +32,32 @@ def load_problem(cfg: dict[str, Any], name: str) -> Problem:
     if name not in REGISTRY:
         valid = sorted(set(problem_names()) | set(declared))
         raise ConfigError("pde.problems", f"unknown problem '{name}' (valid: {', '.join(valid)})")
+    stray = [k for k in cfg.get("params") or {} if k not in REGISTRY]
+    if stray:  # the schema lets a plugin's name through: a misspelt one must not be ignored
+        load_entry_points()
+        stray = [k for k in stray if k not in REGISTRY]
+    if stray:
+        where = (f"a declared problem takes its params under pde.declared.{stray[0]}.params" if stray[0] in declared
+                 else f"valid: {', '.join(problem_names())}")
+        raise ConfigError(f"pde.params.{stray[0]}", f"no built-in, plugin or entry-point problem of that name ({where})")
     problem = get_problem(name, cfg["params"].get(name, {}))
     check_problem(problem)  # a plugin problem that cannot run: ConfigError naming its file
     return problem
+
+
+def check_declared_name(cfg: dict[str, Any], name: str) -> None:
+    """Refuse a ``pde.declared`` name that a built-in problem or one of the config's plugin files
+    (``pde.plugins``) also defines: one of the two would be used silently (ConfigError)."""
+    from sciml.pde.plugins import load_plugins
+
+    builtin = {n for n, cls in REGISTRY.items() if cls.__module__.startswith("sciml.pde.problems")}
+    plugin = {cls.name: i for i, p in enumerate(cfg.get("plugins") or []) for cls in load_plugins([p])}
+    if name in builtin:
+        raise ConfigError(f"pde.declared.{name}", f"'{name}' is a built-in problem's name: give the declared "
+                                                  "problem another name")
+    if name in plugin:
+        raise ConfigError(f"pde.declared.{name}", f"'{name}' is also defined by the plugin "
+                                                  f"pde.plugins[{plugin[name]}]: rename one of them")
 
 
 def problem_lines(cfg: dict[str, Any] | None = None) -> list[str]:
@@ -42,18 +67,17 @@ def problem_lines(cfg: dict[str, Any] | None = None) -> list[str]:
     message ``train`` gives) and its reference file must exist and hold the configured columns (header /
     keys and array shapes only; the loader's own error, ConfigError or DataError); every name in
     ``pde.problems`` must be a problem (the message of the steps for an unknown one)."""
+    # the package's own problems (a plugin loaded earlier in this process, e.g. a notebook's, is in REGISTRY too)
     rows = [(name, f"{cls.title}: {cls.equation}  [reference: {cls.reference_file or 'analytic/solver'}]")
-            for name, cls in sorted(REGISTRY.items())]
+            for name, cls in sorted(REGISTRY.items()) if cls.__module__.startswith("sciml.pde.problems")]
     if cfg is not None:
-        builtin = set(REGISTRY)
         declared = list(cfg.get("declared") or {})
         rows += [(name, f"{_declared_checked(cfg, name).describe()}  [declared in the config]") for name in declared]
         if cfg.get("plugins"):
             from sciml.pde.plugins import load_plugins
 
-            load_plugins(cfg["plugins"])  # loading a file registers all of its problems
-            rows += [(name, f"{load_problem(cfg, name).describe()}  [plugin]")
-                     for name in sorted(set(REGISTRY) - builtin - set(declared))]
+            mine = sorted({cls.name for cls in load_plugins(cfg["plugins"])})  # registers all of the files' problems
+            rows += [(name, f"{load_problem(cfg, name).describe()}  [plugin]") for name in mine]
         listed = {name for name, _ in rows}
         for name in cfg.get("problems") or []:
             if name not in listed:

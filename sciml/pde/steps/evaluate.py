@@ -139,7 +139,7 @@ def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, mod
     from sciml.rounding import round_sig
     from sciml.steps import resolve_threads, run_step
 
-    from sciml.pde.accuracy import joint_relative_l2
+    from sciml.pde.accuracy import joint_relative_l2, rms_error
     from sciml.pde.fields import to_dataset_fields
     from sciml.pde.steps.common import problem_files
 
@@ -184,6 +184,12 @@ def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, mod
         if multi:  # rel_l2 above is over all fields together
             metrics["fields"] = list(fields)
             metrics["rel_l2_per_field"] = {f: round_sig(joint_relative_l2(preds, ref, (f,))) for f in fields}
+            metrics["rms_error_per_field"] = {f: round_sig(rms_error(preds[f], ref, f)) for f in fields}
+            zero = [f for f, v in metrics["rel_l2_per_field"].items() if v is None]
+            if zero:  # a relative error of a zero field is undefined: its rms error (absolute) stands for it
+                metrics["rel_l2_undefined"] = zero
+                log(f"{problem_name}: the reference of {', '.join(zero)} is identically zero: its relative L2 is "
+                    "undefined (null in rel_l2_per_field); rms_error_per_field gives its absolute error")
         if gauge:
             metrics["gauge_shift"] = {f: round_sig(v) for f, v in gauge.items()}
         if problem.groups:
