@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sciml.errors import ConfigError
+from sciml.errors import ConfigError, DataError
 from sciml.pde.problems import REGISTRY, register
 from sciml.pde.problems.base import Problem
 
@@ -167,6 +167,11 @@ def check_problem(problem: Problem) -> None:
     if problem.reference_file is not None and not _overrides(problem, "load_reference_file"):
         raise ConfigError(key, f"{what} sets reference_file but defines no load_reference_file()")
     solver_ref = problem.has_solver and _overrides(problem, "solver_grid")
+    if _overrides(problem, "analytic_reference"):  # cheap: a malformed one is refused here, not at solve
+        try:
+            problem.analytic_reference()
+        except (DataError, ValueError, TypeError, IndexError, KeyError) as exc:
+            raise ConfigError(key, f"{what}: analytic_reference() failed: {exc}") from None
     if not (problem.reference_file is not None or solver_ref
             or any(_overrides(problem, m) for m in ("analytic_reference", "reference"))):
         raise ConfigError(key, f"{what} has no reference to measure accuracy against: define analytic_reference(), "

@@ -65,18 +65,15 @@ def read_score_matrix(path: str | Path, length: int, sequence: str | None = None
     full_length = numbering.span if numbering.full else None
     if widths == {n} and n in (length, alignment_length, full_length):
         out = np.array([_numbers(path, k, p) for k, p in lines])
-        if n == length:
-            pass
-        elif n == alignment_length:  # over the whole alignment: keep the columns where the query has a residue
-            cols = np.asarray(alignment_columns, dtype=np.int64)
-            out = out[np.ix_(cols, cols)]
-            notes.append(f"the score matrix covers all {n} alignment columns: the {length} columns where the "
-                         "query has a residue were taken")
-        else:  # over the query's own sequence, insert residues included: keep the predicted ones
-            keep = np.asarray(residue_numbers, dtype=np.int64) - 1
+        if n != length:
+            if n == alignment_length:  # over the whole alignment: the columns where the query has a residue
+                keep = np.asarray(alignment_columns, dtype=np.int64)
+                what = f"all {n} alignment columns: the {length} columns where the query has a residue were taken"
+            else:  # over the query's own sequence, insert residues included: the predicted ones
+                keep = np.asarray(residue_numbers, dtype=np.int64) - 1
+                what = f"the query's own {n} residues: the {length} predicted ones (not in insert states) were taken"
             out = out[np.ix_(keep, keep)]
-            notes.append(f"the score matrix covers the query's own {n} residues: the {length} predicted ones (not "
-                         "in insert states) were taken")
+            notes.append(f"the score matrix covers {what}")
         kind = "matrix"
     elif _is_rr(lines) or widths == {3} or (widths == {6} and all(p[1].isalpha() and p[3].isalpha()
                                                                    for _, p in lines)):
@@ -132,19 +129,13 @@ def _score_file_lines(path: str | Path) -> list[tuple[int, list[str]]]:
 
 def _numbers(path: str | Path, line: int, values: list[str]) -> list[float]:
     """``values`` of file line ``line`` as floats (DataError naming the line and the value)."""
-    try:
-        return [float(v) for v in values]
-    except ValueError:
-        bad = next(v for v in values if not _is_float(v))
-        raise DataError(path, f"not a number: {bad!r}", record=f"line {line}") from None
-
-
-def _is_float(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
+    out = []
+    for v in values:
+        try:
+            out.append(float(v))
+        except ValueError:
+            raise DataError(path, f"not a number: {v!r}", record=f"line {line}") from None
+    return out
 
 
 def _not_a_score_file(path: str | Path, lines: list[tuple[int, list[str]]], length: int,

@@ -102,3 +102,11 @@ def test_a_plugin_problems_parameters_are_set_under_pde_params(tmp_path):
         load_problem({**cfg, "params": {"poisson_k": {"kk": 3.0}}}, "poisson_k")
     with pytest.raises(ConfigError, match=r"pde\.params\.poison_k': no built-in, plugin or entry-point problem"):
         load_problem({**cfg, "params": {"poison_k": {"k": 3.0}}}, "poisson_k")
+
+
+def test_a_malformed_analytic_reference_is_refused_when_the_plugin_is_loaded(tmp_path):
+    bad = tmp_path / "bad_ref.py"
+    bad.write_text(PLUGIN.replace('"my_poisson"', '"bad_ref"').replace("np.sin(np.pi * x), \"analytic\"",
+                                                                      "np.sin(np.pi * x)[:5], \"analytic\""))
+    with pytest.raises(ConfigError, match=r"bad_ref.py: problem 'bad_ref': analytic_reference\(\) failed: .*shape"):
+        load_problem({**_base(), "plugins": [str(bad)]}, "bad_ref")
