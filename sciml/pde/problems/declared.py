@@ -7,7 +7,8 @@ boundary/initial conditions; this module adds the ground truth: an analytic
 ``solution`` per field and/or a user ``reference`` file (:mod:`sciml.pde.user_references`).
 Every string goes through the safe parser :mod:`sciml.pde.expressions` (never ``eval``), and
 all of it is checked when the problem is built, before any training: an unknown symbol, a
-derivative of a field that does not exist, a condition on a field that does not exist, or a
+derivative of a field that does not exist, a condition on a field that does not exist (or naming
+no field in a problem of several), a field that no equation and no condition constrains, or a
 boundary selector that selects none of the sampled boundary points raises
 :class:`~sciml.errors.ConfigError` naming the config key. See ``docs/pde_problems.md``.
 
@@ -17,6 +18,7 @@ step records that, and accuracies are measured against the declared reference on
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,11 @@ from sciml.pde.references import Reference
 #: evaluation warns (a reference and a condition of one problem agree to discretisation error; a
 #: point-order mix-up or another problem's file is off by order 1: the walkthrough's t-major file, 1.4).
 INITIAL_MISMATCH = 0.05
+#: Reference points at most this fraction of the domain's extent outside it count as inside, for every
+#: geometry (DeepXDE's own tests differ: a rectangle's is exact, an interval's or a disk's boundary test
+#: allows 1e-5 relative): the roundoff of a point written on the boundary, float32 storage (6e-8) or a
+#: text file's 7 significant digits included; a point further out is refused.
+INSIDE_RTOL = 1e-6
 
 
 class DeclaredProblem(Problem):
@@ -54,11 +61,14 @@ class DeclaredProblem(Problem):
         return self.spec
 
     def validate(self) -> None:
-        """Parse the declaration and every expression (ConfigError naming its key); check the
-        ground truth (analytic solution and/or reference file) and the field groups."""
+        """Parse the declaration and every expression (ConfigError naming its key); check that every
+        field is constrained, the ground truth (analytic solution and/or reference file) and the
+        field groups."""
+        self._check_condition_fields()
         physics = Declaration(self.spec, self.key, self.params)
         self._physics = physics
         self.dim, self.time, self.inputs, self.fields = physics.dim, physics.time, physics.inputs, physics.fields
+        self._check_fields_used(physics)
         self.equation = physics.describe_equations()
         sol = self.spec.get("solution") or {}
         for f in sol:
@@ -96,6 +106,34 @@ class DeclaredProblem(Problem):
                 raise ConfigError(f"{self.key}.hard.{f}", "lift and distance may use inputs and parameters only")
         self.supports_hard_constraints = bool(self.hard)
 
+    def _check_condition_fields(self) -> None:
+        """In a problem of several fields every condition names its field (ConfigError naming the
+        condition's ``field`` key): the default is the only field, there is none here."""
+        fields = self.spec.get("fields")
+        if not isinstance(fields, list) or len(fields) < 2:
+            return
+        for i, c in enumerate(self.spec.get("conditions") or []):
+            if isinstance(c, dict) and c.get("field") is None:
+                raise ConfigError(f"{self.key}.conditions[{i}].field",
+                                  f"the condition must name its field (field: {fields[0]}) when the problem has "
+                                  f"several fields ({', '.join(map(str, fields))})")
+
+    def _check_fields_used(self, physics: Declaration) -> None:
+        """Refuse a field that appears in no equation and no condition (ConfigError naming the field
+        and the problem): nothing would constrain the network's output for it."""
+        used = {self.fields[c["component"]] for c in physics.conditions_spec}
+        for e in physics.equations:
+            used |= e.fields_used
+        for c in physics.conditions_spec:
+            if "value" in c:  # a robin value may use fields
+                used |= c["value"].fields_used
+        unused = [f for f in self.fields if f not in used]
+        if unused:
+            raise ConfigError(f"{self.key}.fields", f"field '{unused[0]}' of problem '{self.name}' appears in no "
+                              "equation and no condition, so nothing constrains it (the network's output for it "
+                              "would be trained on nothing): use it in an equation or a condition, or drop it "
+                              "from fields")
+
     # -- hard constraints: field = lift + distance * N for the fields in `hard` --------------------------
     def output_transform(self, dde: Any) -> Callable[[Any, Any], Any] | None:
         """The hard transform, after checking that each lift and distance satisfy the Dirichlet and
@@ -131,6 +169,31 @@ class DeclaredProblem(Problem):
 
         return self._physics.inside(import_deepxde(), X)
 
+    def near_domain(self, X: np.ndarray) -> np.ndarray:
+        """Boolean mask (n,) of points X (n, d) in the domain or within :data:`INSIDE_RTOL` of its extent
+        (the bounding box's largest side; in time, the time span) outside it, for every geometry alike:
+        DeepXDE's ``inside`` at the point or at the point moved by that distance along an axis or
+        diagonal (a box's corner, a hole's rim)."""
+        from sciml.pde.pinn import import_deepxde
+
+        X = np.asarray(X, dtype=float)
+        geom = self._physics.spatial(import_deepxde())
+        lo, hi = (np.atleast_1d(np.asarray(b, dtype=float)) for b in geom.bbox)
+        tol = INSIDE_RTOL * float(np.max(hi - lo))
+        S = X[:, :self.dim]
+        ok = np.asarray(geom.inside(S), dtype=bool)
+        for step in itertools.product((-tol, 0.0, tol), repeat=self.dim):
+            miss = np.flatnonzero(~ok)
+            if not len(miss):
+                break
+            if any(step):
+                ok[miss] = np.asarray(geom.inside(S[miss] + np.asarray(step)), dtype=bool)
+        if self.time:
+            t0, t1 = self.time
+            ttol = INSIDE_RTOL * (t1 - t0)
+            ok &= (X[:, self.dim] >= t0 - ttol) & (X[:, self.dim] <= t1 + ttol)
+        return ok
+
     # -- reference ------------------------------------------------------------------------------------
     def reference_inputs(self, data_root: str | Path | None = None) -> list[Path]:
         from sciml.pde.user_references import reference_path
@@ -145,13 +208,11 @@ class DeclaredProblem(Problem):
 
             ref, lines = load_user_reference(self.spec["reference"], f"{self.key}.reference", self.inputs, self.fields)
             pts = ref.points()
-            inside = self.inside(pts)
-            if self.time:
-                inside &= (pts[:, -1] >= self.time[0] - 1e-9) & (pts[:, -1] <= self.time[1] + 1e-9)
+            inside = self.near_domain(pts)
             if not inside.all():
                 bad = int(np.flatnonzero(~inside)[0])
                 raise DataError(ref.source, f"{int((~inside).sum())} reference points lie outside the domain of "
-                                f"{self.key} (first: {pts[bad].tolist()})",
+                                f"{self.key} by more than {INSIDE_RTOL:g} of its extent (first: {pts[bad].tolist()})",
                                 record=f"line {lines[bad]}" if lines is not None else f"point {bad}")
             return ref
         return self.analytic_reference()
