@@ -146,7 +146,10 @@ def _read_text(path: Path, fmt: str) -> tuple[list[str] | None, list[tuple[int, 
                 try:
                     vals = [float(p) for p in parts]
                 except ValueError:
-                    raise DataError(path, f"non-numeric value in '{text}'", record=f"line {lineno}") from None
+                    first = fmt == "dat" and not rows  # column names without the '%' a dat header needs
+                    raise DataError(path, f"non-numeric value in '{text}'", record=f"line {lineno}",
+                                    hint="a dat file's header lines start with '%' (COMSOL's export); column "
+                                         "names on a plain first line fit format: csv" if first else None) from None
                 if not all(np.isfinite(vals)):
                     raise DataError(path, f"non-finite value (NaN/inf) in '{text}'", record=f"line {lineno}")
                 rows.append(vals)

@@ -219,3 +219,11 @@ def test_a_condition_of_a_problem_of_several_fields_must_name_its_field():
     assert info.value.key == "pde.declared.mine.conditions[1].field"
     assert "must name its field (field: u) when the problem has several fields (u, v)" in str(info.value)
     assert "None" not in str(info.value)
+
+
+def test_a_dat_file_with_column_names_on_a_plain_first_line_is_told_about_the_percent_header(tmp_path):
+    p = tmp_path / "hdr.dat"
+    p.write_text("x y u\n0 0 0\n1 1 0\n")
+    spec = {"path": str(p), "columns": {"coords": [0, 1], "fields": {"u": 2}}}
+    with pytest.raises(DataError, match=r"hdr.dat \(record line 1\): non-numeric value in 'x y u'.*start with '%'"):
+        load_user_reference(spec, KEY, ("x", "y"), ("u",))
