@@ -11,8 +11,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser("data", help="list, verify and download datasets")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("list", help="list manifest entries: present?, where each comes from (download URL, "
-                                    "PyPI package, project-made, or what to do by hand)")
+    p = sub.add_parser("list", help="list manifest entries: present? (the file exists; its sha256 is not read: "
+                                    "'data verify' checks it), where each comes from (download URL, PyPI package, "
+                                    "project-made, or what to do by hand)")
     p.add_argument("--verbose", "-v", action="store_true", help="also show licence and how the URL was verified")
     add_data_root_argument(p, with_config=False)
     p.set_defaults(func=_list)

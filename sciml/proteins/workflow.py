@@ -41,3 +41,9 @@ def coevolution_section(section: dict[str, Any], family: str) -> dict[str, Any]:
     the Potts fits (the CLI fills the keys left out with their defaults, which the step never reads)."""
     entries = [e for e in section.get("families") or [] if e.get("name") == family]
     return {**{k: section[k] for k in COEVOLUTION_KEYS if k in section}, "families": entries}
+
+
+def target_section(section: dict[str, Any], target: str) -> dict[str, Any]:
+    """The ``proteins`` section with ``targets`` cut to target ``target``'s entry: what its predict job
+    gets, so that adding or editing another target does not rerun this one."""
+    return {**section, "targets": [t for t in section.get("targets", []) if t["name"] == target]}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -46,6 +48,35 @@ def test_tiny_materials_workflow(workflow_runner, tmp_path):
     cfg["materials"]["train"]["max_epochs"] = 3  # a training setting does
     planned = (lambda p: p.stdout + p.stderr)(workflow_runner(cfg, extra_args=("-n",)))
     assert "materials_train" in planned
+
+
+@pytest.mark.slow
+def test_editing_a_file_of_a_folder_dataset_reruns_prepare(workflow_runner, tmp_path, jdft2d_records):
+    """Snakemake sees a folder's own mtime only; an id_prop.csv edited in place must still rerun prepare."""
+    from pymatgen.io.cif import CifWriter
+
+    folder = tmp_path / "data" / "mine"
+    folder.mkdir(parents=True)
+    rows = []
+    for r in jdft2d_records[:12]:
+        CifWriter(r.structure).write_file(folder / f"{r.id}.cif")
+        rows.append(f"{r.id},{r.target}")
+    (folder / "id_prop.csv").write_text("\n".join(rows) + "\n")
+    cfg = {"data_root": str(tmp_path / "data"), "domains": ["materials"],
+           "materials": {"dataset": {"path": "mine"}}}
+    target = (str(tmp_path / "results" / "materials" / "prepared" / "summary.json"),)
+    workflow_runner(cfg, targets=target)
+    planned = workflow_runner(cfg, targets=target, extra_args=("-n",))
+    assert "materials_prepare" not in planned.stdout + planned.stderr
+    before = os.stat(folder).st_mtime_ns
+    time.sleep(1.1)
+    with open(folder / "id_prop.csv", "r+") as fh:  # one target changed in place: the folder's mtime stays
+        text = fh.read()
+        fh.seek(0)
+        fh.write(text.replace(rows[0], rows[0].split(",")[0] + ",1234.5", 1))
+    assert os.stat(folder).st_mtime_ns == before
+    planned = workflow_runner(cfg, targets=target, extra_args=("-n",))
+    assert "materials_prepare" in planned.stdout + planned.stderr
 
 
 def test_dry_run_lists_one_job_per_fold(workflow_runner):

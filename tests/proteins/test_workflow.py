@@ -177,3 +177,5 @@ def test_workflow_predicts_configured_targets_with_and_without_structure(workflo
     planned = proc.stdout + proc.stderr
     assert "proteins_predict" in planned and "another1lpb" in planned, planned[-3000:]
     assert "proteins_cross_validate" not in planned and "proteins_train_model" not in planned, planned[-3000:]
+    # nor are the other targets predicted again: each predict job's config holds its own target only
+    assert planned.count("rule proteins_predict:") == 1 and "target=another1lpb" in planned, planned[-3000:]

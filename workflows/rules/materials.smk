@@ -1,6 +1,8 @@
 # Materials domain: dataset -> validated, cached periodic graphs -> one training job per
 # CV fold (run in parallel on a cluster) -> Matbench-style fold aggregation + report section.
 # Each rule calls one step of sciml.materials.steps through `sciml materials <step>`.
+from sciml.materials.workflow import dataset_files
+
 MATERIALS = config["materials"]
 MATERIALS_OUT = f"{RESULTS}/materials"
 MATERIALS_PREPARED = f"{MATERIALS_OUT}/prepared"
@@ -20,7 +22,7 @@ MATERIALS_SCORE_FIGURE = "roc" if MATERIALS["dataset"]["task"] == "classificatio
 
 rule materials_prepare:
     input:
-        data=MATERIALS_DATA,
+        data=dataset_files(MATERIALS_DATA),
     output:
         summary=f"{MATERIALS_PREPARED}/summary.json",
         quarantine=report(
@@ -46,14 +48,14 @@ rule materials_prepare:
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml materials prepare --config-json {params.cfg} --data-root {params.data_root} "
-        "--out-dir {params.out_dir} --cache-dir {params.cache} --threads {threads} > {log} 2>&1"
+        "sciml materials prepare --config-json {params.cfg} --data-root {params.data_root:q} "
+        "--out-dir {params.out_dir:q} --cache-dir {params.cache:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule materials_train_fold:
     input:
         # the step reads the dataset (the cache key hashes it) and the graph cache 'prepare' built
-        data=MATERIALS_DATA,
+        data=dataset_files(MATERIALS_DATA),
         summary=f"{MATERIALS_PREPARED}/summary.json",
     output:
         metrics=f"{MATERIALS_FOLD}/metrics.json",
@@ -86,9 +88,9 @@ rule materials_train_fold:
     conda:
         "../envs/sciml.yaml"
     shell:
-        "{params.launcher} sciml materials train --config-json {params.cfg} --data-root {params.data_root} --fold {wildcards.fold} "
-        "--out-dir {params.out_dir} --checkpoint-dir {params.ckpt} --cache-dir {params.cache} "
-        "--threads {threads} > {log} 2>&1"
+        "{params.launcher} sciml materials train --config-json {params.cfg} --data-root {params.data_root:q} --fold {wildcards.fold} "
+        "--out-dir {params.out_dir:q} --checkpoint-dir {params.ckpt:q} --cache-dir {params.cache:q} "
+        "--threads {threads} > {log:q} 2>&1"
 
 
 rule materials_section:
@@ -126,5 +128,5 @@ rule materials_section:
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml materials section --config-json {params.cfg} --prepared-dir {params.prepared_dir} "
-        "--fold-dirs {params.fold_dirs} --out-dir {params.out_dir} > {log} 2>&1"
+        "sciml materials section --config-json {params.cfg} --prepared-dir {params.prepared_dir:q} "
+        "--fold-dirs {params.fold_dirs:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -45,8 +45,8 @@ rule pde_solve:
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml pde solve --config-json {params.cfg} --data-root {params.data_root} "
-        "--problem {wildcards.pde_problem} --threads {threads} --out-dir {params.out_dir} > {log} 2>&1"
+        "sciml pde solve --config-json {params.cfg} --data-root {params.data_root:q} "
+        "--problem {wildcards.pde_problem} --threads {threads} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule pde_train:
@@ -60,7 +60,7 @@ rule pde_train:
         history=f"{PDE_PROBLEM}/train/loss_history.csv",
         prov=f"{PDE_PROBLEM}/train/provenance.json",
     params:
-        cfg=section_json("pde"),
+        cfg=section_json("pde", without=("evaluation",)),  # train reads no evaluation key
         ckpt=f"{CHECKPOINTS}/pde",
         out_dir=subpath(output.train, parent=True),
     log:
@@ -75,8 +75,8 @@ rule pde_train:
         "../envs/sciml.yaml"
     shell:
         "sciml pde train --config-json {params.cfg} "
-        "--problem {wildcards.pde_problem} --threads {threads} --checkpoint-dir {params.ckpt} "
-        "--out-dir {params.out_dir} > {log} 2>&1"
+        "--problem {wildcards.pde_problem} --threads {threads} --checkpoint-dir {params.ckpt:q} "
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule pde_evaluate:
@@ -112,9 +112,9 @@ rule pde_evaluate:
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml pde evaluate --config-json {params.cfg} --data-root {params.data_root} "
-        "--problem {wildcards.pde_problem} --threads {threads} --model-dir {params.model_dir} "
-        "--solver-dir {params.solver_dir} --out-dir {params.out_dir} > {log} 2>&1"
+        "sciml pde evaluate --config-json {params.cfg} --data-root {params.data_root:q} "
+        "--problem {wildcards.pde_problem} --threads {threads} --model-dir {params.model_dir:q} "
+        "--solver-dir {params.solver_dir:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule pde_operator:
@@ -138,7 +138,7 @@ rule pde_operator:
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml pde operator --config {input.cfg} --threads {threads} --out-dir {params.out_dir} > {log} 2>&1"
+        "sciml pde operator --config {input.cfg:q} --threads {threads} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule pde_section:
@@ -157,7 +157,7 @@ rule pde_section:
         evaluate_dirs=expand(f"{PDE}/{{p}}/evaluate", p=PDE_PROBLEMS),
         solve_dirs=expand(f"{PDE}/{{p}}/solve", p=PDE_PROBLEMS),
         train_dirs=expand(f"{PDE}/{{p}}/train", p=PDE_PROBLEMS),
-        operator_dirs=" ".join(["--operator-dirs"] + PDE_OPERATOR_DIRS) if PDE_OPERATOR_DIRS else "",
+        operator_dirs=" ".join(["--operator-dirs"] + [shlex.quote(d) for d in PDE_OPERATOR_DIRS]) if PDE_OPERATOR_DIRS else "",
     log:
         f"{RESULTS}/logs/pde_section.log",
     benchmark:
@@ -169,6 +169,6 @@ rule pde_section:
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml pde section --config-json {params.cfg} --out-dir {params.out_dir} "
-        "--evaluate-dirs {params.evaluate_dirs} --solve-dirs {params.solve_dirs} "
-        "--train-dirs {params.train_dirs} {params.operator_dirs} > {log} 2>&1"
+        "sciml pde section --config-json {params.cfg} --out-dir {params.out_dir:q} "
+        "--evaluate-dirs {params.evaluate_dirs:q} --solve-dirs {params.solve_dirs:q} "
+        "--train-dirs {params.train_dirs:q} {params.operator_dirs} > {log:q} 2>&1"

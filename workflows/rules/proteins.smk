@@ -5,6 +5,7 @@
 # rerun resumes. Threads: one source, config["proteins"]["threads"], passed as --threads.
 from sciml.proteins.workflow import coevolution_section
 from sciml.proteins.workflow import entry_files as proteins_entry_files
+from sciml.proteins.workflow import target_section
 
 PROTEIN_FAMILIES = [f["name"] for f in config["proteins"]["families"]]
 # prediction targets (rules at the end); the section counts them
@@ -44,8 +45,8 @@ rule proteins_coevolution:
     # --allow-skip: an unusable family is skipped (its metrics.json says why, with the sha256 of its files) and
     # counted in the section; without it the step exits 3 and would stop the workflow
     shell:
-        "sciml proteins coevolution --config-json {params.cfg} --data-root {params.data_root} "
-        "--family {wildcards.family} --allow-skip --threads {threads} --out-dir {params.out} > {log} 2>&1"
+        "sciml proteins coevolution --config-json {params.cfg} --data-root {params.data_root:q} "
+        "--family {wildcards.family} --allow-skip --threads {threads} --out-dir {params.out:q} > {log:q} 2>&1"
 
 
 rule proteins_cross_validate:
@@ -73,8 +74,8 @@ rule proteins_cross_validate:
     conda:
         "../envs/sciml.yaml"
     shell:
-        "{params.launcher} sciml proteins cross-validate --config-json {params.cfg} --family-dirs {params.family_dirs} "
-        "--threads {threads} --checkpoint-dir {params.ckpt} --out-dir {params.out} > {log} 2>&1"
+        "{params.launcher} sciml proteins cross-validate --config-json {params.cfg} --family-dirs {params.family_dirs:q} "
+        "--threads {threads} --checkpoint-dir {params.ckpt:q} --out-dir {params.out:q} > {log:q} 2>&1"
 
 
 rule proteins_section:
@@ -112,8 +113,8 @@ rule proteins_section:
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml proteins section --config-json {params.cfg} --family-dirs {params.family_dirs} "
-        "--cv-dir {params.cv_dir} --target-dirs {params.target_dirs} --out-dir {params.out} > {log} 2>&1"
+        "sciml proteins section --config-json {params.cfg} --family-dirs {params.family_dirs:q} "
+        "--cv-dir {params.cv_dir:q} --target-dirs {params.target_dirs:q} --out-dir {params.out:q} > {log:q} 2>&1"
 
 
 # --------------------------------------------------------------------------- prediction targets
@@ -149,13 +150,13 @@ rule proteins_train_model:
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml proteins train-model --config-json {params.cfg} --family-dirs {params.family_dirs} "
-        "--cv-dir {params.cv_dir} --threads {threads} --checkpoint-dir {params.ckpt} --out-dir {params.out} > {log} 2>&1"
+        "sciml proteins train-model --config-json {params.cfg} --family-dirs {params.family_dirs:q} "
+        "--cv-dir {params.cv_dir:q} --threads {threads} --checkpoint-dir {params.ckpt:q} --out-dir {params.out:q} > {log:q} 2>&1"
 
 
 SEQUENCE_MODEL = config["proteins"]["sequence_model"]["enabled"]
 # predict's --sequence-model-dir when the workflow trains the sequence-only model
-SEQUENCE_MODEL_ARG = f"--sequence-model-dir {PROTEINS}/sequence_model" if SEQUENCE_MODEL else ""
+SEQUENCE_MODEL_ARG = f"--sequence-model-dir {shlex.quote(f'{PROTEINS}/sequence_model')}" if SEQUENCE_MODEL else ""
 
 
 rule proteins_train_sequence_model:
@@ -179,8 +180,8 @@ rule proteins_train_sequence_model:
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml proteins train-sequence-model --config-json {params.cfg} --data-root {params.data_root} "
-        "--threads {threads} --checkpoint-dir {params.ckpt} --out-dir {params.out} > {log} 2>&1"
+        "sciml proteins train-sequence-model --config-json {params.cfg} --data-root {params.data_root:q} "
+        "--threads {threads} --checkpoint-dir {params.ckpt:q} --out-dir {params.out:q} > {log:q} 2>&1"
 
 
 rule proteins_predict:
@@ -197,7 +198,8 @@ rule proteins_predict:
         prediction=directory(f"{PROTEINS}/targets/{{target}}/prediction"),
         provenance=f"{PROTEINS}/targets/{{target}}/provenance.json",
     params:
-        cfg=section_json("proteins"),
+        # this target's entry only: adding or editing another target does not rerun this one
+        cfg=lambda wc: shlex.quote(json.dumps(target_section(config["proteins"], wc.target), sort_keys=True)),
         data_root=data_root_param,
         model=folder_param(f"{PROTEINS}/model"),
         sequence_model=SEQUENCE_MODEL_ARG,
@@ -213,6 +215,6 @@ rule proteins_predict:
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml proteins predict --config-json {params.cfg} --data-root {params.data_root} --target {wildcards.target} "
-        "--model-dir {params.model} {params.sequence_model} --allow-skip --threads {threads} --out-dir {params.out} "
-        "> {log} 2>&1"
+        "sciml proteins predict --config-json {params.cfg} --data-root {params.data_root:q} --target {wildcards.target} "
+        "--model-dir {params.model:q} {params.sequence_model} --allow-skip --threads {threads} --out-dir {params.out:q} "
+        "> {log:q} 2>&1"

@@ -13,4 +13,4 @@ rule report:
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml report {input} --out {output} --pipeline-config {params.cfg} --title {params.title} > {log} 2>&1"
+        "sciml report {input:q} --out {output:q} --pipeline-config {params.cfg} --title {params.title} > {log:q} 2>&1"

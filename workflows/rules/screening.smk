@@ -24,6 +24,7 @@ if screening_enabled():
     checkpoint screening_shard:
         input:
             data=SCREENING_INPUT,
+            files=dataset_files(SCREENING_INPUT)[1:],  # a folder's files: an edit inside reruns the shards
         output:
             shards=directory(SCREENING_SHARDS),
         params:
@@ -39,8 +40,8 @@ if screening_enabled():
         conda:
             "../envs/sciml.yaml"
         shell:
-            "sciml materials shard --config-json {params.cfg} --input {input.data} "
-            "--out-dir {output.shards} > {log} 2>&1"
+            "sciml materials shard --config-json {params.cfg} --input {input.data:q} "
+            "--out-dir {output.shards:q} > {log:q} 2>&1"
 
     rule screening_predict:
         input:
@@ -70,9 +71,9 @@ if screening_enabled():
         conda:
             "../envs/sciml.yaml"
         shell:
-            "sciml materials predict --config-json {params.cfg} --model-dir {params.model_dir} "
-            "--input {input.shard} --id-column id --format {params.fmt} --out-dir {params.out_dir} "
-            "--threads {threads} --no-progress > {log} 2>&1"
+            "sciml materials predict --config-json {params.cfg} --model-dir {params.model_dir:q} "
+            "--input {input.shard:q} --id-column id --format {params.fmt} --out-dir {params.out_dir:q} "
+            "--threads {threads} --no-progress > {log:q} 2>&1"
 
     rule screening_gather:
         input:
@@ -105,5 +106,5 @@ if screening_enabled():
         conda:
             "../envs/sciml.yaml"
         shell:
-            "sciml materials gather --config-json {params.cfg} --shard-dirs {params.shard_dirs} "
-            "--manifest {params.manifest} --out-dir {params.out_dir} > {log} 2>&1"
+            "sciml materials gather --config-json {params.cfg} --shard-dirs {params.shard_dirs:q} "
+            "--manifest {params.manifest:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
