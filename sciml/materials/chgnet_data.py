@@ -25,7 +25,7 @@ from sciml.materials.pretrained_data import PretrainedTable, attach_features, ca
 from sciml.materials.readers import RawRecord
 from sciml.materials.validation import check_record
 
-CACHE_VERSION = 2  # 2: quarantine lines are 1-based file lines; parser_warnings
+CACHE_VERSION = 3  # 2: quarantine lines are 1-based file lines; parser_warnings; 3: Po-Ra refused
 #: CHGNet 0.3.0's graph cutoffs (A): atom graph, bond (angle) graph.
 ATOM_GRAPH_CUTOFF = 6.0
 BOND_GRAPH_CUTOFF = 3.0
@@ -78,14 +78,22 @@ def convert_record(rec: RawRecord, conv: Any, max_z: int, min_distance: float,
                    need_target: bool = True) -> tuple[Any | None, str | None]:
     """``(CrystalGraph, None)`` or ``(None, reason)`` for one record (reasons as
     :func:`~sciml.materials.validation.check_record`, plus ``chgnet_graph``)."""
-    from sciml.materials.models.chgnet import CHGNET_MAX_Z
+    from sciml.materials.models.chgnet import CHGNET_MAX_Z, CHGNET_UNTRAINED_Z
 
     _, reason = check_record(rec, GraphSettings(cutoff=ATOM_GRAPH_CUTOFF, max_neighbors=0),
                              max_z=min(int(max_z), CHGNET_MAX_Z), min_distance=min_distance, need_target=need_target)
     if reason is not None:
         return None, reason
+    structure = as_structure(rec.structure)
+    untrained = sorted({int(site.specie.Z) for site in structure} & CHGNET_UNTRAINED_Z)
+    if untrained:
+        from pymatgen.core.periodic_table import Element
+
+        names = ", ".join(f"{Element.from_Z(z).symbol} (Z={z})" for z in untrained)
+        return None, (f"element: {names} not among the 89 elements pretrained CHGNet 0.3.0 was trained on "
+                      "(its embedding of it is untrained)")
     try:
-        return conv(as_structure(rec.structure), graph_id=str(rec.id)), None
+        return conv(structure, graph_id=str(rec.id)), None
     except Exception as exc:  # CHGNet's converter on a structure it cannot handle
         return None, f"chgnet_graph: {type(exc).__name__}: {str(exc)[:160]}"
 

@@ -9,8 +9,10 @@ A model folder (a fold folder written by ``sciml materials train``) holds
   the target normalisation, the graph settings and validation limits the model was
   trained with, the target's name/unit/transform, the range predictions are clipped to
   (``target_range``, only with ``train.clip_predictions``), ``task: classification`` for a
-  classifier (its outputs are logits; absent for a regression) and, for an ensemble, the member
-  weight files (``ensemble_weights``).
+  classifier (its outputs are logits; absent for a regression), for an ensemble the member
+  weight files (``ensemble_weights``), the sha256 of every weight file (``weights_sha256``: checked
+  at load, so a corrupted file or another fold's model.json is refused) and the training records'
+  elements (``training_atomic_numbers``).
 
 :func:`save` and :func:`load` are the only code that knows this layout.
 """
@@ -21,8 +23,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sciml.errors import DataError
-from sciml.io import save_torch_atomic, write_json_atomic
+from sciml.errors import ConfigError, DataError
+from sciml.io import save_torch_atomic, sha256_file, write_json_atomic
 
 #: Format tag written into (and required in) ``model.json``.
 FORMAT = "sciml.materials.model/1"
@@ -91,6 +93,8 @@ def save(modules: Any, cfg: dict[str, Any], meta: dict[str, Any], out_dir: str |
         spec["task"] = "classification"
     if len(files) > 1:
         spec["ensemble_weights"] = files
+    # ties model.json to these weights: a corrupted file or another fold's model.json is refused at load
+    spec["weights_sha256"] = {name: sha256_file(out_dir / name) for name in files}
     if training_atomic_numbers is not None:
         spec["training_atomic_numbers"] = sorted(int(z) for z in training_atomic_numbers)
     write_json_atomic(out_dir / SPEC_FILE, spec)
@@ -182,8 +186,17 @@ def load(model_dir: str | Path) -> tuple[Any, dict[str, Any]]:
         if not weights.is_file():
             raise DataError(weights, "model file missing",
                             hint="point --model-dir at a fold folder written by 'sciml materials train'")
-        model = build_model(spec["model_name"], **spec["model_kwargs"])
-        state = read_weights(weights)
+        state = read_weights(weights)  # an empty or truncated file: said as such
+        expected = (spec.get("weights_sha256") or {}).get(weights.name)
+        if expected is not None and sha256_file(weights) != expected:
+            raise DataError(weights, "sha256 differs from the one model.json records for it: the file is corrupted, "
+                                     "or model.json belongs to other weights (another fold or run)",
+                            hint="copy the fold folder whole, or rerun 'sciml materials train' for this fold")
+        try:
+            model = build_model(spec["model_name"], **spec["model_kwargs"])
+        except (TypeError, ValueError, KeyError, ConfigError) as exc:
+            raise DataError(Path(model_dir) / SPEC_FILE, f"model_kwargs do not build a {spec['model_name']} model "
+                                                         f"({type(exc).__name__}: {str(exc)[:200]})") from None
         try:
             model.load_state_dict(state)
         except (RuntimeError, KeyError, TypeError, AttributeError) as exc:

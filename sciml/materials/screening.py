@@ -10,6 +10,7 @@ CSV or Parquet file before the next batch is read. The ``predict`` step
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
@@ -204,6 +205,10 @@ def predict_records(model: Any, spec: dict[str, Any], records: Iterable[Any], ba
                     pred = decode(out.mean(dim=0)).tolist()  # mean of the normalised outputs, as EnsembleMean
                     spread = decode(out).std(dim=0, unbiased=False).tolist() if len(out) > 1 else None
             for k, (rec, p) in enumerate(zip(good, pred)):
+                if not math.isfinite(p):  # never a number in the table that is no number: skipped, with why
+                    rejected.append((rec, f"non_finite_prediction: the model gave {p} (its weights or inputs hold "
+                                          "values out of range)"))
+                    continue
                 row = [rec.id, reduced_formula(rec.structure), len(rec.structure), float(p)]
                 if log10:
                     row.append(float(10.0**p))

@@ -44,6 +44,14 @@ def test_fine_tune_beats_the_train_mean_on_held_out_records(chgnet_fold):
     assert metrics["test"]["mae"] < 0.85 * metrics["baseline_train_mean"]["mae"], metrics["test"]
     for name in ("model.pt", "model.json", "predictions.csv", "metrics.json"):
         assert (fold_dir / name).is_file()
+    # the pretrained weights the fold started from: their file and sha256 in provenance, as for SevenNet
+    import json
+
+    from sciml.materials.models.chgnet import KNOWN_WEIGHTS
+
+    prov = json.loads((fold_dir / "provenance.json").read_text())
+    assert prov["extra"]["pretrained"]["package"] == "chgnet" and prov["extra"]["pretrained"]["checkpoint"] == "0.3.0"
+    assert KNOWN_WEIGHTS["0.3.0"][1] in prov["inputs_sha256"].values()
 
 
 def test_save_load_predict_round_trip_equals_in_memory_predictions(chgnet_fold, shared_data):
@@ -370,3 +378,20 @@ def test_train_step_with_lpft_probes_then_fine_tunes_every_layer(tmp_path, share
     assert list((tmp_path / "ckpt").rglob("probe/ckpt/*.ckpt")), "the head-only fit checkpoints beside the member's"
     spec = (tmp_path / "fold_0" / "model.json").read_text()
     assert '"probe"' not in spec  # the saved model is rebuilt without the training procedure
+
+
+def test_elements_chgnet_was_not_trained_on_are_refused_by_name():
+    """Po, At, Rn, Fr, Ra lie within CHGNet's 94 embedding rows but not in its training set: their rows are
+    still random, so a record with one is refused (as SevenNet's unknown elements are), not embedded."""
+    from pymatgen.core import Lattice, Structure
+
+    from sciml.materials.chgnet_data import convert_record, converter
+    from sciml.materials.readers import RawRecord
+
+    conv = converter()
+    ok = Structure(Lattice.cubic(3.0), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    g, reason = convert_record(RawRecord("nacl", ok, None, None), conv, 94, 0.5, need_target=False)
+    assert g is not None and reason is None
+    ra = Structure(Lattice.cubic(3.0), ["Ra", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    g, reason = convert_record(RawRecord("rao", ra, None, None), conv, 94, 0.5, need_target=False)
+    assert g is None and reason.startswith("element: Ra (Z=88) not among the 89 elements pretrained CHGNet")

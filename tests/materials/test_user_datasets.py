@@ -141,6 +141,42 @@ def test_a_broken_weight_file_is_a_data_error_naming_it(trained_fold, tmp_path, 
     assert rc == 2 and str(weights) in err and ("empty weight file" in err or "truncated or corrupt" in err)
 
 
+def test_a_corrupted_weight_file_or_another_folds_model_json_is_refused(trained_fold, tmp_path, capsys):
+    """model.json records each weight file's sha256: one flipped byte that torch still loads (predictions
+    would silently change, even to inf), or a model.json from other weights beside them, is a DataError."""
+    import json
+
+    from sciml.cli import main
+    from tests.materials.conftest import corrupted_copy
+
+    _, fold_dir, _ = trained_fold
+    src = tmp_path / "in.csv"
+    src.write_text("id,structure\n")
+    flipped = tmp_path / "flipped"
+    shutil.copytree(fold_dir, flipped)
+    corrupted_copy(fold_dir / "model.pt", flipped / "model.pt")
+    other = tmp_path / "other"
+    shutil.copytree(fold_dir, other)
+    spec = json.loads((other / "model.json").read_text())
+    spec["weights_sha256"]["model.pt"] = "0" * 64  # as another fold's model.json would say
+    (other / "model.json").write_text(json.dumps(spec))
+    for folder in (flipped, other):
+        rc = main(["materials", "predict", "--model-dir", str(folder), "--input", str(src),
+                   "--out-dir", str(tmp_path / "out"), "--no-progress"])
+        err = capsys.readouterr().err
+        assert rc == 2 and str(folder / "model.pt") in err, err
+        assert "sha256 differs from the one model.json records" in err or "truncated or corrupt" in err, err
+    bad_kwargs = tmp_path / "kwargs"
+    shutil.copytree(fold_dir, bad_kwargs)
+    spec = json.loads((bad_kwargs / "model.json").read_text())
+    spec["model_kwargs"]["extra_key"] = 1
+    (bad_kwargs / "model.json").write_text(json.dumps(spec))
+    rc = main(["materials", "predict", "--model-dir", str(bad_kwargs), "--input", str(src),
+               "--out-dir", str(tmp_path / "out"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "model.json" in err and "model_kwargs do not build" in err, err
+
+
 def test_gather_names_a_missing_shard_file(tmp_path):
     from sciml.materials.steps import gather
 

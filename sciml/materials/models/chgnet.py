@@ -40,6 +40,11 @@ KNOWN_WEIGHTS = {
 }
 #: Largest atomic number CHGNet embeds (its atom embedding has 94 rows: H..Pu).
 CHGNET_MAX_Z = 94
+#: Elements below CHGNET_MAX_Z that CHGNet 0.3.0's training set (MPtrj, 89 elements) lacks: Po, At, Rn, Fr,
+#: Ra. Their embedding rows kept their random initialisation (row norms 7.5-8.7, about sqrt(64), against 21-32
+#: for every trained neighbour, Hg-Bi and Ac-Pu, measured on the shipped 0.3.0 weights), so a structure with
+#: one is refused like an element beyond CHGNET_MAX_Z, as SevenNet's unknown elements are.
+CHGNET_UNTRAINED_Z = frozenset({84, 85, 86, 87, 88})
 FREEZE_MODES = ("head", "last_blocks", "none")
 #: Records whose restacking descriptors a model keeps (about 200 bytes each) before it starts afresh.
 _DESCRIPTOR_CACHE_SIZE = 50_000

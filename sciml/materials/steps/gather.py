@@ -215,7 +215,7 @@ def _section(summary: dict[str, Any], per_shard: list[dict[str, Any]], top: Any,
     from sciml.report import Section, Table
 
     values = summary.get("values", f"{summary['target']} ({summary['unit']})")  # log10(...) for a log10 model
-    cols = [c for c in ("rank", "id", "formula", "n_atoms", "prediction") if c in top.columns]
+    cols = [c for c in ("rank", "id", "formula", "n_atoms", "prediction", UNSEEN_COLUMN) if c in top.columns]
     shown = top.head(REPORT_ROWS)
     top_table = Table(f"Top {len(shown)} of {summary['n_predicted']} ({order}, predicted {values})",
                       cols, shown[cols].values.tolist(),

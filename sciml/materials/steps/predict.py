@@ -170,9 +170,14 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
         if parser_note:
             warnings.append(parser_note)
         if n_unseen:
+            from sciml.materials.models import PRETRAINED
+
+            why = ("the pretrained model's features know them, but its property head was fitted on no structure "
+                   "with them" if spec["model_name"] in PRETRAINED else
+                   "the model has learnt nothing about them (untrained element embeddings)")
             warnings.append(f"{n_unseen} of {n_ok} predicted structure(s) contain elements that no training record "
-                            f"had (column {UNSEEN_COLUMN}): the model has learnt nothing about them, so those "
-                            "predictions extrapolate (the ensemble spread need not show it)")
+                            f"had (column {UNSEEN_COLUMN}): {why}, so those predictions extrapolate (the ensemble "
+                            "spread need not show it)")
         if duplicates.describe():
             warnings.append(duplicates.describe())
         for w in warnings:

@@ -33,17 +33,21 @@ from sciml.rounding import round_fixed
 from sciml.steps import run_step
 
 #: Display names of the models in the section's tables.
-MODEL_LABELS = {"cgcnn": "CGCNN (ours)", "cogn": "coGN-style GN (ours)", "chgnet": "CHGNet 0.3.0 fine-tuned (ours)",
-                "sevennet": "SevenNet (pretrained) + new head (ours)"}
+MODEL_LABELS = {"cgcnn": "CGCNN (ours)", "cogn": "coGN-style GN (ours)"}
+#: How a pretrained backbone was trained, by its ``freeze`` setting.
+FREEZE_LABELS = {"head": "frozen + new head", "last_blocks": "last blocks fine-tuned", "none": "fine-tuned"}
 
 
 def model_label(cfg: dict[str, Any]) -> str:
-    """The model's name in the section's tables: :data:`MODEL_LABELS`, with a pretrained backbone's
-    ``freeze: head`` said as frozen rather than fine-tuned."""
+    """The model's name in the section's tables: :data:`MODEL_LABELS`, or a pretrained backbone with its
+    weights (CHGNet version, SevenNet checkpoint) and what was trained (:data:`FREEZE_LABELS`)."""
     name = cfg["model"]["name"]
-    if name == "chgnet" and cfg["model"]["chgnet"].get("freeze") == "head":
-        return "CHGNet 0.3.0 frozen + new head (ours)"
-    return MODEL_LABELS[name]
+    if name not in ("chgnet", "sevennet"):
+        return MODEL_LABELS[name]
+    sub = cfg["model"][name]
+    weights = (f"CHGNet {sub.get('pretrained', '0.3.0')}" if name == "chgnet"
+               else f"SevenNet {sub.get('checkpoint', '7net-0')}")
+    return f"{weights} {FREEZE_LABELS.get(sub.get('freeze', 'head'), sub.get('freeze'))} (ours)"
 
 
 def _read_predictions(path: Path) -> list[dict[str, str]]:

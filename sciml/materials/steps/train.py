@@ -100,6 +100,25 @@ def checkpoint_key(cfg: dict[str, Any], data_path: Path) -> dict[str, Any]:
     return key
 
 
+def record_pretrained(step: Any, model_cfg: dict[str, Any]) -> None:
+    """Add a pretrained model's weight file to the step's inputs (its sha256 into provenance.json) and its
+    package, version and checkpoint to the record (CHGNet or SevenNet, as ``model_cfg["name"]``)."""
+    from importlib.metadata import version
+
+    name = model_cfg["name"]
+    if name == "sevennet":
+        from sciml.materials.models.sevennet import pretrained_weights_path
+
+        checkpoint = model_cfg["sevennet"]["checkpoint"]
+    else:
+        from sciml.materials.models.chgnet import pretrained_weights_path
+
+        checkpoint = model_cfg["chgnet"].get("pretrained", "0.3.0")
+    step.add_inputs([pretrained_weights_path(checkpoint)])
+    package = "sevenn" if name == "sevennet" else "chgnet"
+    step.record.extra["pretrained"] = {"package": package, "version": version(package), "checkpoint": checkpoint}
+
+
 def load_table(cfg: dict[str, Any], root: str | Path | None, cache_dir: str | Path | None) -> tuple[Any, Path, Any]:
     """(table, dataset path, loader factory) of the configured model's representation: the
     PyG graph table for models trained from scratch, CHGNet's own graphs for ``chgnet``,
@@ -156,14 +175,8 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
         cfg = {**cfg, "dataset": resolved_dataset(cfg["dataset"], resolve(cfg["dataset"]["path"], root))}
         table, data_path, loader = load_table(cfg, root, cache_dir)
         step.add_inputs([data_path])
-        if cfg["model"]["name"] == "sevennet":  # the pretrained weights (sha256 into provenance) and their package
-            from importlib.metadata import version
-
-            from sciml.materials.models.sevennet import pretrained_weights_path
-
-            step.add_inputs([pretrained_weights_path(cfg["model"]["sevennet"]["checkpoint"])])
-            step.record.extra["pretrained"] = {"package": "sevenn", "version": version("sevenn"),
-                                               "checkpoint": cfg["model"]["sevennet"]["checkpoint"]}
+        if cfg["model"]["name"] in ("sevennet", "chgnet"):  # the pretrained weights (sha256 into provenance)
+            record_pretrained(step, cfg["model"])
         check_task(cfg)
         classification = is_classification(cfg["dataset"])
         split = split_fold(table, cfg, fold)
