@@ -152,22 +152,26 @@ def weight_files(model_dir: str | Path, spec: dict[str, Any]) -> list[Path]:
     return [Path(model_dir) / n for n in spec.get("ensemble_weights", [member_weight_file(0)])]
 
 
-def read_weights(path: Path) -> Any:
-    """The state dict in the weight file ``path`` (``torch.load(weights_only=True)``); an empty, truncated
-    or otherwise unreadable file is a :class:`~sciml.errors.DataError` naming it."""
+def read_weights(path: Path) -> tuple[Any, str]:
+    """(state dict, sha256 hex digest) of the weight file ``path``, read once (``torch.load(weights_only=True)``
+    on its bytes); an empty, truncated or otherwise unreadable file is a :class:`~sciml.errors.DataError` naming it."""
+    import hashlib
+    import io
     import pickle
     import zipfile
 
     import torch
 
-    if path.stat().st_size == 0:
+    data = path.read_bytes()
+    if not data:
         raise DataError(path, "empty weight file", hint="rerun 'sciml materials train' for this fold")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except (EOFError, OSError, RuntimeError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
         first = str(exc).strip().splitlines()[0].split(". ")[0][:160] if str(exc).strip() else ""  # torch adds advice
         raise DataError(path, f"unreadable weight file, truncated or corrupt ({type(exc).__name__}: {first})",
                         hint="rerun 'sciml materials train' for this fold") from None
+    return state, hashlib.sha256(data).hexdigest()
 
 
 def load(model_dir: str | Path) -> tuple[Any, dict[str, Any]]:
@@ -186,9 +190,9 @@ def load(model_dir: str | Path) -> tuple[Any, dict[str, Any]]:
         if not weights.is_file():
             raise DataError(weights, "model file missing",
                             hint="point --model-dir at a fold folder written by 'sciml materials train'")
-        state = read_weights(weights)  # an empty or truncated file: said as such
+        state, digest = read_weights(weights)  # an empty or truncated file: said as such
         expected = (spec.get("weights_sha256") or {}).get(weights.name)
-        if expected is not None and sha256_file(weights) != expected:
+        if expected is not None and digest != expected:
             raise DataError(weights, "sha256 differs from the one model.json records for it: the file is corrupted, "
                                      "or model.json belongs to other weights (another fold or run)",
                             hint="copy the fold folder whole, or rerun 'sciml materials train' for this fold")
