@@ -53,7 +53,7 @@ def main() -> None:
         if freecontact.available():
             for mode in args.modes.split(","):
                 r = freecontact.run(fam, mode, args.threads)
-                row[f"freecontact_{mode}"] = {"long_L/5": metrics.casp_precision(r["scores"], fam.native)["long_L/5"],
+                row[f"freecontact_{mode}"] = {"long_L/5": metrics.casp_precision(r["scores"], fam.native, fam.positions)["long_L/5"],
                                               "time_s": round(r["time_s"], 2)}
         out[spec["name"]] = row
         print(spec["name"], json.dumps(row), flush=True)

@@ -87,7 +87,7 @@ def main() -> None:
 
     def precision(Wfull):
         Wsym = (0.5 * (Wfull + Wfull.T)).numpy()
-        return metrics.casp_precision(family.to_chain(potts.coupling_scores(Wsym, L), fam.res, L), fam.native)["long_L/5"]
+        return metrics.casp_precision(family.to_chain(potts.coupling_scores(Wsym, L), fam.res, L), fam.native, fam.positions)["long_L/5"]
 
     blocks = {"seconds": round(t_blocks, 1), "objective": round(obj.value_and_grad(obj.to_theta(h, W)), 6),
               "mean_iterations_per_block": round(float(np.mean(iterations)), 1), "long_L/5": precision(W)}

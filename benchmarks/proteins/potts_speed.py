@@ -57,7 +57,7 @@ def main() -> None:
         t0 = time.perf_counter()
         r = potts.fit(fam.X, st, seed=pc.get("seed", 0), log=lambda m: print(m, flush=True))
         wall = time.perf_counter() - t0
-        ev = metrics.casp_precision(family.to_chain(r["scores"], fam.res, L), fam.native)
+        ev = metrics.casp_precision(family.to_chain(r["scores"], fam.res, L), fam.native, fam.positions)
         row = {"L": L, "columns": int(fam.X.shape[1]), "n_seqs": fam.n_seqs, "n_used": r["n_used"],
                "n_eff": round(r["n_eff"], 1),
                "potts": {"long_L/5": ev["long_L/5"], "long_L/2": ev["long_L/2"], "long_L": ev["long_L"],
@@ -74,7 +74,7 @@ def main() -> None:
         if args.meanfield:
             t0 = time.perf_counter()
             m = meanfield.fit(fam.X, seed=pc.get("seed", 0))
-            row["meanfield"] = {"long_L/5": metrics.casp_precision(family.to_chain(m["scores"], fam.res, L), fam.native)["long_L/5"],
+            row["meanfield"] = {"long_L/5": metrics.casp_precision(family.to_chain(m["scores"], fam.res, L), fam.native, fam.positions)["long_L/5"],
                                 "wall_s": round(time.perf_counter() - t0, 2)}
         for mode in [m for m in args.freecontact.split(",") if m]:
             if not freecontact.available():
@@ -85,7 +85,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 row[f"freecontact_{mode}"] = {"not_finished": f"killed after {args.freecontact_timeout:.0f} s"}
                 continue
-            e = metrics.casp_precision(fr["scores"], fam.native)
+            e = metrics.casp_precision(fr["scores"], fam.native, fam.positions)
             row[f"freecontact_{mode}"] = {"long_L/5": e["long_L/5"], "long_L/2": e["long_L/2"], "long_L": e["long_L"],
                                           "wall_s": round(fr["time_s"], 2)}
         out[spec["name"]] = row

@@ -41,11 +41,15 @@ def calculator(cutoff_bohr: float = CUTOFF_BOHR, device: str = "cpu") -> Any:
     return TorchDFTD3Calculator(device=device, xc=XC, damping=DAMPING, cutoff=cutoff_bohr * Bohr)
 
 
+#: The heaviest element torch-dftd's D3 tables cover (Pu; measured: Z = 95 indexes past its 95-row table).
+D3_MAX_Z = 94
+
+
 def d3_energies(items: Iterable[tuple[Any, Any, Any]], cutoff_bohr: float = CUTOFF_BOHR,
                 device: str = "cpu") -> list[float]:
     """D3(BJ, PBE) dispersion energy per atom (eV) of each (atomic numbers (n,), lattice (3, 3) rows in
-    Angstrom, fractional coordinates (n, 3)) cell, periodic in all three directions; NaN for a cell the
-    calculator cannot evaluate (an element D3 has no parameters for). ``device``: where torch-dftd computes
+    Angstrom, fractional coordinates (n, 3)) cell, periodic in all three directions; NaN for a cell with an
+    element D3 has no parameters for (Z > :data:`D3_MAX_Z`), any other failure raised. ``device``: where torch-dftd computes
     (the pretrained potential's device, so GPU screening does not wait on the CPU for it)."""
     import warnings
 
@@ -55,13 +59,16 @@ def d3_energies(items: Iterable[tuple[Any, Any, Any]], cutoff_bohr: float = CUTO
     calc = calculator(cutoff_bohr, device)
     out = []
     for z, lattice, frac in items:
-        atoms = Atoms(numbers=np.asarray(z, dtype=int), cell=np.asarray(lattice, dtype=float),
+        z = np.asarray(z, dtype=int)
+        if z.size and int(z.max()) > D3_MAX_Z:  # no D3 parameters: the descriptor skips this cell
+            out.append(float("nan"))
+            continue
+        atoms = Atoms(numbers=z, cell=np.asarray(lattice, dtype=float),
                       scaled_positions=np.asarray(frac, dtype=float), pbc=True)
         atoms.calc = calc
-        try:
-            with warnings.catch_warnings():  # torch-dftd builds its cell tensor from a list (a speed warning)
-                warnings.simplefilter("ignore", UserWarning)
-                out.append(float(atoms.get_potential_energy()) / len(atoms))
-        except Exception:  # e.g. an element beyond D3's parameter table: the descriptor skips this cell
-            out.append(float("nan"))
+        # any other failure (out of memory, a changed torch-dftd API) is raised: caught here it would become
+        # a made-up descriptor that nothing counts
+        with warnings.catch_warnings():  # torch-dftd builds its cell tensor from a list (a speed warning)
+            warnings.simplefilter("ignore", UserWarning)
+            out.append(float(atoms.get_potential_energy()) / len(atoms))
     return out

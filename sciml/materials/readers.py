@@ -726,6 +726,26 @@ def _id_prop_rows(prop_path: Path) -> Iterator[tuple[int, str, str]]:
     """``(line, id, target text)`` of the rows of an ``id_prop.csv`` (``line`` 1-based): blank and ``#``
     lines skipped, and a first row whose second field is not a number (a header such as
     ``material_id,K_VRH``). A row with fewer than two fields is a DataError naming its line."""
+    try:
+        yield from _id_prop_rows_utf8(prop_path)
+    except UnicodeDecodeError:
+        raise DataError(prop_path, "not UTF-8 text: save it as UTF-8 (e.g. Excel's 'CSV UTF-8')",
+                        record=_first_undecodable_line(prop_path)) from None
+
+
+def _first_undecodable_line(path: Path) -> str | None:
+    """``"line N"`` of the first line of ``path`` that is not UTF-8 (None if every line decodes)."""
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return f"line {n}"
+    return None
+
+
+def _id_prop_rows_utf8(prop_path: Path) -> Iterator[tuple[int, str, str]]:
+    """:func:`_id_prop_rows` of a file read as UTF-8 (a UnicodeDecodeError is the caller's to name)."""
     with open(prop_path, encoding="utf-8-sig", newline="") as fh:
         first = True
         for line, row in _numbered_rows(csv.reader(fh), 0):

@@ -209,6 +209,9 @@ class Declaration:
                               f"{', '.join(sorted(CONDITION_TYPE_KEYS[kind]))})"
                               + ("; an initial condition holds on the whole t = t0 slice" if kind == "initial" else ""))
         field_ = c.get("field", self.fields[0] if len(self.fields) == 1 else None)
+        if field_ is None:  # a condition written in code (a plugin) reaches here without the declared path's check
+            raise ConfigError(f"{key}.field", f"a condition in a problem of several fields names its field "
+                                              f"(one of: {', '.join(self.fields)})")
         if field_ not in self.fields:
             raise ConfigError(f"{key}.field", f"no field {field_!r} (fields: {', '.join(self.fields)})")
         out = {"type": kind, "key": key, "component": self.fields.index(field_)}

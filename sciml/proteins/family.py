@@ -2,8 +2,9 @@
 
 The one-family API the ``coevolution`` step (:mod:`sciml.proteins.steps.coevolution`),
 the benchmarks and the notebook call. Scores live on the residues of the structure
-chain (L = chain length, NaN where no alignment column maps), so precision uses the
-CASP L of the native.
+chain (NaN where no alignment column maps). Precision counts L and sequence separations
+along the chain, from its first observed residue to its last, residues missing from the
+model in between included (``Family.positions``), as CASP counts along the sequence.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ class Family:
     #: columns the alignment has (to read an external score matrix over every column). None otherwise.
     alignment_columns: Any = None
     alignment_length: int | None = None
+    #: Families whose structure misses residues between observed ones: each chain residue's 0-based position
+    #: along the sequence (:func:`sciml.proteins.structures.sequence_positions`), for the CASP separations
+    #: and L. None when the chain has no such gap (positions = 0..L-1).
+    positions: Any = None
 
 
 def load_family(spec: dict[str, Any], data_root: str | Path | None = None, min_identity: float = 0.9) -> Family:
@@ -50,7 +55,7 @@ def load_family(spec: dict[str, Any], data_root: str | Path | None = None, min_i
     from sciml.data import resolve
     from sciml.proteins.alignments import read_alignment
     from sciml.proteins.mapping import map_query
-    from sciml.proteins.structures import contact_map, read_structure
+    from sciml.proteins.structures import contact_map, read_structure, sequence_positions
 
     if spec.get("min_identity") is not None:
         min_identity = float(spec["min_identity"])
@@ -62,6 +67,8 @@ def load_family(spec: dict[str, Any], data_root: str | Path | None = None, min_i
     cols = np.nonzero(cm.col_to_res >= 0)[0]
     X = aln.encode()[:, cols]
     notes = list(st.notes)
+    positions, gap_notes = sequence_positions(st)
+    notes += gap_notes
     if cm.row != 0:
         notes.append(f"query is alignment row {cm.row + 1} (not row 1)")
     unmapped = aln.length - len(cols)
@@ -70,8 +77,9 @@ def load_family(spec: dict[str, Any], data_root: str | Path | None = None, min_i
     uncovered = st.length - len(cols)
     if uncovered:
         notes.append(f"{uncovered} structure residue(s) have no alignment column (no prediction)")
+    gapped = int(positions[-1]) + 1 != st.length
     return Family(spec["name"], st.sequence, X, cm.col_to_res[cols], contact_map(st.cb), cm.row, cm.identity,
-                  aln.n_seqs, notes, [str(aln_path), str(st_path)])
+                  aln.n_seqs, notes, [str(aln_path), str(st_path)], positions=positions if gapped else None)
 
 
 def to_chain(scores: Any, res: Any, L: int) -> Any:
@@ -149,8 +157,9 @@ def write_scores(path: str | Path, fam: Family, potts: Any, meanfield: Any, prof
 
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
+            extra = {} if fam.positions is None else {"positions": np.asarray(fam.positions, dtype=np.int64)}
             np.savez_compressed(fh, name=np.array(fam.name), sequence=np.array(fam.sequence), native=fam.native,
-                                potts=potts, meanfield=meanfield, profile=profile)
+                                potts=potts, meanfield=meanfield, profile=profile, **extra)
     return Path(path)
 
 
@@ -166,27 +175,148 @@ def write_skipped_scores(path: str | Path, name: str, reason: str) -> Path:
     return Path(path)
 
 
-def read_family_metrics(family_dir: str | Path) -> dict[str, Any]:
-    """The ``metrics.json`` of a family folder (``{"name", "skipped"}`` for a skipped family)."""
+#: What the section and cross-validation say when a family folder lacks a file.
+COEVOLUTION_HINT = "did 'sciml proteins coevolution' finish for this family?"
+
+
+def read_json_record(path: str | Path, what: str, hint: str) -> dict[str, Any]:
+    """The JSON object in ``path`` (a step's ``metrics.json``; ``what`` names it in errors).
+
+    Raises :class:`~sciml.errors.DataError` naming the file when it is missing (with ``hint``),
+    a folder, unreadable, not UTF-8, not JSON, or JSON that is not an object."""
     import json
 
-    return json.loads((Path(family_dir) / METRICS_FILE).read_text())
+    from sciml.errors import DataError
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        where = "" if path.parent.is_dir() else f"; its folder {path.parent} does not exist"
+        raise DataError(path, f"{what} missing{where} ({hint})") from None
+    except IsADirectoryError:
+        raise DataError(path, f"{what} is a folder, not a JSON file") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot read the {what} ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"{what} is not valid JSON ({exc})", hint=hint) from None
+    if not isinstance(data, dict):
+        raise DataError(path, f"{what} must be a JSON object, got {type(data).__name__}", hint=hint)
+    return data
+
+
+def _is_precision(v: Any) -> bool:
+    """A CASP precision value of a metrics.json: a number or null."""
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def check_precisions(path: str | Path, value: Any, where: str) -> None:
+    """Raise a DataError naming ``path`` unless ``value`` (the entry ``where``) holds the 9 CASP
+    precisions (:func:`sciml.proteins.metrics.casp_precision`), each a number or null."""
+    from sciml.errors import DataError
+    from sciml.proteins.metrics import RANGES, TOPS
+
+    if not isinstance(value, dict):
+        raise DataError(path, f"'{where}' must be an object of CASP precisions, got {type(value).__name__}")
+    keys = [f"{r}_{t}" for r in RANGES for t in TOPS]
+    missing = [k for k in keys if k not in value]
+    if missing:
+        raise DataError(path, f"'{where}' lacks the precision(s) {', '.join(missing)}")
+    bad = [k for k in keys if not _is_precision(value[k])]
+    if bad:
+        raise DataError(path, f"'{where}' precision(s) {', '.join(bad)} are not numbers or null")
+
+
+def read_family_metrics(family_dir: str | Path) -> dict[str, Any]:
+    """The ``metrics.json`` of a family folder (``{"name", "skipped"}`` for a skipped family).
+
+    Raises :class:`~sciml.errors.DataError` naming the file when it is missing, unreadable, not
+    JSON, or not a family record (a ``name``; ``skipped`` text, or ``length`` and the ``potts``
+    and ``meanfield`` precisions)."""
+    from sciml.errors import DataError
+
+    path = Path(family_dir) / METRICS_FILE
+    m = read_json_record(path, "family metrics", COEVOLUTION_HINT)
+    if not isinstance(m.get("name"), str) or not m["name"]:
+        raise DataError(path, "family metrics lack a 'name' (text)", hint=COEVOLUTION_HINT)
+    if "skipped" in m:
+        if not isinstance(m["skipped"], str):
+            raise DataError(path, f"'skipped' must be the reason (text), got {type(m['skipped']).__name__}")
+        if not isinstance(m.get("inputs", {}), dict):
+            raise DataError(path, f"'inputs' must be an object, got {type(m['inputs']).__name__}")
+        return m
+    length = m.get("length")
+    if not isinstance(length, int) or isinstance(length, bool) or length < 1:
+        raise DataError(path, f"family metrics need 'length' (a positive integer), got {length!r}",
+                        hint=COEVOLUTION_HINT)
+    for method in ("potts", "meanfield"):
+        check_precisions(path, m.get(method), method)
+    notes = m.get("notes", [])
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise DataError(path, "'notes' must be a list of text")
+    return m
 
 
 def read_scored_family(family_dir: str | Path) -> dict[str, Any] | None:
     """A scored family folder as one dict (None if the family was skipped).
 
     Keys: ``name``, ``sequence``, the arrays of ``scores.npz`` (``native``, ``potts``,
-    ``meanfield`` (L, L); ``profile`` (L, 22)) and ``metrics`` (its ``metrics.json``, whose
-    ``potts``/``meanfield`` entries are the CASP precisions of those scores).
+    ``meanfield`` (L, L); ``profile`` (L, 22); ``positions`` (L,) or None, see :class:`Family`) and ``metrics`` (its ``metrics.json``, whose
+    ``potts``/``meanfield`` entries are the CASP precisions of those scores). Raises
+    :class:`~sciml.errors.DataError` naming the file when ``scores.npz`` is missing, unreadable,
+    lacks an array or has arrays of the wrong shape, or ``metrics.json`` is bad.
     """
+    import zipfile
+
     import numpy as np
 
-    with np.load(Path(family_dir) / SCORES_FILE, allow_pickle=False) as z:
-        data = {k: z[k] for k in z.files}
+    from sciml.errors import DataError
+
+    path = Path(family_dir) / SCORES_FILE
+    try:
+        z = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        where = "" if path.parent.is_dir() else f"; its folder {path.parent} does not exist"
+        raise DataError(path, f"family scores missing{where} ({COEVOLUTION_HINT})") from None
+    except IsADirectoryError:
+        raise DataError(path, "family scores path is a folder, not an .npz file") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(path, f"not a readable scores file ({exc})", hint=COEVOLUTION_HINT) from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise DataError(path, "not an .npz archive (a single .npy array)", hint=COEVOLUTION_HINT)
+    try:
+        with z:
+            data = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise DataError(path, f"not a readable scores file ({exc})", hint=COEVOLUTION_HINT) from None
     if "skipped" in data:
         return None
+    missing = [k for k in ("name", "sequence", "native", "potts", "meanfield", "profile") if k not in data]
+    if missing:
+        raise DataError(path, f"family scores lack the array(s) {', '.join(missing)}", hint=COEVOLUTION_HINT)
+    for k in ("name", "sequence"):
+        if data[k].ndim != 0 or data[k].dtype.kind != "U":
+            raise DataError(path, f"'{k}' must be one text value, got a {data[k].dtype} array of shape {data[k].shape}")
     data["name"] = str(data["name"])
     data["sequence"] = str(data["sequence"])
+    L = len(data["sequence"])
+    for k in ("native", "potts", "meanfield"):
+        if data[k].shape != (L, L) or data[k].dtype.kind not in "fiub":
+            raise DataError(path, f"'{k}' must be a numeric ({L}, {L}) matrix (L = sequence length), "
+                            f"got {data[k].dtype} of shape {data[k].shape}")
+    pos = data.get("positions")  # only for a structure with missing residues (Family.positions)
+    if pos is not None and (pos.shape != (L,) or pos.dtype.kind not in "iu" or (L > 1 and (np.diff(pos) < 1).any())):
+        raise DataError(path, f"'positions' must be ({L},) increasing integers, got {pos.dtype} of shape {pos.shape}")
+    data["positions"] = pos
+    if data["profile"].ndim != 2 or data["profile"].shape[0] != L or data["profile"].dtype.kind not in "fiub":
+        raise DataError(path, f"'profile' must be a numeric ({L}, features) matrix, got {data['profile'].dtype} "
+                        f"of shape {data['profile'].shape}")
     data["metrics"] = read_family_metrics(family_dir)
+    if "skipped" in data["metrics"]:
+        raise DataError(Path(family_dir) / METRICS_FILE, "says the family was skipped but its scores.npz holds "
+                        "scores (files of two different runs)", hint="re-run 'sciml proteins coevolution' for it")
     return data

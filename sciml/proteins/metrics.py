@@ -54,14 +54,26 @@ def precision(scores: Any, native: Any, lo: int, hi: int | None, divisor: int, l
     return float(native[pairs[:, 0], pairs[:, 1]].mean())
 
 
-def casp_precision(scores: Any, native: Any) -> dict[str, float | None]:
+def casp_precision(scores: Any, native: Any, positions: Any = None) -> dict[str, float | None]:
     """CASP contact precisions of one protein: the 9 keys ``"<range>_<top>"`` (e.g. ``"long_L/5"``).
 
-    ``scores`` and ``native`` are (L, L); L = number of residues in ``native``. Values are
-    fractions in [0, 1] rounded to 6 decimals; None where a range has no scorable pair.
+    ``scores`` and ``native`` are (L, L); L = number of residues in ``native``. ``positions`` ((L,) int,
+    increasing), when given, places those residues along the sequence (a structure with missing residues:
+    :func:`sciml.proteins.structures.sequence_positions`): separations and L are then counted along it,
+    the missing residues unscored. Values are fractions in [0, 1] rounded to 6 decimals; None where a
+    range has no scorable pair.
     """
+    import numpy as np
+
     from sciml.rounding import round_fixed
 
+    if positions is not None:
+        pos = np.asarray(positions, dtype=np.int64)
+        n = int(pos[-1]) + 1
+        full_scores, full_native = np.full((n, n), np.nan), np.full((n, n), np.nan)
+        full_scores[np.ix_(pos, pos)] = np.asarray(scores, dtype=float)
+        full_native[np.ix_(pos, pos)] = np.asarray(native, dtype=float)
+        scores, native = full_scores, full_native
     out = {}
     for rname, (lo, hi) in RANGES.items():
         for tname, div in TOPS.items():
@@ -85,6 +97,28 @@ def mean_metrics(per_protein: list[dict[str, float | None]]) -> dict[str, float 
             warnings.simplefilter("ignore", RuntimeWarning)
             out[k] = round_fixed(float(np.nanmean(vals)))
     return out
+
+
+def _has_value(v: float | None) -> bool:
+    """Whether a precision is defined (not None, not NaN)."""
+    return v is not None and v == v
+
+
+def mean_counts(per_protein: list[dict[str, float | None]]) -> dict[str, int]:
+    """How many proteins the mean of each key of :func:`mean_metrics` covers (values not None/NaN).
+
+    A range with no scorable pair (a chain too short for long-range pairs) has no precision and
+    drops out of that key's mean only: this says over how many proteins each mean really is."""
+    keys = sorted(per_protein[0]) if per_protein else []
+    return {k: sum(_has_value(m[k]) for m in per_protein) for k in keys}
+
+
+def left_out(named: dict[str, dict[str, float | None]]) -> dict[str, list[str]]:
+    """Per key, the names (in order) whose value is None/NaN, i.e. that :func:`mean_metrics` skipped;
+    keys every protein has a value for are absent."""
+    keys = sorted(next(iter(named.values()))) if named else []
+    out = {k: [n for n, m in named.items() if not _has_value(m[k])] for k in keys}
+    return {k: v for k, v in out.items() if v}
 
 
 def symmetrize_apc(F: Any) -> Any:

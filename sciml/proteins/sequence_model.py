@@ -116,13 +116,14 @@ def train_and_evaluate(cfg: dict[str, Any], data_root: str | Path | None, out_di
 
     The data are found through the data resolver (manifest names :data:`CGDMS`,
     :data:`PSICOV150`, checksums verified). Returns the mean CASP precisions of the network
-    and of the separation-only baseline, and per protein.
+    and of the separation-only baseline (with ``psicov150.mean_counts``: per key, how many of the
+    ``n`` proteins each mean covers), and per protein.
     """
     import numpy as np
     import torch
 
     from sciml.data import resolve
-    from sciml.proteins.metrics import casp_precision, mean_metrics
+    from sciml.proteins.metrics import casp_precision, mean_counts, mean_metrics
     from sciml.proteins.structures import contact_map, read_structure
 
     pdir = resolve(PSICOV150, data_root) / "pdb_clean_chainA"
@@ -143,5 +144,9 @@ def train_and_evaluate(cfg: dict[str, Any], data_root: str | Path | None, out_di
             per_sep[pdb.stem] = casp_precision(prior[np.minimum(sep, len(prior) - 1)], native)
     return {"n_train": res["n_train"], "n_val": res["n_val"], "skipped": res["skipped"], "epochs_run": fit.epochs_trained,
             "psicov150": {"n": len(per_net), "sequence_network": mean_metrics(list(per_net.values())),
-                          "separation_baseline": mean_metrics(list(per_sep.values()))},
+                          "separation_baseline": mean_metrics(list(per_sep.values())),
+                          # per key, how many of the n proteins each mean covers (a chain too short for a
+                          # range has no precision there and drops out of that mean)
+                          "mean_counts": {"sequence_network": mean_counts(list(per_net.values())),
+                                          "separation_baseline": mean_counts(list(per_sep.values()))}},
             "per_protein": {"sequence_network": per_net, "separation_baseline": per_sep}}

@@ -168,6 +168,56 @@ def read_structure(path: str | Path, chain: str | None = None, model: int = 0) -
                           tuple(others))
 
 
+#: Consecutive C-alphas farther apart than this (Angstrom) are not bonded: residues are missing between them
+#: (a bonded pair is 3.8 A apart; cis-peptides 2.9 A).
+CHAIN_BREAK_CA = 4.2
+
+
+def sequence_positions(st: ChainStructure) -> tuple[Any, list[str]]:
+    """0-based positions along the chain of each kept residue of ``st`` ((L,) int), counting the residues
+    missing from the model between them (CASP measures sequence separation and L along the sequence, not
+    over the residues a model happens to hold), and notes saying what was counted.
+
+    A gap is a pair of consecutive C-alphas more than :data:`CHAIN_BREAK_CA` apart; its missing residues
+    are read from the residue numbers (a jump of 5 -> 9 is 3 missing). Bonded residues are consecutive
+    whatever their numbers (a renumbered chain, insertion codes); a break whose numbers show no missing
+    residue counts none, and is noted."""
+    import numpy as np
+
+    n = len(st.sequence)
+    pos = np.zeros(n, dtype=np.int64)
+    numbers = [_residue_number(r) for r in st.residue_ids]
+    missing_total, unknown = 0, []
+    for k in range(1, n):
+        step = 1
+        if float(np.linalg.norm(st.ca[k] - st.ca[k - 1])) > CHAIN_BREAK_CA:
+            a, b = numbers[k - 1], numbers[k]
+            gap = b - a - 1 if a is not None and b is not None else 0
+            if gap > 0:
+                step += gap
+                missing_total += gap
+            else:
+                unknown.append(f"{st.residue_ids[k - 1]}-{st.residue_ids[k]}")
+        pos[k] = pos[k - 1] + step
+    notes = []
+    if missing_total:
+        notes.append(f"{missing_total} residue(s) missing from the structure between observed ones (chain breaks, "
+                     f"by residue numbers): counted in sequence separations and L ({int(pos[-1]) + 1} residues "
+                     f"from the first observed to the last), as CASP counts along the sequence")
+    if unknown:
+        notes.append(f"{len(unknown)} chain break(s) whose residue numbers show no missing residue "
+                     f"({', '.join(unknown[:5])}): counted as adjacent")
+    return pos, notes
+
+
+def _residue_number(rid: str) -> int | None:
+    """The integer residue number of an id such as ``"27"`` or ``"27A"`` (None when it has an insertion code)."""
+    try:
+        return int(rid)
+    except ValueError:
+        return None
+
+
 def distance_map(coords: Any) -> Any:
     """(L, L) Euclidean distances (Angstrom) between rows of ``coords`` (L, 3); NaN rows give NaN."""
     import numpy as np

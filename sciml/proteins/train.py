@@ -142,10 +142,10 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
         for d in test:
             probs = member_probs[d["name"]]
             # ensemble: mean contact probability of the members
-            rec = {"network": casp_precision(np.mean(probs, axis=0), d["native"]),
+            rec = {"network": casp_precision(np.mean(probs, axis=0), d["native"], d.get("positions")),
                    "potts": d["metrics"]["potts"], "meanfield": d["metrics"]["meanfield"]}
             if n_members > 1:
-                rec["network_members"] = [casp_precision(p, d["native"]) for p in probs]
+                rec["network_members"] = [casp_precision(p, d["native"], d.get("positions")) for p in probs]
             per_family[d["name"]] = rec
             held_out.append((np.mean(probs, axis=0), d["native"]))
         folds.append(fold_rec)
@@ -160,14 +160,23 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
 
 def summarise(cv: dict[str, Any], n_members: int) -> dict[str, Any]:
     """``cv`` with ``mean`` (per method, over the held-out families) and, for an ensemble,
-    ``member_means`` (each member's network precisions averaged over the families)."""
-    from sciml.proteins.metrics import mean_metrics
+    ``member_means`` (each member's network precisions averaged over the families).
+
+    ``mean_counts`` (and ``member_mean_counts``) say, per method and key, how many families each
+    mean covers: a family with no scorable pair in a range (too short for long-range pairs) drops
+    out of that range's means; ``mean_left_out`` names them per method and key (empty when none)."""
+    from sciml.proteins.metrics import left_out, mean_counts, mean_metrics
 
     names = sorted(cv["per_family"])
     cv["mean"] = {m: mean_metrics([cv["per_family"][n][m] for n in names]) for m in METHODS}
+    cv["mean_counts"] = {m: mean_counts([cv["per_family"][n][m] for n in names]) for m in METHODS}
+    cv["mean_left_out"] = {m: lo for m in METHODS
+                           if (lo := left_out({n: cv["per_family"][n][m] for n in names}))}
     if n_members > 1:
         cv["member_means"] = [mean_metrics([cv["per_family"][n]["network_members"][i] for n in names])
                               for i in range(n_members)]
+        cv["member_mean_counts"] = [mean_counts([cv["per_family"][n]["network_members"][i] for n in names])
+                                    for i in range(n_members)]
     return cv
 
 

@@ -75,6 +75,7 @@ def _fmt(value: Any) -> str:
 
 
 def _data_uri(path: Path) -> str:
+    """The figure at ``path`` as a base64 data URI; a DataError naming it when it cannot be embedded."""
     mime = _MIME.get(path.suffix.lower())
     if mime is None:
         raise DataError(path, "figure must be PNG, SVG or JPEG")
@@ -82,16 +83,46 @@ def _data_uri(path: Path) -> str:
         payload = base64.b64encode(path.read_bytes()).decode("ascii")
     except FileNotFoundError:
         raise DataError(path, "figure file not found") from None
+    except IsADirectoryError:
+        raise DataError(path, "figure path is a folder, not an image file") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot read the figure ({exc.strerror or exc})") from None
     return f"data:{mime};base64,{payload}"
 
 
+#: Provenance fields the report shows that must be an object (or null/absent) to be rendered.
+_PROV_OBJECTS = ("inputs_sha256", "packages", "git", "device")
+
+
 def _load_provenance(path: Path) -> dict[str, Any]:
+    """A provenance.json as the report shows it: a DataError naming the file when it is missing,
+    unreadable, not UTF-8 JSON, not an object, or a field the report shows has the wrong type.
+    Fields it lacks show as blank."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError(path, "provenance file not found") from None
+    except IsADirectoryError:
+        raise DataError(path, "provenance path is a folder, not a JSON file") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"provenance is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise DataError(path, f"provenance is not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot read the provenance file ({exc.strerror or exc})") from None
+    if not isinstance(raw, dict):
+        raise DataError(path, f"provenance must be a JSON object, got {type(raw).__name__}")
+    for key in _PROV_OBJECTS:
+        if raw.get(key) is not None and not isinstance(raw[key], dict):
+            raise DataError(path, f"provenance field '{key}' must be an object, got {type(raw[key]).__name__}")
+    wall = raw.get("wall_time_s")
+    if wall is not None and (isinstance(wall, bool) or not isinstance(wall, (int, float))):
+        raise DataError(path, f"provenance field 'wall_time_s' must be a number, got {type(wall).__name__}")
+    git = raw.get("git")
+    if git and not isinstance(git.get("commit"), str):
+        raise DataError(path, "provenance field 'git' lacks its 'commit' (text)")
+    shown = ("step", "seed", "python", "platform", "host", "config", "wall_time_s") + _PROV_OBJECTS
+    return {**{k: None for k in shown}, **raw}
 
 
 #: Top-level config keys that are a domain's section (``domains`` lists the ones a run includes).

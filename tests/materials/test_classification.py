@@ -128,7 +128,8 @@ def test_classifier_ranks_far_better_than_the_constant_and_scores_every_fold(cla
         assert m["task"] == "classification" and m["ensemble"]["size"] == 2
         # a model that learnt nothing ranks at 0.5 (the constant's ROC-AUC) and cannot beat the prior's log loss
         assert m["baseline_train_mean"]["roc_auc"] == 0.5
-        assert m["test"]["roc_auc"] > 0.75
+        assert m["test"]["roc_auc_probability"] > 0.75
+        assert m["test"]["roc_auc"] == pytest.approx(m["test"]["balanced_accuracy"], abs=1e-6)  # Matbench's
         assert m["test"]["log_loss"] < 0.85 * m["baseline_train_mean"]["log_loss"]
         assert m["test"]["accuracy"] > m["baseline_train_median"]["accuracy"]
         with open(root / f"fold_{m['fold']}" / "predictions.csv", newline="") as fh:
@@ -343,3 +344,33 @@ def test_balanced_class_weight_makes_a_rare_class_predicted(tmp_path):
     assert recalls["balanced"] > recalls["none"]
     with pytest.raises(ConfigError, match=r"materials\.train\.class_weight"):
         prepare(tiny_config(train={"class_weight": "balanced"}), REPO / "data", tmp_path / "reg", tmp_path / "cache")
+
+
+def _matbench_score_array(y: list[bool], p: list[float]) -> dict[str, float]:
+    """Matbench's own scoring of a classification fold (matbench.data_ops.score_array, CLF_METRICS order
+    accuracy, balanced_accuracy, f1, rocauc): float predictions become labels p > 0.5 at the first metric,
+    so rocauc is scored on the labels."""
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
+
+    hard = [q > 0.5 for q in p]
+    return {"accuracy": accuracy_score(y, hard), "balanced_accuracy": balanced_accuracy_score(y, hard),
+            "f1": f1_score(y, hard), "rocauc": roc_auc_score(y, hard)}
+
+
+@pytest.mark.parametrize("y, p", [
+    ([1, 1, 1, 0, 0, 0], [0.9, 0.6, 0.4, 0.45, 0.2, 0.1]),
+    ([1, 0, 0, 1], [0.5, 0.5, 0.2, 0.8]),  # exactly 0.5 is class 0 for Matbench
+])
+def test_classification_scores_match_matbench_score_array(y, p):
+    from sklearn.metrics import roc_auc_score
+
+    from sciml.materials.metrics import classification_metrics
+
+    ours = classification_metrics(np.array(y), np.array(p))
+    ref = _matbench_score_array([bool(v) for v in y], p)
+    assert ours["roc_auc"] == pytest.approx(ref["rocauc"], abs=1e-6)
+    assert ours["accuracy"] == pytest.approx(ref["accuracy"], abs=1e-6)
+    assert ours["balanced_accuracy"] == pytest.approx(ref["balanced_accuracy"], abs=1e-6)
+    assert ours["f1"] == pytest.approx(ref["f1"], abs=1e-6)
+    assert ours["roc_auc_probability"] == pytest.approx(roc_auc_score(y, p), abs=1e-6)
+    assert ours["roc_auc"] != ours["roc_auc_probability"]  # the two differ on these folds

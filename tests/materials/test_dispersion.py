@@ -39,6 +39,26 @@ def test_an_element_without_d3_parameters_gives_nan_not_a_crash():
     assert np.isnan(e[0]) and np.isfinite(e[1])
 
 
+def test_a_failing_d3_calculator_is_raised_not_turned_into_a_descriptor(monkeypatch):
+    """Only a missing parameter table gives NaN: an out-of-memory error or a changed torch-dftd API must stop the
+    run, not become binding 0 at the widest gap for that record, which nothing would count."""
+    from ase.calculators.calculator import Calculator
+
+    from sciml.materials import dispersion
+
+    class Failing(Calculator):
+        implemented_properties = ["energy"]
+
+        def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+            raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(dispersion, "calculator", lambda cutoff, device: Failing())
+    with pytest.raises(RuntimeError, match="out of memory"):
+        dispersion.d3_energies([GRAPHENE])
+    _, lattice, frac = GRAPHENE  # an element beyond the table is known before the calculator is asked
+    assert np.isnan(dispersion.d3_energies([(np.array([95, 6]), lattice, frac)])[0])
+
+
 def test_missing_torch_dftd_is_a_config_error_naming_the_option(monkeypatch):
     from sciml.errors import ConfigError
     from sciml.materials import dispersion

@@ -315,3 +315,15 @@ def test_ignored_folder_files_are_listed(tmp_path, jdft2d_records):
     (tmp_path / "POSCAR_1").write_text(jdft2d_records[1].structure.to(fmt="poscar"))
     (tmp_path / "id_prop.csv").write_text("a,1\n")
     assert ignored_files(tmp_path) == ["b.cif.gz", "c.xyz"]
+
+
+def test_an_id_prop_csv_that_is_not_utf8_is_a_data_error_naming_it_and_its_line(tmp_path, jdft2d_records):
+    """Excel on Windows saves 'K_VRH (Å)' in cp1252: the reader named nothing (a raw UnicodeDecodeError)."""
+    from sciml.errors import DataError
+
+    jdft2d_records[0].structure.to(filename=str(tmp_path / "a.cif"))
+    (tmp_path / "id_prop.csv").write_bytes(b"id,K_VRH (\xc5)\na,1.0\n")
+    with pytest.raises(DataError) as info:
+        list(read_structure_folder(tmp_path))
+    err = info.value
+    assert err.path.endswith("id_prop.csv") and err.record == "line 1" and "UTF-8" in str(err)

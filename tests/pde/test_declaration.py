@@ -100,6 +100,10 @@ def test_declaration_refuses_bad_parts_with_the_key():
         Declaration({**base, "conditions": [{"type": "initial", "value": 0}]}, "k")
     with pytest.raises(ConfigError, match=r"k\.geometry\.type"):
         Declaration({**base, "geometry": {"type": "sphere"}}, "k")
+    # a condition written in code for a problem of two fields, without `field:` (was "no field None")
+    two = {**base, "fields": ["u", "v"], "equations": ["u_xx", "v_xx"]}
+    with pytest.raises(ConfigError, match=r"k\.conditions\[0\]\.field.*names its field \(one of: u, v\)"):
+        Declaration(two, "k")
 
 
 HOLED_BOX = {"type": "difference", "of": [{"type": "rectangle", "low": [-0.5, -0.5], "high": [0.5, 0.5]}]

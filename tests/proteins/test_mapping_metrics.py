@@ -125,3 +125,77 @@ def test_apc_and_rr_roundtrip(tmp_path):
 def test_read_deepcov_rr(shared_data):
     s = metrics.read_casp_rr(shared_data / "proteins/msa_pairs/1guuA/1guuA.deepcov_prediction.con", 50)
     assert np.isfinite(s).sum() > 100
+
+
+def _casp_reference(scores: np.ndarray, native: np.ndarray, seq_pos: np.ndarray, length: int) -> dict[str, float]:
+    """CASP precision written from its definition, independently of the package: pairs i < j of observed
+    residues, separation and L counted along the sequence (``seq_pos``), top L/k by score within a range."""
+    out = {}
+    ranges = {"short": (6, 11), "medium": (12, 23), "long": (24, None)}
+    for rname, (lo, hi) in ranges.items():
+        pairs = []
+        for a in range(len(seq_pos)):
+            for b in range(a + 1, len(seq_pos)):
+                sep = seq_pos[b] - seq_pos[a]
+                if sep >= lo and (hi is None or sep <= hi):
+                    pairs.append((-scores[a, b], seq_pos[a], seq_pos[b], native[a, b]))
+        pairs.sort()
+        for tname, div in (("L", 1), ("L/2", 2), ("L/5", 5)):
+            top = pairs[:max(1, length // div)]
+            out[f"{rname}_{tname}"] = round(float(np.mean([p[3] for p in top])), 6)
+    return out
+
+
+def test_casp_precision_counts_residues_missing_from_the_structure():
+    """A 40-residue chain whose residues 11-20 are not in the model: the pair 5-25 is 20 apart along the
+    sequence (medium range), not the 10 of the 30 observed residues, and L is 40. The family path scored the
+    compressed index (an auditor's finding, reproduced here)."""
+    rng = np.random.default_rng(3)
+    seq_pos = np.r_[0:10, 20:40]  # observed residues, 0-based along the sequence
+    n = len(seq_pos)
+    native = (rng.random((n, n)) < 0.3).astype(float)
+    native = np.triu(native, 1) + np.triu(native, 1).T
+    scores = rng.random((n, n))
+    scores = scores + scores.T
+    got = metrics.casp_precision(scores, native, seq_pos)
+    assert got == pytest.approx(_casp_reference(scores, native, seq_pos, 40), abs=1e-6)
+    compressed = metrics.casp_precision(scores, native)  # what the family path gave
+    assert compressed != got
+    # a chain without gaps: positions change nothing
+    assert metrics.casp_precision(scores, native, np.arange(n)) == compressed
+
+
+def test_sequence_positions_count_missing_residues_by_their_numbers_only_across_a_break():
+    from sciml.proteins.structures import ChainStructure, sequence_positions
+
+    step = np.array([3.8, 0.0, 0.0])
+    ca = np.cumsum(np.tile(step, (6, 1)), axis=0)
+    ca[3:] += [20.0, 0.0, 0.0]  # a break between the 3rd and 4th observed residue
+    ids = ["1", "2", "3", "7", "8", "200"]  # 3 missing by the numbers; 8 -> 200 bonded: renumbering, none
+    st = ChainStructure("x.pdb", 0, "A", "GGGGGG", ids, ca, ca, ["CA-gly"] * 6)
+    pos, notes = sequence_positions(st)
+    assert pos.tolist() == [0, 1, 2, 6, 7, 8]
+    assert "3 residue(s) missing" in notes[0] and "9 residues" in notes[0]
+    st.residue_ids = ["1", "2", "3", "4", "5", "6"]  # a break the numbers do not show: adjacent, said
+    pos, notes = sequence_positions(st)
+    assert pos.tolist() == [0, 1, 2, 3, 4, 5] and "3-4" in notes[0]
+
+
+@pytest.mark.slow
+def test_a_family_whose_structure_misses_a_residue_is_scored_along_its_sequence(shared_data, tmp_path):
+    """PF00498's 3GQS_A lacks residue 12 (11 -> 13, C-alphas 5.2 A apart): the coevolution step scores L = 101
+    and separations across the gap along the sequence, says so, and keeps the positions for the CV."""
+    from sciml.config import domain_section
+    from sciml.proteins import family as fam_io
+    from sciml.proteins.steps import coevolution
+
+    spec = {"name": "PF00498", "alignment": "proteins/pfam40/natural_alignments/PF00498.align.80", "format": "fasta",
+            "min_identity": 0.75, "structure": "proteins/pfam40/domains/PF00498/3GQS_A.pdb", "chain": "A"}
+    cfg = domain_section("proteins", {"families": [spec], "potts": {"max_sequences": 300}})
+    m = coevolution(cfg, "PF00498", tmp_path / "f", data_root=shared_data, threads=1, log=lambda s: None)
+    assert m["length"] == 100 and any("1 residue(s) missing" in n and "101 residues" in n for n in m["notes"])
+    d = fam_io.read_scored_family(tmp_path / "f")
+    assert sorted(np.diff(d["positions"]).tolist()) == [1] * 98 + [2] and d["positions"][-1] == 100
+    for method in ("potts", "meanfield"):
+        assert m[method] == metrics.casp_precision(d[method], d["native"], d["positions"])
+    assert m["meanfield"] != metrics.casp_precision(d["meanfield"], d["native"])  # the compressed index's numbers

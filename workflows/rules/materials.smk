@@ -1,6 +1,7 @@
 # Materials domain: dataset -> validated, cached periodic graphs -> one training job per
 # CV fold (run in parallel on a cluster) -> Matbench-style fold aggregation + report section.
 # Each rule calls one step of sciml.materials.steps through `sciml materials <step>`.
+from sciml.cluster_resources import gpus_per_job
 from sciml.materials.workflow import dataset_files
 
 MATERIALS = config["materials"]
@@ -83,6 +84,7 @@ rule materials_train_fold:
         f"{RESULTS}/benchmarks/materials_train_fold_{{fold}}.tsv"
     threads: MATERIALS["threads"]
     resources:
+        gpu=gpus_per_job(config["materials"]["train"]),  # 0 with accelerator: cpu (SLURM then requests none)
         mem_mb=6000,
         runtime=120,
     conda:

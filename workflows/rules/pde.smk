@@ -9,6 +9,7 @@
 
 import os
 
+from sciml.cluster_resources import gpus_per_job
 from sciml.pde.workflow import problem_files as pde_problem_files
 
 PDE_PROBLEMS = config["pde"]["problems"]
@@ -69,6 +70,7 @@ rule pde_train:
         f"{RESULTS}/benchmarks/pde_train_{{pde_problem}}.tsv"
     threads: config["pde"]["threads"]
     resources:
+        gpu=gpus_per_job(None),  # the PINN has no accelerator key: 1 (CPU-only cluster: profile set-resources gpu: 0)
         mem_mb=4000,
         runtime=120,
     conda:

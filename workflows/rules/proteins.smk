@@ -3,6 +3,7 @@
 # Families come from config (schema defaults = the embedded synthetic families in
 # data/proteins/). Checkpoints live under CHECKPOINTS (outside declared outputs) so a
 # rerun resumes. Threads: one source, config["proteins"]["threads"], passed as --threads.
+from sciml.cluster_resources import gpus_per_job
 from sciml.proteins.workflow import coevolution_section
 from sciml.proteins.workflow import entry_files as proteins_entry_files
 from sciml.proteins.workflow import target_section
@@ -69,6 +70,7 @@ rule proteins_cross_validate:
         f"{RESULTS}/benchmarks/proteins_cross_validate.tsv"
     threads: config["proteins"]["threads"]
     resources:
+        gpu=gpus_per_job(config["proteins"]["network"]),  # 0 with accelerator: cpu (SLURM then requests none)
         mem_mb=4000,
         runtime=60,
     conda:
@@ -145,6 +147,7 @@ rule proteins_train_model:
         f"{RESULTS}/benchmarks/proteins_train_model.tsv"
     threads: config["proteins"]["threads"]
     resources:
+        gpu=gpus_per_job(config["proteins"]["network"]),  # 0 with accelerator: cpu (SLURM then requests none)
         mem_mb=4000,
         runtime=60,
     conda:
@@ -175,6 +178,7 @@ rule proteins_train_sequence_model:
         f"{RESULTS}/benchmarks/proteins_train_sequence_model.tsv"
     threads: config["proteins"]["threads"]
     resources:
+        gpu=gpus_per_job(config["proteins"]["sequence_model"]),  # 0 with accelerator: cpu (SLURM then requests none)
         mem_mb=6000,
         runtime=120,
     conda:

@@ -222,7 +222,7 @@ class CHGNetRegressor(PretrainedRegressor):
 
     def _potential_energies(self, items: list[tuple[Any, Any, Any]], batch_size: int) -> list[float]:
         """Energy per atom (eV) of (atomic numbers, lattice, frac) cells by the frozen pretrained potential; NaN for a
-        cell CHGNet's graph converter rejects."""
+        cell CHGNet's graph converter rejects for isolated atoms."""
         from pymatgen.core import Lattice, Structure
 
         from sciml.materials.chgnet_data import converter
@@ -232,9 +232,9 @@ class CHGNetRegressor(PretrainedRegressor):
         conv = converter()
         cells, energies = [], [float("nan")] * len(items)
         for n, (z, lattice, frac) in enumerate(items):
-            try:  # a cell the converter rejects gets no energy (the descriptor skips that gap)
+            try:  # a cell with isolated atoms gets no energy (the descriptor skips that gap)
                 cells.append((n, conv(Structure(Lattice(lattice), [int(v) for v in z], frac), graph_id=str(n))))
-            except Exception:
+            except ValueError:  # the converter's isolated-atom refusal; anything else is a real error, raised
                 continue
         with torch.no_grad():
             for k in range(0, len(cells), batch_size):

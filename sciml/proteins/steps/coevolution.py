@@ -73,8 +73,8 @@ def coevolution(cfg: dict[str, Any], family: str, out_dir: str | Path, *, data_r
         m = {
             "name": fam.name, "length": len(fam.sequence), "n_seqs": fam.n_seqs, "n_used": res["n_used"],
             "n_eff": round_fixed(res["n_eff"], 2), "query_row": fam.query_row + 1, "identity": round_fixed(fam.identity, 4),
-            "notes": fam.notes, "potts": metrics.casp_precision(res["potts"], fam.native),
-            "meanfield": metrics.casp_precision(res["meanfield"], fam.native),
+            "notes": fam.notes, "potts": metrics.casp_precision(res["potts"], fam.native, fam.positions),
+            "meanfield": metrics.casp_precision(res["meanfield"], fam.native, fam.positions),
             "potts_loss": res["potts_loss"], "potts_objective": res["potts_objective"],
             "potts_iterations": res["potts_iterations"], "potts_converged": res["potts_converged"],
             "potts_optimizer": res["potts_optimizer"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,104 @@ def _calibration_table(cal: dict[str, Any]) -> Any:
             f"expected calibration error {cal['ece']}.")
     return Table("Calibration of the network's contact probabilities (held out)",
                  ["probability bin", "mean predicted", "observed contact rate", "pairs"], rows, note)
+
+
+#: What the section says when a --target-dirs / --cv-dir folder lacks its metrics.json.
+PREDICT_HINT = "did 'sciml proteins predict' finish for this target?"
+CV_HINT = "did 'sciml proteins cross-validate' finish?"
+
+
+def read_target_record(target_dir: str | Path) -> dict[str, Any]:
+    """The ``metrics.json`` of a prediction target folder; a DataError naming it when it is missing,
+    unreadable, not JSON or not a target record (``name``; ``skipped`` text; a ``model`` object with
+    ``dir``, ``sha256`` and ``kind``)."""
+    from sciml.errors import DataError
+    from sciml.proteins.family import read_json_record
+
+    path = Path(target_dir) / "metrics.json"
+    m = read_json_record(path, "prediction target metrics", PREDICT_HINT)
+    if not isinstance(m.get("name"), str) or not m["name"]:
+        raise DataError(path, "prediction target metrics lack a 'name' (text)", hint=PREDICT_HINT)
+    if "skipped" in m and not isinstance(m["skipped"], str):
+        raise DataError(path, f"'skipped' must be the reason (text), got {type(m['skipped']).__name__}")
+    if "skipped" in m and not isinstance(m.get("inputs", {}), dict):
+        raise DataError(path, f"'inputs' must be an object, got {type(m['inputs']).__name__}")
+    model = m.get("model")
+    if isinstance(model, dict):
+        bad = [k for k in ("dir", "sha256", "kind") if not isinstance(model.get(k), str)]
+        if bad:
+            raise DataError(path, f"'model' lacks {', '.join(bad)} (text)")
+    return m
+
+
+def read_cv_record(cv_dir: str | Path) -> dict[str, Any]:
+    """The cross-validation step's ``metrics.json``; a DataError naming it when it is missing,
+    unreadable, not JSON, or holds neither ``skipped`` nor well-formed ``per_family`` precisions."""
+    from sciml.errors import DataError
+    from sciml.proteins.family import check_precisions, read_json_record
+
+    path = Path(cv_dir) / "metrics.json"
+    net = read_json_record(path, "cross-validation metrics", CV_HINT)
+    if "per_family" not in net:
+        if not isinstance(net.get("skipped"), str):
+            raise DataError(path, "cross-validation metrics hold neither 'per_family' nor a 'skipped' reason",
+                            hint=CV_HINT)
+        return net
+    per = net["per_family"]
+    if not isinstance(per, dict):
+        raise DataError(path, f"'per_family' must be an object (family: precisions), got {type(per).__name__}")
+    folds = net.get("folds", [])
+    if not isinstance(folds, list) or not all(isinstance(f, dict) for f in folds):
+        raise DataError(path, "'folds' must be a list of objects")
+    members = folds[0].get("members", []) if folds else []
+    if not isinstance(members, list) or not all(isinstance(x, dict) and "seed" in x for x in members):
+        raise DataError(path, "'folds[0].members' must be a list of objects with a 'seed'")
+    for name, rec in per.items():
+        if not isinstance(rec, dict):
+            raise DataError(path, f"'per_family.{name}' must be an object, got {type(rec).__name__}")
+        check_precisions(path, rec.get("network"), f"per_family.{name}.network")
+        if members:
+            runs = rec.get("network_members")
+            if not isinstance(runs, list) or len(runs) != len(members):
+                raise DataError(path, f"'per_family.{name}.network_members' must list the precisions of the "
+                                f"{len(members)} ensemble members")
+            for i, r in enumerate(runs):
+                check_precisions(path, r, f"per_family.{name}.network_members[{i}]")
+    if not isinstance(net.get("calibration", {}), dict):
+        raise DataError(path, f"'calibration' must be an object, got {type(net['calibration']).__name__}")
+    return net
+
+
+def coverage_note(methods: dict[str, dict[str, dict[str, float | None]]], families: list[str],
+                  keys: list[str]) -> tuple[dict[str, dict[str, int]], str]:
+    """How many of ``families`` each mean of the mean-precision table covers, and a note naming the
+    means that cover fewer (with the families left out); the note is "" when every mean covers all.
+
+    ``methods``: per method (table row), its precisions per family; a family absent from a method
+    (not held out by the cross-validation) or without a value for a key (a range with no scorable
+    pair: a chain too short for long-range pairs) is left out of that mean by
+    :func:`sciml.proteins.metrics.mean_metrics`. Returns ``(counts per method and key, note)``."""
+    from sciml.proteins.metrics import left_out
+
+    counts, parts = {}, []
+    for method, named in methods.items():
+        absent = [f for f in families if f not in named]
+        gaps = left_out(named)
+        counts[method] = {k: len(named) - len(gaps.get(k, [])) for k in keys}
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for k in keys:
+            out = tuple(f for f in families if f in absent or f in gaps.get(k, []))
+            if out:
+                groups.setdefault(out, []).append(k)
+        for out, ks in groups.items():
+            n = len(families) - len(out)
+            parts.append(f"{method}: {', '.join(ks)} over {n} of {len(families)} families (left out: "
+                         f"{', '.join(out)})")
+    note = ""
+    if parts:
+        note = ("Not every mean covers all families scored (a family with no scorable pair in a range, or not "
+                "held out by the cross-validation, drops out of that mean): " + "; ".join(parts) + ".")
+    return counts, note
 
 
 def used_models(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -142,8 +239,12 @@ def section(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str | P
     Each model the predicted targets used is shown once (:func:`model_record`: its sha256, packaged
     or trained, training families with their sha256, cross-validation, seeds), and its folder's
     ``provenance.json`` (the train step's record) joins the section's provenance. Returns
-    ``{"families", "skipped", "network", "targets", "targets_skipped", "models"}`` counts/flags.
+    ``{"families", "skipped", "network", "targets", "targets_skipped", "models"}`` counts/flags and
+    ``mean_counts`` (per row of the mean-precision table and key, how many families that mean covers; the
+    table's note names the means over fewer families than scored, and the families they leave out).
+    A missing, unreadable or malformed metrics.json or scores.npz raises a DataError naming the file.
     """
+    from sciml.errors import DataError
     from sciml.io import write_csv_atomic
     from sciml.proteins import family as fam_io
     from sciml.proteins import metrics, plots
@@ -176,7 +277,7 @@ def section(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str | P
         if quarantine:
             warnings.append(f"{len(quarantine)} family(ies) skipped; reasons and the sha256 of their files in "
                             "quarantine.csv")
-        records = [json.loads((d / "metrics.json").read_text()) for d in target_dirs]
+        records = [read_target_record(d) for d in target_dirs]
         predicted = [m["name"] for m in records if "skipped" not in m]
         skipped_targets = [(m["name"], m["skipped"]) for m in records if "skipped" in m]
         skipped_inputs += [row for m in records if "skipped" in m for row in input_rows("target", m["name"],
@@ -188,7 +289,7 @@ def section(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str | P
         models = model_record(used)
         warnings += models["warnings"]
         step.add_inputs(models["inputs"])
-        net = json.loads((Path(cv_dir) / "metrics.json").read_text()) if cv_dir is not None else {"skipped": "not run"}
+        net = read_cv_record(cv_dir) if cv_dir is not None else {"skipped": "not run"}
         have_net = "per_family" in net
 
         rows = []
@@ -204,23 +305,31 @@ def section(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str | P
                         "Top L/5, L/2, L pairs by score; native = C-beta (C-alpha for Gly) < 8 A. Network columns: "
                         "each family predicted by the fold model that never saw it.")]
 
-        methods = {"Potts (plm)": [m["potts"] for _, m in scored],
-                   "mean-field DCA": [m["meanfield"] for _, m in scored]}
+        # per method (table row): its precisions per family, named (to say which families a mean leaves out)
+        methods = {"Potts (plm)": {m["name"]: m["potts"] for _, m in scored},
+                   "mean-field DCA": {m["name"]: m["meanfield"] for _, m in scored}}
         if have_net:
-            held = [net["per_family"][m["name"]] for _, m in scored if m["name"] in net["per_family"]]
+            held = {m["name"]: net["per_family"][m["name"]] for _, m in scored if m["name"] in net["per_family"]}
             members = net["folds"][0].get("members", []) if net.get("folds") else []
             label = f"network (held out, mean of {len(members)} seeds)" if members else "network (held out)"
-            methods[label] = [r["network"] for r in held]
+            methods[label] = {n: r["network"] for n, r in held.items()}
             for i, mem in enumerate(members):  # each ensemble member alone, for the seed spread
-                methods[f"network member, seed {mem['seed']}"] = [r["network_members"][i] for r in held]
+                methods[f"network member, seed {mem['seed']}"] = {n: r["network_members"][i] for n, r in held.items()}
+        methods = {name: v for name, v in methods.items() if v}
         keys = [f"{r}_{t}" for r in metrics.RANGES for t in metrics.TOPS]
-        mean_rows = [[name] + [metrics.mean_metrics(v)[k] for k in keys] for name, v in methods.items() if v]
+        mean_rows = [[name] + [metrics.mean_metrics(list(v.values()))[k] for k in keys] for name, v in methods.items()]
+        mean_counts, coverage = coverage_note(methods, [m["name"] for _, m in scored], keys)
         tables.append(Table("Mean precision over families (all ranges)", ["method"] + keys, mean_rows,
-                            "short 6-11, medium 12-23, long >= 24 residues of separation"))
+                            "short 6-11, medium 12-23, long >= 24 residues of separation"
+                            + (f". {coverage}" if coverage else "")))
         if not have_net:
             warnings.append(f"contact network not evaluated: {net.get('skipped', 'not run')}")
         elif net.get("calibration", {}).get("pairs"):
-            tables.append(_calibration_table(net["calibration"]))
+            try:
+                tables.append(_calibration_table(net["calibration"]))
+            except (KeyError, TypeError, IndexError, ValueError) as exc:
+                raise DataError(Path(cv_dir) / "metrics.json",
+                                f"malformed 'calibration' entry ({type(exc).__name__}: {exc})") from None
             if (net["calibration"].get("brier_skill") or 0.0) <= 0.0:
                 warnings.append("the network's held-out contact probabilities are no better calibrated than the "
                                 "base rate (Brier skill <= 0): read them as ranks, not probabilities")
@@ -257,4 +366,5 @@ def section(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str | P
         write_section(step.output("section.json"),
                       Section("proteins", "Protein contact prediction", summary, tables, figures, warnings, prov))
     return {"families": len(scored), "skipped": len(quarantine), "network": have_net,
-            "targets": len(target_dirs), "targets_skipped": len(skipped_targets), "models": len(used)}
+            "targets": len(target_dirs), "targets_skipped": len(skipped_targets), "models": len(used),
+            "mean_counts": mean_counts}

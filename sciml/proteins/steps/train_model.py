@@ -18,8 +18,6 @@ def train_model(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str
     ``model.json`` (format, feature spec, architecture, training/validation families, the
     sha256 of their ``scores.npz`` and their query sequences, and ``cv_dir/metrics.json``'s means when given), learning
     curves under ``logs/`` and ``provenance.json``. Returns model.json's content."""
-    import json
-
     from sciml.errors import DataError
     from sciml.io import sha256_file
     from sciml.proteins import family as fam_io
@@ -58,10 +56,13 @@ def train_model(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str
             "cross_validation": None,
         }
         if cv_dir is not None:
-            cv = json.loads((Path(cv_dir) / "metrics.json").read_text())
+            from sciml.proteins.steps.section import read_cv_record
+
+            cv = read_cv_record(cv_dir)  # a DataError naming the file when it is missing or malformed
             # "skipped": why the whole CV was skipped (None when it ran); "skipped_families": the families
-            # coevolution could not use, left out of it
-            meta["cross_validation"] = {"mean": cv.get("mean"), "skipped": cv.get("skipped"),
+            # coevolution could not use, left out of it; "mean_counts": how many families each mean covers
+            meta["cross_validation"] = {"mean": cv.get("mean"), "mean_counts": cv.get("mean_counts"),
+                                        "mean_left_out": cv.get("mean_left_out"), "skipped": cv.get("skipped"),
                                         "families": sorted(cv.get("per_family", {})),
                                         "skipped_families": cv.get("skipped_families", [])}
         if not res["is_global_zero"]:
