@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,8 +61,16 @@ class StepRun:
 
 
 def resolve_threads(cli_threads: int | None, cfg: dict[str, Any] | None) -> int | None:
-    """The torch thread count of a step: ``--threads`` when given, else ``cfg["threads"]``."""
+    """The torch thread count of a step: ``--threads`` when given, else ``cfg["threads"]``. A ``--threads``
+    other than the config's (Snakemake lowers a rule's threads to ``--cores``) is said on stderr: sums split
+    over another number of threads differ in the last digits, so such a run is not byte-identical to one with
+    the config's count (provenance.json records the count used, ``device.torch_threads``)."""
     if cli_threads:
+        wanted = int(cfg["threads"]) if cfg and cfg.get("threads") else None
+        if wanted is not None and int(cli_threads) != wanted:
+            print(f"note: running with {int(cli_threads)} thread(s), not the config's threads: {wanted} (Snakemake "
+                  "lowers a rule's threads to --cores); results may differ in the last digits from a run with "
+                  f"{wanted} (use --cores >= {wanted} to reproduce one)", file=sys.stderr)
         return int(cli_threads)
     if cfg and cfg.get("threads"):
         return int(cfg["threads"])

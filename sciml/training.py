@@ -204,7 +204,8 @@ def make_trainer(settings: TrainerSettings, out_dir: str | Path, ckpt_dir: str |
         learning_curve_callback(out_dir),
     ]
     if settings.patience:
-        callbacks.append(EarlyStopping(monitor=settings.monitor, patience=settings.patience, mode="min"))
+        callbacks.append(_resumable_early_stopping(EarlyStopping)(monitor=settings.monitor, patience=settings.patience,
+                                                                  mode="min"))
     callbacks.extend(extra_callbacks or [])
     kwargs: dict[str, Any] = dict(
         max_epochs=settings.max_epochs,
@@ -228,6 +229,20 @@ def make_trainer(settings: TrainerSettings, out_dir: str | Path, ckpt_dir: str |
     kwargs.update(overrides)
     quiet_lightning()
     return pl.Trainer(**kwargs)
+
+
+def _resumable_early_stopping(base: Any) -> Any:
+    """Lightning's ``EarlyStopping`` whose stop survives a resume: Lightning restores the callback's counters
+    from ``last.ckpt`` but not the trainer's stop flag, so a run that had stopped early trained one more epoch
+    on every rerun (a kill after training, or a rerun a label edit caused), and its curve and weights moved."""
+
+    class ResumableEarlyStopping(base):
+        def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+            super().on_train_start(trainer, pl_module)
+            if self.stopped_epoch > 0 or self.wait_count >= self.patience:
+                trainer.should_stop = True
+
+    return ResumableEarlyStopping
 
 
 class _DropAdvertisement:

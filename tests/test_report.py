@@ -191,3 +191,17 @@ def test_sections_of_one_domain_get_their_own_anchors_and_the_config_shows_the_d
     assert '<a href="#pde">Families</a><a href="#pde-2">Target one</a>' in html
     assert '<h2 id="pde">Families</h2>' in html and '<h2 id="pde-2">Target one</h2>' in html
     assert "problems:" in html and "flla_2015" not in html
+
+
+def test_the_report_shows_each_steps_command(tmp_path: Path) -> None:
+    """A scientist reruns a step from the report: its `sciml ...` command line, quoted as it can be pasted; a step
+    run through the API (argv of a notebook kernel) shows none."""
+    d = _section_dir(tmp_path)
+    prov = json.loads((d / "provenance.json").read_text())
+    prov["argv"] = ["/venv/bin/sciml", "pde", "train", "--config-json", '{"seed": 3}', "--out-dir", "a b"]
+    write_json_atomic(d / "provenance.json", prov)
+    html = render_report([d / "section.json"])
+    assert "command: <code>sciml pde train --config-json &#39;{&#34;seed&#34;: 3}&#39; --out-dir &#39;a b&#39;</code>" in html
+    prov["argv"] = ["/venv/lib/python3.11/site-packages/ipykernel_launcher.py", "-f", "kernel.json"]
+    write_json_atomic(d / "provenance.json", prov)
+    assert "command:" not in render_report([d / "section.json"])

@@ -49,10 +49,15 @@ def test_run_step_provenance_config_and_threads(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "provenance.json").read_text())["config"] == {"part": 1}
 
 
-def test_threads_come_from_the_cli_else_the_config() -> None:
+def test_threads_come_from_the_cli_else_the_config(capsys) -> None:
     assert resolve_threads(3, {"threads": 2}) == 3
     assert resolve_threads(None, {"threads": 2}) == 2
     assert resolve_threads(None, {}) is None
+    capsys.readouterr()
+    assert resolve_threads(2, {"threads": 2}) == 2 and capsys.readouterr().err == ""
+    # Snakemake lowered the rule's threads to --cores 1: the run is not the config's, and says so
+    assert resolve_threads(1, {"threads": 2}) == 1
+    assert "not the config's threads: 2" in capsys.readouterr().err
 
 
 def test_a_step_without_threads_does_not_import_torch(tmp_path: Path) -> None:

@@ -327,3 +327,20 @@ def test_onecycle_is_sized_from_the_trainer(tmp_path) -> None:
         sched.optimizer.step()
         sched.step()
     assert sched.get_last_lr()[0] == pytest.approx(0.01 / 25 / 1e4)  # annealed to the very end
+
+
+def test_a_run_that_stopped_early_trains_no_more_epochs_when_run_again(tmp_path: Path) -> None:
+    """Early stopping at epoch 2 (patience 2): a rerun from the final checkpoint (a kill after training, before the
+    outputs; or a rerun a harmless config edit caused) must not train a third epoch and more on each rerun
+    (Lightning restores EarlyStopping's counters, not its stop decision)."""
+    ckpt = tmp_path / "ckpt"
+    settings = TrainerSettings(max_epochs=20, accelerator="cpu", devices=1, patience=2)
+    runs = []
+    for name in ("a", "b", "c"):
+        seed_everything(0)
+        trainer = make_trainer(settings, tmp_path / name, ckpt)
+        fit_resumable(trainer, WorseEveryEpoch(), TinyData(), ckpt)
+        runs.append(trainer)
+    assert [t.current_epoch for t in runs] == [3, 3, 3]
+    assert torch.load(ckpt / "last.ckpt", weights_only=True)["epoch"] == 2
+    assert _curve(tmp_path / "c") == _curve(tmp_path / "a") and _epochs_logged(tmp_path / "a") == [0, 1, 2]

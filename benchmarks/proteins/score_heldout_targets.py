@@ -10,7 +10,7 @@ from the family of the same name in ``--families-from`` and mapped onto the pred
 CASP precisions of the saved network and of the converged Potts fit ``predict`` ran, and the
 family-held-out CV estimate of the same config (``<results_dir>/proteins/cross_validate/metrics.json``),
 and the calibration of the network's probabilities over the scored pairs (|i-j| >= 6): pooled
-(Brier, ECE, reliability table) and per family (expected contacts, the sum of the probabilities, vs
+(Brier, ECE, reliability table; and over the top 5 L pairs of each family, the ones its RR file lists) and per family (expected contacts, the sum of the probabilities, vs
 observed contacts).
 """
 
@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             probs, potts = z["probs"], z["coevolution"]
         per[name] = {"network": casp_precision(probs, q.native), "potts": casp_precision(potts, q.native)}
         p, y = scored_pairs(probs, q.native)  # calibration: expected contacts (sum of probabilities) vs observed
-        per[name]["contacts"] = {"expected": round(float(p.sum()), 1), "observed": int(y.sum()), "pairs": len(y)}
+        per[name]["contacts"] = {"expected": round(float(p.sum()), 1), "observed": int(y.sum()), "pairs": len(y),
+                                 "expected_over_observed": round(float(p.sum()) / max(int(y.sum()), 1), 3)}
         pairs.append((probs, q.native))
     if args.cv_from:
         cv = json.loads(Path(args.cv_from).read_text())["cv_estimate"]
@@ -71,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     out = {"n_scored": len(per), "skipped": skipped,
            "mean": {k: mean_metrics([v[k] for v in per.values()]) for k in ("network", "potts")},
            "cv_estimate": {"network": cv["network"], "potts": cv["potts"]}, "per_family": per,
-           "calibration": calibration(pairs)}
+           "calibration": calibration(pairs),
+           # the pairs the RR file lists (top 5 L with |i-j| >= 6), where a user reads the probabilities
+           "calibration_rr_listed": calibration(pairs, top_per_residue=5)}
     out["gain_long_L/5"] = round(out["mean"]["network"][key] - out["mean"]["potts"][key], 4)
     out["network_minus_cv_long_L/5"] = round(out["mean"]["network"][key] - cv["network"][key], 4)
     if args.out:

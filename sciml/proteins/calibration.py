@@ -16,19 +16,28 @@ from typing import Any
 MIN_SEPARATION = 6
 
 
-def scored_pairs(probs: Any, native: Any) -> tuple[Any, Any]:
-    """(predicted probabilities, 0/1 native contacts) of the pairs i < j with j - i >= 6 and a known native."""
+def scored_pairs(probs: Any, native: Any, top: int | None = None) -> tuple[Any, Any]:
+    """(predicted probabilities, 0/1 native contacts) of the pairs i < j with j - i >= 6 and a known native;
+    with ``top``, of those among the ``top`` most probable pairs with j - i >= 6 (the pairs a CASP RR file of
+    ``top`` contacts lists, chosen before the native is looked at)."""
     import numpy as np
 
     probs = np.asarray(probs, dtype=float)
     native = np.asarray(native, dtype=float)
     i, j = np.triu_indices(native.shape[0], k=MIN_SEPARATION)
-    keep = ~np.isnan(native[i, j]) & np.isfinite(probs[i, j])
+    finite = np.isfinite(probs[i, j])
+    i, j = i[finite], j[finite]
+    if top is not None:
+        order = np.argsort(-probs[i, j], kind="stable")[:top]
+        i, j = i[order], j[order]
+    keep = ~np.isnan(native[i, j])
     return probs[i[keep], j[keep]], native[i[keep], j[keep]].astype(int)
 
 
-def calibration(pairs: list[tuple[Any, Any]], n_bins: int = 10) -> dict[str, Any]:
-    """Calibration of ``pairs`` = [(probs (L, L), native (L, L) 0/1 with NaN unknown)] pooled.
+def calibration(pairs: list[tuple[Any, Any]], n_bins: int = 10, top_per_residue: int | None = None) -> dict[str, Any]:
+    """Calibration of ``pairs`` = [(probs (L, L), native (L, L) 0/1 with NaN unknown)] pooled; with
+    ``top_per_residue`` k, over each protein's k L most probable pairs only (``predict``'s RR file lists 5 L):
+    the pooled figure is dominated by the many improbable pairs, this one by the pairs a user reads.
 
     Returns ``{"pairs", "contact_rate", "brier", "brier_base_rate", "brier_skill", "ece",
     "reliability": [{"bin": [lo, hi], "mean_predicted", "observed", "pairs"}]}``; bins without
@@ -39,7 +48,8 @@ def calibration(pairs: list[tuple[Any, Any]], n_bins: int = 10) -> dict[str, Any
 
     from sciml.rounding import round_sig
 
-    ps, ys = zip(*(scored_pairs(p, n) for p, n in pairs)) if pairs else ((), ())
+    ps, ys = zip(*(scored_pairs(p, n, None if top_per_residue is None else top_per_residue * len(n))
+                   for p, n in pairs)) if pairs else ((), ())
     p = np.concatenate(ps) if ps else np.zeros(0)
     y = np.concatenate(ys) if ys else np.zeros(0, dtype=int)
     if len(p) == 0:

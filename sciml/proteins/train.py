@@ -40,7 +40,7 @@ def fold_split(fams: list[Any], k: int, n_folds: int, n_val: int) -> tuple[list[
     val = fams[(k + 1) % n_folds::n_folds][:n_val]
     held = {id(d) for d in test + val}
     train = [d for d in fams if id(d) not in held]
-    if not train:  # too few families to hold any out for validation
+    if not train:  # too few families to hold any out for validation: said in the log and the report section
         train, val = val, val
     return test, val, train
 
@@ -149,6 +149,9 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
             per_family[d["name"]] = rec
             held_out.append((np.mean(probs, axis=0), d["native"]))
         folds.append(fold_rec)
+        if set(fold_rec["val"]) <= set(fold_rec["train"]):
+            log(f"fold {k}: WARNING too few families to hold validation families out: the best epoch is picked on "
+                f"{fold_rec['val']}, which it trains on")
         log(f"fold {k}: test {names_test} " + ", ".join(
             f"{n} net {per_family[n]['network']['long_L/5']:.3f} potts {per_family[n]['potts']['long_L/5']:.3f}"
             for n in names_test))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +51,14 @@ details{margin:.4em 0} summary{cursor:pointer;font-weight:600} pre{background:#f
 {% endfor %}
 {% endfor %}
 <h2 id="provenance">Provenance</h2>
-<p>Every step records its resolved config, seed, package versions, git revision, the sha256 of every input and its wall time.</p>
+<p>Every step records its command, resolved config, seed, package versions, git revision, the sha256 of every input and its wall time.</p>
 {% if pipeline_config %}<details><summary>Pipeline configuration (resolved; the domains that ran)</summary><pre>{{ pipeline_config }}</pre></details>{% endif %}
 {% for s in sections %}{% for p in s.prov %}
 <details><summary>{{ s.title }} &middot; {{ p.step }} &middot; {{ "%.1f"|format(p.wall_time_s or 0) }} s &middot; seed {{ p.seed }}</summary>
 <table><tr><th>input</th><th>sha256</th></tr>{% for k, v in (p.inputs_sha256 or {}).items() %}<tr><td>{{ k }}</td><td><code>{{ v }}</code></td></tr>{% endfor %}</table>
 <table><tr><th>package</th><th>version</th></tr>{% for k, v in (p.packages or {}).items() %}<tr><td>{{ k }}</td><td>{{ v }}</td></tr>{% endfor %}</table>
 <p class="meta">python {{ p.python }} &middot; {{ p.platform }} &middot; host {{ p.host }}{% if p.device %} &middot; device {{ p.device }}{% endif %}{% if p.git %} &middot; git {{ p.git.commit[:12] }}{% endif %}</p>
+{% if p.command %}<p class="meta">command: <code>{{ p.command }}</code></p>{% endif %}
 <pre>{{ dump(p.config) }}</pre>
 </details>
 {% endfor %}{% endfor %}
@@ -122,7 +124,12 @@ def _load_provenance(path: Path) -> dict[str, Any]:
     if git and not isinstance(git.get("commit"), str):
         raise DataError(path, "provenance field 'git' lacks its 'commit' (text)")
     shown = ("step", "seed", "python", "platform", "host", "config", "wall_time_s") + _PROV_OBJECTS
-    return {**{k: None for k in shown}, **raw}
+    argv = raw.get("argv")
+    # the step's `sciml ...` command line, shell-quoted as it could be pasted; a step run through the API (a
+    # notebook's kernel, a test) has none
+    command = (shlex.join(["sciml", *argv[1:]]) if isinstance(argv, list) and argv
+               and all(isinstance(a, str) for a in argv) and Path(argv[0]).name == "sciml" else None)
+    return {**{k: None for k in shown}, **raw, "command": command}
 
 
 #: Top-level config keys that are a domain's section (``domains`` lists the ones a run includes).

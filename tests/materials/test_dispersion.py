@@ -100,3 +100,30 @@ def test_the_d3_energies_run_on_the_pretrained_potentials_device(monkeypatch):
     d = model.stacking_descriptors([graph]).numpy()
     assert seen == ["cpu"] and d.shape == (1, 5) and np.isfinite(d).all()
     assert 0.035 < d[0, 3] < 0.09  # eV/atom: graphite-like binding once D3 is added (CHGNet alone sees ~none)
+
+
+def test_the_potential_energies_skip_only_cells_with_isolated_atoms(monkeypatch):
+    """CHGNet's converter refuses a cell with isolated atoms (ValueError): that cell gets no energy. Any other
+    failure (the converter's RuntimeError for a failed bond graph, a changed API) is raised, not turned into a
+    restacking descriptor that nothing counts."""
+    import types
+
+    import torch
+
+    from sciml.materials import chgnet_data
+    from sciml.materials.models.chgnet import CHGNetRegressor
+
+    class Converter:
+        def __init__(self, error):
+            self.error = error
+
+        def __call__(self, structure, graph_id=None):
+            raise self.error
+
+    stub = types.SimpleNamespace(_potential=[torch.nn.Linear(1, 1)])
+    cell = GRAPHENE
+    monkeypatch.setattr(chgnet_data, "converter", lambda: Converter(ValueError("1 isolated atom(s)")))
+    assert np.isnan(CHGNetRegressor._potential_energies(stub, [cell], 8)).all()
+    monkeypatch.setattr(chgnet_data, "converter", lambda: Converter(RuntimeError("Failed creating bond graph")))
+    with pytest.raises(RuntimeError, match="bond graph"):
+        CHGNetRegressor._potential_energies(stub, [cell], 8)

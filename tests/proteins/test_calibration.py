@@ -34,3 +34,20 @@ def test_only_scored_pairs_count():
     n_sep6 = sum(1 for i in range(L) for j in range(i + 6, L))
     assert len(p) == len(y) == n_sep6 - 1
     assert calibration([])["pairs"] == 0
+
+
+def test_calibration_over_the_pairs_an_rr_file_lists():
+    """top_per_residue k keeps each protein's k L most probable pairs with |i-j| >= 6 (chosen before the native is
+    read; those with an unknown native then drop out), as the RR file lists 5 L of them."""
+    L = 20
+    i, j = np.triu_indices(L, 6)
+    probs = np.zeros((L, L))
+    probs[i, j] = np.linspace(0.01, 0.99, len(i))  # the last L pairs are the most probable
+    native = np.zeros((L, L))
+    native[i[-L:], j[-L:]] = 1.0
+    native[i[-1], j[-1]] = np.nan  # the most probable pair's native is unknown
+    p, y = scored_pairs(probs, native, top=L)
+    assert len(p) == L - 1 and y.all() and p.min() == probs[i[-L], j[-L]]
+    listed = calibration([(probs, native)], top_per_residue=1)
+    assert listed["pairs"] == L - 1 and listed["contact_rate"] == 1.0
+    assert calibration([(probs, native)])["pairs"] == len(i) - 1

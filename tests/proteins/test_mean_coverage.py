@@ -136,3 +136,23 @@ def test_psicov150_block_counts_each_mean(tmp_path: Path, monkeypatch) -> None:
     for method in ("sequence_network", "separation_baseline"):
         counts = block["mean_counts"][method]
         assert counts["long_L/5"] == 2 and counts["short_L/5"] == 3, counts
+
+
+def test_a_fold_validated_on_its_training_families_is_warned(tmp_path: Path) -> None:
+    """4 families in 2 folds leave nothing to hold out for validation (fold_split then validates on the training
+    families): the best epoch is picked on data the model trained on, and the report says so."""
+    from sciml.proteins.steps import section
+    from sciml.proteins.train import fold_split
+
+    names = ["famA", "famB", "famC", "famD"]
+    test, val, train = fold_split(names, 0, 2, 3)
+    assert set(val) <= set(train)
+    fams = [scored_family(tmp_path / "pfam", n, 40, seed=i) for i, n in enumerate(names)]
+    rec = {n: {"network": _precisions(40, seed=7), "potts": {}, "meanfield": {}} for n in names}
+    folds = [{"fold": 0, "test": test, "val": val, "train": train},
+             {"fold": 1, "test": ["famB", "famD"], "val": ["famA"], "train": ["famC"]}]
+    (tmp_path / "cv").mkdir()
+    (tmp_path / "cv/metrics.json").write_text(json.dumps({"per_family": rec, "folds": folds}))
+    section(domain_section("proteins"), fams, tmp_path / "out", cv_dir=tmp_path / "cv")
+    warnings = json.loads((tmp_path / "out/section.json").read_text())["warnings"]
+    assert any(w.startswith("cross-validation fold(s) [0]: too few families") for w in warnings), warnings

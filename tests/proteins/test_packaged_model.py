@@ -97,6 +97,9 @@ def test_packaged_networks_on_a_real_family_they_never_saw(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     m = json.loads((tmp_path / "ref/metrics.json").read_text())
     assert m["depth"]["n_seqs"] == 1 and "score_refiner" in m["model"]["dir"]
+    # what is measured of the packaged refiner's probabilities on another tool's matrices is said
+    section = json.loads((tmp_path / "ref/section.json").read_text())
+    assert any("over-confident" in w and "PSICOV150" in w for w in section["warnings"])
     with np.load(tmp_path / "ref/prediction/1guuA.contacts.npz") as z:
         refined = casp_precision(z["probs"], fam.native)
     assert refined["long_L/2"] >= base["long_L/2"] + 0.2, (refined, base)

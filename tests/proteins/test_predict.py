@@ -143,7 +143,10 @@ def test_predict_unseen_family_from_alignment_alone_beats_separation_baseline(tr
     with np.load(tmp_path / "new/prediction/new.contacts.npz") as z:
         probs = z["probs"]
         assert str(z["sequence"]) and probs.shape == (L, L)
-    assert np.allclose(probs, probs.T) and 0.0 <= probs.min() and probs.max() <= 1.0
+    assert np.allclose(probs, probs.T, equal_nan=True) and 0.0 <= np.nanmin(probs) and np.nanmax(probs) <= 1.0
+    # no network trains on pairs closer than 6: the array gives no probability there, only beyond
+    sep = np.abs(np.subtract.outer(np.arange(L), np.arange(L)))
+    assert np.isnan(probs[sep < 6]).all() and np.isfinite(probs[sep >= 6]).all()
     # the RR lists the array's values (5 decimals), not a rescaling of them
     i, j = np.argwhere(np.isfinite(np.triu(probs_rr)))[0]
     assert probs_rr[i, j] == pytest.approx(probs[i, j], abs=1e-5)

@@ -73,7 +73,7 @@ def solver_ladder(family, coeffs: np.ndarray, refs: np.ndarray, repeats: int) ->
     time of one solve (from scratch; for Poisson also with the factorisation reused)."""
     rows = []
     reuse = family.kind == "poisson_lshape"
-    for level in family.ladder:
+    for level in family.timed_ladder():
         errs = rel_l2(np.stack([family.solve(c, level) for c in coeffs]), refs)
         row = {"level": list(level) if isinstance(level, (list, tuple)) else level, "median_rel_l2": float(np.median(errs)),
                "seconds": median_time(lambda: family.solve(coeffs[0], level), repeats)}

@@ -191,9 +191,12 @@ def section(cfg: dict[str, Any], out_dir: str | Path, *, evaluate_dirs: Sequence
                       ["problem", "PINN rel. L2", "solver resolution at PINN accuracy", "solver s (that resolution)",
                        "solver s (finest)", "PINN training s", "N query points", "PINN inference s (N points)",
                        "break-even solves"], speed_rows,
-                      "Solver time: one full solve onto the reference grid, best of repeats, cheapest resolution whose "
-                      "error <= the PINN's. Training: optimizer wall time. Break-even: smallest n with "
-                      "train + n*inference <= n*solver ('never' if the solver is faster per query)."
+                      "Solver time: one full solve onto the reference grid, best of repeats, cheapest resolution (grid "
+                      "and time steps) whose error <= the PINN's, timed back to back with the PINN's inference. "
+                      "Training: optimizer wall time. Break-even: smallest n with train + n*inference <= n*solver "
+                      "('never' if the solver is faster per query); it counts repeated solves of the same problem, "
+                      "which a stored solution answers without solving again, so it is a pay-off only where each "
+                      "query is a new input (the parametric and operator tables)."
                       + (f" No classical solver for {', '.join(no_solver)} (no row)." if no_solver else "")),
             ] + ([Table("Parametric surrogate, per query (one parameter value each)",
                         ["problem", "query", "PINN rel. L2", "grid points", "PINN inference s",

@@ -5,8 +5,9 @@ A target is ``{name, alignment, format?, query?, structure?, chain?, model?, sco
 
 - ``prediction/<name>.rr``: CASP RR (``PFRMAT RR``), the top 5 L pairs (|i-j| >= 6) with
   the network's contact probability (its calibrated sigmoid output, not rescaled);
-- ``prediction/<name>.contacts.npz``: ``probs`` (L, L) float32, the Potts/external and (for an
-  ``alignment`` network) mean-field channels, the query ``sequence``;
+- ``prediction/<name>.contacts.npz``: ``probs`` (L, L) float32 (NaN for |i-j| < 6: no network trains on
+  those pairs, so their outputs are no probabilities), the Potts/external and (for an ``alignment`` network)
+  mean-field channels, the query ``sequence``;
 - ``prediction/<name>.contact_map.png``;
 - ``metrics.json``: alignment depth (sequences, N_eff, N_eff/L, Nf, coverage, shallow and its severity),
   with ``scores`` what the external matrix lacked (``scores_input``: unscored pairs, asymmetry),
@@ -43,6 +44,14 @@ SKIPPED_INPUTS_NOTE = ("The files as the step read them, with the sha256 of thei
                        "that were rejected. 'missing': no file at that path.")
 #: Endings of the files a prediction writes into PREDICTION_DIR (removed before each run).
 PREDICTION_SUFFIXES = (".rr", ".contacts.npz", ".contact_map.png")
+
+#: What is measured of the packaged score refiner's probabilities on matrices of another tool
+#: (benchmarks/proteins/refiner_calibration.py, BENCHMARKS.md).
+PACKAGED_REFINER_CALIBRATION = (
+    "the packaged score refiner's probabilities are over-confident on another tool's matrices: on PSICOV150's "
+    "GREMLIN matrices the pairs it gives 0.1-0.9 were contacts 0.06-0.11 less often than predicted, and its "
+    "probabilities summed to 1.38x the observed contacts (median per protein): rank by them, but do not read "
+    "them as calibrated probabilities")
 
 
 def clear_predictions(pred_dir: Path) -> list[Path]:
@@ -183,7 +192,7 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
 
     Writes into ``out_dir`` (one target per folder: a run removes the prediction files it finds there)
     ``prediction/<name>.rr`` (CASP RR), ``prediction/<name>.contacts.npz`` (``probs``: the (L, L)
-    probabilities, with the coevolution channels) and ``prediction/<name>.contact_map.png``, plus
+    probabilities, NaN for |i-j| < 6, with the coevolution channels) and ``prediction/<name>.contact_map.png``, plus
     metrics.json, section.json and provenance.json. A target whose inputs cannot be used is skipped (the
     returned dict then has ``skipped``: the reason, and the workflow counts it); ``strict=True`` raises
     the :class:`~sciml.errors.DataError` instead, as a notebook wants."""
@@ -297,6 +306,8 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
                             "alignment it came from is unknown here, and so is how far its contacts can be trusted")
         elif depth_warning(depth):
             warnings.append(depth_warning(depth))
+        if refine_alone and target_model_dir is None:
+            warnings.append(PACKAGED_REFINER_CALIBRATION)
         if not use_sequence and model_cv_warning(meta):
             warnings.append(model_cv_warning(meta))
         overlap = check_training_overlap(fam.sequence, meta)
@@ -312,6 +323,12 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
         # a query with residues in insert states: the RR is numbered in its own full sequence
         metrics.write_casp_rr(pred_dir / f"{name}.rr", fam.full_sequence or fam.sequence, probs, target=name,
                               max_pairs=5 * L, probabilities=True, numbering=fam.residue_numbers)
+        # the pairs closer than 6 in sequence are outside the loss the networks train on (and every CASP range):
+        # their outputs are no probabilities, so the array and the figure leave them NaN
+        from sciml.proteins.calibration import MIN_SEPARATION
+
+        sep = np.abs(np.subtract.outer(np.arange(L), np.arange(L)))
+        probs = np.where(sep >= MIN_SEPARATION, probs, np.nan)
         with atomic_path(pred_dir / f"{name}.contacts.npz") as tmp:
             with open(tmp, "wb") as fh:
                 channels = {} if use_sequence else {"coevolution": res["potts"]}

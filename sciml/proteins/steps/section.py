@@ -322,6 +322,12 @@ def section(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str | P
         tables.append(Table("Mean precision over families (all ranges)", ["method"] + keys, mean_rows,
                             "short 6-11, medium 12-23, long >= 24 residues of separation"
                             + (f". {coverage}" if coverage else "")))
+        if have_net:
+            also_trained = [f["fold"] for f in net.get("folds", []) if f.get("val") and set(f["val"]) <= set(f["train"])]
+            if also_trained:  # too few families per fold to hold any out for validation (fold_split)
+                warnings.append(f"cross-validation fold(s) {also_trained}: too few families to hold validation "
+                                "families out, so the best epoch was picked on families the model trained on (its "
+                                "test families stay held out); use fewer folds or more families")
         if not have_net:
             warnings.append(f"contact network not evaluated: {net.get('skipped', 'not run')}")
         elif net.get("calibration", {}).get("pairs"):
