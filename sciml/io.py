@@ -176,6 +176,34 @@ def sha256_tree(root: str | Path) -> str:
     return digest.hexdigest()
 
 
+def read_json_object(path: str | Path, what: str, hint: str | None = None) -> dict[str, Any]:
+    """The JSON object in ``path`` (``what`` names the file in errors, e.g. "family metrics").
+
+    Raises :class:`~sciml.errors.DataError` naming the file when it is missing (with ``hint``, e.g. which step
+    writes it), a folder, unreadable, not UTF-8, not JSON, or JSON that is not an object."""
+    from sciml.errors import DataError
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        where = "" if path.parent.is_dir() else f"; its folder {path.parent} does not exist"
+        raise DataError(path, f"{what} missing{where}" + (f" ({hint})" if hint else "")) from None
+    except IsADirectoryError:
+        raise DataError(path, f"{what} is a folder, not a JSON file") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot read the {what} ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"{what} is not valid JSON ({exc})", hint=hint) from None
+    if not isinstance(data, dict):
+        raise DataError(path, f"{what} must be a JSON object, got {type(data).__name__}", hint=hint)
+    return data
+
+
 def read_model_json(path: str | Path, fmt: str, version: int, kind: str, producer: str) -> dict[str, Any]:
     """The metadata JSON (``model.json``...) at ``path`` of a saved ``kind`` (e.g. "PINN") written by ``producer``.
 

@@ -210,3 +210,25 @@ def test_csv_spool_discard_leaves_the_old_file(tmp_path: Path) -> None:
     spool.write(["a"])
     spool.discard()
     assert target.read_text() == "old\n" and _leftovers(tmp_path) == []
+
+
+def test_read_json_object_names_the_file_and_what_is_wrong(tmp_path) -> None:
+    from sciml.io import read_json_object
+
+    good = tmp_path / "m.json"
+    good.write_text('{"a": 1}')
+    assert read_json_object(good, "metrics") == {"a": 1}
+    cases = {"missing.json": None, "list.json": "[1]", "bad.json": "{", "latin1.json": b"{\"\xc5\": 1}"}
+    messages = {"missing.json": "metrics missing (which step)", "list.json": "must be a JSON object, got list",
+                "bad.json": "not valid JSON", "latin1.json": "not UTF-8"}
+    for name, content in cases.items():
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        elif content is not None:
+            path.write_text(content)
+        with pytest.raises(DataError) as info:
+            read_json_object(path, "metrics", "which step")
+        assert info.value.path == str(path) and messages[name] in str(info.value)
+    with pytest.raises(DataError, match="is a folder"):
+        read_json_object(tmp_path, "metrics")

@@ -179,36 +179,6 @@ def write_skipped_scores(path: str | Path, name: str, reason: str) -> Path:
 COEVOLUTION_HINT = "did 'sciml proteins coevolution' finish for this family?"
 
 
-def read_json_record(path: str | Path, what: str, hint: str) -> dict[str, Any]:
-    """The JSON object in ``path`` (a step's ``metrics.json``; ``what`` names it in errors).
-
-    Raises :class:`~sciml.errors.DataError` naming the file when it is missing (with ``hint``),
-    a folder, unreadable, not UTF-8, not JSON, or JSON that is not an object."""
-    import json
-
-    from sciml.errors import DataError
-
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        where = "" if path.parent.is_dir() else f"; its folder {path.parent} does not exist"
-        raise DataError(path, f"{what} missing{where} ({hint})") from None
-    except IsADirectoryError:
-        raise DataError(path, f"{what} is a folder, not a JSON file") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise DataError(path, f"cannot read the {what} ({exc.strerror or exc})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(path, f"{what} is not valid JSON ({exc})", hint=hint) from None
-    if not isinstance(data, dict):
-        raise DataError(path, f"{what} must be a JSON object, got {type(data).__name__}", hint=hint)
-    return data
-
-
 def _is_precision(v: Any) -> bool:
     """A CASP precision value of a metrics.json: a number or null."""
     return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
@@ -238,9 +208,10 @@ def read_family_metrics(family_dir: str | Path) -> dict[str, Any]:
     JSON, or not a family record (a ``name``; ``skipped`` text, or ``length`` and the ``potts``
     and ``meanfield`` precisions)."""
     from sciml.errors import DataError
+    from sciml.io import read_json_object
 
     path = Path(family_dir) / METRICS_FILE
-    m = read_json_record(path, "family metrics", COEVOLUTION_HINT)
+    m = read_json_object(path, "family metrics", COEVOLUTION_HINT)
     if not isinstance(m.get("name"), str) or not m["name"]:
         raise DataError(path, "family metrics lack a 'name' (text)", hint=COEVOLUTION_HINT)
     if "skipped" in m:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import json
 import shlex
 from pathlib import Path
 from typing import Any
 
 from sciml.errors import DataError
+from sciml.io import read_json_object
 from sciml.report.section import Section, read_section
 
 _MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
@@ -100,20 +100,7 @@ def _load_provenance(path: Path) -> dict[str, Any]:
     """A provenance.json as the report shows it: a DataError naming the file when it is missing,
     unreadable, not UTF-8 JSON, not an object, or a field the report shows has the wrong type.
     Fields it lacks show as blank."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(path, "provenance file not found") from None
-    except IsADirectoryError:
-        raise DataError(path, "provenance path is a folder, not a JSON file") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"provenance is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(path, f"provenance is not valid JSON ({exc})") from None
-    except OSError as exc:
-        raise DataError(path, f"cannot read the provenance file ({exc.strerror or exc})") from None
-    if not isinstance(raw, dict):
-        raise DataError(path, f"provenance must be a JSON object, got {type(raw).__name__}")
+    raw = read_json_object(path, "provenance file", "written by the step the section names")
     for key in _PROV_OBJECTS:
         if raw.get(key) is not None and not isinstance(raw[key], dict):
             raise DataError(path, f"provenance field '{key}' must be an object, got {type(raw[key]).__name__}")

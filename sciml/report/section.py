@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sciml.errors import DataError
-from sciml.io import write_json_atomic
+from sciml.io import read_json_object, write_json_atomic
 
 
 @dataclass
@@ -120,16 +119,7 @@ def read_section(path: str | Path) -> Section:
     Raises :class:`~sciml.errors.DataError` naming the file when it is missing, unreadable, not
     JSON, or a field has the wrong type (e.g. a table's ``rows`` that is not a list of lists)."""
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(path, "report section not found (did the domain's pipeline run?)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(path, f"not a valid report section ({exc})") from None
-    except OSError as exc:
-        raise DataError(path, f"cannot read the report section ({exc})") from None
-    if not isinstance(raw, dict):
-        raise DataError(path, f"not a valid report section (must be a JSON object, got {_kind(raw)})")
+    raw = read_json_object(path, "report section", "did the domain's pipeline run?")
     for k in ("domain", "title"):
         if k not in raw:
             raise DataError(path, f"not a valid report section (lacks '{k}')")

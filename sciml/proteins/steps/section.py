@@ -39,10 +39,10 @@ def read_target_record(target_dir: str | Path) -> dict[str, Any]:
     unreadable, not JSON or not a target record (``name``; ``skipped`` text; a ``model`` object with
     ``dir``, ``sha256`` and ``kind``)."""
     from sciml.errors import DataError
-    from sciml.proteins.family import read_json_record
+    from sciml.io import read_json_object
 
     path = Path(target_dir) / "metrics.json"
-    m = read_json_record(path, "prediction target metrics", PREDICT_HINT)
+    m = read_json_object(path, "prediction target metrics", PREDICT_HINT)
     if not isinstance(m.get("name"), str) or not m["name"]:
         raise DataError(path, "prediction target metrics lack a 'name' (text)", hint=PREDICT_HINT)
     if "skipped" in m and not isinstance(m["skipped"], str):
@@ -61,10 +61,11 @@ def read_cv_record(cv_dir: str | Path) -> dict[str, Any]:
     """The cross-validation step's ``metrics.json``; a DataError naming it when it is missing,
     unreadable, not JSON, or holds neither ``skipped`` nor well-formed ``per_family`` precisions."""
     from sciml.errors import DataError
-    from sciml.proteins.family import check_precisions, read_json_record
+    from sciml.io import read_json_object
+    from sciml.proteins.family import check_precisions
 
     path = Path(cv_dir) / "metrics.json"
-    net = read_json_record(path, "cross-validation metrics", CV_HINT)
+    net = read_json_object(path, "cross-validation metrics", CV_HINT)
     if "per_family" not in net:
         if not isinstance(net.get("skipped"), str):
             raise DataError(path, "cross-validation metrics hold neither 'per_family' nor a 'skipped' reason",
