@@ -29,8 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     from sciml.config import merge_yaml_files
     from sciml.io import write_json_atomic
     from sciml.proteins.calibration import calibration, scored_pairs
-    from sciml.proteins.metrics import casp_precision, mean_metrics
+    from sciml.proteins.metrics import mean_metrics
     from sciml.proteins.query import load_query
+    from sciml.proteins.steps.predict import target_precisions
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", required=True, nargs="+",
@@ -59,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
                        min_identity=float(fam.get("min_identity") or 0.9))
         with np.load(run / "targets" / name / "prediction" / f"{name}.contacts.npz") as z:
             probs, potts = z["probs"], z["coevolution"]
-        per[name] = {"network": casp_precision(probs, q.native), "potts": casp_precision(potts, q.native)}
+        scored = target_precisions(q, probs, potts)  # as predict scores it (a query's insert residues counted)
+        per[name] = {"network": scored["network"], "potts": scored["coevolution"]}
         p, y = scored_pairs(probs, q.native)  # calibration: expected contacts (sum of probabilities) vs observed
         per[name]["contacts"] = {"expected": round(float(p.sum()), 1), "observed": int(y.sum()), "pairs": len(y),
                                  "expected_over_observed": round(float(p.sum()) / max(int(y.sum()), 1), 3)}

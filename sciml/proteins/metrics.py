@@ -54,14 +54,15 @@ def precision(scores: Any, native: Any, lo: int, hi: int | None, divisor: int, l
     return float(native[pairs[:, 0], pairs[:, 1]].mean())
 
 
-def casp_precision(scores: Any, native: Any, positions: Any = None) -> dict[str, float | None]:
+def casp_precision(scores: Any, native: Any, positions: Any = None, length: int | None = None) -> dict[str, float | None]:
     """CASP contact precisions of one protein: the 9 keys ``"<range>_<top>"`` (e.g. ``"long_L/5"``).
 
     ``scores`` and ``native`` are (L, L); L = number of residues in ``native``. ``positions`` ((L,) int,
     increasing), when given, places those residues along the sequence (a structure with missing residues:
     :func:`sciml.proteins.structures.sequence_positions`): separations and L are then counted along it,
-    the missing residues unscored. Values are fractions in [0, 1] rounded to 6 decimals; None where a
-    range has no scorable pair.
+    the missing residues unscored; ``length`` is then the sequence's L when residues follow the last
+    position (default: the last position + 1). Values are fractions in [0, 1] rounded to 6 decimals; None
+    where a range has no scorable pair.
     """
     import numpy as np
 
@@ -69,7 +70,7 @@ def casp_precision(scores: Any, native: Any, positions: Any = None) -> dict[str,
 
     if positions is not None:
         pos = np.asarray(positions, dtype=np.int64)
-        n = int(pos[-1]) + 1
+        n = int(length) if length is not None else int(pos[-1]) + 1
         full_scores, full_native = np.full((n, n), np.nan), np.full((n, n), np.nan)
         full_scores[np.ix_(pos, pos)] = np.asarray(scores, dtype=float)
         full_native[np.ix_(pos, pos)] = np.asarray(native, dtype=float)

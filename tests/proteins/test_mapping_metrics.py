@@ -199,3 +199,27 @@ def test_a_family_whose_structure_misses_a_residue_is_scored_along_its_sequence(
     for method in ("potts", "meanfield"):
         assert m[method] == metrics.casp_precision(d[method], d["native"], d["positions"])
     assert m["meanfield"] != metrics.casp_precision(d["meanfield"], d["native"])  # the compressed index's numbers
+
+
+def test_a_query_with_insert_residues_is_scored_along_its_full_sequence():
+    """predict drops a query's insert-state residues (lower case in an A3M) from the prediction; the CASP scores
+    count separations and L along the query's own sequence (as its RR is numbered), not over the residues kept."""
+    import types
+
+    from sciml.proteins.steps.predict import separation_baseline, target_precisions
+
+    rng = np.random.default_rng(5)
+    numbers = np.r_[1:11, 14:45]  # residues 11-13 of a 44-residue query were inserts: dropped
+    n = len(numbers)
+    native = np.triu((rng.random((n, n)) < 0.3).astype(float), 1)
+    native = native + native.T
+    probs = rng.random((n, n))
+    probs = probs + probs.T
+    fam = types.SimpleNamespace(native=native, residue_numbers=numbers, full_sequence="A" * 44)
+    got = target_precisions(fam, probs)
+    assert got["network"] == pytest.approx(_casp_reference(probs, native, numbers - 1, 44), abs=1e-6)
+    assert got["network"] != metrics.casp_precision(probs, native)  # the kept residues' index: other numbers
+    plain = types.SimpleNamespace(native=native, residue_numbers=None, full_sequence=None)
+    assert target_precisions(plain, probs, probs) == {
+        "network": metrics.casp_precision(probs, native), "coevolution": metrics.casp_precision(probs, native),
+        "separation_baseline": metrics.casp_precision(separation_baseline(n), native)}

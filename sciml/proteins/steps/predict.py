@@ -92,6 +92,28 @@ def separation_baseline(L: int) -> Any:
     return -sep
 
 
+def target_precisions(fam: Any, probs: Any, coevolution: Any = None) -> dict[str, Any]:
+    """CASP precisions of a target with a structure: ``network`` (``probs``), ``coevolution`` (when given) and
+    ``separation_baseline``, each (L, L) over the predicted residues. A query with residues in insert states
+    (``fam.residue_numbers``) is scored along its own full sequence, as CASP counts: separations between the
+    residues' numbers in it and L its full length (the dropped residues unscored)."""
+    import numpy as np
+
+    from sciml.proteins import metrics
+
+    pos, length = None, None
+    if fam.residue_numbers is not None:
+        pos = np.asarray(fam.residue_numbers, dtype=np.int64) - 1
+        length = len(fam.full_sequence)
+    sep = np.arange(len(probs)) if pos is None else pos
+    out = {"network": metrics.casp_precision(probs, fam.native, pos, length)}
+    if coevolution is not None:
+        out["coevolution"] = metrics.casp_precision(coevolution, fam.native, pos, length)
+    baseline = -np.abs(np.subtract.outer(sep, sep)).astype(float)  # closer along the sequence = higher
+    out["separation_baseline"] = metrics.casp_precision(baseline, fam.native, pos, length)
+    return out
+
+
 def target_path(path: str | Path, data_root: str | Path | None) -> Path:
     """An absolute path as it is (the CLI passes the user's files so), else a path under the data root."""
     from sciml.data import resolve
@@ -361,10 +383,7 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
         rows = []
         if fam.native is not None:
             m["identity"] = round_fixed(fam.identity, 4)
-            m["network"] = metrics.casp_precision(probs, fam.native)
-            if not use_sequence:
-                m["coevolution"] = metrics.casp_precision(res["potts"], fam.native)
-            m["separation_baseline"] = metrics.casp_precision(separation_baseline(L), fam.native)
+            m.update(target_precisions(fam, probs, None if use_sequence else res["potts"]))
             keys = sorted(m["network"])
             methods = [("sequence-only model" if use_sequence else "network", "network")]
             methods += [] if use_sequence else [(res["potts_source"], "coevolution")]
