@@ -328,7 +328,7 @@ def section(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str | P
             if also_trained:  # too few families per fold to hold any out for validation (fold_split)
                 warnings.append(f"cross-validation fold(s) {also_trained}: too few families to hold validation "
                                 "families out, so the best epoch was picked on families the model trained on (its "
-                                "test families stay held out); use fewer folds or more families")
+                                "test families stay held out); use more folds (fewer test families each) or more families")
         if not have_net:
             warnings.append(f"contact network not evaluated: {net.get('skipped', 'not run')}")
         elif net.get("calibration", {}).get("pairs"):
