@@ -69,6 +69,12 @@ def best_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
 TIME_STEPS_KEY = "steps_per_output"
 
 
+def fewer_time_steps(steps: int) -> list[int]:
+    """The cheaper time resolutions a speed comparison also times for a level of ``steps`` steps per output
+    interval: 1 and half of it (none below it for ``steps`` 1)."""
+    return sorted({1, steps // 2} - {steps}) if steps > 1 else []
+
+
 def timed_levels(levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The ladder a speed comparison times: every level of ``levels`` (coarse to fine), each preceded by the same
     grid with fewer time steps per output interval (1 and half of its own, when it has ``steps_per_output``).
@@ -80,8 +86,8 @@ def timed_levels(levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for level in levels:
         steps = level.get(TIME_STEPS_KEY)
-        if isinstance(steps, int) and steps > 1:
-            out += [{**level, TIME_STEPS_KEY: fewer} for fewer in sorted({1, steps // 2} - {steps})]
+        if isinstance(steps, int):
+            out += [{**level, TIME_STEPS_KEY: fewer} for fewer in fewer_time_steps(steps)]
         out.append(level)
     return out
 

@@ -83,13 +83,14 @@ def _setting(target: dict[str, Any], cfg: dict[str, Any], key: str, default: Any
     return value if value is not None else cfg.get(key, default)
 
 
-def separation_baseline(L: int) -> Any:
+def separation_baseline(L: int, positions: Any = None) -> Any:
     """(L, L) scores that rank pairs by sequence separation alone (closer = higher), the
-    floor a contact predictor must beat."""
+    floor a contact predictor must beat; ``positions`` ((L,) int): the residues' places along the
+    sequence when they are not 0..L-1 (a query whose insert residues were dropped)."""
     import numpy as np
 
-    sep = np.abs(np.arange(L)[:, None] - np.arange(L)[None, :]).astype(float)
-    return -sep
+    pos = np.arange(L) if positions is None else np.asarray(positions)
+    return -np.abs(np.subtract.outer(pos, pos)).astype(float)
 
 
 def target_precisions(fam: Any, probs: Any, coevolution: Any = None) -> dict[str, Any]:
@@ -105,12 +106,11 @@ def target_precisions(fam: Any, probs: Any, coevolution: Any = None) -> dict[str
     if fam.residue_numbers is not None:
         pos = np.asarray(fam.residue_numbers, dtype=np.int64) - 1
         length = len(fam.full_sequence)
-    sep = np.arange(len(probs)) if pos is None else pos
     out = {"network": metrics.casp_precision(probs, fam.native, pos, length)}
     if coevolution is not None:
         out["coevolution"] = metrics.casp_precision(coevolution, fam.native, pos, length)
-    baseline = -np.abs(np.subtract.outer(sep, sep)).astype(float)  # closer along the sequence = higher
-    out["separation_baseline"] = metrics.casp_precision(baseline, fam.native, pos, length)
+    out["separation_baseline"] = metrics.casp_precision(separation_baseline(len(probs), pos), fam.native, pos,
+                                                        length)
     return out
 
 
@@ -349,8 +349,7 @@ def predict(cfg: dict[str, Any], model_dir: str | Path | None, target: dict[str,
         # their outputs are no probabilities, so the array and the figure leave them NaN
         from sciml.proteins.calibration import MIN_SEPARATION
 
-        sep = np.abs(np.subtract.outer(np.arange(L), np.arange(L)))
-        probs = np.where(sep >= MIN_SEPARATION, probs, np.nan)
+        probs = np.where(-separation_baseline(L) >= MIN_SEPARATION, probs, np.nan)
         with atomic_path(pred_dir / f"{name}.contacts.npz") as tmp:
             with open(tmp, "wb") as fh:
                 channels = {} if use_sequence else {"coevolution": res["potts"]}
