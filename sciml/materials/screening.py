@@ -45,20 +45,6 @@ def unseen_elements(graph: Any, seen: frozenset[int] | None) -> str:
     return " ".join(chemical_symbols[z] for z in sorted(set(graph_atomic_numbers(graph)) - seen))
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; other values as given
-    (``cpu``, ``cuda``, ``cuda:1``, ``mps``); a GPU asked for but absent is a clear error."""
-    import torch
-
-    from sciml.errors import ConfigError
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("--device", f"{device!r} asked for, but torch sees no CUDA device (use cpu or auto)")
-    return device
-
-
 def batched(it: Iterable[Any], n: int) -> Iterator[list[Any]]:
     """Lists of up to ``n`` consecutive items of ``it`` (the last may be shorter)."""
     it = iter(it)

@@ -27,3 +27,21 @@ def import_deepxde() -> Any:
     if dde.backend.backend_name != "pytorch":
         raise ConfigError("DDE_BACKEND", f"DeepXDE was already imported with backend '{dde.backend.backend_name}'")
     return dde
+
+
+def pin_default_device(accelerator: str, key: str = "accelerator") -> str:
+    """Make the device ``accelerator`` resolves to torch's default for new tensors; returns it.
+
+    DeepXDE creates its tensors on torch's default device and switches that to cuda on import
+    whenever a GPU is visible, so ``cpu`` on a GPU node has to be pinned here, process-wide (a
+    network on the CPU fed inputs on the GPU would fail). Nothing is changed when the default is
+    already that device (a CPU run then pays no device-mode overhead per operation).
+    """
+    import torch
+
+    from sciml.devices import resolve_device
+
+    device = resolve_device(accelerator, key)
+    if torch.get_default_device() != torch.device(device):
+        torch.set_default_device(device)
+    return device

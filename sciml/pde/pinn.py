@@ -31,15 +31,16 @@ from typing import Any
 import numpy as np
 
 from sciml.errors import ConfigError, TrainingError
-from sciml.pde.backend import import_deepxde
+from sciml.pde.backend import import_deepxde, pin_default_device
 from sciml.pde.problems import Problem
 from sciml.pde.plugins import checked_residual
 
 CHECKPOINT_NAME = "last.pt"
 
 
-def setup_deepxde(precision: str, seed: int, threads: int | None = None) -> Any:
-    """Set DeepXDE's float precision and all seeds for this run; returns the module."""
+def setup_deepxde(precision: str, seed: int, threads: int | None = None, accelerator: str = "auto") -> Any:
+    """Set DeepXDE's float precision, all seeds and the device (``accelerator``: auto, cpu or cuda)
+    for this run; returns the module."""
     dde = import_deepxde()
     import torch
 
@@ -49,6 +50,7 @@ def setup_deepxde(precision: str, seed: int, threads: int | None = None) -> Any:
         torch.set_num_threads(int(threads))
     dde.config.set_default_float(precision)
     dde.config.set_random_seed(int(seed))
+    pin_default_device(accelerator, "pde.pinn.accelerator")
     return dde
 
 
@@ -143,7 +145,7 @@ def build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int | 
 
 
 def _build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int | None) -> PINN:
-    dde = setup_deepxde(cfg["precision"], seed, threads)
+    dde = setup_deepxde(cfg["precision"], seed, threads, cfg.get("accelerator", "auto"))
     hard = bool(cfg["hard_constraints"]) and problem.supports_hard_constraints
     geom = problem.geometry(dde)
     conditions = problem.conditions(dde, geom, hard)

@@ -254,7 +254,7 @@ def test_device_auto_is_cpu_here_and_a_missing_gpu_is_a_clear_error(trained_fold
     import torch
 
     from sciml.errors import ConfigError
-    from sciml.materials.screening import resolve_device
+    from sciml.devices import resolve_device
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")

@@ -373,3 +373,33 @@ def test_a_condition_without_training_points_is_refused_before_training():
     with pytest.raises(ConfigError, match=r"condition 1 \(OperatorBC.*holds on none of the training points "
                                           r"\(pinn.num_boundary = 20, pinn.num_initial = 20\)"):
         pinn_mod.build_pinn(Wave({}), cfg["pinn"], seed=0, threads=1)
+
+
+def test_accelerator_cpu_pins_the_network_to_the_cpu_whatever_device_was_the_default(tmp_path):
+    """DeepXDE makes cuda torch's default device on import whenever a GPU is visible; with
+    ``pinn.accelerator: cpu`` the network and its points must stay on the CPU. No GPU here, so
+    another default ('meta', which holds no data) stands in for the GPU DeepXDE would pick."""
+    import torch
+
+    problem = get_problem("heat")
+    torch.set_default_device("meta")
+    try:
+        model = pinn_mod.build_pinn(problem, tiny_cfg(accelerator="cpu", adam_iterations=50,
+                                                      lbfgs_iterations=0)["pinn"], seed=0, threads=1)
+        assert torch.get_default_device() == torch.device("cpu")
+    finally:
+        torch.set_default_device(None)
+    assert {p.device.type for p in model.net.parameters()} == {"cpu"}
+    pinn_mod.train_pinn(model, tmp_path, seed=0, log=lambda m: None)  # trains: nothing on 'meta'
+    assert np.isfinite(model.predict(problem.reference().points())).all()
+
+
+def test_accelerator_cuda_without_a_gpu_names_the_key():
+    import torch
+
+    from sciml.errors import ConfigError
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ConfigError, match=r"pde\.pinn\.accelerator.*no CUDA device"):
+        pinn_mod.build_pinn(get_problem("heat"), tiny_cfg(accelerator="cuda")["pinn"], seed=0, threads=1)

@@ -35,7 +35,8 @@ def _jobcomp_entries(path: Path) -> list[dict[str, str]]:
     return entries
 
 
-def _profile_run(cfg_file: Path, slurm_logs: Path, prefix: str, jobs: int, resources: list[str]) -> list[str]:
+def _profile_run(cfg_file: Path, slurm_logs: Path, prefix: str, jobs: int,
+                 resources: tuple[str, ...] | list[str] = ()) -> list[str]:
     """`snakemake --profile profiles/slurm` on the tiny config, with the test-local overrides only
     (fast status polling, a private log folder and job-name prefix, `--set-resources`)."""
     return [
@@ -72,10 +73,9 @@ def test_slurm_profile_runs_tiny_pipeline(slurm_cluster, tmp_path: Path) -> None
     cfg_file = tmp_path / "config.yaml"
     cfg_file.write_text(yaml.safe_dump(cfg))
     slurm_logs = tmp_path / "slurm_logs"
-    # materials and proteins ask for no GPU because TINY sets accelerator: cpu (the cluster has no GPU
-    # and would refuse a --gpus job); the PINN has no accelerator key, so its rule is told here
-    no_gpu = ["pde_train:gpu=0"] if "pde" in domains else []
-    cmd = _profile_run(cfg_file, slurm_logs, "scimltest", jobs=2, resources=no_gpu) + ["--slurm-keep-successful-logs"]
+    # no training job asks for a GPU because TINY sets accelerator: cpu in every domain (the cluster
+    # has no GPU and would refuse a --gpus job)
+    cmd = _profile_run(cfg_file, slurm_logs, "scimltest", jobs=2) + ["--slurm-keep-successful-logs"]
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=slurm_cluster["env"], capture_output=True, text=True,
                           timeout=1700)
     out = proc.stdout + proc.stderr

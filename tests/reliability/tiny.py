@@ -22,7 +22,7 @@ TINY: dict[str, dict] = {
         "problems": ["heat"],
         "params": {"heat": {"nx": 21, "nt": 21}},
         "pinn": {"width": 8, "depth": 2, "num_domain": 60, "num_boundary": 10, "num_initial": 10,
-                 "adam_iterations": 300, "lbfgs_iterations": 0, "checkpoint_every": 50},
+                 "adam_iterations": 300, "lbfgs_iterations": 0, "checkpoint_every": 50, "accelerator": "cpu"},
         "evaluation": {"timing_repeats": 1},
     },
     "proteins": {

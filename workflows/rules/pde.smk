@@ -70,7 +70,7 @@ rule pde_train:
         f"{RESULTS}/benchmarks/pde_train_{{pde_problem}}.tsv"
     threads: config["pde"]["threads"]
     resources:
-        gpu=gpus_per_job(None),  # the PINN has no accelerator key: 1 (CPU-only cluster: profile set-resources gpu: 0)
+        gpu=gpus_per_job(config["pde"]["pinn"]),  # 0 with pinn.accelerator: cpu (SLURM then requests none)
         mem_mb=4000,
         runtime=120,
     conda:

@@ -100,7 +100,8 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
     from sciml.materials import saved_model
     from sciml.materials.models.ensemble import ensemble_size
     from sciml.materials.readers import FOLDER_FILES, ignored_files, read_records
-    from sciml.materials.screening import UNSEEN_COLUMN, PredictionWriter, columns_for, predict_records, resolve_device
+    from sciml.devices import resolve_device
+    from sciml.materials.screening import UNSEEN_COLUMN, PredictionWriter, columns_for, predict_records
     from sciml.materials.validation import (PARSER_WARNING_COLUMNS, QUARANTINE_COLUMNS, DuplicateIds,
                                             ParserWarnings, Quarantine, describe_parser_warnings)
 

@@ -60,17 +60,6 @@ class OutOfRangeWarning(UserWarning):
     """A query input lies outside the range of the training inputs (the prediction extrapolates)."""
 
 
-def resolve_device(accelerator: str) -> str:
-    """'auto' -> 'cuda' when available else 'cpu'; 'cuda' without a GPU is a ConfigError."""
-    import torch
-
-    if accelerator == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if accelerator == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("accelerator", "cuda requested but torch sees no GPU (use 'auto' or 'cpu')")
-    return accelerator
-
-
 def input_stats(inputs: np.ndarray) -> dict[str, float]:
     """Range of the training inputs for the guard: RMS over sensors and max |v| per function."""
     rms = np.sqrt(np.mean(inputs**2, axis=1))
@@ -241,17 +230,14 @@ def _setup(cfg: dict[str, Any], threads: int | None) -> tuple[Any, str]:
     """DeepXDE (PyTorch backend) with float32, the run's seed and threads; the chosen device."""
     import torch
 
-    from sciml.pde.backend import import_deepxde
+    from sciml.pde.backend import import_deepxde, pin_default_device
 
     dde = import_deepxde()
     if threads:
         torch.set_num_threads(int(threads))
     dde.config.set_default_float("float32")
     dde.config.set_random_seed(int(cfg["seed"]))
-    device = resolve_device(cfg.get("accelerator", "auto"))
-    # DeepXDE puts new tensors on cuda when it is available; pin the device chosen here instead
-    torch.set_default_device(device)
-    return dde, device
+    return dde, pin_default_device(cfg.get("accelerator", "auto"))
 
 
 def train(arrays: dict[str, np.ndarray], cfg: dict[str, Any], *, data_sha256: str = "",
