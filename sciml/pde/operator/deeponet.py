@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 
-from sciml.errors import ConfigError
 
 FORMAT = "sciml.pde.operator.deeponet"
 FORMAT_VERSION = 1

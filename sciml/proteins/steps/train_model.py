@@ -56,7 +56,7 @@ def train_model(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str
             "cross_validation": None,
         }
         if cv_dir is not None:
-            from sciml.proteins.steps.section import read_cv_record
+            from sciml.proteins.step_records import read_cv_record
 
             cv = read_cv_record(cv_dir)  # a DataError naming the file when it is missing or malformed
             # "skipped": why the whole CV was skipped (None when it ran); "skipped_families": the families
