@@ -20,6 +20,7 @@ at every cell, an estimate of the PBE-D3 exfoliation energy (eV/atom) that vdW-b
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -94,8 +95,9 @@ def descriptors(energy_per_atom: Any, structures: list[tuple[np.ndarray, np.ndar
                 dispersion: Any = None) -> np.ndarray:
     """(n, 3) descriptors (:data:`NAMES`) of ``structures`` [(atomic numbers (n_i,), lattice (3, 3),
     frac (n_i, 3))]. ``energy_per_atom(items)`` returns the potential's energy (eV/atom) of each
-    (z, lattice, frac) item, NaN where it cannot evaluate one; a record none of whose restacked
-    cells evaluate gets binding 0 at the widest gap. With ``dispersion`` (a function like
+    (z, lattice, frac) item, NaN where it cannot evaluate one; a record whose layer or none of whose
+    restacked cells evaluate gets binding 0 at the widest gap, and a :class:`StackingFallbackWarning`
+    says how many records of the call got it (their formulas). With ``dispersion`` (a function like
     ``energy_per_atom`` giving a dispersion energy, e.g. :func:`sciml.materials.dispersion.d3_energies`),
     (n, 5): the binding and gap are found again on the sum of the two energies (:data:`DISPERSION_NAMES`)."""
     items, meta = [], []
@@ -112,9 +114,31 @@ def descriptors(energy_per_atom: Any, structures: list[tuple[np.ndarray, np.ndar
     if dispersion is not None:
         energies.append(energies[0] + np.asarray(dispersion(items), dtype=float).reshape(shape))
     out = np.zeros((len(structures), len(names(dispersion is not None))), dtype=np.float32)
+    fallback = []
     for r, thickness in enumerate(meta):
-        found = [_binding(e[r]) or (0.0, GAPS[-1] / 10.0) for e in energies]
+        found = [_binding(e[r]) for e in energies]
+        if None in found:
+            fallback.append(_formula(structures[r][0]))
+        found = [f or (0.0, GAPS[-1] / 10.0) for f in found]
         out[r, :3] = (*found[0], thickness / 10.0)
         if dispersion is not None:
             out[r, 3:] = found[1]
+    if fallback:
+        shown = ", ".join(fallback[:5]) + (f" and {len(fallback) - 5} more" if len(fallback) > 5 else "")
+        warnings.warn(f"restacking descriptors: {len(fallback)} of {len(structures)} record(s) got the fallback "
+                      f"(binding 0 at the widest gap: the potential{' or D3' if dispersion is not None else ''} "
+                      f"evaluated neither the layer nor any restacked cell): {shown}", StackingFallbackWarning,
+                      stacklevel=2)
     return out
+
+
+class StackingFallbackWarning(UserWarning):
+    """Some records got the restacking descriptors' fallback value (no energy could be evaluated)."""
+
+
+def _formula(z: np.ndarray) -> str:
+    """Reduced-free element count formula of atomic numbers ``z`` (e.g. "Mo1S2"), to name a record."""
+    from pymatgen.core.periodic_table import Element
+
+    values, counts = np.unique(np.asarray(z, dtype=int), return_counts=True)
+    return "".join(f"{Element.from_Z(int(v)).symbol}{c}" for v, c in zip(values, counts))

@@ -127,3 +127,26 @@ def test_the_potential_energies_skip_only_cells_with_isolated_atoms(monkeypatch)
     monkeypatch.setattr(chgnet_data, "converter", lambda: Converter(RuntimeError("Failed creating bond graph")))
     with pytest.raises(RuntimeError, match="bond graph"):
         CHGNetRegressor._potential_energies(stub, [cell], 8)
+
+
+def test_a_record_that_gets_the_restacking_fallback_is_said_not_silent():
+    """A record whose restacked cells all lack an energy (isolated atoms everywhere, or no D3 parameters)
+    gets binding 0 at the widest gap: the call warns with the count and the record's formula, and the
+    other records keep their values."""
+    from sciml.materials import stacking
+
+    z, lattice, frac = GRAPHENE
+    n_cells = 1 + len(stacking.OFFSETS) * len(stacking.GAPS)
+
+    def energies(items):  # the first record evaluates (binding 0.1 eV/atom at 3 A); the second never
+        first = [0.0] + [-0.1 if i == 3 else -0.05 for i in range(n_cells - 1)]
+        return first + [float("nan")] * n_cells
+
+    with pytest.warns(stacking.StackingFallbackWarning, match=r"1 of 2 record\(s\).*: C2"):
+        d = stacking.descriptors(energies, [(z, lattice, frac), (z, lattice, frac)])
+    assert d[0, 0] == pytest.approx(0.1) and d[0, 1] == pytest.approx(0.3) and d[1, 0] == 0.0 and d[1, 1] == pytest.approx(stacking.GAPS[-1] / 10)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", stacking.StackingFallbackWarning)
+        stacking.descriptors(lambda items: [-0.1] * len(items), [(z, lattice, frac)])  # no fallback: silent
