@@ -36,6 +36,8 @@ class Reference:
     #: several fields (declared problems, e.g. u, v, p): field name -> values of shape ``shape``,
     #: the first of them also ``values``; None for a single field
     field_values: dict[str, np.ndarray] | None = None
+    #: what loading changed, for the report (e.g. repeated points dropped)
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         shape = tuple(len(self.coords[d]) for d in self.dims)

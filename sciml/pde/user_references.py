@@ -528,12 +528,54 @@ def load_user_reference(spec: dict[str, Any], key: str, inputs: tuple[str, ...],
             raise DataError(path, f"field '{f}' has non-finite values (NaN/inf)", record=f"point {int(np.flatnonzero(~np.isfinite(v))[0])}")
     if not np.all(np.isfinite(pts)):
         raise DataError(path, "non-finite coordinates")
+    pts, vals, lines, note = _unique_points(pts, vals, lines, path, grid="grid" in spec)
     first = vals[fields[0]]
     if "grid" in spec:
         shape = tuple(len(coords[i]) for i in inputs)
         ref = Reference(inputs, coords, first.reshape(shape).copy(), str(path), inputs=inputs,
                         field_values={f: v.reshape(shape).copy() for f, v in vals.items()} if len(fields) > 1 else None)
     else:
-        ref = Reference(("node",), {"node": np.arange(n)}, first.copy(), str(path), inputs=inputs, nodes=pts.copy(),
-                        field_values={f: v.copy() for f, v in vals.items()} if len(fields) > 1 else None)
+        ref = Reference(("node",), {"node": np.arange(len(pts))}, first.copy(), str(path), inputs=inputs,
+                        nodes=pts.copy(), field_values={f: v.copy() for f, v in vals.items()} if len(fields) > 1 else None)
+    if note:
+        ref.notes.append(note)
     return ref, lines
+
+
+#: Values of one field at a repeated point that differ by more than this fraction of the field's
+#: largest |value| are a conflict (refused), not a repeat (dropped).
+DUPLICATE_RTOL = 1e-6
+
+
+def _unique_points(pts: np.ndarray, vals: dict[str, np.ndarray], lines: np.ndarray | None, path: Path,
+                   grid: bool) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None, str | None]:
+    """The points of a reference with each repeated point kept once, and a note saying how many were
+    dropped. Every point weighs 1 in the relative L2, so a point listed 20 times (two exports
+    concatenated) would weigh 20. A point listed with different values (beyond DUPLICATE_RTOL of the
+    field's scale) is a DataError naming both records; so is any repeat on a declared grid, whose
+    shape fixes the number of points."""
+    uniq, first, inverse = np.unique(pts, axis=0, return_index=True, return_inverse=True)
+    if len(uniq) == len(pts):
+        return pts, vals, lines, None
+    inverse = np.ravel(inverse)
+
+    def where(i: int) -> str:
+        return f"line {int(lines[i])}" if lines is not None else f"point {i}"
+
+    repeats = np.flatnonzero(np.arange(len(pts)) != first[inverse])
+    if grid:
+        i = int(repeats[0])
+        raise DataError(path, f"{len(repeats)} point(s) repeated on the declared grid (first: {pts[i].tolist()}, "
+                        f"also at {where(int(first[inverse[i]]))})", record=where(i))
+    for f, v in vals.items():
+        scale = max(float(np.max(np.abs(v))), 1e-300)
+        bad = repeats[np.abs(v[repeats] - v[first[inverse[repeats]]]) > DUPLICATE_RTOL * scale]
+        if bad.size:
+            i, j = int(bad[0]), int(first[inverse[bad[0]]])
+            raise DataError(path, f"point {pts[i].tolist()} is listed twice with different '{f}' values "
+                            f"({v[j]:.6g} at {where(j)}, {v[i]:.6g} here; {bad.size} such point(s))", record=where(i),
+                            hint="export one value per point (e.g. nodal values averaged over the elements)")
+    keep = np.sort(first)
+    note = (f"{len(repeats)} repeated point(s) of {path.name} dropped (same coordinates and values; first at "
+            f"{where(int(repeats[0]))}): each point counts once in the relative L2")
+    return pts[keep], {f: v[keep] for f, v in vals.items()}, (lines[keep] if lines is not None else None), note

@@ -112,6 +112,11 @@ def test_declared_heat_with_time_beats_zero(tmp_path):
     assert m["rel_l2"] < 0.1, m  # the zero network: 1.0
     ds = xr.open_dataset(tmp_path / "evaluate" / "fields.nc")
     assert ds["prediction"].dims == ("x", "t")
+    # the figure without the initial slice, recomputed here from the written fields
+    p, r = ds["prediction"].values[:, 1:], ds["reference"].values[:, 1:]
+    assert ds["t"].values[0] == 0.0
+    assert np.isclose(m["rel_l2_after_initial_time"], np.linalg.norm(p - r) / np.linalg.norm(r), rtol=1e-3), m
+    assert "space-time" in m["rel_l2_norm"]
 
 
 TWO_FIELDS_YAML = """
@@ -141,6 +146,10 @@ def test_declared_two_fields_metrics_netcdf_plot(tmp_path):
             assert f"{v}_{f}" in ds and "units" in ds[f"{v}_{f}"].attrs and "long_name" in ds[f"{v}_{f}"].attrs
     pv, rv = ds["prediction_v"].values, ds["reference_v"].values
     assert np.isclose(np.linalg.norm(pv - rv) / np.linalg.norm(rv), m["rel_l2_per_field"]["v"], rtol=1e-3)
+    for f in ("u", "v"):  # the largest error of each field, in its own units; the overall one is their max
+        assert np.isclose(m["max_abs_error_per_field"][f], float(np.max(ds[f"abs_error_{f}"].values)), rtol=1e-3)
+    assert m["max_abs_error"] == max(m["max_abs_error_per_field"].values())
+    assert "solver_field" not in m  # no classical solver: nothing is matched on one field
     assert (tmp_path / "evaluate" / "fields.png").stat().st_size > 1000
 
 
@@ -236,6 +245,11 @@ def test_field_up_to_a_constant_is_compared_modulo_it_and_validation_is_reported
     assert v["points"] == m["evaluated_points"] and v["condition_rms"] < 1e-2 and v["residual_rms"] < 0.5, v
     ds = xr.open_dataset(tmp_path / "evaluate" / "fields.nc")  # the written fields carry the shift too
     assert abs(float(np.nanmean(ds["prediction_p"].values - ds["reference_p"].values))) < 1e-9
+    # p's relative error is taken about its reference's mean: the file's +5 would divide it by ~5x more
+    pp, rp = ds["prediction_p"].values.ravel(), ds["reference_p"].values.ravel()
+    about_mean = np.linalg.norm(pp - rp) / np.linalg.norm(rp - rp.mean())
+    assert np.isclose(m["rel_l2_per_field"]["p"], about_mean, rtol=1e-3), (m["rel_l2_per_field"], about_mean)
+    assert np.linalg.norm(pp - rp) / np.linalg.norm(rp) < about_mean / 4
     bad = yaml.safe_load(GAUGE_YAML)
     bad["declared"]["gauge"]["up_to_constant"] = ["q"]
     with pytest.raises(ConfigError, match=r"pde\.declared\.gauge\.up_to_constant.*no field 'q'"):

@@ -175,7 +175,7 @@ def test_roundoff_outside_the_boundary_is_accepted_by_every_geometry_and_far_poi
     path.write_text(",".join(names) + ",u\n" + "".join(",".join(map(repr, p)) + ",0\n" for p in inside + near))
     assert len(problem.reference().points()) == 1 + len(near)
     path.write_text(",".join(names) + ",u\n" + "".join(",".join(map(repr, p)) + ",0\n"
-                                                      for p in inside + near + [far, far]))
+                                                      for p in inside + near + [far, [v + 1e-3 for v in far]]))
     with pytest.raises(DataError, match=r"ref\.csv \(record line %d\): 2 reference points lie outside the domain"
                        % (3 + len(near))):
         problem.reference()

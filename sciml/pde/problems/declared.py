@@ -226,13 +226,16 @@ class DeclaredProblem(Problem):
         """Where the user's reference file disagrees with a declared initial condition at t0 by more
         than :data:`INITIAL_MISMATCH` (relative L2 over its points there): the sign of points in the
         wrong order (a t-major flat array read as x-major, swapped grid counts), or of a condition or
-        reference that describe different problems. Empty without a reference file or a time axis."""
-        if self.spec.get("reference") is None or not self.time:
+        reference that describe different problems. Also what loading the file changed (repeated
+        points dropped). Empty without a reference file."""
+        if self.spec.get("reference") is None:
             return []
+        if not self.time:
+            return list(ref.notes)
         pts = ref.points()
         t0, span = self.time[0], self.time[1] - self.time[0]
         at0 = np.isclose(pts[:, -1], t0, rtol=0.0, atol=1e-9 * max(1.0, abs(span)))
-        out = []
+        out = list(ref.notes)
         for c in self._physics.conditions_spec:
             field_ = self.fields[c["component"]]
             got = ref.field(field_).ravel()[at0] if c["type"] == "initial" else np.zeros(0)
