@@ -39,10 +39,12 @@ from __future__ import annotations
 
 import ast
 import csv
+import functools
 import gzip
 import io
 import json
 import math
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -300,6 +302,13 @@ def parse_structure(value: Any, fmt: str = "auto", issues: list[str] | None = No
                 structure = _single_cif_structure(value, cif_issues)
             elif fmt == "poscar":
                 structure = Structure.from_str(value, fmt=fmt)
+                if any(str(w.message).startswith(POSCAR_FALSE_NAMES) for w in caught):
+                    raise ValueError("POSCAR names no elements (VASP 4 format: no element-symbol line above the "
+                                     "counts, no symbols after the coordinates), so pymatgen would call the atoms "
+                                     "H, He, Li, ...: add the element-symbol line (VASP 5)")
+                mismatch = _poscar_count_mismatch(value, len(structure))
+                if mismatch:
+                    raise ValueError(f"POSCAR {mismatch}")
             else:
                 raise ValueError(f"unknown structure format '{fmt}' (valid: auto, cif, poscar, dict)")
     except ValueError as exc:
@@ -312,6 +321,44 @@ def parse_structure(value: Any, fmt: str = "auto", issues: list[str] | None = No
     if issues is not None:
         issues.extend(m for m in _parser_issues(cif_issues, caught) if m not in issues)
     return structure
+
+
+def _poscar_count_mismatch(text: str, n_sites: int) -> str | None:
+    """What disagrees in a POSCAR that pymatgen reads without a word: an element-symbol line and a counts
+    line of different lengths (it pairs them up to the shorter), or more coordinate lines than the counts
+    add up to (it reads only that many). None when both agree. The coordinate block ends at a blank line
+    (a velocity block may follow one) or at a line that is not three numbers."""
+    lines = text.splitlines()
+    if len(lines) < 8:
+        return None
+    symbols, counts = lines[5].split(), lines[6].split()
+    if symbols and all(t.isdigit() for t in counts) and not any(t.lstrip("-").isdigit() for t in symbols):
+        if len(symbols) != len(counts):
+            return (f"names {len(symbols)} elements ({' '.join(symbols)}) but gives {len(counts)} counts "
+                    f"({' '.join(counts)}) on line 7")
+        start = 7  # the line of the coordinate type
+    else:
+        start = 6  # VASP 4: the counts are on line 6, the coordinate type on line 7
+    if start < len(lines) and lines[start].strip()[:1] in ("s", "S"):
+        start += 1  # "Selective dynamics" comes first
+    n = 0
+    for line in lines[start + 1:]:
+        fields = line.split()
+        if len(fields) < 3:
+            break
+        try:
+            [float(v) for v in fields[:3]]
+        except ValueError:
+            break
+        n += 1
+    if n > n_sites:
+        return (f"has {n} coordinate lines but its counts add up to {n_sites} atoms: the counts line "
+                "(line 7) must count every atom")
+    return None
+
+
+#: How pymatgen starts its warning for a POSCAR whose elements it cannot tell (it then names them H, He, ...).
+POSCAR_FALSE_NAMES = "Elements in POSCAR cannot be determined"
 
 
 def _with_parser_reason(message: str, issues: list[str]) -> str:
@@ -356,12 +403,64 @@ def _single_cif_structure(text: str, issues: list[str] | None = None):
     finally:  # the issues explain a failure too
         if issues is not None:
             issues.extend(parser.warnings)
+    unknown = _unrecognised_space_group(parser.as_dict(), parser.warnings)
+    if unknown:
+        raise ValueError(f"space group {unknown!r} is not recognised by the CIF parser, which would keep only the "
+                         "listed atoms (P1): write the Hermann-Mauguin symbol as the International Tables do "
+                         "(e.g. 'F m -3 m'), give _space_group_IT_number, or list the symmetry operations")
+    with_atoms = [name for name, block in parser.as_dict().items()
+                  if any(k in block for k in ("_atom_site_fract_x", "_atom_site_Cartn_x", "_atom_site_cartn_x"))]
+    if len(with_atoms) > max(1, len(structures)):
+        raise ValueError(f"CIF holds {len(with_atoms)} data blocks with atoms ({', '.join(with_atoms[:5])}), of "
+                         f"which {len(structures)} parsed: one record must be one structure: split it into one "
+                         "file/cell per data block (and see why the others do not parse)")
     if len(structures) > 1:
         blocks = list(parser.as_dict())
         names = ", ".join(blocks[:5]) + (", ..." if len(blocks) > 5 else "")
         raise ValueError(f"CIF holds {len(structures)} structures (data blocks {names}); "
                          "one record must be one structure: split it into one file/cell per data block")
     return structures[0]
+
+
+#: CIF tags (lower case) that give a block's symmetry operations, its space-group number, or its symbol.
+_SYMOP_TAGS = ("_symmetry_equiv_pos_as_xyz", "_space_group_symop_operation_xyz")
+_NUMBER_TAGS = ("_space_group_it_number", "_symmetry_int_tables_number")
+_SYMBOL_TAGS = ("_symmetry_space_group_name_h-m", "_space_group_name_h-m_alt", "_symmetry_space_group_name_h_m",
+                "_space_group_name_hall", "_symmetry_space_group_name_hall")
+
+
+@functools.lru_cache(maxsize=1)
+def _known_space_group_symbols() -> frozenset[str]:
+    """The space-group symbols pymatgen's CIF parser recognises, normalised as it normalises them (no spaces
+    or underscores): its own table and the COD symmetry-operation list it falls back to."""
+    from monty.serialization import loadfn
+    from pymatgen.symmetry.groups import SYMM_DATA
+
+    import pymatgen.symmetry as symmetry
+
+    names = {re.sub(r"[\s_]", "", k) for k in SYMM_DATA["space_group_encoding"]}
+    names |= {re.sub(r"\s+", "", d["hermann_mauguin"]) for d in loadfn(Path(symmetry.__file__).parent / "symm_ops.json")}
+    return frozenset(names)
+
+
+def _unrecognised_space_group(blocks: dict[str, dict[str, Any]], parser_warnings: list[str]) -> str | None:
+    """The space-group symbol of a data block with atoms that gives neither symmetry operations nor a
+    space-group number, and whose symbol the parser does not recognise: it falls back to P1 and the
+    structure holds only the listed atoms (the asymmetric unit). None when no block is in that case."""
+    if not any("Defaulting to P1" in w for w in parser_warnings):
+        return None
+    for block in blocks.values():
+        tags = {str(k).lower(): v for k, v in block.items()}
+        if "_atom_site_fract_x" not in tags and "_atom_site_cartn_x" not in tags:
+            continue
+        if any(tags.get(t) for t in _SYMOP_TAGS + _NUMBER_TAGS):
+            continue
+        symbol = next((str(tags[t]).strip().strip("'\"").strip() for t in _SYMBOL_TAGS if tags.get(t)), "")
+        normalised = re.sub(r"[\s_]", "", symbol)
+        if normalised and normalised not in ("?", ".") and normalised.upper() != "P1" \
+                and normalised not in _known_space_group_symbols():
+            return symbol
+    return None
 
 
 def _open_text(path: Path):
@@ -702,18 +801,25 @@ def read_structure_folder(folder: str | Path, id_prop: str | None = "id_prop.csv
     if not prop_path.is_file():
         raise DataError(prop_path, f"{id_prop} missing: a folder dataset needs it for the targets",
                         hint=f"write {prop_path} with one 'id,target' row per structure file ({len(files)} found)")
-    used: set[str] = set()
-    for line, rid, raw_target in _id_prop_rows(prop_path):
+    used: dict[str, str] = {}  # structure file name -> the id whose record it is
+    for line, rid, raw_target in _id_prop_rows(prop_path, known_ids=set(files)):
         # the CGCNN convention names files <id>.cif; also accept an id that is the file name (the id
-        # itself first: 's1.5' is s1.5.cif, not s1.cif)
-        paths = files.get(rid) or files.get(Path(rid).stem) or []
+        # itself first: 's1.5' is s1.5.cif, not s1.cif), but strip only a structure file's suffix: the
+        # id 's1.relaxed' is not s1.cif
+        named = Path(rid).suffix.lower() in STRUCTURE_SUFFIXES
+        paths = files.get(rid) or (files.get(Path(rid).stem) if named else None) or []
         note = _target_note(raw_target)
-        if len(paths) != 1:
-            why = _ambiguous(rid, paths) if paths else _missing_file(folder, rid)
-            used.update(p.name for p in paths)
+        if len(paths) == 1 and paths[0].name in used:
+            why = (f"duplicate: structure file {paths[0].name} is already the record of id '{used[paths[0].name]}' "
+                   f"({id_prop} names it twice, e.g. as '<id>' and '<id>{paths[0].suffix}')")
             yield RawRecord(rid, None, _to_float(raw_target), why, line, note)
             continue
-        used.add(paths[0].name)
+        if len(paths) != 1:
+            why = _ambiguous(rid, paths) if paths else _missing_file(folder, rid)
+            used.update((p.name, rid) for p in paths)
+            yield RawRecord(rid, None, _to_float(raw_target), why, line, note)
+            continue
+        used[paths[0].name] = rid
         structure, error, issues = _folder_structure(paths[0], arrays)
         yield RawRecord(rid, structure, _to_float(raw_target), error, line, note, issues)
     for rid, paths in files.items():
@@ -722,12 +828,15 @@ def read_structure_folder(folder: str | Path, id_prop: str | None = "id_prop.csv
                 yield RawRecord(rid, None, None, f"no_target: structure file {p.name} has no row in {id_prop}")
 
 
-def _id_prop_rows(prop_path: Path) -> Iterator[tuple[int, str, str]]:
+def _id_prop_rows(prop_path: Path, known_ids: set[str] = frozenset()) -> Iterator[tuple[int, str, str]]:
     """``(line, id, target text)`` of the rows of an ``id_prop.csv`` (``line`` 1-based): blank and ``#``
     lines skipped, and a first row whose second field is not a number (a header such as
-    ``material_id,K_VRH``). A row with fewer than two fields is a DataError naming its line."""
+    ``material_id,K_VRH``) unless its first field is one of ``known_ids`` (a record whose target is empty
+    or a word: kept, for the reader to quarantine with its line). A row with fewer than two fields, or a
+    first row with more than two (a table of several targets), is a DataError naming its line; a later
+    row with more than two fields gives its fields after the id as the target text (``1,5``: not a number)."""
     try:
-        yield from _id_prop_rows_utf8(prop_path)
+        yield from _id_prop_rows_utf8(prop_path, known_ids)
     except UnicodeDecodeError:
         raise DataError(prop_path, "not UTF-8 text: save it as UTF-8 (e.g. Excel's 'CSV UTF-8')",
                         record=_first_undecodable_line(prop_path)) from None
@@ -744,7 +853,7 @@ def _first_undecodable_line(path: Path) -> str | None:
     return None
 
 
-def _id_prop_rows_utf8(prop_path: Path) -> Iterator[tuple[int, str, str]]:
+def _id_prop_rows_utf8(prop_path: Path, known_ids: set[str]) -> Iterator[tuple[int, str, str]]:
     """:func:`_id_prop_rows` of a file read as UTF-8 (a UnicodeDecodeError is the caller's to name)."""
     with open(prop_path, encoding="utf-8-sig", newline="") as fh:
         first = True
@@ -753,11 +862,17 @@ def _id_prop_rows_utf8(prop_path: Path) -> Iterator[tuple[int, str, str]]:
                 continue
             if len(row) < 2:
                 raise DataError(prop_path, f"expected 'id,target' rows, found {row[:3]}", record=f"line {line}")
-            if first and _target_note(row[1]) is not None:
-                first = False
-                continue  # a header line
+            if first and len(row) > 2 and "".join(row[2:]).strip():
+                raise DataError(prop_path, f"{len(row)} fields ({', '.join(row[:4])}{', ...' if len(row) > 4 else ''})"
+                                ": a folder dataset's id_prop.csv has two, 'id,target' (the CGCNN convention)",
+                                record=f"line {line}", hint="for a table of several targets, write one id_prop.csv "
+                                "per target, or use a CSV dataset with materials.dataset.target_column")
+            header = first and _target_note(row[1]) is not None and row[0].strip() not in known_ids
             first = False
-            yield line, row[0].strip(), row[1]
+            if header:
+                continue  # a header line
+            target = row[1] if len(row) == 2 or not "".join(row[2:]).strip() else ",".join(row[1:])
+            yield line, row[0].strip(), target
 
 
 def _folder_structure(p: Path, arrays: bool) -> tuple[Any | None, str | None, tuple[str, ...]]:
@@ -844,7 +959,8 @@ def read_ase(path: str | Path, target_column: str | None = None, id_column: str 
              arrays: bool = False) -> Iterator[RawRecord]:
     """Records of a file ASE reads frame by frame (``ase.io.iread``: extended XYZ, ASE trajectory...),
     streamed. Ids from each frame's ``info[id_column]`` (else ``frame<N>``), targets from
-    ``info[target_column]`` (extxyz: ``key=value`` on the comment line). A frame that is not a
+    ``info[target_column]`` (extxyz: ``key=value`` on the comment line), else from the frame's
+    calculator results, where ASE files ``energy``/``free_energy`` (extxyz and ``.traj``). A frame that is not a
     periodic crystal, or whose lines ASE cannot parse, is a record with its error (validation
     quarantines it) and reading goes on with the next frame. A broken frame layout (an atom-count
     line that is wrong, so no later frame can be found) is a DataError naming file, frame and line.
@@ -891,10 +1007,16 @@ def read_ase(path: str | Path, target_column: str | None = None, id_column: str 
             structure, error = None, str(exc)
         target, note = None, None
         if target_column is not None:
-            value = info.get(target_column)
+            # ASE files a frame's energy/free_energy/stress (extxyz comment line, every .traj) under the
+            # calculator's results, not under info: a target is looked for in both
+            results = getattr(getattr(atoms, "calc", None), "results", None) or {}
+            value = info.get(target_column, results.get(target_column))
+            if value is not None and np.ndim(value) > 0:
+                value = None if np.size(value) != 1 else np.ravel(value)[0]
             target = _to_float(value) if value is not None else math.nan
             note = _target_note(value) if value is not None else (
-                f"frame info has no key '{target_column}' (target_column); keys: {sorted(map(str, info)) or 'none'}")
+                f"frame has no '{target_column}' (target_column) in its info or calculator results; keys: "
+                f"{sorted(map(str, {**info, **results})) or 'none'}")
         yield RawRecord(rid, structure, target, error, line=next(frame_lines, None), target_note=note)
         i += 1
 

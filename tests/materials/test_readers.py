@@ -299,8 +299,8 @@ def test_missing_or_text_targets_are_named_in_the_reason(tmp_path, jdft2d_record
         "bad_target: target is empty (must be a finite number)"]
     _write_frames(tmp_path / "f.extxyz", jdft2d_records, 2)
     table = build_table(read_records(tmp_path / "f.extxyz", target_column="K_VRH"), GraphSettings())
-    assert table.quarantine[0][2] == ("bad_target: frame info has no key 'K_VRH' (target_column); keys: "
-                                      "['K', 'id'] (must be a finite number)")
+    assert table.quarantine[0][2] == ("bad_target: frame has no 'K_VRH' (target_column) in its info or calculator "
+                                      "results; keys: ['K', 'id'] (must be a finite number)")
     (tmp_path / "e.json").write_text("")
     with pytest.raises(DataError, match="e.json: empty file"):
         list(read_matbench_json(tmp_path / "e.json"))

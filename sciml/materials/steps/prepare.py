@@ -82,7 +82,7 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
             "target_column": cfg["dataset"]["target_column"],
             **dict(zip(("target_name", "unit"), target_labels(cfg["dataset"]))),
             "transform": cfg["dataset"]["transform"],
-            **target_checks(cfg, table.y.numpy(), data_path, q.counts(), len(table.all_ids)),
+            **target_checks(cfg, table.y.numpy(), data_path, q.counts(), len(table.all_ids), ids=table.ids),
         }
         write_json_atomic(step.output("summary.json"), summary)
         for w in summary.get("warnings", []):
@@ -95,13 +95,14 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
     return summary
 
 
-def target_checks(cfg: dict[str, Any], y: Any, data_path: Path, quarantined: dict[str, int], n_records: int
-                  ) -> dict[str, Any]:
+def target_checks(cfg: dict[str, Any], y: Any, data_path: Path, quarantined: dict[str, int], n_records: int,
+                  ids: list[str] | None = None) -> dict[str, Any]:
     """The summary's task keys for the kept records' targets ``y`` (model units): for a classification task
     ``task`` and ``class_counts``; ``warnings`` when the task disagrees with ``matbench_task``, a
     regression's targets are all 0/1 (class labels, most likely), a classification's column holds many
-    values that are no label, or a class has fewer records than folds (some test folds then hold one class,
-    where ROC-AUC is undefined). A DataError naming the file when a class is missing (nothing to separate),
+    values that are no label, a class has fewer records than folds (some test folds then hold one class,
+    where ROC-AUC is undefined), or ``train.log_target`` meets targets <= 0 (``ids``: the kept records' ids,
+    to name them). A DataError naming the file when a class is missing (nothing to separate),
     a ConfigError naming ``materials.cv.n_splits`` when no class fills the folds."""
     import numpy as np
 
@@ -117,6 +118,13 @@ def target_checks(cfg: dict[str, Any], y: Any, data_path: Path, quarantined: dic
         if len(y) >= 10 and np.isin(y, (0.0, 1.0)).all():
             warnings.append("every target is 0 or 1: if these are class labels, set materials.dataset.task: "
                             "classification (ROC-AUC over StratifiedKFold folds, as Matbench scores them)")
+        nonpositive = np.flatnonzero(np.asarray(y) <= 0)
+        if cfg["train"].get("log_target") and nonpositive.size:
+            named = ", ".join(f"{ids[i]} = {float(y[i]):g}" for i in nonpositive[:3]) if ids is not None else ""
+            warnings.append(f"train.log_target: {nonpositive.size} of {len(y)} records have a target <= 0"
+                            + (f" (first: {named})" if named else "") + ", which has no log: they are left out of "
+                            "the training folds (counted per fold in metrics.json, train_records_nonpositive) and "
+                            "still scored in their test fold; dataset.transform: log10 quarantines them instead")
         return {"warnings": warnings} if warnings else {}
     counts = {"0": int((y == 0).sum()), "1": int((y == 1).sum())}
     column = cfg["dataset"].get("target_column") or "the target"

@@ -40,6 +40,19 @@ LEARNING_CURVE = Path("logs") / "version_0" / "metrics.csv"
 PREDICTION_COLUMNS = ["id", "fold", "target", "prediction", "fallback"]
 
 
+def without_nonpositive(split: dict[str, Any], y: Any, ids: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """``split`` with the fit and validation rows whose target ``y`` is <= 0 left out (``train.log_target``
+    fits log(y)), and the ids left out; test rows stay (Matbench scores every test record)."""
+    out = dict(split)
+    dropped: list[str] = []
+    for part in ("fit", "val"):
+        rows = np.asarray(split[part])
+        bad = y[rows] <= 0
+        dropped += [ids[i] for i in rows[bad]]
+        out[part] = rows[~bad]
+    return out, dropped
+
+
 def fallback_rows(table: Any, split: dict[str, Any], train_mean: float) -> dict[str, Any]:
     """The quarantined test records of a fold, scored as Matbench would: ids, targets (model
     units) and the fallback prediction ``train_mean`` for those with a usable target; ids of
@@ -183,10 +196,14 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
         y = table.y.numpy().astype(np.float64)
         y_fit = y[split["fit"]]
         log_target = bool(tcfg["log_target"])
-        if log_target:
-            if (y_fit <= 0).any():
-                raise ConfigError("materials.train.log_target", "needs a positive target; this training fold has values <= 0")
-            y_fit = np.log(y_fit)
+        nonpositive: list[str] = []
+        if log_target:  # a target <= 0 has no log: left out of fit and validation (said by prepare), still tested
+            split, nonpositive = without_nonpositive(split, y, table.ids)
+            empty = [part for part in ("fit", "val") if not len(split[part])]
+            if empty:
+                raise ConfigError("materials.train.log_target", f"fold {fold}: no {empty[0]} record has a target > 0, "
+                                  "which log_target needs")
+            y_fit = np.log(y[split["fit"]])
         # a classifier's output is a logit: no normalisation
         mean, std = (0.0, 1.0) if classification else (float(y_fit.mean()), float(y_fit.std()))
         pos_weight = class_pos_weight(y_fit) if classification and tcfg["class_weight"] == "balanced" else None
@@ -259,6 +276,7 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
             "model": cfg["model"]["name"],
             "n_fit": int(len(split["fit"])), "n_val": int(len(split["val"])), "n_test": int(len(y_test)),
             "n_test_fallback": len(fb["ids"]),
+            **({"train_records_nonpositive": nonpositive} if nonpositive else {}),
             "test_records_quarantined": split["dropped_test"],
             "test_records_unscorable": fb["unscorable"],
             "epochs_trained": member_info[0]["epochs_trained"],

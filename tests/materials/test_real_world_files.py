@@ -1,0 +1,180 @@
+"""Crystal files as users bring them from ICSD, COD, VASP runs and ASE: a VASP 4 POSCAR with no element
+names, an extxyz/.traj whose energy ASE files under the calculator, an id with a dot beside another id's
+file, a CIF whose space-group symbol the parser does not know, targets <= 0 with train.log_target. Each
+is read as the file says or refused with its reason, never silently altered."""
+
+import json
+
+import numpy as np
+import pytest
+
+from sciml.materials.dataset import build_table
+from sciml.materials.graphs import GraphSettings
+from sciml.materials.readers import read_ase, read_records
+
+NACL_CIF = """data_nacl
+_cell_length_a 5.64
+_cell_length_b 5.64
+_cell_length_c 5.64
+_cell_angle_alpha 90
+_cell_angle_beta 90
+_cell_angle_gamma 90
+_symmetry_space_group_name_H-M 'F m -3 m'
+_symmetry_Int_Tables_number 225
+loop_
+_atom_site_label
+_atom_site_type_symbol
+_atom_site_fract_x
+_atom_site_fract_y
+_atom_site_fract_z
+Na1 Na 0 0 0
+Cl1 Cl 0.5 0.5 0.5
+"""
+
+NACL_POSCAR5 = """NaCl
+1.0
+5.64 0 0
+0 5.64 0
+0 0 5.64
+Na Cl
+4 4
+Direct
+0 0 0
+0 0.5 0.5
+0.5 0 0.5
+0.5 0.5 0
+0.5 0.5 0.5
+0.5 0 0
+0 0.5 0
+0 0 0.5
+"""
+
+
+def _table(folder):
+    return build_table(read_records(folder), GraphSettings(6.0, 12))
+
+
+def test_a_vasp4_poscar_without_element_names_is_quarantined_not_read_as_h_and_he(tmp_path):
+    lines = NACL_POSCAR5.splitlines()
+    (tmp_path / "run42.vasp").write_text("\n".join(lines[:5] + lines[6:]) + "\n")  # no 'Na Cl' line
+    (tmp_path / "ok.vasp").write_text(NACL_POSCAR5)
+    (tmp_path / "id_prop.csv").write_text("run42,1.0\nok,2.0\n")
+    table = _table(tmp_path)
+    assert table.ids == ["ok"]
+    reason = {rid: why for rid, _, why in table.quarantine}["run42"]
+    assert "names no elements" in reason and "VASP 4" in reason
+
+
+def test_an_extxyz_energy_filed_by_ase_under_the_calculator_is_the_target(tmp_path):
+    frames = "".join(
+        f'1\nLattice="0.0 {a} {a} {a} 0.0 {a} {a} {a} 0.0" Properties=species:S:1:pos:R:3 energy={e} pbc="T T T"\n'
+        f"Cu 0.0 0.0 0.0\n" for a, e in ((1.75, -3.0), (1.8, -4.0)))
+    path = tmp_path / "relax.extxyz"
+    path.write_text(frames)
+    records = list(read_ase(path, target_column="energy"))
+    assert [r.target for r in records] == [-3.0, -4.0] and all(r.target_note is None for r in records)
+    missing = list(read_ase(path, target_column="band_gap"))
+    assert np.isnan(missing[0].target) and "calculator results" in missing[0].target_note
+    assert "energy" in missing[0].target_note  # the keys the frame does have
+
+
+def test_an_ase_trajectory_energy_is_the_target(tmp_path):
+    from ase.build import bulk
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import write
+
+    frames = []
+    for a, e in ((3.6, -3.5), (3.7, -3.7)):
+        atoms = bulk("Cu", "fcc", a=a)
+        atoms.calc = SinglePointCalculator(atoms, energy=e)
+        frames.append(atoms)
+    write(tmp_path / "run.traj", frames)
+    assert [r.target for r in read_ase(tmp_path / "run.traj", target_column="energy")] == [-3.5, -3.7]
+
+
+def test_an_id_with_a_dot_does_not_take_another_id_s_file(tmp_path):
+    """'s1.relaxed' is not s1.cif; 's1.cif' names s1.cif, but s1's record already uses it: both refused,
+    named, instead of three records (with three targets) of one structure."""
+    (tmp_path / "s1.cif").write_text(NACL_CIF)
+    (tmp_path / "id_prop.csv").write_text("s1,1.0\ns1.relaxed,2.0\ns1.cif,3.0\n")
+    table = _table(tmp_path)
+    assert table.ids == ["s1"]
+    text = json.dumps(table.quarantine)
+    assert "no structure file for id 's1.relaxed'" in text
+    assert "duplicate: structure file s1.cif is already the record of id 's1'" in text
+
+
+def test_a_cif_whose_space_group_symbol_the_parser_does_not_know_is_refused_not_read_as_p1(tmp_path):
+    """'Fm3m' (no minus, no spaces) with no number and no symmetry operations: pymatgen falls back to P1 and
+    keeps the 2 listed atoms of NaCl's 8. Refused with the symbol; the same file with the number reads 8."""
+    bad = NACL_CIF.replace("'F m -3 m'", "'Fm3m'").replace("_symmetry_Int_Tables_number 225\n", "")
+    (tmp_path / "a.cif").write_text(bad)
+    (tmp_path / "b.cif").write_text(NACL_CIF.replace("'F m -3 m'", "'Fm3m'"))  # the number rescues it
+    (tmp_path / "p1.cif").write_text(NACL_CIF.replace("'F m -3 m'", "'P 1'").replace("225", "1"))
+    (tmp_path / "id_prop.csv").write_text("a,1.0\nb,2.0\np1,3.0\n")
+    records = {r.id: r for r in read_records(tmp_path)}
+    assert records["a"].structure is None and "space group 'Fm3m' is not recognised" in records["a"].error
+    assert len(records["b"].structure) == 8 and len(records["p1"].structure) == 2
+
+
+def test_targets_below_zero_with_log_target_are_named_by_prepare_and_left_out_of_training(tmp_path):
+    from sciml.materials.steps.prepare import target_checks
+    from sciml.materials.steps.train import without_nonpositive
+
+    cfg = {"dataset": {"task": "regression"}, "train": {"log_target": True}}
+    y = np.array([1.0, 2.0, -3.0, 4.0, 0.0, 5.0])
+    ids = [f"r{i}" for i in range(6)]
+    warnings = target_checks(cfg, y, tmp_path / "data.csv", {}, 6, ids=ids)["warnings"]
+    assert any("2 of 6 records have a target <= 0 (first: r2 = -3, r4 = 0)" in w for w in warnings), warnings
+    assert "warnings" not in target_checks({**cfg, "train": {"log_target": False}}, y, tmp_path, {}, 6, ids=ids)
+    split = {"fit": np.array([0, 1, 2]), "val": np.array([3, 4]), "test": np.array([5])}
+    kept, dropped = without_nonpositive(split, y, ids)
+    assert kept["fit"].tolist() == [0, 1] and kept["val"].tolist() == [3] and kept["test"].tolist() == [5]
+    assert dropped == ["r2", "r4"]
+
+
+def test_a_poscar_whose_counts_disagree_with_its_lines_is_refused(tmp_path):
+    """pymatgen reads the counts' number of coordinate lines and pairs symbols with counts up to the shorter:
+    3 coordinate lines under counts '1 1' became 2 atoms, 'Na Cl K' over '4 4' became Na4Cl4, silently."""
+    (tmp_path / "extra.vasp").write_text("x\n1.0\n5.64 0 0\n0 5.64 0\n0 0 5.64\nNa Cl\n1 1\nDirect\n"
+                                         "0 0 0\n0.5 0.5 0.5\n0.25 0.25 0.25\n")
+    (tmp_path / "mism.vasp").write_text(NACL_POSCAR5.replace("Na Cl\n", "Na Cl K\n"))
+    sd = NACL_POSCAR5.replace("Direct\n", "Selective dynamics\nDirect\n").splitlines()
+    sd = sd[:9] + [line + " T T F" for line in sd[9:]]
+    (tmp_path / "sd.vasp").write_text("\n".join(sd) + "\n\n0 0 0\n" * 1)  # a velocity block after a blank line
+    (tmp_path / "ok.vasp").write_text(NACL_POSCAR5)
+    (tmp_path / "id_prop.csv").write_text("extra,1\nmism,2\nsd,3\nok,4\n")
+    records = {r.id: r for r in read_records(tmp_path)}
+    assert "3 coordinate lines but its counts add up to 2 atoms" in records["extra"].error
+    assert "names 3 elements (Na Cl K) but gives 2 counts" in records["mism"].error
+    assert len(records["sd"].structure) == 8 and len(records["ok"].structure) == 8
+
+
+def test_a_cif_with_a_second_block_that_does_not_parse_is_not_read_as_the_first_alone(tmp_path):
+    broken = NACL_CIF.replace("data_nacl", "data_second").replace("Na1 Na 0 0 0", "Na1 Na 0 zero 0")
+    (tmp_path / "gb.cif").write_text(NACL_CIF + "\n" + broken)
+    (tmp_path / "pub.cif").write_text("data_global\n_journal_name_full 'J. Test'\n\n" + NACL_CIF)
+    (tmp_path / "id_prop.csv").write_text("gb,1\npub,2\n")
+    records = {r.id: r for r in read_records(tmp_path)}
+    assert records["gb"].structure is None and "2 data blocks with atoms (nacl, second)" in records["gb"].error
+    assert len(records["pub"].structure) == 8  # a publication block without atoms is no second structure
+
+
+def test_id_prop_first_row_with_a_bad_target_is_a_record_and_extra_fields_are_not_dropped(tmp_path):
+    """A first row 's1,' was taken for a header, and s1.cif then reported as having no row; a later
+    's3,1,5' (a decimal comma) was read as 1.0; a three-column id_prop.csv silently used its second."""
+    for i in (1, 2, 3):
+        (tmp_path / f"s{i}.cif").write_text(NACL_CIF.replace("5.64", f"5.6{i}"))
+    (tmp_path / "id_prop.csv").write_text("s1,\ns2,2.0\ns3,1,5\n")
+    table = _table(tmp_path)
+    reasons = {rid: (line, why) for rid, line, why in table.quarantine}
+    assert table.ids == ["s2"]
+    assert reasons["s1"] == (1, "bad_target: target is empty (must be a finite number)")
+    assert reasons["s3"][0] == 3 and "'1,5' is not a number" in reasons["s3"][1]
+    (tmp_path / "id_prop.csv").write_text("id,gap,energy\ns1,1.0,-5\n")
+    from sciml.errors import DataError
+
+    with pytest.raises(DataError, match=r"id_prop.csv \(record line 1\).*3 fields.*two, 'id,target'"):
+        _table(tmp_path)
+    (tmp_path / "id_prop.csv").write_text("material_id,band_gap\ns1,1.0\ns2,2.0\ns3,3.0\n")  # a real header
+    assert _table(tmp_path).ids == ["s1", "s2", "s3"]
