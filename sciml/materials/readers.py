@@ -279,8 +279,8 @@ def parse_structure(value: Any, fmt: str = "auto", issues: list[str] | None = No
         text = value.lstrip()
         if text.startswith("{"):
             fmt = "dict"
-        elif "_cell_length_a" in value or text.startswith("data_") or "\ndata_" in value:
-            fmt = "cif"
+        elif "_cell_length_a" in value or "_atom_site" in value:  # a CIF's tags (a POSCAR's comment
+            fmt = "cif"                                               # line may well start with "data_")
         else:
             fmt = "poscar"
     cif_issues: list[str] = []

@@ -178,3 +178,12 @@ def test_id_prop_first_row_with_a_bad_target_is_a_record_and_extra_fields_are_no
         _table(tmp_path)
     (tmp_path / "id_prop.csv").write_text("material_id,band_gap\ns1,1.0\ns2,2.0\ns3,3.0\n")  # a real header
     assert _table(tmp_path).ids == ["s1", "s2", "s3"]
+
+
+def test_a_poscar_whose_comment_starts_with_data_is_read_as_a_poscar_in_every_path():
+    """Text-only paths (screening shards) told CIF from POSCAR by a leading 'data_': a POSCAR whose comment
+    line is 'data_run7' became 'Invalid CIF'."""
+    from sciml.materials.readers import parse_structure
+
+    assert len(parse_structure("data_run7\n" + NACL_POSCAR5.split("\n", 1)[1])) == 8
+    assert len(parse_structure(NACL_CIF)) == 8
