@@ -88,9 +88,22 @@ def seed_everything(seed: int) -> None:
 
 
 def last_checkpoint(ckpt_dir: str | Path) -> Path | None:
-    """``ckpt_dir/last.ckpt`` if a previous (possibly killed) run left one."""
+    """``ckpt_dir/last.ckpt`` if a previous (possibly killed) run left a readable one. A file that is no
+    complete checkpoint archive (truncated by a kill or a full disk while an older version of this
+    package, or Lightning's own writer, copied it in place) is moved aside to ``last.ckpt.unreadable``
+    with a warning on stderr, and training starts afresh instead of failing on every rerun."""
+    import zipfile
+
     path = Path(ckpt_dir) / "last.ckpt"
-    return path if path.is_file() else None
+    if not path.is_file():
+        return None
+    if not zipfile.is_zipfile(path):  # torch checkpoints are zip archives; a truncated one lacks its directory
+        aside = path.with_name("last.ckpt.unreadable")
+        os.replace(path, aside)
+        print(f"WARNING: {path} is not a complete checkpoint (truncated?): moved to {aside.name}; "
+              "training starts from scratch", file=sys.stderr)
+        return None
+    return path
 
 
 def _nan_guard():
@@ -222,6 +235,7 @@ def make_trainer(settings: TrainerSettings, out_dir: str | Path, ckpt_dir: str |
         log_every_n_steps=settings.log_every_n_steps,
         callbacks=callbacks,
         logger=_hparams_logger(out_dir),
+        plugins=[_atomic_checkpoint_io()],
         enable_progress_bar=sys.stderr.isatty(),
         enable_model_summary=False,
         default_root_dir=str(out_dir),
@@ -229,6 +243,26 @@ def make_trainer(settings: TrainerSettings, out_dir: str | Path, ckpt_dir: str |
     kwargs.update(overrides)
     quiet_lightning()
     return pl.Trainer(**kwargs)
+
+
+def _atomic_checkpoint_io() -> Any:
+    """Lightning's ``TorchCheckpointIO`` writing each checkpoint atomically beside its destination
+    (:func:`sciml.io.save_torch_atomic`: a temporary file in the same folder, fsync, rename). Lightning's own
+    writer stages the file in ``$TMPDIR`` and moves it: where that is another filesystem (node-local /tmp,
+    checkpoints on a shared one: the usual SLURM set-up) the move copies into ``last.ckpt`` in place, and a
+    job killed during the copy leaves a truncated file that every rerun then failed to resume from."""
+    from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+    from sciml.io import save_torch_atomic
+
+    class AtomicTorchCheckpointIO(TorchCheckpointIO):
+        def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+            if storage_options is not None:
+                raise TypeError("storage_options are not supported by this checkpoint writer")
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            save_torch_atomic(checkpoint, path)
+
+    return AtomicTorchCheckpointIO()
 
 
 def _resumable_early_stopping(base: Any) -> Any:

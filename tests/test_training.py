@@ -344,3 +344,30 @@ def test_a_run_that_stopped_early_trains_no_more_epochs_when_run_again(tmp_path:
     assert [t.current_epoch for t in runs] == [3, 3, 3]
     assert torch.load(ckpt / "last.ckpt", weights_only=True)["epoch"] == 2
     assert _curve(tmp_path / "c") == _curve(tmp_path / "a") and _epochs_logged(tmp_path / "a") == [0, 1, 2]
+
+
+def test_checkpoints_are_written_by_the_atomic_writer_not_lightning_s_tmpdir_move(tmp_path: Path, monkeypatch) -> None:
+    """Lightning's writer stages a checkpoint in $TMPDIR and moves it, copying in place across filesystems
+    (node-local /tmp on a cluster), where a kill leaves a truncated last.ckpt. With it disabled, training
+    still checkpoints: the package's atomic writer (temporary file beside the checkpoint, rename) is used."""
+    import lightning.fabric.plugins.io.torch_io as torch_io
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Lightning's own checkpoint writer was used")
+
+    monkeypatch.setattr(torch_io, "_atomic_save", refuse)
+    _fit(tmp_path / "out", tmp_path / "ckpt", 2)
+    assert torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True, map_location="cpu")["epoch"] == 1
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["best.ckpt", "last.ckpt"]  # no temp files left
+
+
+def test_a_truncated_last_checkpoint_is_moved_aside_and_training_starts_afresh(tmp_path: Path, capsys) -> None:
+    ckpt = tmp_path / "ckpt"
+    _fit(tmp_path / "a", ckpt, 2)
+    data = (ckpt / "last.ckpt").read_bytes()
+    (ckpt / "last.ckpt").write_bytes(data[: len(data) // 2])  # a kill during an in-place copy
+    trainer, _, _ = _fit(tmp_path / "b", ckpt, 2)
+    assert trainer.current_epoch == 2 and _epochs_logged(tmp_path / "b") == [0, 1]
+    assert (ckpt / "last.ckpt.unreadable").stat().st_size == len(data) // 2
+    assert "not a complete checkpoint" in capsys.readouterr().err
+    assert torch.load(ckpt / "last.ckpt", weights_only=True, map_location="cpu")["epoch"] == 1
