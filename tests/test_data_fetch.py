@@ -387,3 +387,42 @@ def test_every_downloadable_file_entry_fetches_and_verifies_through_a_mirror(ser
     assert len(fetched) >= 200, (len(fetched), skipped)
     assert len(skipped) <= 10, skipped
     assert sorted(r["path"] for r in server.requests) == sorted(f"/data/{n}" for n in fetched)
+
+
+def test_two_fetches_of_one_file_at_once_take_turns_and_both_get_it(server, monkeypatch, tmp_path, shared_data) -> None:
+    """Two jobs fetching the same entry into a shared data root appended to one .part (sha256 mismatch, or a
+    crash when the other renamed it). Now the second waits for the first and finds the file done: one
+    download, both calls return the verified file."""
+    import time
+
+    entry = _pointed(server, SMALL)
+    _use(monkeypatch, {SMALL: entry})
+    root = tmp_path / "root"
+    started = threading.Event()
+    real_finish = fetch_mod._finish
+
+    def slow_finish(*args, **kwargs):  # hold the first download open long enough for the second to start
+        started.set()
+        time.sleep(1.0)
+        return real_finish(*args, **kwargs)
+
+    monkeypatch.setattr(fetch_mod, "_finish", slow_finish)
+    results, errors = [], []
+
+    def run() -> None:
+        try:
+            results.append(fetch(SMALL, root, progress=False))
+        except Exception as exc:  # noqa: BLE001 (reported by the assertion below)
+            errors.append(exc)
+
+    first = threading.Thread(target=run)
+    first.start()
+    assert started.wait(30)
+    second = threading.Thread(target=run)
+    second.start()
+    first.join(60)
+    second.join(60)
+    assert not errors, errors
+    assert results == [root / SMALL, root / SMALL] and sha256_file(root / SMALL) == entry.sha256
+    assert [r["path"] for r in server.requests] == [f"/data/{SMALL}"]  # downloaded once
+    assert not (root / SMALL).with_name(Path(SMALL).name + ".part").exists()

@@ -13,6 +13,7 @@ headers), so nothing beyond the project's dependencies is needed.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -24,7 +25,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from sciml.data.manifest import DataEntry, data_root, load_manifest, safe_join, verify
@@ -56,12 +57,55 @@ def download(url: str, dest: Path, *, entry_name: str, sha256: str | None = None
 
     With ``sha256`` the bytes are checked before ``dest`` appears (a mismatch deletes the
     ``.part`` and raises :class:`ChecksumError`); so does ``check`` (called on the complete ``.part``,
-    e.g. to verify a gzip by its content). Errors name the entry and the URL.
+    e.g. to verify a gzip by its content). Errors name the entry and the URL. Downloads into one folder
+    take turns across processes (two jobs fetching into a shared data root would append to one
+    ``.part``): one that waited finds ``dest`` written, and checked, by the other and returns it.
     """
-    from tqdm import tqdm
-
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    before = _stamp(dest)
+    with _folder_lock(dest.parent, what=_label(entry_name, url)):
+        if dest.exists() and _stamp(dest) != before:  # another process finished it while this one waited
+            return dest
+        return _download(url, dest, entry_name=entry_name, sha256=sha256, check=check, progress=progress,
+                         timeout=timeout)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """(inode, modification time in ns) of ``path``, None when absent: tells a file replaced meanwhile."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path, what: str) -> Iterator[None]:
+    """An exclusive lock on ``folder`` (``flock`` on the folder itself: no lock file that a folder entry's
+    checksum would see) for as long as the block runs; a note on stderr when it has to wait."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another download into {folder} before {what}", file=sys.stderr)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _download(url: str, dest: Path, *, entry_name: str, sha256: str | None,
+              check: Callable[[Path], None] | None, progress: bool, timeout: float) -> Path:
+    """:func:`download`'s transfer, under the folder's lock."""
+    from tqdm import tqdm
+
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": USER_AGENT}
