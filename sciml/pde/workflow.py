@@ -24,3 +24,17 @@ def problem_files(config: dict[str, Any], name: str) -> list[str]:
     else:
         paths = list(pde.get("plugins") or [])
     return [p for p in paths if isinstance(p, str) and p and os.path.isfile(p)]
+
+
+def operator_configs(config: dict[str, Any]) -> dict[str, str]:
+    """Operator name (its config file's name without the suffix, the folder of its job) -> config file, for
+    ``pde.operators``. Two files of one name (``a/op.yaml``, ``b/op.yaml``) would share a folder, and one
+    of them would silently never run: a ValueError naming both (Snakemake shows it when it reads the rules)."""
+    out: dict[str, str] = {}
+    for path in config["pde"].get("operators", []) or []:
+        name = os.path.splitext(os.path.basename(path))[0]
+        if name in out:
+            raise ValueError(f"pde.operators: {out[name]!r} and {path!r} have one name, {name!r}, and would share "
+                             f"the folder operator/{name}: rename one of the files")
+        out[name] = path
+    return out

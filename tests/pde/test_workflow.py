@@ -1,6 +1,7 @@
 """Tiny end-to-end run of the pde pipeline through Snakemake."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,7 +36,9 @@ def test_pde_workflow_end_to_end(workflow_runner, tmp_path):
     row = operators["rows"][0]
     assert row[0] == "poisson_sources" and row[2].startswith(format(op["surrogate"]["median"], ".3g"))
     assert op["surrogate"]["median"] < 0.5 * op["baseline_mean_solution"]["median"]
-    assert acc["rows"][0][0] == "heat" and float(acc["rows"][0][2]) < 1e-2
+    assert acc["rows"][0][0] == "heat" and float(acc["rows"][0][acc["columns"].index("PINN rel. L2")]) < 1e-2
+    heat = json.loads((res / "pde" / "heat" / "evaluate" / "metrics.json").read_text())
+    assert acc["rows"][0][acc["columns"].index("reference points")] == heat["evaluated_points"] > 100
     # reference-free checks: the trained network's residual on fresh points, as metrics.json has it
     assert checks["rows"][0][0] == "heat" and float(checks["rows"][0][1]) < 0.5
     assert speed["rows"][0][0] == "heat" and len(speed["rows"][0]) == len(speed["columns"])
@@ -124,3 +127,19 @@ def test_rule_inputs_are_the_declared_reference_or_the_plugin_files(tmp_path):
     assert problem_files(cfg, "mine") == [str(ref)]
     assert problem_files(cfg, "analytic") == []
     assert problem_files(cfg, "from_plugin") == [str(plugin)]  # a missing file: the step names it
+
+
+def test_two_operator_configs_of_one_name_are_refused_not_one_silently_dropped(workflow_runner, tmp_path):
+    from sciml.pde.workflow import operator_configs
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a, b = str(tmp_path / "a" / "op.yaml"), str(tmp_path / "b" / "op.yaml")
+    assert operator_configs({"pde": {"operators": [a, str(tmp_path / "other.yml")]}}) == {
+        "op": a, "other": str(tmp_path / "other.yml")}
+    with pytest.raises(ValueError, match=r"have one name, 'op'.*rename one"):
+        operator_configs({"pde": {"operators": [a, b]}})
+    for p in (a, b):
+        Path(p).write_text(OPERATOR_YAML)
+    proc = workflow_runner({"domains": ["pde"], "pde": {"operators": [a, b]}}, extra_args=("-n",), check=False)
+    assert proc.returncode != 0 and "have one name, 'op'" in proc.stdout + proc.stderr

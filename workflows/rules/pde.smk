@@ -7,16 +7,15 @@
 # so editing one reruns them (sciml.pde.workflow.problem_files).
 # Operator surrogates (pde.operators: config files) run one job each; their table joins the section.
 
-import os
-
 from sciml.cluster_resources import gpus_per_job
+from sciml.pde.workflow import operator_configs as pde_operator_configs
 from sciml.pde.workflow import problem_files as pde_problem_files
 
 PDE_PROBLEMS = config["pde"]["problems"]
 PDE = f"{RESULTS}/pde"
 PDE_PROBLEM = f"{PDE}/{{pde_problem}}"
 #: operator name (its config file's stem) -> config file (pde.operators)
-PDE_OPERATORS = {os.path.splitext(os.path.basename(p))[0]: p for p in config["pde"].get("operators", [])}
+PDE_OPERATORS = pde_operator_configs(config)
 PDE_OPERATOR_DIRS = [f"{PDE}/operator/{name}" for name in PDE_OPERATORS]
 
 
