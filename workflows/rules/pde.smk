@@ -126,6 +126,12 @@ rule pde_operator:
         timing=f"{PDE}/operator/{{pde_operator}}/timing.json",
         report=f"{PDE}/operator/{{pde_operator}}/report.txt",
         prov=f"{PDE}/operator/{{pde_operator}}/provenance.json",
+        # the model and its selection record: removed with the other outputs when the job fails or reruns, so a
+        # model of an older config is never left beside them (dataset.npz stays undeclared: the step reuses it
+        # when its record matches the config)
+        model=f"{PDE}/operator/{{pde_operator}}/model/operator.pt",
+        model_json=f"{PDE}/operator/{{pde_operator}}/model/operator.json",
+        selection=f"{PDE}/operator/{{pde_operator}}/selection.json",
     params:
         out_dir=subpath(output.metrics, parent=True),
     log:
