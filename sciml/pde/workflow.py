@@ -9,21 +9,91 @@ import os
 from typing import Any
 
 
-def problem_files(config: dict[str, Any], name: str) -> list[str]:
+def problem_files(config: dict[str, Any], name: str, data_root: str | None = None) -> list[str]:
     """The user's files problem ``name``'s steps read, as the CLI resolves them (a path as
     given: absolute, or relative to the working directory): a declared problem's reference
-    file (``pde.declared.<name>.reference.path``), else the plugin files (``pde.plugins``).
-    Declared as inputs of the rules, so an edited file reruns solve, train and evaluate.
-    Only files that exist are listed: the step refuses a missing one with its config key,
-    which says more than Snakemake's missing-input error."""
+    file (``pde.declared.<name>.reference.path``), else the plugin files that define it
+    (:func:`defining_plugins`) and the reference file such a plugin names (``reference_file``,
+    under ``data_root`` as the steps resolve it). Declared as inputs of the rules, so an edited
+    file reruns solve, train and evaluate; a built-in problem gets none of the plugin files, so
+    editing a plugin reruns only its own problems. Only files that exist are listed: the step
+    refuses a missing one with its config key, which says more than Snakemake's missing-input error."""
     pde = config["pde"]
     declared = pde.get("declared") or {}
     if name in declared:
         ref = declared[name].get("reference") or {}
         paths = [ref.get("path")] if isinstance(ref, dict) else []
     else:
-        paths = list(pde.get("plugins") or [])
+        paths = []
+        for plugin in defining_plugins(pde.get("plugins") or [], name):
+            paths.append(plugin)
+            found = plugin_declarations(plugin)
+            if found is not None and name in found[0]:
+                paths += [_under_data_root(rel, data_root) for rel in found[1]]
     return [p for p in paths if isinstance(p, str) and p and os.path.isfile(p)]
+
+
+def defining_plugins(plugins: list[str], name: str) -> list[str]:
+    """The plugin files that may define problem ``name``: those whose classes name it (``name = "..."``),
+    and, to be safe, those whose names cannot be read without importing them (no literal ``name``, or a
+    file that does not parse). A built-in problem's name is in none of them."""
+    out = []
+    for plugin in plugins:
+        found = plugin_declarations(plugin) if isinstance(plugin, str) else None
+        if found is None or not found[0] or name in found[0]:
+            out.append(plugin)
+    return out
+
+
+def plugin_declarations(path: str) -> tuple[list[str], list[str]] | None:
+    """(problem names, reference files) a plugin file gives as literal class attributes, ``name = "..."``
+    and ``reference_file = "..."``, read with ``ast`` (the plugin is not imported to build the workflow);
+    None when the file cannot be read or parsed. A value computed at run time is not seen."""
+    import ast
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read(), filename=path)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+    names, references = [], []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for stmt in node.body:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+            value = getattr(stmt, "value", None)
+            if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+                continue
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id == "name":
+                    names.append(value.value)
+                elif isinstance(target, ast.Name) and target.id == "reference_file":
+                    references.append(value.value)
+    return names, references
+
+
+def _under_data_root(relative: str, data_root: str | None) -> str:
+    """``relative`` under the data root the steps use (``data_root``, else ``$SCIML_DATA_ROOT``, else data/)."""
+    from sciml.data.manifest import data_root as resolve_root
+
+    return os.path.join(str(resolve_root(data_root)), relative)
+
+
+def operator_files(path: str) -> list[str]:
+    """The files an operator config (``pde.operators``) makes its job read besides itself: the family's
+    plugin file (``family.plugin`` of ``kind: plugin``, as the CLI resolves it), when it exists, so an
+    edited solver reruns the job (its dataset is regenerated: the plugin's sha256 keys it)."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            cfg = yaml.safe_load(fh)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []  # the step names the fault
+    family = cfg.get("family") if isinstance(cfg, dict) else None
+    plugin = family.get("plugin") if isinstance(family, dict) and family.get("kind") == "plugin" else None
+    return [plugin] if isinstance(plugin, str) and os.path.isfile(plugin) else []
 
 
 def operator_configs(config: dict[str, Any]) -> dict[str, str]:

@@ -86,14 +86,19 @@ def test_lbfgs_reset_every_rebuilds_the_optimizer_on_its_own_schedule(tmp_path):
     """lbfgs_reset_every: periodic fresh curvature memory. The trajectory then depends on that
     schedule, not on the checkpoint interval, and differs from keeping one optimizer."""
     problem = get_problem("heat")
-    weights = {}
+    weights, reports = {}, {}
     for every, reset in ((100, 100), (1000, 100), (100, None)):
         cfg = tiny_cfg(precision="float64", adam_iterations=100, lbfgs_iterations=400, checkpoint_every=every,
                        lbfgs_reset_every=reset)
         model = pinn_mod.build_pinn(problem, cfg["pinn"], seed=0, threads=1)
-        report = pinn_mod.train_pinn(model, tmp_path / f"{every}_{reset}", seed=0, log=lambda m: None)
-        assert report.lbfgs_restarts == 0 and report.iterations["lbfgs"] == 400
+        reports[every, reset] = pinn_mod.train_pinn(model, tmp_path / f"{every}_{reset}", seed=0, log=lambda m: None)
+        assert reports[every, reset].iterations["lbfgs"] >= 390  # converged runs may stop a step early
         weights[every, reset] = _final_weights(model)
+    # the same schedule whatever the checkpoint interval: the same stops, restarts and weights (whether
+    # L-BFGS stops a step early near convergence depends on the CPU's rounding: on an Intel Xeon the
+    # reset-every-100 runs stop at 399 with 2 restarts, on an AMD EPYC they ran all 400)
+    a, b = reports[100, 100], reports[1000, 100]
+    assert (a.iterations, a.lbfgs_restarts, a.history) == (b.iterations, b.lbfgs_restarts, b.history)
     np.testing.assert_array_equal(weights[100, 100], weights[1000, 100])
     assert np.abs(weights[100, 100] - weights[100, None]).max() > 1e-6
 

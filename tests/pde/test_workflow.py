@@ -143,3 +143,55 @@ def test_two_operator_configs_of_one_name_are_refused_not_one_silently_dropped(w
         Path(p).write_text(OPERATOR_YAML)
     proc = workflow_runner({"domains": ["pde"], "pde": {"operators": [a, b]}}, extra_args=("-n",), check=False)
     assert proc.returncode != 0 and "have one name, 'op'" in proc.stdout + proc.stderr
+
+
+PLUGIN_WITH_REFERENCE = '''
+from sciml.pde.problems.base import Problem
+
+
+class Mine(Problem):
+    name = "mine_plugin"
+    reference_file = "user/mine_ref.npz"
+
+
+class Other(Problem):
+    name: str = "other_plugin"
+'''
+
+
+def test_a_plugin_s_reference_file_is_an_input_and_a_built_in_problem_gets_no_plugin_file(tmp_path):
+    """A plugin problem's reference file (under the data root) was no rule input, so replacing it left the
+    report's error stale; every plugin file was an input (and a checkpoint key) of every problem, so editing
+    one retrained the built-in ones too."""
+    from sciml.config import domain_section
+    from sciml.pde.steps.common import step_config
+    from sciml.pde.workflow import plugin_declarations, problem_files
+
+    plugin, dynamic = tmp_path / "mine.py", tmp_path / "dynamic.py"
+    plugin.write_text(PLUGIN_WITH_REFERENCE)
+    dynamic.write_text("NAME = 'x'\nclass P:\n    name = NAME\n")  # a name only importing the file tells
+    root = tmp_path / "data"
+    (root / "user").mkdir(parents=True)
+    (root / "user" / "mine_ref.npz").write_bytes(b"npz")
+    assert plugin_declarations(str(plugin)) == (["mine_plugin", "other_plugin"], ["user/mine_ref.npz"])
+    cfg = {"pde": {"plugins": [str(plugin), str(dynamic)]}}
+    assert problem_files(cfg, "mine_plugin", str(root)) == [str(plugin), str(root / "user" / "mine_ref.npz"),
+                                                             str(dynamic)]
+    assert problem_files(cfg, "heat", str(root)) == [str(dynamic)]  # only the file whose names cannot be read
+    only_mine = {"pde": {"plugins": [str(plugin)]}}
+    assert problem_files(only_mine, "heat", str(root)) == []
+    pde = domain_section("pde", json.dumps({"plugins": [str(plugin)]}))
+    assert "plugins" not in step_config(pde, "heat")  # a plugin edit no longer retrains the built-in problems
+    assert list(step_config(pde, "mine_plugin")["plugins"]) == [str(plugin)]
+
+
+def test_an_operator_s_plugin_solver_is_an_input_of_its_job(tmp_path):
+    from sciml.pde.workflow import operator_files
+
+    solver = tmp_path / "family.py"
+    solver.write_text("# my family\n")
+    cfg = tmp_path / "op.yaml"
+    cfg.write_text(f"family: {{kind: plugin, plugin: {solver}}}\n")
+    assert operator_files(str(cfg)) == [str(solver)]
+    cfg.write_text(OPERATOR_YAML)
+    assert operator_files(str(cfg)) == []

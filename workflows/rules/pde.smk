@@ -3,12 +3,14 @@
 # Checkpoints live under CHECKPOINTS (outside declared outputs) so a rerun resumes.
 # Step folders are passed as --out-dir/--model-dir/--solver-dir, derived from the declared
 # files with subpath() so the folder and the files cannot disagree.
-# A problem's own files (a declared reference, plugin files) are inputs of solve/train/evaluate,
-# so editing one reruns them (sciml.pde.workflow.problem_files).
+# A problem's own files (a declared reference; the plugin files that define it and the reference file
+# such a plugin names) are inputs of solve/train/evaluate, so editing one reruns them
+# (sciml.pde.workflow.problem_files); an operator's plugin solver is an input of its job.
 # Operator surrogates (pde.operators: config files) run one job each; their table joins the section.
 
 from sciml.cluster_resources import gpus_per_job
 from sciml.pde.workflow import operator_configs as pde_operator_configs
+from sciml.pde.workflow import operator_files as pde_operator_files
 from sciml.pde.workflow import problem_files as pde_problem_files
 
 PDE_PROBLEMS = config["pde"]["problems"]
@@ -26,7 +28,7 @@ wildcard_constraints:
 
 rule pde_solve:
     input:
-        user=lambda wc: pde_problem_files(config, wc.pde_problem),
+        user=lambda wc: pde_problem_files(config, wc.pde_problem, DATA_ROOT),
     output:
         solver=f"{PDE_PROBLEM}/solve/solver.json",
         prov=f"{PDE_PROBLEM}/solve/provenance.json",
@@ -51,7 +53,7 @@ rule pde_solve:
 
 rule pde_train:
     input:
-        user=lambda wc: pde_problem_files(config, wc.pde_problem),
+        user=lambda wc: pde_problem_files(config, wc.pde_problem, DATA_ROOT),
     output:
         model=f"{PDE_PROBLEM}/train/model.pt",
         model_json=f"{PDE_PROBLEM}/train/model.json",
@@ -88,7 +90,7 @@ rule pde_evaluate:
         train_timing=f"{PDE_PROBLEM}/train/train_timing.json",
         history=f"{PDE_PROBLEM}/train/loss_history.csv",
         solver=f"{PDE_PROBLEM}/solve/solver.json",
-        user=lambda wc: pde_problem_files(config, wc.pde_problem),
+        user=lambda wc: pde_problem_files(config, wc.pde_problem, DATA_ROOT),
     output:
         metrics=f"{PDE_PROBLEM}/evaluate/metrics.json",
         timing=f"{PDE_PROBLEM}/evaluate/timing.json",
@@ -121,6 +123,7 @@ rule pde_evaluate:
 rule pde_operator:
     input:
         cfg=lambda wc: PDE_OPERATORS[wc.pde_operator],
+        plugin=lambda wc: pde_operator_files(PDE_OPERATORS[wc.pde_operator]),  # kind: plugin's solver code
     output:
         metrics=f"{PDE}/operator/{{pde_operator}}/metrics.json",
         timing=f"{PDE}/operator/{{pde_operator}}/timing.json",

@@ -96,9 +96,12 @@ def _declared_checked(cfg: dict[str, Any], name: str) -> Problem:
 
 
 def problem_files(cfg: dict[str, Any], name: str) -> list[Path]:
-    """Files that define problem ``name`` outside the package (plugin files), for provenance."""
+    """Files that define problem ``name`` outside the package (the plugin files that may define it,
+    :func:`sciml.pde.workflow.defining_plugins`; none for a built-in problem), for provenance."""
+    from sciml.pde.workflow import defining_plugins
+
     declared = cfg.get("declared") or {}
-    return [] if name in declared else [Path(p) for p in cfg.get("plugins") or []]
+    return [] if name in declared else [Path(p) for p in defining_plugins(cfg.get("plugins") or [], name)]
 
 
 def user_files(cfg: dict[str, Any], problem: Problem) -> list[Path]:
@@ -115,18 +118,19 @@ def step_config(cfg: dict[str, Any], problem_name: str) -> dict[str, Any]:
     """The part of the ``pde`` section one problem's steps depend on: it keys the training
     checkpoints and is the config recorded in provenance. Deliberately without ``threads``
     (so the key and the recorded config stay those of earlier runs) and without the other
-    problems' parameters. A declared problem adds its declaration, a plugin problem the
-    plugin paths (built-in problems keep the keys of earlier runs)."""
+    problems' parameters. A declared problem adds its declaration, a plugin problem the paths
+    and sha256 of the plugin files that define it (built-in problems keep the keys of earlier runs)."""
     out = {"seed": cfg["seed"], "problem": problem_name, "params": cfg["params"].get(problem_name, {}),
            "pinn": cfg["pinn"], "evaluation": cfg["evaluation"]}
     declared = cfg.get("declared") or {}
     if problem_name in declared:
         out["declared"] = declared[problem_name]
-    elif cfg.get("plugins"):
+    elif problem_files(cfg, problem_name):
         from sciml.io import sha256_file
 
-        # the plugin code keys the checkpoints: an edited plugin file retrains
-        out["plugins"] = {str(p): (sha256_file(p) if Path(p).is_file() else None) for p in cfg["plugins"]}
+        # the code of the plugins that define it keys the checkpoints: an edited plugin file retrains its
+        # own problems (a built-in problem is defined by none: editing a plugin leaves it alone)
+        out["plugins"] = {str(p): (sha256_file(p) if p.is_file() else None) for p in problem_files(cfg, problem_name)}
     return out
 
 
