@@ -54,6 +54,11 @@ def test_declared_poisson_1d_through_every_step(tmp_path):
     logs = []
     m = run_steps(cfg, "poisson1d", tmp_path, log=logs.append)
     assert logs[-1].count("no classical solver") == 1 and "None" not in logs[-1]  # said once; not "None s"
+    # train's provenance records what training read: no `evaluation` (the rule does not pass it; the schema's
+    # defaults would stand in the record for the run's settings)
+    train_prov = json.loads((tmp_path / "train" / "provenance.json").read_text())
+    assert "evaluation" not in train_prov["config"] and train_prov["config"]["pinn"] == cfg["pinn"]
+    assert json.loads((tmp_path / "evaluate" / "provenance.json").read_text())["config"]["evaluation"] == cfg["evaluation"]
     # a zero network has relative L2 1 against the analytic solution; the trained one is far below
     assert m["rel_l2"] < 1e-2, m
     assert m["reference"] == "analytic" and m["rel_l2_vs_finest_solver"] is None

@@ -31,8 +31,10 @@ def train(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, checkp
     scfg = step_config(cfg, problem_name)
     ckpt = keyed_checkpoint_dir(checkpoint_dir, f"pde.train.{problem_name}", training_key(scfg))
     n_threads = resolve_threads(threads, cfg)
+    # provenance records what training read: not `evaluation`, which the rule does not pass (it would show
+    # the schema's defaults, not the run's settings)
     with run_step(f"pde.train.{problem_name}", cfg, out_dir, inputs=user_files(cfg, problem), threads=n_threads,
-                  provenance_config=scfg, seed=cfg["seed"]) as step:
+                  provenance_config=training_key(scfg), seed=cfg["seed"]) as step:
         problem.check_reference()  # a user's reference file: bad columns / points refused before training
         pinn = build_pinn(problem, cfg["pinn"], cfg["seed"])  # threads: set by run_step
         log(f"{problem.describe()}; hard constraints: {pinn.hard}; exact symmetry: {pinn.symmetric}; "
