@@ -403,20 +403,19 @@ def _single_cif_structure(text: str, issues: list[str] | None = None):
     finally:  # the issues explain a failure too
         if issues is not None:
             issues.extend(parser.warnings)
-    unknown = _unrecognised_space_group(parser.as_dict(), parser.warnings)
+    blocks = parser.as_dict()
+    unknown = _unrecognised_space_group(blocks, parser.warnings)
     if unknown:
         raise ValueError(f"space group {unknown!r} is not recognised by the CIF parser, which would keep only the "
                          "listed atoms (P1): write the Hermann-Mauguin symbol as the International Tables do "
                          "(e.g. 'F m -3 m'), give _space_group_IT_number, or list the symmetry operations")
-    with_atoms = [name for name, block in parser.as_dict().items()
-                  if any(k in block for k in ("_atom_site_fract_x", "_atom_site_Cartn_x", "_atom_site_cartn_x"))]
+    with_atoms = [name for name, block in blocks.items() if _has_atoms(block)]
     if len(with_atoms) > max(1, len(structures)):
         raise ValueError(f"CIF holds {len(with_atoms)} data blocks with atoms ({', '.join(with_atoms[:5])}), of "
                          f"which {len(structures)} parsed: one record must be one structure: split it into one "
                          "file/cell per data block (and see why the others do not parse)")
     if len(structures) > 1:
-        blocks = list(parser.as_dict())
-        names = ", ".join(blocks[:5]) + (", ..." if len(blocks) > 5 else "")
+        names = ", ".join(list(blocks)[:5]) + (", ..." if len(blocks) > 5 else "")
         raise ValueError(f"CIF holds {len(structures)} structures (data blocks {names}); "
                          "one record must be one structure: split it into one file/cell per data block")
     return structures[0]
@@ -427,6 +426,11 @@ _SYMOP_TAGS = ("_symmetry_equiv_pos_as_xyz", "_space_group_symop_operation_xyz")
 _NUMBER_TAGS = ("_space_group_it_number", "_symmetry_int_tables_number")
 _SYMBOL_TAGS = ("_symmetry_space_group_name_h-m", "_space_group_name_h-m_alt", "_symmetry_space_group_name_h_m",
                 "_space_group_name_hall", "_symmetry_space_group_name_hall")
+
+
+def _has_atoms(block: dict[str, Any]) -> bool:
+    """True when a CIF data block (``CifParser.as_dict()`` value) lists atom sites (fractional or Cartesian)."""
+    return any(str(k).lower() in ("_atom_site_fract_x", "_atom_site_cartn_x") for k in block)
 
 
 @functools.lru_cache(maxsize=1)
@@ -450,9 +454,9 @@ def _unrecognised_space_group(blocks: dict[str, dict[str, Any]], parser_warnings
     if not any("Defaulting to P1" in w for w in parser_warnings):
         return None
     for block in blocks.values():
-        tags = {str(k).lower(): v for k, v in block.items()}
-        if "_atom_site_fract_x" not in tags and "_atom_site_cartn_x" not in tags:
+        if not _has_atoms(block):
             continue
+        tags = {str(k).lower(): v for k, v in block.items()}
         if any(tags.get(t) for t in _SYMOP_TAGS + _NUMBER_TAGS):
             continue
         symbol = next((str(tags[t]).strip().strip("'\"").strip() for t in _SYMBOL_TAGS if tags.get(t)), "")

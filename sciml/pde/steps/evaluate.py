@@ -167,7 +167,7 @@ def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, mod
         centered = problem.up_to_constant  # their norm is taken about the reference's mean (accuracy.py)
         err = joint_relative_l2(preds, ref, fields, centered) if multi or centered else relative_l2(pred, ref)
         # the solver ladder is scored on the first field: the PINN is matched to it on that field alone
-        err_first = joint_relative_l2(preds, ref, fields[:1], centered) if multi or centered else err
+        err_first = joint_relative_l2(preds, ref, fields[:1], centered) if multi else err
         solver, train, train_time, history = _read_step_outputs(problem_name, model_dir, solver_dir)
         # Ground truth from the finest in-package solve as a second yardstick (where there is a solver).
         finest = problem.solve(ref, problem.finest_level()) if problem.has_solver else None
