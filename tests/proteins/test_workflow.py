@@ -83,6 +83,12 @@ def test_tiny_workflow_determinism_and_resume(workflow_runner, tmp_path):
                            targets=(str(tmp_path / "results/proteins/section/section.json"),), extra_args=("-n",))
     planned = proc.stdout + proc.stderr
     assert "proteins_cross_validate" in planned and "proteins_coevolution" not in planned, planned[-3000:]
+    # a predict-only limit or the sequence model's settings rerun neither the fits nor the network's training
+    for key, value in (("max_length", 900), ("sequence_model", {**TINY.get("sequence_model", {}), "lr": 0.01})):
+        proc = workflow_runner({"domains": ["proteins"], "data_root": "data", "proteins": {**TINY, key: value}},
+                               targets=(str(tmp_path / "results/proteins/section/section.json"),), extra_args=("-n",))
+        planned = proc.stdout + proc.stderr
+        assert "proteins_cross_validate" not in planned and "proteins_coevolution" not in planned, (key, planned[-3000:])
 
     # same seed, fresh checkpoints -> byte-identical metrics; then a killed run resumes to the same metrics
     family_dirs = [str(res / f"families/{f['name']}") for f in FAMS]

@@ -59,7 +59,8 @@ rule proteins_cross_validate:
         folds=directory(f"{PROTEINS}/cross_validate/folds"),
         provenance=f"{PROTEINS}/cross_validate/provenance.json",
     params:
-        cfg=section_json("proteins", without=("targets",)),  # a new target reruns no training
+        # a new target or a predict-only limit reruns no training
+        cfg=section_json("proteins", without=("targets", "max_length", "max_memory_gb", "sequence_model")),
         family_dirs=expand(f"{PROTEINS}/families/{{family}}", family=PROTEIN_FAMILIES),
         ckpt=f"{CHECKPOINTS}/proteins",
         launcher=ddp_launcher,
@@ -136,7 +137,8 @@ rule proteins_train_model:
         meta=f"{PROTEINS}/model/model.json",
         provenance=f"{PROTEINS}/model/provenance.json",
     params:
-        cfg=section_json("proteins", without=("targets",)),  # a new target reruns no training
+        # a new target or a predict-only limit reruns no training
+        cfg=section_json("proteins", without=("targets", "max_length", "max_memory_gb", "sequence_model")),
         family_dirs=expand(f"{PROTEINS}/families/{{family}}", family=PROTEIN_FAMILIES),
         ckpt=f"{CHECKPOINTS}/proteins",
         cv_dir=folder_param(f"{PROTEINS}/cross_validate"),
@@ -168,7 +170,8 @@ rule proteins_train_sequence_model:
         meta=f"{PROTEINS}/sequence_model/model.json",
         provenance=f"{PROTEINS}/sequence_model/provenance.json",
     params:
-        cfg=section_json("proteins", without=("targets",)),  # a new target reruns no training
+        # a new target or a predict-only limit reruns no training
+        cfg=section_json("proteins", without=("targets", "max_length", "max_memory_gb")),
         data_root=data_root_param,
         ckpt=f"{CHECKPOINTS}/proteins",
         out=folder_param(f"{PROTEINS}/sequence_model"),
