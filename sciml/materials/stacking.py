@@ -137,8 +137,8 @@ class StackingFallbackWarning(UserWarning):
 
 
 def _formula(z: np.ndarray) -> str:
-    """Reduced-free element count formula of atomic numbers ``z`` (e.g. "Mo1S2"), to name a record."""
-    from pymatgen.core.periodic_table import Element
+    """pymatgen's formula of atomic numbers ``z`` (e.g. "Mo1 S2"), to name a record."""
+    from pymatgen.core import Composition, Element
 
     values, counts = np.unique(np.asarray(z, dtype=int), return_counts=True)
-    return "".join(f"{Element.from_Z(int(v)).symbol}{c}" for v, c in zip(values, counts))
+    return Composition({Element.from_Z(int(v)): int(c) for v, c in zip(values, counts)}).formula
