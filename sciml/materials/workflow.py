@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 
 def dataset_files(path: str) -> list[str]:
@@ -14,3 +15,27 @@ def dataset_files(path: str) -> list[str]:
     if not os.path.isdir(path):
         return [path]
     return [path] + sorted(e.path for e in os.scandir(path) if e.is_file())
+
+
+#: Keys of the ``materials`` section that only the screening rules read: editing them reruns no fold.
+SCREENING_KEYS = ("predict", "screening")
+
+
+def training_section(section: dict[str, Any], fold: int | None = None) -> dict[str, Any]:
+    """The ``materials`` section as the prepare rule (``fold`` None) or fold ``fold``'s training rule gets
+    it: without :data:`SCREENING_KEYS`, and ``cv.folds`` cut to the folds the job serves (prepare: every
+    fold of the split; a fold's job: its own). Running more folds later (say fold 0 as a trial, then all
+    five) then reruns neither prepare nor the folds already trained; the workflow refuses a fold outside
+    the split when it reads the config (:func:`sciml.materials.folds.check_cv`)."""
+    out = {k: v for k, v in section.items() if k not in SCREENING_KEYS}
+    folds = list(range(int(section["cv"]["n_splits"]))) if fold is None else [int(fold)]
+    out["cv"] = {**section["cv"], "folds": folds}
+    return out
+
+
+def training_section_json(section: dict[str, Any], fold: int | None = None) -> str:
+    """:func:`training_section` as the rules pass it: shell-quoted JSON, keys sorted."""
+    import json
+    import shlex
+
+    return shlex.quote(json.dumps(training_section(section, fold), sort_keys=True))

@@ -87,11 +87,59 @@ def geometry_dim(spec: dict[str, Any], key: str) -> int:
 def numbers(spec: dict[str, Any], name: str, n: int, key: str) -> list[float]:
     """``spec[name]`` as ``n`` finite floats (ConfigError naming ``key.name`` otherwise)."""
     v = spec.get(name)
-    vals = v if isinstance(v, list) else [v]
+    vals = [_number_text(a) for a in (v if isinstance(v, list) else [v])]
     if len(vals) != n or not all(isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a)
                                  for a in vals):
         raise ConfigError(f"{key}.{name}", f"needs {n} finite number{'s' if n > 1 else ''}, got {v!r}")
     return [float(a) for a in vals]
+
+
+def _number_text(a: Any) -> Any:
+    """``a`` as a float when it is a string that reads as one: YAML 1.1 (PyYAML, Snakemake) reads ``1e3`` and
+    ``1e-6`` (no dot) as strings, which the schema turns back into numbers only where it types a key."""
+    if isinstance(a, str):
+        try:
+            return float(a)
+        except ValueError:
+            return a
+    return a
+
+
+#: DeepXDE tells boundary and initial points with ``np.isclose``: a relative tolerance of 1e-5 of the coordinate,
+#: at least 1e-6 (float32). Over this share of a domain's extent next to each side, points inside it would take the
+#: boundary's conditions: a domain whose band is wider is refused (non-dimensionalise it).
+BOUNDARY_BAND_MAX = 1e-3
+
+
+def check_scale(low: float, high: float, key: str, what: str) -> None:
+    """ConfigError naming ``key`` when DeepXDE's boundary tolerance (relative 1e-5 of the coordinate, at least
+    1e-6) is wider than :data:`BOUNDARY_BAND_MAX` of the extent ``high - low``: a domain far from the origin
+    for its size ([1e5, 1e5 + 1]: every point took the boundary condition) or a tiny one (1e-6 wide in SI units:
+    both of a thin rectangle's sides took every boundary point). ``what`` names the coordinate."""
+    extent = high - low
+    band = max(1e-6, 1e-5 * max(abs(low), abs(high)))
+    if extent > 0 and band > BOUNDARY_BAND_MAX * extent:
+        raise ConfigError(key, f"{what} spans [{low:g}, {high:g}]: DeepXDE takes points within {band:.2g} of an end "
+                               f"for the boundary ({band / extent:.1%} of the extent next to each side), so points "
+                               "inside would take its conditions; "
+                          "shift and scale the coordinates (non-dimensionalise, e.g. x' = (x - low) / length) "
+                               "in the geometry, time, expressions and reference file")
+
+
+def _corners(spec: dict[str, Any], X: np.ndarray, tol: np.ndarray) -> np.ndarray:
+    """(n,) True where points X (n, d) lie within ``tol`` (d,) of a corner of geometry ``spec``'s rectangles and
+    boxes (on two faces or more) or of its polygons' vertices (see :meth:`Declaration._at_corner`)."""
+    kind = spec["type"]
+    if kind in ("rectangle", "box"):
+        n = X.shape[1]
+        lo, hi = (np.asarray(numbers(spec, k, n, "geometry"), dtype=float) for k in ("low", "high"))
+        return ((np.abs(X - lo) <= tol) | (np.abs(X - hi) <= tol)).sum(axis=1) >= 2
+    if kind == "polygon":
+        V = np.asarray([numbers({"v": v}, "v", 2, "geometry") for v in spec["vertices"]], dtype=float)
+        return (np.abs(X[:, None, :] - V[None, :, :]) <= tol).all(axis=2).any(axis=1)
+    if kind in CSG_TYPES:
+        return np.logical_or.reduce([_corners(part, X, tol) for part in spec["of"]])
+    return np.zeros(len(X), dtype=bool)
 
 
 def build_geometry(dde: Any, spec: dict[str, Any], key: str) -> Any:
@@ -167,11 +215,14 @@ class Declaration:
         self.time = None if time is None else tuple(numbers({"time": time}, "time", 2, key))
         if self.time is not None and not self.time[0] < self.time[1]:
             raise ConfigError(f"{key}.time", f"needs [t0, t1] with t0 < t1, got {time}")
+        if self.time is not None:
+            check_scale(*self.time, f"{key}.time", "the time interval")
         self.inputs = SPATIAL[:self.dim] + (("t",) if self.time else ())
         fields = spec.get("fields") or []
         if not fields or len(set(fields)) != len(fields) or not all(isinstance(f, str) and f.isidentifier() for f in fields):
             raise ConfigError(f"{key}.fields", f"needs distinct field names (e.g. [u] or [u, v, p]), got {fields!r}")
         self.fields = tuple(fields)
+        self._refuse_derivative_names()
         eqs = spec.get("equations") or []
         if not eqs:
             raise ConfigError(f"{key}.equations", "needs at least one residual expression")
@@ -183,6 +234,33 @@ class Declaration:
                                 for i, c in enumerate(spec.get("conditions") or [])]
         if not self.conditions_spec:
             raise ConfigError(f"{key}.conditions", "needs at least one boundary or initial condition")
+
+    def _refuse_derivative_names(self) -> None:
+        """ConfigError for a field or parameter named like a derivative of a field (``u_x``, ``u_t`` beside
+        ``u``): in an expression the name would be read as the field or parameter, never as the derivative
+        (``u_x - 1`` with fields [u, u_x] was no equation about du/dx)."""
+        from sciml.pde.expressions import _split_suffix
+
+        for where, names in (("fields", self.fields), ("params", tuple(self.params))):
+            for n in names:
+                base = next((f for f in self.fields if n != f and n.startswith(f + "_")), None)
+                if base is not None and _split_suffix(n[len(base) + 1:], self.inputs) is not None:
+                    raise ConfigError(f"{self.key}.{where}", f"'{n}' reads as a derivative of the field '{base}': "
+                                      f"in an expression it would mean the {where[:-1]}, never the derivative; "
+                                      "rename it to a name that is not <field>_<inputs> (e.g. v)")
+
+    def time_orders(self) -> dict[str, int]:
+        """Field -> the highest order of its time derivatives in the equations (fields without one left out)."""
+        if self.time is None:
+            return {}
+        t = self.inputs.index("t")
+        order: dict[str, int] = {}
+        for e in self.equations:
+            for comp, idx in e.derivative_spec.values():
+                k = sum(1 for i in idx if i == t)
+                if k:
+                    order[self.fields[comp]] = max(order.get(self.fields[comp], 0), k)
+        return order
 
     def expression(self, text: Any, key: str, **kw: Any) -> Expression:
         """Parse ``text`` over this declaration's inputs, fields and parameters."""
@@ -241,6 +319,10 @@ class Declaration:
             if axis >= self.dim:
                 raise ConfigError(f"{key}.on", f"boundary part '{on}' needs a {axis + 1}D domain, this one is {self.dim}D")
             out["on"] = ("part", PARTS[on])
+        elif isinstance(on, str) and on.strip().isidentifier():  # a bare name selects nothing: a misspelt part
+            parts = ["boundary", *(p for p, (axis, _) in PARTS.items() if axis < self.dim)]
+            raise ConfigError(f"{key}.on", f"unknown boundary part '{on}' (valid: {', '.join(parts)}, or a comparison "
+                                           "such as 'x < 0')")
         else:
             sel = parse_expression(on, inputs=self.inputs, params=self.params, key=f"{key}.on",
                                    allow_derivatives=False, allow_comparisons=True)
@@ -255,7 +337,11 @@ class Declaration:
         """The spatial DeepXDE geometry (built once: ``inside`` and ``bounds`` are called per batch of
         points, e.g. in the rejection loop of ``Problem.uniform_points``)."""
         if getattr(self, "_spatial", None) is None:
-            self._spatial = build_geometry(dde, self.spec["geometry"], f"{self.key}.geometry")
+            geom = build_geometry(dde, self.spec["geometry"], f"{self.key}.geometry")
+            lo, hi = (np.atleast_1d(np.asarray(b, dtype=float)) for b in geom.bbox)
+            for axis, (a, z) in enumerate(zip(lo, hi)):
+                check_scale(float(a), float(z), f"{self.key}.geometry", f"the domain's {SPATIAL[axis]}")
+            self._spatial = geom
         return self._spatial
 
     def geometry(self, dde: Any) -> Any:
@@ -324,6 +410,36 @@ class Declaration:
             return lambda X, on: np.asarray(on, dtype=bool) & np.isclose(X[:, axis], v, rtol=0, atol=1e-6 * max(1, abs(v)))
         return lambda X, on: np.asarray(on, dtype=bool) & what.evaluate_numpy(X)
 
+    def _at_corner(self, X: np.ndarray, bbox: tuple[Any, Any]) -> np.ndarray:
+        """(n,) True where the spatial part of points X (n, d) is a corner of a rectangle or box (on two of its
+        faces or more: a box's edges too) or a vertex of a polygon, also as parts of a union, difference or
+        intersection: there the outward normal is not defined (DeepXDE averages the sides' normals, so a
+        Neumann value for one side was imposed on a diagonal derivative). Tolerance: 1e-6 of the domain's
+        bounding box (``bbox``)."""
+        Xs = np.asarray(X, dtype=float)[:, :self.dim]
+        lo, hi = (np.atleast_1d(np.asarray(b, dtype=float)) for b in bbox)
+        return _corners(self.spec["geometry"], Xs, 1e-6 * np.maximum(hi - lo, 1e-12))
+
+    def _refuse_point_sides(self, cond: dict[str, Any], chosen: np.ndarray, bbox: tuple[Any, Any]) -> None:
+        """ConfigError when a named side (``left``, ``top``, ...) of a geometry that is no box touches its boundary
+        at a point only: the side is the bounding box's, and on a disk ``left`` is its leftmost point (the
+        condition then held at 1 of 2000 sampled points, unsaid). ``chosen``: the sampled points it selects."""
+        how, what = cond["on"]
+        if how != "part" or self.dim < 2 or self.spec["geometry"]["type"] in ("rectangle", "box"):
+            return
+        lo, hi = (np.atleast_1d(np.asarray(b, dtype=float)) for b in bbox)
+        axis, end = what
+        others = [a for a in range(self.dim) if a != axis]
+        span = np.ptp(chosen[:, others], axis=0) if len(chosen) else np.zeros(len(others))
+        if (span < 0.01 * (hi - lo)[others]).all():
+            name = next(p for p, v in PARTS.items() if v == tuple(what))
+            mid = 0.5 * (lo[axis] + hi[axis])
+            raise ConfigError(f"{cond['key']}.on", f"'{name}' is the side {SPATIAL[axis]} = {(lo, hi)[end][axis]:g} of "
+                              f"the bounding box, which this {self.spec['geometry']['type']} touches at a point only "
+                              f"({len(chosen)} of {SELECTOR_SAMPLES} sampled boundary points); "
+                              f"select the part of the boundary with a comparison, e.g. "
+                                   f"'{SPATIAL[axis]} {'<' if end == 0 else '>'} {mid:g}'")
+
     def _time_selector_note(self, cond: dict[str, Any]) -> str:
         """For a time-dependent problem whose ``on`` uses ``t``: what ``on`` selects among (the spatial
         boundary at every time) and where a condition at the initial time goes; else ''."""
@@ -354,15 +470,23 @@ class Declaration:
                 out.append(dde.icbc.IC(geom, (lambda v: lambda X: v.evaluate_numpy(X))(c["value"]),
                                        lambda _, on_initial: on_initial, component=comp))
                 continue
-            if c["on"][0] == "all":
-                on = lambda _, on_b: on_b  # noqa: E731  (DeepXDE's own flag, point by point)
+            corners = c["type"] in ("neumann", "robin")  # no normal at a corner: DeepXDE averages the sides'
+            if c["on"][0] == "all" and not corners:
+                mask = None  # DeepXDE's own flag, point by point
+            elif c["on"][0] == "all":
+                mask = lambda X, on_b: np.asarray(on_b, dtype=bool)  # noqa: E731
             else:
                 mask = self._selector(c, bbox)
                 if not mask(sample, on_sample).any():
                     raise ConfigError(f"{c['key']}.on", f"selects none of {len(sample)} sampled boundary points "
                                       f"(bounding box {np.atleast_1d(bbox[0]).tolist()} to {np.atleast_1d(bbox[1]).tolist()})"
                                       + self._time_selector_note(c))
-                # DeepXDE calls the selector point by point: x (d,), on (bool)
+                self._refuse_point_sides(c, sample[mask(sample, on_sample)], bbox)
+            if corners:
+                mask = (lambda m: lambda X, on_b: m(X, on_b) & ~self._at_corner(X, bbox))(mask)
+            if mask is None:
+                on = lambda _, on_b: on_b  # noqa: E731
+            else:  # DeepXDE calls the selector point by point: x (d,), on (bool)
                 on = (lambda m: lambda x, on_b: bool(m(np.asarray(x, dtype=float)[None, :], np.array([on_b]))[0]))(mask)
             if c["type"] == "periodic":
                 out.append(dde.icbc.PeriodicBC(geom, c["input"], on, derivative_order=c["derivative_order"],

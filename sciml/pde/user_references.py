@@ -279,6 +279,12 @@ def _checked_spec(spec: dict[str, Any], key: str, inputs: tuple[str, ...], field
         _grid_points(spec, inputs, key)
     elif not isinstance(ccols, list) or len(ccols) != len(spatial):
         raise ConfigError(f"{key}.columns.coords", f"needs one column per input {list(spatial)}, got {ccols!r}")
+    elif set(map(str, ccols)) == set(spatial) and list(map(str, ccols)) != list(spatial):
+        # coords gives the column of each input in the inputs' order: [y, x] (the file's order) would read the
+        # column y as x, a transposed reference on a square domain that no other check sees
+        raise ConfigError(f"{key}.columns.coords", f"lists the column of each input in the order of the inputs "
+                          f"{list(spatial)}: {ccols!r} would read column {ccols[0]!r} as {spatial[0]}; write "
+                          f"{list(spatial)} (the columns are found by name, in any order in the file)")
     return path, fmt, fcols, layout, spatial, ccols
 
 

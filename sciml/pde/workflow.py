@@ -33,6 +33,46 @@ def problem_files(config: dict[str, Any], name: str, data_root: str | None = Non
     return [p for p in paths if isinstance(p, str) and p and os.path.isfile(p)]
 
 
+#: Keys of the ``pde`` section that name problems; :func:`problem_section` cuts them to one problem.
+PROBLEM_KEYS = ("problems", "params", "declared", "plugins")
+
+
+def problem_section(section: dict[str, Any], name: str, without: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The ``pde`` section as problem ``name``'s solve, train and evaluate jobs get it (``--config-json``):
+    ``problems`` cut to ``[name]``, ``declared`` to its own declaration, ``plugins`` to the files that may
+    define it (:func:`defining_plugins`), ``params`` without the entries of the other problems the config
+    runs, declares, or a plugin names and without those of built-in problems (entries nobody defines stay,
+    so the step still refuses a misspelt name), no ``operators`` (their own jobs read them), and no key of
+    ``without``. Adding a problem or an operator, or editing another problem, then reruns none of this
+    problem's jobs (the steps key checkpoints and provenance by the same part, ``steps.common.step_config``)."""
+    declared = section.get("declared") or {}
+    plugins = section.get("plugins") or []
+    named_by_plugins = {n for p in plugins if isinstance(p, str) for n in (plugin_declarations(p) or ((), ()))[0]}
+    others = (set(section.get("problems") or []) | set(declared) | named_by_plugins | _built_in_names()) - {name}
+    out = {k: v for k, v in section.items() if k not in PROBLEM_KEYS and k != "operators" and k not in without}
+    out["problems"] = [name]
+    out["params"] = {k: v for k, v in (section.get("params") or {}).items() if k not in others}
+    if name in declared:
+        out["declared"] = {name: declared[name]}
+    out["plugins"] = defining_plugins(plugins, name)
+    return out
+
+
+def problem_section_json(section: dict[str, Any], name: str, without: tuple[str, ...] = ()) -> str:
+    """:func:`problem_section` as the rules pass it: shell-quoted JSON, keys sorted (a stable params value)."""
+    import json
+    import shlex
+
+    return shlex.quote(json.dumps(problem_section(section, name, without), sort_keys=True))
+
+
+def _built_in_names() -> set[str]:
+    """The built-in problems' names: the keys of ``params`` in the pde schema (one per built-in problem)."""
+    from sciml.config import schema_for
+
+    return set(schema_for("pde")["properties"]["params"].get("properties", {}))
+
+
 def defining_plugins(plugins: list[str], name: str) -> list[str]:
     """The plugin files that may define problem ``name``: those whose classes name it (``name = "..."``),
     and, to be safe, those whose names cannot be read without importing them (no literal ``name``, or a

@@ -96,6 +96,7 @@ def _clean_row(path: str, line_no: int, text: str, drop_inserts: bool, unit: str
     ``unit``: what ``line_no`` counts in error messages ("line", or "record" for Stockholm)."""
     if drop_inserts:
         text = re.sub(r"[a-z.]", "", text)
+    text = text.rstrip("*")  # a translation's stop codon ends the row: no column (elsewhere '*' is refused)
     up = text.upper()
     bad = [c for c in set(up) if c not in _VALID]
     if bad:
@@ -136,8 +137,10 @@ def open_text(path: str | Path, encoding: str = "utf-8-sig", errors: str = "stri
 
 
 def _read_text(path: Path) -> list[str]:
+    """The file's lines. A byte that is no UTF-8 (Latin-1 in a header line) is replaced, not fatal: in a row
+    the replaced character is refused by the alphabet check (:func:`_clean_row`), naming the line."""
     try:
-        with open_text(path) as fh:
+        with open_text(path, errors="replace") as fh:
             return fh.read().splitlines()
     except FileNotFoundError:
         raise DataError(path, "alignment file not found") from None
@@ -186,6 +189,11 @@ def _read_fasta_like(path: Path, drop_inserts: bool, min_rows: int = 2) -> Align
         keep = [k for k, i in enumerate(ids) if i not in HH_ANNOTATION_ROWS]
         ids, lines, records = [ids[k] for k in keep], [lines[k] for k in keep], [records[k] for k in keep]
     seqs = [_clean_row(str(path), ln, seq, drop_inserts) for (_, seq), ln in zip(records, lines)]
+    if not drop_inserts and len({len(q) for q in seqs}) > 1 and any(c.islower() for _, seq in records for c in seq):
+        k = next(k for k, q in enumerate(seqs) if len(q) != len(seqs[0]))
+        raise DataError(path, f"row of length {len(seqs[k])} differs from the first row's {len(seqs[0])}, and rows "
+                              "hold lower-case letters: A3M insert residues, most likely", record=f"line {lines[k]}",
+                        hint="read it as A3M (format 'a3m', or name the file .a3m)")
     aln = _finish(str(path), ids, seqs, lines, min_rows)
     if annotation:
         aln.notes.append(f"{len(annotation)} HH-suite annotation row(s) skipped (not sequences): "
@@ -236,14 +244,19 @@ def read_stockholm(path: str | Path, min_rows: int = 2) -> Alignment:
     '.' in the ``#=GC RF`` line) are dropped, keeping the match columns.
 
     Errors name the record (the 1-based sequence number), as Biopython gives no line numbers."""
+    from io import StringIO
+
     from Bio import AlignIO
 
     path = Path(path)
+    # a byte-order mark skipped; a byte that is no UTF-8 (Latin-1 text in a #=GF line of an older Pfam
+    # file) replaced (_read_text), and refused only where it stands in a row
+    lines = _read_text(path)
+    bad = next((k for k, ln in enumerate(lines, start=1) if "\ufffd" in ln and not ln.lstrip().startswith("#")), None)
+    if bad is not None:
+        raise DataError(path, "a byte that is no UTF-8 text outside the annotation (#) lines", record=f"line {bad}")
     try:
-        with open_text(path, encoding="utf-8") as fh:  # #=GF annotations may hold non-ASCII text
-            aln = AlignIO.read(fh, "stockholm")
-    except FileNotFoundError:
-        raise DataError(path, "alignment file not found") from None
+        aln = AlignIO.read(StringIO("\n".join(lines) + "\n"), "stockholm")
     except Exception as exc:  # noqa: BLE001 -- Bio.AlignIO's Stockholm parser raises ValueError,
         # AssertionError, UnicodeDecodeError, ... on malformed files; all mean "not valid Stockholm".
         raise DataError(path, f"not a valid Stockholm alignment ({type(exc).__name__}: {exc})") from None
@@ -265,37 +278,56 @@ def read_stockholm(path: str | Path, min_rows: int = 2) -> Alignment:
 def read_clustal(path: str | Path, min_rows: int = 2) -> Alignment:
     """Clustal (``CLUSTAL`` header, blocks of ``id row``) through ``Bio.AlignIO``; every column is
     kept. Errors name the record (the 1-based sequence number)."""
+    from io import StringIO
+
     from Bio import AlignIO
 
     path = Path(path)
+    lines = _read_text(path)
+    # the conservation lines ('*', ':', '.' under the columns) carry nothing we read, and Biopython refuses one
+    # whose trailing blanks an editor stripped (an empty AssertionError): they are left out before it parses
+    rows = [ln for ln in lines if not (ln[:1].isspace() and ln.strip() and set(ln.strip()) <= set("*:. "))]
     try:
-        with open_text(path) as fh:
-            aln = AlignIO.read(fh, "clustal")
-    except FileNotFoundError:
-        raise DataError(path, "alignment file not found") from None
+        aln = AlignIO.read(StringIO("\n".join(rows) + "\n"), "clustal")
     except Exception as exc:  # noqa: BLE001 -- as for Stockholm: any parser failure means "not valid Clustal"
-        raise DataError(path, f"not a valid Clustal alignment ({type(exc).__name__}: {exc})") from None
+        why = f"{type(exc).__name__}: {exc}" if str(exc) else "the rows of a block must start their residues in one column"
+        raise DataError(path, f"not a valid Clustal alignment ({why})") from None
     seqs = [_clean_row(str(path), i + 1, str(rec.seq), drop_inserts=False, unit="record") for i, rec in enumerate(aln)]
     return _finish(str(path), [rec.id for rec in aln], seqs, [i + 1 for i in range(len(seqs))], min_rows,
                    unit="record")
 
 
-def _is_clustal(path: Path) -> bool:
-    """True when the file's first non-blank line starts with ``CLUSTAL`` (also MUSCLE's Clustal output)."""
+def _first_line(path: Path) -> str:
+    """The file's first non-blank line (byte-order mark dropped); empty when it cannot be read."""
     try:
         with open_text(path, errors="replace") as fh:
             head = fh.read(4096)
     except (OSError, EOFError, zlib.error):
-        return False  # the reader reports the file's problem
-    first = next((ln for ln in head.splitlines() if ln.strip()), "")
-    return first.lstrip("\ufeff").upper().startswith(("CLUSTAL", "MUSCLE"))
+        return ""  # the reader reports the file's problem
+    return next((ln for ln in head.splitlines() if ln.strip()), "").lstrip("\ufeff")
+
+
+def _is_clustal(path: Path) -> bool:
+    """True when the file's first non-blank line is a Clustal header: it starts with ``CLUSTAL`` (also
+    MUSCLE's), or names the format in words (Kalign: ``Kalign (2.0) alignment in ClustalW format``); a
+    sequence row has no blank, so a PSICOV row is never taken for one."""
+    first = _first_line(path).upper()
+    return first.startswith(("CLUSTAL", "MUSCLE")) or (" " in first.strip() and "CLUSTAL" in first)
+
+
+def _is_stockholm(path: Path) -> bool:
+    """True when the file starts with the ``# STOCKHOLM`` header (Pfam/InterPro downloads are named
+    ``PF00001.alignment.full`` or ``.txt``, not ``.sto``)."""
+    return _first_line(path).upper().replace(" ", "").startswith("#STOCKHOLM")
 
 
 def guess_format(path: str | Path) -> str:
     """Format from the file name: .aln/.psicov, .a3m, .a2m, .sto/.stockholm, .clustal/.clw, else
-    FASTA; a file whose first line is a ``CLUSTAL`` header is Clustal whatever its name (Clustal
-    files often end in .aln, as PSICOV ones do)."""
+    FASTA; a file whose first line is a ``# STOCKHOLM`` or a Clustal header is that format whatever its
+    name (Pfam downloads end in .full or .txt; Clustal files often end in .aln, as PSICOV ones do)."""
     name = Path(path).name.lower().removesuffix(".gz")
+    if _is_stockholm(Path(path)):
+        return "stockholm"
     if name.endswith((".clustal", ".clw")) or _is_clustal(Path(path)):
         return "clustal"
     if name.endswith((".aln", ".psicov")):

@@ -48,7 +48,8 @@ def read_score_matrix(path: str | Path, length: int, sequence: str | None = None
       each predicted residue (as in sciml's RR): pairs with an insert residue are left out, counted.
     - plmc numbers residues from the focus sequence's start (``>ID/start-end``): with ``sequence``
       given, its residue letters are checked against the query, and a constant offset that makes
-      them all agree is applied.
+      them all agree is applied. Without a focus sequence (``i - j - 0 score``) it numbers the
+      alignment's columns, mapped through ``alignment_columns``.
     - Pairs a list leaves out, and non-finite (NaN/inf) scores, stay unscored (NaN); an asymmetric
       matrix is symmetrised (:func:`_symmetrise`). Both are said in ``notes`` and counted in ``report``.
 
@@ -79,6 +80,9 @@ def read_score_matrix(path: str | Path, length: int, sequence: str | None = None
                                                                    for _, p in lines)):
         kind = "CASP RR contact list" if _is_rr(lines) else "pair list"
         out = _read_list(path, lines, kind, numbering, _Numbering.of(length, sequence, None, None), notes)
+    elif widths == {6} and alignment_columns is not None and all(p[1] == "-" == p[3] for _, p in lines):
+        kind = "pair list"
+        out = _plmc_alignment_columns(path, lines, length, alignment_columns, alignment_length, notes)
     else:
         _not_a_score_file(path, lines, length, alignment_length)
     if not np.isfinite(out[~np.eye(length, dtype=bool)]).any():
@@ -135,6 +139,38 @@ def _numbers(path: str | Path, line: int, values: list[str]) -> list[float]:
             out.append(float(v))
         except ValueError:
             raise DataError(path, f"not a number: {v!r}", record=f"line {line}") from None
+    return out
+
+
+def _plmc_alignment_columns(path: str | Path, lines: list[tuple[int, list[str]]], length: int, alignment_columns: Any,
+                            alignment_length: int | None, notes: list[str]) -> Any:
+    """The (L, L) scores of plmc run without a focus sequence (``-f``): lines ``i - j - 0 score`` number the
+    alignment's columns from 1, so they are mapped through the columns where the query has a residue
+    (``alignment_columns``, 0-based); pairs with another column are left out, counted in ``notes``. The
+    alignment must be the one plmc ran on: an index beyond its columns is a DataError naming the line."""
+    import numpy as np
+
+    residue = {int(c) + 1: k for k, c in enumerate(alignment_columns)}
+    n_columns = alignment_length or (max(residue) if residue else 0)
+    out = np.full((length, length), np.nan)
+    outside = 0
+    for k, p in lines:
+        try:
+            i, j, score = int(p[0]), int(p[2]), float(p[5])
+        except ValueError:
+            raise DataError(path, f"not a plmc 'i - j - 0 score' line ({' '.join(p)!r})", record=f"line {k}") from None
+        if not (1 <= i <= n_columns and 1 <= j <= n_columns):
+            raise DataError(path, f"column {max(i, j) if max(i, j) > n_columns else min(i, j)} outside the alignment's "
+                                  f"1..{n_columns} (plmc without a focus sequence numbers the alignment's columns)",
+                            record=f"line {k}", hint="give the alignment plmc ran on")
+        a, b = residue.get(i), residue.get(j)
+        if a is None or b is None:
+            outside += 1
+            continue
+        out[a, b] = score if np.isfinite(score) else np.inf
+    notes.append(f"plmc without a focus sequence numbers the alignment's {n_columns} columns: mapped onto the query's "
+                 f"{length} residues through this alignment (it must be the one plmc ran on)"
+                 + (f"; {outside} pair(s) with a column where the query has a gap left out" if outside else ""))
     return out
 
 
@@ -348,10 +384,19 @@ def _score_list(path: str | Path, lines: list[tuple[int, list[str]]], numbering:
 
     problem = fits(0)
     offset = 0
-    if problem is not None and lowest > 1 and any(r[3] is not None for r in rows) and fits(lowest - 1) is None:
-        offset = lowest - 1  # plmc: numbered from the focus sequence's start
-        notes.append(f"the score list numbers residues from {lowest} (plmc's focus-sequence start): shifted by "
+    # plmc numbers residues from the focus sequence's start (>ID/start-end), and leaves out the columns it
+    # excludes (lower case, e.g. gappy ends): the first pair need not be at the start. Every shift at which all
+    # residue letters agree is a candidate (a wrong one fails within a few lines); exactly one must remain.
+    starts = [o for o in range(1, lowest) if fits(o) is None] \
+        if problem is not None and want is not None and any(r[3] is not None for r in rows) else []
+    if len(starts) == 1:
+        offset = starts[0]
+        notes.append(f"the score list numbers residues from {offset + 1} (plmc's focus-sequence start): shifted by "
                      f"{offset} onto the query, its residue letters agree")
+    elif len(starts) > 1:
+        raise DataError(path, f"its residue letters agree with the query at {len(starts)} starts "
+                              f"({', '.join(str(o + 1) for o in starts[:5])}): which one plmc used cannot be told",
+                        hint="number the list from the query's first residue (1)")
     elif problem is not None:
         k, why = problem
         raise DataError(path, f"{why} ({numbering.where()})", record=f"line {k}",

@@ -2,7 +2,8 @@
 coordinates, C-beta (real, C-alpha for Gly, or virtual from N/CA/C) and native maps.
 
 What is dropped is said, never silent: other models and chains, waters and ligands
-(HETATM that are not modified amino acids), residues without a C-alpha, alternate
+(HETATM that are not amino acids, and free amino acids: a HETATM amino acid after the chain's
+last ATOM residue is kept only when peptide-bonded to a neighbour), residues without a C-alpha, alternate
 locations (Bio.PDB keeps the highest-occupancy one). Modified residues such as MSE
 are kept and mapped to their parent amino acid; insertion codes stay separate residues.
 """
@@ -81,7 +82,10 @@ def read_structure(path: str | Path, chain: str | None = None, model: int = 0) -
     path = Path(path)
     name = path.name.lower().removesuffix(".gz")
     try:
-        raw = gzip.open(path, "rt").read() if path.name.endswith(".gz") else path.read_text()
+        # a byte-order mark skipped (mmCIF must start with data_); a byte that is no UTF-8 in a REMARK replaced
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace") as fh:
+            raw = fh.read()
     except FileNotFoundError:
         raise DataError(path, "structure file not found") from None
     except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:  # EOFError: truncated gzip
@@ -116,10 +120,12 @@ def read_structure(path: str | Path, chain: str | None = None, model: int = 0) -
         notes.append(f"used chain {chain}; dropped chain(s) {', '.join(others)}")
     seq, ids, ca, cb, src = [], [], [], [], []
     dropped_het: dict[str, int] = {}
-    no_ca = []
+    no_ca, ligands = [], []
     modified = {}
     altloc = 0
-    for res in chains[chain]:
+    residues = list(chains[chain])
+    last_polymer = max((k for k, r in enumerate(residues) if r.id[0] == " "), default=-1)  # last ATOM residue
+    for k, res in enumerate(residues):
         hetflag, resseq, icode = res.id
         resname = res.get_resname()
         letter = _one_letter(resname)
@@ -128,6 +134,11 @@ def read_structure(path: str | Path, chain: str | None = None, model: int = 0) -
             dropped_het[resname] = dropped_het.get(resname, 0) + 1
             continue
         if hetflag.strip() and hetflag != " ":
+            # a HETATM amino acid after the chain's last ATOM residue and peptide-bonded to no neighbour is a free
+            # one (a LYS or GLU ligand in a binding site), not a residue of the chain (MSE, a modified residue)
+            if k > last_polymer and not _peptide_bonded(residues, k):
+                ligands.append(f"{resname}{rid}")
+                continue
             modified[resname] = modified.get(resname, 0) + 1
         if "CA" not in res:
             no_ca.append(f"{resname}{rid}")
@@ -152,6 +163,9 @@ def read_structure(path: str | Path, chain: str | None = None, model: int = 0) -
                         hint="contact maps need at least C-alpha coordinates")
     if dropped_het:
         notes.append("dropped non-amino-acid residues: " + ", ".join(f"{k} x{v}" for k, v in sorted(dropped_het.items())))
+    if ligands:
+        notes.append(f"dropped {len(ligands)} amino acid(s) not bonded to the chain (HETATM ligands): "
+                     + ", ".join(ligands[:10]))
     if modified:
         notes.append("kept modified residues as their parent amino acid: " + ", ".join(f"{k} x{v}" for k, v in sorted(modified.items())))
     if no_ca:
@@ -166,6 +180,22 @@ def read_structure(path: str | Path, chain: str | None = None, model: int = 0) -
         notes.append(f"{n_virtual} residue(s) without CB: virtual CB from N/CA/C (CA if backbone incomplete)")
     return ChainStructure(str(path), model, chain, "".join(seq), ids, np.asarray(ca), np.asarray(cb), src, notes,
                           tuple(others))
+
+
+#: A peptide bond's C-N distance is 1.33 A; a C and an N closer than this belong to bonded residues.
+PEPTIDE_BOND_MAX = 2.0
+
+
+def _peptide_bonded(residues: list[Any], k: int) -> bool:
+    """True when residue ``k`` of the chain's ``residues`` (Bio.PDB residues in file order) is peptide-bonded to
+    the residue before it (its C to this N) or after it (this C to its N)."""
+    import numpy as np
+
+    def bonded(a: Any, b: Any) -> bool:
+        return "C" in a and "N" in b and float(np.linalg.norm(a["C"].coord - b["N"].coord)) < PEPTIDE_BOND_MAX
+
+    return (k > 0 and bonded(residues[k - 1], residues[k])) or \
+        (k + 1 < len(residues) and bonded(residues[k], residues[k + 1]))
 
 
 #: Consecutive C-alphas farther apart than this (Angstrom) are not bonded: residues are missing between them

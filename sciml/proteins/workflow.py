@@ -43,6 +43,17 @@ def coevolution_section(section: dict[str, Any], family: str) -> dict[str, Any]:
     return {**{k: section[k] for k in COEVOLUTION_KEYS if k in section}, "families": entries}
 
 
+#: The keys of the ``proteins`` section the sequence-only model's training step reads.
+SEQUENCE_MODEL_KEYS = ("seed", "threads", "sequence_model")
+
+
+def sequence_model_section(section: dict[str, Any]) -> dict[str, Any]:
+    """The part of the ``proteins`` section the sequence-only model's training depends on
+    (:data:`SEQUENCE_MODEL_KEYS`; it reads no family, target or network key): what its rule passes and
+    its provenance.json records, so that editing the contact network or the families does not retrain it."""
+    return {k: section[k] for k in SEQUENCE_MODEL_KEYS if k in section}
+
+
 def target_section(section: dict[str, Any], target: str) -> dict[str, Any]:
     """The ``proteins`` section with ``targets`` cut to target ``target``'s entry: what its predict job
     gets, so that adding or editing another target does not rerun this one."""

@@ -85,6 +85,30 @@ def test_dry_run_lists_one_job_per_fold(workflow_runner):
     assert "materials_train_fold" in out and "materials_section" in out
 
 
+def test_more_folds_rerun_neither_prepare_nor_the_folds_already_trained(workflow_runner):
+    """Every fold's job and prepare got the whole cv.folds list: running all five folds after fold 0 as a
+    trial reran prepare and fold 0. Now each gets the folds it serves; a fold outside the split is refused
+    when the workflow reads the config, naming the key."""
+    import shlex
+
+    prefix = "Shell command: "
+    commands = {}
+    for folds in ([0], [0, 1, 2, 3, 4]):
+        proc = workflow_runner({"domains": ["materials"], "materials": {"cv": {"folds": folds}}}, extra_args=("-n", "-p"))
+        for line in proc.stdout.splitlines():
+            if line.startswith(prefix) and line[len(prefix):].lstrip().startswith("sciml materials "):  # no launcher
+                words = shlex.split(line[len(prefix):])
+                step = words[2] + ("" if "--fold" not in words else words[words.index("--fold") + 1])
+                commands.setdefault(step, []).append(json.loads(words[words.index("--config-json") + 1]))
+    assert commands["prepare"][0] == commands["prepare"][1] and commands["prepare"][0]["cv"]["folds"] == [0, 1, 2, 3, 4]
+    assert commands["train0"][0] == commands["train0"][1] and commands["train0"][0]["cv"]["folds"] == [0]
+    assert [c["cv"]["folds"] for c in commands["section"]] == [[0], [0, 1, 2, 3, 4]]
+    assert "screening" not in commands["train0"][0] and "predict" not in commands["prepare"][0]
+    proc = workflow_runner({"domains": ["materials"], "materials": {"cv": {"n_splits": 3, "folds": [0, 4]}}},
+                           extra_args=("-n",), check=False)
+    assert proc.returncode != 0 and "materials.cv.folds" in proc.stdout + proc.stderr
+
+
 def _sciml(*args):
     return subprocess.run([sys.executable, "-m", "sciml.cli", *args], capture_output=True, text=True)
 

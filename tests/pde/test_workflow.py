@@ -195,3 +195,77 @@ def test_an_operator_s_plugin_solver_is_an_input_of_its_job(tmp_path):
     assert operator_files(str(cfg)) == [str(solver)]
     cfg.write_text(OPERATOR_YAML)
     assert operator_files(str(cfg)) == []
+
+
+NAMED_PLUGIN = '''
+from sciml.pde.problems.base import Problem
+
+
+class Narrowed(Problem):
+    name = "narrowed_plugin"
+'''
+
+
+def test_a_problem_s_jobs_get_the_section_cut_to_that_problem(tmp_path):
+    """Every problem's solve/train/evaluate job got the whole pde section: adding an operator or a problem,
+    or editing another problem's params, reran (re-solved, re-timed, re-evaluated) all of them."""
+    from sciml.pde.problems import REGISTRY
+    from sciml.pde.workflow import _built_in_names, problem_section
+
+    assert _built_in_names() == {n for n, c in REGISTRY.items() if c.__module__.startswith("sciml.pde.problems")}
+    plugin = tmp_path / "narrowed.py"
+    plugin.write_text(NAMED_PLUGIN)
+    section = {"seed": 1, "threads": 2, "pinn": {"width": 8}, "evaluation": {"timing_repeats": 1},
+               "problems": ["heat", "burgers", "narrowed_plugin", "mine"], "operators": ["op.yaml"],
+               "plugins": [str(plugin)], "declared": {"mine": {"fields": ["u"]}, "unused": {"fields": ["v"]}},
+               "params": {"heat": {"alpha": 0.5}, "burgers": {"nu": 0.01}, "allen_cahn": {"d": 1e-3},
+                          "narrowed_plugin": {"k": 2}, "heet": {"alpha": 1}}}
+    heat = problem_section(section, "heat")
+    assert heat == {"seed": 1, "threads": 2, "pinn": {"width": 8}, "evaluation": {"timing_repeats": 1},
+                    "problems": ["heat"], "plugins": [],
+                    "params": {"heat": {"alpha": 0.5}, "heet": {"alpha": 1}}}  # the misspelt name stays: refused
+    assert "evaluation" not in problem_section(section, "heat", without=("evaluation",))
+    mine = problem_section(section, "mine")
+    assert mine["declared"] == {"mine": {"fields": ["u"]}} and mine["plugins"] == []
+    assert mine["params"] == {"heet": {"alpha": 1}}
+    plug = problem_section(section, "narrowed_plugin")
+    assert plug["plugins"] == [str(plugin)] and plug["params"] == {"narrowed_plugin": {"k": 2}, "heet": {"alpha": 1}}
+    # what the others may change without touching heat's jobs
+    edited = {**section, "operators": [], "problems": ["heat"],
+              "params": {**section["params"], "burgers": {"nu": 0.1}, "narrowed_plugin": {"k": 3}}}
+    assert problem_section(edited, "heat") == heat
+
+
+def test_the_steps_accept_a_cut_section_and_still_refuse_a_misspelt_problem(tmp_path):
+    from sciml.config import domain_section
+    from sciml.errors import ConfigError
+    from sciml.pde.steps.common import load_problem, step_config
+    from sciml.pde.workflow import problem_section
+
+    full = domain_section("pde", json.dumps({"problems": ["heat", "burgers"], "params": {"heat": {"alpha": 0.2},
+                                                                                        "burgers": {"nu": 0.02}}}))
+    cut = domain_section("pde", json.dumps(problem_section(full, "heat")))
+    assert load_problem(cut, "heat").params == load_problem(full, "heat").params
+    assert step_config(cut, "heat") == step_config(full, "heat")  # checkpoints and provenance keep their key
+    typo = domain_section("pde", json.dumps(problem_section({**full, "params": {**full["params"], "haet": {}}}, "heat")))
+    with pytest.raises(ConfigError, match="pde.params.haet"):
+        load_problem(typo, "heat")
+
+
+def test_the_rules_pass_each_problem_its_own_section(workflow_runner, tmp_path):
+    """The dry run's printed commands: heat's jobs carry neither burgers' params nor the operators."""
+    import shlex
+
+    op_cfg = tmp_path / "ops.yaml"
+    op_cfg.write_text(OPERATOR_YAML)
+    cfg = {"domains": ["pde"], "pde": {"problems": ["heat", "burgers"], "operators": [str(op_cfg)],
+                                       "params": {"burgers": {"nu": 0.02}}}}
+    proc = workflow_runner(cfg, extra_args=("-n", "-p"))
+    prefix = "Shell command: "
+    commands = [line[len(prefix):] for line in proc.stdout.splitlines() if line.startswith(prefix + "sciml pde ")]
+    heat = [c for c in commands if "--problem heat" in c]
+    assert sorted(c.split()[2] for c in heat) == ["evaluate", "solve", "train"], commands
+    for command in heat:
+        section = json.loads(shlex.split(command)[shlex.split(command).index("--config-json") + 1])
+        assert section["problems"] == ["heat"] and "operators" not in section and "burgers" not in section["params"]
+        assert ("evaluation" in section) == (command.split()[2] != "train")

@@ -438,6 +438,9 @@ def test_sequence_model_saves_and_loads_weights_only(sequence_model):
     assert saved_model.is_sequence_model(meta) and len(members) == 1
     assert meta["features"]["channels"] == 45 and set(meta["training"]["split_sha256"]) == {"train.txt", "val.txt"}
     assert meta["training"]["pos_weight"] > 0
+    # provenance records what the training read, not the network's or the families' schema defaults
+    prov = json.loads((model_dir / "provenance.json").read_text())
+    assert set(prov["config"]) == {"seed", "threads", "sequence_model"}
 
 
 def test_sequence_model_keeps_its_training_sequences_for_the_overlap_check(sequence_model, tmp_path):

@@ -185,3 +185,22 @@ def test_workflow_predicts_configured_targets_with_and_without_structure(workflo
     assert "proteins_cross_validate" not in planned and "proteins_train_model" not in planned, planned[-3000:]
     # nor are the other targets predicted again: each predict job's config holds its own target only
     assert planned.count("rule proteins_predict:") == 1 and "target=another1lpb" in planned, planned[-3000:]
+
+
+def test_the_sequence_model_job_gets_only_what_it_reads(workflow_runner, tmp_path):
+    """It got the whole section but the targets: a network learning rate or a new family retrained it."""
+    import shlex
+
+    prefix = "Shell command: "
+    planned = {}
+    for lr in (0.002, 0.01):
+        cfg = {"domains": ["proteins"], "data_root": "data",
+               "proteins": {**TINY, "network": {**TINY["network"], "lr": lr}, "sequence_model": {"enabled": True}}}
+        proc = workflow_runner(cfg, targets=(str(tmp_path / "results/proteins/sequence_model/model.pt"),),
+                               extra_args=("-n", "-p"))
+        (command,) = [line[len(prefix):] for line in proc.stdout.splitlines()
+                      if line.startswith(prefix + "sciml proteins train-sequence-model")]
+        words = shlex.split(command)
+        planned[lr] = json.loads(words[words.index("--config-json") + 1])
+    assert set(planned[0.002]) == {"seed", "threads", "sequence_model"}
+    assert planned[0.002] == planned[0.01]

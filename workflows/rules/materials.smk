@@ -2,7 +2,10 @@
 # CV fold (run in parallel on a cluster) -> Matbench-style fold aggregation + report section.
 # Each rule calls one step of sciml.materials.steps through `sciml materials <step>`.
 from sciml.cluster_resources import gpus_per_job
+from sciml.materials.folds import check_cv as check_materials_cv
+from sciml.materials.workflow import SCREENING_KEYS as MATERIALS_SCREENING_KEYS
 from sciml.materials.workflow import dataset_files
+from sciml.materials.workflow import training_section_json as materials_training_json
 
 MATERIALS = config["materials"]
 MATERIALS_OUT = f"{RESULTS}/materials"
@@ -10,13 +13,15 @@ MATERIALS_PREPARED = f"{MATERIALS_OUT}/prepared"
 MATERIALS_FOLD = f"{MATERIALS_OUT}/folds/fold_{{fold}}"
 MATERIALS_SECTION = section_dir("materials")
 MATERIALS_CACHE = f"{RESULTS}/.cache/materials"
+check_materials_cv(MATERIALS["cv"])  # a fold outside the split: refused before any job runs
 MATERIALS_FOLDS = sorted(MATERIALS["cv"]["folds"])
 MATERIALS_DATA = f"{DATA_ROOT}/{MATERIALS['dataset']['path']}"
 # ensemble members m >= 1 of a fold (train.ensemble > 1): their weights and learning curves
 MATERIALS_MEMBERS = range(1, MATERIALS["train"]["ensemble"])
 MATERIALS_CURVE = "logs/version_0/metrics.csv"
-# what prepare / train / section never read: a screening edit does not rerun the folds
-MATERIALS_SCREENING_KEYS = ("predict", "screening")
+# prepare and the folds get the section without the screening keys (a screening edit reruns no fold) and
+# with cv.folds cut to the folds each job serves (running more folds reruns neither prepare nor the folds
+# already trained): sciml.materials.workflow.training_section
 # the section's score figure: per-fold parity plots of a regression, ROC curves of a classification
 MATERIALS_SCORE_FIGURE = "roc" if MATERIALS["dataset"]["task"] == "classification" else "parity"
 
@@ -35,7 +40,7 @@ rule materials_prepare:
         provenance=f"{MATERIALS_PREPARED}/provenance.json",
     params:
         data_root=data_root_param,
-        cfg=section_json("materials", without=MATERIALS_SCREENING_KEYS),
+        cfg=materials_training_json(MATERIALS),
         out_dir=folder_param(MATERIALS_PREPARED),
         cache=MATERIALS_CACHE,
     log:
@@ -71,7 +76,7 @@ rule materials_train_fold:
         provenance=f"{MATERIALS_FOLD}/provenance.json",
     params:
         data_root=data_root_param,
-        cfg=section_json("materials", without=MATERIALS_SCREENING_KEYS),
+        cfg=lambda wc: materials_training_json(MATERIALS, int(wc.fold)),
         out_dir=MATERIALS_FOLD,
         ckpt=f"{CHECKPOINTS}/materials",
         cache=MATERIALS_CACHE,
@@ -115,7 +120,7 @@ rule materials_section:
         learning_curves=f"{MATERIALS_SECTION}/learning_curves.png",
         provenance=f"{MATERIALS_SECTION}/provenance.json",
     params:
-        cfg=section_json("materials", without=MATERIALS_SCREENING_KEYS),
+        cfg=section_json("materials", without=MATERIALS_SCREENING_KEYS),  # every fold it gathers
         prepared_dir=folder_param(MATERIALS_PREPARED),
         fold_dirs=expand(MATERIALS_FOLD, fold=MATERIALS_FOLDS),
         out_dir=folder_param(MATERIALS_SECTION),

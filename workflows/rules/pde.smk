@@ -7,11 +7,14 @@
 # such a plugin names) are inputs of solve/train/evaluate, so editing one reruns them
 # (sciml.pde.workflow.problem_files); an operator's plugin solver is an input of its job.
 # Operator surrogates (pde.operators: config files) run one job each; their table joins the section.
+# A problem's jobs get the pde section cut to that problem (sciml.pde.workflow.problem_section): adding a
+# problem or an operator, or editing another problem's params, reruns none of them.
 
 from sciml.cluster_resources import gpus_per_job
 from sciml.pde.workflow import operator_configs as pde_operator_configs
 from sciml.pde.workflow import operator_files as pde_operator_files
 from sciml.pde.workflow import problem_files as pde_problem_files
+from sciml.pde.workflow import problem_section_json as pde_problem_json
 
 PDE_PROBLEMS = config["pde"]["problems"]
 PDE = f"{RESULTS}/pde"
@@ -34,7 +37,7 @@ rule pde_solve:
         prov=f"{PDE_PROBLEM}/solve/provenance.json",
     params:
         data_root=data_root_param,
-        cfg=section_json("pde"),
+        cfg=lambda wc: pde_problem_json(config["pde"], wc.pde_problem),
         out_dir=subpath(output.solver, parent=True),
     log:
         f"{RESULTS}/logs/pde_solve_{{pde_problem}}.log",
@@ -62,7 +65,8 @@ rule pde_train:
         history=f"{PDE_PROBLEM}/train/loss_history.csv",
         prov=f"{PDE_PROBLEM}/train/provenance.json",
     params:
-        cfg=section_json("pde", without=("evaluation",)),  # train reads no evaluation key
+        # train reads no evaluation key
+        cfg=lambda wc: pde_problem_json(config["pde"], wc.pde_problem, without=("evaluation",)),
         ckpt=f"{CHECKPOINTS}/pde",
         out_dir=subpath(output.train, parent=True),
     log:
@@ -100,7 +104,7 @@ rule pde_evaluate:
         prov=f"{PDE_PROBLEM}/evaluate/provenance.json",
     params:
         data_root=data_root_param,
-        cfg=section_json("pde"),
+        cfg=lambda wc: pde_problem_json(config["pde"], wc.pde_problem),
         model_dir=subpath(input.model, parent=True),
         solver_dir=subpath(input.solver, parent=True),
         out_dir=subpath(output.metrics, parent=True),

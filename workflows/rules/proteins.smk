@@ -6,6 +6,7 @@
 from sciml.cluster_resources import gpus_per_job
 from sciml.proteins.workflow import coevolution_section
 from sciml.proteins.workflow import entry_files as proteins_entry_files
+from sciml.proteins.workflow import sequence_model_section as proteins_sequence_model_section
 from sciml.proteins.workflow import target_section
 
 PROTEIN_FAMILIES = [f["name"] for f in config["proteins"]["families"]]
@@ -170,8 +171,8 @@ rule proteins_train_sequence_model:
         meta=f"{PROTEINS}/sequence_model/model.json",
         provenance=f"{PROTEINS}/sequence_model/provenance.json",
     params:
-        # a new target or a predict-only limit reruns no training
-        cfg=section_json("proteins", without=("targets", "max_length", "max_memory_gb")),
+        # only what it reads: a new target, a family or a network edit reruns no sequence-model training
+        cfg=lambda wc: shlex.quote(json.dumps(proteins_sequence_model_section(config["proteins"]), sort_keys=True)),
         data_root=data_root_param,
         ckpt=f"{CHECKPOINTS}/proteins",
         out=folder_param(f"{PROTEINS}/sequence_model"),

@@ -240,6 +240,11 @@ class Problem:
         """Raise DataError/ConfigError now for a bad user reference file (the train step calls
         this before any training). Shipped files are checked against the manifest when read."""
 
+    def declaration_warnings(self) -> list[str]:
+        """What in the problem's own declaration leaves its solution not unique (a second time derivative
+        with only the value given at t0: :meth:`DeclaredProblem.declaration_warnings`); none for a built-in."""
+        return []
+
     def reference_warnings(self, ref: Reference) -> list[str]:
         """Where a user's reference ``ref`` disagrees with the problem's own declared conditions
         (:meth:`DeclaredProblem.reference_warnings`); none for a built-in problem."""

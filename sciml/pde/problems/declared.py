@@ -222,6 +222,20 @@ class DeclaredProblem(Problem):
         if self.spec.get("reference") is not None:
             self.reference()
 
+    def declaration_warnings(self) -> list[str]:
+        """A field with a second (or higher) time derivative has only its value at t0 declared (an initial
+        condition gives the value; u_t(x, t0) cannot be declared) unless a hard constraint (``hard.<field>``)
+        may fix the derivative too: the problem then has no unique solution, and the PINN's answer is one
+        of many."""
+        out = []
+        for f, k in self._physics.time_orders().items():
+            if k >= 2 and f not in self.hard:
+                out.append(f"the field {f} has a time derivative of order {k} ({f}_{'t' * k}), but only its value at "
+                           f"t0 is declared: {f}_t(x, t0) is left free, so the solution is not unique; write the "
+                           f"equation as a first-order system (a field v = {f}_t with its own initial condition) or "
+                           f"fix {f}_t with hard.{f} (docs/pde_problems.md)")
+        return out
+
     def reference_warnings(self, ref: Reference) -> list[str]:
         """Where the user's reference file disagrees with a declared initial condition at t0 by more
         than :data:`INITIAL_MISMATCH` (relative L2 over its points there): the sign of points in the

@@ -209,6 +209,11 @@ def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, mod
         if partial:  # the error is measured where the reference has points, not over the whole domain
             metrics["reference_partial_coverage"] = partial
             log(f"{problem_name}: the reference covers only part of the domain: {partial}")
+        posed = problem.declaration_warnings()
+        if posed:  # the solution is not unique: the error against one reference says little about the network
+            metrics["declaration_warnings"] = posed
+            for w in posed:
+                log(f"{problem_name}: WARNING: {w}")
         mismatch = problem.reference_warnings(ref)
         if mismatch:  # the reference may be read in the wrong point order: its rel L2 would mean nothing
             metrics["reference_warnings"] = mismatch

@@ -108,7 +108,7 @@ def section(cfg: dict[str, Any], out_dir: str | Path, *, evaluate_dirs: Sequence
                                ", ".join(f"{f} {_fmt(s)}" for f, s in (m.get("gauge_shift") or {}).items()) or "-"])
             if m.get("reference_partial_coverage"):
                 warnings.append(f"{name}: {m['reference_partial_coverage']}.")
-            warnings += [f"{name}: {w}." for w in m.get("reference_warnings", [])]
+            warnings += [f"{name}: {w}." for w in m.get("declaration_warnings", []) + m.get("reference_warnings", [])]
             # evaluate matched accuracies against the finest solve: the problem found its reference unreliable
             file_off = t.get("accuracy_matched_against", AGAINST_REFERENCE) != AGAINST_REFERENCE
             if target is not None and m["rel_l2"] > target:

@@ -36,6 +36,8 @@ def train(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, checkp
     with run_step(f"pde.train.{problem_name}", cfg, out_dir, inputs=user_files(cfg, problem), threads=n_threads,
                   provenance_config=training_key(scfg), seed=cfg["seed"]) as step:
         problem.check_reference()  # a user's reference file: bad columns / points refused before training
+        for w in problem.declaration_warnings():  # said before the hours of training, again in the report
+            log(f"{problem_name}: WARNING: {w}")
         pinn = build_pinn(problem, cfg["pinn"], cfg["seed"])  # threads: set by run_step
         log(f"{problem.describe()}; hard constraints: {pinn.hard}; exact symmetry: {pinn.symmetric}; "
             f"precision {cfg['pinn']['precision']}; checkpoints in {ckpt}")

@@ -28,8 +28,10 @@ def train_sequence_model(cfg: dict[str, Any], out_dir: str | Path, checkpoint_di
     log = log or (lambda m: print(m, file=sys.stderr))
     sm = cfg["sequence_model"]
     root = resolve(CGDMS, data_root)
+    from sciml.proteins.workflow import sequence_model_section
+
     with run_step("proteins.train_sequence_model", cfg, out_dir, inputs=[root / "datasets"],
-                  threads=resolve_threads(threads, cfg)) as step:
+                  threads=resolve_threads(threads, cfg), provenance_config=sequence_model_section(cfg)) as step:
         res = fit_model(cfg, data_root, step.out_dir, checkpoint_dir, log=log)
         fit = res["fit"]
         meta = {

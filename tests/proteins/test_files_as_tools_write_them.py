@@ -1,0 +1,165 @@
+"""Alignments, structures and score files as the tools users run write them (an audit of inputs the
+package never shipped): a free amino-acid ligand in a structure, byte-order marks, Stockholm and A3M
+content under another file name, Clustal conservation lines with their trailing blanks stripped, stop
+codons, plmc's focus numbering."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sciml.errors import DataError
+
+REPO = Path(__file__).resolve().parents[2]
+PDB = REPO / "data/proteins/structures/1lpbA.pdb.gz"
+
+
+def _atom_lines() -> list[str]:
+    with gzip.open(PDB, "rt") as fh:
+        return [line for line in fh if line.startswith("ATOM")]
+
+
+def _resseq(line: str) -> int:
+    return int(line[22:26])
+
+
+def test_a_free_amino_acid_ligand_is_no_residue_of_the_chain(tmp_path):
+    """A HETATM lysine in a binding site was appended to the chain: the query's next residue mapped onto
+    it (89 false native contacts in the audit's case) and L grew by the numbering gap. A HETATM amino
+    acid peptide-bonded in the chain (selenomethionine) stays."""
+    from sciml.proteins.structures import read_structure
+
+    atoms = _atom_lines()
+    first = _resseq(atoms[0])
+    chain = [line for line in atoms if _resseq(line) < first + 40]
+    plain = tmp_path / "plain.pdb"
+    plain.write_text("".join(chain) + "END\n")
+    ref = read_structure(plain)
+    # residue first+20 as HETATM MSE in place (bonded), and a free LYS beside residue first+10
+    mse, last = first + 20, _resseq(chain[-1])  # one inside the chain, one at its C-terminal end (bonded before it)
+    as_mse = [("HETATM" + line[6:17] + "MSE" + line[20:]) if _resseq(line) in (mse, last) else line for line in chain]
+    ligand = []
+    for line in chain:
+        if _resseq(line) == first + 10 and line[12:16].strip() in ("N", "CA", "C", "O", "CB"):
+            xyz = np.array([float(line[30:38]), float(line[38:46]), float(line[46:54])]) + 1.0
+            ligand.append("HETATM" + line[6:17] + "LYS" + line[20:22] + " 401" + line[26:30]
+                          + "".join(f"{v:8.3f}" for v in xyz) + line[54:])
+    water = "HETATM 9999  O   HOH A 501      10.000  10.000  10.000  1.00 20.00           O  \n"
+    path = tmp_path / "with_ligand.pdb"
+    path.write_text("".join(as_mse) + "TER\n" + "".join(ligand) + water + "END\n")
+    st = read_structure(path)
+    expected = ref.sequence[: mse - first] + "M" + ref.sequence[mse - first + 1:-1] + "M"
+    assert st.sequence == expected and len(st.residue_ids) == len(ref.residue_ids)
+    assert any("not bonded to the chain" in n and "LYS401" in n for n in st.notes), st.notes
+    assert any("MSE x2" in n for n in st.notes)
+
+
+ROWS = ["KTRWTREEDEKLKKLVEQNG", "-ADWTDKETLHLLEATLHYG", "------AECKILVAHIHSHG", "-----AEEQLLILELHARWG"]
+
+
+def _stockholm() -> str:
+    body = "".join(f"seq{k}/1-20 {row}\n" for k, row in enumerate(ROWS))
+    return "# STOCKHOLM 1.0\n#=GF ID test\n" + body + "//\n"
+
+
+def test_a_stockholm_file_is_read_whatever_its_name_bom_or_annotation_bytes(tmp_path):
+    """Pfam downloads are named PF00001.alignment.full / .txt (read as FASTA: 'sequence data before the first
+    header'); a byte-order mark or a Latin-1 byte in a #=GF line made Biopython's parser fail."""
+    from sciml.proteins.alignments import read_alignment
+
+    for name, data in (("PF00249.alignment.full", _stockholm().encode()),
+                       ("bom.sto", b"\xef\xbb\xbf" + _stockholm().encode()),
+                       ("latin1.sto", _stockholm().replace("#=GF ID test", "#=GF AU M\xfcller").encode("latin-1"))):
+        (tmp_path / name).write_bytes(data)
+        aln = read_alignment(tmp_path / name)
+        assert aln.seqs == ROWS, name
+    # a byte that is no UTF-8 inside a row is still refused, naming the line
+    bad = tmp_path / "bad.sto"
+    bad.write_bytes(_stockholm().replace("KTRWTREED", "KTRW\xe9REED").encode("latin-1"))
+    with pytest.raises(DataError, match=r"line 3.*no UTF-8"):
+        read_alignment(bad)
+
+
+def test_clustal_without_trailing_blanks_kalign_header_and_fasta_stop_codons(tmp_path):
+    from sciml.proteins.alignments import read_alignment
+
+    block = "".join(f"s{k}        {row}\n" for k, row in enumerate(ROWS))
+    stripped = tmp_path / "stripped.aln"  # the conservation line ends in unconserved (blank) columns, stripped
+    stripped.write_text("CLUSTAL W (1.83) multiple sequence alignment\n\n\n" + block + "              *  :.\n")
+    assert read_alignment(stripped).seqs == ROWS
+    kalign = tmp_path / "kalign.aln"  # Kalign names the format in words; was read as PSICOV
+    kalign.write_text("Kalign (2.0) alignment in ClustalW format\n\n\n" + block + "\n")
+    assert read_alignment(kalign).seqs == ROWS
+    misaligned = tmp_path / "misaligned.aln"
+    misaligned.write_text("CLUSTAL W\n\n\n" + block.replace("s1        ", "s1   ", 1) + "\n")
+    with pytest.raises(DataError, match="must start their residues in one column"):
+        read_alignment(misaligned)
+    stops = tmp_path / "translated.fasta"
+    stops.write_text("".join(f">s{k}\n{row}*\n" for k, row in enumerate(ROWS)))
+    assert read_alignment(stops).seqs == ROWS
+    inner = tmp_path / "inner.fasta"
+    inner.write_text(">a\nKT*W\n>b\nKTRW\n")
+    with pytest.raises(DataError, match=r"'\*'"):
+        read_alignment(inner)
+
+
+def test_an_a3m_under_a_fasta_name_is_named_as_such(tmp_path):
+    from sciml.proteins.alignments import read_alignment
+
+    a3m = tmp_path / "hits.fasta"
+    a3m.write_text(">q\nKTRWTREED\n>h\nKTRWtrTREED\n")
+    with pytest.raises(DataError, match="A3M insert residues") as err:
+        read_alignment(a3m)
+    assert "format 'a3m'" in str(err.value)
+
+
+def test_an_mmcif_with_a_byte_order_mark_is_read(tmp_path):
+    from Bio.PDB import MMCIFIO, PDBParser
+
+    from sciml.proteins.structures import read_structure
+
+    with gzip.open(PDB, "rt") as fh:
+        structure = PDBParser(QUIET=True).get_structure("x", fh)
+    out = tmp_path / "plain.cif"
+    io = MMCIFIO()
+    io.set_structure(structure)
+    io.save(str(out))
+    bom = tmp_path / "bom.cif"
+    bom.write_bytes(b"\xef\xbb\xbf" + out.read_bytes())
+    assert read_structure(bom).sequence == read_structure(out).sequence == read_structure(PDB).sequence
+
+
+def test_plmc_focus_numbering_whose_first_columns_plmc_left_out(tmp_path):
+    """plmc numbers from the focus start (>QUERY/12-31) and leaves out its excluded (lower-case) columns, so the
+    first pair was at 14: only a start of 14 was tried, and the file was refused as 'not the query'."""
+    from sciml.proteins.predict import read_score_matrix
+
+    query = ROWS[0]  # residues 12..31 of the focus sequence; its first two columns excluded by plmc
+    lines = [f"{i + 11} {query[i - 1]} {j + 11} {query[j - 1]} 0 {0.01 * (i + j):.4f}"
+             for i in range(3, 21) for j in range(i + 1, 21)]
+    path = tmp_path / "plmc_focus.txt"
+    path.write_text("\n".join(lines) + "\n")
+    notes: list[str] = []
+    m = read_score_matrix(path, len(query), sequence=query, notes=notes)
+    assert np.isclose(m[2, 5], 0.01 * (3 + 6)) and np.isnan(m[0, 5])  # residue 3 of the query, the first two unscored
+    assert any("from 12" in n for n in notes), notes
+
+
+def test_plmc_without_a_focus_sequence_numbers_the_alignment_columns(tmp_path):
+    """plmc run without -f writes 'i - j - 0 score' over the alignment's columns: it was refused as no score
+    format. Column 3 (a gap in the query) is left out; the query's residue 3 is column 4."""
+    from sciml.proteins.predict import read_score_matrix
+
+    path = tmp_path / "plmc_nofocus.txt"
+    path.write_text("".join(f"{i} - {j} - 0 {0.1 * i + 0.01 * j:.3f}\n" for i in range(1, 7) for j in range(i + 1, 7)))
+    notes: list[str] = []
+    m = read_score_matrix(path, 5, alignment_columns=[0, 1, 3, 4, 5], alignment_length=6, notes=notes)
+    assert np.isclose(m[2, 4], 0.1 * 4 + 0.01 * 6) and np.isclose(m[0, 1], 0.1 * 1 + 0.01 * 2)
+    assert any("without a focus sequence" in n and "5 pair(s)" in n for n in notes), notes
+    beyond = tmp_path / "beyond.txt"
+    beyond.write_text("1 - 9 - 0 0.5\n")
+    with pytest.raises(DataError, match=r"column 9 outside the alignment's 1\.\.6"):
+        read_score_matrix(beyond, 5, alignment_columns=[0, 1, 3, 4, 5], alignment_length=6)
