@@ -161,7 +161,9 @@ def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
 def sha256_tree(root: str | Path) -> str:
     """One sha256 for a folder: over the sorted (relative path, file sha256) pairs.
 
-    Symbolic links are not followed, so a link loop cannot hang it.
+    A link to a file counts with its target's bytes (the readers follow it: a linked structure edited in
+    place must change the folder's checksum and the caches keyed by it); links to folders are not walked
+    and dangling or looping links are skipped, so a link loop cannot hang it.
     """
     root = Path(root)
     digest = hashlib.sha256()
@@ -169,11 +171,19 @@ def sha256_tree(root: str | Path) -> str:
         dirnames.sort()
         for name in sorted(filenames):
             full = Path(dirpath) / name
-            if full.is_symlink():
+            if full.is_symlink() and not _links_to_file(full):
                 continue
             rel = full.relative_to(root).as_posix()
             digest.update(f"{rel}\0{sha256_file(full)}\n".encode())
     return digest.hexdigest()
+
+
+def _links_to_file(path: Path) -> bool:
+    """True when the link ``path`` resolves to a regular file (False for a dangling or looping link)."""
+    try:
+        return path.resolve(strict=True).is_file()
+    except (OSError, RuntimeError):  # missing target, or a loop
+        return False
 
 
 def read_json_object(path: str | Path, what: str, hint: str | None = None) -> dict[str, Any]:

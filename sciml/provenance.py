@@ -42,7 +42,8 @@ def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str]:
 
 
 def git_revision(start: str | Path | None = None) -> dict[str, Any] | None:
-    """``{"commit": sha, "dirty": bool}`` of the git checkout holding ``start``, or None."""
+    """``{"commit": sha, "dirty": bool}`` of the git checkout holding ``start``, or None. Dirty: a tracked file
+    changed, or a file git does not ignore added (a new module or plugin in the checkout runs too)."""
     cwd = Path(start) if start else Path(__file__).resolve().parent
     try:
         commit = subprocess.run(
@@ -51,7 +52,7 @@ def git_revision(start: str | Path | None = None) -> dict[str, Any] | None:
         if commit.returncode != 0:
             return None
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=normal"],
             cwd=cwd, capture_output=True, text=True, timeout=10,
         )
     except (OSError, subprocess.TimeoutExpired):
@@ -127,6 +128,8 @@ def provenance_dict(record: StepRecord, started: float, finished: float) -> dict
         "started_unix": round(started, 3),
         "wall_time_s": round(finished - started, 3),
         "argv": sys.argv,
+        "cwd": os.getcwd(),  # the folder relative input paths (a data root of 'data') are relative to
+        "sciml_path": str(Path(__file__).resolve().parent),  # the package code that ran (a checkout or site-packages)
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         **({"extra": record.extra} if record.extra else {}),
     }

@@ -146,7 +146,20 @@ def test_sha256_tree_survives_symlink_loop(tmp_path: Path) -> None:
     before = sha256_tree(root)
     os.symlink(root, root / "d" / "loop")  # directory link back to the root
     os.symlink(root / "d" / "self", root / "d" / "self")  # a link to itself
-    assert sha256_tree(root) == before  # links are ignored, the walk terminates
+    assert sha256_tree(root) == before  # folder and dangling links are skipped, the walk terminates
+
+
+def test_sha256_tree_counts_a_linked_file_by_its_target(tmp_path: Path) -> None:
+    """A dataset folder's file linked from elsewhere was left out: editing the target left the recorded checksum
+    (and the graph cache keyed by it) unchanged while the readers read the new bytes."""
+    root, target = tmp_path / "data", tmp_path / "elsewhere.cif"
+    root.mkdir()
+    (root / "a.cif").write_text("a")
+    target.write_text("Hf")
+    os.symlink(target, root / "b.cif")
+    before = sha256_tree(root)
+    target.write_text("Zr")
+    assert sha256_tree(root) != before
 
 
 @pytest.mark.parametrize("content, message", [

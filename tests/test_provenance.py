@@ -66,3 +66,34 @@ def test_input_checksums_symlink_loop(tmp_path: Path) -> None:
     loop = tmp_path / "loop"
     loop.symlink_to(loop)
     assert input_checksums([loop]) == {}
+
+
+def test_provenance_names_the_working_folder_and_the_code_that_ran(tmp_path: Path, monkeypatch) -> None:
+    """Relative input paths (a data root of 'data') named no file without the folder they are relative to."""
+    import sciml
+
+    monkeypatch.chdir(tmp_path)
+    with record_step("x.y", tmp_path / "out", config={}):
+        pass
+    prov = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    assert prov["cwd"] == str(tmp_path) and prov["sciml_path"] == str(Path(sciml.__file__).resolve().parent)
+
+
+def test_a_new_file_in_the_checkout_marks_it_dirty(tmp_path: Path) -> None:
+    """A plugin or module added to the checkout (untracked) runs too: it was not 'uncommitted changes'."""
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / ".gitignore").write_text("results/\n")
+    git("add", "a.py", ".gitignore")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "-m", "init")
+    assert git_revision(tmp_path)["dirty"] is False
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "metrics.json").write_text("{}")  # ignored outputs: still clean
+    assert git_revision(tmp_path)["dirty"] is False
+    (tmp_path / "my_plugin.py").write_text("y = 2\n")
+    assert git_revision(tmp_path)["dirty"] is True

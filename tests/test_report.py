@@ -205,3 +205,24 @@ def test_the_report_shows_each_steps_command(tmp_path: Path) -> None:
     prov["argv"] = ["/venv/lib/python3.11/site-packages/ipykernel_launcher.py", "-f", "kernel.json"]
     write_json_atomic(d / "provenance.json", prov)
     assert "command:" not in render_report([d / "section.json"])
+
+
+def test_a_step_run_on_other_or_uncommitted_code_is_said(tmp_path: Path, monkeypatch) -> None:
+    """Each step's 'uncommitted changes' flag was dropped, and the header's commit (the code rendering the
+    report) read as the code every step ran: a report rerun after a code edit labelled old results with it."""
+    import sciml.report.html as html_mod
+    from sciml.report.html import code_note
+
+    d = _section_dir(tmp_path)
+    prov = json.loads((d / "provenance.json").read_text())
+    prov["git"], prov["cwd"] = {"commit": "a" * 40, "dirty": True}, "/work/run"
+    write_json_atomic(d / "provenance.json", prov)
+    monkeypatch.setattr("sciml.provenance.git_revision", lambda *a: {"commit": "b" * 40, "dirty": False})
+    html = render_report([d / "section.json"])
+    assert f"git {'a' * 12} (uncommitted changes)" in html and "in /work/run" in html
+    assert f"The steps ran at git {'a' * 12}, 1 of 1 with uncommitted changes; this report was rendered at {'b' * 12}" \
+        in html
+    clean = {"commit": "b" * 40, "dirty": False}
+    assert code_note([{"git": clean}, {"git": None}], clean) == ""  # all on the rendering commit: nothing to say
+    assert "ran at git aaaaaaaaaaaa, bbbbbbbbbbbb;" in code_note([{"git": {"commit": "a" * 40}}, {"git": clean}], clean)
+    assert html_mod.code_note([], clean) == ""  # no step recorded a revision

@@ -275,6 +275,8 @@ def parse_structure(value: Any, fmt: str = "auto", issues: list[str] | None = No
         fmt = "dict"
     elif not isinstance(value, str) or not value.strip():
         raise ValueError("empty structure field")
+    elif value.strip().lower() in ("nan", "na", "n/a", "none", "null"):  # a table's missing value, as text
+        raise ValueError(f"missing structure ({value.strip()!r})")
     if fmt == "auto":
         text = value.lstrip()
         if text.startswith("{"):
@@ -901,6 +903,9 @@ def _atoms_structure(atoms: Any, arrays: bool) -> Any:
     cell = np.array(atoms.cell[:], dtype=np.float64)
     if cell.shape != (3, 3) or abs(np.linalg.det(cell)) < 1e-8:
         raise ValueError("frame has no 3D cell (Lattice= in extxyz); a periodic crystal is needed")
+    if not any(bool(p) for p in atoms.pbc):  # a molecule or cluster in a box: it would be scored as one
+        raise ValueError('frame is periodic in no direction (pbc="F F F"): a molecule or cluster, not a crystal; '
+                         'set pbc="T T T" (with vacuum around it) to score it as a crystal')
     if arrays:
         frac = np.linalg.solve(cell.T, np.asarray(atoms.positions, dtype=np.float64).T).T
         return CrystalArrays(cell, frac, np.asarray(atoms.numbers, dtype=np.int64), tuple(bool(p) for p in atoms.pbc))
@@ -937,11 +942,12 @@ def _xyz_layout(path: Path) -> tuple[int, str | None]:
     return frame, None
 
 
-def _xyz_frame_lines(path: Path) -> Iterator[int]:
-    """The 1-based line of each frame's atom-count line of an (extended) XYZ file, streamed: the
-    layout ASE's extxyz reader indexes (atom-count line, comment line, that many atom lines, up to
-    three ``VEC`` lines; a blank line ends the file). Stops where that layout breaks (ASE then
-    fails, and :func:`_xyz_layout` says where)."""
+def _xyz_frame_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line, comment)`` of each frame of an (extended) XYZ file, streamed: the 1-based line of its
+    atom-count line and its comment line's text (the key=value pairs as written). The layout ASE's
+    extxyz reader indexes (atom-count line, comment line, that many atom lines, up to three ``VEC``
+    lines; a blank line ends the file). Stops where that layout breaks (ASE then fails, and
+    :func:`_xyz_layout` says where)."""
     from ase.io.formats import open_with_compression
 
     with open_with_compression(str(path), "r") as fh:
@@ -951,19 +957,30 @@ def _xyz_frame_lines(path: Path) -> Iterator[int]:
                 natoms = int(line)
             except ValueError:
                 return
-            yield lineno
-            for _ in range(natoms + 1):
+            comment = fh.readline()
+            yield lineno, comment
+            for _ in range(natoms):
                 fh.readline()
             lineno, line = lineno + natoms + 2, fh.readline()
             while line.lstrip().startswith("VEC"):  # the old extxyz cell lines after the atoms
                 lineno, line = lineno + 1, fh.readline()
 
 
+def _written_value(comment: str, key: str) -> str | None:
+    """The value of ``key`` on an extxyz comment line as written (quotes removed), or None. ASE converts
+    values by their look (``007`` -> 7, ``1e3`` -> 1000.0, ``T`` -> True), which breaks ids."""
+    import re
+
+    m = re.search(r'(?:^|\s)' + re.escape(key) + r'\s*=\s*(?:"([^"]*)"|\'([^\']*)\'|(\S+))', comment)
+    return None if m is None else next(g for g in m.groups() if g is not None)
+
+
 def read_ase(path: str | Path, target_column: str | None = None, id_column: str | None = "id",
              arrays: bool = False) -> Iterator[RawRecord]:
     """Records of a file ASE reads frame by frame (``ase.io.iread``: extended XYZ, ASE trajectory...),
     streamed. Ids from each frame's ``info[id_column]`` (else ``frame<N>``), targets from
-    ``info[target_column]`` (extxyz: ``key=value`` on the comment line), else from the frame's
+    ``info[target_column]`` (extxyz: ``key=value`` on the comment line; an id as written there, not as ASE
+    converts it: ``007`` stays ``007``), else from the frame's
     calculator results, where ASE files ``energy``/``free_energy`` (extxyz and ``.traj``). A frame that is not a
     periodic crystal, or whose lines ASE cannot parse, is a record with its error (validation
     quarantines it) and reading goes on with the next frame. A broken frame layout (an atom-count
@@ -999,12 +1016,15 @@ def read_ase(path: str | Path, target_column: str | None = None, id_column: str 
             # the frame layout is sound: only this frame's lines are bad; go on from the next frame
             # (ASE's generator ends at its exception, so a new one starts there)
             yield RawRecord(f"frame{i}", None, math.nan if target_column is not None else None,
-                            f"ASE cannot parse frame {i} ({what})", line=next(frame_lines, None))
+                            f"ASE cannot parse frame {i} ({what})", line=next(frame_lines, (None, ""))[0])
             i += 1
             frames = ase.io.iread(str(path), index=slice(i, None))
             continue
         info = getattr(atoms, "info", {}) or {}
-        rid = str(info.get(id_column)) if id_column and info.get(id_column) is not None else f"frame{i}"
+        line, comment = next(frame_lines, (None, ""))
+        written = _written_value(comment, id_column) if id_column and comment else None
+        rid = written if written is not None else (
+            str(info.get(id_column)) if id_column and info.get(id_column) is not None else f"frame{i}")
         try:
             structure, error = _atoms_structure(atoms, arrays), None
         except (ValueError, np.linalg.LinAlgError) as exc:
@@ -1021,7 +1041,7 @@ def read_ase(path: str | Path, target_column: str | None = None, id_column: str 
             note = _target_note(value) if value is not None else (
                 f"frame has no '{target_column}' (target_column) in its info or calculator results; keys: "
                 f"{sorted(map(str, {**info, **results})) or 'none'}")
-        yield RawRecord(rid, structure, target, error, line=next(frame_lines, None), target_note=note)
+        yield RawRecord(rid, structure, target, error, line=line, target_note=note)
         i += 1
 
 
@@ -1057,7 +1077,9 @@ def iter_structure_items(path: str | Path, fmt: str = "auto", structure_column: 
         for rec in read_ase(path, id_column=id_column or "id"):
             # the structure as pymatgen dict JSON: parses back with fmt="auto"
             if rec.structure is not None:
-                yield rec.id, json.dumps(rec.structure.as_dict(), separators=(",", ":")), rec.line, None
+                d = rec.structure.as_dict()
+                d.pop("properties", None)  # the frame's info (numpy ints and arrays): not the structure
+                yield rec.id, json.dumps(d, separators=(",", ":")), rec.line, None
             else:
                 yield rec.id, "", rec.line, rec.error or "no structure"
     elif fmt == "folder":

@@ -21,13 +21,20 @@ def dataset_files(path: str) -> list[str]:
 SCREENING_KEYS = ("predict", "screening")
 
 
+def without_screening(section: dict[str, Any]) -> dict[str, Any]:
+    """The ``materials`` section less :data:`SCREENING_KEYS`: the config that prepare, the folds and the section
+    record in provenance (their rules do not pass those keys, so the section they read holds the schema's
+    defaults there, not the user's values)."""
+    return {k: v for k, v in section.items() if k not in SCREENING_KEYS}
+
+
 def training_section(section: dict[str, Any], fold: int | None = None) -> dict[str, Any]:
     """The ``materials`` section as the prepare rule (``fold`` None) or fold ``fold``'s training rule gets
     it: without :data:`SCREENING_KEYS`, and ``cv.folds`` cut to the folds the job serves (prepare: every
     fold of the split; a fold's job: its own). Running more folds later (say fold 0 as a trial, then all
     five) then reruns neither prepare nor the folds already trained; the workflow refuses a fold outside
     the split when it reads the config (:func:`sciml.materials.folds.check_cv`)."""
-    out = {k: v for k, v in section.items() if k not in SCREENING_KEYS}
+    out = without_screening(section)
     folds = list(range(int(section["cv"]["n_splits"]))) if fold is None else [int(fold)]
     out["cv"] = {**section["cv"], "folds": folds}
     return out

@@ -126,7 +126,7 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
                                    num_workers=int(net.get("num_workers", 0)))
             fit = fit_best(make_module, settings, seed=seed, log_dir=member.log_dir,
                            ckpt_dir=member.checkpoint_dir / f"fold{k}", datamodule=dm)
-            member_recs.append({"seed": member.seed, "epochs_run": fit.epochs_trained})
+            member_recs.append({"seed": seed, "epochs_run": fit.epochs_trained})  # the seed it trained with
             is_global_zero = is_global_zero and fit.is_global_zero
             with torch.no_grad():
                 for n in names_test:

@@ -43,6 +43,16 @@ def coevolution_section(section: dict[str, Any], family: str) -> dict[str, Any]:
     return {**{k: section[k] for k in COEVOLUTION_KEYS if k in section}, "families": entries}
 
 
+#: Keys the contact network's cross-validation and training never read (a target's or the sequence model's):
+#: their rules leave them out, so editing them reruns neither, and provenance does not record them.
+NETWORK_OMITS = ("targets", "max_length", "max_memory_gb", "sequence_model")
+
+
+def network_section(section: dict[str, Any]) -> dict[str, Any]:
+    """The ``proteins`` section less :data:`NETWORK_OMITS`: what cross-validate and train-model record."""
+    return {k: v for k, v in section.items() if k not in NETWORK_OMITS}
+
+
 #: The keys of the ``proteins`` section the sequence-only model's training step reads.
 SEQUENCE_MODEL_KEYS = ("seed", "threads", "sequence_model")
 

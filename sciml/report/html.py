@@ -34,7 +34,8 @@ details{margin:.4em 0} summary{cursor:pointer;font-weight:600} pre{background:#f
 .meta{color:#555;font-size:.9em} nav a{margin-right:1em}
 </style></head><body>
 <h1>{{ title }}</h1>
-<p class="meta">Generated {{ generated }} &middot; sciml {{ version }}{% if git %} &middot; git {{ git.commit[:12] }}{% if git.dirty %} (uncommitted changes){% endif %}{% endif %}</p>
+<p class="meta">Generated {{ generated }} by sciml {{ version }}{% if git %} &middot; git {{ git.commit[:12] }}{% if git.dirty %} (uncommitted changes){% endif %}{% endif %}</p>
+{% if code_note %}<div class="warn">{{ code_note }}</div>{% endif %}
 <nav>{% for s in sections %}<a href="#{{ s.anchor }}">{{ s.title }}</a>{% endfor %}<a href="#provenance">Provenance</a></nav>
 {% for s in sections %}
 <h2 id="{{ s.anchor }}">{{ s.title }}</h2>
@@ -57,7 +58,7 @@ details{margin:.4em 0} summary{cursor:pointer;font-weight:600} pre{background:#f
 <details><summary>{{ s.title }} &middot; {{ p.step }} &middot; {{ "%.1f"|format(p.wall_time_s or 0) }} s &middot; seed {{ p.seed }}</summary>
 <table><tr><th>input</th><th>sha256</th></tr>{% for k, v in (p.inputs_sha256 or {}).items() %}<tr><td>{{ k }}</td><td><code>{{ v }}</code></td></tr>{% endfor %}</table>
 <table><tr><th>package</th><th>version</th></tr>{% for k, v in (p.packages or {}).items() %}<tr><td>{{ k }}</td><td>{{ v }}</td></tr>{% endfor %}</table>
-<p class="meta">python {{ p.python }} &middot; {{ p.platform }} &middot; host {{ p.host }}{% if p.device %} &middot; device {{ p.device }}{% endif %}{% if p.git %} &middot; git {{ p.git.commit[:12] }}{% endif %}</p>
+<p class="meta">python {{ p.python }} &middot; {{ p.platform }} &middot; host {{ p.host }}{% if p.device %} &middot; device {{ p.device }}{% endif %}{% if p.git %} &middot; git {{ p.git.commit[:12] }}{% if p.git.dirty %} (uncommitted changes){% endif %}{% endif %}{% if p.cwd %} &middot; in {{ p.cwd }}{% endif %}</p>
 {% if p.command %}<p class="meta">command: <code>{{ p.command }}</code></p>{% endif %}
 <pre>{{ dump(p.config) }}</pre>
 </details>
@@ -110,7 +111,7 @@ def _load_provenance(path: Path) -> dict[str, Any]:
     git = raw.get("git")
     if git and not isinstance(git.get("commit"), str):
         raise DataError(path, "provenance field 'git' lacks its 'commit' (text)")
-    shown = ("step", "seed", "python", "platform", "host", "config", "wall_time_s") + _PROV_OBJECTS
+    shown = ("step", "seed", "python", "platform", "host", "config", "wall_time_s", "cwd") + _PROV_OBJECTS
     argv = raw.get("argv")
     # the step's `sciml ...` command line, shell-quoted as it could be pasted; a step run through the API (a
     # notebook's kernel, a test) has none
@@ -130,6 +131,24 @@ def config_of_run(cfg: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(domains, list):
         return cfg
     return {k: v for k, v in cfg.items() if k not in DOMAIN_KEYS or k in domains}
+
+
+def code_note(provenance: list[dict[str, Any]], rendered_at: dict[str, Any] | None) -> str:
+    """A warning when the steps did not all run on the code the report is rendered with (Snakemake reruns no
+    step when the package changes, so a report rerun alone would label old results with the new commit): the
+    commits they ran at, and how many ran with uncommitted changes; '' when they all ran at ``rendered_at``'s
+    clean commit (or no step recorded a git revision)."""
+    runs = [p["git"] for p in provenance if p.get("git")]
+    if not runs:
+        return ""
+    commits = sorted({g["commit"][:12] for g in runs})
+    dirty = sum(1 for g in runs if g.get("dirty"))
+    same = rendered_at is not None and not rendered_at.get("dirty") and commits == [rendered_at["commit"][:12]]
+    if same and not dirty:
+        return ""
+    return (f"The steps ran at git {', '.join(commits)}" + (f", {dirty} of {len(runs)} with uncommitted changes" if dirty else "")
+            + (f"; this report was rendered at {rendered_at['commit'][:12]}" + (" (uncommitted changes)" if rendered_at.get("dirty") else "")
+               if rendered_at else "") + ": each step's provenance below names the code it ran.")
 
 
 def render_report(section_paths: list[str | Path], pipeline_config: dict[str, Any] | None = None,
@@ -156,6 +175,7 @@ def render_report(section_paths: list[str | Path], pipeline_config: dict[str, An
             anchor = f"{section.domain}-{k}"
         anchors.add(anchor)
         sections.append({**section.__dict__, "figures": figures, "prov": prov, "anchor": anchor})
+    git = git_revision()  # the code rendering the report (the steps' own commits are in their provenance)
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     env.globals.update(fmt=_fmt, dump=lambda obj: yaml.safe_dump(obj, sort_keys=True))
     return env.from_string(TEMPLATE).render(
@@ -163,6 +183,7 @@ def render_report(section_paths: list[str | Path], pipeline_config: dict[str, An
         sections=sections,
         generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__,
-        git=git_revision(),
+        git=git,
+        code_note=code_note([p for s in sections for p in s["prov"]], git),
         pipeline_config=yaml.safe_dump(config_of_run(pipeline_config), sort_keys=True) if pipeline_config else "",
     )

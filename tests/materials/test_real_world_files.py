@@ -187,3 +187,48 @@ def test_a_poscar_whose_comment_starts_with_data_is_read_as_a_poscar_in_every_pa
 
     assert len(parse_structure("data_run7\n" + NACL_POSCAR5.split("\n", 1)[1])) == 8
     assert len(parse_structure(NACL_CIF)) == 8
+
+
+def _cu_frame(rid: str, extra: str = "", pbc: str = "T T T") -> str:
+    a = 1.8
+    return (f'1\nLattice="0.0 {a} {a} {a} 0.0 {a} {a} {a} 0.0" Properties=species:S:1:pos:R:3 id={rid} {extra} '
+            f'pbc="{pbc}"\nCu 0.0 0.0 0.0\n')
+
+
+def test_extxyz_ids_are_the_text_written_and_screening_shards_frames_with_numeric_info(tmp_path):
+    """ASE converts key=value by its look: id=007 became 7, 1e3 became 1000.0, T became True, so predictions no
+    longer joined the user's table; an integer info value (spacegroup=12, step=3) crashed the shard step
+    (numpy int64 in the structure's JSON)."""
+    from sciml.materials.readers import iter_structure_items, parse_structure
+
+    path = tmp_path / "frames.extxyz"
+    path.write_text(_cu_frame("007", "spacegroup=225") + _cu_frame('"1e3"', "step=3") + _cu_frame("T")
+                    + _cu_frame('"two words"'))
+    assert [r.id for r in read_ase(path)] == ["007", "1e3", "T", "two words"]
+    items = list(iter_structure_items(path))
+    assert [i[0] for i in items] == ["007", "1e3", "T", "two words"] and all(i[3] is None for i in items)
+    assert parse_structure(items[0][1]).composition.reduced_formula == "Cu"
+
+
+def test_a_frame_periodic_in_no_direction_is_no_crystal(tmp_path):
+    """A molecule in a box (pbc="F F F") was scored as a cluster among the crystals, unsaid."""
+    path = tmp_path / "mixed.extxyz"
+    path.write_text(_cu_frame("crystal") + _cu_frame("molecule", pbc="F F F") + _cu_frame("slab", pbc="T T F"))
+    records = {r.id: r for r in read_ase(path)}
+    assert records["crystal"].error is None and records["slab"].error is None
+    assert "periodic in no direction" in records["molecule"].error and records["molecule"].structure is None
+
+
+def test_a_missing_value_written_as_text_is_named_and_a_bad_manifest_is_a_data_error(tmp_path):
+    from sciml.errors import DataError
+    from sciml.materials.readers import parse_structure
+    from sciml.materials.steps.gather import gather
+    from tests.materials.conftest import tiny_config
+
+    with pytest.raises(ValueError, match=r"missing structure \('NaN'\)"):
+        parse_structure("NaN")
+    for content, why in (("[1, 2]", "must be a JSON object"), ('{"warnings": []}', "not a shard manifest")):
+        manifest = tmp_path / "shards.json"
+        manifest.write_text(content)
+        with pytest.raises(DataError, match=why):
+            gather(tiny_config(), [], tmp_path / "out", manifest=manifest)

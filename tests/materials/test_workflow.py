@@ -120,3 +120,20 @@ def test_cli_help_and_config_errors(tmp_path):
     proc = _sciml("materials", "prepare", "--config-json", '{"dataset": {"path": "nope.csv"}}',
                   "--data-root", str(tmp_path), "--out-dir", str(tmp_path))
     assert proc.returncode == 2 and "nope.csv" in proc.stderr and "not found" in proc.stderr
+
+
+def test_provenance_records_the_config_the_steps_read(tmp_path, trained_fold):
+    """prepare and the folds recorded the schema's predict/screening defaults (their rules do not pass those
+    keys: the report showed predict.batch_size 512 beside the user's 64) and a Matbench file's target column
+    as null instead of the column read."""
+    from tests.materials.conftest import REPO, tiny_config
+
+    from sciml.materials.steps import prepare
+
+    cfg = tiny_config()
+    assert cfg["dataset"]["target_column"] is None  # the file's only other column is read
+    summary = prepare(cfg, REPO / "data", tmp_path / "prepared", tmp_path / "cache", threads=1)
+    for path in (tmp_path / "prepared" / "provenance.json", trained_fold[1] / "provenance.json"):
+        recorded = json.loads(path.read_text())["config"]
+        assert "predict" not in recorded and "screening" not in recorded, path
+        assert recorded["dataset"]["target_column"] == summary["target_column"] is not None, path

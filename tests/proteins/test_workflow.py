@@ -78,6 +78,9 @@ def test_tiny_workflow_determinism_and_resume(workflow_runner, tmp_path):
     prov = json.loads((res / "families/3a4rA/provenance.json").read_text())
     assert set(prov["config"]) == {"seed", "threads", "min_identity", "potts", "meanfield", "families"}
     assert [f["name"] for f in prov["config"]["families"]] == ["3a4rA"]
+    # the network's cross-validation records what it read: no target, predict limit or sequence-model default
+    cv_prov = json.loads((res / "cross_validate/provenance.json").read_text())
+    assert not {"targets", "max_length", "max_memory_gb", "sequence_model"} & set(cv_prov["config"])
     edited = {**TINY, "network": {**TINY["network"], "max_epochs": 4}}
     proc = workflow_runner({"domains": ["proteins"], "data_root": "data", "proteins": edited},
                            targets=(str(tmp_path / "results/proteins/section/section.json"),), extra_args=("-n",))
@@ -124,6 +127,7 @@ def test_tiny_workflow_determinism_and_resume(workflow_runner, tmp_path):
     single = json.loads(ref)
     assert ens["member_means"][0] == single["mean"]["network"]
     assert [m["seed"] for m in ens["folds"][0]["members"]] == [0, 1]
+    assert [m["seed"] for m in ens["folds"][1]["members"]] == [1, 2]  # the seeds fold 1 trained with (seed + m + k)
     assert (tmp_path / "ens/folds/fold0/members/member_1/logs/version_0/metrics.csv").is_file()
     member_dirs = sorted(p.name for p in (tmp_path / "ck_again/proteins_network").iterdir())
     assert len(member_dirs) == 2

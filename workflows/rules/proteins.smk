@@ -4,6 +4,7 @@
 # data/proteins/). Checkpoints live under CHECKPOINTS (outside declared outputs) so a
 # rerun resumes. Threads: one source, config["proteins"]["threads"], passed as --threads.
 from sciml.cluster_resources import gpus_per_job
+from sciml.proteins.workflow import NETWORK_OMITS as PROTEINS_NETWORK_OMITS
 from sciml.proteins.workflow import coevolution_section
 from sciml.proteins.workflow import entry_files as proteins_entry_files
 from sciml.proteins.workflow import sequence_model_section as proteins_sequence_model_section
@@ -61,7 +62,7 @@ rule proteins_cross_validate:
         provenance=f"{PROTEINS}/cross_validate/provenance.json",
     params:
         # a new target or a predict-only limit reruns no training
-        cfg=section_json("proteins", without=("targets", "max_length", "max_memory_gb", "sequence_model")),
+        cfg=section_json("proteins", without=PROTEINS_NETWORK_OMITS),
         family_dirs=expand(f"{PROTEINS}/families/{{family}}", family=PROTEIN_FAMILIES),
         ckpt=f"{CHECKPOINTS}/proteins",
         launcher=ddp_launcher,
@@ -139,7 +140,7 @@ rule proteins_train_model:
         provenance=f"{PROTEINS}/model/provenance.json",
     params:
         # a new target or a predict-only limit reruns no training
-        cfg=section_json("proteins", without=("targets", "max_length", "max_memory_gb", "sequence_model")),
+        cfg=section_json("proteins", without=PROTEINS_NETWORK_OMITS),
         family_dirs=expand(f"{PROTEINS}/families/{{family}}", family=PROTEIN_FAMILIES),
         ckpt=f"{CHECKPOINTS}/proteins",
         cv_dir=folder_param(f"{PROTEINS}/cross_validate"),

@@ -3,6 +3,7 @@
 # is scored by its own `predict` job (so a cluster runs them in parallel through the SLURM
 # executor; a killed shard reruns alone), and `gather` ranks them into one table, the top-k,
 # a histogram and the report section. Each rule calls one step of sciml.materials.steps.
+import glob
 import os
 
 SCREENING = config["materials"]["screening"]
@@ -48,6 +49,8 @@ if screening_enabled():
             shard=f"{SCREENING_SHARDS}/{{shard}}.csv.gz",
             model_json=f"{SCREENING_MODEL}/model.json",
             model=f"{SCREENING_MODEL}/model.pt",
+            # an ensemble's other members: retraining one alone rescores every shard
+            members=sorted(glob.glob(os.path.join(SCREENING_MODEL, "model_member*.pt"))),
         output:
             predictions=f"{SCREENING_SCORED}/{SCREENING_PRED}",
             skipped=f"{SCREENING_SCORED}/skipped.csv",

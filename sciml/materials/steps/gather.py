@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sciml.errors import DataError
-from sciml.io import atomic_path, write_csv_atomic, write_json_atomic
+from sciml.io import atomic_path, read_json_object, write_csv_atomic, write_json_atomic
 from sciml.steps import run_step
 
 from sciml.materials.steps.predict import OUTPUT_FILES, SKIPPED_FILE
@@ -90,9 +90,13 @@ def gather(cfg: dict[str, Any], shard_dirs: list[str | Path], out_dir: str | Pat
     input_warnings: list[str] = []
     inputs = [d / f for d in shard_dirs for f in (OUTPUT_FILES[fmt], SKIPPED_FILE)]
     if manifest is not None:
-        doc = json.loads(Path(manifest).read_text(encoding="utf-8"))
+        doc = read_json_object(manifest, "shard manifest", "written by 'sciml materials shard' as shards.json")
+        shards = doc.get("shards")
+        if not (isinstance(shards, list) and all(isinstance(s, dict) and "name" in s and "n_structures" in s
+                                                  for s in shards)):
+            raise DataError(manifest, "not a shard manifest: needs 'shards', a list of {name, n_structures}")
         input_warnings = [w for w in doc.get("warnings", []) if "no structure records" not in w]
-        expected = {s["name"]: int(s["n_structures"]) for s in doc["shards"]}
+        expected = {s["name"]: int(s["n_structures"]) for s in shards}
         missing = sorted(set(expected) - {d.name for d in shard_dirs})
         if missing:
             raise DataError(manifest, f"{len(missing)} shard(s) not gathered: {', '.join(missing[:5])}")

@@ -70,7 +70,10 @@ def section(cfg: dict[str, Any], prepared_dir: str | Path, fold_dirs: list[str |
     prepared_dir = Path(prepared_dir)
     fold_dirs = [Path(d) for d in fold_dirs]
     summary_path = prepared_dir / "summary.json"
-    with run_step("materials.section", cfg, out_dir, inputs=[summary_path]) as step:
+    from sciml.materials.workflow import without_screening
+
+    with run_step("materials.section", cfg, out_dir, inputs=[summary_path],
+                  provenance_config=without_screening(cfg)) as step:
         if not summary_path.is_file():
             raise DataError(summary_path, "prepare summary missing (did 'sciml materials prepare' finish?)")
         summary_prep = json.loads(summary_path.read_text(encoding="utf-8"))

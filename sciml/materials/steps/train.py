@@ -183,9 +183,12 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
     out_dir = Path(out_dir)
     tcfg = cfg["train"]
     # fold k's members train with seeds seed + k + m (m: member): provenance records the seeds used
+    from sciml.materials.workflow import without_screening
+
     with run_step(f"materials.train.fold{fold}", cfg, out_dir, threads=resolve_threads(threads, cfg),
-                  seed=cfg["seed"] + fold) as step:
+                  seed=cfg["seed"] + fold, provenance_config=without_screening(cfg)) as step:
         cfg = {**cfg, "dataset": resolved_dataset(cfg["dataset"], resolve(cfg["dataset"]["path"], root))}
+        step.record.config = without_screening(cfg)  # provenance: the target column read
         table, data_path, loader = load_table(cfg, root, cache_dir)
         step.add_inputs([data_path])
         if cfg["model"]["name"] in ("sevennet", "chgnet"):  # the pretrained weights (sha256 into provenance)

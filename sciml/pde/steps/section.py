@@ -204,7 +204,8 @@ def section(cfg: dict[str, Any], out_dir: str | Path, *, evaluate_dirs: Sequence
                        "solver s (finest)", "PINN training s", "N query points", "PINN inference s (N points)",
                        "break-even solves"], speed_rows,
                       "Solver time: one full solve onto the reference grid, best of repeats, cheapest resolution (grid "
-                      "and time steps) whose error <= the PINN's, timed back to back with the PINN's inference. "
+                      "and time steps) whose error <= the PINN's, timed back to back with the PINN's inference "
+                      "(the evaluate step); the finest solve's time is the solve step's own measurement. "
                       "Training: optimizer wall time. Break-even: smallest n with train + n*inference <= n*solver "
                       "('never' if the solver is faster per query); it counts repeated solves of the same problem, "
                       "which a stored solution answers without solving again, so it is a pay-off only where each "

@@ -34,8 +34,10 @@ def cross_validate(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: 
     log = log or (lambda m: print(m, file=sys.stderr))
     net = cfg["network"]
     inputs = [Path(d) / f for d in family_dirs for f in (fam_io.SCORES_FILE, fam_io.METRICS_FILE)]
+    from sciml.proteins.workflow import network_section
+
     with run_step("proteins.cross_validate", cfg, out_dir, inputs=inputs,
-                  threads=resolve_threads(threads, cfg)) as step:
+                  threads=resolve_threads(threads, cfg), provenance_config=network_section(cfg)) as step:
         folds_dir = step.output(FOLDS_DIR)
         folds_dir.mkdir(exist_ok=True)  # empty when the network is skipped
         scored = [(Path(p).name, fam_io.read_scored_family(p)) for p in family_dirs]

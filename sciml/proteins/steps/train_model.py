@@ -29,7 +29,10 @@ def train_model(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str
     inputs = [Path(d) / fam_io.SCORES_FILE for d in family_dirs]
     if cv_dir is not None:
         inputs.append(Path(cv_dir) / "metrics.json")
-    with run_step("proteins.train_model", cfg, out_dir, inputs=inputs, threads=resolve_threads(threads, cfg)) as step:
+    from sciml.proteins.workflow import network_section
+
+    with run_step("proteins.train_model", cfg, out_dir, inputs=inputs, threads=resolve_threads(threads, cfg),
+                  provenance_config=network_section(cfg)) as step:
         fams, skipped, sha, sequences = [], [], {}, {}
         for d in family_dirs:
             z = fam_io.read_scored_family(d)
