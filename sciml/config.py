@@ -124,7 +124,22 @@ def _validator_with_defaults(schema: dict[str, Any]):
                                       "job and file names, so each must be unique")
             seen.setdefault(name, i)
 
-    cls = validators.extend(Draft7Validator, {"properties": set_defaults, "uniqueNames": unique_names})
+    validate_type = Draft7Validator.VALIDATORS["type"]
+
+    def type_of_written_value(validator, types, instance, schema):
+        """The schema's ``type``, and two values that pass it but are not what the key means: a whole float
+        where only an integer is wanted (JSON Schema counts 20.0 as an integer; torch and fold names do not),
+        and the text ``null``/``~`` where null is allowed (Snakemake's ``--config`` passes a nested null as
+        text). :func:`_numbers_from_strings` turns both into what they say before the final validation."""
+        yield from validate_type(validator, types, instance, schema)
+        allowed = types if isinstance(types, list) else [types]
+        if isinstance(instance, float) and instance.is_integer() and "integer" in allowed and "number" not in allowed:
+            yield ValidationError(f"{instance!r} is a whole float where an integer is wanted")
+        elif isinstance(instance, str) and instance.strip().lower() in _NULL_TEXT and "null" in allowed:
+            yield ValidationError(f"{instance!r} is the text of null")
+
+    cls = validators.extend(Draft7Validator, {"properties": set_defaults, "uniqueNames": unique_names,
+                                              "type": type_of_written_value})
     return cls(schema, registry=registry)
 
 
@@ -157,23 +172,46 @@ def restore_on_keys(instance: dict[str, Any], source: str | Path | None = None, 
 _NUMBER_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
+#: Snakemake's ``--config`` passes ``null`` and booleans nested in a mapping (``{unit: null}``) as text: what the
+#: words mean where the schema allows null (whatever else it allows) or a boolean (and no string).
+_NULL_TEXT = ("null", "~")
+_BOOLEAN_TEXT = {"true": True, "false": False}
+
+
 def _numbers_from_strings(instance: dict[str, Any], validator: Any) -> None:
     """Turn, in place, each string such as ``"1e-3"`` or ``"3"`` that sits where the schema wants a number
     (or an integer, when it is whole) into that number, so ``lr: 1e-3`` in a YAML file means 0.001 and
-    ``--config 'materials={train: {max_epochs: 3}}'`` means 3. A string where a string may stand is kept."""
+    ``--config 'materials={train: {max_epochs: 3}}'`` means 3; a whole float where the schema wants an integer
+    (``width: 20.0``, ``folds: [0.0]``) into the integer (torch and the fold names need one); the text
+    ``null``/``~`` where the schema allows null, and ``true``/``false`` where it wants a boolean and no string
+    (``--config`` passes ``{unit: null}`` nested in a mapping as the text "null"). Any other string where a
+    string may stand is kept."""
+    types_of = lambda err: err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]  # noqa: E731
     for _ in range(1000):  # each pass fixes every such value it sees; nested ones may need another pass
         fixes = []
         for err in validator.iter_errors(instance):
-            if err.validator != "type" or not isinstance(err.instance, str):
+            if err.validator != "type":
+                continue
+            types = types_of(err)
+            if isinstance(err.instance, float) and "integer" in types and err.instance.is_integer():
+                fixes.append((list(err.absolute_path), int(err.instance)))
+                continue
+            if not isinstance(err.instance, str):
+                continue
+            word = err.instance.strip().lower()
+            if word in _NULL_TEXT and "null" in types:
+                fixes.append((list(err.absolute_path), None))
+                continue
+            if word in _BOOLEAN_TEXT and "boolean" in types and "string" not in types:
+                fixes.append((list(err.absolute_path), _BOOLEAN_TEXT[word]))
                 continue
             if not _NUMBER_TEXT.fullmatch(err.instance.strip()):
                 continue
-            types = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
             value = float(err.instance)
-            if "number" in types:
-                fixes.append((list(err.absolute_path), value))
-            elif "integer" in types and value.is_integer():
+            if "integer" in types and value.is_integer():
                 fixes.append((list(err.absolute_path), int(value)))
+            elif "number" in types:
+                fixes.append((list(err.absolute_path), value))
         if not fixes:
             return
         for path, value in fixes:
@@ -196,6 +234,10 @@ def validate(instance: dict[str, Any], schema: dict[str, Any] | None = None,
         instance = {}
     if not isinstance(instance, dict):
         raise ConfigError(prefix or "<root>", "must be a mapping of keys to values", source)
+    if not prefix:  # a domain section with every key commented out (`materials:` alone) is read as null
+        for domain in ("materials", "pde", "proteins"):
+            if domain in instance and instance[domain] is None:
+                instance[domain] = {}
     restore_on_keys(instance, source, prefix)
     validator = _validator_with_defaults(schema)
     _numbers_from_strings(instance, validator)
@@ -206,10 +248,12 @@ def validate(instance: dict[str, Any], schema: dict[str, Any] | None = None,
         path += [str(p) for p in err.absolute_path]
         key = ".".join(path) or "<root>"
         if err.validator == "additionalProperties":
-            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            extra = sorted((k for k in err.instance if k not in err.schema.get("properties", {})), key=str)
             known = ", ".join(sorted(err.schema.get("properties", {})))
-            key = ".".join(path + extra[:1])
-            raise ConfigError(key, f"unknown key (known keys here: {known})", source)
+            key = ".".join(path + [str(k) for k in extra[:1]])
+            quote = (" (YAML 1.1 reads a bare key on/off/yes/no/y/n as a boolean, and a number as a number: "
+                     "quote it)") if extra and not isinstance(extra[0], str) else ""
+            raise ConfigError(key, f"unknown key{quote} (known keys here: {known})", source)
         desc = err.schema.get("description")
         msg = err.message + (f" — {desc}" if desc else "")
         raise ConfigError(key, msg, source)
@@ -226,8 +270,9 @@ def domain_section(name: str, config_json: str | dict[str, Any] | None = None,
     """The validated config section of one domain.
 
     ``config_json`` is the section as JSON (what the Snakemake rules pass), or as a dict (a notebook's);
-    ``config_file`` a YAML file holding either a whole pipeline config (with a
-    ``name:`` key) or just the section. With neither, the section's defaults.
+    ``config_file`` a YAML file holding either a whole pipeline config (any top-level key of the root
+    schema: ``data_root``, ``domains``, a domain's section...; its top level is validated too, and a
+    missing ``name:`` section means the defaults) or just the section. With neither, the section's defaults.
     ``overrides`` (a notebook's changes, e.g. ``{"pinn": {"lbfgs_iterations": 50}}``) are
     deep-merged in before validation, so a misspelt key is refused like one in a file; changing
     the returned dict by hand is not checked. ``pathlib.Path`` values in a dict become strings.
@@ -246,7 +291,14 @@ def domain_section(name: str, config_json: str | dict[str, Any] | None = None,
         source = "--config-json"
     elif config_file is not None:
         data = load_yaml(config_file) or {}
-        section = data.get(name, data) if isinstance(data, dict) and name in data else data
+        root_keys = set(schema_for()["properties"])  # data_root, domains, ... and the domain sections
+        if isinstance(data, dict) and any(isinstance(k, str) and k in root_keys for k in data):
+            # a whole pipeline config: its top level is checked as the workflow checks it (a misspelt
+            # data_root was ignored), and a file without this domain's section means its defaults
+            validate(json.loads(json.dumps(data, default=str)), source=config_file)
+            section = data.get(name) or {}
+        else:
+            section = data
         source = config_file
     else:
         section = {}

@@ -101,8 +101,16 @@ def run_step(name: str, cfg: dict[str, Any], out_dir: str | Path, *,
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    set_torch_threads(threads)
-    if not is_global_zero_env():
+    with process_state_kept():
+        set_torch_threads(threads)
+        yield from _run_step_body(name, cfg, out, inputs, provenance_config, seed, provenance_file, is_global_zero_env())
+
+
+def _run_step_body(name: str, cfg: dict[str, Any], out: Path, inputs: Iterable[str | Path],
+                   provenance_config: dict[str, Any] | None, seed: int | None, provenance_file: str,
+                   global_zero: bool) -> Iterator[StepRun]:
+    """The body of :func:`run_step` inside :func:`process_state_kept`."""
+    if not global_zero:
         # a non-zero rank of a multi-process (DDP) run: it trains with the others but writes
         # nothing, provenance included (rank 0 writes everything once)
         yield StepRun(name=name, cfg=cfg, out_dir=out,
@@ -112,3 +120,44 @@ def run_step(name: str, cfg: dict[str, Any], out_dir: str | Path, *,
                      seed=seed if seed is not None else cfg.get("seed"), inputs=inputs,
                      filename=provenance_file) as rec:
         yield StepRun(name=name, cfg=cfg, out_dir=out, record=rec)
+
+
+#: Environment variables a step's training sets for the whole process (Lightning's seed, cuBLAS's
+#: deterministic workspace): put back as they were when the step ends.
+_STEP_ENVIRONMENT = ("PL_GLOBAL_SEED", "CUBLAS_WORKSPACE_CONFIG")
+
+
+@contextmanager
+def process_state_kept() -> Iterator[None]:
+    """Leave the process as a step found it: a notebook calls steps between its own cells, and a step sets
+    torch's thread count, seeds the random generators (Python, numpy, torch), turns on torch's deterministic
+    algorithms (Lightning's ``deterministic``) and sets :data:`_STEP_ENVIRONMENT`. Each is put back when the
+    step ends (torch's only when torch was imported before it; a step that imported it resets deterministic
+    mode to torch's default)."""
+    import random
+
+    import numpy as np
+
+    torch = sys.modules.get("torch")
+    env = {k: os.environ.get(k) for k in _STEP_ENVIRONMENT}
+    py_state, np_state = random.getstate(), np.random.get_state()
+    torch_state = None if torch is None else (torch.get_num_threads(), torch.get_rng_state(),
+                                              torch.are_deterministic_algorithms_enabled(),
+                                              torch.is_deterministic_algorithms_warn_only_enabled())
+    try:
+        yield
+    finally:
+        for k, v in env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            threads, rng, deterministic, warn_only = torch_state or (None, None, False, False)
+            if threads is not None:
+                torch.set_num_threads(threads)
+                torch.set_rng_state(rng)
+            torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)

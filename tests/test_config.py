@@ -337,3 +337,59 @@ def test_unquoted_on_key_runs_through_the_cli_with_config_file(tmp_path: Path, c
     prov = json.loads((tmp_path / "solve" / "provenance.json").read_text())
     assert '"on": "left"' in json.dumps(prov)
     assert (tmp_path / "train" / "train.json").is_file()
+
+
+def test_values_as_yaml_and_snakemake_write_them_mean_what_they_say():
+    """A whole float where an integer is wanted (width: 20.0 crashed torch, folds: [0.0] named fold_0.0), and
+    null/true/false that Snakemake's --config passes as text when nested (unit: 'null' was the unit 'null')."""
+    from sciml.config import domain_section
+
+    pde = domain_section("pde", {"pinn": {"width": 20.0, "hard_constraints": "false", "num_test": "null"}})
+    assert pde["pinn"]["width"] == 20 and isinstance(pde["pinn"]["width"], int)
+    assert pde["pinn"]["hard_constraints"] is False and pde["pinn"]["num_test"] is None
+    mat = domain_section("materials", {"cv": {"folds": [0.0, 1.0]}, "dataset": {"unit": "null", "transform": "none"},
+                                       "train": {"lr": 1.0, "devices": "0,1"}})
+    assert mat["cv"]["folds"] == [0, 1] and all(isinstance(f, int) for f in mat["cv"]["folds"])
+    assert mat["dataset"]["unit"] is None and mat["dataset"]["transform"] == "none"  # an enum word stays
+    assert mat["train"]["lr"] == 1.0 and isinstance(mat["train"]["lr"], float)
+
+
+@pytest.mark.parametrize("section, over, message", [
+    ("materials", {"train": {"devices": 0}}, "materials.train.devices"),
+    ("materials", {"train": {"devices": "banana"}}, "materials.train.devices"),
+    ("materials", {"train": {"accelerator": "gpuu"}}, "materials.train.accelerator"),
+    ("proteins", {"network": {"devices": -2}}, "proteins.network.devices"),
+    ("materials", {"screening": {True: 1}}, r"materials\.screening\.True.*read.*as a boolean.*quote it"),
+])
+def test_trainer_settings_and_keys_yaml_reads_as_booleans_are_refused_naming_the_key(section, over, message):
+    """devices: 0 or accelerator: gpuu failed late with a Lightning traceback; a bare key `on:` crashed
+    validation with a TypeError (a bool among the str keys)."""
+    from sciml.config import domain_section
+
+    with pytest.raises(ConfigError, match=message):
+        domain_section(section, over)
+
+
+def test_a_whole_config_given_to_the_cli_is_checked_at_its_top_level(tmp_path):
+    """A misspelt data_root in a whole pipeline config given with --config was ignored (the built-in dataset
+    was prepared); a whole config without the domain's section was read as that section."""
+    from sciml.config import domain_section
+
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("data_rot: /somewhere\nmaterials: {dataset: {limit: 5}}\n")
+    with pytest.raises(ConfigError, match="data_rot.*unknown key") as err:
+        domain_section("materials", config_file=typo)
+    assert str(typo) in str(err.value)
+    other = tmp_path / "other.yaml"
+    other.write_text("data_root: data\ndomains: [pde]\n")
+    assert domain_section("pde", config_file=other)["problems"] == domain_section("pde")["problems"]
+    section_only = tmp_path / "section.yaml"
+    section_only.write_text("train: {max_epochs: 2}\n")
+    assert domain_section("materials", config_file=section_only)["train"]["max_epochs"] == 2
+
+
+def test_a_domain_section_with_every_key_commented_out_means_its_defaults():
+    """`materials:` alone (its keys commented out) is null in YAML: the workflow refused 'None is not of type
+    object'."""
+    cfg = validate(yaml.safe_load("domains: [materials]\nmaterials:\n#  train: {lr: 0.01}\n"))
+    assert cfg["materials"]["train"]["lr"] == domain_section("materials")["train"]["lr"]

@@ -282,3 +282,10 @@ def test_fetch_entry_without_download_url_is_a_data_error(monkeypatch, tmp_path:
     monkeypatch.setattr(fetch_mod, "load_manifest", lambda: {"p/made.aln": entry})
     with pytest.raises(DataError):
         fetch("p/made.aln", tmp_path)
+
+
+def test_a_data_root_under_home_written_with_a_tilde(monkeypatch, tmp_path):
+    from sciml.data.manifest import data_root
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert data_root("~/sciml-data") == tmp_path / "sciml-data"

@@ -25,6 +25,17 @@ def test_dry_run_plans_the_report(snakemake, tmp_path):
     assert "report" in proc.stdout
 
 
+def test_a_results_folder_under_home_written_with_a_tilde_is_the_home_folder(snakemake, tmp_path, tool_env):
+    """results_dir: ~/results planned every output under a folder named '~' in the working directory."""
+    import os
+
+    env_home = tool_env.get("HOME") or os.path.expanduser("~")
+    proc = snakemake("-n", "--cores", "1", "--config", "results_dir=~/sciml_dry_run_results", "domains=[pde]")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{env_home}/sciml_dry_run_results/report.html" in proc.stdout
+    assert "output: ~/" not in proc.stdout and " ~/sciml_dry_run_results/" not in proc.stdout
+
+
 def test_lint_is_clean(snakemake):
     proc = snakemake("--lint")
     out = proc.stdout + proc.stderr

@@ -95,3 +95,39 @@ def test_figures_are_headless_and_keep_the_global_backend(tmp_path: Path) -> Non
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["svg", "False"]
     assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_step_leaves_the_process_as_it_found_it(tmp_path):
+    """A notebook calls steps between its own cells: a step set torch's thread count, seeded the global random
+    generators, turned on deterministic algorithms and set PL_GLOBAL_SEED for the rest of the kernel."""
+    import os
+    import random
+
+    import numpy as np
+    import torch
+
+    from sciml.steps import run_step
+
+    before = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
+    torch.set_num_threads(2)
+    torch.use_deterministic_algorithms(False)  # earlier tests may have trained with Lightning outside a step
+    np.random.seed(7)
+    random.seed(7)
+    torch.manual_seed(7)
+    expected = (np.random.rand(), random.random(), float(torch.rand(1)))
+    np.random.seed(7)
+    random.seed(7)
+    torch.manual_seed(7)
+    os.environ.pop("PL_GLOBAL_SEED", None)
+    with run_step("x.y", {"seed": 0}, tmp_path, threads=1):
+        assert torch.get_num_threads() == 1
+        np.random.seed(0)
+        random.seed(0)
+        torch.manual_seed(0)
+        torch.use_deterministic_algorithms(True)
+        os.environ["PL_GLOBAL_SEED"] = "0"
+    assert torch.get_num_threads() == 2 and not torch.are_deterministic_algorithms_enabled()
+    assert "PL_GLOBAL_SEED" not in os.environ
+    assert (np.random.rand(), random.random(), float(torch.rand(1))) == expected
+    torch.set_num_threads(before[0])
+    torch.use_deterministic_algorithms(before[1])

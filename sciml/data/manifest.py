@@ -115,10 +115,11 @@ def load_manifest() -> dict[str, DataEntry]:
 
 
 def data_root(root: str | Path | None = None) -> Path:
-    """The data root: ``root`` if given, else ``$SCIML_DATA_ROOT``, else ``data/``."""
+    """The data root: ``root`` if given, else ``$SCIML_DATA_ROOT``, else ``data/``; a leading ``~`` is the
+    home folder (a config's ``data_root: ~/data`` is not expanded by a shell)."""
     if root is None:
         root = os.environ.get(ENV_DATA_ROOT) or DEFAULT_DATA_ROOT
-    return Path(root)
+    return Path(root).expanduser()
 
 
 def safe_join(root: str | Path, relative: str | Path) -> Path:

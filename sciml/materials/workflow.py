@@ -17,6 +17,18 @@ def dataset_files(path: str) -> list[str]:
     return [path] + sorted(e.path for e in os.scandir(path) if e.is_file())
 
 
+def dataset_path(config: dict[str, Any], data_root: str) -> str:
+    """The dataset file or folder the workflow reads: ``materials.dataset.path`` under ``data_root``. An absolute
+    path is refused naming the key (the steps read datasets under the data root; joined, it read as
+    ``data//home/...`` in Snakemake's missing-input error)."""
+    path = config["materials"]["dataset"]["path"]
+    if os.path.isabs(os.path.expanduser(path)):
+        raise ValueError(f"materials.dataset.path: {path!r} is absolute; give it relative to the data root and set "
+                         f"data_root to the folder that holds it (data_root: {os.path.dirname(path)!r}, path: "
+                         f"{os.path.basename(path)!r})")
+    return os.path.join(data_root, path)
+
+
 #: Keys of the ``materials`` section that only the screening rules read: editing them reruns no fold.
 SCREENING_KEYS = ("predict", "screening")
 

@@ -89,8 +89,22 @@ class PINN:
     adaptive: Any = None
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Network output at points ``X`` (n, d) as float64: (n,) for one field, (n, n_fields) for several."""
+        """Network output at points ``X`` (n, d) as float64: (n,) for one field, (n, n_fields) for several.
+        ``X``'s columns are the problem's inputs in order (``problem.inputs``, e.g. x, t); a ValueError names
+        them when the shape differs. Outside the domain the network extrapolates: a point there is said (a
+        warning with the count), not refused."""
         X = np.asarray(X, dtype=self.dde.config.real(np))
+        inputs = tuple(self.problem.inputs)
+        if X.ndim != 2 or X.shape[1] != len(inputs):
+            raise ValueError(f"predict takes points of shape (n, {len(inputs)}), one column per input "
+                             f"({', '.join(inputs)}); got shape {X.shape}")
+        lo, hi = (np.array(b, dtype=float) for b in zip(*self.problem.bounds()))
+        outside = int(((X < lo - 1e-9 * (hi - lo)) | (X > hi + 1e-9 * (hi - lo))).any(axis=1).sum())
+        if outside:
+            import warnings
+
+            warnings.warn(f"{outside} of {len(X)} points lie outside the domain's bounds {lo.tolist()} to "
+                          f"{hi.tolist()}: the network extrapolates there", UserWarning, stacklevel=2)
         with torch_precision(self.cfg["precision"]):
             out = np.asarray(self.model.predict(X), dtype=float)
         return out.ravel() if len(self.problem.fields) == 1 else out.reshape(len(X), len(self.problem.fields))

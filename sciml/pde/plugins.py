@@ -23,7 +23,7 @@ from sciml.pde.problems.base import Problem
 
 ENTRY_POINT_GROUP = "sciml.pde_problems"
 NAME = re.compile(r"^[a-z_0-9]+$")  # the workflow's problem wildcard
-_LOADED: dict[Path, list[type[Problem]]] = {}
+_LOADED: dict[Path, tuple[str, list[type[Problem]]]] = {}  # file -> (its sha256 when imported, its classes)
 #: class -> (config key, "plugin <file>" / "entry point ..."): what errors about it name
 _SOURCES: dict[type[Problem], tuple[str, str]] = {}
 
@@ -63,10 +63,15 @@ def import_user_file(path: Path, key: str, prefix: str) -> tuple[object, str]:
 
 
 def load_plugin_file(path: str | Path, key: str = "pde.plugins") -> list[type[Problem]]:
-    """Import the plugin file ``path`` once and register its Problem subclasses; returns them."""
+    """Import the plugin file ``path`` and register its Problem subclasses; returns them. Imported once per
+    content: a file edited since (a notebook user changing their problem between cells) is imported again,
+    as a fresh process would, instead of training the old class under the new file's checksum."""
+    from sciml.io import sha256_file
+
     path = Path(path).resolve()
-    if path in _LOADED:
-        return _LOADED[path]
+    digest = sha256_file(path) if path.is_file() else ""
+    if path in _LOADED and _LOADED[path][0] == digest:
+        return _LOADED[path][1]
     module, modname = import_user_file(path, key, "sciml_pde_plugin")
     classes = [c for c in vars(module).values()
                if inspect.isclass(c) and issubclass(c, Problem) and c.__module__ == modname and "name" in vars(c)]
@@ -75,7 +80,7 @@ def load_plugin_file(path: str | Path, key: str = "pde.plugins") -> list[type[Pr
     for cls in classes:
         register(_check_class(cls, f"plugin {path}", key))
         _SOURCES[cls] = (key, f"plugin {path}")
-    _LOADED[path] = classes
+    _LOADED[path] = (digest, classes)
     return classes
 
 

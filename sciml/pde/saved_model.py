@@ -108,8 +108,14 @@ def load_model(model_dir: str | Path, pinn: Any) -> dict[str, Any]:
         detail = "; ".join(_difference(k, meta.get(k), want[k]) for k in diffs)
         raise DataError(model_dir / META_FILE, f"the saved PINN does not match the config ({detail})",
                         hint="Evaluate with the config the model was trained with, or retrain.")
-    state = torch.load(model_dir / WEIGHTS_FILE, map_location="cpu", weights_only=True)
-    pinn.net.load_state_dict(state)
+    try:
+        state = torch.load(model_dir / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        pinn.net.load_state_dict(state)
+    except FileNotFoundError:
+        raise DataError(model_dir / WEIGHTS_FILE, "the saved PINN's weights are missing") from None
+    except Exception as exc:  # noqa: BLE001 -- torch raises many types for a truncated or foreign file
+        raise DataError(model_dir / WEIGHTS_FILE, f"cannot load the saved PINN's weights ({type(exc).__name__}: "
+                                                  f"{str(exc)[:200]})", hint="retrain, or restore the file") from None
     return meta
 
 

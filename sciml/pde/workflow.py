@@ -141,7 +141,10 @@ def operator_configs(config: dict[str, Any]) -> dict[str, str]:
     ``pde.operators``. Two files of one name (``a/op.yaml``, ``b/op.yaml``) would share a folder, and one
     of them would silently never run: a ValueError naming both (Snakemake shows it when it reads the rules)."""
     out: dict[str, str] = {}
-    for path in config["pde"].get("operators", []) or []:
+    for i, path in enumerate(config["pde"].get("operators", []) or []):
+        if not os.path.isfile(path):  # Snakemake's missing-input error would name no key
+            raise ValueError(f"pde.operators[{i}]: {path!r} not found (a relative path is read from the working "
+                             f"directory, {os.getcwd()})")
         name = os.path.splitext(os.path.basename(path))[0]
         if name in out:
             raise ValueError(f"pde.operators: {out[name]!r} and {path!r} have one name, {name!r}, and would share "

@@ -52,15 +52,15 @@ def load_family(spec: dict[str, Any], data_root: str | Path | None = None, min_i
     own ``min_identity`` (when set) overrides it."""
     import numpy as np
 
-    from sciml.data import resolve
     from sciml.proteins.alignments import read_alignment
+    from sciml.proteins.inputs import entry_path
     from sciml.proteins.mapping import map_query
     from sciml.proteins.structures import contact_map, read_structure, sequence_positions
 
     if spec.get("min_identity") is not None:
         min_identity = float(spec["min_identity"])
-    aln_path = resolve(spec["alignment"], data_root)
-    st_path = resolve(spec["structure"], data_root)
+    aln_path = entry_path(spec["alignment"], data_root)  # an absolute path as it is, as for a target
+    st_path = entry_path(spec["structure"], data_root)
     aln = read_alignment(aln_path, spec.get("format"))
     st = read_structure(st_path, chain=spec.get("chain"), model=spec.get("model", 0))
     cm = map_query(aln.seqs, st.sequence, path=str(aln_path), min_identity=min_identity, structure_path=str(st_path))

@@ -13,6 +13,21 @@ import re
 from pathlib import Path
 from typing import Any
 
+def entry_path(path: str | Path, data_root: str | Path | None) -> Path:
+    """A family's or target's file as the steps read it: an absolute path as it is (a user's own file
+    anywhere), else a path under the data root (:func:`sciml.data.resolve`, which checks a shipped file's
+    checksum). A missing absolute file is a DataError naming it."""
+    from sciml.data import resolve
+    from sciml.errors import DataError
+
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        if not p.is_file():
+            raise DataError(p, "file not found")
+        return p
+    return resolve(str(path), data_root)
+
+
 #: The sha256 field of a file that does not exist.
 MISSING = "missing"
 _DIGEST = re.compile(r"[0-9a-f]{64}")

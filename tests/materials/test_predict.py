@@ -347,3 +347,16 @@ def test_a_failing_screen_leaves_earlier_outputs_and_no_temporary_files(tmp_path
         predict(cfg, fold_dir, src, out, batch_size=3, id_column="name", progress=False)
     assert {name: (out / name).read_bytes() for name in before} == before
     assert sorted(p.name for p in out.iterdir() if ".tmp" in p.name) == []
+
+
+def test_one_structure_is_one_record_and_a_rerun_in_another_format_leaves_no_old_table(trained_fold, tmp_path,
+                                                                                      jdft2d_records):
+    """predict(cfg, model, structure, ...) iterated the structure's sites (8 skipped, nothing predicted, no error);
+    a parquet rerun into a CSV run's folder left the old predictions.csv beside the new table."""
+    cfg, fold_dir, _ = trained_fold
+    out = tmp_path / "one"
+    stats = predict(cfg, fold_dir, jdft2d_records[0].structure, out, progress=False)
+    assert stats["n_predicted"] == 1 and stats["n_skipped"] == 0
+    assert (out / "predictions.csv").is_file()
+    predict(cfg, fold_dir, [r.structure for r in jdft2d_records[:2]], out, fmt="parquet", progress=False)
+    assert (out / "predictions.parquet").is_file() and not (out / "predictions.csv").exists()

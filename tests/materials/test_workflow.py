@@ -137,3 +137,11 @@ def test_provenance_records_the_config_the_steps_read(tmp_path, trained_fold):
         recorded = json.loads(path.read_text())["config"]
         assert "predict" not in recorded and "screening" not in recorded, path
         assert recorded["dataset"]["target_column"] == summary["target_column"] is not None, path
+
+
+def test_an_absolute_dataset_path_is_refused_naming_the_key(workflow_runner, tmp_path):
+    """It failed as a missing input 'data//tmp/...' naming no key."""
+    proc = workflow_runner({"domains": ["materials"], "materials": {"dataset": {"path": str(tmp_path / "my data.csv")}}},
+                           extra_args=("-n",), check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "materials.dataset.path" in out and "relative to the data root" in out

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from sciml.errors import ChecksumError, DataError
-from sciml.pde.operator.datasets import SPLITS, read_dataset, write_dataset
-from sciml.pde.operator.families import BurgersGRF, PoissonLShape, rel_l2, split_rng
+from sciml.pde.operator.datasets import read_dataset, write_dataset
+from sciml.pde.operator.families import BurgersGRF, PoissonLShape, split_rng
 
 
 def small_poisson() -> PoissonLShape:
@@ -340,3 +340,19 @@ def test_bad_plugin_families_are_refused_before_any_data(tmp_path, body, options
         family_of(cfg)
     assert err.value.key == key and words in str(err.value), str(err.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_candidates_are_checked_as_the_models_they_make_before_any_data(tmp_path) -> None:
+    """lr: 1e-3 in a candidate stayed the string '1e-3'; a misspelt candidate key was refused only inside the
+    selection loop, after the dataset was generated and earlier candidates trained, naming no file."""
+    from sciml.errors import ConfigError
+    from sciml.pde.steps.operator import load_operator_config
+
+    path = tmp_path / "op.yaml"
+    path.write_text("family: {kind: poisson_lshape}\nmodel: {candidates: [{lr: 1e-3, width: 16.0}, {width: 8}]}\n")
+    cands = load_operator_config(path)["model"]["candidates"]
+    assert cands == [{"lr": 0.001, "width": 16}, {"width": 8}] and isinstance(cands[0]["width"], int)
+    path.write_text("family: {kind: poisson_lshape}\nmodel: {candidates: [{width: 8}, {widht: 16}]}\n")
+    with pytest.raises(ConfigError, match=r"model\.candidates\[1\]\.widht.*unknown key") as err:
+        load_operator_config(path)
+    assert str(path) in str(err.value)

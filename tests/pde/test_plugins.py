@@ -5,6 +5,7 @@ import json
 import textwrap
 
 import pytest
+import yaml
 
 from sciml.config import domain_section
 from sciml.errors import ConfigError
@@ -209,3 +210,60 @@ def test_problems_command_lists_and_checks_the_configs_own_problems(tmp_path, ca
     assert main(["pde", "problems", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert "my_problem.py" in err and "has_solver" in err
+
+
+def test_an_edited_plugin_file_is_imported_again_in_one_process(tmp_path):
+    """A notebook user edits their problem file between cells: the old class kept training (under the new file's
+    checksum) until the kernel restarted."""
+    plugin = tmp_path / "edited.py"
+    plugin.write_text(PLUGIN.replace('"my_poisson"', '"edited_poisson"'))
+    cfg = domain_section("pde", json.dumps({"problems": ["edited_poisson"], "plugins": [str(plugin)]}))
+    assert load_problem(cfg, "edited_poisson").title == "my 1D Poisson (plugin)"
+    plugin.write_text(PLUGIN.replace('"my_poisson"', '"edited_poisson"').replace("my 1D Poisson", "edited 1D Poisson"))
+    assert load_problem(cfg, "edited_poisson").title == "edited 1D Poisson (plugin)"
+
+
+def test_a_problem_class_redefined_in_a_notebook_keys_its_own_checkpoints():
+    """A class registered in a cell and redefined with other physics resumed the old class's finished checkpoint
+    (its key held no physics): no training, the old weights under the new fingerprint."""
+    from sciml.pde.problems import REGISTRY, register
+    from sciml.pde.problems.base import Problem
+    from sciml.pde.steps.common import step_config, training_key
+
+    def define(amplitude: float) -> type:
+        class CellProblem(Problem):
+            name = "cell_problem"
+            inputs = ("x",)
+
+            def bounds(self):
+                return [(0.0, 1.0)]
+
+            def declaration(self):
+                return {"geometry": {"type": "interval", "low": 0, "high": 1}, "fields": ["u"],
+                        "equations": [f"-u_xx - {amplitude}*pi**2*sin(pi*x)"],
+                        "conditions": [{"type": "dirichlet", "value": 0}]}
+
+        return register(CellProblem)
+
+    try:
+        cfg = domain_section("pde", json.dumps({"problems": ["heat"]}))
+        keys = []
+        for amplitude in (1.0, 3.0, 1.0):
+            define(amplitude)
+            keys.append(training_key(step_config(cfg, "cell_problem", load_problem(cfg, "cell_problem"))))
+        assert keys[0] != keys[1] and keys[0] == keys[2]
+        heat = load_problem(cfg, "heat")
+        assert "problem_fingerprint" not in step_config(cfg, "heat", heat)  # built-ins keep their earlier keys
+    finally:
+        REGISTRY.pop("cell_problem", None)
+
+
+def test_a_plugin_param_written_1e_3_is_the_number(tmp_path):
+    """A plugin's params are free-form in the schema: k: 1e-3 (YAML 1.1 reads a string) reached the plugin as
+    '1e-3' and failed in numpy with a dtype error."""
+    plugin = tmp_path / "param.py"
+    plugin.write_text(PLUGIN.replace('"my_poisson"', '"param_poisson"') + "\n    defaults = {'k': 1.0}\n")
+    cfg = domain_section("pde", {"problems": ["param_poisson"], "plugins": [str(plugin)],
+                                 "params": yaml.safe_load("param_poisson: {k: 1e-3}")})
+    assert cfg["params"]["param_poisson"]["k"] == "1e-3"
+    assert load_problem(cfg, "param_poisson").params["k"] == 0.001

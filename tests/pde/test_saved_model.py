@@ -106,3 +106,18 @@ def test_a_model_saved_without_a_fingerprint_loads_with_a_warning(tmp_path):
         saved_model.load_model(tmp_path, b)
     X = np.array([[0.25], [0.5]])
     np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+def test_a_corrupt_weight_file_and_points_of_the_wrong_shape_are_named(tmp_path):
+    """A truncated model.pt raised a raw UnpicklingError; predict on 1-D points an IndexError, and a point outside
+    the domain was extrapolated unsaid (heat at x = 5, t = 9 gave 19)."""
+    a = _pinn()
+    saved_model.save_model(tmp_path, a)
+    data = (tmp_path / "model.pt").read_bytes()
+    (tmp_path / "model.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match="model.pt.*cannot load the saved PINN's weights"):
+        saved_model.load_model(tmp_path, _pinn())
+    with pytest.raises(ValueError, match=r"shape \(n, 2\), one column per input \(x, t\)"):
+        a.predict(np.array([0.5, 0.5]))
+    with pytest.warns(UserWarning, match="1 of 2 points lie outside the domain"):
+        a.predict(np.array([[0.5, 0.5], [5.0, 9.0]]))

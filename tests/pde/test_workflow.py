@@ -135,12 +135,14 @@ def test_two_operator_configs_of_one_name_are_refused_not_one_silently_dropped(w
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     a, b = str(tmp_path / "a" / "op.yaml"), str(tmp_path / "b" / "op.yaml")
+    with pytest.raises(ValueError, match=r"pde.operators\[0\]: .* not found"):  # not Snakemake's keyless error
+        operator_configs({"pde": {"operators": [a]}})
+    for p in (a, b, str(tmp_path / "other.yml")):
+        Path(p).write_text(OPERATOR_YAML)
     assert operator_configs({"pde": {"operators": [a, str(tmp_path / "other.yml")]}}) == {
         "op": a, "other": str(tmp_path / "other.yml")}
     with pytest.raises(ValueError, match=r"have one name, 'op'.*rename one"):
         operator_configs({"pde": {"operators": [a, b]}})
-    for p in (a, b):
-        Path(p).write_text(OPERATOR_YAML)
     proc = workflow_runner({"domains": ["pde"], "pde": {"operators": [a, b]}}, extra_args=("-n",), check=False)
     assert proc.returncode != 0 and "have one name, 'op'" in proc.stdout + proc.stderr
 

@@ -262,3 +262,22 @@ def test_entry_inputs_says_what_is_at_each_path(tmp_path):
                                  "sha256": "missing (a symbolic link that leads to no file)"},
                    "scores": {"path": str(root / "sub"), "sha256": "not a file"}}
     assert checksummed_paths(got) == [str(root / "a.aln")]
+
+
+def test_a_family_skipped_on_a_rerun_leaves_no_earlier_prediction_and_absolute_paths_are_read(tmp_path):
+    """Rerunning coevolution into one folder (a notebook cell) with the family now rejected left the earlier run's
+    RR files beside its skip record. A family given by absolute paths (a user's files anywhere) was refused as
+    'absolute path not allowed', dropping it from the run (a target took them)."""
+    from sciml.proteins.steps import coevolution
+
+    root = _root(tmp_path)
+    good = {"name": "good", "alignment": str(root / "proteins/alignments/3a4rA.aln"),
+            "structure": str(root / "proteins/structures/3a4rA.pdb.gz")}
+    cfg = domain_section("proteins", json.dumps({**TINY, "families": [good]}))
+    m = coevolution(cfg, "good", tmp_path / "fam", data_root=tmp_path / "elsewhere", threads=1, log=_quiet)
+    assert "skipped" not in m and sorted(p.name for p in (tmp_path / "fam/rr").iterdir()) == \
+        ["good.meanfield.rr", "good.potts.rr"]
+    rejected = {**good, "structure": str(root / "proteins/structures/2cviA.pdb.gz")}
+    cfg = domain_section("proteins", json.dumps({**TINY, "families": [rejected]}))
+    m = coevolution(cfg, "good", tmp_path / "fam", data_root=root, threads=1, log=_quiet)
+    assert "does not match" in m["skipped"] and list((tmp_path / "fam/rr").iterdir()) == []

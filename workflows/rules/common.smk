@@ -1,6 +1,7 @@
 # Shared helpers for the rule files. Validation uses the package's schema so the
 # Snakefile and standalone `sciml` commands agree on keys, types and defaults.
 import json
+import os
 import shlex
 
 from sciml.config import validate as _validate_config
@@ -8,8 +9,9 @@ from snakemake.exceptions import WorkflowError
 
 _validate_config(config, source="config (after --configfile/--config)")
 
-RESULTS = config["results_dir"]
-DATA_ROOT = config["data_root"]
+# a leading ~ is the home folder (no shell expands it in a config file: ~/results was a folder named '~')
+RESULTS = os.path.expanduser(config["results_dir"])
+DATA_ROOT = os.path.expanduser(config["data_root"])
 # Checkpoints live outside every declared output: Snakemake deletes a job's outputs
 # before rerunning it, and a rerun must resume from them.
 CHECKPOINTS = f"{RESULTS}/.checkpoints"

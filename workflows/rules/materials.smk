@@ -5,6 +5,7 @@ from sciml.cluster_resources import gpus_per_job
 from sciml.materials.folds import check_cv as check_materials_cv
 from sciml.materials.workflow import SCREENING_KEYS as MATERIALS_SCREENING_KEYS
 from sciml.materials.workflow import dataset_files
+from sciml.materials.workflow import dataset_path as materials_dataset_path
 from sciml.materials.workflow import training_section_json as materials_training_json
 
 MATERIALS = config["materials"]
@@ -15,7 +16,7 @@ MATERIALS_SECTION = section_dir("materials")
 MATERIALS_CACHE = f"{RESULTS}/.cache/materials"
 check_materials_cv(MATERIALS["cv"])  # a fold outside the split: refused before any job runs
 MATERIALS_FOLDS = sorted(MATERIALS["cv"]["folds"])
-MATERIALS_DATA = f"{DATA_ROOT}/{MATERIALS['dataset']['path']}"
+MATERIALS_DATA = materials_dataset_path(config, DATA_ROOT)
 # ensemble members m >= 1 of a fold (train.ensemble > 1): their weights and learning curves
 MATERIALS_MEMBERS = range(1, MATERIALS["train"]["ensemble"])
 MATERIALS_CURVE = "logs/version_0/metrics.csv"

@@ -70,12 +70,15 @@ def default_id_column(input_path: Any, input_format: str, id_column: str | None)
 
 def in_memory_records(structures: Any) -> Any:
     """Records of structures held in memory (a notebook's): a mapping ``{id: Structure}``, or a sequence of
-    pymatgen ``Structure`` s (ids ``item<N>``, N from 0). An entry that is not a ``Structure`` becomes a
-    record that did not parse (skipped with its type named), not a crash."""
+    pymatgen ``Structure`` s (ids ``item<N>``, N from 0), or one ``Structure`` (id ``item0``: iterating it
+    would give its sites). An entry that is not a ``Structure`` becomes a record that did not parse (skipped
+    with its type named), not a crash."""
     from pymatgen.core import Structure
 
     from sciml.materials.readers import RawRecord
 
+    if isinstance(structures, Structure):
+        structures = [structures]
     items = structures.items() if hasattr(structures, "items") else ((f"item{k}", s) for k, s in enumerate(structures))
     for rid, st in items:
         if isinstance(st, Structure):
@@ -118,6 +121,8 @@ def predict(cfg: dict[str, Any], model_dir: str | Path, input_path: str | Path, 
     with run_step("materials.predict", cfg, out_dir, inputs=[*model_files] + ([input_path] if from_file else []),
                   threads=resolve_threads(threads, cfg)) as step:
         out = step.output(OUTPUT_FILES[fmt])
+        for other in set(OUTPUT_FILES.values()) - {OUTPUT_FILES[fmt]}:  # an earlier run's other format: not this run's
+            (step.out_dir / other).unlink(missing_ok=True)
         # skipped and warned rows go to disk as they come: memory stays flat in their number
         warned = ParserWarnings(spool=CsvSpool(step.output(PARSER_WARNINGS_FILE), PARSER_WARNING_COLUMNS))
         duplicates = DuplicateIds()  # repeated ids are scored (rows kept) but counted and warned about

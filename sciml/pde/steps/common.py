@@ -40,9 +40,21 @@ def load_problem(cfg: dict[str, Any], name: str) -> Problem:
         where = (f"a declared problem takes its params under pde.declared.{stray[0]}.params" if stray[0] in declared
                  else f"valid: {', '.join(problem_names())}")
         raise ConfigError(f"pde.params.{stray[0]}", f"no built-in, plugin or entry-point problem of that name ({where})")
-    problem = get_problem(name, cfg["params"].get(name, {}))
+    # a plugin's params are free-form in the schema: 1e-3 (a string in YAML 1.1) is still the number
+    params = {k: _number(v) for k, v in cfg["params"].get(name, {}).items()}
+    problem = get_problem(name, params)
     check_problem(problem)  # a plugin problem that cannot run: ConfigError naming its file
     return problem
+
+
+def _number(value: Any) -> Any:
+    """``value``, or the number a string such as ``"1e-3"`` writes (YAML 1.1 reads 1e-3 as a string)."""
+    from sciml.config import _NUMBER_TEXT
+
+    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
+        number = float(value)
+        return int(number) if number.is_integer() and not any(c in value for c in ".eE") else number
+    return value
 
 
 def check_declared_name(cfg: dict[str, Any], name: str) -> None:
@@ -114,12 +126,15 @@ def user_files(cfg: dict[str, Any], problem: Problem) -> list[Path]:
     return problem_files(cfg, problem.name)
 
 
-def step_config(cfg: dict[str, Any], problem_name: str) -> dict[str, Any]:
+def step_config(cfg: dict[str, Any], problem_name: str, problem: Problem | None = None) -> dict[str, Any]:
     """The part of the ``pde`` section one problem's steps depend on: it keys the training
     checkpoints and is the config recorded in provenance. Deliberately without ``threads``
     (so the key and the recorded config stay those of earlier runs) and without the other
     problems' parameters. A declared problem adds its declaration, a plugin problem the paths
-    and sha256 of the plugin files that define it (built-in problems keep the keys of earlier runs)."""
+    and sha256 of the plugin files that define it (built-in problems keep the keys of earlier runs), and a
+    problem defined anywhere else (a class registered in a notebook cell, an installed entry point) the
+    fingerprint of its physics (``problem``, when given: :func:`sciml.pde.saved_model.problem_fingerprint`),
+    so that a redefined class retrains instead of resuming the old one's finished checkpoint."""
     out = {"seed": cfg["seed"], "problem": problem_name, "params": cfg["params"].get(problem_name, {}),
            "pinn": cfg["pinn"], "evaluation": cfg["evaluation"]}
     declared = cfg.get("declared") or {}
@@ -131,6 +146,10 @@ def step_config(cfg: dict[str, Any], problem_name: str) -> dict[str, Any]:
         # the code of the plugins that define it keys the checkpoints: an edited plugin file retrains its
         # own problems (a built-in problem is defined by none: editing a plugin leaves it alone)
         out["plugins"] = {str(p): (sha256_file(p) if p.is_file() else None) for p in problem_files(cfg, problem_name)}
+    elif problem is not None and not type(problem).__module__.startswith("sciml.pde.problems"):
+        from sciml.pde.saved_model import problem_fingerprint
+
+        out["problem_fingerprint"] = problem_fingerprint(problem)
     return out
 
 

@@ -150,7 +150,7 @@ def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, mod
     n_threads = resolve_threads(threads, cfg)
     repeats = cfg["evaluation"]["timing_repeats"]
     with run_step(f"pde.evaluate.{problem_name}", cfg, out_dir, inputs=inputs, threads=n_threads,
-                  provenance_config=step_config(cfg, problem_name), seed=cfg["seed"]) as step:
+                  provenance_config=step_config(cfg, problem_name, problem), seed=cfg["seed"]) as step:
         ref = problem.reference(data_root)
         pinn = build_pinn(problem, cfg["pinn"], cfg["seed"])  # threads: set by run_step
         load_model(model_dir, pinn)

@@ -8,6 +8,7 @@ record matches the config), ``model/operator.pt`` + ``model/operator.json``, ``s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,20 @@ MODEL_KEYS = ("width", "depth", "latent", "activation", "branch_activation", "br
 
 
 def load_operator_config(path: str | Path) -> dict[str, Any]:
-    """The validated operator config of a YAML file (defaults filled)."""
+    """The validated operator config of a YAML file (defaults filled). Each of ``model.candidates`` is checked as
+    the model it makes (the model keys with the candidate's over them), so a misspelt key is refused naming the
+    file before any data is generated, and ``lr: 1e-3`` (a string in YAML 1.1) is the number."""
     from sciml.config import load_yaml, schema_for, validate
 
-    return validate(load_yaml(path), schema_for("pde_operator"), source=path)
+    schema = schema_for("pde_operator")
+    cfg = validate(load_yaml(path), schema, source=path)
+    model = cfg["model"]
+    base = {k: v for k, v in model.items() if k != "candidates"}
+    for i, cand in enumerate(model["candidates"]):
+        checked = validate({**json.loads(json.dumps(base)), **cand}, schema["properties"]["model"], source=path,
+                           prefix=f"model.candidates[{i}]")
+        model["candidates"][i] = {k: checked[k] for k in cand}
+    return cfg
 
 
 def family_of(cfg: dict[str, Any]):

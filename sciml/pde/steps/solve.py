@@ -26,7 +26,7 @@ def solve(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, data_r
     problem = load_problem(cfg, problem_name)
     inputs = problem.reference_inputs(data_root) + problem_files(cfg, problem_name)
     with run_step(f"pde.solve.{problem_name}", cfg, out_dir, inputs=inputs,
-                  threads=resolve_threads(threads, cfg), provenance_config=step_config(cfg, problem_name),
+                  threads=resolve_threads(threads, cfg), provenance_config=step_config(cfg, problem_name, problem),
                   seed=cfg["seed"]) as step:
         ref = problem.reference(data_root)
         log(f"{problem.describe()}; reference {ref.source} {ref.shape}, {int((~ref.mask).sum())} masked points")

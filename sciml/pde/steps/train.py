@@ -28,7 +28,7 @@ def train(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, checkp
     from sciml.training import checkpoint_dir as keyed_checkpoint_dir
 
     problem = load_problem(cfg, problem_name)
-    scfg = step_config(cfg, problem_name)
+    scfg = step_config(cfg, problem_name, problem)
     ckpt = keyed_checkpoint_dir(checkpoint_dir, f"pde.train.{problem_name}", training_key(scfg))
     n_threads = resolve_threads(threads, cfg)
     # provenance records what training read: not `evaluation`, which the rule does not pass (it would show

@@ -64,7 +64,10 @@ def coevolution(cfg: dict[str, Any], family: str, out_dir: str | Path, *, data_r
             m = {"name": spec["name"], "skipped": str(exc), "inputs": inputs}
             write_json_atomic(step.output(fam_io.METRICS_FILE), m)
             write_json_atomic(step.output("timings.json"), {})  # nothing was fitted
-            step.output(RR_DIR).mkdir(exist_ok=True)  # no predictions
+            rr = step.output(RR_DIR)
+            rr.mkdir(exist_ok=True)
+            for stale in rr.glob("*.rr"):  # no predictions: an earlier run's into this folder are not this run's
+                stale.unlink()
             return m
         step.add_inputs(fam.inputs)
         res = fam_io.coevolution(fam, cfg, log=log)

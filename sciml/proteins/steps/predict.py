@@ -116,15 +116,9 @@ def target_precisions(fam: Any, probs: Any, coevolution: Any = None) -> dict[str
 
 def target_path(path: str | Path, data_root: str | Path | None) -> Path:
     """An absolute path as it is (the CLI passes the user's files so), else a path under the data root."""
-    from sciml.data import resolve
-    from sciml.errors import DataError
+    from sciml.proteins.inputs import entry_path
 
-    p = Path(path)
-    if p.is_absolute():
-        if not p.is_file():
-            raise DataError(p, "file not found")
-        return p
-    return resolve(str(path), data_root)
+    return entry_path(path, data_root)
 
 
 def config_target(cfg: dict[str, Any], name: str) -> dict[str, Any]:
