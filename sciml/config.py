@@ -186,13 +186,12 @@ def _numbers_from_strings(instance: dict[str, Any], validator: Any) -> None:
     ``null``/``~`` where the schema allows null, and ``true``/``false`` where it wants a boolean and no string
     (``--config`` passes ``{unit: null}`` nested in a mapping as the text "null"). Any other string where a
     string may stand is kept."""
-    types_of = lambda err: err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]  # noqa: E731
     for _ in range(1000):  # each pass fixes every such value it sees; nested ones may need another pass
         fixes = []
         for err in validator.iter_errors(instance):
             if err.validator != "type":
                 continue
-            types = types_of(err)
+            types = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
             if isinstance(err.instance, float) and "integer" in types and err.instance.is_integer():
                 fixes.append((list(err.absolute_path), int(err.instance)))
                 continue

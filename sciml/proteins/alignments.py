@@ -290,7 +290,8 @@ def read_clustal(path: str | Path, min_rows: int = 2) -> Alignment:
     try:
         aln = AlignIO.read(StringIO("\n".join(rows) + "\n"), "clustal")
     except Exception as exc:  # noqa: BLE001 -- as for Stockholm: any parser failure means "not valid Clustal"
-        why = f"{type(exc).__name__}: {exc}" if str(exc) else "the rows of a block must start their residues in one column"
+        why = (f"{type(exc).__name__}: {exc}" if str(exc)
+               else "the rows of a block must start their residues in one column")
         raise DataError(path, f"not a valid Clustal alignment ({why})") from None
     seqs = [_clean_row(str(path), i + 1, str(rec.seq), drop_inserts=False, unit="record") for i, rec in enumerate(aln)]
     return _finish(str(path), [rec.id for rec in aln], seqs, [i + 1 for i in range(len(seqs))], min_rows,

@@ -146,9 +146,13 @@ def code_note(provenance: list[dict[str, Any]], rendered_at: dict[str, Any] | No
     same = rendered_at is not None and not rendered_at.get("dirty") and commits == [rendered_at["commit"][:12]]
     if same and not dirty:
         return ""
-    return (f"The steps ran at git {', '.join(commits)}" + (f", {dirty} of {len(runs)} with uncommitted changes" if dirty else "")
-            + (f"; this report was rendered at {rendered_at['commit'][:12]}" + (" (uncommitted changes)" if rendered_at.get("dirty") else "")
-               if rendered_at else "") + ": each step's provenance below names the code it ran.")
+    note = f"The steps ran at git {', '.join(commits)}"
+    if dirty:
+        note += f", {dirty} of {len(runs)} with uncommitted changes"
+    if rendered_at:
+        note += f"; this report was rendered at {rendered_at['commit'][:12]}"
+        note += " (uncommitted changes)" if rendered_at.get("dirty") else ""
+    return note + ": each step's provenance below names the code it ran."
 
 
 def render_report(section_paths: list[str | Path], pipeline_config: dict[str, Any] | None = None,
