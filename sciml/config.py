@@ -178,6 +178,24 @@ _NULL_TEXT = ("null", "~")
 _BOOLEAN_TEXT = {"true": True, "false": False}
 
 
+def number_from_text(value: Any) -> Any:
+    """``value``, or the number a string such as ``"1e-3"`` or ``"3"`` writes (an int when written without a
+    point or exponent): for values the schema leaves free-form (a plugin's params, a declared geometry), which
+    YAML 1.1 reads as strings when written ``1e-3``."""
+    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
+        number = float(value)
+        return int(number) if number.is_integer() and not any(c in value for c in ".eE") else number
+    return value
+
+
+def quoted_json(value: Any) -> str:
+    """``value`` as the rules pass a config to a step's ``--config-json``: JSON with sorted keys (a stable
+    Snakemake params value), shell-quoted."""
+    import shlex
+
+    return shlex.quote(json.dumps(value, sort_keys=True))
+
+
 def _numbers_from_strings(instance: dict[str, Any], validator: Any) -> None:
     """Turn, in place, each string such as ``"1e-3"`` or ``"3"`` that sits where the schema wants a number
     (or an integer, when it is whole) into that number, so ``lr: 1e-3`` in a YAML file means 0.001 and

@@ -50,11 +50,3 @@ def training_section(section: dict[str, Any], fold: int | None = None) -> dict[s
     folds = list(range(int(section["cv"]["n_splits"]))) if fold is None else [int(fold)]
     out["cv"] = {**section["cv"], "folds": folds}
     return out
-
-
-def training_section_json(section: dict[str, Any], fold: int | None = None) -> str:
-    """:func:`training_section` as the rules pass it: shell-quoted JSON, keys sorted."""
-    import json
-    import shlex
-
-    return shlex.quote(json.dumps(training_section(section, fold), sort_keys=True))

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from sciml.config import number_from_text
 from sciml.errors import ConfigError
 from sciml.pde.expressions import CONSTANTS, Expression, parse_expression
 
@@ -87,22 +88,11 @@ def geometry_dim(spec: dict[str, Any], key: str) -> int:
 def numbers(spec: dict[str, Any], name: str, n: int, key: str) -> list[float]:
     """``spec[name]`` as ``n`` finite floats (ConfigError naming ``key.name`` otherwise)."""
     v = spec.get(name)
-    vals = [_number_text(a) for a in (v if isinstance(v, list) else [v])]
+    vals = [number_from_text(a) for a in (v if isinstance(v, list) else [v])]
     if len(vals) != n or not all(isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a)
                                  for a in vals):
         raise ConfigError(f"{key}.{name}", f"needs {n} finite number{'s' if n > 1 else ''}, got {v!r}")
     return [float(a) for a in vals]
-
-
-def _number_text(a: Any) -> Any:
-    """``a`` as a float when it is a string that reads as one: YAML 1.1 (PyYAML, Snakemake) reads ``1e3`` and
-    ``1e-6`` (no dot) as strings, which the schema turns back into numbers only where it types a key."""
-    if isinstance(a, str):
-        try:
-            return float(a)
-        except ValueError:
-            return a
-    return a
 
 
 #: DeepXDE tells boundary and initial points with ``np.isclose``: a relative tolerance of 1e-5 of the coordinate,

@@ -58,14 +58,6 @@ def problem_section(section: dict[str, Any], name: str, without: tuple[str, ...]
     return out
 
 
-def problem_section_json(section: dict[str, Any], name: str, without: tuple[str, ...] = ()) -> str:
-    """:func:`problem_section` as the rules pass it: shell-quoted JSON, keys sorted (a stable params value)."""
-    import json
-    import shlex
-
-    return shlex.quote(json.dumps(problem_section(section, name, without), sort_keys=True))
-
-
 def _built_in_names() -> set[str]:
     """The built-in problems' names: the keys of ``params`` in the pde schema (one per built-in problem)."""
     from sciml.config import schema_for

@@ -4,6 +4,7 @@ import json
 import os
 import shlex
 
+from sciml.config import quoted_json
 from sciml.config import validate as _validate_config
 from snakemake.exceptions import WorkflowError
 
@@ -27,12 +28,12 @@ def section_json(domain, without=()):
     rule's step never reads, left out so that editing them does not rerun its jobs (the step's CLI
     fills their defaults back in)."""
     section = {k: v for k, v in config[domain].items() if k not in without}
-    return shlex.quote(json.dumps(section, sort_keys=True))
+    return quoted_json(section)
 
 
 def pipeline_config_json():
     """The whole resolved config, shell-quoted JSON (shown in the report)."""
-    return shlex.quote(json.dumps(config, sort_keys=True))
+    return quoted_json(config)
 
 
 def report_sections():

@@ -6,7 +6,7 @@ from sciml.materials.folds import check_cv as check_materials_cv
 from sciml.materials.workflow import SCREENING_KEYS as MATERIALS_SCREENING_KEYS
 from sciml.materials.workflow import dataset_files
 from sciml.materials.workflow import dataset_path as materials_dataset_path
-from sciml.materials.workflow import training_section_json as materials_training_json
+from sciml.materials.workflow import training_section as materials_training_section
 
 MATERIALS = config["materials"]
 MATERIALS_OUT = f"{RESULTS}/materials"
@@ -41,7 +41,7 @@ rule materials_prepare:
         provenance=f"{MATERIALS_PREPARED}/provenance.json",
     params:
         data_root=data_root_param,
-        cfg=materials_training_json(MATERIALS),
+        cfg=quoted_json(materials_training_section(MATERIALS)),
         out_dir=folder_param(MATERIALS_PREPARED),
         cache=MATERIALS_CACHE,
     log:
@@ -77,7 +77,7 @@ rule materials_train_fold:
         provenance=f"{MATERIALS_FOLD}/provenance.json",
     params:
         data_root=data_root_param,
-        cfg=lambda wc: materials_training_json(MATERIALS, int(wc.fold)),
+        cfg=lambda wc: quoted_json(materials_training_section(MATERIALS, int(wc.fold))),
         out_dir=MATERIALS_FOLD,
         ckpt=f"{CHECKPOINTS}/materials",
         cache=MATERIALS_CACHE,

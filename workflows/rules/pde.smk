@@ -14,7 +14,7 @@ from sciml.cluster_resources import gpus_per_job
 from sciml.pde.workflow import operator_configs as pde_operator_configs
 from sciml.pde.workflow import operator_files as pde_operator_files
 from sciml.pde.workflow import problem_files as pde_problem_files
-from sciml.pde.workflow import problem_section_json as pde_problem_json
+from sciml.pde.workflow import problem_section as pde_problem_section
 
 PDE_PROBLEMS = config["pde"]["problems"]
 PDE = f"{RESULTS}/pde"
@@ -37,7 +37,7 @@ rule pde_solve:
         prov=f"{PDE_PROBLEM}/solve/provenance.json",
     params:
         data_root=data_root_param,
-        cfg=lambda wc: pde_problem_json(config["pde"], wc.pde_problem),
+        cfg=lambda wc: quoted_json(pde_problem_section(config["pde"], wc.pde_problem)),
         out_dir=subpath(output.solver, parent=True),
     log:
         f"{RESULTS}/logs/pde_solve_{{pde_problem}}.log",
@@ -66,7 +66,7 @@ rule pde_train:
         prov=f"{PDE_PROBLEM}/train/provenance.json",
     params:
         # train reads no evaluation key
-        cfg=lambda wc: pde_problem_json(config["pde"], wc.pde_problem, without=("evaluation",)),
+        cfg=lambda wc: quoted_json(pde_problem_section(config["pde"], wc.pde_problem, without=("evaluation",))),
         ckpt=f"{CHECKPOINTS}/pde",
         out_dir=subpath(output.train, parent=True),
     log:
@@ -104,7 +104,7 @@ rule pde_evaluate:
         prov=f"{PDE_PROBLEM}/evaluate/provenance.json",
     params:
         data_root=data_root_param,
-        cfg=lambda wc: pde_problem_json(config["pde"], wc.pde_problem),
+        cfg=lambda wc: quoted_json(pde_problem_section(config["pde"], wc.pde_problem)),
         model_dir=subpath(input.model, parent=True),
         solver_dir=subpath(input.solver, parent=True),
         out_dir=subpath(output.metrics, parent=True),

@@ -33,7 +33,7 @@ rule proteins_coevolution:
     params:
         data_root=data_root_param,
         # only what the fit reads: editing the network or the targets does not rerun the Potts fits
-        cfg=lambda wc: shlex.quote(json.dumps(coevolution_section(config["proteins"], wc.family), sort_keys=True)),
+        cfg=lambda wc: quoted_json(coevolution_section(config["proteins"], wc.family)),
         out=f"{PROTEINS}/families/{{family}}",
     log:
         f"{RESULTS}/logs/proteins_coevolution/{{family}}.log",
@@ -173,7 +173,7 @@ rule proteins_train_sequence_model:
         provenance=f"{PROTEINS}/sequence_model/provenance.json",
     params:
         # only what it reads: a new target, a family or a network edit reruns no sequence-model training
-        cfg=lambda wc: shlex.quote(json.dumps(proteins_sequence_model_section(config["proteins"]), sort_keys=True)),
+        cfg=lambda wc: quoted_json(proteins_sequence_model_section(config["proteins"])),
         data_root=data_root_param,
         ckpt=f"{CHECKPOINTS}/proteins",
         out=folder_param(f"{PROTEINS}/sequence_model"),
@@ -208,7 +208,7 @@ rule proteins_predict:
         provenance=f"{PROTEINS}/targets/{{target}}/provenance.json",
     params:
         # this target's entry only: adding or editing another target does not rerun this one
-        cfg=lambda wc: shlex.quote(json.dumps(target_section(config["proteins"], wc.target), sort_keys=True)),
+        cfg=lambda wc: quoted_json(target_section(config["proteins"], wc.target)),
         data_root=data_root_param,
         model=folder_param(f"{PROTEINS}/model"),
         sequence_model=SEQUENCE_MODEL_ARG,

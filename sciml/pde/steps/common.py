@@ -41,20 +41,12 @@ def load_problem(cfg: dict[str, Any], name: str) -> Problem:
                  else f"valid: {', '.join(problem_names())}")
         raise ConfigError(f"pde.params.{stray[0]}", f"no built-in, plugin or entry-point problem of that name ({where})")
     # a plugin's params are free-form in the schema: 1e-3 (a string in YAML 1.1) is still the number
-    params = {k: _number(v) for k, v in cfg["params"].get(name, {}).items()}
+    from sciml.config import number_from_text
+
+    params = {k: number_from_text(v) for k, v in cfg["params"].get(name, {}).items()}
     problem = get_problem(name, params)
     check_problem(problem)  # a plugin problem that cannot run: ConfigError naming its file
     return problem
-
-
-def _number(value: Any) -> Any:
-    """``value``, or the number a string such as ``"1e-3"`` writes (YAML 1.1 reads 1e-3 as a string)."""
-    from sciml.config import _NUMBER_TEXT
-
-    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
-        number = float(value)
-        return int(number) if number.is_integer() and not any(c in value for c in ".eE") else number
-    return value
 
 
 def check_declared_name(cfg: dict[str, Any], name: str) -> None:
