@@ -133,7 +133,7 @@ def process_state_kept() -> Iterator[None]:
     torch's thread count, seeds the random generators (Python, numpy, torch), turns on torch's deterministic
     algorithms (Lightning's ``deterministic``) and sets :data:`_STEP_ENVIRONMENT`. Each is put back when the
     step ends (torch's only when torch was imported before it; a step that imported it resets deterministic
-    mode to torch's default)."""
+    mode to torch's default). DeepXDE's float type is put back too."""
     import random
 
     import numpy as np
@@ -144,6 +144,8 @@ def process_state_kept() -> Iterator[None]:
     torch_state = None if torch is None else (torch.get_num_threads(), torch.get_rng_state(),
                                               torch.are_deterministic_algorithms_enabled(),
                                               torch.is_deterministic_algorithms_warn_only_enabled())
+    deepxde_config = sys.modules.get("deepxde.config")
+    deepxde_precision = None if deepxde_config is None else deepxde_config.real.precision
     try:
         yield
     finally:
@@ -161,3 +163,15 @@ def process_state_kept() -> Iterator[None]:
                 torch.set_num_threads(threads)
                 torch.set_rng_state(rng)
             torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        _restore_deepxde_float(deepxde_precision)
+
+
+def _restore_deepxde_float(precision: int | None) -> None:
+    """Put DeepXDE's own float type (``deepxde.config.real``, which ``set_default_float`` changes
+    process-wide and every DeepXDE tensor conversion reads) back to ``precision`` bits; when DeepXDE
+    was first imported by the step, back to its import-time float32."""
+    config = sys.modules.get("deepxde.config")
+    if config is None:
+        return
+    setter = {16: "set_float16", 32: "set_float32", 64: "set_float64"}.get(precision or 32)
+    getattr(config.real, setter)()

@@ -131,3 +131,16 @@ def test_a_step_leaves_the_process_as_it_found_it(tmp_path):
     assert (np.random.rand(), random.random(), float(torch.rand(1))) == expected
     torch.set_num_threads(before[0])
     torch.use_deterministic_algorithms(before[1])
+
+
+def test_a_step_puts_deepxde_float_type_back():
+    """A float64 PINN trained in a notebook cell left DeepXDE converting every later cell's data to float64."""
+    from sciml.pde.backend import import_deepxde, set_float_quietly
+    from sciml.steps import process_state_kept
+
+    dde = import_deepxde()
+    set_float_quietly(dde, "float32")
+    with process_state_kept():
+        set_float_quietly(dde, "float64")
+        assert dde.config.real.precision == 64
+    assert dde.config.real.precision == 32

@@ -29,6 +29,13 @@ def import_deepxde() -> Any:
     return dde
 
 
+def set_float_quietly(dde: Any, precision: str) -> None:
+    """DeepXDE's ``config.set_default_float`` without its line on stdout ("Set the default float type
+    to ..."), which would land in every step's output and in a notebook cell."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        dde.config.set_default_float(precision)
+
+
 def pin_default_device(accelerator: str, key: str = "accelerator") -> str:
     """Make the device ``accelerator`` resolves to torch's default for new tensors; returns it.
 

@@ -170,7 +170,7 @@ class BFGSStage:
 
         check_bfgs_settings(self.pinn)
         model = self.pinn.model
-        model.compile("adam", lr=self.pinn.cfg["lr"], loss_weights=self.pinn.loss_weights())  # builds the loss only
+        model.compile("adam", lr=self.pinn.cfg["lr"], loss_weights=self.pinn.loss_weights(), verbose=0)  # builds the loss only
         resumed = resume is not None and resume.get("kind") == "bfgs"
         if resumed:
             self.redraws = int(resume["redraws"])

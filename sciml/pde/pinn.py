@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from sciml.errors import ConfigError, TrainingError
-from sciml.pde.backend import import_deepxde, pin_default_device
+from sciml.pde.backend import import_deepxde, pin_default_device, set_float_quietly
 from sciml.pde.problems import Problem
 from sciml.pde.plugins import checked_residual
 
@@ -48,7 +48,7 @@ def setup_deepxde(precision: str, seed: int, threads: int | None = None, acceler
         raise ConfigError("pde.pinn.precision", f"must be float32 or float64, got '{precision}'")
     if threads:
         torch.set_num_threads(int(threads))
-    dde.config.set_default_float(precision)
+    set_float_quietly(dde, precision)
     dde.config.set_random_seed(int(seed))
     pin_default_device(accelerator, "pde.pinn.accelerator")
     return dde
@@ -211,7 +211,7 @@ def _build_pinn(problem: Problem, cfg: dict[str, Any], seed: int, threads: int |
 
         initial = pinn.loss_weights() or [1.0] * (problem.n_residuals() + len(data.bcs))
         pinn.adaptive = AdaptiveWeights(initial, int(adaptive["every"]), float(adaptive["alpha"]))
-    model.compile("adam", lr=cfg["lr"], loss_weights=pinn.loss_weights())
+    model.compile("adam", lr=cfg["lr"], loss_weights=pinn.loss_weights(), verbose=0)
     return pinn
 
 
@@ -546,7 +546,7 @@ def _train_pinn(pinn: PINN, ckpt_dir: str | Path, seed: int, log: Callable[[str]
             opt_state = None
             _LBFGSStage(pinn, name, si, total, ckpt_path, report, anchors, log).run(done, resume, budget)
             continue
-        model.compile("adam", lr=cfg["lr"], loss_weights=pinn.loss_weights())
+        model.compile("adam", lr=cfg["lr"], loss_weights=pinn.loss_weights(), verbose=0)
         if opt_state is not None and si == start_stage and done > 0:
             model.opt.load_state_dict(opt_state)
         opt_state = None
@@ -666,7 +666,7 @@ class _LBFGSStage:
         # every 100 iterations and are the granularity of checkpoints.
         optcfg.LBFGS_options["iter_per_step"] = min(100, remaining)
         optcfg.LBFGS_options["fun_per_step"] = int(1.25 * min(100, remaining))
-        model.compile("L-BFGS", loss_weights=self.pinn.loss_weights())
+        model.compile("L-BFGS", loss_weights=self.pinn.loss_weights(), verbose=0)
         if resume_opt is not None:
             model.opt.load_state_dict(resume_opt)  # also restores the saved steps' caps: set them anew
             for group in model.opt.param_groups:

@@ -192,7 +192,7 @@ def test_declared_problem_trains_against_a_user_csv(tmp_path):
     train(cfg, "mine", tmp_path / "train", checkpoint_dir=tmp_path / "ckpt", log=lambda m: None)
     m = evaluate(cfg, "mine", tmp_path / "evaluate", model_dir=tmp_path / "train", solver_dir=tmp_path / "solve",
                  log=lambda m: None)
-    assert m["reference"] == "mine.csv" and m["evaluated_points"] == 40
+    assert m["reference"] == str(path.resolve()) and m["evaluated_points"] == 40  # not under the data root
     assert m["rel_l2"] < 1e-2, m  # zeros: 1.0
     prov = json.loads((tmp_path / "evaluate" / "provenance.json").read_text())
     assert "mine.csv" in json.dumps(prov)  # the user's file is a recorded input (with its sha256)
@@ -319,3 +319,15 @@ def test_a_csv_header_naming_a_column_twice_is_refused(tmp_path):
         with pytest.raises(DataError, match=r"column name 'u' appears more than once in the header \(x, u, u\)") as info:
             check(spec, "k", ("x",), ("u",))
         assert "dup.csv" in str(info.value) and "line 1" in str(info.value)
+
+
+def test_a_reference_is_named_by_its_path_not_its_file_name(tmp_path):
+    """Two problems' references `a/solution.npz` and `b/solution.npz` both read `solution.npz` in the
+    accuracy table; a file under the data root is named by its path there, another by its full path."""
+    from sciml.pde.steps.common import reference_label
+
+    root = tmp_path / "root"
+    assert reference_label(str(root / "a" / "solution.npz"), root) == "a/solution.npz"
+    other = tmp_path / "b" / "solution.npz"
+    assert reference_label(str(other), root) == str(other.resolve())
+    assert reference_label("analytic", root) == "analytic"

@@ -229,12 +229,12 @@ def _setup(cfg: dict[str, Any], threads: int | None) -> tuple[Any, str]:
     """DeepXDE (PyTorch backend) with float32, the run's seed and threads; the chosen device."""
     import torch
 
-    from sciml.pde.backend import import_deepxde, pin_default_device
+    from sciml.pde.backend import import_deepxde, pin_default_device, set_float_quietly
 
     dde = import_deepxde()
     if threads:
         torch.set_num_threads(int(threads))
-    dde.config.set_default_float("float32")
+    set_float_quietly(dde, "float32")
     dde.config.set_random_seed(int(cfg["seed"]))
     return dde, pin_default_device(cfg.get("accelerator", "auto"))
 
@@ -258,7 +258,7 @@ def train(arrays: dict[str, np.ndarray], cfg: dict[str, Any], *, data_sha256: st
         net = build_net(dde, norm.branch_dim(), norm.trunk_dim(), cfg, basis)
         model = dde.Model(data, net)
         iters = int(cfg["iterations"])
-        model.compile("adam", lr=float(cfg["lr"]), decay=("cosine", iters, float(cfg["lr"]) * 1e-2))
+        model.compile("adam", lr=float(cfg["lr"]), decay=("cosine", iters, float(cfg["lr"]) * 1e-2), verbose=0)
         batch = cfg.get("batch_size")
         t0 = time.perf_counter()
         history, _ = model.train(iterations=iters, batch_size=int(batch) if batch else None,

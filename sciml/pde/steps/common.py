@@ -154,3 +154,19 @@ def training_key(scfg: dict[str, Any]) -> dict[str, Any]:
 def log(msg: str) -> None:
     """Progress line on stdout (the rules redirect it into the step's log)."""
     print(msg, flush=True)
+
+
+def reference_label(source: str, data_root: str | Path | None) -> str:
+    """How metrics and the report name a reference: a file under the data root (or the working folder)
+    by its path there (``pde/deepxde/Burgers.npz``), another file by its full path, so two users'
+    ``solution.npz`` in different folders are told apart; "analytic"/"solver" as they are."""
+    if source in ("analytic", "solver"):
+        return source
+    from sciml.data.manifest import data_root as resolved_root
+
+    path = Path(source).resolve()
+    for base in (resolved_root(data_root), Path.cwd()):
+        if path.is_relative_to(base.resolve()):
+            return path.relative_to(base.resolve()).as_posix()
+    return str(path)
+

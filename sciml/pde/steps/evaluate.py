@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sciml.pde.steps.common import load_problem, log, step_config
+from sciml.pde.steps.common import load_problem, log, reference_label, step_config
 
 #: Read from the ``train`` folder (``--model-dir``) and the ``solve`` folder (``--solver-dir``).
 MODEL_INPUTS = ("model.pt", "model.json", "train.json", "train_timing.json", "loss_history.csv")
@@ -174,7 +174,7 @@ def evaluate(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, mod
         err_vs_solver = relative_l2(pred, masked_like(finest, ref, "solver")) if finest is not None else None
         max_errs = max_abs_errors(preds, ref, fields)
         metrics = {
-            "problem": problem_name, "reference": Path(ref.source).name,
+            "problem": problem_name, "reference": reference_label(ref.source, data_root),
             "rel_l2": round_sig(err), "rel_l2_vs_finest_solver": round_sig(err_vs_solver),
             "solver_finest_rel_l2": round_sig(solver["finest_rel_l2"]),
             "target_rel_l2": problem.target(),

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sciml.pde.steps.common import load_problem, log, step_config
+from sciml.pde.steps.common import load_problem, log, reference_label, step_config
 
 #: Written into ``out_dir``.
 OUTPUTS = ("solver.json",)
@@ -32,14 +32,14 @@ def solve(cfg: dict[str, Any], problem_name: str, out_dir: str | Path, *, data_r
         log(f"{problem.describe()}; reference {ref.source} {ref.shape}, {int((~ref.mask).sum())} masked points")
         if not problem.has_solver:  # declared / plugin problems without a classical solver
             log(f"{problem_name}: no classical solver; accuracy is measured against the reference only")
-            result = {"problem": problem_name, "reference": Path(ref.source).name, "reference_shape": list(ref.shape),
+            result = {"problem": problem_name, "reference": reference_label(ref.source, data_root), "reference_shape": list(ref.shape),
                       "masked_points": int((~ref.mask).sum()), "ladder": [], "finest_rel_l2": None,
                       "timing_note": "this problem has no classical solver", "machine": machine("cpu")}
             write_json_atomic(step.output("solver.json"), result)
             return result
         ladder = solver_ladder(problem, ref, cfg["evaluation"]["timing_repeats"], log=log)
         result = {
-            "problem": problem_name, "reference": Path(ref.source).name, "reference_shape": list(ref.shape),
+            "problem": problem_name, "reference": reference_label(ref.source, data_root), "reference_shape": list(ref.shape),
             "masked_points": int((~ref.mask).sum()),
             "ladder": ladder, "finest_rel_l2": ladder[-1]["rel_l2"],
             "timing_note": "seconds: best of timing_repeats wall times of one full solve onto the reference grid",
