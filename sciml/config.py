@@ -277,6 +277,44 @@ def validate(instance: dict[str, Any], schema: dict[str, Any] | None = None,
     return instance
 
 
+def validate_workflow_config(config: dict[str, Any], overrides: dict[str, Any] | None,
+                             loaded: list[str | Path], given: list[str | Path]) -> dict[str, Any]:
+    """:func:`validate` for the Snakefile, whose ``config`` merges its own ``configfile:`` (in
+    ``loaded``, Snakemake's ``workflow.configfiles``), the ``--configfile`` files (``given``, in order)
+    and ``--config`` (``overrides``): an error names where the offending key was set, looking where
+    the value that won came from first."""
+    try:
+        return validate(config, source="config (after --configfile/--config)")
+    except ConfigError as err:
+        given = [str(p) for p in given]
+        by_precedence = [str(p) for p in loaded if str(p) not in given] + given
+        raise ConfigError(err.key, err.detail, _key_origin(err.key, overrides, by_precedence)) from None
+
+
+def _key_origin(key: str, overrides: dict[str, Any] | None, configfiles: list[str | Path]) -> str:
+    """Where dotted ``key`` (or its closest enclosing key) was set: '--config', else the last of
+    ``configfiles`` (lowest precedence first) that has it, else all of them (a value the schema filled in)."""
+    parts = key.split(".")
+    sources = [("--config", overrides or {})]
+    for path in reversed([str(p) for p in configfiles]):
+        try:
+            sources.append((path, load_yaml(path)))
+        except Exception:  # noqa: BLE001 - a file Snakemake read; naming it is all this is for
+            continue
+    for depth in range(len(parts), 0, -1):
+        for name, tree in sources:
+            node: Any = tree
+            for part in parts[:depth]:
+                node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING
+            if node is not _MISSING:
+                return name
+    files = ", ".join(str(p) for p in configfiles) or "no config file"
+    return f"config ({files}, then --config)"
+
+
+_MISSING = object()
+
+
 def load_config(path: str | Path) -> dict[str, Any]:
     """Load and validate a whole pipeline config file (defaults filled)."""
     return validate(load_yaml(path), source=path)

@@ -18,6 +18,7 @@ class ConfigError(SciMLError):
 
     def __init__(self, key: str, message: str, source: str | Path | None = None):
         self.key = key
+        self.detail = message
         self.source = str(source) if source is not None else None
         where = f" in {self.source}" if self.source else ""
         super().__init__(f"config key '{key}'{where}: {message}")

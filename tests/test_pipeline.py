@@ -46,7 +46,20 @@ def test_lint_is_clean(snakemake):
 def test_unknown_config_key_is_rejected_with_key_named(snakemake):
     proc = snakemake("-n", "--cores", "1", "--config", "materials={'no_such_key': 1}")
     assert proc.returncode != 0
-    assert "materials.no_such_key" in proc.stdout + proc.stderr
+    assert "materials.no_such_key' in --config:" in proc.stdout + proc.stderr
+
+
+def test_a_config_error_names_the_configfile_that_set_the_key(snakemake, tmp_path):
+    """With three --configfile files the error named the key only: which file to open was a guess."""
+    first, overlay = tmp_path / "first.yaml", tmp_path / "overlay.yaml"
+    first.write_text("materials:\n  train:\n    max_epochs: 3\n")
+    overlay.write_text("materials:\n  train:\n    max_epoch: 3\n")
+    proc = snakemake("-n", "--cores", "1", "--configfile", "config/config.yaml", str(first), str(overlay))
+    assert proc.returncode != 0
+    assert f"'materials.train.max_epoch' in {overlay}:" in proc.stdout + proc.stderr
+    overlay.write_text("materials:\n  train:\n    max_epochs: -3\n")  # both set it: the later one won
+    proc = snakemake("-n", "--cores", "1", "--configfile", "config/config.yaml", str(first), str(overlay))
+    assert f"'materials.train.max_epochs' in {overlay}:" in proc.stdout + proc.stderr
 
 
 @pytest.mark.slow

@@ -5,10 +5,12 @@ import os
 import shlex
 
 from sciml.config import quoted_json
-from sciml.config import validate as _validate_config
+from sciml.config import validate_workflow_config
 from snakemake.exceptions import WorkflowError
 
-_validate_config(config, source="config (after --configfile/--config)")
+# an error names the --configfile (or --config) that set the offending key
+validate_workflow_config(config, dict(workflow.config_settings.config), list(workflow.configfiles),
+                         list(workflow.config_settings.configfiles))
 
 # a leading ~ is the home folder (no shell expands it in a config file: ~/results was a folder named '~')
 RESULTS = os.path.expanduser(config["results_dir"])
