@@ -13,7 +13,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 
 @dataclass(frozen=True)
@@ -178,6 +178,35 @@ def checkpoint_dir(base: str | Path, step: str, config: dict[str, Any]) -> Path:
     return Path(base) / step / key
 
 
+def check_slurm_tasks(settings: TrainerSettings, environ: Mapping[str, str] | None = None) -> None:
+    """Refuse (TrainingError) a multi-process config inside a SLURM job step whose task count differs.
+
+    Under SLURM, Lightning's ``SLURMEnvironment`` takes the world size from srun's ``SLURM_NTASKS`` and
+    starts no process itself, and nothing compares it with ``devices``: ``devices: 2`` in a job step of
+    one task (Snakemake's SLURM executor runs each job as ``srun -n1``) trained one process, on the CPU
+    (such a job requests no GPU), while provenance recorded ddp x 2. Nothing is checked outside SLURM
+    (Lightning's test, ``SLURMEnvironment.detect``: ``SLURM_NTASKS`` set and a job name other than
+    bash/interactive), for one device, or for ``devices: auto`` with a strategy (the count is the node's)."""
+    from sciml.cluster_resources import devices_per_node
+    from sciml.errors import TrainingError
+
+    environ = os.environ if environ is None else environ
+    if "SLURM_NTASKS" not in environ or environ.get("SLURM_JOB_NAME") in ("bash", "interactive"):
+        return
+    per_node = devices_per_node(settings.lightning_devices(), settings.strategy)
+    if per_node is None:
+        return
+    expected = per_node * int(settings.num_nodes or 1)
+    tasks = int(environ["SLURM_NTASKS"])
+    if expected > 1 and tasks != expected:
+        raise TrainingError(
+            f"this SLURM job step has {tasks} task(s), but the config asks for devices={settings.devices} x "
+            f"num_nodes={settings.num_nodes} = {expected} processes: under SLURM Lightning runs one process per "
+            f"srun task and starts none itself, so it would train as {tasks} process(es). Give the training rule "
+            "the SLURM profile's srun recipe (resources mpi: srun, nodes, tasks_per_node = devices; "
+            "docs/reliability.md), or set devices: 1 and num_nodes: 1")
+
+
 def make_trainer(settings: TrainerSettings, out_dir: str | Path, ckpt_dir: str | Path,
                  extra_callbacks: list[Any] | None = None, **overrides: Any):
     """A Lightning ``Trainer`` with the project's defaults.
@@ -199,6 +228,7 @@ def make_trainer(settings: TrainerSettings, out_dir: str | Path, ckpt_dir: str |
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
     from sciml.learning_curve import learning_curve_callback
 
+    check_slurm_tasks(settings)
     ckpt_dir = Path(ckpt_dir)
     callbacks: list[Any] = [
         # best.ckpt: the best epoch by `monitor` (first, so trainer.checkpoint_callback is this one).

@@ -20,6 +20,12 @@ from sciml.cluster_resources import gpus_per_job
     ({"accelerator": "gpu", "devices": 4}, 0),  # the srun recipe requests GPUs per node
     ({"accelerator": "gpu", "devices": "auto", "strategy": "ddp"}, 0),
     ({"accelerator": "gpu", "num_nodes": 2}, 0),
+    # one device, written as Lightning also reads it: requested no GPU, and trained on one CPU core
+    ({"accelerator": "auto", "devices": "auto"}, 1),
+    ({"accelerator": "gpu", "devices": "0,"}, 1),
+    ({"accelerator": "gpu", "devices": [1]}, 1),
+    ({"accelerator": "gpu", "devices": "0,1"}, 0),
+    ({"accelerator": "gpu", "devices": -1}, 0),
 ])
 def test_gpus_per_job(trainer, gpus) -> None:
     assert gpus_per_job(trainer) == gpus

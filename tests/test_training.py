@@ -371,3 +371,28 @@ def test_a_truncated_last_checkpoint_is_moved_aside_and_training_starts_afresh(t
     assert (ckpt / "last.ckpt.unreadable").stat().st_size == len(data) // 2
     assert "not a complete checkpoint" in capsys.readouterr().err
     assert torch.load(ckpt / "last.ckpt", weights_only=True, map_location="cpu")["epoch"] == 1
+
+
+SLURM_STEP = {"SLURM_NTASKS": "1", "SLURM_JOB_NAME": "materials_train_fold", "SLURM_PROCID": "0"}
+
+
+@pytest.mark.parametrize("trainer, environ, refused", [
+    # Snakemake's SLURM executor runs a job as `srun -n1`: devices 2 trained one CPU process, said to be ddp x 2
+    ({"devices": 2, "strategy": "ddp"}, SLURM_STEP, True),
+    ({"devices": 1, "num_nodes": 2, "strategy": "ddp"}, SLURM_STEP, True),
+    ({"devices": 2, "strategy": "ddp"}, {**SLURM_STEP, "SLURM_NTASKS": "2"}, False),  # the srun recipe
+    ({"devices": 4, "num_nodes": 2, "strategy": "ddp"}, {**SLURM_STEP, "SLURM_NTASKS": "8"}, False),
+    ({"devices": 1}, {**SLURM_STEP, "SLURM_NTASKS": "4"}, False),  # one device: Lightning ignores the tasks
+    ({"devices": 2, "strategy": "ddp"}, {**SLURM_STEP, "SLURM_JOB_NAME": "bash"}, False),  # interactive: Lightning launches
+    ({"devices": 2, "strategy": "ddp"}, {}, False),  # no SLURM
+    ({"devices": "auto", "strategy": "ddp"}, SLURM_STEP, False),  # the node's count: not known here
+])
+def test_a_multi_process_config_in_a_slurm_step_of_other_task_count_is_refused(trainer, environ, refused) -> None:
+    from sciml.training import check_slurm_tasks
+
+    settings = TrainerSettings.from_config(trainer)
+    if refused:
+        with pytest.raises(TrainingError, match="srun recipe"):
+            check_slurm_tasks(settings, environ)
+    else:
+        check_slurm_tasks(settings, environ)

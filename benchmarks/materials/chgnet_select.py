@@ -17,6 +17,7 @@ shared, so CHGNet-frozen and SevenNet-frozen heads are compared like for like:
 
     OMP_NUM_THREADS=1 python benchmarks/materials/chgnet_select.py \\
         --config config/benchmarks/materials_jdft2d_chgnet_frozen.yaml --data-root ../shared/data \\
+        --candidates head_lr5e-3_e200 last1_lr2e-3_e30 none_lr2e-3_s0.1_e30 \\
         --folds 0 1 2 3 4 --out benchmarks/materials/chgnet_select_jdft2d.json
 """
 

@@ -46,6 +46,8 @@ CONDITION_TYPE_KEYS = {"dirichlet": {"type", "field", "value", "on"}, "neumann":
 CSG_TYPES = ("union", "difference", "intersection")
 #: boundary points sampled to check that each selector selects something
 SELECTOR_SAMPLES = 2000
+#: share of sampled boundary points without a condition above which :meth:`Declaration.boundary_gaps` warns
+GAP_SHARE_MIN = 0.005
 #: points of each Dirichlet / initial condition a hard constraint's lift and distance are checked on,
 #: and the tolerance (relative to the largest |value|, at least 1)
 HARD_CHECK_POINTS = 500
@@ -489,6 +491,44 @@ class Declaration:
             else:
                 cls = dde.icbc.DirichletBC if c["type"] == "dirichlet" else dde.icbc.NeumannBC
                 out.append(cls(geom, (lambda v: lambda X: v.evaluate_numpy(X))(v), on, component=comp))
+        return out
+
+    def boundary_gaps(self, dde: Any, skip_components: set[int] = frozenset()) -> list[str]:
+        """A warning per field that has boundary conditions on part of the boundary only: the points no
+        condition of it selects get none (a free boundary, not zero flux as in finite elements), which is
+        right for a first-order equation's outflow side and a forgotten wall otherwise. Measured on
+        :data:`SELECTOR_SAMPLES` Hammersley boundary points; gaps under :data:`GAP_SHARE_MIN` of them
+        (corners, rounding) are not reported. Fields in ``skip_components`` (hard constraints) are left out."""
+        by_field: dict[int, list[dict[str, Any]]] = {}
+        for c in self.conditions_spec:
+            if c["type"] != "initial" and c["component"] not in skip_components:
+                by_field.setdefault(c["component"], []).append(c)
+        partial = {comp: cs for comp, cs in by_field.items() if not any(c["on"][0] == "all" for c in cs)}
+        if not partial:
+            return []
+        geom = self.geometry(dde)
+        bbox = (geom.geometry if self.time else geom).bbox
+        state = np.random.get_state()  # DeepXDE samples from numpy's global generator
+        try:
+            sample = np.asarray(geom.random_boundary_points(SELECTOR_SAMPLES, random="Hammersley"), dtype=float)
+        finally:
+            np.random.set_state(state)
+        on = np.asarray(geom.on_boundary(sample), dtype=bool)
+        out = []
+        for comp, conds in sorted(partial.items()):
+            covered = np.zeros(len(sample), dtype=bool)
+            for c in conds:
+                covered |= self._selector(c, bbox)(sample, on)
+                if c["type"] == "periodic":  # its partner side is constrained too
+                    covered |= self._selector({"on": ("part", (c["input"], 1))}, bbox)(sample, on)
+            free = on & ~covered
+            if free.sum() > GAP_SHARE_MIN * max(1, on.sum()):
+                first = sample[free][0]
+                where = ", ".join(f"{n} = {v:.4g}" for n, v in zip(self.inputs, first))
+                out.append(f"{int(free.sum())} of {int(on.sum())} sampled boundary points (e.g. {where}) get no "
+                           f"condition on the field {self.fields[comp]}: that part of the boundary is left free, not "
+                           f"zero flux; declare it (a neumann condition with value 0 for an insulated wall), unless it "
+                           f"is the outflow side of a first-order equation")
         return out
 
     def _value_points(self, dde: Any, n: int, seed: int) -> list[tuple[dict[str, Any], np.ndarray]]:

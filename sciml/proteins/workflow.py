@@ -5,6 +5,7 @@ Kept in the package (standard library only) so that the rule file holds rules al
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -68,3 +69,22 @@ def target_section(section: dict[str, Any], target: str) -> dict[str, Any]:
     """The ``proteins`` section with ``targets`` cut to target ``target``'s entry: what its predict job
     gets, so that adding or editing another target does not rerun this one."""
     return {**section, "targets": [t for t in section.get("targets", []) if t["name"] == target]}
+
+
+#: Memory of a family's coevolution job on its first attempt (MB): a Potts fit of up to about 340 residues
+#: (:func:`sciml.proteins.predict.memory_estimate_gb`, history 5). Each retry doubles it: a fit has no
+#: checkpoint, so a retry with the memory that killed it would be killed again.
+COEVOLUTION_MEM_MB = 4000
+
+
+def coevolution_mem_mb(attempt: int) -> int:
+    """``mem_mb`` of a coevolution job on its ``attempt`` (1-based): :data:`COEVOLUTION_MEM_MB`, doubled per retry."""
+    return COEVOLUTION_MEM_MB * 2 ** (max(1, int(attempt)) - 1)
+
+
+def predict_mem_mb(section: dict[str, Any], attempt: int = 1) -> int:
+    """``mem_mb`` of a predict job: the memory predict may plan to use (``max_memory_gb``; a larger plan fails
+    at once) plus 1 GiB of headroom, doubled per retry. It was a fixed 8000 MB, below what the default
+    ``max_memory_gb: 8`` admits, and raising ``max_memory_gb`` never raised the job's ``--mem``."""
+    gb = float(section.get("max_memory_gb") or 8.0)
+    return (math.ceil(gb * 1024) + 1024) * 2 ** (max(1, int(attempt)) - 1)

@@ -142,3 +142,45 @@ def test_reference_coordinates_listed_in_the_file_s_order_are_refused(tmp_path):
     got = load_problem(cfg, "mine").reference()
     pts = got.points()
     assert np.allclose(got.field("u").ravel(), np.sin(np.pi * pts[:, 0]) * pts[:, 1])
+
+
+@pytest.mark.parametrize("geometry, conditions, free", [
+    # the right side forgotten: a quarter of the rectangle's boundary was left free, unsaid
+    ({"type": "rectangle", "low": [0, 0], "high": [2, 1]},
+     [{"type": "dirichlet", "on": on, "value": 0} for on in ("left", "bottom", "top")], "x = 2"),
+    ({"type": "interval", "low": 0, "high": 1}, [{"type": "dirichlet", "on": "left", "value": 0}], "x = 1"),
+    ({"type": "rectangle", "low": [0, 0], "high": [1, 1]},  # each side declared, by part and by selector
+     [{"type": "dirichlet", "on": "x < 0.5", "value": 0}, {"type": "neumann", "on": "x > 0.5", "value": 0}], None),
+    ({"type": "rectangle", "low": [0, 0], "high": [1, 1]},  # periodic in x constrains its partner side too
+     [{"type": "periodic", "input": "x"}, {"type": "dirichlet", "on": "bottom", "value": 0},
+      {"type": "dirichlet", "on": "top", "value": 0}], None),
+])
+def test_a_boundary_part_no_condition_selects_is_warned_about(dde, geometry, conditions, free):
+    """A part no condition selects gets none (free, not zero flux): a forgotten wall trained without a word."""
+    eq = "u_xx + u_yy" if geometry["type"] == "rectangle" else "u_xx"
+    gaps = _decl(geometry, [eq], conditions).boundary_gaps(dde)
+    if free is None:
+        assert gaps == []
+    else:
+        (gap,) = gaps
+        assert f"({free.split()[0]} = {free.split()[-1]}" in gap.replace("e.g. ", "") and "field u" in gap
+        if geometry["type"] == "rectangle":  # the right side is 1/6 of the perimeter
+            n_free, n_all = (int(v) for v in gap.split(" sampled")[0].split(" of "))
+            assert 0.12 < n_free / n_all < 0.22
+
+
+def test_a_field_without_boundary_conditions_or_with_a_hard_constraint_is_not_warned_about():
+    """Stokes' pressure has no boundary condition (it is fixed up to a constant); a hard field's conditions
+    are its output transform's."""
+    from sciml.pde.problems.declared import DeclaredProblem
+
+    spec = {"geometry": {"type": "interval", "low": 0, "high": 1}, "fields": ["u", "p"],
+            "equations": ["u_xx - p_x", "u_x"], "solution": {"u": "0", "p": "0"},
+            "conditions": [{"type": "dirichlet", "field": "u", "value": 0}]}
+    assert DeclaredProblem("s", spec).declaration_warnings() == []
+    one_side = {"geometry": {"type": "interval", "low": 0, "high": 1}, "fields": ["u"], "equations": ["u_xx + 1"],
+                "solution": {"u": "x*(1-x)/2"}, "conditions": [{"type": "dirichlet", "on": "left", "value": 0}]}
+    (gap,) = DeclaredProblem("one", one_side).declaration_warnings()
+    assert "x = 1" in gap
+    hard = {**one_side, "hard": {"u": {"lift": "0", "distance": "x"}}}
+    assert DeclaredProblem("h", hard).declaration_warnings() == []

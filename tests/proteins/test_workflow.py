@@ -208,3 +208,15 @@ def test_the_sequence_model_job_gets_only_what_it_reads(workflow_runner, tmp_pat
         planned[lr] = json.loads(words[words.index("--config-json") + 1])
     assert set(planned[0.002]) == {"seed", "threads", "sequence_model"}
     assert planned[0.002] == planned[0.01]
+
+
+def test_cluster_memory_follows_max_memory_gb_and_grows_on_a_retry():
+    """On SLURM the predict job's --mem was a fixed 8000 MB, below the 8 GiB plan the default max_memory_gb admits
+    (and raising it never raised --mem); a Potts fit killed for memory was retried with the same memory."""
+    from sciml.proteins.predict import memory_estimate_gb
+    from sciml.proteins.workflow import coevolution_mem_mb, predict_mem_mb
+
+    assert predict_mem_mb({}) > 8 * 1024 and predict_mem_mb({"max_memory_gb": 12}) > 12 * 1024
+    assert predict_mem_mb({"max_memory_gb": 12}, attempt=2) == 2 * predict_mem_mb({"max_memory_gb": 12})
+    assert coevolution_mem_mb(1) >= 1024 * memory_estimate_gb(300, 5, True)  # the first attempt holds a 300-residue fit
+    assert coevolution_mem_mb(2) >= 1024 * memory_estimate_gb(450, 5, True)  # its retry a 450-residue one

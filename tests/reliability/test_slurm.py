@@ -59,7 +59,8 @@ def test_profile_files_are_valid_yaml_with_expected_keys() -> None:
             # the GPU count comes from the rule (sciml.cluster_resources, from the config's accelerator):
             # a `gpu` here would override it, so `accelerator: cpu` would still ask for a GPU
             assert "gpu" not in prof["set-resources"][rule], f"{rule}: the GPU request belongs to the rule"
-            assert prof["set-resources"][rule]["cpus_per_gpu"] >= 1
+            # CPUs per job = the rule's threads (what the step runs with): a cpus_per_gpu left most idle
+            assert "cpus_per_gpu" not in prof["set-resources"][rule] and prof["set-resources"][rule]["mem_mb"] > 0
     default = yaml.safe_load((REPO_ROOT / "profiles" / "default" / "profile.yaml").read_text())
     assert "executor" not in default  # the workstation profile never submits anywhere
 
@@ -125,7 +126,7 @@ def test_slurm_two_task_job_trains_with_ddp_like_one_process(slurm_cluster, tmp_
                           timeout=1200)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"2-task SLURM training failed:\n{out[-8000:]}"
-    assert "srun --nodes=1 --ntasks-per-node=2 sciml materials train" in out, out[-4000:]
+    assert "srun --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 sciml materials train" in out, out[-4000:]
     fold = results / "materials" / "folds" / "fold_0"
     log = (results / "logs" / "materials_train_fold_0.log").read_text()
     # both ranks initialised inside the one job, from srun's variables
@@ -150,9 +151,12 @@ def test_slurm_two_task_job_trains_with_ddp_like_one_process(slurm_cluster, tmp_
 @pytest.mark.parametrize("resources, expected", [
     ([], " sciml materials train"),
     (["materials_train_fold:mpi='srun'", "materials_train_fold:tasks=2"],
-     "srun --nodes=1 --ntasks-per-node=2 sciml materials train"),
+     "srun --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 sciml materials train"),
     (["materials_train_fold:mpi='srun'", "materials_train_fold:nodes=2", "materials_train_fold:tasks_per_node=4"],
-     "srun --nodes=2 --ntasks-per-node=4 sciml materials train"),
+     "srun --nodes=2 --ntasks-per-node=4 --cpus-per-task=1 sciml materials train"),
+    # each rank gets the job's CPUs per task (srun inherits no -c: every rank had one CPU)
+    (["materials_train_fold:mpi='srun'", "materials_train_fold:tasks=2", "materials_train_fold:cpus_per_task=4"],
+     "srun --nodes=1 --ntasks-per-node=2 --cpus-per-task=4 sciml materials train"),
     (["materials_train_fold:mpi='srun'", "materials_train_fold:nodes=2", "materials_train_fold:tasks=3"],
      "tasks=3 is not a multiple of nodes=2"),
 ])

@@ -85,7 +85,7 @@ def folder_param(path):
     return param
 
 
-def ddp_launcher(wildcards, resources):
+def ddp_launcher(wildcards, resources, threads):
     """The launcher prefix of a training command: empty (one process, or Lightning's own
     launcher on a workstation) unless the rule has the `mpi` resource, as the SLURM profile's
     multi-GPU / multi-node example sets it. Then the job is one allocation of `nodes` x
@@ -94,7 +94,9 @@ def ddp_launcher(wildcards, resources):
     `srun --nodes=2 --ntasks-per-node=4`) starts one process per task; Lightning's
     SLURMEnvironment takes ranks and the master address from the variables srun sets (it
     accepts --ntasks-per-node, not a bare --ntasks). The counts are given explicitly because
-    the plugin's job step removes the allocation's SLURM_NTASKS* variables before the shell."""
+    the plugin's job step removes the allocation's SLURM_NTASKS* variables before the shell, and
+    so are the CPUs of each task (the `cpus_per_task` resource, else the rule's threads): srun
+    inherits no --cpus-per-task from the allocation (Slurm >= 22.05), so each rank got one CPU."""
     launcher = str(resources.get("mpi", "") or "").strip()
     if not launcher:
         return ""
@@ -106,7 +108,8 @@ def ddp_launcher(wildcards, resources):
             raise WorkflowError(f"resources: tasks={tasks} is not a multiple of nodes={nodes}; "
                                 "set tasks_per_node (= the domain's train.devices) instead")
         per_node = tasks // nodes
-    return f"{launcher} --nodes={nodes} --ntasks-per-node={int(per_node)}"
+    cpus = int(resources.get("cpus_per_task", 0) or threads or 1)
+    return f"{launcher} --nodes={nodes} --ntasks-per-node={int(per_node)} --cpus-per-task={cpus}"
 
 
 # Screening helpers (rules in screening.smk): the shard list is known only after the

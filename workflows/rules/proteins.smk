@@ -5,7 +5,7 @@
 # rerun resumes. Threads: one source, config["proteins"]["threads"], passed as --threads.
 from sciml.cluster_resources import gpus_per_job
 from sciml.proteins.workflow import NETWORK_OMITS as PROTEINS_NETWORK_OMITS
-from sciml.proteins.workflow import coevolution_section
+from sciml.proteins.workflow import coevolution_mem_mb, coevolution_section, predict_mem_mb
 from sciml.proteins.workflow import entry_files as proteins_entry_files
 from sciml.proteins.workflow import sequence_model_section as proteins_sequence_model_section
 from sciml.proteins.workflow import target_section
@@ -41,7 +41,7 @@ rule proteins_coevolution:
         f"{RESULTS}/benchmarks/proteins_coevolution/{{family}}.tsv"
     threads: config["proteins"]["threads"]
     resources:
-        mem_mb=4000,
+        mem_mb=lambda wc, attempt: coevolution_mem_mb(attempt),  # doubled on a retry: a fit has no checkpoint
         runtime=30,
     conda:
         "../envs/sciml.yaml"
@@ -219,7 +219,7 @@ rule proteins_predict:
         f"{RESULTS}/benchmarks/proteins_predict/{{target}}.tsv"
     threads: config["proteins"]["threads"]
     resources:
-        mem_mb=8000,
+        mem_mb=lambda wc, attempt: predict_mem_mb(config["proteins"], attempt),  # max_memory_gb + 1 GiB
         runtime=30,
     conda:
         "../envs/sciml.yaml"

@@ -226,7 +226,7 @@ class DeclaredProblem(Problem):
         """A field with a second (or higher) time derivative has only its value at t0 declared (an initial
         condition gives the value; u_t(x, t0) cannot be declared) unless a hard constraint (``hard.<field>``)
         may fix the derivative too: the problem then has no unique solution, and the PINN's answer is one
-        of many."""
+        of many. A field with conditions on part of the boundary only (:meth:`Declaration.boundary_gaps`)."""
         out = []
         for f, k in self._physics.time_orders().items():
             if k >= 2 and f not in self.hard:
@@ -234,7 +234,10 @@ class DeclaredProblem(Problem):
                            f"t0 is declared: {f}_t(x, t0) is left free, so the solution is not unique; write the "
                            f"equation as a first-order system (a field v = {f}_t with its own initial condition) or "
                            f"fix {f}_t with hard.{f} (docs/pde_problems.md)")
-        return out
+        from sciml.pde.backend import import_deepxde
+
+        hard = {self.fields.index(f) for f in self.hard}
+        return out + self._physics.boundary_gaps(import_deepxde(), skip_components=hard)
 
     def reference_warnings(self, ref: Reference) -> list[str]:
         """Where the user's reference file disagrees with a declared initial condition at t0 by more
