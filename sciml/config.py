@@ -32,11 +32,45 @@ def load_yaml(path: str | Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError("<file>", f"cannot read ({exc})", source=path) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_loader_refusing_yaml11_numbers(path))  # noqa: S506 - a SafeLoader subclass
+    except ConfigError:
+        raise
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ConfigError("<yaml>", f"{where}{getattr(exc, 'problem', exc)}", source=path) from None
+
+
+def _loader_refusing_yaml11_numbers(path: Path) -> Any:
+    """A ``yaml.SafeLoader`` that refuses the YAML 1.1 numbers nobody means: a leading zero (``seed: 010`` is the
+    octal 8) and base 60 (``1:30`` is 90), which PyYAML and Snakemake's config loader read without a word.
+    The error names the file, line and the value to write instead."""
+    import re
+
+    import yaml
+
+    surprising = re.compile(r"^[-+]?(0[0-7_]+|[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?)$")
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def checked(kind: str) -> Any:
+        base = getattr(yaml.SafeLoader, f"construct_yaml_{kind}")
+
+        def construct(loader: Any, node: Any) -> Any:
+            value = base(loader, node)
+            text = str(node.value)
+            if surprising.match(text) and (":" in text or value != int(text.replace("_", ""), 10)):
+                how = ("base 60: quote it for text such as a time" if ":" in text
+                       else "octal: write it without the leading zero, or quote it for text")
+                raise ConfigError("<yaml>", f"line {node.start_mark.line + 1}: {text} reads as {value} in YAML 1.1 "
+                                            f"(PyYAML and Snakemake read it so; {how})", source=path)
+            return value
+        return construct
+
+    Loader.add_constructor("tag:yaml.org,2002:int", checked("int"))
+    Loader.add_constructor("tag:yaml.org,2002:float", checked("float"))
+    return Loader
 
 
 def merge_yaml_files(paths: list[str | Path], into: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -283,6 +317,8 @@ def validate_workflow_config(config: dict[str, Any], overrides: dict[str, Any] |
     ``loaded``, Snakemake's ``workflow.configfiles``), the ``--configfile`` files (``given``, in order)
     and ``--config`` (``overrides``): an error names where the offending key was set, looking where
     the value that won came from first."""
+    for path in loaded:  # YAML 1.1 numbers Snakemake's loader read silently (seed: 010 is 8): named here
+        load_yaml(path)
     try:
         return validate(config, source="config (after --configfile/--config)")
     except ConfigError as err:

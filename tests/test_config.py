@@ -393,3 +393,17 @@ def test_a_domain_section_with_every_key_commented_out_means_its_defaults():
     object'."""
     cfg = validate(yaml.safe_load("domains: [materials]\nmaterials:\n#  train: {lr: 0.01}\n"))
     assert cfg["materials"]["train"]["lr"] == domain_section("materials")["train"]["lr"]
+
+
+@pytest.mark.parametrize("text, read_as", [("seed: 010", "8"), ("runtime: 1:30", "90")])
+def test_yaml_11_octal_and_base_60_numbers_are_refused_naming_file_and_line(tmp_path, text, read_as):
+    """PyYAML and Snakemake read `seed: 010` as 8 and `1:30` as 90, without a word."""
+    from sciml.config import load_yaml
+
+    path = tmp_path / "mine.yaml"
+    path.write_text("domains: [pde]\n" + text + "\n")
+    with pytest.raises(ConfigError, match=f"line 2: {text.split(': ')[1]} reads as {read_as} in YAML 1.1") as err:
+        load_yaml(path)
+    assert str(path) in str(err.value)
+    path.write_text("seed: 10\nzero: 00\nseven: 07\nquoted: '010'\n")  # what they mean, read as they say
+    assert load_yaml(path) == {"seed": 10, "zero": 0, "seven": 7, "quoted": "010"}

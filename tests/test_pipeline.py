@@ -60,6 +60,9 @@ def test_a_config_error_names_the_configfile_that_set_the_key(snakemake, tmp_pat
     overlay.write_text("materials:\n  train:\n    max_epochs: -3\n")  # both set it: the later one won
     proc = snakemake("-n", "--cores", "1", "--configfile", "config/config.yaml", str(first), str(overlay))
     assert f"'materials.train.max_epochs' in {overlay}:" in proc.stdout + proc.stderr
+    overlay.write_text("seed: 010\n")  # Snakemake's loader reads 8
+    proc = snakemake("-n", "--cores", "1", "--configfile", "config/config.yaml", str(overlay))
+    assert proc.returncode != 0 and f"in {overlay}: line 1: 010 reads as 8" in proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
