@@ -50,3 +50,22 @@ def training_section(section: dict[str, Any], fold: int | None = None) -> dict[s
     folds = list(range(int(section["cv"]["n_splits"]))) if fold is None else [int(fold)]
     out["cv"] = {**section["cv"], "folds": folds}
     return out
+
+
+#: The ``train`` keys the prepare step reads (its checks of the task against the targets).
+PREPARE_TRAIN_KEYS = ("log_target", "class_weight", "clip_predictions")
+
+
+def prepare_section(section: dict[str, Any]) -> dict[str, Any]:
+    """The ``materials`` section as the prepare rule gets it and its provenance records it: what
+    :func:`training_section` gives prepare, with ``train`` cut to :data:`PREPARE_TRAIN_KEYS` and ``model`` to
+    the backbone whose graphs it caches (its name; SevenNet's checkpoint). Editing the learning rate or the
+    epochs then no longer reruns prepare (and, through its summary, every fold's input)."""
+    out = training_section(section)
+    out["train"] = {k: section["train"][k] for k in PREPARE_TRAIN_KEYS if k in section.get("train", {})}
+    model = section.get("model", {})
+    out["model"] = {"name": model.get("name", "cgcnn")}
+    if out["model"]["name"] == "sevennet" and "sevennet" in model:
+        out["model"]["sevennet"] = {"checkpoint": model["sevennet"].get("checkpoint")}
+    return out
+

@@ -45,9 +45,9 @@ def test_tiny_materials_workflow(workflow_runner, tmp_path):
     proc = workflow_runner(cfg, extra_args=("-n",))
     planned = proc.stdout + proc.stderr
     assert "materials_train" not in planned and "materials_prepare" not in planned, planned[-3000:]
-    cfg["materials"]["train"]["max_epochs"] = 3  # a training setting does
+    cfg["materials"]["train"]["max_epochs"] = 3  # a training setting does, and not prepare, which never reads it
     planned = (lambda p: p.stdout + p.stderr)(workflow_runner(cfg, extra_args=("-n",)))
-    assert "materials_train" in planned
+    assert "materials_train" in planned and "materials_prepare" not in planned, planned[-3000:]
 
 
 @pytest.mark.slow
@@ -137,6 +137,8 @@ def test_provenance_records_the_config_the_steps_read(tmp_path, trained_fold):
         recorded = json.loads(path.read_text())["config"]
         assert "predict" not in recorded and "screening" not in recorded, path
         assert recorded["dataset"]["target_column"] == summary["target_column"] is not None, path
+    prepared = json.loads((tmp_path / "prepared" / "provenance.json").read_text())["config"]
+    assert "max_epochs" not in prepared["train"] and "lr" not in prepared["train"]  # prepare reads neither
 
 
 def test_an_absolute_dataset_path_is_refused_naming_the_key(workflow_runner, tmp_path):

@@ -6,6 +6,7 @@ from sciml.materials.folds import check_cv as check_materials_cv
 from sciml.materials.workflow import SCREENING_KEYS as MATERIALS_SCREENING_KEYS
 from sciml.materials.workflow import dataset_files
 from sciml.materials.workflow import dataset_path as materials_dataset_path
+from sciml.materials.workflow import prepare_section as materials_prepare_section
 from sciml.materials.workflow import training_section as materials_training_section
 
 MATERIALS = config["materials"]
@@ -22,7 +23,8 @@ MATERIALS_MEMBERS = range(1, MATERIALS["train"]["ensemble"])
 MATERIALS_CURVE = "logs/version_0/metrics.csv"
 # prepare and the folds get the section without the screening keys (a screening edit reruns no fold) and
 # with cv.folds cut to the folds each job serves (running more folds reruns neither prepare nor the folds
-# already trained): sciml.materials.workflow.training_section
+# already trained): sciml.materials.workflow.training_section; prepare only the train/model keys it reads
+# (prepare_section), so a learning-rate or epoch edit reruns the folds, not prepare
 # the section's score figure: per-fold parity plots of a regression, ROC curves of a classification
 MATERIALS_SCORE_FIGURE = "roc" if MATERIALS["dataset"]["task"] == "classification" else "parity"
 
@@ -41,7 +43,7 @@ rule materials_prepare:
         provenance=f"{MATERIALS_PREPARED}/provenance.json",
     params:
         data_root=data_root_param,
-        cfg=quoted_json(materials_training_section(MATERIALS)),
+        cfg=quoted_json(materials_prepare_section(MATERIALS)),  # the keys prepare reads
         out_dir=folder_param(MATERIALS_PREPARED),
         cache=MATERIALS_CACHE,
     log:

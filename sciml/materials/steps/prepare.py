@@ -38,13 +38,13 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
     cache_dir = Path(cache_dir) if cache_dir is not None else out_dir / "cache"
     graph = GraphSettings(**cfg["graph"])
     data_path = resolve(cfg["dataset"]["path"], root)
-    from sciml.materials.workflow import without_screening
+    from sciml.materials.workflow import prepare_section
 
     with run_step("materials.prepare", cfg, out_dir, inputs=[data_path],
-                  threads=resolve_threads(threads, cfg), provenance_config=without_screening(cfg)) as step:
+                  threads=resolve_threads(threads, cfg), provenance_config=prepare_section(cfg)) as step:
         # the target column actually read (a Matbench file's only other column) names the target
         cfg = {**cfg, "dataset": resolved_dataset(cfg["dataset"], data_path)}
-        step.record.config = without_screening(cfg)  # provenance: the column read, not the config's null
+        step.record.config = prepare_section(cfg)  # provenance: the keys read, the column read (not the config's null)
         check_task(cfg)
         check_cv(cfg["cv"])
         t0 = time.perf_counter()
