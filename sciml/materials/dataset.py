@@ -177,6 +177,52 @@ CLASS_LABELS = "labels"
 _TRANSFORM_DOMAIN = {"log10": "must be > 0", CLASS_LABELS: "must be a class label, 0 or 1 (true/false)"}
 
 
+def repeated_structures(table: GraphTable, tolerance: float = 1e-3) -> list[list[int]]:
+    """Groups (kept-record indices, file order) of records whose graphs are the same: the same atoms and the same
+    neighbour distances per element pair (rounded to ``tolerance`` A): the same structure written twice, whatever
+    its id, site order or origin, or structures that differ only beyond the cutoff (11 groups in matbench_jdft2d,
+    layers in cells of other vacuum). A dataset that lists a structure twice puts it in a training fold and a test
+    fold alike, and records of one graph with other targets are an error floor no graph model can go below."""
+    import hashlib
+
+    import numpy as np
+
+    z = np.asarray(table.z)
+    distance = np.round(np.asarray(table.distance, dtype=np.float64) / tolerance).astype(np.int64)
+    groups: dict[str, list[int]] = {}
+    for i in range(len(table)):
+        a0, a1 = int(table.atom_ptr[i]), int(table.atom_ptr[i + 1])
+        e0, e1 = int(table.edge_ptr[i]), int(table.edge_ptr[i + 1])
+        atoms = np.sort(z[a0:a1]).astype(np.int64)
+        # neighbour distances per element pair, so that the same lengths between other atoms do not match
+        src, dst = np.asarray(table.edge_index[:, e0:e1])
+        pairs = np.stack([z[a0:a1][src], z[a0:a1][dst], distance[e0:e1]], axis=1)
+        pairs = pairs[np.lexsort(pairs.T[::-1])]
+        key = hashlib.sha256(atoms.tobytes() + b"|" + pairs.astype(np.int64).tobytes()).hexdigest()
+        groups.setdefault(key, []).append(i)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def repeated_structures_warning(table: GraphTable, transform: str) -> str | None:
+    """The prepare warning for :func:`repeated_structures`: how many records repeat another's structure, how
+    many of them with another target, and the first group (ids, targets in model units); None without repeats."""
+    import numpy as np
+
+    groups = repeated_structures(table)
+    if not groups:
+        return None
+    y = np.asarray(table.y, dtype=np.float64)
+    differ = [g for g in groups if np.ptp(y[g]) > 1e-6 * max(1.0, float(np.max(np.abs(y[g]))))]
+    shown = (differ or groups)[0][:4]
+    units = "" if transform == "none" else f" ({transform} units)"
+    first = ", ".join(f"{table.ids[i]} = {y[i]:.6g}" for i in shown)
+    return (f"{sum(len(g) - 1 for g in groups)} records have the graph of another record (the same atoms and "
+            f"neighbour distances within the cutoff: the same structure written twice, or structures that differ only "
+            f"beyond the graph's reach, such as a layer's vacuum), {sum(len(g) - 1 for g in differ)} of them with "
+            f"another target{units}; first: {first}. The model cannot tell such records apart, and a repeated "
+            "structure lands in training and test folds alike: remove true copies, or keep them knowing it")
+
+
 def is_classification(dataset_cfg: dict[str, Any]) -> bool:
     """True when ``materials.dataset.task`` is ``classification`` (binary labels 0/1, scored by ROC-AUC)."""
     return dataset_cfg.get("task", "regression") == "classification"
@@ -184,8 +230,8 @@ def is_classification(dataset_cfg: dict[str, Any]) -> bool:
 
 def check_task(cfg: dict[str, Any]) -> None:
     """ConfigError naming the setting when a ``materials`` config asks a classification task for something
-    only a regression has (``dataset.transform: log10``, ``train.log_target``, ``train.clip_predictions``), or a
-    regression for ``train.class_weight``."""
+    only a regression has (``dataset.transform: log10``, ``train.log_target``, ``train.clip_predictions``), a
+    regression for ``train.class_weight``, or both ``transform: log10`` and ``train.log_target``."""
     from sciml.errors import ConfigError
 
     if not is_classification(cfg["dataset"]):
@@ -193,6 +239,14 @@ def check_task(cfg: dict[str, Any]) -> None:
             raise ConfigError("materials.train.class_weight", f"{cfg['train']['class_weight']!r} weighs the classes "
                                                               "of a classification task; this dataset's task is "
                                                               "regression (set materials.dataset.task)")
+        if cfg["train"].get("log_target", False) and cfg["dataset"].get("transform", "none") != "none":
+            # the model fitted ln(log10 y): a double log, and records with log10 y <= 0 (y <= 1) left out of training
+            raise ConfigError("materials.train.log_target", f"a log of targets already transformed by "
+                                                            f"materials.dataset.transform: {cfg['dataset']['transform']} "
+                                                            "(a double log, and targets <= 1 dropped from training): "
+                                                            "use one of them (transform: log10 is scored in log10 "
+                                                            "units as Matbench's log tasks; log_target in the target's "
+                                                            "units)")
         return
     clashes = [(key, value) for key, value in (("materials.dataset.transform", cfg["dataset"].get("transform", "none")),
                                                ("materials.train.log_target", cfg["train"].get("log_target", False)),
@@ -275,15 +329,25 @@ def admitted_records(records: Iterable[RawRecord], transform: str, limit: int | 
         if parser_warnings is not None:
             parser_warnings.add(rec)
         all_ids.append(rec.id)
-        all_y.append(_finite_or_nan(rec.target, transform))
+        label_text = transform != CLASS_LABELS and rec.target_note is not None and rec.target is not None \
+            and math.isfinite(rec.target)  # true/false text in a regression: no number to score against
+        all_y.append(math.nan if label_text else _finite_or_nan(rec.target, transform))
         if rec.id in seen:
             quarantine.add(rec, f"duplicate_id: id '{rec.id}' appears more than once")
             continue
         seen.add(rec.id)
+        if label_text and rec.structure is not None:
+            quarantine.add(rec, f"bad_target: {rec.target_note} (a regression target must be a finite number; "
+                                "a yes/no property is materials.dataset.task: classification)")
+            continue
         if transform == CLASS_LABELS and rec.target is not None and math.isnan(rec.target) and rec.structure is not None:
             # a missing value, or a word that is no number, is no label either: say so in the task's terms
             note = (rec.target_note or "target is missing or NaN").replace(" is not a number", " is no class label")
             quarantine.add(rec, f"bad_target: {note} ({_TRANSFORM_DOMAIN[CLASS_LABELS]})")
+            continue
+        if rec.target is not None and math.isinf(rec.target) and rec.structure is not None:
+            # named as written: after the transform an infinite target read "target is nan"
+            quarantine.add(rec, f"bad_target: target is {rec.target!r} (must be a finite number)")
             continue
         target = apply_transform(rec.target, transform) if rec.target is not None else None
         # (not ``rec.target or nan``: a target of 0.0 is a finite number, with no log10)

@@ -245,13 +245,15 @@ def _to_float(value: Any) -> float:
         return math.nan
 
 
-def _target_note(value: Any) -> str | None:
+def _target_note(value: Any, labels_noted: bool = True) -> str | None:
     """Why ``value`` is no target number, quoting the original (``'n/a' is not a number``); None for a
-    number, a missing value (None) or an empty cell, which stay plain NaN."""
+    number, a missing value (None) or an empty cell, which stay plain NaN. ``true``/``false`` text reads as
+    1/0 (a class label) with a note that a regression quarantines it by (``TRUE`` was trained on as 1.0 GPa);
+    ``labels_noted`` False: no note for them (a header test, where a label is data)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return "target is empty" if value is not None else None
     if isinstance(value, str) and value.strip().lower() in _BOOLEAN_TEXT:
-        return None
+        return f"target {value.strip()!r} is a yes/no label, not a number" if labels_noted else None
     try:
         float(value)
         return None
@@ -277,6 +279,7 @@ def parse_structure(value: Any, fmt: str = "auto", issues: list[str] | None = No
         raise ValueError("empty structure field")
     elif value.strip().lower() in ("nan", "na", "n/a", "none", "null"):  # a table's missing value, as text
         raise ValueError(f"missing structure ({value.strip()!r})")
+    guessed = fmt == "auto"
     if fmt == "auto":
         text = value.lstrip()
         if text.startswith("{"):
@@ -313,16 +316,37 @@ def parse_structure(value: Any, fmt: str = "auto", issues: list[str] | None = No
                     raise ValueError(f"POSCAR {mismatch}")
             else:
                 raise ValueError(f"unknown structure format '{fmt}' (valid: auto, cif, poscar, dict)")
-    except ValueError as exc:
-        raise ValueError(_with_parser_reason(str(exc), _parser_issues(cif_issues, caught))) from None
     except Exception as exc:  # pymatgen raises many types for malformed text
-        raise ValueError(_with_parser_reason(f"cannot parse structure as {fmt}: {type(exc).__name__}: {str(exc)[:160]}",
-                                             _parser_issues(cif_issues, caught))) from None
+        why = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {str(exc)[:160]}"
+        if guessed and fmt == "poscar":  # text that is nothing recognisable fails as a POSCAR, the last guess
+            why = f"not recognised as a pymatgen dict, CIF or POSCAR (as a POSCAR: {why})"
+        elif not isinstance(exc, ValueError):
+            why = f"cannot parse structure as {fmt}: {why}"
+        raise ValueError(_with_parser_reason(why, _parser_issues(cif_issues, caught))) from None
     if len(structure) == 0:
         raise ValueError("structure has no sites")
     if issues is not None:
         issues.extend(m for m in _parser_issues(cif_issues, caught) if m not in issues)
+        isotope = _hydrogen_isotope_named(value, structure)
+        if isotope and isotope not in issues:
+            issues.append(isotope)
     return structure
+
+
+#: A deuterium or tritium species as a structure's text names it (POSCAR symbol line, CIF type symbol, dict).
+_ISOTOPE_SYMBOL = re.compile(r"""(?<![A-Za-z0-9_'"])["']?([DT])["']?(?![A-Za-z])""")
+
+
+def _hydrogen_isotope_named(value: Any, structure: Any) -> str | None:
+    """A parser warning when the input names D or T and pymatgen read it as hydrogen (Z = 1): an isotope-labelled
+    dataset otherwise trains, and predicts formulas, as plain H without a word. None otherwise."""
+    if not any(site.specie.Z == 1 for site in structure if hasattr(site, "specie")):
+        return None
+    text = json.dumps(value) if isinstance(value, dict) else str(value)
+    found = sorted({m.group(1) for m in _ISOTOPE_SYMBOL.finditer(text)})
+    if not found:
+        return None
+    return f"{' and '.join(found)} read as hydrogen (Z = 1): the graph has no isotopes"
 
 
 def _poscar_count_mismatch(text: str, n_sites: int) -> str | None:
@@ -873,7 +897,7 @@ def _id_prop_rows_utf8(prop_path: Path, known_ids: set[str]) -> Iterator[tuple[i
                                 ": a folder dataset's id_prop.csv has two, 'id,target' (the CGCNN convention)",
                                 record=f"line {line}", hint="for a table of several targets, write one id_prop.csv "
                                 "per target, or use a CSV dataset with materials.dataset.target_column")
-            header = first and _target_note(row[1]) is not None and row[0].strip() not in known_ids
+            header = first and _target_note(row[1], labels_noted=False) is not None and row[0].strip() not in known_ids
             first = False
             if header:
                 continue  # a header line

@@ -232,3 +232,76 @@ def test_a_missing_value_written_as_text_is_named_and_a_bad_manifest_is_a_data_e
         manifest.write_text(content)
         with pytest.raises(DataError, match=why):
             gather(tiny_config(), [], tmp_path / "out", manifest=manifest)
+
+
+def test_true_or_false_in_a_regression_target_is_quarantined_and_a_label_in_a_classification(tmp_path):
+    """`TRUE` in a bulk-modulus column was trained and scored as 1.0 GPa, without a word; a classification's
+    labels stay labels, also in an id_prop.csv whose first row is one (no header taken)."""
+    from sciml.materials.dataset import CLASS_LABELS
+
+    for i in (1, 2, 3):
+        (tmp_path / f"s{i}.cif").write_text(NACL_CIF.replace("5.64", f"5.6{i}"))
+    (tmp_path / "id_prop.csv").write_text("s1,TRUE\ns2,2.0\ns3,false\n")
+    table = _table(tmp_path)
+    reasons = {rid: (line, why) for rid, line, why in table.quarantine}
+    assert table.ids == ["s2"]
+    assert reasons["s1"] == (1, "bad_target: target 'TRUE' is a yes/no label, not a number (a regression target "
+                                "must be a finite number; a yes/no property is materials.dataset.task: classification)")
+    assert np.isnan(table.all_y[0]) and reasons["s3"][0] == 3  # no number to score a fallback against
+    (tmp_path / "id_prop.csv").write_text("s1,true\ns2,0\ns3,false\n")
+    labels = build_table(read_records(tmp_path), GraphSettings(6.0, 12), transform=CLASS_LABELS)
+    assert labels.ids == ["s1", "s2", "s3"] and labels.y.tolist() == [1.0, 0.0, 0.0]
+
+
+def test_an_infinite_target_is_named_as_written_and_log10_beside_log_target_is_refused(tmp_path):
+    """With transform: log10, '-inf' was quarantined as 'target is nan'; log10 and train.log_target together fitted
+    ln(log10 y) and dropped every record with y <= 1 from training."""
+    from sciml.errors import ConfigError
+    from sciml.materials.dataset import check_task
+
+    for i in (1, 2):
+        (tmp_path / f"s{i}.cif").write_text(NACL_CIF.replace("5.64", f"5.6{i}"))
+    (tmp_path / "id_prop.csv").write_text("s1,-inf\ns2,20\n")
+    table = build_table(read_records(tmp_path), GraphSettings(6.0, 12), transform="log10")
+    assert [tuple(q) for q in table.quarantine] == [("s1", 1, "bad_target: target is -inf (must be a finite number)")]
+    with pytest.raises(ConfigError, match="double log") as err:
+        check_task({"dataset": {"task": "regression", "transform": "log10"}, "train": {"log_target": True}})
+    assert err.value.key == "materials.train.log_target"
+    check_task({"dataset": {"task": "regression", "transform": "none"}, "train": {"log_target": True}})
+
+
+def test_deuterium_is_read_as_hydrogen_with_a_parser_warning_and_garbage_is_named_unrecognised():
+    from sciml.materials.readers import parse_structure
+
+    poscar = "LiD\n1.0\n4 0 0\n0 4 0\n0 0 4\nLi D\n1 1\nDirect\n0 0 0\n0.5 0.5 0.5\n"
+    issues: list[str] = []
+    structure = parse_structure(poscar, "auto", issues)
+    assert structure.composition.reduced_formula == "LiH"
+    assert issues == ["D read as hydrogen (Z = 1): the graph has no isotopes"]
+    plain: list[str] = []
+    parse_structure(poscar.replace(" D", " H").replace("LiD", "LiH"), "auto", plain)
+    assert plain == []
+    with pytest.raises(ValueError, match="not recognised as a pymatgen dict, CIF or POSCAR"):
+        parse_structure("this is no crystal\nat all", "auto")
+
+
+def test_a_structure_written_twice_is_warned_about_with_its_targets(tmp_path):
+    """The same crystal under two ids (sites reordered, origin shifted) with targets 100 apart was kept without a
+    word: it lands in training and test folds alike, and the model cannot tell the two apart."""
+    from sciml.materials.dataset import repeated_structures, repeated_structures_warning
+
+    lines = NACL_POSCAR5.splitlines()
+    coords = [[float(v) for v in line.split()] for line in lines[8:]]
+    moved = [" ".join(f"{(v + 0.1) % 1:.6f}" for v in xyz) for xyz in coords[4:] + coords[:4]]  # Cl first, shifted
+    shifted = "\n".join(lines[:5] + ["Cl Na", "4 4", "Direct"] + moved) + "\n"
+    (tmp_path / "a.vasp").write_text(NACL_POSCAR5)
+    (tmp_path / "b.vasp").write_text(NACL_POSCAR5.replace("5.64", "5.70"))  # another lattice: another graph
+    (tmp_path / "c.vasp").write_text(shifted)
+    (tmp_path / "id_prop.csv").write_text("a,10\nb,20\nc,110\n")
+    table = _table(tmp_path)
+    assert repeated_structures(table) == [[0, 2]]
+    warning = repeated_structures_warning(table, "none")
+    assert warning.startswith("1 records have the graph of another record") and "1 of them with another target" in warning
+    assert "first: a = 10, c = 110" in warning
+    (tmp_path / "c.vasp").write_text(NACL_POSCAR5.replace("5.64", "5.80"))
+    assert repeated_structures_warning(_table(tmp_path), "none") is None

@@ -183,6 +183,18 @@ def test_split_keeps_official_test_fold(trained_fold):
     _, test = kfold_indices(len(table.all_ids))[0]
     assert [table.ids[i] for i in split["test"]] == [table.all_ids[i] for i in test]
     assert not set(split["val"]) & set(split["test"]) and not set(split["fit"]) & set(split["val"])
+    # the report's "predict training-fold mean" is the mean of the whole training fold (fit + validation rows,
+    # as the fallback prediction uses), not of the fit rows only
+    import numpy as np
+
+    y = table.y.numpy().astype(np.float64)
+    y_test = y[split["test"]]
+    train_mean = y[np.concatenate([split["fit"], split["val"]])].mean()
+    on_disk = json.loads((trained_fold[1] / "metrics.json").read_text())
+    assert on_disk["n_test_fallback"] == 0
+    assert on_disk["baseline_train_mean"]["mae"] == pytest.approx(np.abs(y_test - train_mean).mean(), abs=1e-5)
+    assert on_disk["baseline_train_mean"]["mae"] != pytest.approx(np.abs(y_test - y[split["fit"]].mean()).mean(),
+                                                                   abs=1e-5)
 
 
 def test_a_skewed_fold_has_a_median_baseline_below_the_mean_one(trained_fold):

@@ -28,7 +28,8 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
     import torch
 
     from sciml.data import resolve
-    from sciml.materials.dataset import check_task, load_or_build, resolved_dataset, target_labels
+    from sciml.materials.dataset import (GraphTable, check_task, load_or_build, repeated_structures_warning,
+                                         resolved_dataset, target_labels)
     from sciml.materials.folds import check_cv
     from sciml.materials.graphs import GraphSettings
     from sciml.materials.models import PRETRAINED
@@ -87,6 +88,10 @@ def prepare(cfg: dict[str, Any], root: str | Path | None, out_dir: str | Path,
             "transform": cfg["dataset"]["transform"],
             **target_checks(cfg, table.y.numpy(), data_path, q.counts(), len(table.all_ids), ids=table.ids),
         }
+        repeats = repeated_structures_warning(table, cfg["dataset"]["transform"]) if isinstance(table, GraphTable) \
+            else None  # the graph models' tables (a pretrained backbone's graphs hold no distances to compare)
+        if repeats:
+            summary["warnings"] = [*summary.get("warnings", []), repeats]
         write_json_atomic(step.output("summary.json"), summary)
         for w in summary.get("warnings", []):
             print(f"materials prepare: WARNING: {w}", file=sys.stderr)

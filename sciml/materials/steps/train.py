@@ -269,7 +269,8 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
         # Matbench scores every test record: a quarantined one (no graph) is predicted by the
         # training-fold mean (a classifier's: its positive rate), counted and flagged; one without a
         # usable target cannot be scored
-        fb = fallback_rows(table, split, float(y[np.concatenate([split["fit"], split["val"]])].mean()))
+        train_fold = np.concatenate([split["fit"], split["val"]])  # Matbench's training fold: fit + validation rows
+        fb = fallback_rows(table, split, float(y[train_fold].mean()))
         ids_test = [table.ids[i] for i in test_idx] + fb["ids"]
         y_test = np.concatenate([y[test_idx], fb["targets"]])
         preds_all = np.concatenate([preds, fb["predictions"]])
@@ -286,7 +287,7 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
             "best_val_loss": member_info[0]["best_val_loss"],
             "test": score_predictions(y_test, preds_all, classification),
             "test_featurised_only": score_predictions(y[test_idx], preds, classification) if len(test_idx) else None,
-            **constant_baselines(y_test, y[split["fit"]], classification),
+            **constant_baselines(y_test, y[train_fold], classification),  # as labelled: the training fold's
             **dict(zip(("target", "target_unit"), target_labels(cfg["dataset"]))),
             "unit": error_unit(cfg["dataset"]),  # of the errors above: dex for a log10 target
             "transform": cfg["dataset"]["transform"],
@@ -300,8 +301,10 @@ def train(cfg: dict[str, Any], fold: int, root: str | Path | None, out_dir: str 
                 "size": len(members),
                 "members": [{k: v for k, v in m.items() if k != "checkpoint_dir"} for m in member_info],
             }
+        # targets to 10 significant digits (a user checks them against the file: 6 lost digits above 1e6),
+        # predictions to 7 (the float32 network's precision)
         write_csv_atomic(step.output("predictions.csv"), PREDICTION_COLUMNS,
-                         [[rid, fold, f"{t:.6g}", f"{p:.6g}", f]
+                         [[rid, fold, f"{t:.10g}", f"{p:.7g}", f]
                           for rid, t, p, f in zip(ids_test, y_test, preds_all, is_fallback)])
         for name in saved_model.save(modules, cfg, table.meta, out_dir,
                                      saved_model.table_atomic_numbers(table, split["fit"])):
