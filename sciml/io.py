@@ -25,10 +25,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     The temporary name keeps the suffix so writers that dispatch on it still work.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=f"{TMP_MARK}{path.suffix}", dir=path.parent
+        )
+    except OSError as exc:  # a read-only folder, a full disk: the output named, not a temporary file
+        raise _cannot_write(path, exc) from None
     os.close(fd)
     tmp = Path(tmp_name)
     os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; outputs get normal modes
@@ -37,9 +40,48 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _cannot_write(path, exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+#: What :func:`atomic_path` puts before the suffix of its temporary files (``.name.XXXXXXXX.tmp.suffix``).
+TMP_MARK = ".tmp"
+#: A temporary file of :func:`atomic_path` older than this (seconds) belongs to a killed run.
+STALE_TMP_SECONDS = 300
+
+
+def _cannot_write(path: Path, exc: OSError) -> Exception:
+    """A DataError naming the output ``path`` that could not be written and why (read-only, no space...)."""
+    from sciml.errors import DataError
+
+    return DataError(path, f"cannot write this output ({exc.strerror or exc})",
+                     hint="check the folder is writable and the disk has space, then rerun (finished outputs are kept)")
+
+
+def remove_stale_temporaries(folder: str | Path, older_than: float = STALE_TMP_SECONDS) -> list[Path]:
+    """Remove the temporary files :func:`atomic_path` left in ``folder`` (not its subfolders) when a run was killed
+    while writing (a kill skips their clean-up: a checkpoint-sized one per preemption), if older than
+    ``older_than`` seconds, so that a write in progress is never touched. Returns what was removed."""
+    import re
+    import time
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    pattern = re.compile(r"^\..+\.[A-Za-z0-9_]{8}" + re.escape(TMP_MARK) + r"(\.[^.]*)?$")
+    now, removed = time.time(), []
+    for item in folder.iterdir():
+        try:
+            if pattern.match(item.name) and item.is_file() and now - item.stat().st_mtime > older_than:
+                item.unlink()
+                removed.append(item)
+        except OSError:
+            continue  # gone already, or not ours to remove
+    return removed
 
 
 def _current_umask() -> int:

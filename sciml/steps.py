@@ -97,10 +97,18 @@ def run_step(name: str, cfg: dict[str, Any], out_dir: str | Path, *,
     in provenance.json where a step depends on only part of its section; ``seed``
     defaults to ``cfg["seed"]``.
     """
+    from sciml.io import remove_stale_temporaries
     from sciml.training import is_global_zero_env
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a read-only results folder: one line naming it, not a traceback
+        from sciml.errors import DataError
+
+        raise DataError(out, f"cannot create this output folder ({exc.strerror or exc})") from None
+    if is_global_zero_env():
+        remove_stale_temporaries(out)  # what a killed run was writing
     with process_state_kept():
         set_torch_threads(threads)
         yield from _run_step_body(name, cfg, out, inputs, provenance_config, seed, provenance_file, is_global_zero_env())

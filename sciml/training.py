@@ -230,6 +230,10 @@ def make_trainer(settings: TrainerSettings, out_dir: str | Path, ckpt_dir: str |
 
     check_slurm_tasks(settings)
     ckpt_dir = Path(ckpt_dir)
+    if is_global_zero_env():
+        from sciml.io import remove_stale_temporaries
+
+        remove_stale_temporaries(ckpt_dir)  # a checkpoint-sized temporary file per kill during a save
     callbacks: list[Any] = [
         # best.ckpt: the best epoch by `monitor` (first, so trainer.checkpoint_callback is this one).
         ModelCheckpoint(

@@ -245,3 +245,28 @@ def test_read_json_object_names_the_file_and_what_is_wrong(tmp_path) -> None:
         assert info.value.path == str(path) and messages[name] in str(info.value)
     with pytest.raises(DataError, match="is a folder"):
         read_json_object(tmp_path, "metrics")
+
+
+def test_an_unwritable_output_is_named_and_a_killed_run_s_temporaries_are_removed(tmp_path):
+    """A read-only folder gave a raw PermissionError naming `.quarantine.csv.3n79375k.tmp.csv`; a kill during a
+    write left that temporary file (checkpoint-sized during a save) for good."""
+    import os
+    import time
+
+    from sciml.errors import DataError
+    from sciml.io import remove_stale_temporaries, write_text_atomic
+
+    blocked = tmp_path / "file_not_folder"
+    blocked.write_text("x")
+    with pytest.raises(DataError, match="quarantine.csv: cannot write this output") as err:
+        write_text_atomic(blocked / "quarantine.csv", "a,b\n")  # its folder is a file: cannot be created
+    assert ".tmp" not in str(err.value)
+    old = tmp_path / ".last.ckpt.kinz3mkg.tmp.ckpt"
+    fresh = tmp_path / ".contact_maps.png.h58hyx_g.tmp.png"
+    mine = tmp_path / ".hidden_notes.txt"
+    for p in (old, fresh, mine):
+        p.write_bytes(b"partial")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    os.utime(mine, (time.time() - 3600, time.time() - 3600))
+    assert remove_stale_temporaries(tmp_path) == [old]  # a write in progress (fresh) and other files stay
+    assert fresh.exists() and mine.exists() and not old.exists()

@@ -202,9 +202,14 @@ def test_a_repeated_id_never_sits_in_two_folds(tmp_path):
     rows = list(csv.reader(_labelled_csv(tmp_path / "all.csv", n=60).open(encoding="utf-8")))
     with open(tmp_path / "dup.csv", "w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows(rows[:41] + [rows[5]] + rows[41:])  # record 4 again, as record 40
+    numbers = {"true": "1", "false": "0"}  # a regression's targets are numbers (true/false text is quarantined)
+    with open(tmp_path / "dup_numbers.csv", "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([row[:-1] + [numbers.get(row[-1].lower(), row[-1])]
+                                  for row in rows[:41] + [rows[5]] + rows[41:]])
     for task in ("classification", "regression"):
         labels = {} if task == "classification" else {"transform": "none"}
-        cfg = _cls_config("dup.csv", dataset={"task": task, "limit": None, **labels})
+        cfg = _cls_config("dup.csv" if task == "classification" else "dup_numbers.csv",
+                          dataset={"task": task, "limit": None, **labels})
         if task == "regression":
             cfg["dataset"]["target_column"] = "stable"  # 0/1 read as numbers
         table, _, _ = load_or_build(cfg["dataset"], GraphSettings(**cfg["graph"]), tmp_path, None, cfg["validation"])
