@@ -60,7 +60,7 @@ def test_bad_record_is_reported_not_raised(tmp_path):
     p = tmp_path / "s.csv"
     p.write_text("id,structure,y\na,not a structure,1.0\n")
     (rec,) = list(read_structure_csv(p, "structure", "y", "id"))
-    assert rec.structure is None and "cannot parse" in rec.error
+    assert rec.structure is None and "not recognised as a pymatgen dict, CIF or POSCAR" in rec.error
 
 
 def test_missing_column_is_a_data_error(tmp_path):
