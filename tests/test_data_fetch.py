@@ -14,6 +14,7 @@ import dataclasses
 import gzip
 import hashlib
 import threading
+import time
 import urllib.parse
 import urllib.request
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -60,6 +61,11 @@ class _Handler(SimpleHTTPRequestHandler):
         rng = self.headers.get("Range")
         if rng and not srv.ignore_range and rng.startswith("bytes="):
             start = int(rng[len("bytes="):].split("-")[0])
+            if srv.bare_416:  # a server that refuses every range without saying the file's size
+                self.send_response(416)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if start >= len(body):
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{len(body)}")
@@ -74,6 +80,18 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("Accept-Ranges", "bytes")
         self.end_headers()
+        if srv.trickle_next.pop(self.path, False):
+            # a stalling server: 100 bytes, then one byte every 0.2 s (each read within any socket timeout)
+            try:
+                self.wfile.write(payload[:100])
+                for k in range(100, min(len(payload), 160)):
+                    self.wfile.flush()
+                    time.sleep(0.2)
+                    self.wfile.write(payload[k:k + 1])
+            except OSError:
+                pass  # the client gave up
+            self.close_connection = True
+            return
         if srv.drop_next.pop(self.path, False):
             # a dropped connection: promise every byte, send half, then close the socket
             self.wfile.write(payload[: len(payload) // 2])
@@ -94,6 +112,8 @@ class _Server(ThreadingHTTPServer):
         self.requests: list[dict] = []
         self.ignore_range = False
         self.drop_next: dict[str, bool] = {}
+        self.trickle_next: dict[str, bool] = {}
+        self.bare_416 = False
         self.max_requests = 200
 
     @property
@@ -172,6 +192,50 @@ def test_dropped_connection_resumes_with_range(server, monkeypatch, tmp_path, sh
     assert server.requests[-1]["range"] == f"bytes={kept}-"
     assert sha256_file(path) == entry.sha256
     assert not part.exists()
+
+
+def test_a_stalling_transfer_is_given_up_and_resumed(server, monkeypatch, tmp_path, shared_data) -> None:
+    """A server that trickled a byte every 20 s passed every per-read timeout: the fetch ran for days, holding
+    the folder's lock. Fewer than STALL_MIN_BYTES in STALL_SECONDS now ends it, resumable."""
+    entry = _pointed(server, SMALL)
+    _use(monkeypatch, {SMALL: entry})
+    monkeypatch.setattr(fetch_mod, "STALL_SECONDS", 1.0)
+    root = tmp_path / "root"
+    server.trickle_next[f"/data/{SMALL}"] = True
+    started = time.monotonic()
+    with pytest.raises(DataError, match="stalled") as info:
+        fetch(SMALL, root, progress=False, timeout=10)
+    assert time.monotonic() - started < 8 and "resumes" in str(info.value)
+    part = root / (SMALL + ".part")
+    assert 100 <= part.stat().st_size < (shared_data / SMALL).stat().st_size
+    path = fetch(SMALL, root, progress=False, timeout=10)
+    assert sha256_file(path) == entry.sha256 and server.requests[-1]["range"].startswith("bytes=1")
+
+
+def test_a_416_that_does_not_say_the_file_is_complete_restarts_the_download(server, monkeypatch, tmp_path,
+                                                                            shared_data) -> None:
+    """A 416 without `Content-Range: bytes */N` was taken for 'the .part is complete': a half file was checked,
+    deleted and reported as not matching the manifest."""
+    entry = _pointed(server, SMALL)
+    _use(monkeypatch, {SMALL: entry})
+    root = tmp_path / "root"
+    part = root / (SMALL + ".part")
+    part.parent.mkdir(parents=True)
+    part.write_bytes((shared_data / SMALL).read_bytes()[:1000])
+    server.bare_416 = True
+    path = fetch(SMALL, root, progress=False, timeout=10)
+    assert sha256_file(path) == entry.sha256 and not part.exists()
+    assert [r["range"] for r in server.requests] == ["bytes=1000-", None]
+
+
+def test_a_data_root_that_cannot_be_written_is_one_error_naming_it(server, monkeypatch, tmp_path) -> None:
+    """A read-only data root was an OSError traceback, ending a whole --all run."""
+    _use(monkeypatch, {SMALL: _pointed(server, SMALL)})
+    blocked = tmp_path / "a_file"
+    blocked.write_text("not a folder")
+    with pytest.raises(DataError, match="cannot create the folder") as info:
+        fetch(SMALL, blocked / "root", progress=False, timeout=10)
+    assert str(blocked) in str(info.value)
 
 
 def test_server_ignoring_range_restarts_cleanly(server, monkeypatch, tmp_path) -> None:
@@ -326,6 +390,8 @@ def test_names_for_config_includes_implicit_reads(repo_root) -> None:
     assert len([n for n in cv if n.startswith("proteins/pfam40/")]) == 80  # 40 alignments + 40 structures
     assert len([n for n in cv if n.startswith("proteins/msa_pairs/")]) == 14
     assert len(cv) == 94
+    assert "proteins/cgdms" in names_for_config(bench / "proteins_psicov150_sequence.yaml")  # the sequence model's
+    assert "proteins/cgdms" not in cv
 
 
 def test_progress_goes_to_stderr(server, monkeypatch, tmp_path, capsys) -> None:

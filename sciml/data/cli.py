@@ -59,6 +59,8 @@ def _list(args: argparse.Namespace) -> int:
         if args.verbose:
             line += f"  [licence: {entry.licence}] [verified: {entry.verified}]"
         print(line)
+    print(f"(present: the file exists under {root}; its sha256 is not read here: 'sciml data verify' checks it)",
+          file=sys.stderr)
     return 0
 
 

@@ -27,6 +27,7 @@ import urllib.request
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from sciml.data.manifest import DataEntry, data_root, load_manifest, safe_join, verify
 from sciml.errors import ChecksumError, DataError
@@ -39,6 +40,10 @@ ENV_MIRROR = "SCIML_DATA_MIRROR"
 #: the entries they hold are fetched, so one archive serves many entries.
 ARCHIVE_CACHE = ".downloads"
 CHUNK = 1 << 16
+#: A transfer that brings fewer than STALL_MIN_BYTES in STALL_SECONDS is given up (resumable): a server that
+#: trickles a byte every 20 s passes every per-read timeout and held the folder's lock for days.
+STALL_SECONDS = 120.0
+STALL_MIN_BYTES = 1 << 14
 USER_AGENT = "sciml-data-fetch (+https://github.com/; urllib)"
 
 
@@ -62,7 +67,11 @@ def download(url: str, dest: Path, *, entry_name: str, sha256: str | None = None
     ``.part``): one that waited finds ``dest`` written, and checked, by the other and returns it.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a read-only data root: one line naming it, not a traceback ending a --all run
+        raise DataError(dest.parent, f"cannot create the folder for {_label(entry_name, url)} ({exc.strerror or exc})",
+                        hint="choose a writable --data-root (or $SCIML_DATA_ROOT)") from None
     before = _stamp(dest)
     with _folder_lock(dest.parent, what=_label(entry_name, url)):
         if dest.exists() and _stamp(dest) != before:  # another process finished it while this one waited
@@ -116,9 +125,16 @@ def _download(url: str, dest: Path, *, entry_name: str, sha256: str | None,
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
-        if exc.code == 416 and offset:  # the .part already holds every byte (or is longer than the file)
+        if exc.code == 416 and offset:
+            total = exc.headers.get("Content-Range", "").rpartition("/")[2] if exc.headers else ""
             exc.close()
-            return _finish(part, dest, what, sha256, check)
+            if total.isdigit() and int(total) == offset:  # "bytes */N": the .part already holds every byte
+                return _finish(part, dest, what, sha256, check)
+            # a 416 that does not say the file is complete (no Content-Range, another size): start it again
+            # rather than check, and throw away, a half-downloaded .part as if it were the whole file
+            part.unlink(missing_ok=True)
+            return _download(url, dest, entry_name=entry_name, sha256=sha256, check=check, progress=progress,
+                             timeout=timeout)
         exc.close()
         raise DataError(url, f"download of {what} failed: HTTP {exc.code} {exc.reason}",
                         hint="The official location may have moved: run 'sciml data list' for the entry's "
@@ -134,23 +150,53 @@ def _download(url: str, dest: Path, *, entry_name: str, sha256: str | None,
         length = response.headers.get("Content-Length")
         total = offset + int(length) if length and length.isdigit() else None
         mode = "ab" if resumed else "wb"
-        with open(part, mode) as out, tqdm(total=total, initial=offset, unit="B", unit_scale=True,
-                                           unit_divisor=1024, desc=entry_name, file=sys.stderr,
-                                           disable=not progress, leave=False) as bar:
-            try:
-                for chunk in iter(lambda: response.read(CHUNK), b""):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-            except (OSError, http.client.HTTPException) as exc:
-                out.flush()
-                got = out.tell()
-                raise DataError(url, f"download of {what} broke off after {got} bytes ({exc!r})",
-                                hint=f"Run the same command again: it resumes from {part}") from None
+        try:
+            out = open(part, mode)
+        except OSError as exc:
+            raise DataError(part, f"cannot write the download of {what} ({exc.strerror or exc})",
+                            hint="choose a writable --data-root (or $SCIML_DATA_ROOT)") from None
+        with out, tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024, desc=entry_name,
+                       file=sys.stderr, disable=not progress, leave=False) as bar:
+            _transfer(response, out, bar, url, what, part)
         got = part.stat().st_size
         if total is not None and got < total:
             raise DataError(url, f"download of {what} ended early ({got} of {total} bytes)",
                             hint=f"Run the same command again: it resumes from {part}")
     return _finish(part, dest, what, sha256, check)
+
+
+def _transfer(response: Any, out: Any, bar: Any, url: str, what: str, part: Path) -> None:
+    """Copy ``response`` into the open ``.part`` file ``out``, as the bytes arrive (``read1``: a slow server's
+    bytes count as they come, not once a whole chunk is in); a DataError when the network breaks off, the
+    transfer stalls (:data:`STALL_SECONDS`) or the local disk refuses the bytes (said as such: no space is
+    no network fault)."""
+    import time
+
+    window_start, window_bytes = time.monotonic(), 0
+    while True:
+        try:
+            chunk = response.read1(CHUNK)
+        except (OSError, http.client.HTTPException) as exc:
+            out.flush()
+            raise DataError(url, f"download of {what} broke off after {out.tell()} bytes ({exc!r})",
+                            hint=f"Run the same command again: it resumes from {part}") from None
+        if not chunk:
+            return
+        try:
+            out.write(chunk)
+        except OSError as exc:
+            raise DataError(part, f"cannot write the download of {what} after {out.tell()} bytes "
+                                  f"({exc.strerror or exc}): a local disk error, not the network",
+                            hint=f"free space (or choose another --data-root), then rerun: it resumes from {part}") from None
+        bar.update(len(chunk))
+        window_bytes += len(chunk)
+        if time.monotonic() - window_start >= STALL_SECONDS:
+            if window_bytes < STALL_MIN_BYTES:
+                out.flush()
+                raise DataError(url, f"download of {what} stalled: {window_bytes} bytes in the last "
+                                     f"{STALL_SECONDS:.0f} s (after {out.tell()} bytes)",
+                                hint=f"Run the same command again later: it resumes from {part}")
+            window_start, window_bytes = time.monotonic(), 0
 
 
 def _range_start(response: http.client.HTTPResponse) -> int | None:
@@ -492,7 +538,7 @@ def downloadable_names(domain: str | None = None) -> list[str]:
 def names_for_config(config_path: str | Path) -> list[str]:
     """The manifest entries a config reads: every string value naming an entry (or a file
     inside a folder entry), plus what its domains read implicitly (a PDE problem's shipped
-    reference file, the Matbench folds for a Matbench task)."""
+    reference file, the Matbench folds for a Matbench task, the cgdms chains of the sequence-only model)."""
     from sciml.config import load_yaml
 
     doc = load_yaml(config_path)
@@ -529,4 +575,9 @@ def names_for_config(config_path: str | Path) -> list[str]:
     materials = doc.get("materials") if isinstance(doc, dict) else None
     if isinstance(materials, dict) and (materials.get("dataset") or {}).get("matbench_task"):
         found.add("materials/matbench_v0.1_folds.json.gz")
+    proteins = doc.get("proteins") if isinstance(doc, dict) else None
+    if isinstance(proteins, dict) and (proteins.get("sequence_model") or {}).get("enabled"):
+        from sciml.proteins.sequence_model import CGDMS
+
+        found.add(CGDMS)  # the sequence-only model trains on the cgdms chains
     return sorted(n for n in found if n in entries)
