@@ -364,7 +364,8 @@ def _fetch(name: str, root: str | Path | None, force: bool, *, progress: bool, t
     if mirror is not None:
         if entry.is_tree:
             raise DataError(name, f"is a folder; a mirror (${ENV_MIRROR}) serves files only",
-                            hint="Unset the mirror to fetch it from its official archive")
+                            hint="Unset the mirror to fetch it from its official archive" if entry.downloadable
+                            else f"It has no direct official download either: {entry.instructions or entry.url}")
         download(mirror, dest, entry_name=name, check=lambda part: verify(part, entry),
                  progress=progress, timeout=timeout)
         return dest
