@@ -7,6 +7,7 @@ partial file that looks finished, and two jobs writing the same cache do not tea
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -42,12 +43,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise _cannot_write(path, exc) from exc
+        if exc.errno in _WRITE_ERRNOS:  # the output's disk or folder; another OSError (an input) passes as it is
+            raise _cannot_write(path, exc) from exc
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
+#: OSError numbers that mean the output cannot be written (no space, quota, read-only, permission).
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 #: What :func:`atomic_path` puts before the suffix of its temporary files (``.name.XXXXXXXX.tmp.suffix``).
 TMP_MARK = ".tmp"
 #: A temporary file of :func:`atomic_path` older than this (seconds) belongs to a killed run.
