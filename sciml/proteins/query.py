@@ -132,7 +132,7 @@ def _native_on_query(seq: str, structure: str | Path, chain: str | None, model: 
     from sciml.proteins.structures import contact_map, read_structure
 
     st = read_structure(structure, chain=chain, model=model)
-    q_to_res, identity, n, break_notes = map_query_to_chain(seq, st.sequence, st.residue_ids)
+    q_to_res, identity, n, break_notes = map_query_to_chain(seq, st.sequence, st.residue_ids, st.ca)
     if identity < min_identity or n < 0.5 * min(len(seq), len(st.sequence)):
         which = f"chain {st.chain}" + ("" if chain else " (the first protein chain)")
         others = f"; the file's other chains: {', '.join(st.other_chains)}" if st.other_chains else ""
@@ -165,7 +165,7 @@ def _matching_chain(seq: str, structure: str | Path, chains: tuple[str, ...], mo
             st = read_structure(structure, chain=chain, model=model)
         except DataError:  # a chain without amino acids (waters, a ligand's chain)
             continue
-        _, identity, n, _ = map_query_to_chain(seq, st.sequence, st.residue_ids)
+        _, identity, n, _ = map_query_to_chain(seq, st.sequence, st.residue_ids, st.ca)
         if identity >= min_identity and n >= 0.5 * min(len(seq), len(st.sequence)):
             return chain
     return None
@@ -179,16 +179,21 @@ def residue_number(residue_id: str) -> int | None:
     return int(m.group()) if m else None
 
 
-def padded_chain(sequence: str, residue_ids: list[str], max_gap: int) -> tuple[str, Any]:
+def padded_chain(sequence: str, residue_ids: list[str], max_gap: int, bonded: Any = None) -> tuple[str, Any]:
     """The chain's sequence with one ``X`` per residue number missing at each chain break its PDB
-    numbering shows (gaps of at most ``max_gap``), and for each letter the chain residue index (-1 at an X)."""
+    numbering shows (gaps of at most ``max_gap``), and for each letter the chain residue index (-1 at an X).
+    ``bonded`` (L,) bool, optional: residue k is bonded to k - 1 (C-alphas within the chain-break distance):
+    no padding there whatever the numbers say (39, 39A, 39B, 39C, 43 is five consecutive residues, not a
+    gap of three)."""
     import numpy as np
 
     nums = [residue_number(r) for r in residue_ids]
     letters: list[str] = []
     index: list[int] = []
     for k, letter in enumerate(sequence):
-        if k and nums[k] is not None and nums[k - 1] is not None and 0 < nums[k] - nums[k - 1] - 1 <= max_gap:
+        if bonded is not None and k and bonded[k]:
+            pass
+        elif k and nums[k] is not None and nums[k - 1] is not None and 0 < nums[k] - nums[k - 1] - 1 <= max_gap:
             letters += ["X"] * (nums[k] - nums[k - 1] - 1)
             index += [-1] * (nums[k] - nums[k - 1] - 1)
         letters.append(letter)
@@ -196,7 +201,7 @@ def padded_chain(sequence: str, residue_ids: list[str], max_gap: int) -> tuple[s
     return "".join(letters), np.asarray(index, dtype=np.int64)
 
 
-def map_query_to_chain(seq: str, chain_seq: str, residue_ids: list[str]) -> tuple[Any, float, int, list[str]]:
+def map_query_to_chain(seq: str, chain_seq: str, residue_ids: list[str], ca: Any = None) -> tuple[Any, float, int, list[str]]:
     """Query residue -> chain residue index (-1 for none), identity, aligned residues and notes.
 
     The pairwise alignment (:func:`sciml.proteins.mapping._map_row`) alone can place a chain break (residues
@@ -210,7 +215,13 @@ def map_query_to_chain(seq: str, chain_seq: str, residue_ids: list[str]) -> tupl
 
     aligner = _aligner()
     plain, identity, n = _map_row(aligner, seq, chain_seq)
-    padded, index = padded_chain(chain_seq, residue_ids, max_gap=len(seq))
+    bonded = None
+    if ca is not None:  # consecutive C-alphas within the chain-break distance: no residue missing between them
+        from sciml.proteins.structures import CHAIN_BREAK_CA
+
+        step = np.linalg.norm(np.diff(np.asarray(ca, dtype=float), axis=0), axis=1)
+        bonded = np.concatenate([[False], step <= CHAIN_BREAK_CA])
+    padded, index = padded_chain(chain_seq, residue_ids, max_gap=len(seq), bonded=bonded)
     if len(padded) == len(chain_seq):
         return plain, identity, n, []
     to_pad, _, _ = _map_row(aligner, seq, padded)

@@ -241,11 +241,12 @@ def sequence_positions(st: ChainStructure) -> tuple[Any, list[str]]:
 
 
 def _residue_number(rid: str) -> int | None:
-    """The integer residue number of an id such as ``"27"`` or ``"27A"`` (None when it has an insertion code)."""
-    try:
-        return int(rid)
-    except ValueError:
-        return None
+    """The integer residue number of an id such as ``"27"``, ``"27A"`` (an insertion code: 27) or ``"-3"``;
+    None when it has none. A break after 49B to 55 has 5 residues missing (50-54): read as None, it counted
+    as adjacent, and every separation across it was 5 short."""
+    from sciml.proteins.query import residue_number
+
+    return residue_number(rid)
 
 
 def distance_map(coords: Any) -> Any:

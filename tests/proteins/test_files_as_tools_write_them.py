@@ -163,3 +163,26 @@ def test_plmc_without_a_focus_sequence_numbers_the_alignment_columns(tmp_path):
     beyond.write_text("1 - 9 - 0 0.5\n")
     with pytest.raises(DataError, match=r"column 9 outside the alignment's 1\.\.6"):
         read_score_matrix(beyond, 5, alignment_columns=[0, 1, 3, 4, 5], alignment_length=6)
+
+
+def test_insertion_codes_count_along_the_chain_as_the_atoms_say():
+    """Kabat-style numbering 37, 38, 39, 39A, 39B, 39C, 43 (bonded), then a break 43 -> 49B and 49B -> 55:
+    '39C' was read as 39 and three phantom residues padded before 43; '49B' read as no number, so the break
+    after it counted as adjacent (every separation across it 5 short)."""
+    import numpy as np
+
+    from sciml.proteins.query import padded_chain
+    from sciml.proteins.structures import ChainStructure, sequence_positions
+
+    ids = ["37", "38", "39", "39A", "39B", "39C", "43", "49B", "55", "56"]
+    x = np.array([0, 1, 2, 3, 4, 5, 6, 12, 19, 20], dtype=float) * 3.8  # breaks before 49B and before 55
+    ca = np.stack([x, np.zeros_like(x), np.zeros_like(x)], axis=1)
+    st = ChainStructure("s.pdb", 1, "B", "ACDEFGHIKL", ids, ca, ca.copy(), ["CB"] * 10)
+    pos, notes = sequence_positions(st)
+    # 43 -> 49B: 44-48 missing (5; 49B counts as 49); 49B -> 55: 50-54 missing (5)
+    assert pos.tolist() == [0, 1, 2, 3, 4, 5, 6, 12, 18, 19]
+    assert not any("counted as adjacent" in n for n in notes)
+    bonded = np.concatenate([[False], np.linalg.norm(np.diff(ca, axis=0), axis=1) <= 4.2])
+    padded, index = padded_chain(st.sequence, ids, max_gap=20, bonded=bonded)
+    assert padded == "ACDEFGH" + "X" * 5 + "I" + "X" * 5 + "KL"  # no X between 39C and 43
+    assert padded_chain(st.sequence, ids, max_gap=20)[0].startswith("ACDEFG" + "XXX")  # without the atoms: padded
