@@ -33,11 +33,60 @@ def featurise(d: dict[str, Any], kind: str = "alignment") -> Any:
     return network_features(kind, d["sequence"], d["potts"], d["profile"], d["meanfield"])
 
 
-def fold_split(fams: list[Any], k: int, n_folds: int, n_val: int) -> tuple[list[Any], list[Any], list[Any]]:
-    """(test, val, train) of fold ``k``: test = fams[k::n_folds]; val = the first ``n_val`` of
-    the next fold's test families; train = the rest (val doubles as train when nothing is left)."""
-    test = fams[k::n_folds]
-    val = fams[(k + 1) % n_folds::n_folds][:n_val]
+#: Families whose native sequences are at least this identical (over half the shorter) are one protein: the
+#: cross-validation keeps them in one fold (two entries for one chain, 1guuA and PF00249's 1GUU, tested one
+#: while training on the other).
+SAME_PROTEIN_IDENTITY = 0.9
+
+
+def fold_assignment(fams: list[Any], n_folds: int) -> tuple[list[int], list[list[str]]]:
+    """The fold of each family of ``fams`` (sorted by name): ``i % n_folds``, except that the families of one
+    protein (:data:`SAME_PROTEIN_IDENTITY`; local alignment of their sequences, as the structure mapping) all
+    take the fold of the first of them, so that a family is never tested while its own protein trains. Where
+    that would leave a fold without a test family, the groups are dealt round the folds in order instead.
+    Returns (fold of each family, the groups of two or more names)."""
+    from sciml.proteins.mapping import _aligner, _map_row
+
+    aligner = _aligner()
+    parent = list(range(len(fams)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(fams)):
+        for j in range(i + 1, len(fams)):
+            a, b = fams[i]["sequence"], fams[j]["sequence"]
+            if not a or not b:
+                continue
+            _, identity, n = _map_row(aligner, a, b)
+            if identity >= SAME_PROTEIN_IDENTITY and n >= 0.5 * min(len(a), len(b)):
+                parent[root(j)] = root(i)
+    fold_of = [i % n_folds for i in range(len(fams))]
+    members: dict[int, list[int]] = {}
+    for i in range(len(fams)):
+        members.setdefault(root(i), []).append(i)
+    for group in members.values():
+        for i in group:
+            fold_of[i] = fold_of[group[0]]
+    if len(set(fold_of)) < n_folds:  # a fold emptied: deal the groups round the folds
+        for k, first in enumerate(sorted(members)):
+            for i in members[first]:
+                fold_of[i] = k % n_folds
+    groups = [[fams[i]["name"] for i in g] for g in members.values() if len(g) > 1]
+    return fold_of, groups
+
+
+def fold_split(fams: list[Any], k: int, n_folds: int, n_val: int,
+               fold_of: list[int] | None = None) -> tuple[list[Any], list[Any], list[Any]]:
+    """(test, val, train) of fold ``k``: test = the families of fold ``k`` (``fold_of``, default
+    ``fams[k::n_folds]``); val = the first ``n_val`` of the next fold's test families; train = the rest
+    (val doubles as train when nothing is left)."""
+    fold_of = fold_of if fold_of is not None else [i % n_folds for i in range(len(fams))]
+    test = [d for d, f in zip(fams, fold_of) if f == k]
+    val = [d for d, f in zip(fams, fold_of) if f == (k + 1) % n_folds][:n_val]
     held = {id(d) for d in test + val}
     train = [d for d in fams if id(d) not in held]
     if not train:  # too few families to hold any out for validation: said in the log and the report section
@@ -113,8 +162,13 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
 
     held_out: list[tuple[Any, Any]] = []  # (probabilities, native) of each family, predicted held out
     ckpt_key = checkpoint_config(cfg, "network", families_digest(fams))
+    if n_folds < net["folds"]:
+        log(f"network.folds {net['folds']} capped at {n_folds}: one fold per family")
+    fold_of, same_protein = fold_assignment(fams, n_folds)
+    for group in same_protein:
+        log(f"{', '.join(group)} are one protein (>= {SAME_PROTEIN_IDENTITY:.0%} identical): kept in one fold")
     for k in range(n_folds):
-        test, val, train = fold_split(fams, k, n_folds, net["val_families"])
+        test, val, train = fold_split(fams, k, n_folds, net["val_families"], fold_of)
         names_test = sorted(d["name"] for d in test)
         member_probs: dict[str, list[Any]] = {n: [] for n in names_test}
         member_recs = []
@@ -158,7 +212,7 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
     from sciml.proteins.calibration import calibration
 
     return {"per_family": per_family, "folds": folds, "is_global_zero": is_global_zero,
-            "calibration": calibration(held_out)}
+            "calibration": calibration(held_out), "same_protein_groups": same_protein, "n_folds": n_folds}
 
 
 def summarise(cv: dict[str, Any], n_members: int) -> dict[str, Any]:

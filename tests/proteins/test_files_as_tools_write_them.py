@@ -186,3 +186,24 @@ def test_insertion_codes_count_along_the_chain_as_the_atoms_say():
     padded, index = padded_chain(st.sequence, ids, max_gap=20, bonded=bonded)
     assert padded == "ACDEFGH" + "X" * 5 + "I" + "X" * 5 + "KL"  # no X between 39C and 43
     assert padded_chain(st.sequence, ids, max_gap=20)[0].startswith("ACDEFG" + "XXX")  # without the atoms: padded
+
+
+def test_two_families_of_one_protein_share_a_cross_validation_fold():
+    """Two entries for one chain (1guuA and PF00249's 1GUU in proteins_cv.yaml) were split at folds: 4, one tested
+    while the network trained on the other. Families of one protein now share a fold; the others keep i % k."""
+    import random
+
+    from sciml.proteins.train import fold_assignment, fold_split
+
+    rng = random.Random(0)
+    seqs = ["".join(rng.choice("ACDEFGHIKLMNPQRSTVWY") for _ in range(60)) for _ in range(8)]
+    fams = [{"name": f"f{i}", "sequence": s} for i, s in enumerate(seqs)]
+    assert fold_assignment(fams, 4) == ([0, 1, 2, 3, 0, 1, 2, 3], [])  # unrelated families: as before
+    fams[6]["sequence"] = seqs[1][:55] + "W" * 3  # a second entry of f1's protein (92 % of 58 residues)
+    fold_of, groups = fold_assignment(fams, 4)
+    assert groups == [["f1", "f6"]] and fold_of[6] == fold_of[1] == 1
+    assert [fold_of[i] for i in (0, 2, 3, 4, 5, 7)] == [0, 2, 3, 0, 1, 3]
+    for k in range(4):
+        test, val, train = fold_split(fams, k, 4, 1, fold_of)
+        names = {d["name"] for d in test}
+        assert not ({"f1", "f6"} & names and {"f1", "f6"} & {d["name"] for d in train + val})
