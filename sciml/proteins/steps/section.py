@@ -263,6 +263,9 @@ def section(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str | P
                 warnings.append(f"cross-validation fold(s) {also_trained}: too few families to hold validation "
                                 "families out, so the best epoch was picked on families the model trained on (its "
                                 "test families stay held out); use more folds (fewer test families each) or more families")
+            for group in net.get("same_protein_groups", []):  # kept in one fold: none tested while another trains
+                warnings.append(f"families {', '.join(group)} are one protein (>= 90 % identical): the cross-validation "
+                                "kept them in one fold; their precisions are not independent results")
         if not have_net:
             warnings.append(f"contact network not evaluated: {net.get('skipped', 'not run')}")
         elif net.get("calibration", {}).get("pairs"):
