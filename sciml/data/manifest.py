@@ -136,8 +136,23 @@ def safe_join(root: str | Path, relative: str | Path) -> Path:
         raise DataError(relative, f"cannot resolve the path under the data root {root} ({exc}); "
                         "is it a symbolic-link loop?") from None
     if candidate != root_resolved and root_resolved not in candidate.parents:
+        link = _first_link(Path(root), rel)
+        if link is not None:  # no `..`: a symbolic link inside the root leads out of it
+            raise DataError(relative, f"path leads out of the data root {root} through the symbolic link {link} -> "
+                                      f"{os.readlink(link)}; links out of the data root are refused",
+                            hint=f"set the data root to the folder the link points into, or copy the files under {root}")
         raise DataError(relative, f"path escapes the data root {root}")
     return Path(root) / rel
+
+
+def _first_link(root: Path, rel: Path) -> Path | None:
+    """The first symbolic link along ``root / rel`` (below ``root``), or None."""
+    here = root
+    for part in rel.parts:
+        here = here / part
+        if here.is_symlink():
+            return here
+    return None
 
 
 def how_to_get(entry: DataEntry | None, root: Path) -> str:
