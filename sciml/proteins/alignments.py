@@ -195,6 +195,17 @@ def _read_fasta_like(path: Path, drop_inserts: bool, min_rows: int = 2) -> Align
                               "hold lower-case letters: A3M insert residues, most likely", record=f"line {lines[k]}",
                         hint="read it as A3M (format 'a3m', or name the file .a3m)")
     aln = _finish(str(path), ids, seqs, lines, min_rows)
+    if not drop_inserts and any(row != row.upper() for _, row in records):
+        # equal-length rows with lower case: an A2M read as FASTA keeps its insert columns as match columns
+        import numpy as np
+
+        width = len(records[0][1])
+        rows = np.frombuffer("".join(row.ljust(width)[:width] for _, row in records).encode("ascii", "replace"),
+                             dtype=np.uint8).reshape(len(records), width)
+        lower = int(((rows >= ord("a")) & (rows <= ord("z"))).any(axis=0).sum())
+        if lower:
+            aln.notes.append(f"{lower} of {len(seqs[0])} columns hold lower-case letters, read as match columns (FASTA): "
+                             "if they are insert states, read the file as A2M (format 'a2m')")
     if annotation:
         aln.notes.append(f"{len(annotation)} HH-suite annotation row(s) skipped (not sequences): "
                          + ", ".join(annotation))

@@ -207,3 +207,15 @@ def test_two_families_of_one_protein_share_a_cross_validation_fold():
         test, val, train = fold_split(fams, k, 4, 1, fold_of)
         names = {d["name"] for d in test}
         assert not ({"f1", "f6"} & names and {"f1", "f6"} & {d["name"] for d in train + val})
+
+
+def test_lower_case_columns_of_a_file_read_as_fasta_are_noted(tmp_path):
+    """An A2M read as FASTA kept its insert columns as match columns without a note (79 columns, not 76)."""
+    from sciml.proteins.alignments import read_fasta
+
+    path = tmp_path / "mine.fasta"
+    path.write_text(">q\nACDEF-GH\n>s1\nACdEF-GH\n>s2\nAC-EFkGH\n")
+    aln = read_fasta(path)
+    assert any("2 of 8 columns hold lower-case letters" in n and "a2m" in n for n in aln.notes), aln.notes
+    path.write_text(">q\nACDEF-GH\n>s1\nACDEF-GH\n")
+    assert not any("lower-case" in n for n in read_fasta(path).notes)
