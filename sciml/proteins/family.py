@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sciml.errors import DataError
+
 
 @dataclass
 class Family:
@@ -45,6 +47,26 @@ class Family:
     positions: Any = None
 
 
+def _with_matching_chain(exc: Any, aln: Any, st: Any, st_path: Path, spec: dict[str, Any],
+                         min_identity: float) -> Any:
+    """``exc`` (no alignment row matches the chain read) saying which chain was read and, where another chain
+    of the model does match a row, to set the family's ``chain`` to it (a two-chain file read its first chain)."""
+    from sciml.proteins.mapping import map_query
+    from sciml.proteins.structures import read_structure
+
+    for other in st.other_chains:
+        try:
+            alt = read_structure(st_path, chain=other, model=spec.get("model", 0))
+            map_query(aln.seqs, alt.sequence, path="", min_identity=min_identity, structure_path="")
+        except DataError:
+            continue
+        return DataError(exc.path, f"{exc.reason}; chain {st.chain} was read, and chain {other} "
+                                   "matches", record=exc.record, hint=f"set the family's chain: {other}")
+    chains = f"chain {st.chain} was read" + (f" (other chains: {', '.join(st.other_chains)}, none matches)"
+                                              if st.other_chains else "")
+    return DataError(exc.path, f"{exc.reason}; {chains}", record=exc.record, hint=exc.hint)
+
+
 def load_family(spec: dict[str, Any], data_root: str | Path | None = None, min_identity: float = 0.9) -> Family:
     """Read the alignment and structure of ``spec`` (a config family entry) and map them.
 
@@ -63,7 +85,11 @@ def load_family(spec: dict[str, Any], data_root: str | Path | None = None, min_i
     st_path = entry_path(spec["structure"], data_root)
     aln = read_alignment(aln_path, spec.get("format"))
     st = read_structure(st_path, chain=spec.get("chain"), model=spec.get("model", 0))
-    cm = map_query(aln.seqs, st.sequence, path=str(aln_path), min_identity=min_identity, structure_path=str(st_path))
+    try:
+        cm = map_query(aln.seqs, st.sequence, path=str(aln_path), min_identity=min_identity,
+                       structure_path=str(st_path))
+    except DataError as exc:
+        raise _with_matching_chain(exc, aln, st, st_path, spec, min_identity) from None
     cols = np.nonzero(cm.col_to_res >= 0)[0]
     X = aln.encode()[:, cols]
     notes = list(st.notes)

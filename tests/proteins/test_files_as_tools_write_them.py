@@ -219,3 +219,24 @@ def test_lower_case_columns_of_a_file_read_as_fasta_are_noted(tmp_path):
     assert any("2 of 8 columns hold lower-case letters" in n and "a2m" in n for n in aln.notes), aln.notes
     path.write_text(">q\nACDEF-GH\n>s1\nACDEF-GH\n")
     assert not any("lower-case" in n for n in read_fasta(path).notes)
+
+
+def test_a_family_whose_first_chain_is_another_protein_says_which_chain_matches(tmp_path, shared_data):
+    """A two-chain file without `chain:` read chain A: 'chain sequence does not match any row' named neither the
+    chain read nor the chain that matches (a target's error says 'pass --chain B')."""
+    from sciml.errors import DataError
+    from sciml.proteins.family import load_family
+
+    pairs = shared_data / "proteins" / "msa_pairs"
+
+    def atoms(pdb, chain):
+        return [ln[:21] + chain + ln[22:] for ln in pdb.read_text().splitlines() if ln.startswith("ATOM")]
+
+    two = tmp_path / "two.pdb"  # chain A: another protein (1mkcA00); chain B: the family's own (1guuA)
+    two.write_text("\n".join(atoms(pairs / "1mkcA00" / "native_1mkcA00.pdb", "A") + ["TER"]
+                             + atoms(pairs / "1guuA" / "native_1guuA_clean.pdb", "B") + ["END"]) + "\n")
+    spec = {"name": "x", "alignment": str(pairs / "1guuA" / "1guuA.aln"), "structure": str(two)}
+    with pytest.raises(DataError, match="chain A was read, and chain B matches") as err:
+        load_family(spec)
+    assert "chain: B" in err.value.hint
+    assert len(load_family({**spec, "chain": "B"}).sequence) > 40
