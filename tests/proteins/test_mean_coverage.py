@@ -156,3 +156,20 @@ def test_a_fold_validated_on_its_training_families_is_warned(tmp_path: Path) -> 
     section(domain_section("proteins"), fams, tmp_path / "out", cv_dir=tmp_path / "cv")
     warnings = json.loads((tmp_path / "out/section.json").read_text())["warnings"]
     assert any(w.startswith("cross-validation fold(s) [0]: too few families") for w in warnings), warnings
+
+
+def test_the_family_table_shows_each_alignment_s_depth_and_warns_on_a_very_shallow_one(tmp_path: Path) -> None:
+    """A target's section showed its alignment's depth; a training family's did not, nor warned when shallow."""
+    from sciml.proteins.steps import section
+
+    fams = [scored_family(tmp_path / "pfam", n, 60, seed=i) for i, n in enumerate(("deep", "thin"))]
+    for d, n_seqs, n_eff in ((fams[0], 5000, 900.5), (fams[1], 12, 9.3)):
+        m = json.loads((d / "metrics.json").read_text())
+        (d / "metrics.json").write_text(json.dumps({**m, "n_seqs": n_seqs, "n_eff": n_eff}))
+    section(domain_section("proteins"), fams, tmp_path / "out")
+    sec = json.loads((tmp_path / "out/section.json").read_text())
+    table = next(t for t in sec["tables"] if t["title"].startswith("Long-range (>= 24) precision per family"))
+    assert table["columns"][:4] == ["family", "L", "sequences", "N_eff"]
+    assert [r[:4] for r in table["rows"]] == [["deep", 60, 5000, 900.5], ["thin", 60, 12, 9.3]]
+    shallow = [w for w in sec["warnings"] if "very shallow" in w]
+    assert len(shallow) == 1 and "family thin" in shallow[0] and "N_eff 9.3 for L = 60" in shallow[0]

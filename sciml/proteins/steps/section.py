@@ -227,14 +227,22 @@ def section(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: str | P
         net = read_cv_record(cv_dir) if cv_dir is not None else {"skipped": "not run"}
         have_net = "per_family" in net
 
+        from sciml.proteins.query import VERY_SHALLOW_NEFF_PER_L
+
         rows = []
         for _, m in scored:
-            row = [m["name"], m["length"]] + _long_range(m["potts"]) + _long_range(m["meanfield"])
+            # the alignment's depth beside its precisions, as a target's section has it
+            row = [m["name"], m["length"], m.get("n_seqs"), m.get("n_eff")] + _long_range(m["potts"]) \
+                + _long_range(m["meanfield"])
+            if m.get("n_eff") is not None and m["length"] and m["n_eff"] / m["length"] < VERY_SHALLOW_NEFF_PER_L:
+                warnings.append(f"family {m['name']}: very shallow alignment (N_eff {m['n_eff']:g} for L = "
+                                f"{m['length']}): its coevolution precisions rest on little signal")
             if have_net and m["name"] in net["per_family"]:
                 row += _long_range(net["per_family"][m["name"]]["network"])
             rows.append(row)
         methods_cols = ["Potts", "mean-field"] + (["network (held out)"] if have_net else [])
-        cols = ["family", "L"] + [f"{meth} long {t}" for meth in methods_cols for t in ("L/5", "L/2", "L")]
+        cols = ["family", "L", "sequences", "N_eff"] + [f"{meth} long {t}" for meth in methods_cols
+                                                        for t in ("L/5", "L/2", "L")]
         rows = [r + [None] * (len(cols) - len(r)) for r in rows]
         tables = [Table("Long-range (>= 24) precision per family", cols, rows,
                         "Top L/5, L/2, L pairs by score; native = C-beta (C-alpha for Gly) < 8 A. Network columns: "
