@@ -54,6 +54,15 @@ def _table(folder):
     return build_table(read_records(folder), GraphSettings(6.0, 12))
 
 
+def _nacl_folder(folder, id_prop: str):
+    """A folder dataset of three NaCl cells s1-s3 with ``id_prop`` as its id_prop.csv: (table, {id: (line, why)})."""
+    for i in (1, 2, 3):
+        (folder / f"s{i}.cif").write_text(NACL_CIF.replace("5.64", f"5.6{i}"))
+    (folder / "id_prop.csv").write_text(id_prop)
+    table = _table(folder)
+    return table, {rid: (line, why) for rid, line, why in table.quarantine}
+
+
 def test_a_vasp4_poscar_without_element_names_is_quarantined_not_read_as_h_and_he(tmp_path):
     lines = NACL_POSCAR5.splitlines()
     (tmp_path / "run42.vasp").write_text("\n".join(lines[:5] + lines[6:]) + "\n")  # no 'Na Cl' line
@@ -163,11 +172,7 @@ def test_a_cif_with_a_second_block_that_does_not_parse_is_not_read_as_the_first_
 def test_id_prop_first_row_with_a_bad_target_is_a_record_and_extra_fields_are_not_dropped(tmp_path):
     """A first row 's1,' was taken for a header, and s1.cif then reported as having no row; a later
     's3,1,5' (a decimal comma) was read as 1.0; a three-column id_prop.csv silently used its second."""
-    for i in (1, 2, 3):
-        (tmp_path / f"s{i}.cif").write_text(NACL_CIF.replace("5.64", f"5.6{i}"))
-    (tmp_path / "id_prop.csv").write_text("s1,\ns2,2.0\ns3,1,5\n")
-    table = _table(tmp_path)
-    reasons = {rid: (line, why) for rid, line, why in table.quarantine}
+    table, reasons = _nacl_folder(tmp_path, "s1,\ns2,2.0\ns3,1,5\n")
     assert table.ids == ["s2"]
     assert reasons["s1"] == (1, "bad_target: target is empty (must be a finite number)")
     assert reasons["s3"][0] == 3 and "'1,5' is not a number" in reasons["s3"][1]
@@ -239,11 +244,7 @@ def test_true_or_false_in_a_regression_target_is_quarantined_and_a_label_in_a_cl
     labels stay labels, also in an id_prop.csv whose first row is one (no header taken)."""
     from sciml.materials.dataset import CLASS_LABELS
 
-    for i in (1, 2, 3):
-        (tmp_path / f"s{i}.cif").write_text(NACL_CIF.replace("5.64", f"5.6{i}"))
-    (tmp_path / "id_prop.csv").write_text("s1,TRUE\ns2,2.0\ns3,false\n")
-    table = _table(tmp_path)
-    reasons = {rid: (line, why) for rid, line, why in table.quarantine}
+    table, reasons = _nacl_folder(tmp_path, "s1,TRUE\ns2,2.0\ns3,false\n")
     assert table.ids == ["s2"]
     assert reasons["s1"] == (1, "bad_target: target 'TRUE' is a yes/no label, not a number (a regression target "
                                 "must be a finite number; a yes/no property is materials.dataset.task: classification)")
