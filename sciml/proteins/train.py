@@ -167,6 +167,9 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
     fold_of, same_protein = fold_assignment(fams, n_folds)
     for group in same_protein:
         log(f"{', '.join(group)} are one protein (>= {SAME_PROTEIN_IDENTITY:.0%} identical): kept in one fold")
+    if len(set(fold_of)) < n_folds:  # fewer proteins than folds
+        n_folds = len(set(fold_of))
+        log(f"only {n_folds} distinct proteins: {n_folds} folds")
     for k in range(n_folds):
         test, val, train = fold_split(fams, k, n_folds, net["val_families"], fold_of)
         names_test = sorted(d["name"] for d in test)

@@ -240,3 +240,15 @@ def test_a_family_whose_first_chain_is_another_protein_says_which_chain_matches(
         load_family(spec)
     assert "chain: B" in err.value.hint
     assert len(load_family({**spec, "chain": "B"}).sequence) > 40
+
+
+def test_fewer_proteins_than_folds_leave_no_fold_without_a_test_family():
+    import random
+
+    from sciml.proteins.train import fold_assignment
+
+    rng = random.Random(1)
+    seqs = ["".join(rng.choice("ACDEFGHIKLMNPQRSTVWY") for _ in range(60)) for _ in range(2)]
+    fams = [{"name": "a", "sequence": seqs[0]}, {"name": "a2", "sequence": seqs[0]}, {"name": "b", "sequence": seqs[1]}]
+    fold_of, groups = fold_assignment(fams, 3)
+    assert groups == [["a", "a2"]] and fold_of == [0, 0, 1]  # two folds: the caller runs len(set(fold_of))
