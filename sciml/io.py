@@ -38,21 +38,26 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; outputs get normal modes
     try:
         yield tmp
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        if exc.errno in _WRITE_ERRNOS:  # the output's disk or folder; another OSError (an input) passes as it is
+        if exc.errno in _DISK_ERRNOS:  # the output's disk; another OSError (an unreadable input) passes as it is
             raise _cannot_write(path, exc) from exc
         raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    try:
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _cannot_write(path, exc) from exc
 
 
-#: OSError numbers that mean the output cannot be written (no space, quota, read-only, permission).
-_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+#: OSError numbers of a write that only the output's disk can raise (no space, quota, read-only filesystem); a
+#: permission error inside the writing block may be an input's.
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
 #: What :func:`atomic_path` puts before the suffix of its temporary files (``.name.XXXXXXXX.tmp.suffix``).
 TMP_MARK = ".tmp"
 #: A temporary file of :func:`atomic_path` older than this (seconds) belongs to a killed run.

@@ -187,16 +187,17 @@ def repeated_structures(table: GraphTable, tolerance: float = 1e-3) -> list[list
 
     import numpy as np
 
-    z = np.asarray(table.z)
-    distance = np.round(np.asarray(table.distance, dtype=np.float64) / tolerance).astype(np.int64)
+    z, distance = np.asarray(table.z), np.asarray(table.distance)  # views of the table: no copy of every edge
+    edges = np.asarray(table.edge_index)
     groups: dict[str, list[int]] = {}
     for i in range(len(table)):
         a0, a1 = int(table.atom_ptr[i]), int(table.atom_ptr[i + 1])
         e0, e1 = int(table.edge_ptr[i]), int(table.edge_ptr[i + 1])
         atoms = np.sort(z[a0:a1]).astype(np.int64)
         # neighbour distances per element pair, so that the same lengths between other atoms do not match
-        src, dst = np.asarray(table.edge_index[:, e0:e1])
-        pairs = np.stack([z[a0:a1][src], z[a0:a1][dst], distance[e0:e1]], axis=1)
+        src, dst = edges[:, e0:e1]
+        rounded = np.round(distance[e0:e1].astype(np.float64) / tolerance).astype(np.int64)
+        pairs = np.stack([z[a0:a1][src], z[a0:a1][dst], rounded], axis=1)
         pairs = pairs[np.lexsort(pairs.T[::-1])]
         key = hashlib.sha256(atoms.tobytes() + b"|" + pairs.astype(np.int64).tobytes()).hexdigest()
         groups.setdefault(key, []).append(i)

@@ -333,20 +333,38 @@ def parse_structure(value: Any, fmt: str = "auto", issues: list[str] | None = No
     return structure
 
 
-#: A deuterium or tritium species as a structure's text names it (POSCAR symbol line, CIF type symbol, dict).
-_ISOTOPE_SYMBOL = re.compile(r"""(?<![A-Za-z0-9_'"])["']?([DT])["']?(?![A-Za-z])""")
-
-
 def _hydrogen_isotope_named(value: Any, structure: Any) -> str | None:
-    """A parser warning when the input names D or T and pymatgen read it as hydrogen (Z = 1): an isotope-labelled
-    dataset otherwise trains, and predicts formulas, as plain H without a word. None otherwise."""
+    """A parser warning when the input names D or T as a species and pymatgen read it as hydrogen (Z = 1): an
+    isotope-labelled dataset otherwise trains, and predicts formulas, as plain H without a word. Only species
+    are looked at: a dict's ``element`` values, a POSCAR's symbol line, a CIF atom-site line whose type symbol
+    (second field) is D or T followed by coordinates (not a POSCAR's selective-dynamics T flags, an author D.,
+    a comment's T = 300 K). None otherwise."""
     if not any(site.specie.Z == 1 for site in structure if hasattr(site, "specie")):
         return None
-    text = json.dumps(value) if isinstance(value, dict) else str(value)
-    found = sorted({m.group(1) for m in _ISOTOPE_SYMBOL.finditer(text)})
+    found: set[str] = set()
+    if isinstance(value, dict) or (isinstance(value, str) and value.lstrip().startswith("{")):
+        found = {m for m in re.findall(r"""["']element["']\s*:\s*["']([DT])["']""", json.dumps(value)
+                                        if isinstance(value, dict) else value)}
+    elif isinstance(value, str):
+        lines = value.splitlines()
+        if len(lines) > 5 and "_atom_site" not in value:  # POSCAR: the symbol line (VASP 5) is the sixth
+            found = {t for t in lines[5].split() if t in ("D", "T")}
+        for line in lines if "_atom_site" in value else ():
+            parts = line.split()
+            if len(parts) >= 5 and parts[1] in ("D", "T") and all(_is_number(p) for p in parts[2:5]):
+                found.add(parts[1])
     if not found:
         return None
-    return f"{' and '.join(found)} read as hydrogen (Z = 1): the graph has no isotopes"
+    return f"{' and '.join(sorted(found))} read as hydrogen (Z = 1): the graph has no isotopes"
+
+
+def _is_number(text: str) -> bool:
+    """True for a CIF number such as ``0.125`` or ``0.12(3)``."""
+    try:
+        float(text.split("(")[0])
+        return True
+    except ValueError:
+        return False
 
 
 def _poscar_count_mismatch(text: str, n_sites: int) -> str | None:

@@ -519,8 +519,11 @@ class Declaration:
             covered = np.zeros(len(sample), dtype=bool)
             for c in conds:
                 covered |= self._selector(c, bbox)(sample, on)
-                if c["type"] == "periodic":  # its partner side is constrained too
-                    covered |= self._selector({"on": ("part", (c["input"], 1))}, bbox)(sample, on)
+                if c["type"] == "periodic":  # its partner side is constrained too: the other end of its input
+                    how, what = c["on"]
+                    ends = (1 - what[1],) if how == "part" and what[0] == c["input"] else (0, 1)
+                    for end in ends:
+                        covered |= self._selector({"on": ("part", (c["input"], end))}, bbox)(sample, on)
             free = on & ~covered
             if free.sum() > GAP_SHARE_MIN * max(1, on.sum()):
                 first = sample[free][0]

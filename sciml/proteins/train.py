@@ -33,6 +33,10 @@ def featurise(d: dict[str, Any], kind: str = "alignment") -> Any:
     return network_features(kind, d["sequence"], d["potts"], d["profile"], d["meanfield"])
 
 
+class TooFewProteins(ValueError):
+    """Every family is one protein: there is nothing to hold out (the step skips the network, saying why)."""
+
+
 #: Families whose native sequences are at least this identical (over half the shorter) are one protein: the
 #: cross-validation keeps them in one fold (two entries for one chain, 1guuA and PF00249's 1GUU, tested one
 #: while training on the other).
@@ -56,10 +60,13 @@ def fold_assignment(fams: list[Any], n_folds: int) -> tuple[list[int], list[list
             i = parent[i]
         return i
 
+    kmers = [{s[p:p + 3] for p in range(len(s) - 2)} for s in (d["sequence"] or "" for d in fams)]
     for i in range(len(fams)):
         for j in range(i + 1, len(fams)):
             a, b = fams[i]["sequence"], fams[j]["sequence"]
-            if not a or not b:
+            # >= 90 % identity over half the shorter keeps most 3-mers; pairs sharing few are not aligned (1000
+            # families: 500 000 alignments otherwise)
+            if not a or not b or len(kmers[i] & kmers[j]) < 0.2 * (min(len(a), len(b)) - 2):
                 continue
             _, identity, n = _map_row(aligner, a, b)
             if identity >= SAME_PROTEIN_IDENTITY and n >= 0.5 * min(len(a), len(b)):
@@ -167,9 +174,14 @@ def cross_validate(families: list[dict[str, Any]], cfg: dict[str, Any], out_dir:
     fold_of, same_protein = fold_assignment(fams, n_folds)
     for group in same_protein:
         log(f"{', '.join(group)} are one protein (>= {SAME_PROTEIN_IDENTITY:.0%} identical): kept in one fold")
+    if len(set(fold_of)) < 2:  # every family one protein: no fold could be held out
+        raise TooFewProteins(f"network cross-validation needs at least 2 distinct proteins; the {len(fams)} families are "
+                         f"one protein (>= {SAME_PROTEIN_IDENTITY:.0%} identical): {', '.join(d['name'] for d in fams)}")
     if len(set(fold_of)) < n_folds:  # fewer proteins than folds
         n_folds = len(set(fold_of))
         log(f"only {n_folds} distinct proteins: {n_folds} folds")
+    if fold_of != [i % n_folds for i in range(len(fams))]:  # folds other than before: never resume their weights
+        ckpt_key = {**ckpt_key, "fold_of": fold_of}
     for k in range(n_folds):
         test, val, train = fold_split(fams, k, n_folds, net["val_families"], fold_of)
         names_test = sorted(d["name"] for d in test)

@@ -306,3 +306,23 @@ def test_a_structure_written_twice_is_warned_about_with_its_targets(tmp_path):
     assert "first: a = 10, c = 110" in warning
     (tmp_path / "c.vasp").write_text(NACL_POSCAR5.replace("5.64", "5.80"))
     assert repeated_structures_warning(_table(tmp_path), "none") is None
+
+
+def test_selective_dynamics_flags_and_authors_are_no_tritium():
+    """The first isotope check scanned the whole text: a POSCAR's selective-dynamics 'T T F' flags beside an H atom
+    read as tritium."""
+    from sciml.materials.readers import parse_structure
+
+    poscar = ("LiH\n1.0\n4 0 0\n0 4 0\n0 0 4\nLi H\n1 1\nSelective dynamics\nDirect\n"
+              "0 0 0 T T F\n0.5 0.5 0.5 T T T\n")
+    issues: list[str] = []
+    parse_structure(poscar, "auto", issues)
+    assert issues == []
+    cif = NACL_CIF.replace("Cl1 Cl 0.5 0.5 0.5", "D1 D 0.5 0.5 0.5").replace("data_nacl", "data_nad\n_publ_author_name 'Smith, T.'")
+    issues = []
+    parse_structure(cif, "auto", issues)
+    assert [i for i in issues if "hydrogen" in i] == ["D read as hydrogen (Z = 1): the graph has no isotopes"]
+    issues = []
+    parse_structure(NACL_CIF.replace("Cl1 Cl", "H1 H").replace("data_nacl", "data_nah\n_publ_author_name 'Smith, T.'"),
+                    "auto", issues)
+    assert not [i for i in issues if "hydrogen" in i]  # an author's initial is no tritium

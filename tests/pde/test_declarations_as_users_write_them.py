@@ -154,6 +154,9 @@ def test_reference_coordinates_listed_in_the_file_s_order_are_refused(tmp_path):
     ({"type": "rectangle", "low": [0, 0], "high": [1, 1]},  # periodic in x constrains its partner side too
      [{"type": "periodic", "input": "x"}, {"type": "dirichlet", "on": "bottom", "value": 0},
       {"type": "dirichlet", "on": "top", "value": 0}], None),
+    ({"type": "rectangle", "low": [0, 0], "high": [1, 1]},  # declared on the right: the left is its partner
+     [{"type": "periodic", "input": "x", "on": "right"}, {"type": "dirichlet", "on": "bottom", "value": 0},
+      {"type": "dirichlet", "on": "top", "value": 0}], None),
 ])
 def test_a_boundary_part_no_condition_selects_is_warned_about(dde, geometry, conditions, free):
     """A part no condition selects gets none (free, not zero flux): a forgotten wall trained without a word."""

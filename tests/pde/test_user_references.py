@@ -327,7 +327,12 @@ def test_a_reference_is_named_by_its_path_not_its_file_name(tmp_path):
     from sciml.pde.steps.common import reference_label
 
     root = tmp_path / "root"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "solution.npz").write_bytes(b"x")
     assert reference_label(str(root / "a" / "solution.npz"), root) == "a/solution.npz"
     other = tmp_path / "b" / "solution.npz"
+    other.parent.mkdir()
+    other.write_bytes(b"x")
     assert reference_label(str(other), root) == str(other.resolve())
     assert reference_label("analytic", root) == "analytic"
+    assert reference_label("in-package spectral solver (N=512)", root) == "in-package spectral solver (N=512)"

@@ -202,8 +202,9 @@ def test_the_sequence_model_job_gets_only_what_it_reads(workflow_runner, tmp_pat
                "proteins": {**TINY, "network": {**TINY["network"], "lr": lr}, "sequence_model": {"enabled": True}}}
         proc = workflow_runner(cfg, targets=(str(tmp_path / "results/proteins/sequence_model/model.pt"),),
                                extra_args=("-n", "-p"))
-        (command,) = [line[len(prefix):] for line in proc.stdout.splitlines()
-                      if line.startswith(prefix + "sciml proteins train-sequence-model")]
+        (command,) = [line[len(prefix):] for line in proc.stdout.splitlines()  # (no launcher: a leading space)
+                      if line.startswith(prefix) and line[len(prefix):].lstrip().startswith("sciml proteins "
+                                                                                         "train-sequence-model")]
         words = shlex.split(command)
         planned[lr] = json.loads(words[words.index("--config-json") + 1])
     assert set(planned[0.002]) == {"seed", "threads", "sequence_model"}

@@ -145,6 +145,7 @@ rule proteins_train_model:
         ckpt=f"{CHECKPOINTS}/proteins",
         cv_dir=folder_param(f"{PROTEINS}/cross_validate"),
         out=folder_param(f"{PROTEINS}/model"),
+        launcher=ddp_launcher,  # '' unless the profile gives the rule the srun recipe (mpi), as cross-validate
     log:
         f"{RESULTS}/logs/proteins_train_model.log",
     benchmark:
@@ -157,7 +158,7 @@ rule proteins_train_model:
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml proteins train-model --config-json {params.cfg} --family-dirs {params.family_dirs:q} "
+        "{params.launcher} sciml proteins train-model --config-json {params.cfg} --family-dirs {params.family_dirs:q} "
         "--cv-dir {params.cv_dir:q} --threads {threads} --checkpoint-dir {params.ckpt:q} --out-dir {params.out:q} > {log:q} 2>&1"
 
 
@@ -177,6 +178,7 @@ rule proteins_train_sequence_model:
         data_root=data_root_param,
         ckpt=f"{CHECKPOINTS}/proteins",
         out=folder_param(f"{PROTEINS}/sequence_model"),
+        launcher=ddp_launcher,  # '' unless the profile gives the rule the srun recipe (mpi)
     log:
         f"{RESULTS}/logs/proteins_train_sequence_model.log",
     benchmark:
@@ -189,7 +191,7 @@ rule proteins_train_sequence_model:
     conda:
         "../envs/sciml.yaml"
     shell:
-        "sciml proteins train-sequence-model --config-json {params.cfg} --data-root {params.data_root:q} "
+        "{params.launcher} sciml proteins train-sequence-model --config-json {params.cfg} --data-root {params.data_root:q} "
         "--threads {threads} --checkpoint-dir {params.ckpt:q} --out-dir {params.out:q} > {log:q} 2>&1"
 
 

@@ -159,8 +159,9 @@ def log(msg: str) -> None:
 def reference_label(source: str, data_root: str | Path | None) -> str:
     """How metrics and the report name a reference: a file under the data root (or the working folder)
     by its path there (``pde/deepxde/Burgers.npz``), another file by its full path, so two users'
-    ``solution.npz`` in different folders are told apart; "analytic"/"solver" as they are."""
-    if source in ("analytic", "solver"):
+    ``solution.npz`` in different folders are told apart; a source that is no file ("analytic", an in-package
+    solver's description) as it is."""
+    if source in ("analytic", "solver") or not Path(source).is_file():  # a description (an in-package solve)
         return source
     from sciml.data.manifest import data_root as resolved_root
 

@@ -50,11 +50,16 @@ def cross_validate(cfg: dict[str, Any], family_dirs: list[str | Path], out_dir: 
         else:
             if net["folds"] < 2:
                 raise ConfigError("proteins.network.folds", "need at least 2 folds")
-            cv = train.cross_validate(fams, cfg, folds_dir, checkpoint_dir, log=log)
-            is_global_zero = cv.pop("is_global_zero")
-            result = train.summarise(cv, int(net["ensemble"]))
-            if not is_global_zero:  # another rank of a multi-process run: only rank 0 writes
-                return result
+            try:
+                cv = train.cross_validate(fams, cfg, folds_dir, checkpoint_dir, log=log)
+            except train.TooFewProteins as exc:
+                cv = None
+                result = {"skipped": str(exc)}
+            if cv is not None:
+                is_global_zero = cv.pop("is_global_zero")
+                result = train.summarise(cv, int(net["ensemble"]))
+                if not is_global_zero:  # another rank of a multi-process run: only rank 0 writes
+                    return result
         if left_out:
             result["skipped_families"] = left_out
         write_json_atomic(step.output("metrics.json"), result)
