@@ -71,7 +71,10 @@ def test_tiny_workflow_determinism_and_resume(workflow_runner, tmp_path):
     assert net["per_family"]["3a4rA"]["potts"] == fam["potts"]
     assert net["per_family"]["3a4rA"]["meanfield"] == fam["meanfield"]
     row = next(r for r in section["tables"][0]["rows"] if r[0] == "3a4rA")
-    assert row[2] == round(fam["potts"]["long_L/5"], 3) and row[8] == round(net["per_family"]["3a4rA"]["network"]["long_L/5"], 3)
+    col = section["tables"][0]["columns"].index
+    assert row[col("Potts long L/5")] == round(fam["potts"]["long_L/5"], 3)
+    assert row[col("network (held out) long L/5")] == round(net["per_family"]["3a4rA"]["network"]["long_L/5"], 3)
+    assert row[col("sequences")] == fam["n_seqs"] and row[col("N_eff")] == fam["n_eff"]
     assert (res / "cross_validate/folds/fold0/logs/version_0/metrics.csv").is_file()
 
     # the Potts fits get only what they read: a network edit reruns the network jobs, not the fits
