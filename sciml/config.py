@@ -32,7 +32,11 @@ def load_yaml(path: str | Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError("<file>", f"cannot read ({exc})", source=path) from None
     try:
-        return yaml.load(text, Loader=_loader_refusing_yaml11_numbers(path))  # noqa: S506 - a SafeLoader subclass
+        loader = _loader_refusing_yaml11_numbers(path)(text)  # a SafeLoader subclass: no arbitrary objects
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except ConfigError:
         raise
     except yaml.YAMLError as exc:
